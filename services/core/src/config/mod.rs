@@ -1,0 +1,464 @@
+//! The typed configuration tree.
+//!
+//! Configuration is layered: built-in defaults (the `Default` impls below)
+//! → one TOML file → `ZHISHU_SECTION__KEY` environment variables. It is
+//! parsed once, validated once ([`Config::validate`]) and then passed down as
+//! plain data; no crate reads the environment on its own.
+//!
+//! Values that identify *where things live* (the database URL, the vector
+//! store, the models) have no built-in default: a file or the environment must
+//! name them, and a missing one is reported with the place to set it. Tuning
+//! knobs (timeouts, pool sizes, limits) default to values that suit one box.
+
+mod load;
+
+pub use load::{ConfigError, ConfigLoader, ENV_PREFIX};
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The single-box configuration shipped in the repository and compiled into
+/// the binary; `zhishu serve` without `--config` runs on it.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../../../configs/zhishu.toml");
+
+/// The whole configuration of a Zhishu process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server settings.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Log output.
+    #[serde(default)]
+    pub logging: LoggingConfig,
+    /// Where local state lives.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// The relational store (documents, jobs, users, keys, audit).
+    pub database: DatabaseConfig,
+    /// The vector store.
+    pub vectors: VectorsConfig,
+    /// The lexical (BM25) index.
+    #[serde(default)]
+    pub lexical: LexicalConfig,
+    /// Where model files are looked up.
+    #[serde(default)]
+    pub models: ModelsConfig,
+    /// The embedding model used for ingestion and queries.
+    pub embedder: EmbedderConfig,
+    /// The generation engine.
+    pub engine: EngineConfig,
+    /// Ingestion limits and allowed roots.
+    #[serde(default)]
+    pub ingest: IngestConfig,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on. Default `127.0.0.1:8080` (only this machine);
+    /// use `0.0.0.0:8080` in a container.
+    pub listen: String,
+    /// HTTP worker threads; 0 means one per core. Default 0.
+    pub workers: usize,
+    /// Seconds to let in-flight requests finish after SIGTERM/SIGINT. Default 30.
+    pub shutdown_timeout_secs: u64,
+    /// Largest accepted JSON body in bytes. Default 1 MiB.
+    pub max_json_bytes: usize,
+    /// Seconds a readiness check of one store may take before it counts as
+    /// failed. Default 3.
+    pub readiness_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            workers: 0,
+            shutdown_timeout_secs: 30,
+            max_json_bytes: 1 << 20,
+            readiness_timeout_secs: 3,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (default).
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// `text` or `json`. Default `text`.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `info,zhishu_server=debug`.
+    /// Default `info`.
+    pub level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Where local state lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Root of local state (SQLite file, Qdrant Edge and Tantivy folders by
+    /// default). Relative paths are relative to the working directory.
+    /// Default `./data`.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+        }
+    }
+}
+
+/// The relational store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    /// Required.
+    pub url: String,
+    /// Largest number of pooled connections. Default 8.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Seconds to wait for a connection before failing. Default 5.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+}
+
+fn default_max_connections() -> u32 {
+    8
+}
+
+fn default_connect_timeout() -> u64 {
+    5
+}
+
+/// Which relational backend a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// An SQLite file: the single-box default.
+    Sqlite,
+    /// A PostgreSQL server: the production audit store.
+    Postgres,
+}
+
+impl DatabaseConfig {
+    /// The backend the URL selects, or `None` for an unsupported scheme.
+    pub fn kind(&self) -> Option<DatabaseKind> {
+        let scheme = self.url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Some(DatabaseKind::Sqlite),
+            "postgres" | "postgresql" => Some(DatabaseKind::Postgres),
+            _ => None,
+        }
+    }
+
+    /// The URL with any password replaced by `***`, for logs and `config show`.
+    pub fn redacted_url(&self) -> String {
+        redact_url_password(&self.url)
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host` with `***`.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Which vector store backs dense retrieval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VectorBackend {
+    /// Qdrant Edge, in-process, on local disk.
+    Edge,
+    /// A Qdrant server or cluster.
+    Qdrant,
+}
+
+/// The vector store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorsConfig {
+    /// `edge` (in-process) or `qdrant` (server). Required.
+    pub backend: VectorBackend,
+    /// Folder of the embedded store; default `<data_dir>/qdrant`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// URL of the Qdrant server (gRPC port, e.g. `http://qdrant:6334`);
+    /// required when `backend = "qdrant"`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// API key of the Qdrant server, if it requires one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// Collection holding the chunk vectors. Default `zhishu_chunks`.
+    #[serde(default = "default_collection")]
+    pub collection: String,
+}
+
+fn default_collection() -> String {
+    "zhishu_chunks".into()
+}
+
+/// The lexical (BM25) index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LexicalConfig {
+    /// Folder of the Tantivy index; default `<data_dir>/tantivy`.
+    pub path: Option<PathBuf>,
+}
+
+/// Where model files are looked up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsConfig {
+    /// Folder that relative model paths are resolved against. A leading `~`
+    /// is the home directory. Default `~/.cache/zhishu/assets/models`, where
+    /// `scripts/fetch-assets.sh` puts the offline models.
+    pub dir: PathBuf,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("~/.cache/zhishu/assets/models"),
+        }
+    }
+}
+
+/// The embedding model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedderConfig {
+    /// A model folder (config.json, tokenizer.json, weights), relative to
+    /// `models.dir` or absolute. Required.
+    pub model: PathBuf,
+    /// Text put before every query (e.g. `query: ` for e5). Default empty.
+    #[serde(default)]
+    pub query_prefix: String,
+    /// Text put before every passage (e.g. `passage: ` for e5). Default empty.
+    #[serde(default)]
+    pub passage_prefix: String,
+}
+
+/// How several devices share the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Parallelism {
+    /// One device (default).
+    #[default]
+    None,
+    /// Layer ranges per device.
+    Pipeline,
+    /// Heads and MLP sharded across devices.
+    Tensor,
+}
+
+/// The generation engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// A model folder (safetensors) or a `.gguf` file, relative to
+    /// `models.dir` or absolute. Required.
+    pub model: PathBuf,
+    /// The name clients use for it in the OpenAI-compatible API. Default
+    /// `zhishu`.
+    #[serde(default = "default_served_name")]
+    pub served_name: String,
+    /// Devices: `cpu`, `cuda:0`, `cuda:1`, … Default `["cpu"]`.
+    #[serde(default = "default_devices")]
+    pub devices: Vec<String>,
+    /// How several devices share the model. Default `none`.
+    #[serde(default)]
+    pub parallel: Parallelism,
+    /// Largest context in tokens (prompt + answer). Default 8192; Qwen3 with
+    /// YaRN allows up to 131072.
+    #[serde(default = "default_max_context")]
+    pub max_context_tokens: u32,
+}
+
+fn default_served_name() -> String {
+    "zhishu".into()
+}
+
+fn default_devices() -> Vec<String> {
+    vec!["cpu".into()]
+}
+
+fn default_max_context() -> u32 {
+    8192
+}
+
+/// Ingestion limits and allowed roots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Folders that folder ingestion may read under; anything outside is
+    /// refused. Default empty (folder ingestion disabled until configured).
+    pub roots: Vec<PathBuf>,
+    /// Largest file accepted, in bytes. Default 100 MiB.
+    pub max_file_bytes: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            roots: Vec::new(),
+            max_file_bytes: 100 << 20,
+        }
+    }
+}
+
+/// Largest context any supported model allows (Qwen3 with YaRN factor 4).
+pub const MAX_CONTEXT_TOKENS: u32 = 131_072;
+
+impl Config {
+    /// Checks rules that span several keys or that serde cannot express.
+    ///
+    /// # Errors
+    /// The first rule broken, naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            origin: "configuration".into(),
+            key: key.into(),
+            message,
+        };
+        self.listen_addr()?;
+        if self.database.kind().is_none() {
+            return Err(invalid(
+                "database.url",
+                format!(
+                    "`{}` is not a supported database URL: use sqlite://PATH or postgres://USER@HOST/DB",
+                    self.database.redacted_url()
+                ),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1".into()));
+        }
+        if self.vectors.backend == VectorBackend::Qdrant && self.vectors.url.is_none() {
+            return Err(ConfigError::Missing {
+                key: "vectors.url".into(),
+                reason: "vectors.backend = \"qdrant\" needs the server's address".into(),
+            });
+        }
+        if self.engine.devices.is_empty() {
+            return Err(invalid("engine.devices", "must name at least one device".into()));
+        }
+        for device in &self.engine.devices {
+            let ok = device == "cpu"
+                || device
+                    .strip_prefix("cuda:")
+                    .is_some_and(|n| n.parse::<u32>().is_ok());
+            if !ok {
+                return Err(invalid(
+                    "engine.devices",
+                    format!("`{device}` is not a device: use \"cpu\" or \"cuda:N\""),
+                ));
+            }
+        }
+        if self.engine.parallel != Parallelism::None && self.engine.devices.len() < 2 {
+            return Err(invalid(
+                "engine.parallel",
+                "pipeline or tensor parallelism needs at least two engine.devices".into(),
+            ));
+        }
+        if self.engine.max_context_tokens == 0 || self.engine.max_context_tokens > MAX_CONTEXT_TOKENS
+        {
+            return Err(invalid(
+                "engine.max_context_tokens",
+                format!("must be between 1 and {MAX_CONTEXT_TOKENS}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The parsed `server.listen` address.
+    ///
+    /// # Errors
+    /// When the value is not `HOST:PORT` with a numeric host.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server
+            .listen
+            .parse()
+            .map_err(|e| ConfigError::Invalid {
+                origin: "configuration".into(),
+                key: "server.listen".into(),
+                message: format!(
+                    "`{}` is not an address like 127.0.0.1:8080 ({e})",
+                    self.server.listen
+                ),
+            })
+    }
+
+    /// Folder of the embedded vector store.
+    pub fn vectors_path(&self) -> PathBuf {
+        self.vectors
+            .path
+            .clone()
+            .unwrap_or_else(|| self.storage.data_dir.join("qdrant"))
+    }
+
+    /// Folder of the Tantivy index.
+    pub fn lexical_path(&self) -> PathBuf {
+        self.lexical
+            .path
+            .clone()
+            .unwrap_or_else(|| self.storage.data_dir.join("tantivy"))
+    }
+
+    /// Resolves a model path against `models.dir` unless it is absolute.
+    pub fn model_path(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.models.dir.join(path)
+        }
+    }
+
+    /// The configuration as TOML with secrets replaced by `***`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut copy = self.clone();
+        copy.database.url = copy.database.redacted_url();
+        if copy.vectors.api_key.is_some() {
+            copy.vectors.api_key = Some("***".into());
+        }
+        toml::to_string_pretty(&copy).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+use super::*;
+
+const PRODUCTION: &str = include_str!("../../../../configs/production.toml");
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    ConfigLoader::new().load_str(text, "test.toml")
+}
+
+fn load_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    ConfigLoader::new()
+        .with_env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .load_str(text, "test.toml")
+}
+
+#[test]
+fn embedded_default_is_a_single_box() {
+    let c = ConfigLoader::new()
+        .with_env([("HOME", "/home/u")])
+        .load_embedded()
+        .expect("the shipped zhishu.toml loads");
+    assert_eq!(c.database.kind(), Some(DatabaseKind::Sqlite));
+    assert_eq!(c.vectors.backend, VectorBackend::Edge);
+    assert_eq!(c.storage.data_dir, PathBuf::from("./data"));
+    assert_eq!(c.vectors_path(), PathBuf::from("./data/qdrant"));
+    assert_eq!(c.lexical_path(), PathBuf::from("./data/tantivy"));
+    assert_eq!(c.engine.devices, vec!["cpu".to_string()]);
+    assert_eq!(
+        c.model_path(&c.engine.model),
+        PathBuf::from("/home/u/.cache/zhishu/assets/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    );
+    assert_eq!(
+        c.model_path(&c.embedder.model),
+        PathBuf::from("/home/u/.cache/zhishu/assets/models/all-MiniLM-L6-v2")
+    );
+}
+
+#[test]
+fn production_needs_the_database_url_from_the_environment() {
+    let err = ConfigLoader::new()
+        .load_str(PRODUCTION, "configs/production.toml")
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ConfigError::Missing { ref key, .. } if key == "database.url"), "{msg}");
+    assert!(msg.contains("[database]"), "{msg}");
+    assert!(msg.contains("configs/production.toml"), "{msg}");
+    assert!(msg.contains("ZHISHU_DATABASE__URL"), "{msg}");
+
+    let c = ConfigLoader::new()
+        .with_env([("ZHISHU_DATABASE__URL", "postgres://zhishu:s3cret@db:5432/zhishu")])
+        .load_str(PRODUCTION, "configs/production.toml")
+        .expect("production loads with the URL set");
+    assert_eq!(c.database.kind(), Some(DatabaseKind::Postgres));
+    assert_eq!(c.vectors.backend, VectorBackend::Qdrant);
+    assert_eq!(c.engine.parallel, Parallelism::Tensor);
+    assert_eq!(c.engine.max_context_tokens, 131_072);
+    let shown = c.to_redacted_toml();
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("postgres://zhishu:***@db:5432/zhishu"), "{shown}");
+}
+
+const MINIMAL: &str = r#"
+[database]
+url = "sqlite://x.db"
+[vectors]
+backend = "edge"
+[embedder]
+model = "e"
+[engine]
+model = "m"
+"#;
+
+#[test]
+fn defaults_fill_everything_else() {
+    let c = load(MINIMAL).unwrap();
+    assert_eq!(c.server, ServerConfig::default());
+    assert_eq!(c.database.max_connections, 8);
+    assert_eq!(c.engine.served_name, "zhishu");
+}
+
+#[test]
+fn wrong_type_names_key_and_line() {
+    let text = MINIMAL.replace("[engine]", "[server]\nworkers = \"many\"\n[engine]");
+    let err = load(&text).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("test.toml:9:1: invalid value for `server.workers`"), "{msg}");
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let text = format!("{MINIMAL}\n[server]\nlisten = \"127.0.0.1:1\"\nprot = 8080\n");
+    let msg = load(&text).unwrap_err().to_string();
+    assert!(msg.contains("`server.prot`"), "{msg}");
+    assert!(msg.contains("test.toml:13:1"), "{msg}");
+    assert!(msg.contains("unknown field `prot`"), "{msg}");
+}
+
+#[test]
+fn unknown_enum_value_is_explained() {
+    let text = MINIMAL.replace("backend = \"edge\"", "backend = \"milvus\"");
+    let msg = load(&text).unwrap_err().to_string();
+    assert!(msg.contains("`vectors.backend`"), "{msg}");
+    assert!(msg.contains("test.toml:5:1"), "{msg}");
+    assert!(msg.contains("milvus"), "{msg}");
+}
+
+#[test]
+fn syntax_error_names_line() {
+    let text = "[server]\nlisten = \"127.0.0.1:80\nworkers = 2\n";
+    let err = load(text).unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax { line: 2, .. }), "{err}");
+}
+
+#[test]
+fn missing_section_says_where_to_set_it() {
+    let text = MINIMAL.replace("[engine]\nmodel = \"m\"\n", "");
+    let msg = load(&text).unwrap_err().to_string();
+    assert!(msg.contains("missing required value `engine`"), "{msg}");
+    assert!(msg.contains("ZHISHU_ENGINE"), "{msg}");
+}
+
+#[test]
+fn qdrant_backend_needs_url() {
+    let text = MINIMAL.replace("backend = \"edge\"", "backend = \"qdrant\"");
+    let msg = load(&text).unwrap_err().to_string();
+    assert!(msg.contains("missing required value `vectors.url`"), "{msg}");
+    assert!(msg.contains("under [vectors] in test.toml"), "{msg}");
+    assert!(msg.contains("ZHISHU_VECTORS__URL"), "{msg}");
+}
+
+#[test]
+fn environment_overrides_file() {
+    let c = load_env(
+        MINIMAL,
+        &[
+            ("ZHISHU_SERVER__LISTEN", "0.0.0.0:9999"),
+            ("ZHISHU_SERVER__WORKERS", "3"),
+            ("ZHISHU_ENGINE__DEVICES", "[\"cuda:0\", \"cuda:1\"]"),
+            ("ZHISHU_ENGINE__PARALLEL", "pipeline"),
+            ("ZHISHU_ENGINE__SERVED_NAME", "42"),
+            ("ZHISHU_CONFIG", "ignored.toml"),
+            ("OTHER__THING", "ignored"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.server.listen, "0.0.0.0:9999");
+    assert_eq!(c.server.workers, 3);
+    assert_eq!(c.engine.devices, vec!["cuda:0", "cuda:1"]);
+    assert_eq!(c.engine.parallel, Parallelism::Pipeline);
+    assert_eq!(c.engine.served_name, "42");
+}
+
+#[test]
+fn bad_environment_value_names_the_variable() {
+    let msg = load_env(MINIMAL, &[("ZHISHU_SERVER__WORKERS", "lots")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.starts_with("environment variable ZHISHU_SERVER__WORKERS: invalid value for `server.workers`"), "{msg}");
+
+    let msg = load_env(MINIMAL, &[("ZHISHU_SERVR__LISTEN", "x")]).unwrap_err().to_string();
+    assert!(msg.contains("ZHISHU_SERVR__LISTEN") || msg.contains("servr"), "{msg}");
+}
+
+#[test]
+fn semantic_rules_name_the_key() {
+    let cases = [
+        ("[server]\nlisten = \"localhost\"\n", "server.listen"),
+        ("[engine]\nmodel = \"m\"\ndevices = [\"gpu0\"]\n", "engine.devices"),
+        ("[engine]\nmodel = \"m\"\nparallel = \"tensor\"\n", "engine.parallel"),
+        ("[engine]\nmodel = \"m\"\nmax_context_tokens = 200000\n", "engine.max_context_tokens"),
+    ];
+    for (extra, key) in cases {
+        let text = if extra.starts_with("[engine]") {
+            MINIMAL.replace("[engine]\nmodel = \"m\"\n", extra)
+        } else {
+            format!("{MINIMAL}{extra}")
+        };
+        let msg = load(&text).unwrap_err().to_string();
+        assert!(msg.contains(&format!("`{key}`")), "{key}: {msg}");
+    }
+    let text = MINIMAL.replace("sqlite://x.db", "mysql://u:pw@h/db");
+    let msg = load(&text).unwrap_err().to_string();
+    assert!(msg.contains("`database.url`") && !msg.contains("pw@"), "{msg}");
+}
+
+#[test]
+fn missing_file_is_reported() {
+    let msg = ConfigLoader::new()
+        .load_file(Path::new("/nonexistent/zhishu.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("cannot read configuration file /nonexistent/zhishu.toml"), "{msg}");
+}
+
+#[test]
+fn redaction_hides_passwords_only() {
+    assert_eq!(redact_url_password("postgres://a:b@h:5432/d"), "postgres://a:***@h:5432/d");
+    assert_eq!(redact_url_password("postgres://a@h/d"), "postgres://a@h/d");
+    assert_eq!(redact_url_password("sqlite://./data/z.db"), "sqlite://./data/z.db");
+}
