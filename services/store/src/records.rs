@@ -1,0 +1,291 @@
+//! The records the relational store keeps.
+//!
+//! These are storage shapes, not API shapes: the services turn them into
+//! what their callers see. Times are Unix milliseconds.
+
+use serde::{Deserialize, Serialize};
+use zhishu_core::Role;
+
+/// A document known to the registry: one file of a collection, at its
+/// current version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentRecord {
+    /// Stable id, kept across versions.
+    pub id: String,
+    /// Collection the document belongs to.
+    pub collection: String,
+    /// Path of the source file (unique within a collection).
+    pub source_path: String,
+    /// Title (from metadata or the first heading; else the file name).
+    pub title: String,
+    /// Detected MIME type.
+    pub mime_type: String,
+    /// sha256 of the file's bytes: what decides whether it changed.
+    pub content_hash: String,
+    /// Version, starting at 1 and increased on every content change.
+    pub version: i64,
+    /// Size of the file in bytes.
+    pub size_bytes: i64,
+    /// Modification time of the file.
+    pub modified_at: i64,
+    /// Access groups allowed to read it.
+    pub access_groups: Vec<String>,
+    /// Indexing state.
+    pub status: DocumentStatus,
+    /// Why indexing failed, when it did.
+    pub error: Option<String>,
+    /// When the registry first saw it.
+    pub created_at: i64,
+    /// When the record last changed.
+    pub updated_at: i64,
+}
+
+/// Indexing state of a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DocumentStatus {
+    /// Registered; chunks not yet written.
+    Pending,
+    /// Chunks written to every store.
+    Indexed,
+    /// Parsing or indexing failed; see `error`.
+    Failed,
+}
+
+/// A document to register or update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDocument {
+    /// Collection.
+    pub collection: String,
+    /// Source path, unique within the collection.
+    pub source_path: String,
+    /// Title.
+    pub title: String,
+    /// MIME type.
+    pub mime_type: String,
+    /// sha256 of the content.
+    pub content_hash: String,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// Modification time.
+    pub modified_at: i64,
+    /// Access groups.
+    pub access_groups: Vec<String>,
+}
+
+/// What [`crate::Repository::upsert_document`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    /// A new document at version 1.
+    Created,
+    /// The content changed: the version went up and status is `pending`.
+    Updated,
+    /// Same content hash: nothing changed (access groups and title may
+    /// still have been refreshed).
+    Unchanged,
+}
+
+/// One chunk of a document version, as registered (text lives in the
+/// search stores).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkRecord {
+    /// Deterministic id from document id, version and position.
+    pub id: String,
+    /// Owning document.
+    pub document_id: String,
+    /// Document version the chunk belongs to.
+    pub document_version: i64,
+    /// Position within the document, from 0.
+    pub ordinal: i64,
+    /// 1-based page, for paged formats.
+    pub page: Option<i64>,
+    /// Heading path, e.g. `Policies > Travel > Hotels`.
+    pub section_path: String,
+    /// Start offset in the normalised text, in characters.
+    pub char_start: i64,
+    /// End offset (exclusive), in characters.
+    pub char_end: i64,
+    /// Length in tokens of the embedding model.
+    pub embed_tokens: i64,
+    /// Length in Qwen3 tokens, so prompt assembly never re-tokenises.
+    pub qwen_tokens: i64,
+    /// sha256 of the chunk text.
+    pub content_hash: String,
+}
+
+/// State of an ingest job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum JobStatus {
+    /// Waiting to start.
+    Queued,
+    /// Working.
+    Running,
+    /// Finished (per-file errors may still have been counted).
+    Succeeded,
+    /// Stopped by an error that affects the whole job.
+    Failed,
+    /// Stopped by a user.
+    Cancelled,
+}
+
+impl JobStatus {
+    /// Whether the job has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
+    }
+}
+
+/// An ingest job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// Job id.
+    pub id: String,
+    /// Folder being ingested.
+    pub root_path: String,
+    /// Target collection.
+    pub collection: String,
+    /// Access groups given to its documents.
+    pub access_groups: Vec<String>,
+    /// State.
+    pub status: JobStatus,
+    /// User who started it.
+    pub created_by: String,
+    /// Files found.
+    pub files_total: i64,
+    /// Files indexed (or unchanged).
+    pub files_done: i64,
+    /// Files that failed.
+    pub files_failed: i64,
+    /// Files skipped (unsupported, too large).
+    pub files_skipped: i64,
+    /// Chunks written.
+    pub chunks_written: i64,
+    /// Job-level error.
+    pub error: Option<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Start time.
+    pub started_at: Option<i64>,
+    /// End time.
+    pub finished_at: Option<i64>,
+}
+
+/// Progress to record on a job.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobProgress {
+    /// Files found.
+    pub files_total: i64,
+    /// Files done.
+    pub files_done: i64,
+    /// Files failed.
+    pub files_failed: i64,
+    /// Files skipped.
+    pub files_skipped: i64,
+    /// Chunks written.
+    pub chunks_written: i64,
+}
+
+/// A local or SSO user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// User id.
+    pub id: String,
+    /// Login name, unique.
+    pub username: String,
+    /// Name shown in the UI.
+    pub display_name: String,
+    /// argon2id PHC string; `None` for users who sign in through SSO only.
+    #[serde(skip_serializing)]
+    pub password_hash: Option<String>,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Access groups.
+    pub access_groups: Vec<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// When the user was disabled; disabled users cannot sign in.
+    pub disabled_at: Option<i64>,
+}
+
+/// A user to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUser {
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// argon2id PHC string, if the user has a password.
+    pub password_hash: Option<String>,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Access groups.
+    pub access_groups: Vec<String>,
+}
+
+/// An API key (its secret is never stored, only its hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    /// Key id.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// Label.
+    pub name: String,
+    /// Public prefix used to find the key (e.g. `zk_ab12cd34`).
+    pub prefix: String,
+    /// Hash of the whole key.
+    #[serde(skip_serializing)]
+    pub key_hash: String,
+    /// Roles the key grants (a subset of the owner's).
+    pub roles: Vec<Role>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last successful use.
+    pub last_used_at: Option<i64>,
+    /// Revocation time; revoked keys never authenticate.
+    pub revoked_at: Option<i64>,
+}
+
+/// An API key to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewApiKey {
+    /// Owner.
+    pub user_id: String,
+    /// Label.
+    pub name: String,
+    /// Public prefix.
+    pub prefix: String,
+    /// Hash of the whole key.
+    pub key_hash: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+}
+
+/// One link of the audit chain, as stored. Building and verifying the chain
+/// is the audit crate's work; the store only appends and reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: i64,
+    /// Event id.
+    pub id: String,
+    /// Time of the event.
+    pub occurred_at: i64,
+    /// Who acted (user name, key prefix, or `anonymous`).
+    pub actor: String,
+    /// What was done, e.g. `chat.completion`.
+    pub action: String,
+    /// `ok`, `error` or `refused`.
+    pub outcome: String,
+    /// Client address.
+    pub client_addr: Option<String>,
+    /// The rest of the event.
+    pub payload: serde_json::Value,
+    /// Hash of the previous link.
+    pub prev_hash: String,
+    /// Hash of this link.
+    pub hash: String,
+}

@@ -1,0 +1,66 @@
+//! The repository contract the services program against.
+
+use crate::records::*;
+use crate::StoreError;
+use async_trait::async_trait;
+
+/// Reads and writes of the relational store. Implemented by
+/// [`crate::SqlStore`] on both SQLite and PostgreSQL.
+///
+/// # Cancel safety
+/// Methods that write more than one row run in a transaction: dropping the
+/// future rolls it back, never leaving half a write.
+#[async_trait]
+pub trait Repository: Send + Sync {
+    /// Registers a document or records a new version of it.
+    ///
+    /// A changed `content_hash` raises the version and resets the status to
+    /// `pending`; the same hash leaves the version alone.
+    async fn upsert_document(&self, doc: &NewDocument) -> Result<(DocumentRecord, Upsert), StoreError>;
+    /// One document by id.
+    async fn document(&self, id: &str) -> Result<DocumentRecord, StoreError>;
+    /// Documents of a collection (all collections when `None`), by path.
+    async fn list_documents(&self, collection: Option<&str>, limit: i64, offset: i64) -> Result<Vec<DocumentRecord>, StoreError>;
+    /// Sets a document's status and error.
+    async fn set_document_status(&self, id: &str, status: DocumentStatus, error: Option<&str>) -> Result<(), StoreError>;
+    /// Deletes a document and its chunks.
+    async fn delete_document(&self, id: &str) -> Result<(), StoreError>;
+    /// Replaces every chunk of a document with those of `version`.
+    async fn replace_chunks(&self, document_id: &str, version: i64, chunks: &[ChunkRecord]) -> Result<(), StoreError>;
+    /// The chunks of a document, by ordinal.
+    async fn chunks(&self, document_id: &str) -> Result<Vec<ChunkRecord>, StoreError>;
+
+    /// Creates a queued ingest job.
+    async fn create_job(&self, root_path: &str, collection: &str, access_groups: &[String], created_by: &str) -> Result<JobRecord, StoreError>;
+    /// One job by id.
+    async fn job(&self, id: &str) -> Result<JobRecord, StoreError>;
+    /// Recent jobs, newest first.
+    async fn list_jobs(&self, limit: i64) -> Result<Vec<JobRecord>, StoreError>;
+    /// Records progress and state. Entering `running` sets `started_at`;
+    /// entering a terminal state sets `finished_at`.
+    async fn update_job(&self, id: &str, status: JobStatus, progress: &JobProgress, error: Option<&str>) -> Result<JobRecord, StoreError>;
+
+    /// Creates a user; a taken username is a [`StoreError::Conflict`].
+    async fn create_user(&self, user: &NewUser) -> Result<UserRecord, StoreError>;
+    /// One user by login name.
+    async fn user_by_name(&self, username: &str) -> Result<UserRecord, StoreError>;
+    /// Every user, by login name.
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// Disables a user (idempotent).
+    async fn disable_user(&self, username: &str) -> Result<UserRecord, StoreError>;
+
+    /// Stores an API key; a taken prefix is a [`StoreError::Conflict`].
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRecord, StoreError>;
+    /// The key with this public prefix.
+    async fn api_key_by_prefix(&self, prefix: &str) -> Result<ApiKeyRecord, StoreError>;
+    /// Revokes a key (idempotent).
+    async fn revoke_api_key(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Appends one link to the audit chain. A taken `seq` is a
+    /// [`StoreError::Conflict`]: another writer got there first.
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    /// The last link of the chain, if any.
+    async fn last_audit(&self) -> Result<Option<AuditRecord>, StoreError>;
+    /// Links with `seq > after`, in order, at most `limit`.
+    async fn audit_after(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
+}

@@ -1,0 +1,122 @@
+//! [`Repository`](crate::Repository) for [`SqlStore`](crate::SqlStore).
+//!
+//! One implementation for both backends: every statement uses `$N`
+//! placeholders and types both SQLite and PostgreSQL accept.
+
+mod audit;
+mod documents;
+mod identity;
+mod jobs;
+
+use crate::StoreError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// Encodes a list as JSON text.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Decodes a JSON text column.
+pub(crate) fn json_col<T: DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
+    let text: String = row.try_get(col)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+}
+
+/// Decodes a snake_case enum stored as text.
+pub(crate) fn enum_col<T: DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
+    let text: String = row.try_get(col)?;
+    serde_json::from_value(serde_json::Value::String(text.clone()))
+        .map_err(|_| StoreError::Corrupt(format!("column {col}: unknown value `{text}`")))
+}
+
+/// Encodes a snake_case enum as text.
+pub(crate) fn enum_text<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    match serde_json::to_value(value)? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(StoreError::Corrupt(format!("not a unit enum: {other}"))),
+    }
+}
+
+/// Maps "no row" to a typed not-found error.
+pub(crate) fn found<T>(row: Option<T>, what: &'static str, id: &str) -> Result<T, StoreError> {
+    row.ok_or_else(|| StoreError::NotFound {
+        what,
+        id: id.to_string(),
+    })
+}
+
+/// A new random id.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Forwards the trait to the inherent methods of each module.
+#[async_trait::async_trait]
+impl crate::Repository for crate::SqlStore {
+    async fn upsert_document(&self, d: &crate::NewDocument) -> Result<(crate::DocumentRecord, crate::Upsert), StoreError> {
+        self.upsert_document_impl(d).await
+    }
+    async fn document(&self, id: &str) -> Result<crate::DocumentRecord, StoreError> {
+        self.document_impl(id).await
+    }
+    async fn list_documents(&self, c: Option<&str>, limit: i64, offset: i64) -> Result<Vec<crate::DocumentRecord>, StoreError> {
+        self.list_documents_impl(c, limit, offset).await
+    }
+    async fn set_document_status(&self, id: &str, s: crate::DocumentStatus, e: Option<&str>) -> Result<(), StoreError> {
+        self.set_document_status_impl(id, s, e).await
+    }
+    async fn delete_document(&self, id: &str) -> Result<(), StoreError> {
+        self.delete_document_impl(id).await
+    }
+    async fn replace_chunks(&self, id: &str, v: i64, c: &[crate::ChunkRecord]) -> Result<(), StoreError> {
+        self.replace_chunks_impl(id, v, c).await
+    }
+    async fn chunks(&self, id: &str) -> Result<Vec<crate::ChunkRecord>, StoreError> {
+        self.chunks_impl(id).await
+    }
+    async fn create_job(&self, root: &str, c: &str, g: &[String], by: &str) -> Result<crate::JobRecord, StoreError> {
+        self.create_job_impl(root, c, g, by).await
+    }
+    async fn job(&self, id: &str) -> Result<crate::JobRecord, StoreError> {
+        self.job_impl(id).await
+    }
+    async fn list_jobs(&self, limit: i64) -> Result<Vec<crate::JobRecord>, StoreError> {
+        self.list_jobs_impl(limit).await
+    }
+    async fn update_job(&self, id: &str, s: crate::JobStatus, p: &crate::JobProgress, e: Option<&str>) -> Result<crate::JobRecord, StoreError> {
+        self.update_job_impl(id, s, p, e).await
+    }
+    async fn create_user(&self, u: &crate::NewUser) -> Result<crate::UserRecord, StoreError> {
+        self.create_user_impl(u).await
+    }
+    async fn user_by_name(&self, n: &str) -> Result<crate::UserRecord, StoreError> {
+        self.user_by_name_impl(n).await
+    }
+    async fn list_users(&self) -> Result<Vec<crate::UserRecord>, StoreError> {
+        self.list_users_impl().await
+    }
+    async fn disable_user(&self, n: &str) -> Result<crate::UserRecord, StoreError> {
+        self.disable_user_impl(n).await
+    }
+    async fn create_api_key(&self, k: &crate::NewApiKey) -> Result<crate::ApiKeyRecord, StoreError> {
+        self.create_api_key_impl(k).await
+    }
+    async fn api_key_by_prefix(&self, p: &str) -> Result<crate::ApiKeyRecord, StoreError> {
+        self.api_key_by_prefix_impl(p).await
+    }
+    async fn revoke_api_key(&self, id: &str) -> Result<(), StoreError> {
+        self.revoke_api_key_impl(id).await
+    }
+    async fn append_audit(&self, r: &crate::AuditRecord) -> Result<(), StoreError> {
+        self.append_audit_impl(r).await
+    }
+    async fn last_audit(&self) -> Result<Option<crate::AuditRecord>, StoreError> {
+        self.last_audit_impl().await
+    }
+    async fn audit_after(&self, after: i64, limit: i64) -> Result<Vec<crate::AuditRecord>, StoreError> {
+        self.audit_after_impl(after, limit).await
+    }
+}
