@@ -1,1 +1,17 @@
-fn main() {}
+//! `zhishu`: the command-line entry point.
+//!
+//! A thin binary: it parses the command line, loads and validates the
+//! configuration once, and hands over to the library crates. Exit codes:
+//! 0 success, 1 failure, 2 usage error, 69 a command this build does not
+//! provide yet, 78 a configuration error.
+
+mod cli;
+mod commands;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    commands::dispatch(cli)
+}

@@ -2,8 +2,9 @@
 
 /// What went wrong in the relational store. Callers map these to HTTP status
 /// codes once; `Unavailable` must fail closed (503), never be retried blindly.
+/// Not `#[non_exhaustive]`: callers match it exhaustively, so a new variant
+/// forces each of them to decide its status code.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StoreError {
     /// The database cannot be reached (connection refused, pool timeout).
     #[error("the database is unavailable: {0}")]

@@ -1,0 +1,188 @@
+//! Errors and how they reach clients.
+//!
+//! Every error body has the shape `{"error": {"code", "message"}}`. Status
+//! codes are decided here, once, by an exhaustive match. Server-side failures
+//! never show their internal text to the client: it goes to the log, and the
+//! client gets a fixed message plus the request id to quote.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
+use std::net::SocketAddr;
+use utoipa::ToSchema;
+use zhishu_core::ConfigError;
+use zhishu_store::StoreError;
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The relational store is unusable (bad URL).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}; choose another address with server.listen or ZHISHU_SERVER__LISTEN")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The metrics registry could not be built.
+    #[error("metrics registry: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The server failed while running.
+    #[error("server error: {0}")]
+    Io(std::io::Error),
+}
+
+/// The JSON error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Machine-readable code and human-readable message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `not_found`, `invalid_json`, `unavailable`.
+    pub code: String,
+    /// What happened and, where possible, what to do.
+    pub message: String,
+}
+
+/// An error returned by a handler.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 400: the request is malformed.
+    #[error("{message}")]
+    BadRequest {
+        /// Stable code.
+        code: &'static str,
+        /// Message for the client.
+        message: String,
+    },
+    /// 404: no such route or record.
+    #[error("{0}")]
+    NotFound(String),
+    /// 413: the body is too large.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 503: a dependency is down; retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure; details are in the log.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::NotFound(_) => "not_found",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => ApiError::Unavailable(format!("the database is unavailable: {m}")),
+            StoreError::NotFound { what, id } => ApiError::NotFound(format!("{what} `{id}` not found")),
+            StoreError::Conflict(m) => ApiError::BadRequest { code: "conflict", message: m },
+            StoreError::InvalidUrl(m)
+            | StoreError::Migration(m)
+            | StoreError::Corrupt(m)
+            | StoreError::Database(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            ApiError::Internal(detail) => {
+                tracing::error!(detail = %detail, "internal error");
+                "internal error; quote the x-request-id response header when reporting it".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut res = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Unavailable(_)) {
+            res.insert_header(("Retry-After", "5"));
+        }
+        res.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_string(),
+                message,
+            },
+        })
+    }
+}
+
+/// The fallback for unknown routes: a JSON 404 instead of an empty body.
+pub(crate) async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())))
+}
+
+/// Malformed or oversized JSON bodies become JSON errors.
+pub(crate) fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).error_handler(|err, _req| {
+        let api = match &err {
+            actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+            | actix_web::error::JsonPayloadError::Overflow { .. } => {
+                ApiError::PayloadTooLarge(format!("{err}; the limit is server.max_json_bytes"))
+            }
+            actix_web::error::JsonPayloadError::ContentType => ApiError::BadRequest {
+                code: "unsupported_content_type",
+                message: "send the body as application/json".into(),
+            },
+            _ => ApiError::BadRequest {
+                code: "invalid_json",
+                message: err.to_string(),
+            },
+        };
+        api.into()
+    })
+}
+
+/// Malformed query strings become JSON errors.
+pub(crate) fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::BadRequest {
+            code: "invalid_query",
+            message: err.to_string(),
+        }
+        .into()
+    })
+}
+
+/// Malformed path parameters become JSON errors.
+pub(crate) fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| {
+        ApiError::BadRequest {
+            code: "invalid_path",
+            message: err.to_string(),
+        }
+        .into()
+    })
+}

@@ -1,0 +1,107 @@
+//! Readiness: is every configured store usable right now?
+//!
+//! Each check runs concurrently under `server.readiness_timeout_secs`, so a
+//! hung dependency makes the probe fail fast instead of hanging it.
+
+use crate::AppState;
+use crate::state::MigrationState;
+use serde::Serialize;
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use utoipa::ToSchema;
+use zhishu_core::config::VectorBackend;
+use zhishu_store::Backend;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Check {
+    /// `database`, `vectors` or `lexical`.
+    pub name: &'static str,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was checked, or why it failed.
+    pub detail: String,
+    /// How long it took.
+    pub latency_ms: u64,
+}
+
+/// Runs every check.
+pub(crate) async fn run_checks(state: &AppState) -> Vec<Check> {
+    let limit = Duration::from_secs(state.config.server.readiness_timeout_secs.max(1));
+    let (db, vectors, lexical) = tokio::join!(
+        timed("database", limit, check_database(state)),
+        timed("vectors", limit, check_vectors(state)),
+        timed("lexical", limit, check_dir(state.config.lexical_path(), "tantivy index")),
+    );
+    let checks = vec![db, vectors, lexical];
+    for c in &checks {
+        state.metrics.readiness.with_label_values(&[c.name]).set(i64::from(c.ok));
+    }
+    checks
+}
+
+async fn timed(name: &'static str, limit: Duration, check: impl Future<Output = Result<String, String>>) -> Check {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(limit, check)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {} s", limit.as_secs())));
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match outcome {
+        Ok(detail) => Check { name, ok: true, detail, latency_ms },
+        Err(detail) => Check { name, ok: false, detail, latency_ms },
+    }
+}
+
+async fn check_database(state: &AppState) -> Result<String, String> {
+    let kind = match state.store.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    state.store.ping().await.map_err(|e| format!("{kind}: {e}"))?;
+    match state.migration_state() {
+        MigrationState::Done => Ok(format!("{kind}: reachable, schema up to date")),
+        MigrationState::Pending(why) => Err(format!("{kind}: schema not applied yet ({why})")),
+        MigrationState::Failed(why) => Err(format!("{kind}: migration failed: {why}")),
+    }
+}
+
+async fn check_vectors(state: &AppState) -> Result<String, String> {
+    let v = &state.config.vectors;
+    match v.backend {
+        VectorBackend::Edge => check_dir(state.config.vectors_path(), "qdrant edge store").await,
+        VectorBackend::Qdrant => {
+            let url = v.url.as_deref().unwrap_or_default();
+            let authority = url
+                .split_once("://")
+                .map_or(url, |(_, rest)| rest)
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            let target = if authority.contains(':') {
+                authority.to_string()
+            } else {
+                format!("{authority}:6334")
+            };
+            tokio::net::TcpStream::connect(&target)
+                .await
+                .map(|_| format!("qdrant server at {target} accepts connections"))
+                .map_err(|e| format!("qdrant server at {target} is unreachable: {e}"))
+        }
+    }
+}
+
+/// A local store folder must exist (or be creatable) and be writable.
+async fn check_dir(dir: std::path::PathBuf, what: &'static str) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || probe_dir(&dir, what))
+        .await
+        .map_err(|e| format!("{what}: check panicked: {e}"))?
+}
+
+fn probe_dir(dir: &Path, what: &str) -> Result<String, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{what} folder {} cannot be created: {e}", dir.display()))?;
+    let probe = dir.join(format!(".zhishu-ready-{}", std::process::id()));
+    std::fs::write(&probe, b"ok").map_err(|e| format!("{what} folder {} is not writable: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(format!("{what} folder {} is writable", dir.display()))
+}

@@ -1,0 +1,113 @@
+//! Shared state of the HTTP workers.
+
+use crate::ServerError;
+use crate::metrics::Metrics;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tracing::{info, warn};
+use zhishu_core::Config;
+use zhishu_store::{SqlStore, StoreError};
+
+/// Which API a process serves. A single box serves both; scaled out, the
+/// ingest and query services run as separate processes on the same image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Service {
+    /// Ingestion and query APIs.
+    #[default]
+    All,
+    /// Ingestion APIs only.
+    Ingest,
+    /// Query APIs only.
+    Query,
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Service::All => "all",
+            Service::Ingest => "ingest",
+            Service::Query => "query",
+        })
+    }
+}
+
+/// State of the schema migrations, as readiness reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MigrationState {
+    /// Not attempted yet, or the database did not answer yet.
+    Pending(String),
+    /// Applied.
+    Done,
+    /// Failed for a reason other than the database being unreachable.
+    Failed(String),
+}
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The relational store.
+    pub store: SqlStore,
+    /// Which API this process serves.
+    pub service: Service,
+    pub(crate) metrics: Metrics,
+    pub(crate) migrations: RwLock<MigrationState>,
+}
+
+impl AppState {
+    /// Builds the state; the store may not be reachable yet.
+    ///
+    /// # Errors
+    /// When the metrics registry cannot be built (a bug).
+    pub fn new(config: Arc<Config>, store: SqlStore, service: Service) -> Result<Self, ServerError> {
+        Ok(Self {
+            config,
+            store,
+            service,
+            metrics: Metrics::new()?,
+            migrations: RwLock::new(MigrationState::Pending("not attempted yet".into())),
+        })
+    }
+
+    pub(crate) fn migration_state(&self) -> MigrationState {
+        self.migrations
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    fn set_migration_state(&self, state: MigrationState) {
+        match self.migrations.write() {
+            Ok(mut s) => *s = state,
+            Err(p) => *p.into_inner() = state,
+        }
+    }
+}
+
+/// Applies the migrations, retrying with backoff while the database is
+/// unreachable. A migration that fails for another reason is not retried: it
+/// needs an operator, and readiness says so.
+pub(crate) async fn migrate_until_ready(state: Arc<AppState>) {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match state.store.migrate().await {
+            Ok(()) => {
+                info!("database schema is up to date");
+                state.set_migration_state(MigrationState::Done);
+                return;
+            }
+            Err(StoreError::Unavailable(e)) => {
+                warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database unreachable; will retry");
+                state.set_migration_state(MigrationState::Pending(e));
+            }
+            Err(e) => {
+                warn!(error = %e, "database migration failed");
+                state.set_migration_state(MigrationState::Failed(e.to_string()));
+                return;
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}

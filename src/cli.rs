@@ -1,0 +1,221 @@
+//! The command line, declared with clap. Doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Zhishu (知枢): a self-hosted enterprise knowledge assistant.
+///
+/// Ask questions over your company's documents and get grounded answers
+/// cited to the page; every interaction is recorded in a verifiable audit
+/// trail.
+#[derive(Debug, Parser)]
+#[command(name = "zhishu", version, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (TOML). Without it, the single-box configuration
+    /// compiled into the binary is used. Any key can be overridden with
+    /// ZHISHU_<SECTION>__<KEY> environment variables.
+    #[arg(long, short, global = true, env = "ZHISHU_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the HTTP server (web UI, REST and OpenAI-compatible APIs).
+    Serve(ServeArgs),
+    /// Ingest files or folders into a collection.
+    Ingest(IngestArgs),
+    /// Hybrid search over the documents you may see.
+    Search(SearchArgs),
+    /// Ask a question and get a cited answer.
+    Ask(AskArgs),
+    /// Search, export and verify the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Evaluate retrieval on a BEIR-format dataset.
+    Eval(EvalArgs),
+    /// Manage local users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// List or fetch models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Check or show the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// Arguments of `zhishu serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (overrides server.listen), e.g. 0.0.0.0:8080.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Which API to serve: both, or one of them when scaled out.
+    #[arg(long, value_enum, default_value_t = ServiceArg::All)]
+    pub service: ServiceArg,
+}
+
+/// Which API `serve` runs.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ServiceArg {
+    /// Ingestion and query.
+    All,
+    /// Ingestion only.
+    Ingest,
+    /// Query only.
+    Query,
+}
+
+/// Arguments of `zhishu ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or folders to ingest.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Target collection.
+    #[arg(long, default_value = "default")]
+    pub collection: String,
+    /// Access group allowed to read the documents (repeatable).
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+}
+
+/// Arguments of `zhishu search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query, in Chinese or English.
+    pub query: String,
+    /// Number of hits.
+    #[arg(long, short, default_value_t = 10)]
+    pub k: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `zhishu ask`.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question.
+    pub question: String,
+    /// Let the model think before answering (shown folded).
+    #[arg(long)]
+    pub think: bool,
+}
+
+/// `zhishu audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Search audit events.
+    Search {
+        /// Text to look for in questions and answers.
+        text: Option<String>,
+        /// Only events of this user.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Export audit events as JSON lines or CSV.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+    },
+    /// Verify the hash chain of the whole trail.
+    Verify,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values.
+    Csv,
+}
+
+/// Arguments of `zhishu eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/test.tsv).
+    #[arg(long, value_name = "DIR")]
+    pub dataset: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `zhishu users …`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a local user.
+    Add {
+        /// Login name.
+        name: String,
+        /// Role (repeatable): employee, knowledge_admin, compliance_officer, admin.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Access group (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// Password; prompted for when omitted.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// List users.
+    List,
+    /// Disable a user.
+    Disable {
+        /// Login name.
+        name: String,
+    },
+}
+
+/// `zhishu keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key (shown once).
+    Create {
+        /// Owner.
+        #[arg(long)]
+        user: String,
+        /// Role the key grants.
+        #[arg(long)]
+        role: String,
+    },
+    /// List API keys.
+    List,
+    /// Revoke an API key.
+    Revoke {
+        /// Key id or prefix.
+        id: String,
+    },
+}
+
+/// `zhishu models …`
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List the configured models and whether their files are present.
+    List,
+    /// Fetch a model from a Hugging Face compatible hub (honours HF_ENDPOINT).
+    Fetch {
+        /// Repository, e.g. Qwen/Qwen3-32B.
+        repo: String,
+    },
+}
+
+/// `zhishu config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate the configuration; print a one-line summary.
+    Check,
+    /// Print the effective configuration as TOML, secrets redacted.
+    Show,
+}

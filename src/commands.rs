@@ -1,0 +1,119 @@
+//! What each subcommand does.
+
+use crate::cli::{Cli, Command, ConfigCommand, ModelsCommand, ServiceArg};
+use std::process::ExitCode;
+use zhishu_core::config::{ConfigLoader, ENV_PREFIX};
+use zhishu_core::{Config, ConfigError};
+use zhishu_server::Service;
+
+/// Exit code of a command this build does not provide yet (EX_UNAVAILABLE).
+const EXIT_UNAVAILABLE: u8 = 69;
+/// Exit code of a configuration error (EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
+
+pub fn dispatch(cli: Cli) -> ExitCode {
+    let config = match load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("zhishu: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match cli.command {
+        Command::Serve(args) => {
+            let mut config = config;
+            if let Some(listen) = args.listen {
+                config.server.listen = listen;
+                if let Err(e) = config.validate() {
+                    eprintln!("zhishu: --listen: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            }
+            serve(config, args.service)
+        }
+        Command::Config(ConfigCommand::Check) => {
+            println!(
+                "configuration OK: database {}, vectors {:?}, engine {} on {}",
+                config.database.redacted_url(),
+                config.vectors.backend,
+                config.engine.model.display(),
+                config.engine.devices.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", config.to_redacted_toml());
+            ExitCode::SUCCESS
+        }
+        Command::Models(ModelsCommand::List) => models_list(&config),
+        Command::Models(ModelsCommand::Fetch { .. }) => not_yet("models fetch", "issue #3 (encoders) and #7 (engine)"),
+        Command::Ingest(_) => not_yet("ingest", "issue #4 (ingestion service)"),
+        Command::Search(_) => not_yet("search", "issue #5 (hybrid retrieval)"),
+        Command::Ask(_) => not_yet("ask", "issue #8 (RAG chat)"),
+        Command::Audit(_) => not_yet("audit", "issue #6 (identity and audit trail)"),
+        Command::Eval(_) => not_yet("eval", "issue #5 (retrieval evaluation)"),
+        Command::Users(_) => not_yet("users", "issue #6 (identity and audit trail)"),
+        Command::Keys(_) => not_yet("keys", "issue #6 (identity and audit trail)"),
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
+    let loader = ConfigLoader::new().with_env(
+        std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX) || k == "HOME"),
+    );
+    match &cli.config {
+        Some(path) => loader.load_file(path),
+        None => loader.load_embedded(),
+    }
+}
+
+fn not_yet(command: &str, tracked: &str) -> ExitCode {
+    eprintln!(
+        "zhishu {command}: not available in this build yet; it is tracked in {tracked}. Nothing was done."
+    );
+    ExitCode::from(EXIT_UNAVAILABLE)
+}
+
+fn serve(config: Config, service: ServiceArg) -> ExitCode {
+    if let Err(e) = zhishu_server::telemetry::init(&config.logging) {
+        eprintln!("zhishu: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let service = match service {
+        ServiceArg::All => Service::All,
+        ServiceArg::Ingest => Service::Ingest,
+        ServiceArg::Query => Service::Query,
+    };
+    match actix_web::rt::System::new().block_on(zhishu_server::run(config, service)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "zhishu serve failed");
+            eprintln!("zhishu serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn models_list(config: &Config) -> ExitCode {
+    let rows = [
+        ("embedder", config.model_path(&config.embedder.model)),
+        ("engine", config.model_path(&config.engine.model)),
+    ];
+    let mut missing = false;
+    for (role, path) in rows {
+        let present = path.exists();
+        missing |= !present;
+        println!(
+            "{role:<9} {:<8} {}",
+            if present { "present" } else { "missing" },
+            path.display()
+        );
+    }
+    if missing {
+        eprintln!(
+            "some model files are missing: run scripts/fetch-assets.sh for the offline defaults, or point models.dir / the model keys at your own"
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,223 @@
+//! A real `zhishu` process for end-to-end tests: its own config file and data
+//! folder, a free port, real HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_zhishu");
+
+/// A minimal single-box configuration rooted in `dir`.
+pub fn config_text(dir: &Path, database_url: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+workers = 1
+shutdown_timeout_secs = 10
+readiness_timeout_secs = 2
+
+[storage]
+data_dir = "{data}"
+
+[database]
+url = "{database_url}"
+connect_timeout_secs = 1
+
+[vectors]
+backend = "edge"
+
+[embedder]
+model = "all-MiniLM-L6-v2"
+
+[engine]
+model = "SmolLM2-135M-Instruct.Q4_1.gguf"
+"#,
+        data = dir.join("data").display()
+    )
+}
+
+/// A running server; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `zhishu serve` on a fresh SQLite database.
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+        Self::start_with(dir, &url, &[])
+    }
+
+    /// Starts `zhishu serve` with this database URL and extra environment.
+    pub fn start_with(dir: tempfile::TempDir, database_url: &str, env: &[(&str, &str)]) -> Server {
+        let config = dir.path().join("zhishu.toml");
+        std::fs::write(&config, config_text(dir.path(), database_url)).expect("write config");
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_remove("ZHISHU_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn zhishu serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(i) = line.find("listening on http://") {
+                    let rest = &line[i + "listening on http://".len()..];
+                    let addr: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(addr);
+                    }
+                }
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; logs:\n{}", logs.lock().expect("log lock").join("\n"));
+            }
+        };
+        Server {
+            child,
+            base: format!("http://{addr}"),
+            dir,
+            logs,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("log lock").clone()
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, with a limit.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "server did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Polls `/readyz` until it answers `want`.
+    pub fn wait_ready(&self, want: u16) -> serde_json::Value {
+        let mut last = None;
+        for _ in 0..100 {
+            let (status, body) = get(&self.url("/readyz"));
+            if status == want {
+                return body;
+            }
+            last = Some((status, body));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("/readyz never answered {want}; last: {last:?}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// GET returning status and JSON body (Null when the body is not JSON).
+pub fn get(url: &str) -> (u16, serde_json::Value) {
+    let (status, _, text) = get_text(url, &[]);
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// GET with headers, returning status, headers and body text.
+pub fn get_text(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
+    let mut req = agent().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut res = req.call().expect("HTTP request");
+    let status = res.status().as_u16();
+    let hdrs = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let text = res.body_mut().read_to_string().unwrap_or_default();
+    (status, hdrs, text)
+}
+
+/// POST a raw body with a content type.
+pub fn post_raw(url: &str, content_type: &str, body: &str) -> (u16, serde_json::Value) {
+    let mut res = agent()
+        .post(url)
+        .header("content-type", content_type)
+        .send(body)
+        .expect("HTTP request");
+    let status = res.status().as_u16();
+    let text = res.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary to completion with arguments and environment.
+pub fn run_cli(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> (i32, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(cwd).env_remove("ZHISHU_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run zhishu");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,216 @@
+//! `zhishu serve` end to end: health, readiness, metrics, OpenAPI, errors,
+//! request ids, logs and graceful shutdown, over real HTTP.
+
+mod common;
+
+use common::{Server, get, get_text, post_raw};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+#[test]
+fn operational_endpoints_of_a_started_server() {
+    let server = Server::start();
+
+    let (status, health) = get(&server.url("/healthz"));
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["service"], "all");
+
+    let ready = server.wait_ready(200);
+    assert_eq!(ready["status"], "ready");
+    let names: Vec<_> = ready["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["database", "vectors", "lexical"]);
+    assert!(ready["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "{ready}");
+    assert!(server.dir.path().join("data/zhishu.db").exists(), "SQLite file under data_dir");
+
+    let (status, headers, text) = get_text(&server.url("/metrics"), &[]);
+    assert_eq!(status, 200);
+    let content_type = headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.as_str());
+    assert!(content_type.unwrap_or_default().starts_with("text/plain"), "{content_type:?}");
+    assert!(text.contains(r#"zhishu_http_requests_total{method="GET",route="/healthz",status="200"} 1"#), "{text}");
+    assert!(text.contains(r#"zhishu_readiness{check="database"} 1"#), "{text}");
+    assert!(text.contains("zhishu_http_request_duration_seconds_bucket"), "{text}");
+    assert!(text.contains("zhishu_build_info"), "{text}");
+
+    let (status, doc) = get(&server.url("/openapi.json"));
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+    let mut paths: Vec<_> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    paths.sort();
+    assert_eq!(paths, vec!["/healthz", "/metrics", "/openapi.json", "/readyz"]);
+    assert!(doc["paths"]["/readyz"]["get"]["responses"]["503"].is_object());
+}
+
+#[test]
+fn errors_are_json_and_requests_carry_ids() {
+    let server = Server::start();
+
+    let (status, headers, body) = get_text(&server.url("/v1/nothing-here"), &[]);
+    assert_eq!(status, 404);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    assert!(body["error"]["message"].as_str().unwrap().contains("/v1/nothing-here"));
+    let generated = headers.iter().find(|(k, _)| k == "x-request-id").map(|(_, v)| v.clone()).unwrap();
+    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+
+    let (_, headers, _) = get_text(&server.url("/healthz"), &[("x-request-id", "trace-abc.123")]);
+    assert!(headers.contains(&("x-request-id".into(), "trace-abc.123".into())));
+    // An id that could forge log lines is replaced, not echoed.
+    let (_, headers, _) = get_text(&server.url("/healthz"), &[("x-request-id", "bad id\twith spaces")]);
+    let id = headers.iter().find(|(k, _)| k == "x-request-id").map(|(_, v)| v.clone()).unwrap();
+    assert_ne!(id, "bad id\twith spaces");
+
+    let (status, body) = post_raw(&server.url("/healthz"), "application/json", "{not json");
+    assert_eq!(status, 404, "only GET is routed: {body}");
+    assert_eq!(body["error"]["code"], "not_found");
+
+    // The access log line carries the request id inside the request span.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(server.logs().iter().any(|l| l.contains("request_id=trace-abc.123") && l.contains("request finished")));
+}
+
+#[test]
+fn json_logs_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let server = Server::start_with(dir, &url, &[("ZHISHU_LOGGING__FORMAT", "json")]);
+    get_text(&server.url("/healthz"), &[("x-request-id", "json-log-1")]);
+    std::thread::sleep(Duration::from_millis(200));
+    let logs = server.logs();
+    let lines: Vec<serde_json::Value> = logs.iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let access = lines
+        .iter()
+        .find(|l| l["span"]["request_id"] == "json-log-1")
+        .unwrap_or_else(|| panic!("no access line with the request id: {logs:?}"));
+    assert_eq!(access["fields"]["status"], 200);
+    assert_eq!(access["level"], "INFO");
+}
+
+/// A TCP listener that accepts connections and never answers: a database
+/// that hangs.
+fn black_hole() -> (String, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            if flag.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Ok(c) = conn {
+                held.push(c);
+            }
+        }
+    });
+    (addr, stop)
+}
+
+#[test]
+fn readiness_fails_when_the_database_is_unreachable() {
+    // Nothing listens on port 1.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir, "postgres://zhishu@127.0.0.1:1/zhishu", &[]);
+    let (status, health) = get(&server.url("/healthz"));
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "liveness does not depend on the database");
+    let body = server.wait_ready(503);
+    assert_eq!(body["status"], "not_ready");
+    let checks = body["checks"].as_array().unwrap();
+    let db = checks.iter().find(|c| c["name"] == "database").unwrap();
+    assert_eq!(db["ok"], false);
+    let detail = db["detail"].as_str().unwrap();
+    assert!(detail.starts_with("postgres: the database is unavailable"), "{detail}");
+    for other in checks.iter().filter(|c| c["name"] != "database") {
+        assert_eq!(other["ok"], true, "{other}");
+    }
+    let (_, _, metrics) = get_text(&server.url("/metrics"), &[]);
+    assert!(metrics.contains(r#"zhishu_readiness{check="database"} 0"#), "{metrics}");
+}
+
+/// Forwards 127.0.0.1:PORT to `target` until `stop` is set, then drops
+/// every connection: a database that goes away.
+fn proxy(target: String) -> (String, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        let mut open: Vec<TcpStream> = Vec::new();
+        while !flag.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((client, _)) => {
+                    client.set_nonblocking(false).unwrap();
+                    let upstream = TcpStream::connect(&target).unwrap();
+                    open.push(client.try_clone().unwrap());
+                    open.push(upstream.try_clone().unwrap());
+                    let (mut c1, mut u1) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                    let (mut c2, mut u2) = (client, upstream);
+                    std::thread::spawn(move || std::io::copy(&mut c1, &mut u1));
+                    std::thread::spawn(move || std::io::copy(&mut u2, &mut c2));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        for s in open {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    (addr, stop)
+}
+
+#[test]
+fn readiness_follows_postgres_going_away() {
+    let Ok(admin) = std::env::var("DATABASE_URL") else {
+        eprintln!("DATABASE_URL not set: skipping");
+        return;
+    };
+    // postgres://user@host:port/db → route host:port through the proxy.
+    let (scheme_user, rest) = admin.split_once('@').expect("URL with user@host");
+    let (hostport, db) = rest.split_once('/').expect("URL with a database");
+    let hostport = if hostport.contains(':') { hostport.to_string() } else { format!("{hostport}:5432") };
+    let (addr, stop) = proxy(hostport);
+    let url = format!("{scheme_user}@{addr}/{db}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir, &url, &[]);
+    let ready = server.wait_ready(200);
+    assert!(ready["checks"][0]["detail"].as_str().unwrap().starts_with("postgres: reachable"), "{ready}");
+
+    stop.store(true, Ordering::Relaxed);
+    let down = server.wait_ready(503);
+    let db = &down["checks"][0];
+    assert_eq!((db["name"].as_str(), db["ok"].as_bool()), (Some("database"), Some(false)), "{down}");
+}
+
+#[test]
+fn sigterm_and_sigint_finish_in_flight_requests() {
+    for signal in ["TERM", "INT"] {
+        let (hole, _stop) = black_hole();
+        let dir = tempfile::tempdir().unwrap();
+        // The readiness check waits on a database that never answers, so
+        // /readyz stays in flight for readiness_timeout_secs (2 s).
+        let mut server = Server::start_with(
+            dir,
+            &format!("postgres://zhishu@{hole}/zhishu"),
+            &[("ZHISHU_DATABASE__CONNECT_TIMEOUT_SECS", "30")],
+        );
+        let url = server.url("/readyz");
+        let started = Instant::now();
+        let request = std::thread::spawn(move || get(&url));
+        std::thread::sleep(Duration::from_millis(500));
+        server.signal(signal);
+        let (status, body) = request.join().unwrap();
+        assert_eq!(status, 503, "SIG{signal}: the in-flight request got its answer: {body}");
+        assert!(body["checks"][0]["detail"].as_str().unwrap().contains("no answer within 2 s"), "{body}");
+        assert!(started.elapsed() >= Duration::from_secs(2));
+        let exit = server.wait_exit(Duration::from_secs(15));
+        assert!(exit.success(), "SIG{signal}: clean exit, got {exit:?}");
+        let logs = server.logs().join("\n");
+        assert!(logs.contains(&format!("signal=\"SIG{signal}\"")) || logs.contains(&format!("signal=SIG{signal}")), "{logs}");
+        assert!(logs.contains("shutdown complete"), "{logs}");
+    }
+}
