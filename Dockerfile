@@ -1,0 +1,30 @@
+# Zhishu (知枢) — one image for the ingest and query services.
+#
+#   docker build -t zhishu .
+#
+# The runtime stage is a slim Debian; GPU builds (the `cuda` feature) use an
+# NVIDIA CUDA runtime image as the base instead: see docs/deployment.md.
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin zhishu \
+ && install -m 0755 target/release/zhishu /usr/local/bin/zhishu
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /var/lib/zhishu zhishu \
+ && mkdir -p /var/lib/zhishu /etc/zhishu \
+ && chown zhishu /var/lib/zhishu
+COPY --from=build /usr/local/bin/zhishu /usr/local/bin/zhishu
+COPY configs/ /etc/zhishu/
+USER zhishu
+WORKDIR /var/lib/zhishu
+ENV ZHISHU_CONFIG=/etc/zhishu/production.toml
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
+  CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+ENTRYPOINT ["zhishu"]
+CMD ["serve"]
