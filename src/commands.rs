@@ -46,7 +46,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Models(ModelsCommand::List) => models_list(&config),
-        Command::Models(ModelsCommand::Fetch { .. }) => not_yet("models fetch", "issue #3 (encoders) and #7 (engine)"),
+        Command::Models(ModelsCommand::Fetch { .. }) => {
+            not_yet("models fetch", "issue #3 (encoders) and #7 (engine)")
+        }
         Command::Ingest(_) => not_yet("ingest", "issue #4 (ingestion service)"),
         Command::Search(_) => not_yet("search", "issue #5 (hybrid retrieval)"),
         Command::Ask(_) => not_yet("ask", "issue #8 (RAG chat)"),
@@ -58,9 +60,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
 }
 
 fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
-    let loader = ConfigLoader::new().with_env(
-        std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX) || k == "HOME"),
-    );
+    let loader = ConfigLoader::new()
+        .with_env(std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX) || k == "HOME"));
     match &cli.config {
         Some(path) => loader.load_file(path),
         None => loader.load_embedded(),

@@ -39,9 +39,15 @@ fn unbuilt_commands_refuse_instead_of_pretending() {
         let (code, out, err) = run_cli(args, &[], cwd.path());
         assert_eq!(code, 69, "{args:?} exits EX_UNAVAILABLE");
         assert!(out.is_empty(), "{args:?} prints no result: {out}");
-        assert!(err.contains("not available in this build yet") && err.contains("issue #"), "{err}");
+        assert!(
+            err.contains("not available in this build yet") && err.contains("issue #"),
+            "{err}"
+        );
     }
-    assert!(!cwd.path().join("data").exists(), "a refused command writes nothing");
+    assert!(
+        !cwd.path().join("data").exists(),
+        "a refused command writes nothing"
+    );
 }
 
 #[test]
@@ -49,16 +55,25 @@ fn config_check_and_show_on_the_embedded_defaults() {
     let cwd = tempfile::tempdir().unwrap();
     let (code, out, err) = run_cli(&["config", "check"], &[], cwd.path());
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("configuration OK: database sqlite://./data/zhishu.db"), "{out}");
+    assert!(
+        out.contains("configuration OK: database sqlite://./data/zhishu.db"),
+        "{out}"
+    );
 
     let (code, out, _) = run_cli(
         &["config", "show"],
-        &[("ZHISHU_DATABASE__URL", "postgres://z:hunter2@db/z"), ("ZHISHU_SERVER__LISTEN", "0.0.0.0:9000")],
+        &[
+            ("ZHISHU_DATABASE__URL", "postgres://z:hunter2@db/z"),
+            ("ZHISHU_SERVER__LISTEN", "0.0.0.0:9000"),
+        ],
         cwd.path(),
     );
     assert_eq!(code, 0);
     assert!(out.contains("listen = \"0.0.0.0:9000\""), "{out}");
-    assert!(out.contains("postgres://z:***@db/z") && !out.contains("hunter2"), "{out}");
+    assert!(
+        out.contains("postgres://z:***@db/z") && !out.contains("hunter2"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -68,7 +83,10 @@ fn shipped_production_config_says_what_is_missing() {
     let prod = prod.to_str().unwrap();
     let (code, _, err) = run_cli(&["--config", prod, "config", "check"], &[], cwd.path());
     assert_eq!(code, 78, "{err}");
-    assert!(err.contains("missing required value `database.url`"), "{err}");
+    assert!(
+        err.contains("missing required value `database.url`"),
+        "{err}"
+    );
     assert!(err.contains("ZHISHU_DATABASE__URL"), "{err}");
 
     let (code, out, err) = run_cli(
@@ -84,19 +102,44 @@ fn shipped_production_config_says_what_is_missing() {
 fn bad_config_file_names_key_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    let text = common::config_text(dir.path(), "sqlite://x.db").replace("workers = 1", "workers = \"two\"");
+    let text = common::config_text(dir.path(), "sqlite://x.db")
+        .replace("workers = 1", "workers = \"two\"");
     std::fs::write(&path, text).unwrap();
-    let (code, _, err) = run_cli(&["--config", path.to_str().unwrap(), "serve"], &[], dir.path());
+    let (code, _, err) = run_cli(
+        &["--config", path.to_str().unwrap(), "serve"],
+        &[],
+        dir.path(),
+    );
     assert_eq!(code, 78, "{err}");
-    assert!(err.contains(&format!("{}:4:1: invalid value for `server.workers`", path.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:4:1: invalid value for `server.workers`",
+            path.display()
+        )),
+        "{err}"
+    );
 
-    let (code, _, err) = run_cli(&["--config", "/no/such/file.toml", "serve"], &[], dir.path());
+    let (code, _, err) = run_cli(
+        &["--config", "/no/such/file.toml", "serve"],
+        &[],
+        dir.path(),
+    );
     assert_eq!(code, 78);
-    assert!(err.contains("cannot read configuration file /no/such/file.toml"), "{err}");
+    assert!(
+        err.contains("cannot read configuration file /no/such/file.toml"),
+        "{err}"
+    );
 
-    let (code, _, err) = run_cli(&["serve"], &[("ZHISHU_SERVER__WORKERS", "many")], dir.path());
+    let (code, _, err) = run_cli(
+        &["serve"],
+        &[("ZHISHU_SERVER__WORKERS", "many")],
+        dir.path(),
+    );
     assert_eq!(code, 78);
-    assert!(err.contains("environment variable ZHISHU_SERVER__WORKERS"), "{err}");
+    assert!(
+        err.contains("environment variable ZHISHU_SERVER__WORKERS"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -106,15 +149,28 @@ fn serve_reports_an_address_in_use() {
     let addr = taken.local_addr().unwrap().to_string();
     let (code, _, err) = run_cli(&["serve", "--listen", &addr], &[], dir.path());
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains(&format!("cannot listen on {addr}")) && err.contains("server.listen"), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on {addr}")) && err.contains("server.listen"),
+        "{err}"
+    );
 }
 
 #[test]
 fn models_list_says_where_models_are_expected() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = run_cli(&["models", "list"], &[("ZHISHU_MODELS__DIR", "/nonexistent/models")], dir.path());
+    let (code, out, err) = run_cli(
+        &["models", "list"],
+        &[("ZHISHU_MODELS__DIR", "/nonexistent/models")],
+        dir.path(),
+    );
     assert_eq!(code, 1);
-    assert!(out.contains("missing  /nonexistent/models/all-MiniLM-L6-v2"), "{out}");
-    assert!(out.contains("/nonexistent/models/SmolLM2-135M-Instruct.Q4_1.gguf"), "{out}");
+    assert!(
+        out.contains("missing  /nonexistent/models/all-MiniLM-L6-v2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/nonexistent/models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+        "{out}"
+    );
     assert!(err.contains("scripts/fetch-assets.sh"), "{err}");
 }

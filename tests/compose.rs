@@ -14,7 +14,11 @@ fn compose() -> Value {
 
 fn strs(v: &Value) -> Vec<String> {
     v.as_sequence()
-        .map(|s| s.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .map(|s| {
+            s.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -27,18 +31,32 @@ fn services_ports_volumes_and_health_checks() {
     assert_eq!(names, vec!["ingest", "postgres", "qdrant", "query"]);
 
     for (name, svc) in services {
-        assert!(svc["healthcheck"]["test"].is_sequence(), "{name:?} has a health check");
+        assert!(
+            svc["healthcheck"]["test"].is_sequence(),
+            "{name:?} has a health check"
+        );
     }
     assert_eq!(strs(&doc["services"]["query"]["ports"]), vec!["8080:8080"]);
     assert_eq!(strs(&doc["services"]["ingest"]["ports"]), vec!["8081:8080"]);
-    assert!(doc["services"]["postgres"]["ports"].is_null(), "PostgreSQL is not published on the host");
+    assert!(
+        doc["services"]["postgres"]["ports"].is_null(),
+        "PostgreSQL is not published on the host"
+    );
 
     // Every volume a service mounts is a named volume declared at the top.
-    let declared: Vec<_> = doc["volumes"].as_mapping().unwrap().keys().filter_map(|k| k.as_str()).collect();
+    let declared: Vec<_> = doc["volumes"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str())
+        .collect();
     for (name, svc) in services {
         for mount in strs(&svc["volumes"]) {
             let source = mount.split(':').next().unwrap();
-            assert!(declared.contains(&source), "{name:?} mounts {source}, which is not a named volume");
+            assert!(
+                declared.contains(&source),
+                "{name:?} mounts {source}, which is not a named volume"
+            );
         }
     }
     for v in ["pgdata", "qdrant_data", "index", "models"] {
@@ -52,17 +70,38 @@ fn zhishu_services_are_built_here_and_wired_to_the_stores() {
     for name in ["ingest", "query"] {
         let svc = &doc["services"][name];
         assert_eq!(svc["build"]["dockerfile"].as_str(), Some("Dockerfile"));
-        let dockerfile = common::repo_root().join(svc["build"]["context"].as_str().unwrap()).join("Dockerfile");
+        let dockerfile = common::repo_root()
+            .join(svc["build"]["context"].as_str().unwrap())
+            .join("Dockerfile");
         assert!(dockerfile.exists(), "{name}: {dockerfile:?}");
         assert_eq!(strs(&svc["command"]), vec!["serve", "--service", name]);
         let env = &svc["environment"];
-        assert!(env["ZHISHU_DATABASE__URL"].as_str().unwrap().contains("@postgres:5432/"));
-        assert_eq!(env["ZHISHU_VECTORS__URL"].as_str(), Some("http://qdrant:6334"));
-        assert_eq!(env["ZHISHU_CONFIG"].as_str(), Some("/etc/zhishu/production.toml"));
+        assert!(
+            env["ZHISHU_DATABASE__URL"]
+                .as_str()
+                .unwrap()
+                .contains("@postgres:5432/")
+        );
+        assert_eq!(
+            env["ZHISHU_VECTORS__URL"].as_str(),
+            Some("http://qdrant:6334")
+        );
+        assert_eq!(
+            env["ZHISHU_CONFIG"].as_str(),
+            Some("/etc/zhishu/production.toml")
+        );
         for dep in ["postgres", "qdrant"] {
-            assert_eq!(svc["depends_on"][dep]["condition"].as_str(), Some("service_healthy"), "{name} waits for {dep}");
+            assert_eq!(
+                svc["depends_on"][dep]["condition"].as_str(),
+                Some("service_healthy"),
+                "{name} waits for {dep}"
+            );
         }
-        assert!(strs(&svc["healthcheck"]["test"]).iter().any(|t| t.ends_with("/readyz")));
+        assert!(
+            strs(&svc["healthcheck"]["test"])
+                .iter()
+                .any(|t| t.ends_with("/readyz"))
+        );
     }
     // The image ships the config the environment points at.
     assert!(common::repo_root().join("configs/production.toml").exists());
@@ -74,5 +113,8 @@ fn query_service_reserves_the_gpus() {
     let devices = &doc["services"]["query"]["deploy"]["resources"]["reservations"]["devices"][0];
     assert_eq!(devices["driver"].as_str(), Some("nvidia"));
     assert_eq!(strs(&devices["capabilities"]), vec!["gpu"]);
-    assert!(doc["services"]["ingest"]["deploy"].is_null(), "ingest needs no GPU");
+    assert!(
+        doc["services"]["ingest"]["deploy"].is_null(),
+        "ingest needs no GPU"
+    );
 }

@@ -20,18 +20,50 @@ fn operational_endpoints_of_a_started_server() {
 
     let ready = server.wait_ready(200);
     assert_eq!(ready["status"], "ready");
-    let names: Vec<_> = ready["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<_> = ready["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["database", "vectors", "lexical"]);
-    assert!(ready["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "{ready}");
-    assert!(server.dir.path().join("data/zhishu.db").exists(), "SQLite file under data_dir");
+    assert!(
+        ready["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{ready}"
+    );
+    assert!(
+        server.dir.path().join("data/zhishu.db").exists(),
+        "SQLite file under data_dir"
+    );
 
     let (status, headers, text) = get_text(&server.url("/metrics"), &[]);
     assert_eq!(status, 200);
-    let content_type = headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.as_str());
-    assert!(content_type.unwrap_or_default().starts_with("text/plain"), "{content_type:?}");
-    assert!(text.contains(r#"zhishu_http_requests_total{method="GET",route="/healthz",status="200"} 1"#), "{text}");
-    assert!(text.contains(r#"zhishu_readiness{check="database"} 1"#), "{text}");
-    assert!(text.contains("zhishu_http_request_duration_seconds_bucket"), "{text}");
+    let content_type = headers
+        .iter()
+        .find(|(k, _)| k == "content-type")
+        .map(|(_, v)| v.as_str());
+    assert!(
+        content_type.unwrap_or_default().starts_with("text/plain"),
+        "{content_type:?}"
+    );
+    assert!(
+        text.contains(
+            r#"zhishu_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"zhishu_readiness{check="database"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("zhishu_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
     assert!(text.contains("zhishu_build_info"), "{text}");
 
     let (status, doc) = get(&server.url("/openapi.json"));
@@ -39,7 +71,10 @@ fn operational_endpoints_of_a_started_server() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
     let mut paths: Vec<_> = doc["paths"].as_object().unwrap().keys().cloned().collect();
     paths.sort();
-    assert_eq!(paths, vec!["/healthz", "/metrics", "/openapi.json", "/readyz"]);
+    assert_eq!(
+        paths,
+        vec!["/healthz", "/metrics", "/openapi.json", "/readyz"]
+    );
     assert!(doc["paths"]["/readyz"]["get"]["responses"]["503"].is_object());
 }
 
@@ -51,15 +86,34 @@ fn errors_are_json_and_requests_carry_ids() {
     assert_eq!(status, 404);
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["error"]["code"], "not_found");
-    assert!(body["error"]["message"].as_str().unwrap().contains("/v1/nothing-here"));
-    let generated = headers.iter().find(|(k, _)| k == "x-request-id").map(|(_, v)| v.clone()).unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1/nothing-here")
+    );
+    let generated = headers
+        .iter()
+        .find(|(k, _)| k == "x-request-id")
+        .map(|(_, v)| v.clone())
+        .unwrap();
     assert_eq!(generated.len(), 36, "a UUID: {generated}");
 
-    let (_, headers, _) = get_text(&server.url("/healthz"), &[("x-request-id", "trace-abc.123")]);
+    let (_, headers, _) = get_text(
+        &server.url("/healthz"),
+        &[("x-request-id", "trace-abc.123")],
+    );
     assert!(headers.contains(&("x-request-id".into(), "trace-abc.123".into())));
     // An id that could forge log lines is replaced, not echoed.
-    let (_, headers, _) = get_text(&server.url("/healthz"), &[("x-request-id", "bad id\twith spaces")]);
-    let id = headers.iter().find(|(k, _)| k == "x-request-id").map(|(_, v)| v.clone()).unwrap();
+    let (_, headers, _) = get_text(
+        &server.url("/healthz"),
+        &[("x-request-id", "bad id\twith spaces")],
+    );
+    let id = headers
+        .iter()
+        .find(|(k, _)| k == "x-request-id")
+        .map(|(_, v)| v.clone())
+        .unwrap();
     assert_ne!(id, "bad id\twith spaces");
 
     let (status, body) = post_raw(&server.url("/healthz"), "application/json", "{not json");
@@ -68,7 +122,12 @@ fn errors_are_json_and_requests_carry_ids() {
 
     // The access log line carries the request id inside the request span.
     std::thread::sleep(Duration::from_millis(200));
-    assert!(server.logs().iter().any(|l| l.contains("request_id=trace-abc.123") && l.contains("request finished")));
+    assert!(
+        server
+            .logs()
+            .iter()
+            .any(|l| l.contains("request_id=trace-abc.123") && l.contains("request finished"))
+    );
 }
 
 #[test]
@@ -79,7 +138,10 @@ fn json_logs_when_configured() {
     get_text(&server.url("/healthz"), &[("x-request-id", "json-log-1")]);
     std::thread::sleep(Duration::from_millis(200));
     let logs = server.logs();
-    let lines: Vec<serde_json::Value> = logs.iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let lines: Vec<serde_json::Value> = logs
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
     let access = lines
         .iter()
         .find(|l| l["span"]["request_id"] == "json-log-1")
@@ -115,19 +177,29 @@ fn readiness_fails_when_the_database_is_unreachable() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(dir, "postgres://zhishu@127.0.0.1:1/zhishu", &[]);
     let (status, health) = get(&server.url("/healthz"));
-    assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "liveness does not depend on the database");
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (200, Some("ok")),
+        "liveness does not depend on the database"
+    );
     let body = server.wait_ready(503);
     assert_eq!(body["status"], "not_ready");
     let checks = body["checks"].as_array().unwrap();
     let db = checks.iter().find(|c| c["name"] == "database").unwrap();
     assert_eq!(db["ok"], false);
     let detail = db["detail"].as_str().unwrap();
-    assert!(detail.starts_with("postgres: the database is unavailable"), "{detail}");
+    assert!(
+        detail.starts_with("postgres: the database is unavailable"),
+        "{detail}"
+    );
     for other in checks.iter().filter(|c| c["name"] != "database") {
         assert_eq!(other["ok"], true, "{other}");
     }
     let (_, _, metrics) = get_text(&server.url("/metrics"), &[]);
-    assert!(metrics.contains(r#"zhishu_readiness{check="database"} 0"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"zhishu_readiness{check="database"} 0"#),
+        "{metrics}"
+    );
 }
 
 /// Forwards 127.0.0.1:PORT to `target` until `stop` is set, then drops
@@ -147,7 +219,8 @@ fn proxy(target: String) -> (String, Arc<AtomicBool>) {
                     let upstream = TcpStream::connect(&target).unwrap();
                     open.push(client.try_clone().unwrap());
                     open.push(upstream.try_clone().unwrap());
-                    let (mut c1, mut u1) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                    let (mut c1, mut u1) =
+                        (client.try_clone().unwrap(), upstream.try_clone().unwrap());
                     let (mut c2, mut u2) = (client, upstream);
                     std::thread::spawn(move || std::io::copy(&mut c1, &mut u1));
                     std::thread::spawn(move || std::io::copy(&mut u2, &mut c2));
@@ -171,19 +244,33 @@ fn readiness_follows_postgres_going_away() {
     // postgres://user@host:port/db → route host:port through the proxy.
     let (scheme_user, rest) = admin.split_once('@').expect("URL with user@host");
     let (hostport, db) = rest.split_once('/').expect("URL with a database");
-    let hostport = if hostport.contains(':') { hostport.to_string() } else { format!("{hostport}:5432") };
+    let hostport = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:5432")
+    };
     let (addr, stop) = proxy(hostport);
     let url = format!("{scheme_user}@{addr}/{db}");
 
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(dir, &url, &[]);
     let ready = server.wait_ready(200);
-    assert!(ready["checks"][0]["detail"].as_str().unwrap().starts_with("postgres: reachable"), "{ready}");
+    assert!(
+        ready["checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres: reachable"),
+        "{ready}"
+    );
 
     stop.store(true, Ordering::Relaxed);
     let down = server.wait_ready(503);
     let db = &down["checks"][0];
-    assert_eq!((db["name"].as_str(), db["ok"].as_bool()), (Some("database"), Some(false)), "{down}");
+    assert_eq!(
+        (db["name"].as_str(), db["ok"].as_bool()),
+        (Some("database"), Some(false)),
+        "{down}"
+    );
 }
 
 #[test]
@@ -204,13 +291,26 @@ fn sigterm_and_sigint_finish_in_flight_requests() {
         std::thread::sleep(Duration::from_millis(500));
         server.signal(signal);
         let (status, body) = request.join().unwrap();
-        assert_eq!(status, 503, "SIG{signal}: the in-flight request got its answer: {body}");
-        assert!(body["checks"][0]["detail"].as_str().unwrap().contains("no answer within 2 s"), "{body}");
+        assert_eq!(
+            status, 503,
+            "SIG{signal}: the in-flight request got its answer: {body}"
+        );
+        assert!(
+            body["checks"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("no answer within 2 s"),
+            "{body}"
+        );
         assert!(started.elapsed() >= Duration::from_secs(2));
         let exit = server.wait_exit(Duration::from_secs(15));
         assert!(exit.success(), "SIG{signal}: clean exit, got {exit:?}");
         let logs = server.logs().join("\n");
-        assert!(logs.contains(&format!("signal=\"SIG{signal}\"")) || logs.contains(&format!("signal=SIG{signal}")), "{logs}");
+        assert!(
+            logs.contains(&format!("signal=\"SIG{signal}\""))
+                || logs.contains(&format!("signal=SIG{signal}")),
+            "{logs}"
+        );
         assert!(logs.contains("shutdown complete"), "{logs}");
     }
 }

@@ -83,7 +83,10 @@ impl Server {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(i) = line.find("listening on http://") {
                     let rest = &line[i + "listening on http://".len()..];
-                    let addr: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+                    let addr: String = rest
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '"')
+                        .collect();
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(addr);
                     }
@@ -95,7 +98,10 @@ impl Server {
             Ok(addr) => addr,
             Err(_) => {
                 let _ = child.kill();
-                panic!("server did not start; logs:\n{}", logs.lock().expect("log lock").join("\n"));
+                panic!(
+                    "server did not start; logs:\n{}",
+                    logs.lock().expect("log lock").join("\n")
+                );
             }
         };
         Server {
@@ -132,7 +138,10 @@ impl Server {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
             }
-            assert!(std::time::Instant::now() < deadline, "server did not exit within {limit:?}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server did not exit within {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -170,7 +179,10 @@ fn agent() -> ureq::Agent {
 /// GET returning status and JSON body (Null when the body is not JSON).
 pub fn get(url: &str) -> (u16, serde_json::Value) {
     let (status, _, text) = get_text(url, &[]);
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// GET with headers, returning status, headers and body text.
@@ -199,7 +211,10 @@ pub fn post_raw(url: &str, content_type: &str, body: &str) -> (u16, serde_json::
         .expect("HTTP request");
     let status = res.status().as_u16();
     let text = res.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// The repository root.

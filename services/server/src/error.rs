@@ -24,7 +24,9 @@ pub enum ServerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The listen address cannot be bound.
-    #[error("cannot listen on {addr}: {source}; choose another address with server.listen or ZHISHU_SERVER__LISTEN")]
+    #[error(
+        "cannot listen on {addr}: {source}; choose another address with server.listen or ZHISHU_SERVER__LISTEN"
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -96,9 +98,16 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(m) => ApiError::Unavailable(format!("the database is unavailable: {m}")),
-            StoreError::NotFound { what, id } => ApiError::NotFound(format!("{what} `{id}` not found")),
-            StoreError::Conflict(m) => ApiError::BadRequest { code: "conflict", message: m },
+            StoreError::Unavailable(m) => {
+                ApiError::Unavailable(format!("the database is unavailable: {m}"))
+            }
+            StoreError::NotFound { what, id } => {
+                ApiError::NotFound(format!("{what} `{id}` not found"))
+            }
+            StoreError::Conflict(m) => ApiError::BadRequest {
+                code: "conflict",
+                message: m,
+            },
             StoreError::InvalidUrl(m)
             | StoreError::Migration(m)
             | StoreError::Corrupt(m)
@@ -122,7 +131,8 @@ impl ResponseError for ApiError {
         let message = match self {
             ApiError::Internal(detail) => {
                 tracing::error!(detail = %detail, "internal error");
-                "internal error; quote the x-request-id response header when reporting it".to_string()
+                "internal error; quote the x-request-id response header when reporting it"
+                    .to_string()
             }
             other => other.to_string(),
         };
@@ -141,28 +151,34 @@ impl ResponseError for ApiError {
 
 /// The fallback for unknown routes: a JSON 404 instead of an empty body.
 pub(crate) async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())))
+    Err(ApiError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
 }
 
 /// Malformed or oversized JSON bodies become JSON errors.
 pub(crate) fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default().limit(limit).error_handler(|err, _req| {
-        let api = match &err {
-            actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
-            | actix_web::error::JsonPayloadError::Overflow { .. } => {
-                ApiError::PayloadTooLarge(format!("{err}; the limit is server.max_json_bytes"))
-            }
-            actix_web::error::JsonPayloadError::ContentType => ApiError::BadRequest {
-                code: "unsupported_content_type",
-                message: "send the body as application/json".into(),
-            },
-            _ => ApiError::BadRequest {
-                code: "invalid_json",
-                message: err.to_string(),
-            },
-        };
-        api.into()
-    })
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            let api = match &err {
+                actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+                | actix_web::error::JsonPayloadError::Overflow { .. } => {
+                    ApiError::PayloadTooLarge(format!("{err}; the limit is server.max_json_bytes"))
+                }
+                actix_web::error::JsonPayloadError::ContentType => ApiError::BadRequest {
+                    code: "unsupported_content_type",
+                    message: "send the body as application/json".into(),
+                },
+                _ => ApiError::BadRequest {
+                    code: "invalid_json",
+                    message: err.to_string(),
+                },
+            };
+            api.into()
+        })
 }
 
 /// Malformed query strings become JSON errors.

@@ -20,8 +20,8 @@ mod state;
 pub mod telemetry;
 
 pub use error::{ApiError, ServerError};
-pub use openapi::ApiDoc;
 pub use middleware::RequestId;
+pub use openapi::ApiDoc;
 pub use state::{AppState, Service};
 
 use actix_web::{App, HttpServer, web};
@@ -84,7 +84,10 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
     let handle = server.handle();
     actix_web::rt::spawn(async move {
         let signal = shutdown_signal().await;
-        info!(signal, "shutting down: no new connections; finishing in-flight requests");
+        info!(
+            signal,
+            "shutting down: no new connections; finishing in-flight requests"
+        );
         handle.stop(true).await;
     });
     let result = server.await;
@@ -107,7 +110,10 @@ async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
             (Ok(mut int), Ok(mut term)) => tokio::select! {
                 _ = int.recv() => "SIGINT",
                 _ = term.recv() => "SIGTERM",

@@ -1,6 +1,9 @@
 //! Prometheus metrics of the HTTP layer. Names start with `zhishu_`.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 
 /// The registry and the HTTP metrics. Domain crates register their own
 /// metrics into [`Metrics::registry`].
@@ -17,17 +20,31 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("zhishu_http_requests_total", "HTTP requests by method, route pattern and status"),
+            Opts::new(
+                "zhishu_http_requests_total",
+                "HTTP requests by method, route pattern and status",
+            ),
             &["method", "route", "status"],
         )?;
         let duration = HistogramVec::new(
-            HistogramOpts::new("zhishu_http_request_duration_seconds", "HTTP request latency")
-                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+            HistogramOpts::new(
+                "zhishu_http_request_duration_seconds",
+                "HTTP request latency",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ]),
             &["method", "route"],
         )?;
-        let in_flight = IntGauge::new("zhishu_http_requests_in_flight", "HTTP requests being served")?;
+        let in_flight = IntGauge::new(
+            "zhishu_http_requests_in_flight",
+            "HTTP requests being served",
+        )?;
         let readiness = IntGaugeVec::new(
-            Opts::new("zhishu_readiness", "1 when the store passed its last readiness check"),
+            Opts::new(
+                "zhishu_readiness",
+                "1 when the store passed its last readiness check",
+            ),
             &["check"],
         )?;
         let build = IntGaugeVec::new(
@@ -58,7 +75,9 @@ impl Metrics {
         self.requests
             .with_label_values(&[method, route, &status.to_string()])
             .inc();
-        self.duration.with_label_values(&[method, route]).observe(seconds);
+        self.duration
+            .with_label_values(&[method, route])
+            .observe(seconds);
     }
 
     /// The Prometheus text exposition of every registered metric.

@@ -21,7 +21,11 @@ pub struct RequestId(pub String);
 /// Accept an incoming id only if it is short and plain, so it cannot forge
 /// log lines.
 fn acceptable(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 pub(crate) async fn request_context(
@@ -37,8 +41,11 @@ pub(crate) async fn request_context(
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().to_string();
-    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
-    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
     if let Some(m) = &metrics {
         m.start();
     }
@@ -48,9 +55,14 @@ pub(crate) async fn request_context(
     let (status, route) = match &result {
         Ok(res) => (
             res.status().as_u16(),
-            res.request().match_pattern().unwrap_or_else(|| "unmatched".into()),
+            res.request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".into()),
         ),
-        Err(e) => (e.as_response_error().status_code().as_u16(), "unmatched".into()),
+        Err(e) => (
+            e.as_response_error().status_code().as_u16(),
+            "unmatched".into(),
+        ),
     };
     if let Some(m) = &metrics {
         m.finish(&method, &route, status, elapsed.as_secs_f64());

@@ -9,7 +9,10 @@ use utoipa::{OpenApi, ToSchema};
 
 /// Registers the operational routes.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz).service(readyz).service(metrics).service(openapi);
+    cfg.service(healthz)
+        .service(readyz)
+        .service(metrics)
+        .service(openapi);
 }
 
 /// Liveness answer.
@@ -54,14 +57,20 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let checks = run_checks(&state).await;
     let failed: Vec<_> = checks.iter().filter(|c| !c.ok).collect();
     if failed.is_empty() {
-        HttpResponse::Ok().json(Readiness { status: "ready", checks })
+        HttpResponse::Ok().json(Readiness {
+            status: "ready",
+            checks,
+        })
     } else {
         for c in &failed {
             tracing::warn!(check = c.name, detail = %c.detail, "readiness check failed");
         }
         HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", "5"))
-            .json(Readiness { status: "not_ready", checks })
+            .json(Readiness {
+                status: "not_ready",
+                checks,
+            })
     }
 }
 
@@ -70,7 +79,10 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 #[get("/metrics")]
 pub(crate) async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let text = state.metrics.render().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let text = state
+        .metrics
+        .render()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text))

@@ -32,24 +32,46 @@ pub(crate) async fn run_checks(state: &AppState) -> Vec<Check> {
     let (db, vectors, lexical) = tokio::join!(
         timed("database", limit, check_database(state)),
         timed("vectors", limit, check_vectors(state)),
-        timed("lexical", limit, check_dir(state.config.lexical_path(), "tantivy index")),
+        timed(
+            "lexical",
+            limit,
+            check_dir(state.config.lexical_path(), "tantivy index")
+        ),
     );
     let checks = vec![db, vectors, lexical];
     for c in &checks {
-        state.metrics.readiness.with_label_values(&[c.name]).set(i64::from(c.ok));
+        state
+            .metrics
+            .readiness
+            .with_label_values(&[c.name])
+            .set(i64::from(c.ok));
     }
     checks
 }
 
-async fn timed(name: &'static str, limit: Duration, check: impl Future<Output = Result<String, String>>) -> Check {
+async fn timed(
+    name: &'static str,
+    limit: Duration,
+    check: impl Future<Output = Result<String, String>>,
+) -> Check {
     let started = Instant::now();
     let outcome = tokio::time::timeout(limit, check)
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {} s", limit.as_secs())));
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match outcome {
-        Ok(detail) => Check { name, ok: true, detail, latency_ms },
-        Err(detail) => Check { name, ok: false, detail, latency_ms },
+        Ok(detail) => Check {
+            name,
+            ok: true,
+            detail,
+            latency_ms,
+        },
+        Err(detail) => Check {
+            name,
+            ok: false,
+            detail,
+            latency_ms,
+        },
     }
 }
 
@@ -58,7 +80,11 @@ async fn check_database(state: &AppState) -> Result<String, String> {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    state.store.ping().await.map_err(|e| format!("{kind}: {e}"))?;
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| format!("{kind}: {e}"))?;
     match state.migration_state() {
         MigrationState::Done => Ok(format!("{kind}: reachable, schema up to date")),
         MigrationState::Pending(why) => Err(format!("{kind}: schema not applied yet ({why})")),
@@ -99,9 +125,11 @@ async fn check_dir(dir: std::path::PathBuf, what: &'static str) -> Result<String
 }
 
 fn probe_dir(dir: &Path, what: &str) -> Result<String, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{what} folder {} cannot be created: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("{what} folder {} cannot be created: {e}", dir.display()))?;
     let probe = dir.join(format!(".zhishu-ready-{}", std::process::id()));
-    std::fs::write(&probe, b"ok").map_err(|e| format!("{what} folder {} is not writable: {e}", dir.display()))?;
+    std::fs::write(&probe, b"ok")
+        .map_err(|e| format!("{what} folder {} is not writable: {e}", dir.display()))?;
     let _ = std::fs::remove_file(&probe);
     Ok(format!("{what} folder {} is writable", dir.display()))
 }

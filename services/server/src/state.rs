@@ -60,7 +60,11 @@ impl AppState {
     ///
     /// # Errors
     /// When the metrics registry cannot be built (a bug).
-    pub fn new(config: Arc<Config>, store: SqlStore, service: Service) -> Result<Self, ServerError> {
+    pub fn new(
+        config: Arc<Config>,
+        store: SqlStore,
+        service: Service,
+    ) -> Result<Self, ServerError> {
         Ok(Self {
             config,
             store,

@@ -9,8 +9,12 @@ use zhishu_core::config::{LogFormat, LoggingConfig};
 /// # Errors
 /// When `logging.level` is not a valid filter.
 pub fn init(config: &LoggingConfig) -> Result<(), String> {
-    let filter = EnvFilter::try_new(&config.level)
-        .map_err(|e| format!("invalid value for `logging.level` (`{}`): {e}", config.level))?;
+    let filter = EnvFilter::try_new(&config.level).map_err(|e| {
+        format!(
+            "invalid value for `logging.level` (`{}`): {e}",
+            config.level
+        )
+    })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

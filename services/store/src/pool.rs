@@ -99,11 +99,12 @@ impl SqlStore {
     /// # Errors
     /// When the database cannot be queried.
     pub async fn applied_migrations(&self) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT description FROM _sqlx_migrations WHERE success = $1 ORDER BY version")
-                .bind(true)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT description FROM _sqlx_migrations WHERE success = $1 ORDER BY version",
+        )
+        .bind(true)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
@@ -142,7 +143,10 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent).map_err(|e| {
-            StoreError::InvalidUrl(format!("cannot create the folder {}: {e}", parent.display()))
+            StoreError::InvalidUrl(format!(
+                "cannot create the folder {}: {e}",
+                parent.display()
+            ))
         })?;
     }
     if query.contains("mode=") {

@@ -1,7 +1,7 @@
 //! The repository contract the services program against.
 
-use crate::records::*;
 use crate::StoreError;
+use crate::records::*;
 use async_trait::async_trait;
 
 /// Reads and writes of the relational store. Implemented by
@@ -16,29 +16,59 @@ pub trait Repository: Send + Sync {
     ///
     /// A changed `content_hash` raises the version and resets the status to
     /// `pending`; the same hash leaves the version alone.
-    async fn upsert_document(&self, doc: &NewDocument) -> Result<(DocumentRecord, Upsert), StoreError>;
+    async fn upsert_document(
+        &self,
+        doc: &NewDocument,
+    ) -> Result<(DocumentRecord, Upsert), StoreError>;
     /// One document by id.
     async fn document(&self, id: &str) -> Result<DocumentRecord, StoreError>;
     /// Documents of a collection (all collections when `None`), by path.
-    async fn list_documents(&self, collection: Option<&str>, limit: i64, offset: i64) -> Result<Vec<DocumentRecord>, StoreError>;
+    async fn list_documents(
+        &self,
+        collection: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<DocumentRecord>, StoreError>;
     /// Sets a document's status and error.
-    async fn set_document_status(&self, id: &str, status: DocumentStatus, error: Option<&str>) -> Result<(), StoreError>;
+    async fn set_document_status(
+        &self,
+        id: &str,
+        status: DocumentStatus,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// Deletes a document and its chunks.
     async fn delete_document(&self, id: &str) -> Result<(), StoreError>;
     /// Replaces every chunk of a document with those of `version`.
-    async fn replace_chunks(&self, document_id: &str, version: i64, chunks: &[ChunkRecord]) -> Result<(), StoreError>;
+    async fn replace_chunks(
+        &self,
+        document_id: &str,
+        version: i64,
+        chunks: &[ChunkRecord],
+    ) -> Result<(), StoreError>;
     /// The chunks of a document, by ordinal.
     async fn chunks(&self, document_id: &str) -> Result<Vec<ChunkRecord>, StoreError>;
 
     /// Creates a queued ingest job.
-    async fn create_job(&self, root_path: &str, collection: &str, access_groups: &[String], created_by: &str) -> Result<JobRecord, StoreError>;
+    async fn create_job(
+        &self,
+        root_path: &str,
+        collection: &str,
+        access_groups: &[String],
+        created_by: &str,
+    ) -> Result<JobRecord, StoreError>;
     /// One job by id.
     async fn job(&self, id: &str) -> Result<JobRecord, StoreError>;
     /// Recent jobs, newest first.
     async fn list_jobs(&self, limit: i64) -> Result<Vec<JobRecord>, StoreError>;
     /// Records progress and state. Entering `running` sets `started_at`;
     /// entering a terminal state sets `finished_at`.
-    async fn update_job(&self, id: &str, status: JobStatus, progress: &JobProgress, error: Option<&str>) -> Result<JobRecord, StoreError>;
+    async fn update_job(
+        &self,
+        id: &str,
+        status: JobStatus,
+        progress: &JobProgress,
+        error: Option<&str>,
+    ) -> Result<JobRecord, StoreError>;
 
     /// Creates a user; a taken username is a [`StoreError::Conflict`].
     async fn create_user(&self, user: &NewUser) -> Result<UserRecord, StoreError>;

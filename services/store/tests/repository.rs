@@ -18,7 +18,10 @@ both_backends! {
 }
 
 async fn migrations_are_applied_once(db: &TestDb) {
-    assert_eq!(db.store.applied_migrations().await.unwrap(), vec!["initial"]);
+    assert_eq!(
+        db.store.applied_migrations().await.unwrap(),
+        vec!["initial"]
+    );
     // Connecting again (a restart) applies nothing new and loses nothing.
     let again = SqlStore::connect(&common::config(&db.url)).await.unwrap();
     assert_eq!(again.applied_migrations().await.unwrap(), vec!["initial"]);
@@ -42,31 +45,68 @@ fn doc(path: &str, hash: &str) -> NewDocument {
 async fn documents_are_versioned_by_content(db: &TestDb) {
     let s = &db.store;
     let (d1, o1) = s.upsert_document(&doc("a/travel.pdf", "h1")).await.unwrap();
-    assert_eq!((o1, d1.version, d1.status), (Upsert::Created, 1, DocumentStatus::Pending));
+    assert_eq!(
+        (o1, d1.version, d1.status),
+        (Upsert::Created, 1, DocumentStatus::Pending)
+    );
     assert_eq!(d1.access_groups, vec!["hr", "all"]);
     assert_eq!(d1.title, "差旅政策 Travel policy");
 
     let (same, o2) = s.upsert_document(&doc("a/travel.pdf", "h1")).await.unwrap();
-    assert_eq!((o2, same.id.as_str(), same.version), (Upsert::Unchanged, d1.id.as_str(), 1));
+    assert_eq!(
+        (o2, same.id.as_str(), same.version),
+        (Upsert::Unchanged, d1.id.as_str(), 1)
+    );
 
-    s.set_document_status(&d1.id, DocumentStatus::Indexed, None).await.unwrap();
+    s.set_document_status(&d1.id, DocumentStatus::Indexed, None)
+        .await
+        .unwrap();
     let (d2, o3) = s.upsert_document(&doc("a/travel.pdf", "h2")).await.unwrap();
-    assert_eq!((o3, d2.id.as_str(), d2.version), (Upsert::Updated, d1.id.as_str(), 2));
-    assert_eq!(d2.status, DocumentStatus::Pending, "a new version must be re-indexed");
+    assert_eq!(
+        (o3, d2.id.as_str(), d2.version),
+        (Upsert::Updated, d1.id.as_str(), 2)
+    );
+    assert_eq!(
+        d2.status,
+        DocumentStatus::Pending,
+        "a new version must be re-indexed"
+    );
 
     s.upsert_document(&doc("b/other.pdf", "h3")).await.unwrap();
     let listed = s.list_documents(Some("handbook"), 10, 0).await.unwrap();
     let paths: Vec<_> = listed.iter().map(|d| d.source_path.as_str()).collect();
     assert_eq!(paths, vec!["a/travel.pdf", "b/other.pdf"]);
-    assert_eq!(s.list_documents(Some("handbook"), 1, 1).await.unwrap().len(), 1);
-    assert!(s.list_documents(Some("nope"), 10, 0).await.unwrap().is_empty());
+    assert_eq!(
+        s.list_documents(Some("handbook"), 1, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        s.list_documents(Some("nope"), 10, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
-    s.set_document_status(&d1.id, DocumentStatus::Failed, Some("encrypted PDF")).await.unwrap();
-    assert_eq!(s.document(&d1.id).await.unwrap().error.as_deref(), Some("encrypted PDF"));
+    s.set_document_status(&d1.id, DocumentStatus::Failed, Some("encrypted PDF"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.document(&d1.id).await.unwrap().error.as_deref(),
+        Some("encrypted PDF")
+    );
 
     s.delete_document(&d1.id).await.unwrap();
-    assert!(matches!(s.document(&d1.id).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.delete_document(&d1.id).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        s.document(&d1.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.delete_document(&d1.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 fn chunk(doc: &DocumentRecord, ordinal: i64) -> ChunkRecord {
@@ -88,7 +128,9 @@ fn chunk(doc: &DocumentRecord, ordinal: i64) -> ChunkRecord {
 async fn chunks_follow_their_document_version(db: &TestDb) {
     let s = &db.store;
     let (v1, _) = s.upsert_document(&doc("x.pdf", "h1")).await.unwrap();
-    s.replace_chunks(&v1.id, 1, &[chunk(&v1, 0), chunk(&v1, 1), chunk(&v1, 2)]).await.unwrap();
+    s.replace_chunks(&v1.id, 1, &[chunk(&v1, 0), chunk(&v1, 1), chunk(&v1, 2)])
+        .await
+        .unwrap();
     assert_eq!(s.chunks(&v1.id).await.unwrap().len(), 3);
 
     let (v2, _) = s.upsert_document(&doc("x.pdf", "h2")).await.unwrap();
@@ -107,29 +149,59 @@ async fn chunks_follow_their_document_version(db: &TestDb) {
 
 async fn jobs_record_their_lifecycle(db: &TestDb) {
     let s = &db.store;
-    let job = s.create_job("/srv/docs", "handbook", &["hr".into()], "alice").await.unwrap();
+    let job = s
+        .create_job("/srv/docs", "handbook", &["hr".into()], "alice")
+        .await
+        .unwrap();
     assert_eq!(job.status, JobStatus::Queued);
     assert!(job.started_at.is_none() && job.finished_at.is_none());
 
-    let mut p = JobProgress { files_total: 10, ..Default::default() };
-    let running = s.update_job(&job.id, JobStatus::Running, &p, None).await.unwrap();
+    let mut p = JobProgress {
+        files_total: 10,
+        ..Default::default()
+    };
+    let running = s
+        .update_job(&job.id, JobStatus::Running, &p, None)
+        .await
+        .unwrap();
     assert!(running.started_at.is_some() && running.finished_at.is_none());
     p.files_done = 8;
     p.files_failed = 1;
     p.files_skipped = 1;
     p.chunks_written = 321;
-    let done = s.update_job(&job.id, JobStatus::Succeeded, &p, None).await.unwrap();
+    let done = s
+        .update_job(&job.id, JobStatus::Succeeded, &p, None)
+        .await
+        .unwrap();
     assert_eq!(
-        (done.files_total, done.files_done, done.files_failed, done.files_skipped, done.chunks_written),
+        (
+            done.files_total,
+            done.files_done,
+            done.files_failed,
+            done.files_skipped,
+            done.chunks_written
+        ),
         (10, 8, 1, 1, 321)
     );
     assert_eq!(done.started_at, running.started_at);
     assert!(done.finished_at.is_some());
 
-    let second = s.create_job("/srv/more", "handbook", &[], "bob").await.unwrap();
-    let ids: Vec<_> = s.list_jobs(10).await.unwrap().into_iter().map(|j| j.id).collect();
+    let second = s
+        .create_job("/srv/more", "handbook", &[], "bob")
+        .await
+        .unwrap();
+    let ids: Vec<_> = s
+        .list_jobs(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
     assert!(ids.contains(&job.id) && ids.contains(&second.id));
-    assert!(matches!(s.job("missing").await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        s.job("missing").await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 async fn users_and_keys(db: &TestDb) {
@@ -145,12 +217,18 @@ async fn users_and_keys(db: &TestDb) {
     assert_eq!(u.roles, vec![Role::Employee, Role::KnowledgeAdmin]);
     assert!(u.disabled_at.is_none());
     let dup = s.create_user(&new).await;
-    assert!(matches!(dup, Err(StoreError::Conflict(ref m)) if m.contains("张伟")), "{dup:?}");
+    assert!(
+        matches!(dup, Err(StoreError::Conflict(ref m)) if m.contains("张伟")),
+        "{dup:?}"
+    );
 
     let disabled = s.disable_user("张伟").await.unwrap();
     assert!(disabled.disabled_at.is_some());
     assert_eq!(s.list_users().await.unwrap().len(), 1);
-    assert!(matches!(s.disable_user("nobody").await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        s.disable_user("nobody").await,
+        Err(StoreError::NotFound { .. })
+    ));
 
     let key = NewApiKey {
         user_id: u.id.clone(),
@@ -161,9 +239,18 @@ async fn users_and_keys(db: &TestDb) {
     };
     let k = s.create_api_key(&key).await.unwrap();
     assert_eq!(s.api_key_by_prefix("zk_ab12cd34").await.unwrap().id, k.id);
-    assert!(matches!(s.create_api_key(&key).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.create_api_key(&key).await,
+        Err(StoreError::Conflict(_))
+    ));
     s.revoke_api_key(&k.id).await.unwrap();
-    assert!(s.api_key_by_prefix("zk_ab12cd34").await.unwrap().revoked_at.is_some());
+    assert!(
+        s.api_key_by_prefix("zk_ab12cd34")
+            .await
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
 }
 
 fn link(seq: i64, prev: &str) -> AuditRecord {
@@ -187,19 +274,29 @@ async fn audit_trail_is_append_only(db: &TestDb) {
     s.append_audit(&link(1, "genesis")).await.unwrap();
     s.append_audit(&link(2, "h1")).await.unwrap();
     assert_eq!(s.last_audit().await.unwrap(), Some(link(2, "h1")));
-    assert_eq!(s.audit_after(0, 10).await.unwrap(), vec![link(1, "genesis"), link(2, "h1")]);
+    assert_eq!(
+        s.audit_after(0, 10).await.unwrap(),
+        vec![link(1, "genesis"), link(2, "h1")]
+    );
     assert_eq!(s.audit_after(1, 10).await.unwrap().len(), 1);
 
     // A second writer that read the same tail loses, instead of forking the chain.
     let mut fork = link(2, "h1");
     fork.id = "other".into();
     fork.hash = "other".into();
-    assert!(matches!(s.append_audit(&fork).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.append_audit(&fork).await,
+        Err(StoreError::Conflict(_))
+    ));
 
     // Not even raw SQL can rewrite or remove history.
     sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
-    let update = conn.execute("UPDATE audit_events SET outcome = 'refused' WHERE seq = 1").await;
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    let update = conn
+        .execute("UPDATE audit_events SET outcome = 'refused' WHERE seq = 1")
+        .await;
     assert!(update.unwrap_err().to_string().contains("append-only"));
     let delete = conn.execute("DELETE FROM audit_events WHERE seq = 1").await;
     assert!(delete.unwrap_err().to_string().contains("append-only"));
@@ -212,13 +309,19 @@ async fn unreachable_postgres_is_unavailable() {
     let store = SqlStore::connect_lazy(&DatabaseConfigExt::unreachable()).unwrap();
     let err = store.ping().await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
-    assert!(err.to_string().starts_with("the database is unavailable"), "{err}");
+    assert!(
+        err.to_string().starts_with("the database is unavailable"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn unsupported_url_is_refused() {
     let err = SqlStore::connect_lazy(&common::config("mysql://root:pw@localhost/x")).unwrap_err();
-    assert!(matches!(err, StoreError::InvalidUrl(ref m) if !m.contains("pw")), "{err}");
+    assert!(
+        matches!(err, StoreError::InvalidUrl(ref m) if !m.contains("pw")),
+        "{err}"
+    );
 }
 
 struct DatabaseConfigExt;

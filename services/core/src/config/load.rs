@@ -149,10 +149,7 @@ impl ConfigLoader {
     /// See [`ConfigError`].
     pub fn load_str(&self, text: &str, origin: &str) -> Result<Config, ConfigError> {
         let spanned = DeTable::parse(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((1, 1));
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             ConfigError::Syntax {
                 origin: origin.to_string(),
                 line,
@@ -182,7 +179,10 @@ impl ConfigLoader {
 
     /// Writes every `ZHISHU_A__B` variable into the table at `a.b` and
     /// returns which variable set which key.
-    fn apply_env(&self, table: &mut toml::Table) -> Result<BTreeMap<String, Override>, ConfigError> {
+    fn apply_env(
+        &self,
+        table: &mut toml::Table,
+    ) -> Result<BTreeMap<String, Override>, ConfigError> {
         let mut overrides = BTreeMap::new();
         for (var, raw) in &self.env {
             let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
@@ -192,7 +192,10 @@ impl ConfigLoader {
                 // ZHISHU_CONFIG and friends: not key overrides.
                 continue;
             }
-            let path: Vec<String> = rest.split(ENV_NESTING).map(str::to_ascii_lowercase).collect();
+            let path: Vec<String> = rest
+                .split(ENV_NESTING)
+                .map(str::to_ascii_lowercase)
+                .collect();
             let key = path.join(".");
             if path.iter().any(String::is_empty) {
                 return Err(ConfigError::Invalid {
@@ -258,7 +261,9 @@ struct Override {
 fn parse_env_value(raw: &str) -> toml::Value {
     let doc = format!("v = {raw}");
     match toml::from_str::<toml::Table>(&doc) {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_string())),
         Err(_) => toml::Value::String(raw.to_string()),
     }
 }
@@ -274,7 +279,9 @@ fn deserialize(
     origin: &str,
 ) -> Result<Config, ConfigError> {
     for _ in 0..=overrides.len() {
-        let err = match serde_path_to_error::deserialize::<_, Config>(toml::Value::Table(table.clone())) {
+        let err = match serde_path_to_error::deserialize::<_, Config>(toml::Value::Table(
+            table.clone(),
+        )) {
             Ok(config) => return Ok(config),
             Err(err) => err,
         };
@@ -290,17 +297,18 @@ fn deserialize(
             })
             .collect();
         let missing = message.starts_with("missing field");
-        if missing || message.starts_with("unknown field") {
-            if let Some(field) = message.split('`').nth(1)
-                && segments.last().map(String::as_str) != Some(field)
-            {
-                segments.push(field.to_string());
-            }
+        if (missing || message.starts_with("unknown field"))
+            && let Some(field) = message.split('`').nth(1)
+            && segments.last().map(String::as_str) != Some(field)
+        {
+            segments.push(field.to_string());
         }
         let key = segments.join(".");
 
         if let Some(o) = overrides.get(&key) {
-            if message.contains("expected a string") && !matches!(parse_env_value(&o.raw), toml::Value::String(_)) {
+            if message.contains("expected a string")
+                && !matches!(parse_env_value(&o.raw), toml::Value::String(_))
+            {
                 set_path(&mut table, &segments, toml::Value::String(o.raw.clone()));
                 continue;
             }
@@ -355,7 +363,9 @@ fn span_of(root: &DeTable<'_>, segments: &[String]) -> Option<usize> {
     let mut table = root;
     let mut found = None;
     for segment in segments {
-        let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == segment.as_str())?;
+        let (key, value) = table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == segment.as_str())?;
         found = Some(key.span().start);
         match value.get_ref() {
             DeValue::Table(t) => table = t,

@@ -367,7 +367,10 @@ impl Config {
             ));
         }
         if self.database.max_connections == 0 {
-            return Err(invalid("database.max_connections", "must be at least 1".into()));
+            return Err(invalid(
+                "database.max_connections",
+                "must be at least 1".into(),
+            ));
         }
         if self.vectors.backend == VectorBackend::Qdrant && self.vectors.url.is_none() {
             return Err(ConfigError::Missing {
@@ -376,7 +379,10 @@ impl Config {
             });
         }
         if self.engine.devices.is_empty() {
-            return Err(invalid("engine.devices", "must name at least one device".into()));
+            return Err(invalid(
+                "engine.devices",
+                "must name at least one device".into(),
+            ));
         }
         for device in &self.engine.devices {
             let ok = device == "cpu"
@@ -396,7 +402,8 @@ impl Config {
                 "pipeline or tensor parallelism needs at least two engine.devices".into(),
             ));
         }
-        if self.engine.max_context_tokens == 0 || self.engine.max_context_tokens > MAX_CONTEXT_TOKENS
+        if self.engine.max_context_tokens == 0
+            || self.engine.max_context_tokens > MAX_CONTEXT_TOKENS
         {
             return Err(invalid(
                 "engine.max_context_tokens",

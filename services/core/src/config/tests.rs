@@ -40,13 +40,19 @@ fn production_needs_the_database_url_from_the_environment() {
         .load_str(PRODUCTION, "configs/production.toml")
         .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, ConfigError::Missing { ref key, .. } if key == "database.url"), "{msg}");
+    assert!(
+        matches!(err, ConfigError::Missing { ref key, .. } if key == "database.url"),
+        "{msg}"
+    );
     assert!(msg.contains("[database]"), "{msg}");
     assert!(msg.contains("configs/production.toml"), "{msg}");
     assert!(msg.contains("ZHISHU_DATABASE__URL"), "{msg}");
 
     let c = ConfigLoader::new()
-        .with_env([("ZHISHU_DATABASE__URL", "postgres://zhishu:s3cret@db:5432/zhishu")])
+        .with_env([(
+            "ZHISHU_DATABASE__URL",
+            "postgres://zhishu:s3cret@db:5432/zhishu",
+        )])
         .load_str(PRODUCTION, "configs/production.toml")
         .expect("production loads with the URL set");
     assert_eq!(c.database.kind(), Some(DatabaseKind::Postgres));
@@ -55,7 +61,10 @@ fn production_needs_the_database_url_from_the_environment() {
     assert_eq!(c.engine.max_context_tokens, 131_072);
     let shown = c.to_redacted_toml();
     assert!(!shown.contains("s3cret"), "{shown}");
-    assert!(shown.contains("postgres://zhishu:***@db:5432/zhishu"), "{shown}");
+    assert!(
+        shown.contains("postgres://zhishu:***@db:5432/zhishu"),
+        "{shown}"
+    );
 }
 
 const MINIMAL: &str = r#"
@@ -82,7 +91,10 @@ fn wrong_type_names_key_and_line() {
     let text = MINIMAL.replace("[engine]", "[server]\nworkers = \"many\"\n[engine]");
     let err = load(&text).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.starts_with("test.toml:9:1: invalid value for `server.workers`"), "{msg}");
+    assert!(
+        msg.starts_with("test.toml:9:1: invalid value for `server.workers`"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -122,7 +134,10 @@ fn missing_section_says_where_to_set_it() {
 fn qdrant_backend_needs_url() {
     let text = MINIMAL.replace("backend = \"edge\"", "backend = \"qdrant\"");
     let msg = load(&text).unwrap_err().to_string();
-    assert!(msg.contains("missing required value `vectors.url`"), "{msg}");
+    assert!(
+        msg.contains("missing required value `vectors.url`"),
+        "{msg}"
+    );
     assert!(msg.contains("under [vectors] in test.toml"), "{msg}");
     assert!(msg.contains("ZHISHU_VECTORS__URL"), "{msg}");
 }
@@ -154,19 +169,38 @@ fn bad_environment_value_names_the_variable() {
     let msg = load_env(MINIMAL, &[("ZHISHU_SERVER__WORKERS", "lots")])
         .unwrap_err()
         .to_string();
-    assert!(msg.starts_with("environment variable ZHISHU_SERVER__WORKERS: invalid value for `server.workers`"), "{msg}");
+    assert!(
+        msg.starts_with(
+            "environment variable ZHISHU_SERVER__WORKERS: invalid value for `server.workers`"
+        ),
+        "{msg}"
+    );
 
-    let msg = load_env(MINIMAL, &[("ZHISHU_SERVR__LISTEN", "x")]).unwrap_err().to_string();
-    assert!(msg.contains("ZHISHU_SERVR__LISTEN") || msg.contains("servr"), "{msg}");
+    let msg = load_env(MINIMAL, &[("ZHISHU_SERVR__LISTEN", "x")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("ZHISHU_SERVR__LISTEN") || msg.contains("servr"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn semantic_rules_name_the_key() {
     let cases = [
         ("[server]\nlisten = \"localhost\"\n", "server.listen"),
-        ("[engine]\nmodel = \"m\"\ndevices = [\"gpu0\"]\n", "engine.devices"),
-        ("[engine]\nmodel = \"m\"\nparallel = \"tensor\"\n", "engine.parallel"),
-        ("[engine]\nmodel = \"m\"\nmax_context_tokens = 200000\n", "engine.max_context_tokens"),
+        (
+            "[engine]\nmodel = \"m\"\ndevices = [\"gpu0\"]\n",
+            "engine.devices",
+        ),
+        (
+            "[engine]\nmodel = \"m\"\nparallel = \"tensor\"\n",
+            "engine.parallel",
+        ),
+        (
+            "[engine]\nmodel = \"m\"\nmax_context_tokens = 200000\n",
+            "engine.max_context_tokens",
+        ),
     ];
     for (extra, key) in cases {
         let text = if extra.starts_with("[engine]") {
@@ -179,7 +213,10 @@ fn semantic_rules_name_the_key() {
     }
     let text = MINIMAL.replace("sqlite://x.db", "mysql://u:pw@h/db");
     let msg = load(&text).unwrap_err().to_string();
-    assert!(msg.contains("`database.url`") && !msg.contains("pw@"), "{msg}");
+    assert!(
+        msg.contains("`database.url`") && !msg.contains("pw@"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -188,12 +225,21 @@ fn missing_file_is_reported() {
         .load_file(Path::new("/nonexistent/zhishu.toml"))
         .unwrap_err()
         .to_string();
-    assert!(msg.contains("cannot read configuration file /nonexistent/zhishu.toml"), "{msg}");
+    assert!(
+        msg.contains("cannot read configuration file /nonexistent/zhishu.toml"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn redaction_hides_passwords_only() {
-    assert_eq!(redact_url_password("postgres://a:b@h:5432/d"), "postgres://a:***@h:5432/d");
+    assert_eq!(
+        redact_url_password("postgres://a:b@h:5432/d"),
+        "postgres://a:***@h:5432/d"
+    );
     assert_eq!(redact_url_password("postgres://a@h/d"), "postgres://a@h/d");
-    assert_eq!(redact_url_password("sqlite://./data/z.db"), "sqlite://./data/z.db");
+    assert_eq!(
+        redact_url_password("sqlite://./data/z.db"),
+        "sqlite://./data/z.db"
+    );
 }

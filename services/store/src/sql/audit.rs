@@ -30,7 +30,11 @@ fn audit(row: &AnyRow) -> Result<AuditRecord, StoreError> {
 
 impl SqlStore {
     pub(crate) async fn append_audit_impl(&self, r: &AuditRecord) -> Result<(), StoreError> {
-        sqlx::query(concat!("INSERT INTO audit_events (", columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+        sqlx::query(concat!(
+            "INSERT INTO audit_events (",
+            columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
         .bind(r.seq)
         .bind(&r.id)
         .bind(r.occurred_at)
@@ -47,14 +51,26 @@ impl SqlStore {
     }
 
     pub(crate) async fn last_audit_impl(&self) -> Result<Option<AuditRecord>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM audit_events ORDER BY seq DESC LIMIT 1"))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM audit_events ORDER BY seq DESC LIMIT 1"
+        ))
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(audit).transpose()
     }
 
-    pub(crate) async fn audit_after_impl(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"))
+    pub(crate) async fn audit_after_impl(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
         .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)

@@ -1,7 +1,9 @@
 //! Documents and the chunk registry.
 
 use super::{enum_col, enum_text, found, json_col, new_id, to_json};
-use crate::{ChunkRecord, DocumentRecord, DocumentStatus, NewDocument, SqlStore, StoreError, Upsert, now_ms};
+use crate::{
+    ChunkRecord, DocumentRecord, DocumentStatus, NewDocument, SqlStore, StoreError, Upsert, now_ms,
+};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -48,9 +50,16 @@ fn chunk(row: &AnyRow) -> Result<ChunkRecord, StoreError> {
 }
 
 impl SqlStore {
-    pub(crate) async fn upsert_document_impl(&self, doc: &NewDocument) -> Result<(DocumentRecord, Upsert), StoreError> {
+    pub(crate) async fn upsert_document_impl(
+        &self,
+        doc: &NewDocument,
+    ) -> Result<(DocumentRecord, Upsert), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let existing = sqlx::query(concat!("SELECT ", columns!(), " FROM documents WHERE collection = $1 AND source_path = $2"))
+        let existing = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM documents WHERE collection = $1 AND source_path = $2"
+        ))
         .bind(&doc.collection)
         .bind(&doc.source_path)
         .fetch_optional(&mut *tx)
@@ -62,7 +71,11 @@ impl SqlStore {
         let (id, outcome) = match existing {
             None => {
                 let id = new_id();
-                sqlx::query(concat!("INSERT INTO documents (", columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, NULL, $11, $11)"))
+                sqlx::query(concat!(
+                    "INSERT INTO documents (",
+                    columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, NULL, $11, $11)"
+                ))
                 .bind(&id)
                 .bind(&doc.collection)
                 .bind(&doc.source_path)
@@ -111,20 +124,28 @@ impl SqlStore {
                 (old.id, Upsert::Updated)
             }
         };
-        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM documents WHERE id = $1"))
-            .bind(&id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM documents WHERE id = $1"
+        ))
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
         let record = document(&row)?;
         tx.commit().await?;
         Ok((record, outcome))
     }
 
     pub(crate) async fn document_impl(&self, id: &str) -> Result<DocumentRecord, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM documents WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM documents WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         document(&found(row, "document", id)?)
     }
 
@@ -160,13 +181,15 @@ impl SqlStore {
         status: DocumentStatus,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE documents SET status = $1, error = $2, updated_at = $3 WHERE id = $4")
-            .bind(enum_text(&status)?)
-            .bind(error)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE documents SET status = $1, error = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(enum_text(&status)?)
+        .bind(error)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         found((done.rows_affected() > 0).then_some(()), "document", id)
     }
 
@@ -236,7 +259,10 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn chunks_impl(&self, document_id: &str) -> Result<Vec<ChunkRecord>, StoreError> {
+    pub(crate) async fn chunks_impl(
+        &self,
+        document_id: &str,
+    ) -> Result<Vec<ChunkRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, document_id, document_version, ordinal, page, section_path, char_start, char_end, \
              embed_tokens, qwen_tokens, content_hash FROM chunks WHERE document_id = $1 ORDER BY ordinal",

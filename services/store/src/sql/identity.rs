@@ -46,7 +46,11 @@ fn api_key(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
 impl SqlStore {
     pub(crate) async fn create_user_impl(&self, u: &NewUser) -> Result<UserRecord, StoreError> {
         let id = new_id();
-        sqlx::query(concat!("INSERT INTO users (", user_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)"))
+        sqlx::query(concat!(
+            "INSERT INTO users (",
+            user_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)"
+        ))
         .bind(&id)
         .bind(&u.username)
         .bind(&u.display_name)
@@ -57,24 +61,34 @@ impl SqlStore {
         .execute(&self.pool)
         .await
         .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(format!("user `{}` exists", u.username)),
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("user `{}` exists", u.username))
+            }
             other => other,
         })?;
         self.user_by_name_impl(&u.username).await
     }
 
     pub(crate) async fn user_by_name_impl(&self, username: &str) -> Result<UserRecord, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1"))
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
         user(&found(row, "user", username)?)
     }
 
     pub(crate) async fn list_users_impl(&self) -> Result<Vec<UserRecord>, StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users ORDER BY username"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY username"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(user).collect()
     }
 
@@ -87,9 +101,16 @@ impl SqlStore {
         self.user_by_name_impl(username).await
     }
 
-    pub(crate) async fn create_api_key_impl(&self, k: &NewApiKey) -> Result<ApiKeyRecord, StoreError> {
+    pub(crate) async fn create_api_key_impl(
+        &self,
+        k: &NewApiKey,
+    ) -> Result<ApiKeyRecord, StoreError> {
         let id = new_id();
-        sqlx::query(concat!("INSERT INTO api_keys (", key_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)"))
+        sqlx::query(concat!(
+            "INSERT INTO api_keys (",
+            key_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)"
+        ))
         .bind(&id)
         .bind(&k.user_id)
         .bind(&k.name)
@@ -102,20 +123,28 @@ impl SqlStore {
         self.api_key_by_prefix_impl(&k.prefix).await
     }
 
-    pub(crate) async fn api_key_by_prefix_impl(&self, prefix: &str) -> Result<ApiKeyRecord, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_keys WHERE prefix = $1"))
-            .bind(prefix)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub(crate) async fn api_key_by_prefix_impl(
+        &self,
+        prefix: &str,
+    ) -> Result<ApiKeyRecord, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE prefix = $1"
+        ))
+        .bind(prefix)
+        .fetch_optional(&self.pool)
+        .await?;
         api_key(&found(row, "API key", prefix)?)
     }
 
     pub(crate) async fn revoke_api_key_impl(&self, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
+                .bind(now_ms())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         found((done.rows_affected() > 0).then_some(()), "API key", id)
     }
 }

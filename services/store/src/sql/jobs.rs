@@ -58,15 +58,23 @@ impl SqlStore {
     }
 
     pub(crate) async fn job_impl(&self, id: &str) -> Result<JobRecord, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM ingest_jobs WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM ingest_jobs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         job(&found(row, "ingest job", id)?)
     }
 
     pub(crate) async fn list_jobs_impl(&self, limit: i64) -> Result<Vec<JobRecord>, StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM ingest_jobs ORDER BY created_at DESC, id LIMIT $1"))
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM ingest_jobs ORDER BY created_at DESC, id LIMIT $1"
+        ))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

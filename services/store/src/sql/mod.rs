@@ -56,28 +56,52 @@ pub(crate) fn new_id() -> String {
 /// Forwards the trait to the inherent methods of each module.
 #[async_trait::async_trait]
 impl crate::Repository for crate::SqlStore {
-    async fn upsert_document(&self, d: &crate::NewDocument) -> Result<(crate::DocumentRecord, crate::Upsert), StoreError> {
+    async fn upsert_document(
+        &self,
+        d: &crate::NewDocument,
+    ) -> Result<(crate::DocumentRecord, crate::Upsert), StoreError> {
         self.upsert_document_impl(d).await
     }
     async fn document(&self, id: &str) -> Result<crate::DocumentRecord, StoreError> {
         self.document_impl(id).await
     }
-    async fn list_documents(&self, c: Option<&str>, limit: i64, offset: i64) -> Result<Vec<crate::DocumentRecord>, StoreError> {
+    async fn list_documents(
+        &self,
+        c: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<crate::DocumentRecord>, StoreError> {
         self.list_documents_impl(c, limit, offset).await
     }
-    async fn set_document_status(&self, id: &str, s: crate::DocumentStatus, e: Option<&str>) -> Result<(), StoreError> {
+    async fn set_document_status(
+        &self,
+        id: &str,
+        s: crate::DocumentStatus,
+        e: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.set_document_status_impl(id, s, e).await
     }
     async fn delete_document(&self, id: &str) -> Result<(), StoreError> {
         self.delete_document_impl(id).await
     }
-    async fn replace_chunks(&self, id: &str, v: i64, c: &[crate::ChunkRecord]) -> Result<(), StoreError> {
+    async fn replace_chunks(
+        &self,
+        id: &str,
+        v: i64,
+        c: &[crate::ChunkRecord],
+    ) -> Result<(), StoreError> {
         self.replace_chunks_impl(id, v, c).await
     }
     async fn chunks(&self, id: &str) -> Result<Vec<crate::ChunkRecord>, StoreError> {
         self.chunks_impl(id).await
     }
-    async fn create_job(&self, root: &str, c: &str, g: &[String], by: &str) -> Result<crate::JobRecord, StoreError> {
+    async fn create_job(
+        &self,
+        root: &str,
+        c: &str,
+        g: &[String],
+        by: &str,
+    ) -> Result<crate::JobRecord, StoreError> {
         self.create_job_impl(root, c, g, by).await
     }
     async fn job(&self, id: &str) -> Result<crate::JobRecord, StoreError> {
@@ -86,7 +110,13 @@ impl crate::Repository for crate::SqlStore {
     async fn list_jobs(&self, limit: i64) -> Result<Vec<crate::JobRecord>, StoreError> {
         self.list_jobs_impl(limit).await
     }
-    async fn update_job(&self, id: &str, s: crate::JobStatus, p: &crate::JobProgress, e: Option<&str>) -> Result<crate::JobRecord, StoreError> {
+    async fn update_job(
+        &self,
+        id: &str,
+        s: crate::JobStatus,
+        p: &crate::JobProgress,
+        e: Option<&str>,
+    ) -> Result<crate::JobRecord, StoreError> {
         self.update_job_impl(id, s, p, e).await
     }
     async fn create_user(&self, u: &crate::NewUser) -> Result<crate::UserRecord, StoreError> {
@@ -101,7 +131,10 @@ impl crate::Repository for crate::SqlStore {
     async fn disable_user(&self, n: &str) -> Result<crate::UserRecord, StoreError> {
         self.disable_user_impl(n).await
     }
-    async fn create_api_key(&self, k: &crate::NewApiKey) -> Result<crate::ApiKeyRecord, StoreError> {
+    async fn create_api_key(
+        &self,
+        k: &crate::NewApiKey,
+    ) -> Result<crate::ApiKeyRecord, StoreError> {
         self.create_api_key_impl(k).await
     }
     async fn api_key_by_prefix(&self, p: &str) -> Result<crate::ApiKeyRecord, StoreError> {
@@ -116,7 +149,11 @@ impl crate::Repository for crate::SqlStore {
     async fn last_audit(&self) -> Result<Option<crate::AuditRecord>, StoreError> {
         self.last_audit_impl().await
     }
-    async fn audit_after(&self, after: i64, limit: i64) -> Result<Vec<crate::AuditRecord>, StoreError> {
+    async fn audit_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::AuditRecord>, StoreError> {
         self.audit_after_impl(after, limit).await
     }
 }

@@ -25,7 +25,9 @@ pub fn config(url: &str) -> DatabaseConfig {
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/nested/zhishu.db", dir.path().display());
-    let store = SqlStore::connect(&config(&url)).await.expect("sqlite store");
+    let store = SqlStore::connect(&config(&url))
+        .await
+        .expect("sqlite store");
     TestDb {
         store,
         url,
@@ -50,9 +52,14 @@ pub async fn postgres() -> Option<TestDb> {
         .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .expect("create test database");
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b).expect("URL with a database");
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .expect("URL with a database");
     let url = format!("{base}/{name}");
-    let store = SqlStore::connect(&config(&url)).await.expect("postgres store");
+    let store = SqlStore::connect(&config(&url))
+        .await
+        .expect("postgres store");
     Some(TestDb {
         store,
         url,
@@ -70,7 +77,9 @@ impl TestDb {
                 .await
                 .expect("connect to DATABASE_URL");
             admin
-                .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
                 .await
                 .expect("drop test database");
         }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: the README's second command.
+#
+#   ./scripts/test.sh
+#
+# 1. checks the toolchain (cargo, rustfmt, clippy, python3/pip, npm);
+# 2. makes sure PostgreSQL runs with a test database (starts a local cluster
+#    that is installed but stopped) and exports DATABASE_URL for the tests;
+# 3. fetches the offline test assets (scripts/fetch-assets.sh);
+# 4. cargo fmt --check, cargo clippy -D warnings, cargo test, all workspace.
+# Any failure stops the run with a non-zero exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'test.sh: error: %s\n' "$*" >&2; exit 1; }
+
+say "toolchain"
+command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt || die "rustfmt missing: rustup component add rustfmt"
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy || die "clippy missing: rustup component add clippy"
+command -v python3 >/dev/null || die "python3 not found (needed to fetch test assets from PyPI)"
+command -v npm >/dev/null || die "npm not found (needed to fetch test assets from the npm registry): apt-get install npm"
+cargo --version
+
+say "PostgreSQL"
+PGHOST_ADDR=${PGHOST_ADDR:-127.0.0.1}
+PGPORT=${PGPORT:-5432}
+if ! pg_isready -q -h "$PGHOST_ADDR" -p "$PGPORT" 2>/dev/null; then
+    if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+        version=$(ls /etc/postgresql | sort -V | tail -n1)
+        echo "starting the local PostgreSQL $version cluster"
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+        for _ in $(seq 1 30); do
+            pg_isready -q -h "$PGHOST_ADDR" -p "$PGPORT" && break
+            sleep 1
+        done
+    fi
+fi
+pg_isready -h "$PGHOST_ADDR" -p "$PGPORT" \
+    || die "PostgreSQL is not reachable at $PGHOST_ADDR:$PGPORT; install and start it, or set DATABASE_URL"
+if [ -z "${DATABASE_URL:-}" ]; then
+    export DATABASE_URL="postgres://postgres@$PGHOST_ADDR:$PGPORT/test"
+    if ! psql "$DATABASE_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
+        echo "creating database test"
+        psql "postgres://postgres@$PGHOST_ADDR:$PGPORT/postgres" -qc 'CREATE DATABASE test' \
+            || die "cannot create the test database; set DATABASE_URL to one the tests may use"
+    fi
+fi
+psql "$DATABASE_URL" -qtAc 'SELECT version()' || die "cannot connect to DATABASE_URL"
+
+say "offline test assets"
+./scripts/fetch-assets.sh
+ZHISHU_ASSETS_DIR=$(./scripts/fetch-assets.sh --print-dir)
+export ZHISHU_ASSETS_DIR
+
+say "cargo fmt --check"
+cargo fmt --all --check
+
+say "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "cargo test"
+cargo test --workspace --locked
+
+say "all tests passed"
