@@ -291,4 +291,53 @@ pub struct AuditRecord {
     pub prev_hash: String,
     /// Hash of this link.
     pub hash: String,
+    /// Question and answer text, lower-cased, for text filters. Derived from
+    /// the payload and not covered by the hash.
+    #[serde(skip)]
+    pub search_text: String,
+    /// Space-separated ids of the documents the event touched, padded with
+    /// spaces (` a b `), for the document filter. Derived, not hashed.
+    #[serde(skip)]
+    pub document_ids: String,
+}
+
+/// Filters of an audit search. Every filter is a bound parameter, never
+/// spliced into SQL. Results come newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    /// Exact actor.
+    pub actor: Option<String>,
+    /// Exact action, or a prefix ending in `.` (e.g. `auth.`).
+    pub action: Option<String>,
+    /// Exact outcome.
+    pub outcome: Option<String>,
+    /// Events at or after this time (ms).
+    pub from_ms: Option<i64>,
+    /// Events before this time (ms).
+    pub to_ms: Option<i64>,
+    /// Text contained in the question or the answer (case-insensitive).
+    pub text: Option<String>,
+    /// Events that retrieved or changed this document.
+    pub document_id: Option<String>,
+    /// Cursor: only events with a smaller sequence number.
+    pub before_seq: Option<i64>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// A web session (the token itself is never stored, only its hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// sha256 of the session token.
+    pub token_hash: String,
+    /// The signed-in user.
+    pub user_id: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry time.
+    pub expires_at: i64,
+    /// Sign-out time.
+    pub revoked_at: Option<i64>,
+    /// Client address at sign-in.
+    pub client_addr: Option<String>,
 }

@@ -86,6 +86,28 @@ pub trait Repository: Send + Sync {
     /// Revokes a key (idempotent).
     async fn revoke_api_key(&self, id: &str) -> Result<(), StoreError>;
 
+    /// One user by id.
+    async fn user_by_id(&self, id: &str) -> Result<UserRecord, StoreError>;
+    /// Every API key, newest first.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Records a successful use of a key.
+    async fn touch_api_key(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Stores a new session.
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// The session with this token hash.
+    async fn session(&self, token_hash: &str) -> Result<SessionRecord, StoreError>;
+    /// Ends a session (idempotent).
+    async fn revoke_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Appends links to the audit chain in one transaction: all or none.
+    /// A taken `seq` is a [`StoreError::Conflict`]: another writer got there
+    /// first, and nothing was written.
+    async fn append_audit_batch(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+    /// One link by event id.
+    async fn audit_event(&self, id: &str) -> Result<AuditRecord, StoreError>;
+    /// Links matching the filter, newest first.
+    async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
     /// Appends one link to the audit chain. A taken `seq` is a
     /// [`StoreError::Conflict`]: another writer got there first.
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;

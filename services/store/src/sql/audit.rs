@@ -1,13 +1,15 @@
 //! The audit chain's rows. Append and read only: there is no update or
 //! delete here, and the schema's triggers refuse them anyway.
 
-use crate::{AuditRecord, SqlStore, StoreError};
+use super::found;
+use crate::{AuditFilter, AuditRecord, SqlStore, StoreError};
 use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, Arguments};
 
 macro_rules! columns {
     () => {
-        "seq, id, occurred_at, actor, action, outcome, client_addr, payload, prev_hash, hash"
+        "seq, id, occurred_at, actor, action, outcome, client_addr, payload, prev_hash, hash, search_text, document_ids"
     };
 }
 
@@ -25,47 +27,64 @@ fn audit(row: &AnyRow) -> Result<AuditRecord, StoreError> {
             .map_err(|e| StoreError::Corrupt(format!("audit payload: {e}")))?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
+        search_text: row.try_get("search_text")?,
+        document_ids: row.try_get("document_ids")?,
     })
 }
 
+/// Escapes `%`, `_` and `\` so user text matches literally in LIKE.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A LIKE pattern matching `text` anywhere.
+fn like_literal(text: &str) -> String {
+    format!("%{}%", like_escape(text))
+}
+
 impl SqlStore {
-    pub(crate) async fn append_audit_impl(&self, r: &AuditRecord) -> Result<(), StoreError> {
-        sqlx::query(concat!(
-            "INSERT INTO audit_events (",
-            columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(r.seq)
-        .bind(&r.id)
-        .bind(r.occurred_at)
-        .bind(&r.actor)
-        .bind(&r.action)
-        .bind(&r.outcome)
-        .bind(r.client_addr.as_deref())
-        .bind(r.payload.to_string())
-        .bind(&r.prev_hash)
-        .bind(&r.hash)
-        .execute(&self.pool)
-        .await?;
+    pub(crate) async fn append_audit_batch_impl(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for r in records {
+            sqlx::query(concat!(
+                "INSERT INTO audit_events (",
+                columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ))
+            .bind(r.seq)
+            .bind(&r.id)
+            .bind(r.occurred_at)
+            .bind(&r.actor)
+            .bind(&r.action)
+            .bind(&r.outcome)
+            .bind(r.client_addr.as_deref())
+            .bind(r.payload.to_string())
+            .bind(&r.prev_hash)
+            .bind(&r.hash)
+            .bind(&r.search_text)
+            .bind(&r.document_ids)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     pub(crate) async fn last_audit_impl(&self) -> Result<Option<AuditRecord>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM audit_events ORDER BY seq DESC LIMIT 1"
-        ))
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM audit_events ORDER BY seq DESC LIMIT 1"))
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(audit).transpose()
     }
 
-    pub(crate) async fn audit_after_impl(
-        &self,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
+    pub(crate) async fn audit_after_impl(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             columns!(),
@@ -75,6 +94,65 @@ impl SqlStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
+        rows.iter().map(audit).collect()
+    }
+
+    pub(crate) async fn audit_event_impl(&self, id: &str) -> Result<AuditRecord, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM audit_events WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        audit(&found(row, "audit event", id)?)
+    }
+
+    pub(crate) async fn search_audit_impl(&self, f: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        // The SQL is assembled from fixed fragments only; every user value
+        // is a bound argument.
+        let mut sql = String::from(concat!("SELECT ", columns!(), " FROM audit_events WHERE 1 = 1"));
+        let mut args = AnyArguments::default();
+        let mut n = 0;
+        let mut bind = |sql: &mut String, fragment: &str, value: Option<String>, int: Option<i64>| -> Result<(), StoreError> {
+            n += 1;
+            sql.push_str(&fragment.replace("$?", &format!("${n}")));
+            let added = match (value, int) {
+                (Some(v), _) => args.add(v),
+                (None, Some(i)) => args.add(i),
+                (None, None) => Ok(()),
+            };
+            added.map_err(|e| StoreError::Database(e.to_string()))
+        };
+        if let Some(a) = &f.actor {
+            bind(&mut sql, " AND actor = $?", Some(a.clone()), None)?;
+        }
+        if let Some(a) = &f.action {
+            if a.ends_with('.') {
+                bind(&mut sql, " AND action LIKE $? ESCAPE '\\'", Some(format!("{}%", like_escape(a))), None)?;
+            } else {
+                bind(&mut sql, " AND action = $?", Some(a.clone()), None)?;
+            }
+        }
+        if let Some(o) = &f.outcome {
+            bind(&mut sql, " AND outcome = $?", Some(o.clone()), None)?;
+        }
+        if let Some(t) = f.from_ms {
+            bind(&mut sql, " AND occurred_at >= $?", None, Some(t))?;
+        }
+        if let Some(t) = f.to_ms {
+            bind(&mut sql, " AND occurred_at < $?", None, Some(t))?;
+        }
+        if let Some(t) = &f.text {
+            bind(&mut sql, " AND search_text LIKE $? ESCAPE '\\'", Some(like_literal(&t.to_lowercase())), None)?;
+        }
+        if let Some(d) = &f.document_id {
+            bind(&mut sql, " AND document_ids LIKE $? ESCAPE '\\'", Some(like_literal(&format!(" {d} "))), None)?;
+        }
+        if let Some(s) = f.before_seq {
+            bind(&mut sql, " AND seq < $?", None, Some(s))?;
+        }
+        bind(&mut sql, " ORDER BY seq DESC LIMIT $?", None, Some(f.limit.clamp(1, 1000)))?;
+        let rows = sqlx::query_with::<Any, _>(sqlx::AssertSqlSafe(sql), args)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(audit).collect()
     }
 }

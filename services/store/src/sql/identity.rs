@@ -1,7 +1,7 @@
 //! Users and API keys.
 
 use super::{found, json_col, new_id, to_json};
-use crate::{ApiKeyRecord, NewApiKey, NewUser, SqlStore, StoreError, UserRecord, now_ms};
+use crate::{ApiKeyRecord, NewApiKey, NewUser, SessionRecord, SqlStore, StoreError, UserRecord, now_ms};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -146,5 +146,74 @@ impl SqlStore {
                 .execute(&self.pool)
                 .await?;
         found((done.rows_affected() > 0).then_some(()), "API key", id)
+    }
+}
+
+impl SqlStore {
+    pub(crate) async fn user_by_id_impl(&self, id: &str) -> Result<UserRecord, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        user(&found(row, "user", id)?)
+    }
+
+    pub(crate) async fn list_api_keys_impl(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let rows = sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_keys ORDER BY created_at DESC, id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(api_key).collect()
+    }
+
+    pub(crate) async fn touch_api_key_impl(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn create_session_impl(&self, s: &SessionRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, revoked_at, client_addr) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.token_hash)
+        .bind(&s.user_id)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .bind(s.revoked_at)
+        .bind(s.client_addr.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn session_impl(&self, token_hash: &str) -> Result<SessionRecord, StoreError> {
+        let row = sqlx::query(
+            "SELECT token_hash, user_id, created_at, expires_at, revoked_at, client_addr FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let row = found(row, "session", "(token)")?;
+        Ok(SessionRecord {
+            token_hash: row.try_get("token_hash")?,
+            user_id: row.try_get("user_id")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+            client_addr: row.try_get("client_addr")?,
+        })
+    }
+
+    pub(crate) async fn revoke_session_impl(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE token_hash = $2")
+            .bind(now_ms())
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -144,7 +144,34 @@ impl crate::Repository for crate::SqlStore {
         self.revoke_api_key_impl(id).await
     }
     async fn append_audit(&self, r: &crate::AuditRecord) -> Result<(), StoreError> {
-        self.append_audit_impl(r).await
+        self.append_audit_batch_impl(std::slice::from_ref(r)).await
+    }
+    async fn append_audit_batch(&self, r: &[crate::AuditRecord]) -> Result<(), StoreError> {
+        self.append_audit_batch_impl(r).await
+    }
+    async fn audit_event(&self, id: &str) -> Result<crate::AuditRecord, StoreError> {
+        self.audit_event_impl(id).await
+    }
+    async fn search_audit(&self, f: &crate::AuditFilter) -> Result<Vec<crate::AuditRecord>, StoreError> {
+        self.search_audit_impl(f).await
+    }
+    async fn user_by_id(&self, id: &str) -> Result<crate::UserRecord, StoreError> {
+        self.user_by_id_impl(id).await
+    }
+    async fn list_api_keys(&self) -> Result<Vec<crate::ApiKeyRecord>, StoreError> {
+        self.list_api_keys_impl().await
+    }
+    async fn touch_api_key(&self, id: &str) -> Result<(), StoreError> {
+        self.touch_api_key_impl(id).await
+    }
+    async fn create_session(&self, s: &crate::SessionRecord) -> Result<(), StoreError> {
+        self.create_session_impl(s).await
+    }
+    async fn session(&self, h: &str) -> Result<crate::SessionRecord, StoreError> {
+        self.session_impl(h).await
+    }
+    async fn revoke_session(&self, h: &str) -> Result<(), StoreError> {
+        self.revoke_session_impl(h).await
     }
     async fn last_audit(&self) -> Result<Option<crate::AuditRecord>, StoreError> {
         self.last_audit_impl().await
