@@ -1,7 +1,33 @@
-//! The audit trail: events, the hash chain, search, export and verify.
+//! The audit trail.
 //!
-//! Nothing is implemented here yet: this crate is the room for issue #6.
-//! The storage it will build on already exists: `zhishu-store` keeps the
-//! append-only `audit_events` table (triggers refuse UPDATE and DELETE on
-//! both SQLite and PostgreSQL) and appends links by sequence number.
+//! Every request that reads or changes knowledge or identity becomes one
+//! [`AuditEvent`], written before the response completes. Events are links
+//! of a hash chain: each link's hash is SHA-256 over a canonical encoding of
+//! the link *including the previous link's hash*, so changing, deleting,
+//! inserting or reordering any stored row breaks the chain at that row and
+//! [`verify`] names it.
+//!
+//! [`AuditLog`] is the only writer: one task owns the chain's tail, takes
+//! events from a bounded queue, and commits them in groups (one transaction
+//! per group), which keeps the chain strictly ordered under any number of
+//! concurrent requests without serialising them on a database round trip
+//! each. Several processes may write to one database: a group that loses the
+//! race for a sequence number is rebuilt on the new tail and retried.
+//!
+//! Failing closed is the caller's half of the contract: when
+//! [`AuditLog::record`] returns an error, the request must not be answered.
 #![warn(missing_docs)]
+
+mod chain;
+mod event;
+mod export;
+mod log;
+mod verify;
+
+pub use chain::{GENESIS_HASH, link_hash};
+pub use event::{
+    Actor, AuditEvent, ModelInfo, Outcome, PolicyDecision, PromptInfo, RetrievedSource, Usage,
+};
+pub use export::{CSV_HEADER, csv_line, jsonl_line};
+pub use log::{AuditError, AuditLog};
+pub use verify::{Problem, Verification, verify};

@@ -17,6 +17,8 @@ mod pool;
 mod records;
 mod repository;
 mod sql;
+#[doc(hidden)]
+pub mod testing;
 
 pub use error::StoreError;
 pub use pool::{Backend, SqlStore};

@@ -301,6 +301,30 @@ pub struct AuditRecord {
     pub document_ids: String,
 }
 
+/// An audit link before it has its place in the chain: the store assigns
+/// `seq` and `prev_hash` under a lock and calls the chain's hash function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditLink {
+    /// Event id.
+    pub id: String,
+    /// Time of the event.
+    pub occurred_at: i64,
+    /// Who acted.
+    pub actor: String,
+    /// What was done.
+    pub action: String,
+    /// How it ended.
+    pub outcome: String,
+    /// Client address.
+    pub client_addr: Option<String>,
+    /// The rest of the event.
+    pub payload: serde_json::Value,
+    /// Derived search text.
+    pub search_text: String,
+    /// Derived document ids.
+    pub document_ids: String,
+}
+
 /// Filters of an audit search. Every filter is a bound parameter, never
 /// spliced into SQL. Results come newest first.
 #[derive(Debug, Clone, Default, PartialEq)]

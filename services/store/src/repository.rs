@@ -104,6 +104,17 @@ pub trait Repository: Send + Sync {
     /// A taken `seq` is a [`StoreError::Conflict`]: another writer got there
     /// first, and nothing was written.
     async fn append_audit_batch(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+    /// Appends links after the current tail, in one transaction that holds
+    /// the chain's lock (a PostgreSQL advisory lock; SQLite's write lock), so
+    /// writers in several processes extend one chain without forking it.
+    /// `genesis` is the `prev_hash` of the first link; `hash` computes a
+    /// link's hash once `seq` and `prev_hash` are set.
+    async fn append_audit_chained(
+        &self,
+        links: Vec<NewAuditLink>,
+        genesis: &str,
+        hash: for<'r> fn(&'r AuditRecord) -> String,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
     /// One link by event id.
     async fn audit_event(&self, id: &str) -> Result<AuditRecord, StoreError>;
     /// Links matching the filter, newest first.

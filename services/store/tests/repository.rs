@@ -1,7 +1,8 @@
 //! One suite for the [`Repository`] contract, run on SQLite and PostgreSQL.
 
-#[macro_use]
 mod common;
+
+use zhishu_store::both_backends;
 
 use common::TestDb;
 use sqlx::Executor;
@@ -25,42 +26,151 @@ async fn audit_search_filters_are_parameters(db: &TestDb) {
     let mut prev = "genesis".to_string();
     for seq in 1..=6 {
         let mut r = link(seq, &prev);
-        r.actor = if seq % 2 == 0 { "bob".into() } else { "alice".into() };
-        r.action = if seq <= 3 { "search".into() } else { "auth.login".into() };
-        r.outcome = if seq == 5 { "refused".into() } else { "ok".into() };
+        r.actor = if seq % 2 == 0 {
+            "bob".into()
+        } else {
+            "alice".into()
+        };
+        r.action = if seq <= 3 {
+            "search".into()
+        } else {
+            "auth.login".into()
+        };
+        r.outcome = if seq == 5 {
+            "refused".into()
+        } else {
+            "ok".into()
+        };
         r.search_text = format!("question {seq} 差旅 100%_done");
-        r.document_ids = if seq == 2 { " doc-7 ".into() } else { String::new() };
+        r.document_ids = if seq == 2 {
+            " doc-7 ".into()
+        } else {
+            String::new()
+        };
         prev = r.hash.clone();
         batch.push(r);
     }
     s.append_audit_batch(&batch).await.unwrap();
     let seqs = |v: Vec<AuditRecord>| v.into_iter().map(|r| r.seq).collect::<Vec<_>>();
     let f = |mutate: &dyn Fn(&mut AuditFilter)| {
-        let mut f = AuditFilter { limit: 100, ..Default::default() };
+        let mut f = AuditFilter {
+            limit: 100,
+            ..Default::default()
+        };
         mutate(&mut f);
         f
     };
-    assert_eq!(seqs(s.search_audit(&f(&|_| {})).await.unwrap()), vec![6, 5, 4, 3, 2, 1]);
-    assert_eq!(seqs(s.search_audit(&f(&|f| f.actor = Some("bob".into()))).await.unwrap()), vec![6, 4, 2]);
-    assert_eq!(seqs(s.search_audit(&f(&|f| f.action = Some("auth.".into()))).await.unwrap()), vec![6, 5, 4]);
-    assert_eq!(seqs(s.search_audit(&f(&|f| f.outcome = Some("refused".into()))).await.unwrap()), vec![5]);
-    assert_eq!(seqs(s.search_audit(&f(&|f| f.text = Some("差旅".into()))).await.unwrap()).len(), 6);
-    assert_eq!(seqs(s.search_audit(&f(&|f| f.text = Some("QUESTION 3".into()))).await.unwrap()), vec![3]);
-    assert_eq!(seqs(s.search_audit(&f(&|f| f.text = Some("100%_".into()))).await.unwrap()).len(), 6);
-    assert!(s.search_audit(&f(&|f| f.text = Some("0%x".into()))).await.unwrap().is_empty(), "% is literal");
-    assert_eq!(seqs(s.search_audit(&f(&|f| f.document_id = Some("doc-7".into()))).await.unwrap()), vec![2]);
-    assert!(s.search_audit(&f(&|f| f.document_id = Some("doc".into()))).await.unwrap().is_empty());
+    assert_eq!(
+        seqs(s.search_audit(&f(&|_| {})).await.unwrap()),
+        vec![6, 5, 4, 3, 2, 1]
+    );
+    assert_eq!(
+        seqs(
+            s.search_audit(&f(&|f| f.actor = Some("bob".into())))
+                .await
+                .unwrap()
+        ),
+        vec![6, 4, 2]
+    );
+    assert_eq!(
+        seqs(
+            s.search_audit(&f(&|f| f.action = Some("auth.".into())))
+                .await
+                .unwrap()
+        ),
+        vec![6, 5, 4]
+    );
+    assert_eq!(
+        seqs(
+            s.search_audit(&f(&|f| f.outcome = Some("refused".into())))
+                .await
+                .unwrap()
+        ),
+        vec![5]
+    );
+    assert_eq!(
+        seqs(
+            s.search_audit(&f(&|f| f.text = Some("差旅".into())))
+                .await
+                .unwrap()
+        )
+        .len(),
+        6
+    );
+    assert_eq!(
+        seqs(
+            s.search_audit(&f(&|f| f.text = Some("QUESTION 3".into())))
+                .await
+                .unwrap()
+        ),
+        vec![3]
+    );
+    assert_eq!(
+        seqs(
+            s.search_audit(&f(&|f| f.text = Some("100%_".into())))
+                .await
+                .unwrap()
+        )
+        .len(),
+        6
+    );
+    assert!(
+        s.search_audit(&f(&|f| f.text = Some("0%x".into())))
+            .await
+            .unwrap()
+            .is_empty(),
+        "% is literal"
+    );
+    assert_eq!(
+        seqs(
+            s.search_audit(&f(&|f| f.document_id = Some("doc-7".into())))
+                .await
+                .unwrap()
+        ),
+        vec![2]
+    );
+    assert!(
+        s.search_audit(&f(&|f| f.document_id = Some("doc".into())))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let t0 = 1_700_000_000_000;
-    assert_eq!(seqs(s.search_audit(&f(&|f| { f.from_ms = Some(t0 + 2); f.to_ms = Some(t0 + 4) })).await.unwrap()), vec![3, 2]);
+    assert_eq!(
+        seqs(
+            s.search_audit(&f(&|f| {
+                f.from_ms = Some(t0 + 2);
+                f.to_ms = Some(t0 + 4)
+            }))
+            .await
+            .unwrap()
+        ),
+        vec![3, 2]
+    );
     // Cursor pagination: pages of 4, newest first, no overlap.
     let page1 = seqs(s.search_audit(&f(&|f| f.limit = 4)).await.unwrap());
-    let page2 = seqs(s.search_audit(&f(&|f| { f.limit = 4; f.before_seq = Some(3) })).await.unwrap());
+    let page2 = seqs(
+        s.search_audit(&f(&|f| {
+            f.limit = 4;
+            f.before_seq = Some(3)
+        }))
+        .await
+        .unwrap(),
+    );
     assert_eq!((page1, page2), (vec![6, 5, 4, 3], vec![2, 1]));
     // Injection attempts are just text.
     let evil = "' OR 1=1 --";
-    assert!(s.search_audit(&f(&|f| f.actor = Some(evil.into()))).await.unwrap().is_empty());
+    assert!(
+        s.search_audit(&f(&|f| f.actor = Some(evil.into())))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(s.audit_event("ev4").await.unwrap().seq, 4);
-    assert!(matches!(s.audit_event("nope").await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        s.audit_event("nope").await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 async fn sessions_expire_and_revoke(db: &TestDb) {
@@ -88,7 +198,10 @@ async fn sessions_expire_and_revoke(db: &TestDb) {
     assert_eq!(s.session("th").await.unwrap(), rec);
     s.revoke_session("th").await.unwrap();
     assert!(s.session("th").await.unwrap().revoked_at.is_some());
-    assert!(matches!(s.session("other").await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        s.session("other").await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 async fn migrations_are_applied_once(db: &TestDb) {
@@ -98,7 +211,10 @@ async fn migrations_are_applied_once(db: &TestDb) {
     );
     // Connecting again (a restart) applies nothing new and loses nothing.
     let again = SqlStore::connect(&common::config(&db.url)).await.unwrap();
-    assert_eq!(again.applied_migrations().await.unwrap(), vec!["initial", "identity and audit search"]);
+    assert_eq!(
+        again.applied_migrations().await.unwrap(),
+        vec!["initial", "identity and audit search"]
+    );
     again.ping().await.unwrap();
     again.close().await;
 }

@@ -2,7 +2,7 @@
 //! delete here, and the schema's triggers refuse them anyway.
 
 use super::found;
-use crate::{AuditFilter, AuditRecord, SqlStore, StoreError};
+use crate::{AuditFilter, AuditRecord, Backend, NewAuditLink, SqlStore, StoreError};
 use sqlx::Row;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Arguments};
@@ -32,6 +32,33 @@ fn audit(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     })
 }
 
+/// Key of the PostgreSQL advisory lock that serialises chain appends
+/// ("zhishu" in ASCII).
+const AUDIT_CHAIN_LOCK: i64 = 0x7a68_6973_6875;
+
+async fn insert(tx: &mut sqlx::Transaction<'_, Any>, r: &AuditRecord) -> Result<(), StoreError> {
+    sqlx::query(concat!(
+        "INSERT INTO audit_events (",
+        columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(r.seq)
+    .bind(&r.id)
+    .bind(r.occurred_at)
+    .bind(&r.actor)
+    .bind(&r.action)
+    .bind(&r.outcome)
+    .bind(r.client_addr.as_deref())
+    .bind(r.payload.to_string())
+    .bind(&r.prev_hash)
+    .bind(&r.hash)
+    .bind(&r.search_text)
+    .bind(&r.document_ids)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Escapes `%`, `_` and `\` so user text matches literally in LIKE.
 fn like_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
@@ -50,41 +77,84 @@ fn like_literal(text: &str) -> String {
 }
 
 impl SqlStore {
-    pub(crate) async fn append_audit_batch_impl(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+    pub(crate) async fn append_audit_batch_impl(
+        &self,
+        records: &[AuditRecord],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for r in records {
-            sqlx::query(concat!(
-                "INSERT INTO audit_events (",
-                columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-            ))
-            .bind(r.seq)
-            .bind(&r.id)
-            .bind(r.occurred_at)
-            .bind(&r.actor)
-            .bind(&r.action)
-            .bind(&r.outcome)
-            .bind(r.client_addr.as_deref())
-            .bind(r.payload.to_string())
-            .bind(&r.prev_hash)
-            .bind(&r.hash)
-            .bind(&r.search_text)
-            .bind(&r.document_ids)
-            .execute(&mut *tx)
-            .await?;
+            insert(&mut tx, r).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
+    pub(crate) async fn append_audit_chained_impl(
+        &self,
+        links: Vec<NewAuditLink>,
+        genesis: &str,
+        hash: for<'r> fn(&'r AuditRecord) -> String,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut tx = match self.backend() {
+            // Take the write lock up front, so reading the tail and appending
+            // are one atomic step.
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(AUDIT_CHAIN_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        };
+        let tail: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (mut seq, mut prev) = tail.unwrap_or((0, genesis.to_string()));
+        let mut records = Vec::with_capacity(links.len());
+        for l in links {
+            seq += 1;
+            let mut r = AuditRecord {
+                seq,
+                id: l.id,
+                occurred_at: l.occurred_at,
+                actor: l.actor,
+                action: l.action,
+                outcome: l.outcome,
+                client_addr: l.client_addr,
+                payload: l.payload,
+                prev_hash: prev,
+                hash: String::new(),
+                search_text: l.search_text,
+                document_ids: l.document_ids,
+            };
+            r.hash = hash(&r);
+            prev = r.hash.clone();
+            insert(&mut tx, &r).await?;
+            records.push(r);
+        }
+        tx.commit().await?;
+        Ok(records)
+    }
+
     pub(crate) async fn last_audit_impl(&self) -> Result<Option<AuditRecord>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM audit_events ORDER BY seq DESC LIMIT 1"))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM audit_events ORDER BY seq DESC LIMIT 1"
+        ))
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(audit).transpose()
     }
 
-    pub(crate) async fn audit_after_impl(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+    pub(crate) async fn audit_after_impl(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             columns!(),
@@ -98,20 +168,35 @@ impl SqlStore {
     }
 
     pub(crate) async fn audit_event_impl(&self, id: &str) -> Result<AuditRecord, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM audit_events WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM audit_events WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         audit(&found(row, "audit event", id)?)
     }
 
-    pub(crate) async fn search_audit_impl(&self, f: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+    pub(crate) async fn search_audit_impl(
+        &self,
+        f: &AuditFilter,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         // The SQL is assembled from fixed fragments only; every user value
         // is a bound argument.
-        let mut sql = String::from(concat!("SELECT ", columns!(), " FROM audit_events WHERE 1 = 1"));
+        let mut sql = String::from(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM audit_events WHERE 1 = 1"
+        ));
         let mut args = AnyArguments::default();
         let mut n = 0;
-        let mut bind = |sql: &mut String, fragment: &str, value: Option<String>, int: Option<i64>| -> Result<(), StoreError> {
+        let mut bind = |sql: &mut String,
+                        fragment: &str,
+                        value: Option<String>,
+                        int: Option<i64>|
+         -> Result<(), StoreError> {
             n += 1;
             sql.push_str(&fragment.replace("$?", &format!("${n}")));
             let added = match (value, int) {
@@ -126,7 +211,12 @@ impl SqlStore {
         }
         if let Some(a) = &f.action {
             if a.ends_with('.') {
-                bind(&mut sql, " AND action LIKE $? ESCAPE '\\'", Some(format!("{}%", like_escape(a))), None)?;
+                bind(
+                    &mut sql,
+                    " AND action LIKE $? ESCAPE '\\'",
+                    Some(format!("{}%", like_escape(a))),
+                    None,
+                )?;
             } else {
                 bind(&mut sql, " AND action = $?", Some(a.clone()), None)?;
             }
@@ -141,15 +231,30 @@ impl SqlStore {
             bind(&mut sql, " AND occurred_at < $?", None, Some(t))?;
         }
         if let Some(t) = &f.text {
-            bind(&mut sql, " AND search_text LIKE $? ESCAPE '\\'", Some(like_literal(&t.to_lowercase())), None)?;
+            bind(
+                &mut sql,
+                " AND search_text LIKE $? ESCAPE '\\'",
+                Some(like_literal(&t.to_lowercase())),
+                None,
+            )?;
         }
         if let Some(d) = &f.document_id {
-            bind(&mut sql, " AND document_ids LIKE $? ESCAPE '\\'", Some(like_literal(&format!(" {d} "))), None)?;
+            bind(
+                &mut sql,
+                " AND document_ids LIKE $? ESCAPE '\\'",
+                Some(like_literal(&format!(" {d} "))),
+                None,
+            )?;
         }
         if let Some(s) = f.before_seq {
             bind(&mut sql, " AND seq < $?", None, Some(s))?;
         }
-        bind(&mut sql, " ORDER BY seq DESC LIMIT $?", None, Some(f.limit.clamp(1, 1000)))?;
+        bind(
+            &mut sql,
+            " ORDER BY seq DESC LIMIT $?",
+            None,
+            Some(f.limit.clamp(1, 1000)),
+        )?;
         let rows = sqlx::query_with::<Any, _>(sqlx::AssertSqlSafe(sql), args)
             .fetch_all(&self.pool)
             .await?;

@@ -1,7 +1,9 @@
 //! Users and API keys.
 
 use super::{found, json_col, new_id, to_json};
-use crate::{ApiKeyRecord, NewApiKey, NewUser, SessionRecord, SqlStore, StoreError, UserRecord, now_ms};
+use crate::{
+    ApiKeyRecord, NewApiKey, NewUser, SessionRecord, SqlStore, StoreError, UserRecord, now_ms,
+};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -151,17 +153,25 @@ impl SqlStore {
 
 impl SqlStore {
     pub(crate) async fn user_by_id_impl(&self, id: &str) -> Result<UserRecord, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         user(&found(row, "user", id)?)
     }
 
     pub(crate) async fn list_api_keys_impl(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_keys ORDER BY created_at DESC, id"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys ORDER BY created_at DESC, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(api_key).collect()
     }
 
@@ -209,11 +219,13 @@ impl SqlStore {
     }
 
     pub(crate) async fn revoke_session_impl(&self, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE token_hash = $2")
-            .bind(now_ms())
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE token_hash = $2",
+        )
+        .bind(now_ms())
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

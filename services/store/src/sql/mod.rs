@@ -149,10 +149,21 @@ impl crate::Repository for crate::SqlStore {
     async fn append_audit_batch(&self, r: &[crate::AuditRecord]) -> Result<(), StoreError> {
         self.append_audit_batch_impl(r).await
     }
+    async fn append_audit_chained(
+        &self,
+        links: Vec<crate::NewAuditLink>,
+        genesis: &str,
+        hash: for<'r> fn(&'r crate::AuditRecord) -> String,
+    ) -> Result<Vec<crate::AuditRecord>, StoreError> {
+        self.append_audit_chained_impl(links, genesis, hash).await
+    }
     async fn audit_event(&self, id: &str) -> Result<crate::AuditRecord, StoreError> {
         self.audit_event_impl(id).await
     }
-    async fn search_audit(&self, f: &crate::AuditFilter) -> Result<Vec<crate::AuditRecord>, StoreError> {
+    async fn search_audit(
+        &self,
+        f: &crate::AuditFilter,
+    ) -> Result<Vec<crate::AuditRecord>, StoreError> {
         self.search_audit_impl(f).await
     }
     async fn user_by_id(&self, id: &str) -> Result<crate::UserRecord, StoreError> {

@@ -1,0 +1,201 @@
+//! What one audit event says.
+
+use serde::{Deserialize, Serialize};
+use zhishu_core::Role;
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Actor {
+    /// User name (or `anonymous` before authentication, `system:cli` for
+    /// commands run on the server).
+    pub user: String,
+    /// Roles at the time of the event.
+    pub roles: Vec<Role>,
+    /// Access groups at the time of the event.
+    pub groups: Vec<String>,
+    /// How they authenticated: `session`, `api_key`, `oidc`, `cli`, `none`.
+    pub auth: String,
+    /// The API key's prefix, when a key was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_prefix: Option<String>,
+}
+
+/// How the request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Answered.
+    Ok,
+    /// Failed.
+    Error,
+    /// Refused by a policy (authentication, role, guard, rate limit).
+    Refused,
+}
+
+impl Outcome {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// A chunk that retrieval returned for the request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrievedSource {
+    /// Chunk id.
+    pub chunk_id: String,
+    /// Document id.
+    pub document_id: String,
+    /// Document version.
+    pub document_version: i64,
+    /// Final score.
+    pub score: f64,
+}
+
+/// The prompt sent to the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptInfo {
+    /// Tokens in the prompt.
+    pub tokens: u64,
+    /// SHA-256 of the prompt text.
+    pub sha256: String,
+    /// The whole prompt, when `audit.store_prompts` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// The model and its sampling parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Served model name.
+    pub name: String,
+    /// Sampling parameters as sent.
+    pub parameters: serde_json::Value,
+}
+
+/// Token counts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Generated tokens.
+    pub completion_tokens: u64,
+}
+
+/// A policy's verdict on the request (guard, redaction, rate limit, role).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyDecision {
+    /// Policy name, e.g. `role`, `rate_limit`, `prompt_injection_guard`.
+    pub policy: String,
+    /// `allow`, `deny`, `redact`, …
+    pub verdict: String,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One audit event, before it is chained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Who acted.
+    pub actor: Actor,
+    /// Client address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_addr: Option<String>,
+    /// What was done, dotted: `auth.login`, `audit.search`, `chat.completion`.
+    pub action: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The request id, to join with logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The input: question, messages, query and filters, changed fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<serde_json::Value>,
+    /// The question, when there is one (searchable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    /// What retrieval returned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retrieved: Vec<RetrievedSource>,
+    /// Documents changed by the request (ingest, delete).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<String>,
+    /// The prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptInfo>,
+    /// The answer as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// The model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelInfo>,
+    /// Token counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Time to serve the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Policy decisions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<PolicyDecision>,
+    /// Error message, for `error` and `refused` outcomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl AuditEvent {
+    /// A minimal event; fill in the rest with struct update syntax or the
+    /// public fields.
+    pub fn new(actor: Actor, action: impl Into<String>, outcome: Outcome) -> Self {
+        Self {
+            actor,
+            client_addr: None,
+            action: action.into(),
+            outcome,
+            request_id: None,
+            input: None,
+            question: None,
+            retrieved: Vec::new(),
+            documents: Vec::new(),
+            prompt: None,
+            answer: None,
+            model: None,
+            usage: None,
+            latency_ms: None,
+            policy: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Text the `text` filter searches: question and answer, lower-cased.
+    pub(crate) fn search_text(&self) -> String {
+        let mut text = String::new();
+        for part in [&self.question, &self.answer].into_iter().flatten() {
+            text.push_str(part);
+            text.push('\n');
+        }
+        text.to_lowercase()
+    }
+
+    /// Ids of every document the event touched, padded for LIKE matching.
+    pub(crate) fn document_ids(&self) -> String {
+        let mut ids: Vec<&str> = self
+            .retrieved
+            .iter()
+            .map(|r| r.document_id.as_str())
+            .chain(self.documents.iter().map(String::as_str))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            String::new()
+        } else {
+            format!(" {} ", ids.join(" "))
+        }
+    }
+}

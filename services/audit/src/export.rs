@@ -1,0 +1,118 @@
+//! One line of an export, in JSON lines or CSV.
+
+use zhishu_store::AuditRecord;
+
+/// The CSV header line.
+pub const CSV_HEADER: &str = "seq,id,time,actor,action,outcome,client_addr,question,answer,documents,prev_hash,hash,payload\n";
+
+/// The record as one JSON line (with its stored fields and payload).
+pub fn jsonl_line(r: &AuditRecord) -> String {
+    let mut line = serde_json::json!({
+        "seq": r.seq,
+        "id": r.id,
+        "time": rfc3339(r.occurred_at),
+        "occurred_at": r.occurred_at,
+        "actor": r.actor,
+        "action": r.action,
+        "outcome": r.outcome,
+        "client_addr": r.client_addr,
+        "event": r.payload,
+        "prev_hash": r.prev_hash,
+        "hash": r.hash,
+    })
+    .to_string();
+    line.push('\n');
+    line
+}
+
+/// The record as one CSV line (RFC 4180 quoting).
+pub fn csv_line(r: &AuditRecord) -> String {
+    let text = |key: &str| {
+        r.payload
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let fields = [
+        r.seq.to_string(),
+        r.id.clone(),
+        rfc3339(r.occurred_at),
+        r.actor.clone(),
+        r.action.clone(),
+        r.outcome.clone(),
+        r.client_addr.clone().unwrap_or_default(),
+        text("question"),
+        text("answer"),
+        r.document_ids.trim().to_string(),
+        r.prev_hash.clone(),
+        r.hash.clone(),
+        r.payload.to_string(),
+    ];
+    let mut line = fields
+        .iter()
+        .map(|f| quote(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push('\n');
+    line
+}
+
+fn quote(field: &str) -> String {
+    // A leading =, +, - or @ would be a formula in a spreadsheet: neutralise it.
+    let field = if field.starts_with(['=', '+', '-', '@']) {
+        format!("'{field}")
+    } else {
+        field.to_string()
+    };
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field
+    }
+}
+
+/// Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_neutralised() {
+        assert_eq!(quote("plain"), "plain");
+        assert_eq!(quote("a,b"), "\"a,b\"");
+        assert_eq!(quote("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
+        assert_eq!(quote("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(quote("差旅"), "差旅");
+    }
+}

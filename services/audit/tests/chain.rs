@@ -1,0 +1,208 @@
+//! The chain under concurrent writers, several processes, tampering and a
+//! store that is down — on SQLite and PostgreSQL.
+
+use sqlx::Executor;
+use std::sync::Arc;
+use zhishu_audit::*;
+use zhishu_store::testing::TestDb;
+use zhishu_store::{Repository, SqlStore, both_backends};
+
+both_backends! {
+    concurrent_writers_keep_one_chain;
+    two_processes_share_one_chain;
+    tampering_is_detected_at_the_first_bad_event;
+}
+
+fn event(user: &str, i: usize) -> AuditEvent {
+    let mut e = AuditEvent::new(
+        Actor {
+            user: user.into(),
+            auth: "api_key".into(),
+            ..Default::default()
+        },
+        "search",
+        Outcome::Ok,
+    );
+    e.question = Some(format!("第{i}个问题 question {i}"));
+    e.retrieved = vec![RetrievedSource {
+        chunk_id: format!("c{i}"),
+        document_id: format!("d{}", i % 3),
+        document_version: 1,
+        score: 0.5 + i as f64 / 1000.0,
+    }];
+    e
+}
+
+async fn concurrent_writers_keep_one_chain(db: &TestDb) {
+    let store: Arc<dyn Repository> = Arc::new(db.store.clone());
+    let log = AuditLog::start(store.clone(), 64);
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..25 {
+                seqs.push(log.record(event(&format!("user{w}"), i)).await.unwrap().seq);
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (1..=200).collect::<Vec<i64>>(),
+        "every event got its own place, no gaps"
+    );
+    let v = verify(store.as_ref()).await.unwrap();
+    assert!(v.ok, "{v:?}");
+    assert_eq!((v.events_checked, v.last_seq), (200, 200));
+    assert_eq!(v.last_hash, store.last_audit().await.unwrap().unwrap().hash);
+}
+
+async fn two_processes_share_one_chain(db: &TestDb) {
+    // Two writers with their own pools and their own idea of the tail, as two
+    // server processes on one database have.
+    let a: Arc<dyn Repository> = Arc::new(db.store.clone());
+    let b: Arc<dyn Repository> = Arc::new(
+        SqlStore::connect(&zhishu_store::testing::config(&db.url))
+            .await
+            .unwrap(),
+    );
+    let (log_a, log_b) = (AuditLog::start(a.clone(), 16), AuditLog::start(b, 16));
+    let mut tasks = Vec::new();
+    for (n, log) in [log_a, log_b].into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            for i in 0..40 {
+                log.record(event(&format!("proc{n}"), i)).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let v = verify(a.as_ref()).await.unwrap();
+    assert!(v.ok, "{v:?}");
+    assert_eq!(v.events_checked, 80);
+}
+
+/// Removes the append-only triggers, as an attacker with database rights could.
+async fn disarm(db: &TestDb, conn: &mut sqlx::AnyConnection) {
+    if db.url.starts_with("sqlite") {
+        conn.execute("DROP TRIGGER audit_events_no_update")
+            .await
+            .unwrap();
+        conn.execute("DROP TRIGGER audit_events_no_delete")
+            .await
+            .unwrap();
+    } else {
+        conn.execute("DROP TRIGGER audit_events_no_update ON audit_events")
+            .await
+            .unwrap();
+    }
+}
+
+async fn fresh_chain(db: &TestDb, n: usize) -> Arc<dyn Repository> {
+    let store: Arc<dyn Repository> = Arc::new(db.store.clone());
+    let log = AuditLog::start(store.clone(), 16);
+    for i in 0..n {
+        log.record(event("alice", i)).await.unwrap();
+    }
+    store
+}
+
+async fn tampering_is_detected_at_the_first_bad_event(db: &TestDb) {
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    let store = fresh_chain(db, 10).await;
+    assert!(verify(store.as_ref()).await.unwrap().ok);
+    disarm(db, &mut conn).await;
+
+    // Each case tampers, checks the report, then restores the table from a copy.
+    conn.execute("CREATE TABLE audit_backup AS SELECT * FROM audit_events")
+        .await
+        .unwrap();
+    let restore = "DELETE FROM audit_events; INSERT INTO audit_events SELECT * FROM audit_backup";
+    let cases: [(&str, &str, i64); 5] = [
+        (
+            "UPDATE audit_events SET payload = REPLACE(payload, 'question 4', 'question X') WHERE seq = 5",
+            "modified",
+            5,
+        ),
+        (
+            "UPDATE audit_events SET outcome = 'refused' WHERE seq = 2",
+            "modified",
+            2,
+        ),
+        ("DELETE FROM audit_events WHERE seq = 7", "sequence_gap", 8),
+        // Swap two events' positions.
+        (
+            "UPDATE audit_events SET seq = -1 WHERE seq = 3; UPDATE audit_events SET seq = 3 WHERE seq = 4; \
+             UPDATE audit_events SET seq = 4 WHERE seq = -1",
+            "modified",
+            3,
+        ),
+        // A forged event appended with a made-up link.
+        (
+            "INSERT INTO audit_events (seq, id, occurred_at, actor, action, outcome, client_addr, payload, prev_hash, hash, search_text, document_ids) \
+             VALUES (11, 'forged', 0, 'mallory', 'search', 'ok', NULL, '{}', 'x', 'y', '', '')",
+            "modified",
+            11,
+        ),
+    ];
+    for (sql, kind, seq) in cases {
+        for stmt in restore.split("; ") {
+            conn.execute(stmt).await.unwrap();
+        }
+        for stmt in sql.split("; ") {
+            conn.execute(stmt).await.unwrap();
+        }
+        let v = verify(store.as_ref()).await.unwrap();
+        let p = v
+            .problem
+            .clone()
+            .unwrap_or_else(|| panic!("not detected: {sql}"));
+        assert!(!v.ok);
+        assert_eq!((p.kind, p.seq), (kind, seq), "{sql}: {p:?}");
+        assert!(
+            v.last_seq < seq,
+            "everything before the first bad event checked out"
+        );
+    }
+
+    // A forged event whose hash is computed correctly still cannot be
+    // slipped into the middle: the next event's link breaks.
+    for stmt in restore.split("; ") {
+        conn.execute(stmt).await.unwrap();
+    }
+    let mut middle = store.audit_after(5, 1).await.unwrap().remove(0);
+    conn.execute("DELETE FROM audit_events WHERE seq = 6")
+        .await
+        .unwrap();
+    middle.id = "forged".into();
+    middle.payload["question"] = "rewritten".into();
+    middle.hash = link_hash(&middle);
+    store.append_audit(&middle).await.unwrap();
+    let p = verify(store.as_ref()).await.unwrap().problem.unwrap();
+    assert_eq!((p.kind, p.seq), ("broken_link", 7), "{p:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_store_fails_closed() {
+    let mut cfg = zhishu_store::testing::config("postgres://zhishu@127.0.0.1:1/zhishu");
+    cfg.connect_timeout_secs = 1;
+    let store: Arc<dyn Repository> = Arc::new(SqlStore::connect_lazy(&cfg).unwrap());
+    let log = AuditLog::start(store, 4);
+    let err = log.record(event("alice", 1)).await.unwrap_err();
+    assert!(matches!(err, AuditError::Unavailable(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("the audit store is unavailable"),
+        "{err}"
+    );
+}
