@@ -103,16 +103,16 @@ mod tests {
     #[test]
     fn every_meaningful_field_is_covered() {
         let base = link_hash(&record());
-        let changes: Vec<Box<dyn Fn(&mut AuditRecord)>> = vec![
-            Box::new(|r| r.seq = 2),
-            Box::new(|r| r.id = "e2".into()),
-            Box::new(|r| r.occurred_at += 1),
-            Box::new(|r| r.actor = "李".into()),
-            Box::new(|r| r.action = "chat".into()),
-            Box::new(|r| r.outcome = "refused".into()),
-            Box::new(|r| r.client_addr = Some("1.2.3.4".into())),
-            Box::new(|r| r.payload["a"] = "changed".into()),
-            Box::new(|r| r.prev_hash = "1".repeat(64)),
+        let changes: [fn(&mut AuditRecord); 9] = [
+            |r| r.seq = 2,
+            |r| r.id = "e2".into(),
+            |r| r.occurred_at += 1,
+            |r| r.actor = "李".into(),
+            |r| r.action = "chat".into(),
+            |r| r.outcome = "refused".into(),
+            |r| r.client_addr = Some("1.2.3.4".into()),
+            |r| r.payload["a"] = "changed".into(),
+            |r| r.prev_hash = "1".repeat(64),
         ];
         for change in changes {
             let mut r = record();
