@@ -114,22 +114,57 @@ pub struct AskArgs {
 /// `zhishu audit …`
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Search audit events.
+    /// Search audit events, newest first.
     Search {
-        /// Text to look for in questions and answers.
+        /// Text contained in questions or answers.
         text: Option<String>,
-        /// Only events of this user.
+        /// The filters.
+        #[command(flatten)]
+        filter: AuditFilterArgs,
+        /// Most events to print.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON lines instead of a table.
         #[arg(long)]
-        user: Option<String>,
+        json: bool,
     },
-    /// Export audit events as JSON lines or CSV.
+    /// Export audit events (all, or those matching the filters) to stdout.
     Export {
         /// Output format.
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
+        /// Text contained in questions or answers.
+        #[arg(long)]
+        text: Option<String>,
+        /// The filters.
+        #[command(flatten)]
+        filter: AuditFilterArgs,
     },
-    /// Verify the hash chain of the whole trail.
+    /// Verify the hash chain of the whole trail; exit code 1 when broken.
     Verify,
+}
+
+/// Filters of `audit search` and `audit export`.
+#[derive(Debug, Args)]
+pub struct AuditFilterArgs {
+    /// Only this user's events.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only this action (a prefix ending in `.` matches a family, e.g. `auth.`).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// ok, error or refused.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// From this time (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix ms).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Before this time.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Events that retrieved or changed this document.
+    #[arg(long)]
+    pub document: Option<String>,
 }
 
 /// Export formats.
@@ -165,13 +200,21 @@ pub enum UsersCommand {
         /// Access group (repeatable).
         #[arg(long = "group")]
         groups: Vec<String>,
-        /// Password; prompted for when omitted.
-        #[arg(long)]
+        /// Password; prompted for when omitted (read from stdin when it is
+        /// not a terminal). Users without one sign in through SSO only:
+        /// pass --no-password.
+        #[arg(long, conflicts_with = "no_password")]
         password: Option<String>,
+        /// Create the user without a password (SSO only).
+        #[arg(long)]
+        no_password: bool,
+        /// Name shown in the UI (default: the login name).
+        #[arg(long)]
+        display_name: Option<String>,
     },
     /// List users.
     List,
-    /// Disable a user.
+    /// Disable a user: sign-in, sessions and API keys stop working.
     Disable {
         /// Login name.
         name: String,
@@ -186,9 +229,12 @@ pub enum KeysCommand {
         /// Owner.
         #[arg(long)]
         user: String,
-        /// Role the key grants.
-        #[arg(long)]
-        role: String,
+        /// Role the key grants (repeatable; each must be one of the owner's).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// A label, e.g. the program that uses it.
+        #[arg(long, default_value = "api key")]
+        name: String,
     },
     /// List API keys.
     List,

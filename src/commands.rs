@@ -52,10 +52,14 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Ingest(_) => not_yet("ingest", "issue #4 (ingestion service)"),
         Command::Search(_) => not_yet("search", "issue #5 (hybrid retrieval)"),
         Command::Ask(_) => not_yet("ask", "issue #8 (RAG chat)"),
-        Command::Audit(_) => not_yet("audit", "issue #6 (identity and audit trail)"),
+        Command::Audit(cmd) => match block_on(crate::admin::audit(&config, cmd)) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => fail(e),
+        },
         Command::Eval(_) => not_yet("eval", "issue #5 (retrieval evaluation)"),
-        Command::Users(_) => not_yet("users", "issue #6 (identity and audit trail)"),
-        Command::Keys(_) => not_yet("keys", "issue #6 (identity and audit trail)"),
+        Command::Users(cmd) => done(block_on(crate::admin::users(&config, cmd))),
+        Command::Keys(cmd) => done(block_on(crate::admin::keys(&config, cmd))),
     }
 }
 
@@ -66,6 +70,27 @@ fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
         Some(path) => loader.load_file(path),
         None => loader.load_embedded(),
     }
+}
+
+/// Runs an async command on a small runtime of its own.
+fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?
+        .block_on(f)
+}
+
+fn done(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("zhishu: {e:#}");
+    ExitCode::FAILURE
 }
 
 fn not_yet(command: &str, tracked: &str) -> ExitCode {

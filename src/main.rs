@@ -5,6 +5,7 @@
 //! 0 success, 1 failure, 2 usage error, 69 a command this build does not
 //! provide yet, 78 a configuration error.
 
+mod admin;
 mod cli;
 mod commands;
 

@@ -73,7 +73,7 @@ fn quote(field: &str) -> String {
 }
 
 /// Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub(crate) fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
@@ -114,5 +114,78 @@ mod tests {
         assert_eq!(quote("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
         assert_eq!(quote("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(quote("差旅"), "差旅");
+    }
+}
+
+/// Parses a time filter: Unix milliseconds, or `YYYY-MM-DD`, or
+/// `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (UTC).
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn parse_time(text: &str) -> Result<i64, String> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    let bad = || {
+        format!(
+            "`{text}` is not a time: use Unix milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)"
+        )
+    };
+    let (date, clock) = match text.split_once('T') {
+        Some((d, c)) => (d, Some(c.strip_suffix('Z').ok_or_else(bad)?)),
+        None => (text, None),
+    };
+    let parts: Vec<i64> = date
+        .split('-')
+        .map(|p| p.parse::<i64>().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let [year, month, day] = parts[..] else {
+        return Err(bad());
+    };
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return Err(bad());
+    }
+    let (mut secs, mut millis) = (0, 0);
+    if let Some(clock) = clock {
+        let (hms, frac) = clock.split_once('.').unwrap_or((clock, "0"));
+        let hms: Vec<i64> = hms
+            .split(':')
+            .map(|p| p.parse::<i64>().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        let [h, m, s] = hms[..] else {
+            return Err(bad());
+        };
+        if h > 23 || m > 59 || s > 60 {
+            return Err(bad());
+        }
+        secs = h * 3600 + m * 60 + s;
+        millis = format!("{frac:0<3}")[..3]
+            .parse::<i64>()
+            .map_err(|_| bad())?;
+    }
+    // Days since 1970-01-01 from a civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok((days * 86_400 + secs) * 1000 + millis)
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_it_prints() {
+        for ms in [0, 1_700_000_000_123, 951_782_400_000, 4_102_444_799_999] {
+            assert_eq!(parse_time(&rfc3339(ms)), Ok(ms));
+        }
+        assert_eq!(parse_time("2023-11-14"), Ok(1_699_920_000_000));
+        assert_eq!(parse_time("1700000000000"), Ok(1_700_000_000_000));
+        assert!(parse_time("yesterday").unwrap_err().contains("YYYY-MM-DD"));
+        assert!(parse_time("2023-13-01").is_err());
     }
 }

@@ -69,6 +69,15 @@ pub enum ApiError {
         /// Message for the client.
         message: String,
     },
+    /// 401: no or invalid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: authenticated, but the role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 429: too many requests; retry after this many seconds.
+    #[error("too many requests: retry in {0} s")]
+    TooManyRequests(u64),
     /// 404: no such route or record.
     #[error("{0}")]
     NotFound(String),
@@ -87,6 +96,9 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest { code, .. } => code,
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::TooManyRequests(_) => "rate_limited",
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
@@ -116,10 +128,22 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<zhishu_audit::AuditError> for ApiError {
+    fn from(e: zhishu_audit::AuditError) -> Self {
+        tracing::error!(error = %e, "refusing the request: its audit event could not be written");
+        ApiError::Unavailable(
+            "the audit store is unavailable, so this request was refused and nothing was answered; retry later".into(),
+        )
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -137,8 +161,17 @@ impl ResponseError for ApiError {
             other => other.to_string(),
         };
         let mut res = HttpResponse::build(self.status_code());
-        if matches!(self, ApiError::Unavailable(_)) {
-            res.insert_header(("Retry-After", "5"));
+        match self {
+            ApiError::Unavailable(_) => {
+                res.insert_header(("Retry-After", "5"));
+            }
+            ApiError::TooManyRequests(secs) => {
+                res.insert_header(("Retry-After", secs.to_string()));
+            }
+            ApiError::Unauthorized(_) => {
+                res.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            _ => {}
         }
         res.json(ErrorBody {
             error: ErrorDetail {

@@ -10,7 +10,10 @@
 //! wiring.
 #![warn(missing_docs)]
 
+pub mod access;
+mod audit_api;
 mod error;
+mod identity;
 mod metrics;
 mod middleware;
 mod openapi;
@@ -60,6 +63,8 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
             .app_data(error::path_config())
             .wrap(actix_web::middleware::from_fn(middleware::request_context))
             .configure(ops::configure)
+            .configure(identity::configure)
+            .configure(audit_api::configure)
             .default_service(web::to(error::not_found))
     })
     .shutdown_timeout(cfg.shutdown_timeout_secs)

@@ -7,8 +7,40 @@ use utoipa::OpenApi;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Zhishu (知枢) API", description = "Self-hosted enterprise knowledge assistant"),
-    paths(crate::ops::healthz, crate::ops::readyz, crate::ops::metrics, crate::ops::openapi),
+    paths(
+        crate::ops::healthz, crate::ops::readyz, crate::ops::metrics, crate::ops::openapi,
+        crate::identity::login, crate::identity::logout, crate::identity::me,
+        crate::audit_api::events, crate::audit_api::event, crate::audit_api::export, crate::audit_api::verify_chain,
+    ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
-    tags((name = "operations", description = "Liveness, readiness, metrics and this document"))
+    modifiers(&Security),
+    tags(
+        (name = "operations", description = "Liveness, readiness, metrics and this document"),
+        (name = "identity", description = "Sign-in with local users; API keys and OIDC tokens are sent as `Authorization: Bearer`"),
+        (name = "audit", description = "The audit trail, for compliance officers"),
+    )
 )]
 pub struct ApiDoc;
+
+/// Declares the two ways to authenticate: a bearer token (API key or OIDC
+/// access token) and the session cookie.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::access::SESSION_COOKIE,
+            ))),
+        );
+    }
+}

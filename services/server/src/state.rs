@@ -6,8 +6,11 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tracing::{info, warn};
+use zhishu_audit::AuditLog;
+use zhishu_auth::oidc::OidcVerifier;
+use zhishu_auth::{Authenticator, RateLimiter};
 use zhishu_core::Config;
-use zhishu_store::{SqlStore, StoreError};
+use zhishu_store::{Repository, SqlStore, StoreError};
 
 /// Which API a process serves. A single box serves both; scaled out, the
 /// ingest and query services run as separate processes on the same image.
@@ -51,12 +54,19 @@ pub struct AppState {
     pub store: SqlStore,
     /// Which API this process serves.
     pub service: Service,
+    /// The audit trail's writer.
+    pub audit: AuditLog,
+    /// Authentication.
+    pub auth: Authenticator,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) login_limiter: RateLimiter,
     pub(crate) metrics: Metrics,
     pub(crate) migrations: RwLock<MigrationState>,
 }
 
 impl AppState {
-    /// Builds the state; the store may not be reachable yet.
+    /// Builds the state and starts the audit writer; the store may not be
+    /// reachable yet. Must run inside a tokio runtime.
     ///
     /// # Errors
     /// When the metrics registry cannot be built (a bug).
@@ -65,7 +75,15 @@ impl AppState {
         store: SqlStore,
         service: Service,
     ) -> Result<Self, ServerError> {
+        let repo: Arc<dyn Repository> = Arc::new(store.clone());
+        let oidc = config.auth.oidc.clone().map(OidcVerifier::new);
+        let ttl = Duration::from_secs(config.auth.session_ttl_minutes.max(1) * 60);
+        let logins = config.limits.logins_per_minute;
         Ok(Self {
+            audit: AuditLog::start(repo.clone(), config.audit.queue),
+            auth: Authenticator::new(repo, ttl, oidc),
+            limiter: RateLimiter::new(config.limits.requests_per_minute, config.limits.burst),
+            login_limiter: RateLimiter::new(logins, logins.max(1)),
             config,
             store,
             service,

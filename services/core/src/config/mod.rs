@@ -52,6 +52,118 @@ pub struct Config {
     /// Ingestion limits and allowed roots.
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// Authentication.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Rate limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// The audit trail.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// Authentication.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// How long a web session lasts, in minutes. Default 720 (12 h).
+    pub session_ttl_minutes: u64,
+    /// Mark the session cookie `Secure` (HTTPS only). Default false; set it
+    /// to true behind TLS.
+    pub cookie_secure: bool,
+    /// Delay added to every failed sign-in, in milliseconds. Default 1000.
+    pub login_failure_delay_ms: u64,
+    /// Single sign-on with OIDC bearer tokens; off when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl_minutes: 720,
+            cookie_secure: false,
+            login_failure_delay_ms: 1000,
+            oidc: None,
+        }
+    }
+}
+
+/// An OIDC identity provider whose access tokens Zhishu accepts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Expected `iss` claim. Required.
+    pub issuer: String,
+    /// Expected `aud` claim. Required.
+    pub audience: String,
+    /// Where the provider publishes its signing keys (JWKS). Required.
+    pub jwks_url: String,
+    /// Claim holding the user name (dotted path). Default `preferred_username`.
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
+    /// Claim holding the list of Zhishu roles (dotted path, e.g.
+    /// `realm_access.roles`). Default `roles`.
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: String,
+    /// Claim holding the list of access groups. Default `groups`.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+}
+
+fn default_username_claim() -> String {
+    "preferred_username".into()
+}
+
+fn default_roles_claim() -> String {
+    "roles".into()
+}
+
+fn default_groups_claim() -> String {
+    "groups".into()
+}
+
+/// Rate limits, per user or API key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Sustained requests per minute per principal; 0 disables. Default 600.
+    pub requests_per_minute: u32,
+    /// Requests a principal may make at once. Default 60.
+    pub burst: u32,
+    /// Sign-in attempts per minute per client address; 0 disables. Default 10.
+    pub logins_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: 600,
+            burst: 60,
+            logins_per_minute: 10,
+        }
+    }
+}
+
+/// The audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Store the whole prompt in chat events (not only its hash and size).
+    /// Default false.
+    pub store_prompts: bool,
+    /// Events that may wait for the writer before requests wait. Default 1024.
+    pub queue: usize,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            store_prompts: false,
+            queue: 1024,
+        }
+    }
 }
 
 /// HTTP server settings.
