@@ -57,6 +57,13 @@ impl Server {
         Self::start_with(dir, &url, &[])
     }
 
+    /// Starts `zhishu serve` on a fresh SQLite database with extra environment.
+    pub fn start_env(env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+        Self::start_with(dir, &url, env)
+    }
+
     /// Starts `zhishu serve` with this database URL and extra environment.
     pub fn start_with(dir: tempfile::TempDir, database_url: &str, env: &[(&str, &str)]) -> Server {
         let config = dir.path().join("zhishu.toml");
@@ -110,6 +117,57 @@ impl Server {
             dir,
             logs,
         }
+    }
+
+    /// Runs a `zhishu` command against this server's configuration and
+    /// database, feeding `stdin`.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        use std::io::Write;
+        let config = self.dir.path().join("zhishu.toml");
+        let mut child = Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("ZHISHU_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn zhishu");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("zhishu output");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Creates a user with these roles (and a password) and an API key
+    /// granting all of them; returns the key.
+    pub fn user_with_key(&self, name: &str, roles: &[&str], groups: &[&str]) -> String {
+        let mut args = vec!["users", "add", name];
+        for r in roles {
+            args.extend(["--role", r]);
+        }
+        for g in groups {
+            args.extend(["--group", g]);
+        }
+        let (code, _, err) = self.cli(&args, "password-of-test\n");
+        assert_eq!(code, 0, "users add: {err}");
+        let mut args = vec!["keys", "create", "--user", name];
+        for r in roles {
+            args.extend(["--role", r]);
+        }
+        let (code, out, err) = self.cli(&args, "");
+        assert_eq!(code, 0, "keys create: {err}");
+        out.trim().to_string()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -235,4 +293,77 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> (i32, String,
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Any request: method, headers, optional JSON body; returns status,
+/// headers (lower-case names) and body text.
+pub fn request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, Vec<(String, String)>, String) {
+    let agent = agent();
+    let mut res = match (method, body) {
+        ("GET", _) => {
+            let mut r = agent.get(url);
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.call()
+        }
+        (m, body) => {
+            let mut r = match m {
+                "POST" => agent.post(url),
+                "PUT" => agent.put(url),
+                "PATCH" => agent.patch(url),
+                "DELETE" => {
+                    let mut d = agent.delete(url);
+                    for (k, v) in headers {
+                        d = d.header(*k, *v);
+                    }
+                    return finish(d.call().expect("HTTP request"));
+                }
+                other => panic!("method {other}"),
+            };
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.header("content-type", "application/json")
+                .send(body.unwrap_or(""))
+        }
+    }
+    .expect("HTTP request");
+    let status = res.status().as_u16();
+    let hdrs = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let text = res.body_mut().read_to_string().unwrap_or_default();
+    (status, hdrs, text)
+}
+
+fn finish(mut res: ureq::http::Response<ureq::Body>) -> (u16, Vec<(String, String)>, String) {
+    let status = res.status().as_u16();
+    let hdrs = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let text = res.body_mut().read_to_string().unwrap_or_default();
+    (status, hdrs, text)
+}
+
+/// A header's value.
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `Authorization: Bearer <key>`.
+pub fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
 }

@@ -88,10 +88,26 @@ impl SqlStore {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
-            other => StoreError::Migration(other.to_string()),
-        })
+        let mut attempt = 0;
+        loop {
+            let result = migrator.run(&self.pool).await.map_err(|e| match e {
+                sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
+                other => StoreError::Migration(other.to_string()),
+            });
+            match result {
+                // SQLite has no migration lock: when two processes start
+                // together, the loser's transaction fails on a table the
+                // winner just created and rolls back. Running again then
+                // finds the migration applied.
+                Err(StoreError::Database(_) | StoreError::Migration(_))
+                    if self.backend == Backend::Sqlite && attempt < 5 =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The names of the migrations applied so far, in order.
