@@ -26,7 +26,7 @@ fn operational_endpoints_of_a_started_server() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["database", "vectors", "lexical"]);
+    assert_eq!(names, vec!["database", "audit", "vectors", "lexical"]);
     assert!(
         ready["checks"]
             .as_array()
@@ -69,11 +69,20 @@ fn operational_endpoints_of_a_started_server() {
     let (status, doc) = get(&server.url("/openapi.json"));
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
-    let mut paths: Vec<_> = doc["paths"].as_object().unwrap().keys().cloned().collect();
-    paths.sort();
-    assert_eq!(
-        paths,
-        vec!["/healthz", "/metrics", "/openapi.json", "/readyz"]
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/healthz",
+        "/metrics",
+        "/openapi.json",
+        "/readyz",
+        "/v1/auth/login",
+        "/v1/audit/verify",
+    ] {
+        assert!(paths.contains_key(p), "{p} documented");
+    }
+    assert!(
+        doc["components"]["securitySchemes"]["bearer"].is_object(),
+        "{doc}"
     );
     assert!(doc["paths"]["/readyz"]["get"]["responses"]["503"].is_object());
 }
@@ -192,7 +201,15 @@ fn readiness_fails_when_the_database_is_unreachable() {
         detail.starts_with("postgres: the database is unavailable"),
         "{detail}"
     );
-    for other in checks.iter().filter(|c| c["name"] != "database") {
+    let audit = checks.iter().find(|c| c["name"] == "audit").unwrap();
+    assert_eq!(
+        audit["ok"], false,
+        "the audit store is the database: {audit}"
+    );
+    for other in checks
+        .iter()
+        .filter(|c| c["name"] != "database" && c["name"] != "audit")
+    {
         assert_eq!(other["ok"], true, "{other}");
     }
     let (_, _, metrics) = get_text(&server.url("/metrics"), &[]);

@@ -367,3 +367,49 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 pub fn bearer(key: &str) -> String {
     format!("Bearer {key}")
 }
+
+/// A TCP proxy to `target` on a free local port; when `cut` is set it drops
+/// every connection and refuses new ones: a database that went away.
+pub fn cuttable_proxy(target: String, cut: Arc<std::sync::atomic::AtomicBool>) -> String {
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::Ordering;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        let mut open: Vec<TcpStream> = Vec::new();
+        while !cut.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((client, _)) => {
+                    let Ok(upstream) = TcpStream::connect(&target) else {
+                        continue;
+                    };
+                    let _ = client.set_nonblocking(false);
+                    let (Ok(c1), Ok(u1), Ok(c2), Ok(u2)) = (
+                        client.try_clone(),
+                        upstream.try_clone(),
+                        client.try_clone(),
+                        upstream.try_clone(),
+                    ) else {
+                        continue;
+                    };
+                    open.push(client);
+                    open.push(upstream);
+                    std::thread::spawn(move || {
+                        let (mut c, mut u) = (c1, u1);
+                        std::io::copy(&mut c, &mut u)
+                    });
+                    std::thread::spawn(move || {
+                        let (mut u, mut c) = (u2, c2);
+                        std::io::copy(&mut u, &mut c)
+                    });
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        for s in open {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    addr
+}

@@ -11,12 +11,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use utoipa::ToSchema;
 use zhishu_core::config::VectorBackend;
-use zhishu_store::Backend;
+use zhishu_store::{Backend, Repository};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Check {
-    /// `database`, `vectors` or `lexical`.
+    /// `database`, `audit`, `vectors` or `lexical`.
     pub name: &'static str,
     /// Whether it passed.
     pub ok: bool,
@@ -29,8 +29,9 @@ pub struct Check {
 /// Runs every check.
 pub(crate) async fn run_checks(state: &AppState) -> Vec<Check> {
     let limit = Duration::from_secs(state.config.server.readiness_timeout_secs.max(1));
-    let (db, vectors, lexical) = tokio::join!(
+    let (db, audit, vectors, lexical) = tokio::join!(
         timed("database", limit, check_database(state)),
+        timed("audit", limit, check_audit(state)),
         timed("vectors", limit, check_vectors(state)),
         timed(
             "lexical",
@@ -38,7 +39,7 @@ pub(crate) async fn run_checks(state: &AppState) -> Vec<Check> {
             check_dir(state.config.lexical_path(), "tantivy index")
         ),
     );
-    let checks = vec![db, vectors, lexical];
+    let checks = vec![db, audit, vectors, lexical];
     for c in &checks {
         state
             .metrics
@@ -89,6 +90,18 @@ async fn check_database(state: &AppState) -> Result<String, String> {
         MigrationState::Done => Ok(format!("{kind}: reachable, schema up to date")),
         MigrationState::Pending(why) => Err(format!("{kind}: schema not applied yet ({why})")),
         MigrationState::Failed(why) => Err(format!("{kind}: migration failed: {why}")),
+    }
+}
+
+/// The audit trail must be readable; without it every request is refused.
+async fn check_audit(state: &AppState) -> Result<String, String> {
+    if state.migration_state() != MigrationState::Done {
+        return Err("audit store: schema not applied yet".into());
+    }
+    match state.store.last_audit().await {
+        Ok(Some(last)) => Ok(format!("audit trail readable; {} events", last.seq)),
+        Ok(None) => Ok("audit trail readable; empty".into()),
+        Err(e) => Err(format!("audit store: {e}")),
     }
 }
 
