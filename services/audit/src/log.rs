@@ -70,6 +70,11 @@ impl AuditLog {
 }
 
 async fn writer(store: Arc<dyn Repository>, mut rx: mpsc::Receiver<Pending>) {
+    // The chain's tail as this writer last wrote it. While no other process
+    // appends, groups go out as one INSERT with no lock and no read; if
+    // another process did append, the INSERT hits a taken sequence number
+    // and the group is redone on the locked path, which reads the real tail.
+    let mut tail: Option<(i64, String)> = None;
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -78,7 +83,7 @@ async fn writer(store: Arc<dyn Repository>, mut rx: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        match commit(store.as_ref(), &group).await {
+        match commit(store.as_ref(), &mut tail, &group).await {
             Ok(records) => {
                 for (p, r) in group.into_iter().zip(records) {
                     let _ = p.reply.send(Ok(r));
@@ -94,10 +99,14 @@ async fn writer(store: Arc<dyn Repository>, mut rx: mpsc::Receiver<Pending>) {
     }
 }
 
-/// Commits one group. The store assigns places in the chain under its lock;
-/// a conflict can then only come from a writer that ignores the lock, and is
-/// retried.
-async fn commit(store: &dyn Repository, group: &[Pending]) -> Result<Vec<AuditRecord>, AuditError> {
+/// Commits one group: optimistically after the cached tail, else under the
+/// store's chain lock. A conflict on the locked path can only come from a
+/// writer that ignores the lock, and is retried.
+async fn commit(
+    store: &dyn Repository,
+    tail: &mut Option<(i64, String)>,
+    group: &[Pending],
+) -> Result<Vec<AuditRecord>, AuditError> {
     let mut links = Vec::with_capacity(group.len());
     for p in group {
         links.push(NewAuditLink {
@@ -113,13 +122,29 @@ async fn commit(store: &dyn Repository, group: &[Pending]) -> Result<Vec<AuditRe
             document_ids: p.event.document_ids(),
         });
     }
+    if let Some((seq, prev)) = tail.take() {
+        let records = chain_after(seq, prev, &links);
+        match store.append_audit_batch(&records).await {
+            Ok(()) => {
+                *tail = records.last().map(|r| (r.seq, r.hash.clone()));
+                return Ok(records);
+            }
+            // Another process appended: redo the group under the lock.
+            Err(StoreError::Conflict(_)) => {}
+            Err(StoreError::Unavailable(m)) => return Err(AuditError::Unavailable(m)),
+            Err(e) => return Err(AuditError::Store(e.to_string())),
+        }
+    }
     let mut last = None;
     for _ in 0..MAX_CONFLICTS {
         match store
             .append_audit_chained(links.clone(), GENESIS_HASH, link_hash)
             .await
         {
-            Ok(records) => return Ok(records),
+            Ok(records) => {
+                *tail = records.last().map(|r| (r.seq, r.hash.clone()));
+                return Ok(records);
+            }
             Err(StoreError::Conflict(m)) => last = Some(m),
             Err(StoreError::Unavailable(m)) => return Err(AuditError::Unavailable(m)),
             Err(e) => return Err(AuditError::Store(e.to_string())),
@@ -129,4 +154,31 @@ async fn commit(store: &dyn Repository, group: &[Pending]) -> Result<Vec<AuditRe
         "could not append after {MAX_CONFLICTS} conflicts: {}",
         last.unwrap_or_default()
     )))
+}
+
+/// Places links after `(seq, prev)` and hashes them.
+fn chain_after(mut seq: i64, mut prev: String, links: &[NewAuditLink]) -> Vec<AuditRecord> {
+    links
+        .iter()
+        .map(|l| {
+            seq += 1;
+            let mut r = AuditRecord {
+                seq,
+                id: l.id.clone(),
+                occurred_at: l.occurred_at,
+                actor: l.actor.clone(),
+                action: l.action.clone(),
+                outcome: l.outcome.clone(),
+                client_addr: l.client_addr.clone(),
+                payload: l.payload.clone(),
+                prev_hash: std::mem::take(&mut prev),
+                hash: String::new(),
+                search_text: l.search_text.clone(),
+                document_ids: l.document_ids.clone(),
+            };
+            r.hash = link_hash(&r);
+            prev = r.hash.clone();
+            r
+        })
+        .collect()
 }
