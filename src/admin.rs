@@ -38,22 +38,23 @@ impl Ctx {
     /// Records an event by the operator at this terminal.
     async fn record(&self, action: &str, input: serde_json::Value) -> Result<()> {
         let os_user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-        let mut e = AuditEvent::new(
-            Actor {
-                user: "system:cli".into(),
-                roles: vec![Role::Admin],
-                auth: "cli".into(),
-                ..Default::default()
-            },
-            action,
-            Outcome::Ok,
-        );
+        let mut e = AuditEvent::new(cli_actor(), action, Outcome::Ok);
         e.input = Some(serde_json::json!({"os_user": os_user, "args": input}));
         self.audit
             .record(e)
             .await
             .context("the audit trail cannot be written, so nothing was done")?;
         Ok(())
+    }
+}
+
+/// The operator at this terminal, as the audit trail names them.
+fn cli_actor() -> Actor {
+    Actor {
+        user: "system:cli".into(),
+        roles: vec![Role::Admin],
+        auth: "cli".into(),
+        ..Default::default()
     }
 }
 
@@ -337,6 +338,39 @@ pub async fn audit(config: &Config, cmd: AuditCommand) -> Result<bool> {
                 f.before_seq = page.last().map(|r| r.seq);
             }
             out.flush()?;
+            Ok(true)
+        }
+        AuditCommand::Purge { dry_run } => {
+            let days = config.audit.retention_days;
+            if days == 0 {
+                bail!(
+                    "retention is not configured (audit.retention_days = 0 keeps everything); nothing was removed"
+                );
+            }
+            let before = zhishu_store::now_ms() - i64::from(days) * 86_400_000;
+            if dry_run {
+                match ctx.store.last_audit_before(before).await? {
+                    Some(last) => println!(
+                        "would remove events #1–#{} (older than {}, {days} days)",
+                        last.seq,
+                        rfc3339(before)
+                    ),
+                    None => println!("nothing is older than {} ({days} days)", rfc3339(before)),
+                }
+                return Ok(true);
+            }
+            let report =
+                zhishu_audit::purge(&ctx.store, &ctx.audit, cli_actor(), before, days).await?;
+            match report.anchor {
+                Some(a) => println!(
+                    "removed {} events older than {}; the chain now starts after #{} (hash {})",
+                    report.removed,
+                    rfc3339(before),
+                    a.anchor_seq,
+                    a.anchor_hash
+                ),
+                None => println!("nothing is older than {} ({days} days)", rfc3339(before)),
+            }
             Ok(true)
         }
         AuditCommand::Verify => {

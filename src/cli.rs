@@ -142,6 +142,13 @@ pub enum AuditCommand {
     },
     /// Verify the hash chain of the whole trail; exit code 1 when broken.
     Verify,
+    /// Remove events older than `audit.retention_days` (audited; the chain
+    /// stays verifiable from the recorded anchor).
+    Purge {
+        /// Say what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Filters of `audit search` and `audit export`.

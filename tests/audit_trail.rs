@@ -248,6 +248,11 @@ fn search_read_export_and_verify() {
     let (code, out, _) = server.cli(&["audit", "verify"], "");
     assert_eq!(code, 1, "the CLI fails on a broken chain: {out}");
     assert!(out.contains("BROKEN at event #3"), "{out}");
+
+    // Retention is off unless configured, and never hides a broken chain.
+    let (code, _, err) = server.cli(&["audit", "purge"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("retention is not configured"), "{err}");
 }
 
 #[test]

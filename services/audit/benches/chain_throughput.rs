@@ -26,7 +26,9 @@ fn event(i: usize) -> AuditEvent {
         "chat.completion",
         Outcome::Ok,
     );
-    e.question = Some(format!("出差住宿标准是多少？ What is the hotel limit for trip {i}?"));
+    e.question = Some(format!(
+        "出差住宿标准是多少？ What is the hotel limit for trip {i}?"
+    ));
     e.answer = Some("The limit is 600 CNY per night in tier-1 cities [1].".into());
     e.retrieved = (0..8)
         .map(|k| RetrievedSource {
@@ -141,15 +143,25 @@ async fn main() {
     let store = SqlStore::connect(&config).await.expect("store");
     let log = AuditLog::start(Arc::new(store.clone()) as Arc<dyn Repository>, 1024);
     sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new().max_connections(32).connect(&db.url).await.expect("pool");
-    pool.execute("CREATE TABLE audit_bare (LIKE audit_events INCLUDING DEFAULTS)").await.expect("bare table");
-    pool.execute("ALTER TABLE audit_bare ADD PRIMARY KEY (seq)").await.expect("bare key");
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(32)
+        .connect(&db.url)
+        .await
+        .expect("pool");
+    pool.execute("CREATE TABLE audit_bare (LIKE audit_events INCLUDING DEFAULTS)")
+        .await
+        .expect("bare table");
+    pool.execute("ALTER TABLE audit_bare ADD PRIMARY KEY (seq)")
+        .await
+        .expect("bare key");
 
     // Warm both paths (connections, plans).
     chained(&log, 8).await;
     bare(&pool, 8, 99).await;
 
-    println!("| writers | chained events/s | bare inserts/s | chained ÷ bare time | chained p50 / p99 ms | bare p50 / p99 ms | added p50 / p99 ms |");
+    println!(
+        "| writers | chained events/s | bare inserts/s | chained ÷ bare time | chained p50 / p99 ms | bare p50 / p99 ms | added p50 / p99 ms |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for (round, writers) in [1usize, 8, 32].into_iter().enumerate() {
         let c = chained(&log, writers).await;
@@ -168,7 +180,10 @@ async fn main() {
         );
     }
     let v = zhishu_audit::verify(&store).await.expect("verify");
-    println!("\nchain verified after the run: {} events, ok = {}", v.events_checked, v.ok);
+    println!(
+        "\nchain verified after the run: {} events, ok = {}",
+        v.events_checked, v.ok
+    );
     drop(log);
     store.close().await;
     pool.close().await;

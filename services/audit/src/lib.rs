@@ -22,6 +22,7 @@ mod chain;
 mod event;
 mod export;
 mod log;
+mod retention;
 mod verify;
 
 pub use chain::{GENESIS_HASH, link_hash};
@@ -30,4 +31,5 @@ pub use event::{
 };
 pub use export::{CSV_HEADER, csv_line, jsonl_line, parse_time, rfc3339};
 pub use log::{AuditError, AuditLog};
+pub use retention::{PurgeError, PurgeReport, purge};
 pub use verify::{Problem, Verification, verify};

@@ -15,7 +15,7 @@ pub struct Problem {
     pub seq: i64,
     /// Its id.
     pub event_id: String,
-    /// `modified`, `broken_link` or `sequence_gap`.
+    /// `modified`, `broken_link`, `sequence_gap` or `unvouched_anchor`.
     pub kind: &'static str,
     /// What it means.
     pub detail: String,
@@ -34,6 +34,9 @@ pub struct Verification {
     pub last_hash: String,
     /// The first problem, if any.
     pub problem: Option<Problem>,
+    /// The retention anchor the chain starts after (0 when nothing was
+    /// ever purged).
+    pub starts_after: i64,
 }
 
 /// Reads the chain from the start and checks every link: the content hash,
@@ -43,8 +46,12 @@ pub struct Verification {
 /// Only when the store cannot be read; a broken chain is a result, not an
 /// error.
 pub async fn verify(store: &dyn Repository) -> Result<Verification, StoreError> {
-    let mut expected_seq = 1;
-    let mut prev = GENESIS_HASH.to_string();
+    let anchor = store.latest_audit_anchor().await?;
+    let starts_after = anchor.as_ref().map_or(0, |a| a.anchor_seq);
+    let mut expected_seq = starts_after + 1;
+    let mut prev = anchor
+        .as_ref()
+        .map_or_else(|| GENESIS_HASH.to_string(), |a| a.anchor_hash.clone());
     let mut checked = 0;
     loop {
         let page = store.audit_after(expected_seq - 1, PAGE).await?;
@@ -79,11 +86,41 @@ pub async fn verify(store: &dyn Repository) -> Result<Verification, StoreError> 
                         kind,
                         detail,
                     }),
+                    starts_after,
                 });
             }
             checked += 1;
             expected_seq += 1;
             prev = r.hash;
+        }
+    }
+    // An anchor counts only if the chain itself records the purge that set
+    // it; otherwise someone deleted history and wrote their own starting point.
+    if let Some(a) = anchor {
+        let vouched = match store.audit_event(&a.purge_event_id).await {
+            Ok(e) => {
+                e.seq > a.anchor_seq
+                    && e.action == "audit.purge"
+                    && e.payload["input"]["anchor_seq"] == a.anchor_seq
+                    && e.payload["input"]["anchor_hash"] == a.anchor_hash.as_str()
+            }
+            Err(StoreError::NotFound { .. }) => false,
+            Err(e) => return Err(e),
+        };
+        if !vouched {
+            return Ok(Verification {
+                ok: false,
+                events_checked: checked,
+                last_seq: expected_seq - 1,
+                last_hash: prev,
+                problem: Some(Problem {
+                    seq: a.anchor_seq,
+                    event_id: a.purge_event_id,
+                    kind: "unvouched_anchor",
+                    detail: "the retention anchor is not recorded by an audit.purge event in the chain: events were removed outside a purge".into(),
+                }),
+                starts_after,
+            });
         }
     }
     Ok(Verification {
@@ -92,5 +129,6 @@ pub async fn verify(store: &dyn Repository) -> Result<Verification, StoreError> 
         last_seq: expected_seq - 1,
         last_hash: prev,
         problem: None,
+        starts_after,
     })
 }

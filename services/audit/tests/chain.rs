@@ -11,6 +11,120 @@ both_backends! {
     concurrent_writers_keep_one_chain;
     two_processes_share_one_chain;
     tampering_is_detected_at_the_first_bad_event;
+    retention_purges_and_keeps_the_chain_verifiable;
+}
+
+fn cli() -> Actor {
+    Actor {
+        user: "system:cli".into(),
+        auth: "cli".into(),
+        ..Default::default()
+    }
+}
+
+async fn retention_purges_and_keeps_the_chain_verifiable(db: &TestDb) {
+    let store: Arc<dyn Repository> = Arc::new(db.store.clone());
+    let log = AuditLog::start(store.clone(), 16);
+    for i in 0..5 {
+        log.record(event("old", i)).await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let cutoff = zhishu_store::now_ms();
+    for i in 0..5 {
+        log.record(event("new", i)).await.unwrap();
+    }
+    let report = purge(store.as_ref(), &log, cli(), cutoff, 30)
+        .await
+        .unwrap();
+    assert_eq!(report.removed, 5);
+    let anchor = report.anchor.unwrap();
+    assert_eq!(anchor.anchor_seq, 5);
+    assert!(
+        store
+            .audit_after(0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.seq > 5)
+    );
+    let v = verify(store.as_ref()).await.unwrap();
+    assert!(v.ok, "{v:?}");
+    assert_eq!(
+        (v.starts_after, v.events_checked, v.last_seq),
+        (5, 6, 11),
+        "5 new events and the purge event"
+    );
+    // Nothing to purge a second time; later events keep chaining.
+    assert_eq!(
+        purge(store.as_ref(), &log, cli(), cutoff, 30)
+            .await
+            .unwrap()
+            .removed,
+        0
+    );
+    log.record(event("later", 0)).await.unwrap();
+    assert!(verify(store.as_ref()).await.unwrap().ok);
+
+    // Events above the anchor still cannot be deleted.
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    assert!(
+        conn.execute("DELETE FROM audit_events WHERE seq = 8")
+            .await
+            .is_err()
+    );
+    assert!(
+        conn.execute("DELETE FROM audit_anchors").await.is_err(),
+        "anchors are append-only"
+    );
+
+    // Someone writes their own anchor to delete history: verify notices.
+    conn.execute(
+        "INSERT INTO audit_anchors (anchor_seq, anchor_hash, purge_event_id, created_at) \
+                   SELECT seq, hash, 'forged', 0 FROM audit_events WHERE seq = 8",
+    )
+    .await
+    .unwrap();
+    conn.execute("DELETE FROM audit_events WHERE seq <= 8")
+        .await
+        .unwrap();
+    let v = verify(store.as_ref()).await.unwrap();
+    let p = v.problem.unwrap();
+    assert_eq!((p.kind, p.seq), ("unvouched_anchor", 8), "{p:?}");
+}
+
+async fn purge_refuses_to_hide_a_broken_chain(db: &TestDb) {
+    let store = fresh_chain(db, 6).await;
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    disarm(db, &mut conn).await;
+    conn.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")
+        .await
+        .unwrap();
+    let log = AuditLog::start(store.clone(), 4);
+    let err = purge(
+        store.as_ref(),
+        &log,
+        cli(),
+        zhishu_store::now_ms() + 1000,
+        1,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, PurgeError::Broken(2)), "{err}");
+    assert_eq!(
+        store.audit_after(0, 100).await.unwrap().len(),
+        6,
+        "nothing removed"
+    );
+}
+
+both_backends! {
+    purge_refuses_to_hide_a_broken_chain;
 }
 
 fn event(user: &str, i: usize) -> AuditEvent {

@@ -365,3 +365,17 @@ pub struct SessionRecord {
     /// Client address at sign-in.
     pub client_addr: Option<String>,
 }
+
+/// Where the chain starts after a retention purge: the last purged event's
+/// sequence number and hash, and the `audit.purge` event that vouches for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAnchor {
+    /// Sequence number of the last purged event.
+    pub anchor_seq: i64,
+    /// Its hash: the `prev_hash` of the first remaining event.
+    pub anchor_hash: String,
+    /// Id of the `audit.purge` event recording the purge.
+    pub purge_event_id: String,
+    /// When the purge ran.
+    pub created_at: i64,
+}

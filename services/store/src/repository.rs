@@ -119,6 +119,13 @@ pub trait Repository: Send + Sync {
     async fn audit_event(&self, id: &str) -> Result<AuditRecord, StoreError>;
     /// Links matching the filter, newest first.
     async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The most recent retention anchor, if any purge ran.
+    async fn latest_audit_anchor(&self) -> Result<Option<AuditAnchor>, StoreError>;
+    /// Records the anchor and deletes every event at or below it, in one
+    /// transaction. Returns how many events were removed.
+    async fn purge_audit(&self, anchor: &AuditAnchor) -> Result<u64, StoreError>;
+    /// The last event that happened before `before_ms`.
+    async fn last_audit_before(&self, before_ms: i64) -> Result<Option<AuditRecord>, StoreError>;
     /// Appends one link to the audit chain. A taken `seq` is a
     /// [`StoreError::Conflict`]: another writer got there first.
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;

@@ -155,6 +155,10 @@ pub struct AuditConfig {
     pub store_prompts: bool,
     /// Events that may wait for the writer before requests wait. Default 1024.
     pub queue: usize,
+    /// Days of audit events that `zhishu audit purge` keeps; 0 keeps
+    /// everything (the default). Purges are themselves audited and keep the
+    /// chain verifiable from a recorded anchor.
+    pub retention_days: u32,
 }
 
 impl Default for AuditConfig {
@@ -162,6 +166,7 @@ impl Default for AuditConfig {
         Self {
             store_prompts: false,
             queue: 1024,
+            retention_days: 0,
         }
     }
 }

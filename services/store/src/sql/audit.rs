@@ -2,7 +2,7 @@
 //! delete here, and the schema's triggers refuse them anyway.
 
 use super::found;
-use crate::{AuditFilter, AuditRecord, Backend, NewAuditLink, SqlStore, StoreError};
+use crate::{AuditAnchor, AuditFilter, AuditRecord, Backend, NewAuditLink, SqlStore, StoreError};
 use sqlx::Row;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Arguments};
@@ -105,7 +105,11 @@ impl SqlStore {
         // One multi-row INSERT: atomic on both backends without an explicit
         // transaction, and a single round trip.
         for group in records.chunks(MAX_ROWS_PER_INSERT) {
-            let mut sql = String::from(concat!("INSERT INTO audit_events (", columns!(), ") VALUES "));
+            let mut sql = String::from(concat!(
+                "INSERT INTO audit_events (",
+                columns!(),
+                ") VALUES "
+            ));
             let mut args = AnyArguments::default();
             for (i, r) in group.iter().enumerate() {
                 if i > 0 {
@@ -177,6 +181,55 @@ impl SqlStore {
         }
         tx.commit().await?;
         Ok(records)
+    }
+
+    pub(crate) async fn latest_audit_anchor_impl(&self) -> Result<Option<AuditAnchor>, StoreError> {
+        let row = sqlx::query(
+            "SELECT anchor_seq, anchor_hash, purge_event_id, created_at FROM audit_anchors ORDER BY anchor_seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(AuditAnchor {
+                anchor_seq: r.try_get("anchor_seq")?,
+                anchor_hash: r.try_get("anchor_hash")?,
+                purge_event_id: r.try_get("purge_event_id")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(crate) async fn purge_audit_impl(&self, a: &AuditAnchor) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO audit_anchors (anchor_seq, anchor_hash, purge_event_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(a.anchor_seq)
+            .bind(&a.anchor_hash)
+            .bind(&a.purge_event_id)
+            .bind(a.created_at)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM audit_events WHERE seq <= $1")
+            .bind(a.anchor_seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn last_audit_before_impl(
+        &self,
+        before_ms: i64,
+    ) -> Result<Option<AuditRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM audit_events WHERE occurred_at < $1 ORDER BY seq DESC LIMIT 1"
+        ))
+        .bind(before_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(audit).transpose()
     }
 
     pub(crate) async fn last_audit_impl(&self) -> Result<Option<AuditRecord>, StoreError> {

@@ -157,6 +157,18 @@ impl crate::Repository for crate::SqlStore {
     ) -> Result<Vec<crate::AuditRecord>, StoreError> {
         self.append_audit_chained_impl(links, genesis, hash).await
     }
+    async fn latest_audit_anchor(&self) -> Result<Option<crate::AuditAnchor>, StoreError> {
+        self.latest_audit_anchor_impl().await
+    }
+    async fn purge_audit(&self, a: &crate::AuditAnchor) -> Result<u64, StoreError> {
+        self.purge_audit_impl(a).await
+    }
+    async fn last_audit_before(
+        &self,
+        before_ms: i64,
+    ) -> Result<Option<crate::AuditRecord>, StoreError> {
+        self.last_audit_before_impl(before_ms).await
+    }
     async fn audit_event(&self, id: &str) -> Result<crate::AuditRecord, StoreError> {
         self.audit_event_impl(id).await
     }
