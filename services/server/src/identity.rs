@@ -160,6 +160,10 @@ pub(crate) async fn logout(
     responses((status = 200, description = "The caller", body = Me),
         (status = 401, description = "Not authenticated", body = crate::error::ErrorBody)))]
 #[get("/v1/auth/me")]
-pub(crate) async fn me(caller: Caller<Authenticated>) -> web::Json<Me> {
-    web::Json(Me::from(&caller.principal))
+pub(crate) async fn me(
+    state: web::Data<AppState>,
+    caller: Caller<Authenticated>,
+) -> Result<web::Json<Me>, ApiError> {
+    state.audit.record(caller.event("auth.me", Outcome::Ok)).await?;
+    Ok(web::Json(Me::from(&caller.principal)))
 }
