@@ -168,7 +168,10 @@ fn sessions_sign_in_and_out() {
     let (status, _, body) = request("POST", &login, &[], Some("{not json"));
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("invalid_json"));
-    let huge = format!(r#"{{"username":"王芳","password":"{}"}}"#, "x".repeat(64 * 1024));
+    let huge = format!(
+        r#"{{"username":"王芳","password":"{}"}}"#,
+        "x".repeat(64 * 1024)
+    );
     let (status, _, body) = request("POST", &login, &[], Some(&huge));
     assert_eq!(status, 413, "sign-in bodies are capped at 16 KiB: {body}");
     assert!(body.contains("payload_too_large"), "{body}");

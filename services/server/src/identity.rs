@@ -164,6 +164,9 @@ pub(crate) async fn me(
     state: web::Data<AppState>,
     caller: Caller<Authenticated>,
 ) -> Result<web::Json<Me>, ApiError> {
-    state.audit.record(caller.event("auth.me", Outcome::Ok)).await?;
+    state
+        .audit
+        .record(caller.event("auth.me", Outcome::Ok))
+        .await?;
     Ok(web::Json(Me::from(&caller.principal)))
 }
