@@ -190,7 +190,7 @@ async fn two_processes_share_one_chain(db: &TestDb) {
     let mut tasks = Vec::new();
     for (n, log) in [log_a, log_b].into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
-            for i in 0..40 {
+            for i in 0..150 {
                 log.record(event(&format!("proc{n}"), i)).await.unwrap();
             }
         }));
@@ -200,7 +200,7 @@ async fn two_processes_share_one_chain(db: &TestDb) {
     }
     let v = verify(a.as_ref()).await.unwrap();
     assert!(v.ok, "{v:?}");
-    assert_eq!(v.events_checked, 80);
+    assert_eq!(v.events_checked, 300);
 }
 
 /// Removes the append-only triggers, as an attacker with database rights could.

@@ -102,14 +102,29 @@ impl SqlStore {
         &self,
         records: &[AuditRecord],
     ) -> Result<(), StoreError> {
-        // One multi-row INSERT: atomic on both backends without an explicit
-        // transaction, and a single round trip.
+        // One multi-row INSERT: atomic without an explicit transaction, and a
+        // single round trip. On PostgreSQL the statement also takes the
+        // chain's advisory lock, in a materialised CTE joined to every row, so
+        // it is held before the first row is written (an `EXISTS` would not
+        // do: PostgreSQL drops the target list of an EXISTS subquery). It then
+        // waits for a writer on the locked path instead of racing it.
+        // SQLite serialises every write statement by itself.
+        let pg = self.backend() == Backend::Postgres;
+        let mut statements = Vec::new();
         for group in records.chunks(MAX_ROWS_PER_INSERT) {
-            let mut sql = String::from(concat!(
-                "INSERT INTO audit_events (",
-                columns!(),
-                ") VALUES "
-            ));
+            let mut sql = String::new();
+            if pg {
+                sql.push_str(&format!(
+                    "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${}) AS locked) ",
+                    group.len() * 12 + 1
+                ));
+            }
+            sql.push_str(concat!("INSERT INTO audit_events (", columns!(), ") "));
+            sql.push_str(if pg {
+                "SELECT v.* FROM (VALUES "
+            } else {
+                "VALUES "
+            });
             let mut args = AnyArguments::default();
             for (i, r) in group.iter().enumerate() {
                 if i > 0 {
@@ -126,9 +141,27 @@ impl SqlStore {
                 sql.push(')');
                 bind_record(&mut args, r)?;
             }
-            sqlx::query_with::<Any, _>(sqlx::AssertSqlSafe(sql), args)
-                .execute(&self.pool)
-                .await?;
+            if pg {
+                sql.push_str(") AS v CROSS JOIN chain_lock");
+                args.add(AUDIT_CHAIN_LOCK)
+                    .map_err(|e| StoreError::Database(e.to_string()))?;
+            }
+            statements.push((sql, args));
+        }
+        if statements.len() == 1 {
+            if let Some((sql, args)) = statements.pop() {
+                sqlx::query_with::<Any, _>(sqlx::AssertSqlSafe(sql), args)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        } else {
+            let mut tx = self.pool.begin().await?;
+            for (sql, args) in statements {
+                sqlx::query_with::<Any, _>(sqlx::AssertSqlSafe(sql), args)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
         }
         Ok(())
     }
