@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Server, get, get_text, post_raw};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
