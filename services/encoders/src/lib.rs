@@ -1,6 +1,29 @@
-//! Text encoders: embedding and reranking models on candle.
+//! Text encoders: embedding models and cross-encoder rerankers on candle.
 //!
-//! Nothing is implemented here yet: this crate is the room for issue #3
-//! (BERT / XLM-R embedders and cross-encoder rerankers with dynamic
-//! batching). It will depend only on `zhishu-core`, candle and tokenizers.
+//! A model is a local folder in the Hugging Face layout (`config.json`,
+//! `tokenizer.json`, `model.safetensors` or `pytorch_model.bin`, and for
+//! sentence-transformers models `modules.json` and `1_Pooling/config.json`).
+//! Two families are supported, each for both jobs:
+//!
+//! | family | embedders | rerankers |
+//! |---|---|---|
+//! | BERT | all-MiniLM, bge-small/base/large, e5 | ms-marco-MiniLM cross-encoders |
+//! | XLM-RoBERTa | bge-m3, multilingual-e5 | bge-reranker-v2-m3 |
+//!
+//! [`Embedder`] pools as the model defines (mean or CLS) and L2-normalises;
+//! [`Reranker`] scores (query, passage) pairs. Both take a batch of texts and
+//! pad it to its longest member, so callers should group texts of similar
+//! length — [`EncoderWorker`] does that, and is the one place that runs a
+//! model, so ingestion and queries never oversubscribe the cores.
 #![warn(missing_docs)]
+
+mod batch;
+mod embedder;
+mod error;
+mod folder;
+mod reranker;
+
+pub use embedder::{Embedder, Pooling};
+pub use error::EncoderError;
+pub use folder::{Architecture, ModelFolder};
+pub use reranker::Reranker;
