@@ -204,14 +204,33 @@ impl Embedder {
     /// # Errors
     /// When tokenisation or the model fails.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
-        if texts.is_empty() {
+        let encodings = self.encode(texts)?;
+        self.embed_encodings(&encodings)
+    }
+
+    /// Tokenises texts (truncated to [`Embedder::max_tokens`]); an encoding
+    /// with overflowing parts was truncated.
+    ///
+    /// # Errors
+    /// When the tokenizer fails.
+    pub fn encode(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>, EncoderError> {
+        self.tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EncoderError::Tokenizer(e.to_string()))
+    }
+
+    /// Embeds texts tokenised by [`Embedder::encode`], padded to the longest.
+    ///
+    /// # Errors
+    /// When the model fails.
+    pub fn embed_encodings(
+        &self,
+        encodings: &[tokenizers::Encoding],
+    ) -> Result<Vec<Vec<f32>>, EncoderError> {
+        if encodings.is_empty() {
             return Ok(Vec::new());
         }
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
-        let batch = pad(&encodings, self.pad_id, &self.device)?;
+        let batch = pad(encodings, self.pad_id, &self.device)?;
         let hidden = self.backbone.forward(
             &batch.input_ids,
             &batch.token_type_ids,

@@ -22,8 +22,10 @@ mod embedder;
 mod error;
 mod folder;
 mod reranker;
+mod worker;
 
 pub use embedder::{Embedder, Pooling};
 pub use error::EncoderError;
 pub use folder::{Architecture, ModelFolder};
 pub use reranker::Reranker;
+pub use worker::{Embedded, EncoderWorker, TextKind, WorkerConfig, WorkerStats};
