@@ -26,7 +26,10 @@ fn operational_endpoints_of_a_started_server() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["database", "audit", "vectors", "lexical"]);
+    assert_eq!(
+        names,
+        vec!["database", "audit", "embedder", "vectors", "lexical"]
+    );
     assert!(
         ready["checks"]
             .as_array()

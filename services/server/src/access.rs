@@ -108,6 +108,11 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/v1/audit/verify",
         roles: Some(Compliance::ROLES),
     },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/embeddings",
+        roles: Some(Authenticated::ROLES),
+    },
 ];
 
 /// An authenticated, authorised, rate-limited caller of an endpoint with

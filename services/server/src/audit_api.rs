@@ -4,7 +4,7 @@
 use crate::access::{Caller, Compliance};
 use crate::{ApiError, AppState};
 use actix_web::web::Bytes;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
@@ -47,6 +47,17 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
     /// Export format: `jsonl` (default) or `csv`.
     pub format: Option<String>,
+}
+
+/// Parses the query string after authentication, so that an anonymous
+/// caller gets 401, not a validation error.
+fn parse_query(req: &HttpRequest) -> Result<AuditQuery, ApiError> {
+    web::Query::<AuditQuery>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::BadRequest {
+            code: "invalid_query",
+            message: e.to_string(),
+        })
 }
 
 impl AuditQuery {
@@ -145,11 +156,12 @@ pub struct EventPage {
 pub(crate) async fn events(
     state: web::Data<AppState>,
     caller: Caller<Compliance>,
-    query: web::Query<AuditQuery>,
+    req: HttpRequest,
 ) -> Result<web::Json<EventPage>, ApiError> {
+    let query = parse_query(&req)?;
     let filter = query.filter()?;
     let mut audit = caller.event("audit.search", Outcome::Ok);
-    audit.input = serde_json::to_value(&*query).ok();
+    audit.input = serde_json::to_value(&query).ok();
     state.audit.record(audit).await?;
     let records = state.store.search_audit(&filter).await?;
     let next_cursor = (records.len() as i64 == filter.limit)
@@ -187,8 +199,9 @@ pub(crate) async fn event(
 pub(crate) async fn export(
     state: web::Data<AppState>,
     caller: Caller<Compliance>,
-    query: web::Query<AuditQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let query = parse_query(&req)?;
     let csv = match query.format.as_deref().unwrap_or("jsonl") {
         "jsonl" => false,
         "csv" => true,
@@ -202,7 +215,7 @@ pub(crate) async fn export(
     let mut filter = query.filter()?;
     filter.limit = EXPORT_PAGE;
     let mut audit = caller.event("audit.export", Outcome::Ok);
-    audit.input = serde_json::to_value(&*query).ok();
+    audit.input = serde_json::to_value(&query).ok();
     state.audit.record(audit).await?;
 
     let store: Arc<dyn Repository> = Arc::new(state.store.clone());

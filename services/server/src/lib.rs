@@ -12,6 +12,7 @@
 
 pub mod access;
 mod audit_api;
+mod embeddings;
 mod error;
 mod identity;
 mod metrics;
@@ -59,12 +60,14 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
         App::new()
             .app_data(app_state.clone())
             .app_data(error::json_config(max_json))
+            .app_data(web::PayloadConfig::new(embeddings::MAX_BODY_BYTES))
             .app_data(error::query_config())
             .app_data(error::path_config())
             .wrap(actix_web::middleware::from_fn(middleware::request_context))
             .configure(ops::configure)
             .configure(identity::configure)
             .configure(audit_api::configure)
+            .configure(embeddings::configure)
             .default_service(web::to(error::not_found))
     })
     .shutdown_timeout(cfg.shutdown_timeout_secs)

@@ -14,6 +14,7 @@ pub(crate) struct Metrics {
     duration: HistogramVec,
     in_flight: IntGauge,
     pub readiness: IntGaugeVec,
+    encoder: IntCounterVec,
 }
 
 impl Metrics {
@@ -56,13 +57,22 @@ impl Metrics {
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(readiness.clone()))?;
+        let encoder = IntCounterVec::new(
+            Opts::new(
+                "zhishu_encoder_total",
+                "Embedding worker counts: texts, truncated (cut at the model's limit), batches, padded_tokens, real_tokens",
+            ),
+            &["model", "count"],
+        )?;
         registry.register(Box::new(build))?;
+        registry.register(Box::new(encoder.clone()))?;
         Ok(Self {
             registry,
             requests,
             duration,
             in_flight,
             readiness,
+            encoder,
         })
     }
 
@@ -78,6 +88,22 @@ impl Metrics {
         self.duration
             .with_label_values(&[method, route])
             .observe(seconds);
+    }
+
+    /// Brings the encoder counters up to the worker's own counts.
+    pub fn observe_encoder(&self, worker: &zhishu_encoders::EncoderWorker) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = worker.stats();
+        for (name, value) in [
+            ("texts", s.texts.load(Relaxed)),
+            ("truncated", s.truncated.load(Relaxed)),
+            ("batches", s.batches.load(Relaxed)),
+            ("padded_tokens", s.padded_tokens.load(Relaxed)),
+            ("real_tokens", s.real_tokens.load(Relaxed)),
+        ] {
+            let c = self.encoder.with_label_values(&[worker.name(), name]);
+            c.inc_by(value.saturating_sub(c.get()));
+        }
     }
 
     /// The Prometheus text exposition of every registered metric.

@@ -11,6 +11,7 @@ use utoipa::OpenApi;
         crate::ops::healthz, crate::ops::readyz, crate::ops::metrics, crate::ops::openapi,
         crate::identity::login, crate::identity::logout, crate::identity::me,
         crate::audit_api::events, crate::audit_api::event, crate::audit_api::export, crate::audit_api::verify_chain,
+        crate::embeddings::embeddings,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&Security),
@@ -18,6 +19,7 @@ use utoipa::OpenApi;
         (name = "operations", description = "Liveness, readiness, metrics and this document"),
         (name = "identity", description = "Sign-in with local users; API keys and OIDC tokens are sent as `Authorization: Bearer`"),
         (name = "audit", description = "The audit trail, for compliance officers"),
+        (name = "models", description = "OpenAI-compatible model endpoints"),
     )
 )]
 pub struct ApiDoc;

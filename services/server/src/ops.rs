@@ -79,6 +79,9 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 #[get("/metrics")]
 pub(crate) async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if let Some(Ok(worker)) = state.embedder.get() {
+        state.metrics.observe_encoder(worker);
+    }
     let text = state
         .metrics
         .render()

@@ -16,7 +16,7 @@ use zhishu_store::{Backend, Repository};
 /// The outcome of one check.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Check {
-    /// `database`, `audit`, `vectors` or `lexical`.
+    /// `database`, `audit`, `embedder`, `vectors` or `lexical`.
     pub name: &'static str,
     /// Whether it passed.
     pub ok: bool,
@@ -29,9 +29,10 @@ pub struct Check {
 /// Runs every check.
 pub(crate) async fn run_checks(state: &AppState) -> Vec<Check> {
     let limit = Duration::from_secs(state.config.server.readiness_timeout_secs.max(1));
-    let (db, audit, vectors, lexical) = tokio::join!(
+    let (db, audit, embedder, vectors, lexical) = tokio::join!(
         timed("database", limit, check_database(state)),
         timed("audit", limit, check_audit(state)),
+        timed("embedder", limit, check_embedder(state)),
         timed("vectors", limit, check_vectors(state)),
         timed(
             "lexical",
@@ -39,7 +40,7 @@ pub(crate) async fn run_checks(state: &AppState) -> Vec<Check> {
             check_dir(state.config.lexical_path(), "tantivy index")
         ),
     );
-    let checks = vec![db, audit, vectors, lexical];
+    let checks = vec![db, audit, embedder, vectors, lexical];
     for c in &checks {
         state
             .metrics
@@ -90,6 +91,19 @@ async fn check_database(state: &AppState) -> Result<String, String> {
         MigrationState::Done => Ok(format!("{kind}: reachable, schema up to date")),
         MigrationState::Pending(why) => Err(format!("{kind}: schema not applied yet ({why})")),
         MigrationState::Failed(why) => Err(format!("{kind}: migration failed: {why}")),
+    }
+}
+
+/// The embedding model must be loaded.
+async fn check_embedder(state: &AppState) -> Result<String, String> {
+    match state.embedder.get() {
+        Some(Ok(w)) => Ok(format!(
+            "{} loaded (inputs up to {} tokens)",
+            w.name(),
+            w.max_tokens()
+        )),
+        Some(Err(e)) => Err(e.clone()),
+        None => Err("the embedding model is still loading".into()),
     }
 }
 

@@ -3,13 +3,14 @@
 use crate::ServerError;
 use crate::metrics::Metrics;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 use tracing::{info, warn};
 use zhishu_audit::AuditLog;
 use zhishu_auth::oidc::OidcVerifier;
 use zhishu_auth::{Authenticator, RateLimiter};
 use zhishu_core::Config;
+use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_store::{Repository, SqlStore, StoreError};
 
 /// Which API a process serves. A single box serves both; scaled out, the
@@ -58,6 +59,9 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Authentication.
     pub auth: Authenticator,
+    /// The embedding model's worker, once loaded (it loads in the
+    /// background so the server answers health checks meanwhile).
+    pub embedder: Arc<OnceLock<Result<EncoderWorker, String>>>,
     pub(crate) limiter: RateLimiter,
     pub(crate) login_limiter: RateLimiter,
     pub(crate) metrics: Metrics,
@@ -79,7 +83,10 @@ impl AppState {
         let oidc = config.auth.oidc.clone().map(OidcVerifier::new);
         let ttl = Duration::from_secs(config.auth.session_ttl_minutes.max(1) * 60);
         let logins = config.limits.logins_per_minute;
+        let embedder = Arc::new(OnceLock::new());
+        load_embedder(&config, embedder.clone());
         Ok(Self {
+            embedder,
             audit: AuditLog::start(repo.clone(), config.audit.queue),
             auth: Authenticator::new(repo, ttl, oidc),
             limiter: RateLimiter::new(config.limits.requests_per_minute, config.limits.burst),
@@ -131,5 +138,30 @@ pub(crate) async fn migrate_until_ready(state: Arc<AppState>) {
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Loads the embedding model on a thread of its own and starts its worker.
+fn load_embedder(config: &Config, slot: Arc<OnceLock<Result<EncoderWorker, String>>>) {
+    let path = config.model_path(&config.embedder.model);
+    let worker_config = WorkerConfig {
+        max_batch_tokens: config.embedder.max_batch_tokens,
+        queue: 1024,
+        query_prefix: config.embedder.query_prefix.clone(),
+        passage_prefix: config.embedder.passage_prefix.clone(),
+    };
+    let spawned = std::thread::Builder::new().name("embedder-load".into()).spawn(move || {
+        let started = std::time::Instant::now();
+        let result = Embedder::load(&path)
+            .and_then(|e| EncoderWorker::start(e, worker_config))
+            .map_err(|e| format!("{e} (model folder {}; run scripts/fetch-assets.sh for the offline default)", path.display()));
+        match &result {
+            Ok(w) => info!(model = w.name(), ms = started.elapsed().as_millis() as u64, "embedder loaded"),
+            Err(e) => warn!(error = %e, "embedder could not be loaded"),
+        }
+        let _ = slot.set(result);
+    });
+    if let Err(e) = spawned {
+        warn!(error = %e, "cannot start the embedder loader");
     }
 }

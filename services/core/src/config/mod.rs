@@ -389,6 +389,14 @@ pub struct EmbedderConfig {
     /// Text put before every passage (e.g. `passage: ` for e5). Default empty.
     #[serde(default)]
     pub passage_prefix: String,
+    /// Largest padded batch the encoder runs, in tokens (texts × longest
+    /// text). Default 16384.
+    #[serde(default = "default_max_batch_tokens")]
+    pub max_batch_tokens: usize,
+}
+
+fn default_max_batch_tokens() -> usize {
+    16_384
 }
 
 /// How several devices share the model.
