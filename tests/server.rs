@@ -209,9 +209,11 @@ fn readiness_fails_when_the_database_is_unreachable() {
         audit["ok"], false,
         "the audit store is the database: {audit}"
     );
+    // The local stores are fine; only the database-backed checks fail (the
+    // embedder may still be loading, so it is not asserted here).
     for other in checks
         .iter()
-        .filter(|c| c["name"] != "database" && c["name"] != "audit")
+        .filter(|c| c["name"] == "vectors" || c["name"] == "lexical")
     {
         assert_eq!(other["ok"], true, "{other}");
     }
