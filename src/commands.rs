@@ -46,8 +46,17 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Models(ModelsCommand::List) => models_list(&config),
-        Command::Models(ModelsCommand::Fetch { .. }) => {
-            not_yet("models fetch", "issue #3 (encoders) and #7 (engine)")
+        Command::Models(ModelsCommand::Fetch { repo }) => {
+            let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty());
+            let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
+            eprintln!("fetching {repo} into {}", config.models.dir.display());
+            match crate::models::fetch(&repo, &config.models.dir, endpoint, token) {
+                Ok(dir) => {
+                    println!("{}", dir.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
         }
         Command::Ingest(_) => not_yet("ingest", "issue #4 (ingestion service)"),
         Command::Search(_) => not_yet("search", "issue #5 (hybrid retrieval)"),

@@ -8,6 +8,7 @@
 mod admin;
 mod cli;
 mod commands;
+mod models;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -52,16 +52,18 @@ pub struct Server {
 impl Server {
     /// Starts `zhishu serve` on a fresh SQLite database.
     pub fn start() -> Server {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
-        Self::start_with(dir, &url, &[])
+        Self::start_env(&[])
     }
 
-    /// Starts `zhishu serve` on a fresh SQLite database with extra environment.
+    /// Starts `zhishu serve` on a fresh SQLite database with extra
+    /// environment, and waits until it is ready (schema applied, embedder
+    /// loaded): until then requests are refused, as they must be.
     pub fn start_env(env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
-        Self::start_with(dir, &url, env)
+        let server = Self::start_with(dir, &url, env);
+        server.wait_ready(200);
+        server
     }
 
     /// Starts `zhishu serve` with this database URL and extra environment.
