@@ -306,7 +306,7 @@ pub fn request(
     body: Option<&str>,
 ) -> (u16, Vec<(String, String)>, String) {
     let agent = agent();
-    let mut res = match (method, body) {
+    let res = match (method, body) {
         ("GET", _) => {
             let mut r = agent.get(url);
             for (k, v) in headers {
@@ -336,14 +336,7 @@ pub fn request(
         }
     }
     .expect("HTTP request");
-    let status = res.status().as_u16();
-    let hdrs = res
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
-        .collect();
-    let text = res.body_mut().read_to_string().unwrap_or_default();
-    (status, hdrs, text)
+    finish(res)
 }
 
 fn finish(mut res: ureq::http::Response<ureq::Body>) -> (u16, Vec<(String, String)>, String) {

@@ -2,6 +2,9 @@
 //! transformers (PyTorch), produced by `scripts/encoder_fixtures.py` and
 //! committed under `tests/fixtures/`.
 
+mod common;
+
+use common::minilm;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use zhishu_encoders::{Embedder, EncoderError, Pooling, Reranker};
@@ -13,22 +16,6 @@ fn fixtures() -> PathBuf {
 fn fixture(name: &str) -> Value {
     let text = std::fs::read_to_string(fixtures().join(name)).unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-/// The offline all-MiniLM-L6-v2 from `scripts/fetch-assets.sh`.
-fn minilm() -> PathBuf {
-    let assets = std::env::var("ZHISHU_ASSETS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/zhishu/assets")
-        });
-    let dir = assets.join("models/all-MiniLM-L6-v2");
-    assert!(
-        dir.is_dir(),
-        "{} is missing: run scripts/fetch-assets.sh",
-        dir.display()
-    );
-    dir
 }
 
 fn cosine(a: &[f32], b: &[f64]) -> f64 {

@@ -2,24 +2,11 @@
 //! token budget, truncation counted, prefixes applied, same vectors as a
 //! direct call.
 
-use std::path::PathBuf;
+mod common;
+
+use common::minilm;
 use std::sync::atomic::Ordering;
 use zhishu_encoders::{Embedder, EncoderWorker, TextKind, WorkerConfig};
-
-fn minilm() -> PathBuf {
-    let assets = std::env::var("ZHISHU_ASSETS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/zhishu/assets")
-        });
-    let dir = assets.join("models/all-MiniLM-L6-v2");
-    assert!(
-        dir.is_dir(),
-        "{} is missing: run scripts/fetch-assets.sh",
-        dir.display()
-    );
-    dir
-}
 
 fn close(a: &[f32], b: &[f32]) -> bool {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
