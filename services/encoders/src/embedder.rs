@@ -99,6 +99,7 @@ pub struct Embedder {
     pooling: Pooling,
     pad_id: u32,
     max_tokens: usize,
+    dimensions: usize,
     device: Device,
     name: String,
 }
@@ -142,6 +143,9 @@ impl Embedder {
             pooling: folder.pooling.unwrap_or(default_pooling),
             pad_id,
             max_tokens: folder.max_tokens,
+            // Both families pool one hidden state, so vectors are as wide
+            // as the model.
+            dimensions: folder.config["hidden_size"].as_u64().unwrap_or(0) as usize,
             device,
             name: dir
                 .file_name()
@@ -163,6 +167,11 @@ impl Embedder {
     /// Longest input in tokens; longer inputs are truncated.
     pub fn max_tokens(&self) -> usize {
         self.max_tokens
+    }
+
+    /// Dimensions of the vectors.
+    pub fn dimensions(&self) -> usize {
+        self.dimensions
     }
 
     /// Token counts of texts (before truncation), for batching and metrics.

@@ -28,4 +28,7 @@ pub use embedder::{Embedder, Pooling};
 pub use error::EncoderError;
 pub use folder::{Architecture, ModelFolder};
 pub use reranker::Reranker;
-pub use worker::{Embedded, EncoderWorker, TextKind, WorkerConfig, WorkerStats};
+pub use worker::{
+    BatchModel, Batched, Embedded, EncoderWorker, RerankWorker, TextKind, Worker, WorkerConfig,
+    WorkerStats,
+};

@@ -22,6 +22,8 @@ enum Head {
 
 /// A cross-encoder, loaded.
 pub struct Reranker {
+    name: String,
+    max_tokens: usize,
     tokenizer: Tokenizer,
     head: Head,
     pad_id: u32,
@@ -68,11 +70,26 @@ impl Reranker {
         };
         let pad_id = folder.config["pad_token_id"].as_u64().unwrap_or(0) as u32;
         Ok(Self {
+            name: dir
+                .file_name()
+                .map_or_else(|| "reranker".into(), |n| n.to_string_lossy().into_owned()),
+            max_tokens: folder.max_tokens,
             tokenizer: load_tokenizer(&folder.tokenizer, folder.max_tokens)?,
             head,
             pad_id,
             device,
         })
+    }
+
+    /// The model's name (its folder name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Longest (query, passage) pair in tokens; longer pairs are truncated,
+    /// the longer side first.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
     }
 
     /// Scores each (query, passage) pair: the model's first logit, higher is
@@ -81,16 +98,37 @@ impl Reranker {
     /// # Errors
     /// When tokenisation or the model fails.
     pub fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, EncoderError> {
-        if pairs.is_empty() {
-            return Ok(Vec::new());
-        }
+        let encodings = self.encode(pairs)?;
+        self.score_encodings(&encodings)
+    }
+
+    /// Tokenises (query, passage) pairs as the model reads them.
+    ///
+    /// # Errors
+    /// When the tokenizer fails.
+    pub fn encode(
+        &self,
+        pairs: &[(&str, &str)],
+    ) -> Result<Vec<tokenizers::Encoding>, EncoderError> {
         let inputs: Vec<tokenizers::EncodeInput> =
             pairs.iter().map(|(q, p)| (*q, *p).into()).collect();
-        let encodings = self
-            .tokenizer
+        self.tokenizer
             .encode_batch(inputs, true)
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
-        let batch = pad(&encodings, self.pad_id, &self.device)?;
+            .map_err(|e| EncoderError::Tokenizer(e.to_string()))
+    }
+
+    /// Scores pairs tokenised by [`Reranker::encode`], padded to the longest.
+    ///
+    /// # Errors
+    /// When the model fails.
+    pub fn score_encodings(
+        &self,
+        encodings: &[tokenizers::Encoding],
+    ) -> Result<Vec<f32>, EncoderError> {
+        if encodings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = pad(encodings, self.pad_id, &self.device)?;
         let logits: Tensor = match &self.head {
             Head::Bert {
                 model,

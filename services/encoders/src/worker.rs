@@ -1,17 +1,84 @@
-//! The encoder worker: one thread per model, dynamic batching by length.
+//! The encoder workers: one thread per model, dynamic batching by length.
 //!
-//! Every request (ingestion's passages, a query) goes through one bounded
-//! queue to one thread that owns the model, so encoders never oversubscribe
-//! the cores however many callers there are. The thread takes everything
-//! queued, drops requests whose caller has gone, sorts the texts by token
-//! length and cuts them into batches whose *padded* size (texts × longest)
-//! stays under a token budget: short queries are not padded to the length of
-//! a long passage, and one huge batch cannot exhaust memory.
+//! Every request (ingestion's passages, a query, a rerank) goes through one
+//! bounded queue to one thread that owns the model, so encoders never
+//! oversubscribe the cores however many callers there are. The thread takes
+//! everything queued, drops requests whose caller has gone, sorts the inputs
+//! by token length and cuts them into batches whose *padded* size (inputs ×
+//! longest) stays under a token budget: short queries are not padded to the
+//! length of a long passage, and one huge batch cannot exhaust memory.
+//!
+//! The batching is the same for both kinds of model, so it lives once, in
+//! [`Worker`], generic over [`BatchModel`]; [`EncoderWorker`] and
+//! [`RerankWorker`] are the typed front doors.
 
-use crate::{Embedder, EncoderError};
+use crate::{Embedder, EncoderError, Reranker};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokenizers::Encoding;
 use tokio::sync::{mpsc, oneshot};
+
+/// A model the worker can batch: inputs are tokenised first, then run in
+/// padded batches of encodings, one output per input.
+pub trait BatchModel: Send + 'static {
+    /// One input (a text, a (query, passage) pair).
+    type Input: Send + 'static;
+    /// One output (a vector, a score).
+    type Output: Send + 'static;
+    /// The model's name.
+    fn name(&self) -> &str;
+    /// Longest input in tokens; longer inputs are truncated.
+    fn max_tokens(&self) -> usize;
+    /// Tokenises inputs (truncated to the model's limit).
+    ///
+    /// # Errors
+    /// When the tokenizer fails.
+    fn encode(&self, inputs: &[Self::Input]) -> Result<Vec<Encoding>, EncoderError>;
+    /// Runs one padded batch.
+    ///
+    /// # Errors
+    /// When the model fails.
+    fn forward(&self, batch: &[Encoding]) -> Result<Vec<Self::Output>, EncoderError>;
+}
+
+impl BatchModel for Embedder {
+    type Input = String;
+    type Output = Vec<f32>;
+    fn name(&self) -> &str {
+        Embedder::name(self)
+    }
+    fn max_tokens(&self) -> usize {
+        Embedder::max_tokens(self)
+    }
+    fn encode(&self, inputs: &[String]) -> Result<Vec<Encoding>, EncoderError> {
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        Embedder::encode(self, &refs)
+    }
+    fn forward(&self, batch: &[Encoding]) -> Result<Vec<Vec<f32>>, EncoderError> {
+        self.embed_encodings(batch)
+    }
+}
+
+impl BatchModel for Reranker {
+    type Input = (String, String);
+    type Output = f32;
+    fn name(&self) -> &str {
+        Reranker::name(self)
+    }
+    fn max_tokens(&self) -> usize {
+        Reranker::max_tokens(self)
+    }
+    fn encode(&self, inputs: &[(String, String)]) -> Result<Vec<Encoding>, EncoderError> {
+        let refs: Vec<(&str, &str)> = inputs
+            .iter()
+            .map(|(q, p)| (q.as_str(), p.as_str()))
+            .collect();
+        Reranker::encode(self, &refs)
+    }
+    fn forward(&self, batch: &[Encoding]) -> Result<Vec<f32>, EncoderError> {
+        self.score_encodings(batch)
+    }
+}
 
 /// Whether a text is a query or a passage: models such as e5 and bge want
 /// different prefixes for each.
@@ -26,7 +93,7 @@ pub enum TextKind {
 /// Settings of a worker.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Largest padded batch, in tokens (texts × longest text). Default 16384.
+    /// Largest padded batch, in tokens (inputs × longest input). Default 16384.
     pub max_batch_tokens: usize,
     /// Requests that may wait; beyond, callers wait. Default 1024.
     pub queue: usize,
@@ -50,9 +117,9 @@ impl Default for WorkerConfig {
 /// Counters, for metrics.
 #[derive(Debug, Default)]
 pub struct WorkerStats {
-    /// Texts embedded.
+    /// Inputs run.
     pub texts: AtomicU64,
-    /// Texts cut at the model's limit.
+    /// Inputs cut at the model's limit.
     pub truncated: AtomicU64,
     /// Batches run.
     pub batches: AtomicU64,
@@ -62,45 +129,54 @@ pub struct WorkerStats {
     pub real_tokens: AtomicU64,
 }
 
-/// Vectors for one request.
+/// Outputs for one request.
 #[derive(Debug, Clone)]
-pub struct Embedded {
-    /// One unit vector per input text, in order.
-    pub vectors: Vec<Vec<f32>>,
+pub struct Batched<T> {
+    /// One output per input, in order.
+    pub outputs: Vec<T>,
     /// Tokens the model read (after truncation).
     pub tokens: usize,
 }
 
-struct Job {
-    texts: Vec<String>,
-    kind: TextKind,
-    reply: oneshot::Sender<Result<Embedded, EncoderError>>,
+struct Job<M: BatchModel> {
+    inputs: Vec<M::Input>,
+    reply: oneshot::Sender<Result<Batched<M::Output>, EncoderError>>,
 }
 
-/// Handle to a running worker. Cheap to clone.
-#[derive(Clone)]
-pub struct EncoderWorker {
-    tx: mpsc::Sender<Job>,
+/// Handle to a running worker that owns one model. Cheap to clone.
+pub struct Worker<M: BatchModel> {
+    tx: mpsc::Sender<Job<M>>,
     stats: Arc<WorkerStats>,
     name: Arc<str>,
     max_tokens: usize,
 }
 
-impl EncoderWorker {
+impl<M: BatchModel> Clone for Worker<M> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            stats: self.stats.clone(),
+            name: self.name.clone(),
+            max_tokens: self.max_tokens,
+        }
+    }
+}
+
+impl<M: BatchModel> Worker<M> {
     /// Starts the worker thread, which owns the model until every handle is
     /// dropped.
     ///
     /// # Errors
     /// When the thread cannot be spawned.
-    pub fn start(embedder: Embedder, config: WorkerConfig) -> Result<Self, EncoderError> {
-        let (tx, rx) = mpsc::channel(config.queue.max(1));
+    pub fn start(model: M, max_batch_tokens: usize, queue: usize) -> Result<Self, EncoderError> {
+        let (tx, rx) = mpsc::channel(queue.max(1));
         let stats = Arc::new(WorkerStats::default());
-        let name: Arc<str> = embedder.name().into();
-        let max_tokens = embedder.max_tokens();
+        let name: Arc<str> = model.name().into();
+        let max_tokens = model.max_tokens();
         let thread_stats = stats.clone();
         std::thread::Builder::new()
             .name(format!("encoder-{name}"))
-            .spawn(move || run(embedder, config, rx, &thread_stats))
+            .spawn(move || run(&model, max_batch_tokens, rx, &thread_stats))
             .map_err(|e| EncoderError::Model(format!("cannot start the encoder thread: {e}")))?;
         Ok(Self {
             tx,
@@ -125,29 +201,160 @@ impl EncoderWorker {
         &self.stats
     }
 
-    /// Embeds texts.
+    /// Runs inputs through the model, batched with everyone else's.
     ///
     /// # Errors
     /// [`EncoderError`] from the model, or [`EncoderError::Closed`].
     ///
     /// # Cancel safety
-    /// Dropping the future withdraws the request: the worker skips texts
+    /// Dropping the future withdraws the request: the worker skips inputs
     /// whose caller has gone.
-    pub async fn embed(
-        &self,
-        texts: Vec<String>,
-        kind: TextKind,
-    ) -> Result<Embedded, EncoderError> {
+    pub async fn submit(&self, inputs: Vec<M::Input>) -> Result<Batched<M::Output>, EncoderError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Job { texts, kind, reply })
+            .send(Job { inputs, reply })
             .await
             .map_err(|_| EncoderError::Closed)?;
         answer.await.map_err(|_| EncoderError::Closed)?
     }
 }
 
-fn run(embedder: Embedder, config: WorkerConfig, mut rx: mpsc::Receiver<Job>, stats: &WorkerStats) {
+/// Vectors for one request.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    /// One unit vector per input text, in order.
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens the model read (after truncation).
+    pub tokens: usize,
+}
+
+/// The embedding model's worker, applying the query and passage prefixes.
+#[derive(Clone)]
+pub struct EncoderWorker {
+    inner: Worker<Embedder>,
+    dimensions: usize,
+    query_prefix: Arc<str>,
+    passage_prefix: Arc<str>,
+}
+
+impl EncoderWorker {
+    /// Starts the worker thread for an embedder.
+    ///
+    /// # Errors
+    /// When the thread cannot be spawned.
+    pub fn start(embedder: Embedder, config: WorkerConfig) -> Result<Self, EncoderError> {
+        Ok(Self {
+            dimensions: embedder.dimensions(),
+            inner: Worker::start(embedder, config.max_batch_tokens, config.queue)?,
+            query_prefix: config.query_prefix.into(),
+            passage_prefix: config.passage_prefix.into(),
+        })
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// Longest input in tokens; longer inputs are truncated.
+    pub fn max_tokens(&self) -> usize {
+        self.inner.max_tokens()
+    }
+
+    /// Dimensions of the vectors.
+    pub fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &WorkerStats {
+        self.inner.stats()
+    }
+
+    /// Embeds texts, with the prefix for their kind.
+    ///
+    /// # Errors
+    /// [`EncoderError`] from the model, or [`EncoderError::Closed`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future withdraws the request.
+    pub async fn embed(
+        &self,
+        texts: Vec<String>,
+        kind: TextKind,
+    ) -> Result<Embedded, EncoderError> {
+        let prefix = match kind {
+            TextKind::Query => &self.query_prefix,
+            TextKind::Passage => &self.passage_prefix,
+        };
+        let texts = if prefix.is_empty() {
+            texts
+        } else {
+            texts.into_iter().map(|t| format!("{prefix}{t}")).collect()
+        };
+        let out = self.inner.submit(texts).await?;
+        Ok(Embedded {
+            vectors: out.outputs,
+            tokens: out.tokens,
+        })
+    }
+}
+
+/// The cross-encoder's worker.
+#[derive(Clone)]
+pub struct RerankWorker {
+    inner: Worker<Reranker>,
+}
+
+impl RerankWorker {
+    /// Starts the worker thread for a reranker.
+    ///
+    /// # Errors
+    /// When the thread cannot be spawned.
+    pub fn start(
+        reranker: Reranker,
+        max_batch_tokens: usize,
+        queue: usize,
+    ) -> Result<Self, EncoderError> {
+        Ok(Self {
+            inner: Worker::start(reranker, max_batch_tokens, queue)?,
+        })
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &WorkerStats {
+        self.inner.stats()
+    }
+
+    /// Scores each passage against the query (higher is more relevant), in
+    /// the passages' order.
+    ///
+    /// # Errors
+    /// [`EncoderError`] from the model, or [`EncoderError::Closed`].
+    pub async fn score(
+        &self,
+        query: &str,
+        passages: Vec<String>,
+    ) -> Result<Vec<f32>, EncoderError> {
+        let pairs = passages
+            .into_iter()
+            .map(|p| (query.to_owned(), p))
+            .collect();
+        Ok(self.inner.submit(pairs).await?.outputs)
+    }
+}
+
+fn run<M: BatchModel>(
+    model: &M,
+    max_batch_tokens: usize,
+    mut rx: mpsc::Receiver<Job<M>>,
+    stats: &WorkerStats,
+) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while let Ok(job) = rx.try_recv() {
@@ -157,33 +364,28 @@ fn run(embedder: Embedder, config: WorkerConfig, mut rx: mpsc::Receiver<Job>, st
         if jobs.is_empty() {
             continue;
         }
-        let results = serve(&embedder, &config, &jobs, stats);
+        let inputs: Vec<Vec<M::Input>> = jobs
+            .iter_mut()
+            .map(|j| std::mem::take(&mut j.inputs))
+            .collect();
+        let results = serve(model, max_batch_tokens, inputs, stats);
         for (job, result) in jobs.into_iter().zip(results) {
             let _ = job.reply.send(result);
         }
     }
 }
 
-/// Embeds every job's texts in length-sorted, budgeted batches.
-fn serve(
-    embedder: &Embedder,
-    config: &WorkerConfig,
-    jobs: &[Job],
+/// Runs every job's inputs in length-sorted, budgeted batches.
+fn serve<M: BatchModel>(
+    model: &M,
+    max_batch_tokens: usize,
+    jobs: Vec<Vec<M::Input>>,
     stats: &WorkerStats,
-) -> Vec<Result<Embedded, EncoderError>> {
-    // Tokenise each job; a job whose texts fail to tokenise fails alone.
-    let mut encoded: Vec<Result<Vec<tokenizers::Encoding>, EncoderError>> =
-        Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let prefix = match job.kind {
-            TextKind::Query => &config.query_prefix,
-            TextKind::Passage => &config.passage_prefix,
-        };
-        let texts: Vec<String> = job.texts.iter().map(|t| format!("{prefix}{t}")).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        encoded.push(embedder.encode(&refs));
-    }
-    // (job, position, length) of every text, shortest first.
+) -> Vec<Result<Batched<M::Output>, EncoderError>> {
+    // Tokenise each job; a job whose inputs fail to tokenise fails alone.
+    let encoded: Vec<Result<Vec<Encoding>, EncoderError>> =
+        jobs.iter().map(|inputs| model.encode(inputs)).collect();
+    // (job, position, length) of every input, shortest first.
     let mut order: Vec<(usize, usize, usize)> = Vec::new();
     for (j, e) in encoded.iter().enumerate() {
         if let Ok(encs) = e {
@@ -196,21 +398,24 @@ fn serve(
         }
     }
     order.sort_by_key(|&(_, _, len)| len);
-    let mut vectors: Vec<Vec<Option<Vec<f32>>>> = encoded
+    let mut outputs: Vec<Vec<Option<M::Output>>> = encoded
         .iter()
-        .map(|e| e.as_ref().map_or(Vec::new(), |encs| vec![None; encs.len()]))
+        .map(|e| {
+            e.as_ref()
+                .map_or(Vec::new(), |encs| encs.iter().map(|_| None).collect())
+        })
         .collect();
     let mut failed: Vec<Option<EncoderError>> = vec![None; jobs.len()];
     let mut start = 0;
     while start < order.len() {
         // Grow the batch while its padded size fits the budget (always at
-        // least one text, however long).
+        // least one input, however long).
         let mut end = start + 1;
-        while end < order.len() && (end + 1 - start) * order[end].2 <= config.max_batch_tokens {
+        while end < order.len() && (end + 1 - start) * order[end].2 <= max_batch_tokens {
             end += 1;
         }
         let slice = &order[start..end];
-        let batch: Vec<tokenizers::Encoding> = slice
+        let batch: Vec<Encoding> = slice
             .iter()
             .filter_map(|&(j, i, _)| encoded[j].as_ref().ok().map(|e| e[i].clone()))
             .collect();
@@ -222,10 +427,10 @@ fn serve(
         stats
             .real_tokens
             .fetch_add(slice.iter().map(|s| s.2 as u64).sum(), Ordering::Relaxed);
-        match embedder.embed_encodings(&batch) {
+        match model.forward(&batch) {
             Ok(out) => {
                 for (&(j, i, _), v) in slice.iter().zip(out) {
-                    vectors[j][i] = Some(v);
+                    outputs[j][i] = Some(v);
                 }
             }
             Err(e) => {
@@ -236,27 +441,25 @@ fn serve(
         }
         start = end;
     }
-    jobs.iter()
+    encoded
+        .into_iter()
         .enumerate()
-        .map(|(j, _)| {
-            let encs = match &encoded[j] {
-                Ok(e) => e,
-                Err(e) => return Err(e.clone()),
-            };
+        .map(|(j, encs)| {
+            let encs = encs?;
             if let Some(e) = failed[j].take() {
                 return Err(e);
             }
             let tokens = encs.iter().map(|e| e.get_ids().len()).sum();
             stats.texts.fetch_add(encs.len() as u64, Ordering::Relaxed);
-            let vectors = std::mem::take(&mut vectors[j])
+            let outputs = std::mem::take(&mut outputs[j])
                 .into_iter()
                 .map(|v| {
                     v.ok_or_else(|| {
-                        EncoderError::Model("a text was not embedded (this is a bug)".into())
+                        EncoderError::Model("an input was not run (this is a bug)".into())
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Embedded { vectors, tokens })
+            Ok(Batched { outputs, tokens })
         })
         .collect()
 }

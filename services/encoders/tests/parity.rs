@@ -78,7 +78,10 @@ fn check_embedder(model: &Embedder, fx: &Value, min_cosine: f64) {
 #[test]
 fn minilm_matches_sentence_transformers() {
     let model = Embedder::load(&minilm()).unwrap();
-    assert_eq!((model.pooling(), model.max_tokens()), (Pooling::Mean, 256));
+    assert_eq!(
+        (model.pooling(), model.max_tokens(), model.dimensions()),
+        (Pooling::Mean, 256, 384)
+    );
     let fx = fixture("minilm_embeddings.json");
     check_embedder(&model, &fx, 0.9999);
     let lengths = floats(&fx["untruncated_lengths"]);

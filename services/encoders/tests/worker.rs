@@ -6,7 +6,7 @@ mod common;
 
 use common::minilm;
 use std::sync::atomic::Ordering;
-use zhishu_encoders::{Embedder, EncoderWorker, TextKind, WorkerConfig};
+use zhishu_encoders::{Embedder, EncoderWorker, RerankWorker, Reranker, TextKind, WorkerConfig};
 
 fn close(a: &[f32], b: &[f32]) -> bool {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
@@ -93,4 +93,37 @@ async fn concurrent_requests_are_batched_by_length() {
         !close(&p.vectors[0], &want[0]),
         "passages get no query prefix"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reranker_worker_scores_like_a_direct_call() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-cross-encoder");
+    let direct = Reranker::load(&dir).unwrap();
+    let worker = RerankWorker::start(Reranker::load(&dir).unwrap(), 256, 64).unwrap();
+    let passages: Vec<String> = vec![
+        "Hotels in tier-one cities are reimbursed up to 600 yuan per night.".into(),
+        "一线城市住宿标准为每晚六百元。".into(),
+        "The cafeteria opens at eight.".into(),
+        "Receipts must be submitted within thirty days of travel, with the manager's approval attached to the claim form.".into(),
+    ];
+    let mut tasks = Vec::new();
+    for query in ["hotel limit", "住宿标准", "when does the cafeteria open"] {
+        let w = worker.clone();
+        let p = passages.clone();
+        tasks.push(tokio::spawn(async move {
+            (query, w.score(query, p).await.unwrap())
+        }));
+    }
+    for t in tasks {
+        let (query, got) = t.await.unwrap();
+        let pairs: Vec<(&str, &str)> = passages.iter().map(|p| (query, p.as_str())).collect();
+        let want = direct.score(&pairs).unwrap();
+        assert_eq!(got.len(), passages.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-4, "{query}: worker {g} vs direct {w}");
+        }
+    }
+    assert_eq!(worker.stats().texts.load(Ordering::Relaxed), 12);
+    assert!(worker.stats().batches.load(Ordering::Relaxed) >= 1);
 }
