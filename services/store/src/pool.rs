@@ -29,6 +29,20 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// Begins a transaction that writes. On SQLite it takes the write lock
+    /// up front (`BEGIN IMMEDIATE`): a deferred transaction that reads and
+    /// then writes fails with `SQLITE_BUSY_SNAPSHOT` when another
+    /// connection wrote in between, and the busy timeout does not retry
+    /// that; waiting for the lock at the start does.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Creates the pool without connecting: the first query connects. This
     /// lets a server start (and report "not ready") while the database is
     /// down. For SQLite the file's folder is created.

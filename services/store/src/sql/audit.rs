@@ -155,7 +155,7 @@ impl SqlStore {
                     .await?;
             }
         } else {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             for (sql, args) in statements {
                 sqlx::query_with::<Any, _>(sqlx::AssertSqlSafe(sql), args)
                     .execute(&mut *tx)
@@ -177,7 +177,7 @@ impl SqlStore {
             // are one atomic step.
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(AUDIT_CHAIN_LOCK)
                     .execute(&mut *tx)
@@ -234,7 +234,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn purge_audit_impl(&self, a: &AuditAnchor) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO audit_anchors (anchor_seq, anchor_hash, purge_event_id, created_at) VALUES ($1, $2, $3, $4)")
             .bind(a.anchor_seq)
             .bind(&a.anchor_hash)

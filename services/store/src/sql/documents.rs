@@ -54,7 +54,7 @@ impl SqlStore {
         &self,
         doc: &NewDocument,
     ) -> Result<(DocumentRecord, Upsert), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing = sqlx::query(concat!(
             "SELECT ",
             columns!(),
@@ -194,7 +194,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn delete_document_impl(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM chunks WHERE document_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -214,7 +214,7 @@ impl SqlStore {
         version: i64,
         chunks: &[ChunkRecord],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let current: Option<(i64,)> = sqlx::query_as("SELECT version FROM documents WHERE id = $1")
             .bind(document_id)
             .fetch_optional(&mut *tx)
