@@ -15,13 +15,13 @@ use zhishu_core::{Config, Role};
 use zhishu_store::{AuditFilter, NewApiKey, NewUser, Repository, SqlStore, StoreError};
 
 /// The stores a command works on.
-struct Ctx {
-    store: SqlStore,
+pub(crate) struct Ctx {
+    pub(crate) store: SqlStore,
     audit: AuditLog,
 }
 
 impl Ctx {
-    async fn open(config: &Config) -> Result<Self> {
+    pub(crate) async fn open(config: &Config) -> Result<Self> {
         let store = SqlStore::connect(&config.database).await.with_context(|| {
             format!(
                 "cannot open the database {}",
@@ -36,7 +36,7 @@ impl Ctx {
     }
 
     /// Records an event by the operator at this terminal.
-    async fn record(&self, action: &str, input: serde_json::Value) -> Result<()> {
+    pub(crate) async fn record(&self, action: &str, input: serde_json::Value) -> Result<()> {
         let os_user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
         let mut e = AuditEvent::new(cli_actor(), action, Outcome::Ok);
         e.input = Some(serde_json::json!({"os_user": os_user, "args": input}));

@@ -83,9 +83,20 @@ pub struct IngestArgs {
     /// Target collection.
     #[arg(long, default_value = "default")]
     pub collection: String,
-    /// Access group allowed to read the documents (repeatable).
+    /// Access group allowed to read the documents (repeatable). Default
+    /// `public`.
     #[arg(long = "group", value_name = "GROUP")]
     pub groups: Vec<String>,
+    /// Read only the given folders, not their sub-folders.
+    #[arg(long)]
+    pub no_recursive: bool,
+    /// Remove documents of the collection whose files are gone from the
+    /// given folders.
+    #[arg(long)]
+    pub sync_deletes: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `zhishu search`.
@@ -99,6 +110,15 @@ pub struct SearchArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Search as this access group (repeatable). Default `public`.
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// Only this collection (repeatable).
+    #[arg(long)]
+    pub collection: Vec<String>,
+    /// Retrievers: bm25, dense, hybrid or hybrid-rerank.
+    #[arg(long, default_value = "hybrid")]
+    pub mode: String,
 }
 
 /// Arguments of `zhishu ask`.

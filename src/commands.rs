@@ -58,8 +58,12 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Ingest(_) => not_yet("ingest", "issue #4 (ingestion service)"),
-        Command::Search(_) => not_yet("search", "issue #5 (hybrid retrieval)"),
+        Command::Ingest(args) => match block_on(crate::ingest::run(&config, args)) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => fail(e),
+        },
+        Command::Search(args) => done(block_on(crate::search::run(&config, args))),
         Command::Ask(_) => not_yet("ask", "issue #8 (RAG chat)"),
         Command::Audit(cmd) => match block_on(crate::admin::audit(&config, cmd)) {
             Ok(true) => ExitCode::SUCCESS,

@@ -8,7 +8,9 @@
 mod admin;
 mod cli;
 mod commands;
+mod ingest;
 mod models;
+mod search;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -1,8 +1,18 @@
-//! Ingestion: sources, parsers, chunking, sync and jobs.
+//! Ingestion: parse, chunk, embed and index document folders,
+//! incrementally.
 //!
-//! Nothing is implemented here yet: this crate is the room for issue #4
-//! (parse PDF, DOCX, HTML, Markdown, text, CSV/XLSX; structure-aware
-//! chunking; incremental folder sync; jobs with progress). Until then
-//! `zhishu ingest` refuses with exit code 69 and no ingestion route is
-//! served.
+//! [`parse`] turns a file into structured blocks, [`chunk`] cuts them into
+//! passages within the embedding model's token budget, and [`sync`] keeps
+//! the stores in step with a folder: unchanged files are skipped, changed
+//! ones replaced, deleted ones removed, and a job killed half-way finishes
+//! cleanly when run again.
 #![warn(missing_docs)]
+
+pub mod chunk;
+pub mod jobs;
+mod open;
+pub mod parse;
+mod stages;
+pub mod sync;
+
+pub use open::open_pipeline;

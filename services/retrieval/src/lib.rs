@@ -1,7 +1,25 @@
-//! Retrieval: Qdrant (Edge or server), Tantivy BM25, fusion, reranking
-//! and access-control filters applied inside the stores.
+//! Retrieval: the vector store (Qdrant Edge in-process), the lexical store
+//! (Tantivy BM25 with Chinese and English analysis), and the access-control
+//! scope that both apply *inside* the store.
 //!
-//! Nothing is implemented here yet: this crate is the room for issue #5.
-//! Until then readiness checks only that the local store folders are
-//! writable (embedded) or that the Qdrant server accepts connections.
+//! Both stores hold the same [`ChunkDoc`]s, keyed by the same deterministic
+//! chunk id, so a hit from either can be fused with the other. Every search
+//! takes a [`Scope`] (the caller's access groups) that is turned into a
+//! store-native filter and combined with the caller's [`SearchFilter`] by
+//! conjunction: a filter can only narrow what the scope allows, never widen
+//! it.
 #![warn(missing_docs)]
+
+mod chunk;
+mod error;
+mod hybrid;
+mod lexical;
+mod scope;
+mod vector;
+
+pub use chunk::{ChunkDoc, chunk_id};
+pub use error::RetrievalError;
+pub use hybrid::{FusionConfig, Hit, HybridSearcher, Mode, SearchResults, StageScores, Timings};
+pub use lexical::{LexicalHit, LexicalIndex, analyze};
+pub use scope::{Scope, SearchFilter, ancestors};
+pub use vector::{EdgeIndex, VectorHit, VectorIndex};

@@ -456,6 +456,15 @@ pub struct IngestConfig {
     pub roots: Vec<PathBuf>,
     /// Largest file accepted, in bytes. Default 100 MiB.
     pub max_file_bytes: u64,
+    /// Most embedding-model tokens per chunk (capped at the model's own
+    /// limit). Default 512.
+    pub chunk_tokens: usize,
+    /// Tokens repeated between consecutive chunks. Default 64.
+    pub chunk_overlap_tokens: usize,
+    /// Tokenizer of the chat model (a folder with `tokenizer.json`, or the
+    /// file), used to record each chunk's prompt token count; relative
+    /// paths are under `models.dir`. Default `../tokenizers/qwen3`.
+    pub prompt_tokenizer: PathBuf,
 }
 
 impl Default for IngestConfig {
@@ -463,6 +472,9 @@ impl Default for IngestConfig {
         Self {
             roots: Vec::new(),
             max_file_bytes: 100 << 20,
+            chunk_tokens: 512,
+            chunk_overlap_tokens: 64,
+            prompt_tokenizer: PathBuf::from("../tokenizers/qwen3"),
         }
     }
 }

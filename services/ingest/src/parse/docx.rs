@@ -1,0 +1,172 @@
+//! DOCX: paragraphs with their heading levels (from the paragraph style or
+//! its outline level) and tables row by row, read from `word/document.xml`;
+//! the title from `docProps/core.xml`.
+
+use super::{BlockKind, ParseError, Parsed, normalise_space};
+use quick_xml::Reader;
+use quick_xml::events::Event;
+use std::io::{Cursor, Read};
+
+fn entry(zip: &mut zip::ZipArchive<Cursor<&[u8]>>, name: &str) -> Option<String> {
+    let mut f = zip.by_name(name).ok()?;
+    let mut s = String::new();
+    f.read_to_string(&mut s).ok()?;
+    Some(s)
+}
+
+/// The heading level a paragraph style names: `Heading1`, `heading 2`,
+/// `Title`, or a localised `标题 1`.
+fn heading_level(style: &str) -> Option<u8> {
+    let s = style.to_ascii_lowercase();
+    if s == "title" {
+        return Some(1);
+    }
+    let digits = s
+        .strip_prefix("heading")
+        .or_else(|| style.strip_prefix("标题"))?
+        .trim();
+    digits.parse::<u8>().ok().filter(|l| (1..=9).contains(l))
+}
+
+fn entity(name: &[u8]) -> Option<char> {
+    match name {
+        b"amp" => Some('&'),
+        b"lt" => Some('<'),
+        b"gt" => Some('>'),
+        b"quot" => Some('"'),
+        b"apos" => Some('\''),
+        [b'#', b'x' | b'X', hex @ ..] => u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16)
+            .ok()
+            .and_then(char::from_u32),
+        [b'#', dec @ ..] => std::str::from_utf8(dec)
+            .ok()?
+            .parse()
+            .ok()
+            .and_then(char::from_u32),
+        _ => None,
+    }
+}
+
+pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| ParseError::Invalid(format!("not a DOCX (zip) file: {e}")))?;
+    let xml = entry(&mut zip, "word/document.xml").ok_or_else(|| {
+        ParseError::Invalid("not a DOCX file: word/document.xml is missing".into())
+    })?;
+    let title = entry(&mut zip, "docProps/core.xml").and_then(|core| {
+        let start = core.find("<dc:title>")? + "<dc:title>".len();
+        let end = core[start..].find("</dc:title>")? + start;
+        Some(normalise_space(&core[start..end])).filter(|t| !t.is_empty())
+    });
+
+    let mut parsed = Parsed::default();
+    let mut reader = Reader::from_str(&xml);
+    let mut para = String::new();
+    let mut level: Option<u8> = None;
+    let mut in_text = false;
+    let mut table_depth = 0usize;
+    let mut row: Vec<String> = Vec::new();
+    let mut table = String::new();
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| ParseError::Invalid(format!("word/document.xml: {e}")))?;
+        match event {
+            Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
+                b"w:p" => {
+                    para.clear();
+                    level = None;
+                }
+                b"w:pStyle" | b"w:outlineLvl" => {
+                    for a in e.attributes().flatten() {
+                        if a.key.as_ref() == b"w:val" {
+                            let v = String::from_utf8_lossy(&a.value).into_owned();
+                            if e.name().as_ref() == b"w:pStyle" {
+                                level = level.or(heading_level(&v));
+                            } else if let Ok(n) = v.parse::<u8>() {
+                                level = level.or(Some(n.saturating_add(1).min(9)));
+                            }
+                        }
+                    }
+                }
+                b"w:t" => in_text = true,
+                b"w:tab" => para.push('\t'),
+                b"w:br" | b"w:cr" => para.push('\n'),
+                b"w:tbl" => table_depth += 1,
+                b"w:tr" => row.clear(),
+                _ => {}
+            },
+            Event::Text(t) if in_text => para.push_str(&String::from_utf8_lossy(&t)),
+            Event::GeneralRef(r) if in_text => {
+                if let Some(c) = entity(&r) {
+                    para.push(c);
+                }
+            }
+            Event::End(e) => match e.name().as_ref() {
+                b"w:t" => in_text = false,
+                b"w:p" => {
+                    if table_depth > 0 {
+                        if !row.is_empty() || !para.is_empty() {
+                            row.push(std::mem::take(&mut para));
+                        }
+                    } else {
+                        let kind = level.map_or(BlockKind::Paragraph, BlockKind::Heading);
+                        parsed.push(kind, &para, None);
+                        para.clear();
+                    }
+                }
+                b"w:tc" => {
+                    // Paragraphs of a cell were pushed one by one; a cell
+                    // ends a column.
+                    row.push("|".into());
+                }
+                b"w:tr" => {
+                    let cells: Vec<String> = row
+                        .join(" ")
+                        .split('|')
+                        .map(normalise_space)
+                        .filter(|c| !c.is_empty())
+                        .collect();
+                    if !cells.is_empty() {
+                        table.push_str(&cells.join(" | "));
+                        table.push_str(" ;\n");
+                    }
+                    row.clear();
+                }
+                b"w:tbl" => {
+                    table_depth = table_depth.saturating_sub(1);
+                    if table_depth == 0 {
+                        parsed.push(BlockKind::Table, &table, None);
+                        table.clear();
+                    }
+                }
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if title.is_some() {
+        parsed.title = title;
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn styles_name_heading_levels() {
+        assert_eq!(heading_level("Heading1"), Some(1));
+        assert_eq!(heading_level("heading 3"), Some(3));
+        assert_eq!(heading_level("Title"), Some(1));
+        assert_eq!(heading_level("标题 2"), Some(2));
+        assert_eq!(heading_level("Normal"), None);
+    }
+
+    #[test]
+    fn a_non_zip_is_invalid() {
+        assert!(matches!(parse(b"hello"), Err(ParseError::Invalid(_))));
+    }
+}

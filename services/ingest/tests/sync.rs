@@ -1,0 +1,490 @@
+//! Folder ingestion end to end on real files and real stores: PDFs from
+//! npm's pdf-parse (one broken), DOCX and XLSX written here with libraries,
+//! GB18030 Chinese text, HTML, Markdown, CSV; then re-runs with changes,
+//! renames and deletions, checking that no store ever holds a duplicate or
+//! an orphan.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use zhishu_encoders::{Embedder, EncoderWorker, TextKind, WorkerConfig};
+use zhishu_ingest::chunk::{ChunkConfig, TokenCounter};
+use zhishu_ingest::sync::{JobSpec, Pipeline, Progress, Stores, Summary};
+use zhishu_retrieval::{EdgeIndex, LexicalIndex, Scope, SearchFilter};
+use zhishu_store::DocumentStatus;
+
+fn assets() -> PathBuf {
+    std::env::var("ZHISHU_ASSETS_DIR").map_or_else(
+        |_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/zhishu/assets"),
+        PathBuf::from,
+    )
+}
+
+struct Env {
+    pipeline: Pipeline,
+    db: zhishu_store::testing::TestDb,
+    _dir: tempfile::TempDir,
+}
+
+async fn env(max_file_bytes: u64) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let model = assets().join("models/all-MiniLM-L6-v2");
+    let embedder = Embedder::load(&model).unwrap();
+    let encoder = EncoderWorker::start(embedder, WorkerConfig::default()).unwrap();
+    let db = zhishu_store::testing::sqlite().await;
+    let pipeline = Pipeline {
+        stores: Stores {
+            vectors: Arc::new(EdgeIndex::open(&dir.path().join("qdrant"), 384).unwrap()),
+            lexical: Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap()),
+            registry: Arc::new(db.store.clone()),
+        },
+        encoder,
+        embed_tokens: Arc::new(TokenCounter::load(&model).unwrap()),
+        qwen_tokens: Arc::new(TokenCounter::load(&assets().join("tokenizers/qwen3")).unwrap()),
+        chunking: ChunkConfig {
+            max_tokens: 200,
+            overlap_tokens: 32,
+        },
+        max_file_bytes,
+    };
+    Env {
+        pipeline,
+        db,
+        _dir: dir,
+    }
+}
+
+fn write_docx(path: &Path) {
+    use docx_rs::{Docx, Paragraph, Run, Table, TableCell, TableRow};
+    let file = std::fs::File::create(path).unwrap();
+    Docx::new()
+        .add_paragraph(
+            Paragraph::new()
+                .add_run(Run::new().add_text("Security Handbook"))
+                .style("Heading1"),
+        )
+        .add_paragraph(Paragraph::new().add_run(
+            Run::new().add_text(
+                "Laptops must use full-disk encryption & a screen lock after five minutes.",
+            ),
+        ))
+        .add_paragraph(
+            Paragraph::new()
+                .add_run(Run::new().add_text("Passwords"))
+                .style("Heading2"),
+        )
+        .add_paragraph(
+            Paragraph::new().add_run(Run::new().add_text("密码至少十二位，每九十天更换一次。")),
+        )
+        .add_table(Table::new(vec![
+            TableRow::new(vec![
+                TableCell::new()
+                    .add_paragraph(Paragraph::new().add_run(Run::new().add_text("System"))),
+                TableCell::new()
+                    .add_paragraph(Paragraph::new().add_run(Run::new().add_text("Owner"))),
+            ]),
+            TableRow::new(vec![
+                TableCell::new()
+                    .add_paragraph(Paragraph::new().add_run(Run::new().add_text("VPN"))),
+                TableCell::new()
+                    .add_paragraph(Paragraph::new().add_run(Run::new().add_text("NetOps team"))),
+            ]),
+        ]))
+        .build()
+        .pack(file)
+        .unwrap();
+}
+
+fn write_xlsx(path: &Path) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Per diem").unwrap();
+    sheet.write_string(0, 0, "City").unwrap();
+    sheet.write_string(0, 1, "Hotel limit").unwrap();
+    sheet.write_string(1, 0, "Shenzhen 深圳").unwrap();
+    sheet.write_number(1, 1, 580.0).unwrap();
+    sheet.write_string(2, 0, "Chengdu").unwrap();
+    sheet.write_number(2, 1, 420.0).unwrap();
+    book.save(path).unwrap();
+}
+
+/// A folder of mixed real documents.
+fn corpus(root: &Path) {
+    let d = |p: &str| {
+        let path = root.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        path
+    };
+    std::fs::write(
+        d("policies/travel.md"),
+        "# 差旅政策 Travel policy\n\n## Hotels\n\nHotel stays in tier-one cities are reimbursed up to 600 yuan per night. Receipts are required.\n\n## 交通\n\n高铁二等座可以报销。Flights need manager approval.\n",
+    )
+    .unwrap();
+    let (gbk, _, _) = encoding_rs::GB18030
+        .encode("年假制度\n\n员工每年享有十五天带薪年假，未休年假可顺延至次年三月底。\n");
+    std::fs::write(d("hr/annual-leave.txt"), &gbk).unwrap();
+    std::fs::write(
+        d("hr/onboarding.html"),
+        "<html><head><title>Onboarding</title><script>var x=1;</script></head><body><nav>Home | About</nav><main><h1>First day</h1><p>New employees collect their badge from reception at nine.</p></main></body></html>",
+    )
+    .unwrap();
+    std::fs::write(d("finance/rates.csv"), "currency,rate\nUSD,7.1\nEUR,7.8\n").unwrap();
+    write_docx(&d("security/handbook.docx"));
+    write_xlsx(&d("finance/per-diem.xlsx"));
+    std::fs::write(d("misc/logo.bin"), [0u8, 1, 2, 3]).unwrap();
+    // A duplicate of the travel policy under another name.
+    std::fs::copy(root.join("policies/travel.md"), d("archive/travel-copy.md")).unwrap();
+    for pdf in [
+        "01-valid.pdf",
+        "02-valid.pdf",
+        "03-invalid.pdf",
+        "04-valid.pdf",
+    ] {
+        std::fs::copy(assets().join("pdfs").join(pdf), d(&format!("pdfs/{pdf}"))).unwrap();
+    }
+}
+
+fn spec(root: &Path, groups: &[&str], sync_deletes: bool) -> JobSpec {
+    JobSpec {
+        paths: vec![root.to_path_buf()],
+        collection: "handbook".into(),
+        access_groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        recursive: true,
+        sync_deletes,
+    }
+}
+
+async fn run(env: &Env, spec: &JobSpec) -> Summary {
+    env.pipeline
+        .run(spec, Arc::new(Progress::default()), None)
+        .await
+        .unwrap()
+}
+
+/// Every registered document has exactly its registered chunks, at its
+/// registered version, in both stores; and the stores hold nothing else.
+async fn assert_consistent(env: &Env) {
+    let stores = &env.pipeline.stores;
+    let docs = stores
+        .registry
+        .list_documents(None, 10_000, 0)
+        .await
+        .unwrap();
+    let mut expected = 0;
+    for d in &docs {
+        let chunks = stores.registry.chunks(&d.id).await.unwrap();
+        let want = if d.status == DocumentStatus::Indexed {
+            chunks.len()
+        } else {
+            0
+        };
+        expected += want;
+        let v = stores.vectors.document_versions(&d.id).await.unwrap();
+        let l = stores.lexical.document_versions(&d.id).unwrap();
+        assert_eq!(v.len(), want, "{}: vector chunks", d.source_path);
+        assert_eq!(l.len(), want, "{}: lexical chunks", d.source_path);
+        assert!(
+            v.iter().chain(&l).all(|&x| x == d.version),
+            "{}: only version {}",
+            d.source_path,
+            d.version
+        );
+    }
+    let all = Scope::of_groups(["public", "hr", "eng"]);
+    let any = SearchFilter::default();
+    assert_eq!(
+        stores.vectors.count(&all, &any).await.unwrap(),
+        expected,
+        "no orphan vectors"
+    );
+    assert_eq!(
+        stores.lexical.count(&all, &any).unwrap(),
+        expected,
+        "no orphan lexical chunks"
+    );
+    assert_eq!(stores.lexical.num_chunks() as usize, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_is_indexed_then_kept_in_step() {
+    let env = env(2 << 20).await;
+    let src = tempfile::tempdir().unwrap();
+    let root = src.path().join("docs");
+    corpus(&root);
+
+    let s = run(&env, &spec(&root, &["public"], true)).await;
+    let failed: Vec<&str> = s.failed.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(failed.len(), 1, "{:?}", s.failed);
+    assert!(failed[0].ends_with("03-invalid.pdf"), "{failed:?}");
+    let skipped: Vec<String> = s
+        .skipped
+        .iter()
+        .map(|f| format!("{} {}", f.path, f.reason))
+        .collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.contains("logo.bin") && s.contains("unsupported file type (.bin)"))
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.contains("02-valid.pdf") && s.contains("over the 2097152-byte limit"))
+    );
+    assert_eq!(s.indexed, 9, "{s:?}");
+    assert!(s.chunks >= 10);
+    assert_consistent(&env).await;
+
+    // PDFs keep their pages.
+    let stores = &env.pipeline.stores;
+    let public = Scope::of_groups(["public"]);
+    let pdf_hits = stores
+        .lexical
+        .search(
+            "pdf",
+            50,
+            &public,
+            &SearchFilter {
+                path_prefix: Some(root.join("pdfs").display().to_string()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(
+        pdf_hits
+            .iter()
+            .all(|h| h.chunk.page.is_some_and(|p| p >= 1))
+    );
+
+    // Chinese from a GB18030 file, found by BM25.
+    let hits = stores
+        .lexical
+        .search("带薪年假", 5, &public, &SearchFilter::default())
+        .unwrap();
+    assert!(hits[0].chunk.path.ends_with("annual-leave.txt"), "{hits:?}");
+    assert!(hits[0].chunk.text.contains("十五天"));
+    // DOCX heading path and table.
+    let hits = stores
+        .lexical
+        .search("encryption laptops", 5, &public, &SearchFilter::default())
+        .unwrap();
+    assert_eq!(hits[0].chunk.section_path, "Security Handbook");
+    let hits = stores
+        .lexical
+        .search("VPN owner", 5, &public, &SearchFilter::default())
+        .unwrap();
+    assert!(hits[0].chunk.text.contains("NetOps"), "{hits:?}");
+    // XLSX rows with their headers.
+    let hits = stores
+        .lexical
+        .search("Shenzhen hotel limit", 5, &public, &SearchFilter::default())
+        .unwrap();
+    assert!(
+        hits[0].chunk.text.contains("Hotel limit: 580"),
+        "{:?}",
+        hits[0].chunk.text
+    );
+    // HTML without its script and navigation.
+    let hits = stores
+        .lexical
+        .search("badge reception", 5, &public, &SearchFilter::default())
+        .unwrap();
+    assert!(!hits[0].chunk.text.contains("var x") && !hits[0].chunk.text.contains("About"));
+    // A paraphrase, found by the vectors.
+    let q = env
+        .pipeline
+        .encoder
+        .embed(
+            vec!["how much can I spend on a hotel room per night".into()],
+            TextKind::Query,
+        )
+        .await
+        .unwrap();
+    let hits = stores
+        .vectors
+        .search(
+            q.vectors[0].clone(),
+            3,
+            &public,
+            &SearchFilter::default(),
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(
+        hits[0].chunk.text.contains("600 yuan"),
+        "{:?}",
+        hits[0].chunk
+    );
+    assert_eq!(
+        hits[0].chunk.section_path,
+        "差旅政策 Travel policy > Hotels"
+    );
+
+    // Nothing changed: nothing is rewritten.
+    let s = run(&env, &spec(&root, &["public"], true)).await;
+    assert_eq!(
+        (s.indexed, s.unchanged, s.failed.len()),
+        (0, 9, 1),
+        "the broken file is tried again: {s:?}"
+    );
+    assert_consistent(&env).await;
+
+    // Edit one file, rename another, delete a third.
+    std::fs::write(root.join("policies/travel.md"), "# 差旅政策 Travel policy\n\n## Hotels\n\nHotel stays are now reimbursed up to 800 yuan per night.\n").unwrap();
+    std::fs::rename(
+        root.join("hr/onboarding.html"),
+        root.join("hr/first-day.html"),
+    )
+    .unwrap();
+    std::fs::remove_file(root.join("finance/rates.csv")).unwrap();
+    let s = run(&env, &spec(&root, &["public"], true)).await;
+    assert_eq!((s.indexed, s.deleted), (2, 2), "{s:?}");
+    assert_consistent(&env).await;
+    let hits = stores
+        .lexical
+        .search(
+            "hotel yuan night",
+            10,
+            &public,
+            &SearchFilter {
+                path_prefix: Some(root.join("policies").display().to_string()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(hits.len(), 1, "the old version is gone: {hits:?}");
+    assert!(hits[0].chunk.text.contains("800"));
+    assert_eq!(hits[0].chunk.version, 2);
+    let hits = stores
+        .lexical
+        .search(
+            "USD EUR rate currency",
+            50,
+            &public,
+            &SearchFilter::default(),
+        )
+        .unwrap();
+    assert!(
+        hits.iter().all(|h| !h.chunk.path.ends_with("rates.csv")),
+        "the deleted file is gone"
+    );
+    let docs = stores
+        .registry
+        .list_documents(Some("handbook"), 100, 0)
+        .await
+        .unwrap();
+    assert!(
+        docs.iter()
+            .any(|d| d.source_path.ends_with("first-day.html"))
+    );
+    assert!(!docs.iter().any(
+        |d| d.source_path.ends_with("onboarding.html") || d.source_path.ends_with("rates.csv")
+    ));
+    env.db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_groups_are_enforced_inside_both_stores() {
+    let env = env(8 << 20).await;
+    let src = tempfile::tempdir().unwrap();
+    let hr = src.path().join("hr");
+    let eng = src.path().join("eng");
+    std::fs::create_dir_all(&hr).unwrap();
+    std::fs::create_dir_all(&eng).unwrap();
+    std::fs::write(
+        hr.join("salaries.md"),
+        "# Salary bands\n\nThe salary band for senior engineers is confidential. 薪资等级保密。\n",
+    )
+    .unwrap();
+    std::fs::write(eng.join("oncall.md"), "# On-call\n\nThe on-call engineer answers pages within fifteen minutes. Salary questions go to HR.\n").unwrap();
+    run(&env, &spec(&hr, &["hr"], false)).await;
+    run(&env, &spec(&eng, &["eng"], false)).await;
+    let stores = &env.pipeline.stores;
+    let q = env
+        .pipeline
+        .encoder
+        .embed(vec!["salary band engineers".into()], TextKind::Query)
+        .await
+        .unwrap()
+        .vectors
+        .remove(0);
+    for (groups, visible, hidden) in [
+        (["eng"], "oncall.md", "salaries.md"),
+        (["hr"], "salaries.md", "oncall.md"),
+    ] {
+        let scope = Scope::of_groups(groups);
+        let lexical = stores
+            .lexical
+            .search(
+                "salary engineers 薪资",
+                50,
+                &scope,
+                &SearchFilter::default(),
+            )
+            .unwrap();
+        let dense = stores
+            .vectors
+            .search(q.clone(), 50, &scope, &SearchFilter::default(), true)
+            .await
+            .unwrap();
+        assert!(!lexical.is_empty() && !dense.is_empty());
+        for path in lexical
+            .iter()
+            .map(|h| &h.chunk.path)
+            .chain(dense.iter().map(|h| &h.chunk.path))
+        {
+            assert!(
+                path.ends_with(visible) && !path.ends_with(hidden),
+                "{groups:?} saw {path}"
+            );
+        }
+        // A filter naming the other group's document cannot reach it.
+        let other = stores
+            .registry
+            .list_documents(Some("handbook"), 10, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|d| d.source_path.ends_with(hidden))
+            .unwrap();
+        let f = SearchFilter {
+            document_ids: vec![other.id.clone()],
+            ..Default::default()
+        };
+        assert!(
+            stores
+                .lexical
+                .search("salary", 50, &scope, &f)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            stores
+                .vectors
+                .search(q.clone(), 50, &scope, &f, false)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(stores.vectors.count(&scope, &f).await.unwrap(), 0);
+        assert_eq!(stores.lexical.count(&scope, &f).unwrap(), 0);
+    }
+    let nobody = Scope::of_groups(Vec::<String>::new());
+    assert!(
+        stores
+            .lexical
+            .search("salary", 50, &nobody, &SearchFilter::default())
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        stores
+            .vectors
+            .search(q, 50, &nobody, &SearchFilter::default(), false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    env.db.cleanup().await;
+}

@@ -1,0 +1,307 @@
+//! Hybrid search: BM25 and dense search run concurrently, fused with
+//! reciprocal rank fusion, near-duplicates collapsed, then (optionally)
+//! reranked by a cross-encoder.
+//!
+//! Why RRF and not score blending: BM25 scores are unbounded and vary per
+//! query while cosine similarities sit in a narrow band, so any fixed
+//! weighting of raw scores is wrong for some queries. Ranks are comparable;
+//! `1 / (k + rank)` rewards agreement between the two without calibration.
+
+use crate::{ChunkDoc, LexicalIndex, RetrievalError, Scope, SearchFilter, VectorIndex};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+use zhishu_encoders::{EncoderWorker, RerankWorker, TextKind};
+
+/// Which retrievers a search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// BM25 only.
+    Bm25,
+    /// Dense vectors only.
+    Dense,
+    /// Both, fused.
+    Hybrid,
+    /// Both, fused, then reranked by the cross-encoder.
+    HybridRerank,
+}
+
+/// Fusion settings.
+#[derive(Debug, Clone, Copy)]
+pub struct FusionConfig {
+    /// RRF's k: larger flattens the reward for top ranks. Default 60.
+    pub rrf_k: f32,
+    /// Weight of the BM25 ranking. Default 1.
+    pub lexical_weight: f32,
+    /// Weight of the dense ranking. Default 1.
+    pub dense_weight: f32,
+    /// Candidates each retriever contributes. Default 50.
+    pub candidates: usize,
+    /// Fused hits the reranker rescores. Default 20.
+    pub rerank_top: usize,
+    /// Word-shingle overlap above which two chunks count as duplicates.
+    /// Default 0.9.
+    pub duplicate_jaccard: f32,
+}
+
+impl Default for FusionConfig {
+    fn default() -> Self {
+        Self {
+            rrf_k: 60.0,
+            lexical_weight: 1.0,
+            dense_weight: 1.0,
+            candidates: 50,
+            rerank_top: 20,
+            duplicate_jaccard: 0.9,
+        }
+    }
+}
+
+/// The score of every stage a hit went through.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageScores {
+    /// BM25 score, when BM25 found it.
+    pub bm25: Option<f32>,
+    /// 1-based BM25 rank.
+    pub bm25_rank: Option<usize>,
+    /// Cosine similarity, when dense search found it.
+    pub dense: Option<f32>,
+    /// 1-based dense rank.
+    pub dense_rank: Option<usize>,
+    /// Fused RRF score.
+    pub fused: f32,
+    /// Cross-encoder score, when reranked.
+    pub rerank: Option<f32>,
+}
+
+/// One search result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// The chunk, with its provenance.
+    pub chunk: ChunkDoc,
+    /// The final score (rerank when reranked, else fused, else the single
+    /// retriever's).
+    pub score: f32,
+    /// Every stage's score.
+    pub scores: StageScores,
+    /// Paths of near-duplicate chunks collapsed into this one.
+    pub duplicates: Vec<String>,
+}
+
+/// Time spent per stage, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    /// Embedding the query.
+    pub embed_ms: f64,
+    /// BM25.
+    pub bm25_ms: f64,
+    /// Dense search.
+    pub dense_ms: f64,
+    /// Reranking.
+    pub rerank_ms: f64,
+    /// Everything.
+    pub total_ms: f64,
+}
+
+/// Hits and timings.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    /// Best first.
+    pub hits: Vec<Hit>,
+    /// Per-stage time.
+    pub timings: Timings,
+}
+
+/// Both stores, the query encoder and the optional reranker.
+#[derive(Clone)]
+pub struct HybridSearcher {
+    /// Vector store.
+    pub vectors: Arc<dyn VectorIndex>,
+    /// Lexical store.
+    pub lexical: Arc<LexicalIndex>,
+    /// Embeds queries.
+    pub encoder: EncoderWorker,
+    /// Rescores the fused top hits.
+    pub reranker: Option<RerankWorker>,
+    /// Fusion settings.
+    pub fusion: FusionConfig,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+fn shingles(text: &str) -> HashSet<u64> {
+    use std::hash::{Hash, Hasher};
+    let chars: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+    chars
+        .windows(5)
+        .map(|w| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            w.hash(&mut h);
+            h.finish()
+        })
+        .collect()
+}
+
+fn jaccard(a: &HashSet<u64>, b: &HashSet<u64>) -> f32 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let inter = a.intersection(b).count() as f32;
+    inter / ((a.len() + b.len()) as f32 - inter).max(1.0)
+}
+
+impl HybridSearcher {
+    /// Searches with the given mode.
+    ///
+    /// # Errors
+    /// When a store or a model fails, or the filter is invalid.
+    pub async fn search(
+        &self,
+        query: &str,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+        mode: Mode,
+    ) -> Result<SearchResults, RetrievalError> {
+        filter.validate()?;
+        let start = Instant::now();
+        let mut timings = Timings::default();
+        let want = self.fusion.candidates.max(k);
+        let use_lexical = mode != Mode::Dense;
+        let use_dense = mode != Mode::Bm25;
+
+        let lexical = async {
+            if !use_lexical {
+                return Ok((Vec::new(), 0.0));
+            }
+            let t = Instant::now();
+            let index = self.lexical.clone();
+            let (q, s, f) = (query.to_owned(), scope.clone(), filter.clone());
+            let hits = tokio::task::spawn_blocking(move || index.search(&q, want, &s, &f))
+                .await
+                .map_err(|e| RetrievalError::Lexical(e.to_string()))??;
+            Ok::<_, RetrievalError>((hits, ms(t)))
+        };
+        let dense = async {
+            if !use_dense {
+                return Ok((Vec::new(), 0.0, 0.0));
+            }
+            let t = Instant::now();
+            let v = self
+                .encoder
+                .embed(vec![query.to_owned()], TextKind::Query)
+                .await
+                .map_err(|e| RetrievalError::Vector(format!("embedding the query: {e}")))?
+                .vectors
+                .pop()
+                .unwrap_or_default();
+            let embed_ms = ms(t);
+            let t = Instant::now();
+            let hits = self.vectors.search(v, want, scope, filter, false).await?;
+            Ok::<_, RetrievalError>((hits, embed_ms, ms(t)))
+        };
+        let (lexical, dense) = tokio::join!(lexical, dense);
+        let (lexical, bm25_ms) = lexical?;
+        let (dense, embed_ms, dense_ms) = dense?;
+        timings.bm25_ms = bm25_ms;
+        timings.embed_ms = embed_ms;
+        timings.dense_ms = dense_ms;
+
+        // Fuse by chunk id.
+        let f = &self.fusion;
+        let mut fused: HashMap<String, Hit> = HashMap::new();
+        for (rank, h) in lexical.into_iter().enumerate() {
+            let e = fused
+                .entry(h.chunk.chunk_id.clone())
+                .or_insert_with(|| Hit {
+                    chunk: h.chunk,
+                    score: 0.0,
+                    scores: StageScores::default(),
+                    duplicates: Vec::new(),
+                });
+            e.scores.bm25 = Some(h.score);
+            e.scores.bm25_rank = Some(rank + 1);
+            e.scores.fused += f.lexical_weight / (f.rrf_k + (rank + 1) as f32);
+        }
+        for (rank, h) in dense.into_iter().enumerate() {
+            let e = fused
+                .entry(h.chunk.chunk_id.clone())
+                .or_insert_with(|| Hit {
+                    chunk: h.chunk,
+                    score: 0.0,
+                    scores: StageScores::default(),
+                    duplicates: Vec::new(),
+                });
+            e.scores.dense = Some(h.score);
+            e.scores.dense_rank = Some(rank + 1);
+            e.scores.fused += f.dense_weight / (f.rrf_k + (rank + 1) as f32);
+        }
+        let mut hits: Vec<Hit> = fused.into_values().collect();
+        for h in &mut hits {
+            h.score = match mode {
+                Mode::Bm25 => h.scores.bm25.unwrap_or(0.0),
+                Mode::Dense => h.scores.dense.unwrap_or(0.0),
+                Mode::Hybrid | Mode::HybridRerank => h.scores.fused,
+            };
+        }
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.chunk.chunk_id.cmp(&b.chunk.chunk_id))
+        });
+
+        // Collapse near-duplicates into the best-ranked copy.
+        let mut kept: Vec<(Hit, HashSet<u64>)> = Vec::new();
+        for h in hits {
+            let sh = shingles(&h.chunk.text);
+            if let Some((first, _)) = kept
+                .iter_mut()
+                .find(|(_, s)| jaccard(s, &sh) >= f.duplicate_jaccard)
+            {
+                first.duplicates.push(h.chunk.path.clone());
+                continue;
+            }
+            kept.push((h, sh));
+        }
+        let mut hits: Vec<Hit> = kept.into_iter().map(|(h, _)| h).collect();
+
+        if mode == Mode::HybridRerank
+            && let Some(reranker) = &self.reranker
+        {
+            let t = Instant::now();
+            let top = f.rerank_top.max(k).min(hits.len());
+            let passages: Vec<String> = hits[..top].iter().map(|h| h.chunk.text.clone()).collect();
+            let scores = reranker
+                .score(query, passages)
+                .await
+                .map_err(|e| RetrievalError::Vector(format!("reranking: {e}")))?;
+            for (h, s) in hits[..top].iter_mut().zip(scores) {
+                h.scores.rerank = Some(s);
+                h.score = s;
+            }
+            hits[..top].sort_by(|a, b| b.score.total_cmp(&a.score));
+            timings.rerank_ms = ms(t);
+        }
+        hits.truncate(k);
+        timings.total_ms = ms(start);
+        Ok(SearchResults { hits, timings })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jaccard_of_identical_and_disjoint_texts() {
+        let a = shingles("Hotel stays are reimbursed up to 600 yuan per night.");
+        let b = shingles("Hotel stays are reimbursed up to 600 yuan per night.");
+        let c = shingles("完全不同的一段文字，没有任何重合的内容。");
+        assert!((jaccard(&a, &b) - 1.0).abs() < 1e-6);
+        assert!(jaccard(&a, &c) < 0.05);
+    }
+}

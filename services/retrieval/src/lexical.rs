@@ -1,0 +1,476 @@
+//! The lexical store: BM25 over Tantivy, with Chinese and English in one
+//! analyzer.
+//!
+//! Why one analyzer for both languages: documents and queries mix them
+//! ("报销 policy for 一线城市 hotels"), so a field cannot pick a language.
+//! jieba segments Chinese (search mode, so compounds also yield their
+//! parts) and passes Latin words through whole; lower-casing and the
+//! English Snowball stemmer then normalise the Latin words and leave the
+//! Chinese ones untouched; tokens with no letter or digit (spaces,
+//! punctuation) are dropped.
+//!
+//! Queries are not parsed as a query language: a user's `C++ "draft"` is
+//! text, not syntax. The query is run through the same analyzer and every
+//! term is looked up in title, section path and body with per-field boosts.
+
+use crate::{ChunkDoc, RetrievalError, Scope, SearchFilter, ancestors};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{
+    Field, INDEXED, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream,
+    Tokenizer,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+/// Name of the Chinese + English analyzer in the index.
+const ANALYZER: &str = "zh_en";
+/// Memory of the index writer.
+const WRITER_HEAP: usize = 64 << 20;
+/// Per-field boosts: a term in a title says more than one in the body.
+const BOOSTS: [(&str, f32); 3] = [("title", 2.0), ("section", 1.5), ("body", 1.0)];
+
+#[derive(Clone, Copy)]
+struct Fields {
+    chunk_id: Field,
+    document_id: Field,
+    version: Field,
+    collection: Field,
+    dirs: Field,
+    access_groups: Field,
+    modified_at: Field,
+    title: Field,
+    section: Field,
+    body: Field,
+    payload: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let int = NumericOptions::default().set_indexed().set_fast();
+    let fields = Fields {
+        chunk_id: b.add_text_field("chunk_id", STRING | STORED),
+        document_id: b.add_text_field("document_id", STRING),
+        version: b.add_i64_field("version", int.clone()),
+        collection: b.add_text_field("collection", STRING),
+        dirs: b.add_text_field("dirs", STRING),
+        access_groups: b.add_text_field("access_groups", STRING),
+        modified_at: b.add_i64_field("modified_at", int | INDEXED),
+        title: b.add_text_field("title", text.clone()),
+        section: b.add_text_field("section", text.clone()),
+        body: b.add_text_field("body", text),
+        payload: b.add_text_field("payload", STORED),
+    };
+    (b.build(), fields)
+}
+
+/// The Chinese + English analyzer (see the module documentation).
+fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(tantivy_jieba::JiebaTokenizer::new())
+        .filter(WordsOnly)
+        .filter(RemoveLongFilter::limit(64))
+        .filter(LowerCaser)
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// The terms the index sees for a text: what a query is matched on.
+pub fn analyze(text: &str) -> Vec<String> {
+    let mut a = analyzer();
+    let mut stream = a.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+/// A BM25 hit.
+#[derive(Debug, Clone)]
+pub struct LexicalHit {
+    /// BM25 score (with field boosts).
+    pub score: f32,
+    /// The chunk.
+    pub chunk: ChunkDoc,
+}
+
+/// The Tantivy index of chunks.
+pub struct LexicalIndex {
+    path: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    /// Taken on the first write and held until [`LexicalIndex::release`]:
+    /// Tantivy allows one writer per index, across processes.
+    writer: Mutex<Option<IndexWriter>>,
+}
+
+impl LexicalIndex {
+    /// Opens the index in `dir`, creating it when absent.
+    ///
+    /// # Errors
+    /// When the folder cannot be created or holds something else.
+    pub fn open(dir: &Path) -> Result<Self, RetrievalError> {
+        std::fs::create_dir_all(dir).map_err(|source| RetrievalError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let (schema, fields) = schema();
+        let directory = MmapDirectory::open(dir)
+            .map_err(|e| RetrievalError::Lexical(format!("{}: {e}", dir.display())))?;
+        let index = Index::open_or_create(directory, schema)?;
+        index.tokenizers().register(ANALYZER, analyzer());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        Ok(Self {
+            path: dir.to_path_buf(),
+            index,
+            reader,
+            fields,
+            writer: Mutex::new(None),
+        })
+    }
+
+    /// The index's folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&mut IndexWriter, &Fields) -> Result<T, RetrievalError>,
+    ) -> Result<T, RetrievalError> {
+        let mut slot = self
+            .writer
+            .lock()
+            .map_err(|_| RetrievalError::Lexical("writer lock poisoned".into()))?;
+        if slot.is_none() {
+            let w = self
+                .index
+                .writer_with_num_threads(1, WRITER_HEAP)
+                .map_err(|e| match e {
+                    tantivy::TantivyError::LockFailure(..) => {
+                        RetrievalError::Locked(self.path.display().to_string())
+                    }
+                    other => other.into(),
+                })?;
+            *slot = Some(w);
+        }
+        match slot.as_mut() {
+            Some(w) => f(w, &self.fields),
+            None => Err(RetrievalError::Lexical("no writer".into())),
+        }
+    }
+
+    /// Adds chunks, replacing any chunk with the same id. Visible after
+    /// [`LexicalIndex::commit`].
+    ///
+    /// # Errors
+    /// When the writer cannot be taken or a document cannot be added.
+    pub fn upsert(&self, chunks: &[ChunkDoc]) -> Result<(), RetrievalError> {
+        self.with_writer(|w, f| {
+            for c in chunks {
+                w.delete_term(Term::from_field_text(f.chunk_id, &c.chunk_id));
+                let mut doc = TantivyDocument::new();
+                doc.add_text(f.chunk_id, &c.chunk_id);
+                doc.add_text(f.document_id, &c.document_id);
+                doc.add_i64(f.version, c.version);
+                doc.add_text(f.collection, &c.collection);
+                for d in ancestors(&c.path) {
+                    doc.add_text(f.dirs, &d);
+                }
+                for g in &c.access_groups {
+                    doc.add_text(f.access_groups, g);
+                }
+                doc.add_i64(f.modified_at, c.modified_at);
+                doc.add_text(f.title, &c.title);
+                doc.add_text(f.section, &c.section_path);
+                doc.add_text(f.body, &c.text);
+                let payload =
+                    serde_json::to_string(c).map_err(|e| RetrievalError::Lexical(e.to_string()))?;
+                doc.add_text(f.payload, payload);
+                w.add_document(doc)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Deletes a document's chunks: all of them, or all but those of
+    /// `keep_version`. Effective at the next commit.
+    ///
+    /// # Errors
+    /// When the writer cannot be taken.
+    pub fn delete_document(
+        &self,
+        document_id: &str,
+        keep_version: Option<i64>,
+    ) -> Result<(), RetrievalError> {
+        self.with_writer(|w, f| {
+            let doc = Term::from_field_text(f.document_id, document_id);
+            match keep_version {
+                None => {
+                    w.delete_term(doc);
+                }
+                Some(v) => {
+                    let q = BooleanQuery::new(vec![
+                        (
+                            Occur::Must,
+                            Box::new(TermQuery::new(doc, IndexRecordOption::Basic))
+                                as Box<dyn Query>,
+                        ),
+                        (
+                            Occur::MustNot,
+                            Box::new(TermQuery::new(
+                                Term::from_field_i64(f.version, v),
+                                IndexRecordOption::Basic,
+                            )),
+                        ),
+                    ]);
+                    w.delete_query(Box::new(q))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Makes every change since the last commit durable and visible.
+    ///
+    /// # Errors
+    /// When the commit fails (the changes are then rolled back).
+    pub fn commit(&self) -> Result<(), RetrievalError> {
+        let committed = {
+            let mut slot = self
+                .writer
+                .lock()
+                .map_err(|_| RetrievalError::Lexical("writer lock poisoned".into()))?;
+            match slot.as_mut() {
+                Some(w) => {
+                    if let Err(e) = w.commit() {
+                        let _ = w.rollback();
+                        return Err(e.into());
+                    }
+                    true
+                }
+                None => false,
+            }
+        };
+        if committed {
+            self.reader.reload()?;
+        }
+        Ok(())
+    }
+
+    /// Drops the writer (uncommitted changes are lost), freeing the index
+    /// for another process.
+    pub fn release(&self) {
+        if let Ok(mut slot) = self.writer.lock() {
+            *slot = None;
+        }
+    }
+
+    /// Re-reads the index now (another process committed).
+    ///
+    /// # Errors
+    /// When the index cannot be read.
+    pub fn refresh(&self) -> Result<(), RetrievalError> {
+        Ok(self.reader.reload()?)
+    }
+
+    /// `scope AND filter` as a query that scores nothing.
+    fn restriction(&self, scope: &Scope, filter: &SearchFilter) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = &self.fields;
+        let any_of = |field: Field, values: &[String]| -> Box<dyn Query> {
+            Box::new(BooleanQuery::new(
+                values
+                    .iter()
+                    .map(|v| {
+                        (
+                            Occur::Should,
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(field, v),
+                                IndexRecordOption::Basic,
+                            )) as Box<dyn Query>,
+                        )
+                    })
+                    .collect(),
+            ))
+        };
+        let mut parts = vec![any_of(f.access_groups, scope.groups())];
+        if !filter.collections.is_empty() {
+            parts.push(any_of(f.collection, &filter.collections));
+        }
+        if !filter.document_ids.is_empty() {
+            parts.push(any_of(f.document_id, &filter.document_ids));
+        }
+        if let Some(prefix) = filter.normalised_prefix() {
+            parts.push(any_of(f.dirs, &[prefix]));
+        }
+        if let Some(after) = filter.modified_after {
+            parts.push(Box::new(RangeQuery::new(
+                Bound::Excluded(Term::from_field_i64(f.modified_at, after)),
+                Bound::Unbounded,
+            )));
+        }
+        parts
+            .into_iter()
+            .map(|q| {
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>,
+                )
+            })
+            .collect()
+    }
+
+    /// The `k` best chunks for a query that the scope may see, narrowed by
+    /// the filter.
+    ///
+    /// # Errors
+    /// When the index cannot be read.
+    pub fn search(
+        &self,
+        query: &str,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+    ) -> Result<Vec<LexicalHit>, RetrievalError> {
+        let mut terms = analyze(query);
+        terms.sort();
+        terms.dedup();
+        if scope.is_empty() || terms.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let schema = self.index.schema();
+        let mut text: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (name, boost) in BOOSTS {
+            let field = schema
+                .get_field(name)
+                .map_err(|e| RetrievalError::Lexical(e.to_string()))?;
+            for t in &terms {
+                let tq = TermQuery::new(
+                    Term::from_field_text(field, t),
+                    IndexRecordOption::WithFreqs,
+                );
+                text.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(tq), boost)),
+                ));
+            }
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(BooleanQuery::new(text)))];
+        clauses.extend(self.restriction(scope, filter));
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(k).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let payload = doc
+                .get_first(self.fields.payload)
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| RetrievalError::Lexical("a chunk has no payload".into()))?;
+            let chunk: ChunkDoc = serde_json::from_str(payload)
+                .map_err(|e| RetrievalError::Lexical(format!("a chunk's payload: {e}")))?;
+            hits.push(LexicalHit { score, chunk });
+        }
+        Ok(hits)
+    }
+
+    /// Chunks the scope may see, narrowed by the filter.
+    ///
+    /// # Errors
+    /// When the index cannot be read.
+    pub fn count(&self, scope: &Scope, filter: &SearchFilter) -> Result<usize, RetrievalError> {
+        if scope.is_empty() {
+            return Ok(0);
+        }
+        let query = BooleanQuery::new(self.restriction(scope, filter));
+        Ok(self.reader.searcher().search(&query, &Count)?)
+    }
+
+    /// Every chunk of a document, all versions (consistency checks).
+    ///
+    /// # Errors
+    /// When the index cannot be read.
+    pub fn document_versions(&self, document_id: &str) -> Result<Vec<i64>, RetrievalError> {
+        let searcher = self.reader.searcher();
+        let q = TermQuery::new(
+            Term::from_field_text(self.fields.document_id, document_id),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(&q, &TopDocs::with_limit(100_000).order_by_score())?;
+        let mut versions = Vec::new();
+        for (_, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            if let Some(p) = doc.get_first(self.fields.payload).and_then(|v| v.as_str())
+                && let Ok(c) = serde_json::from_str::<ChunkDoc>(p)
+            {
+                versions.push(c.version);
+            }
+        }
+        Ok(versions)
+    }
+
+    /// Chunks in the index (all scopes): for metrics and tests.
+    pub fn num_chunks(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+/// Drops tokens with no letter or digit (jieba emits spaces and
+/// punctuation as tokens).
+#[derive(Clone)]
+struct WordsOnly;
+
+impl TokenFilter for WordsOnly {
+    type Tokenizer<T: Tokenizer> = WordsOnlyWrapper<T>;
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> WordsOnlyWrapper<T> {
+        WordsOnlyWrapper(tokenizer)
+    }
+}
+
+#[derive(Clone)]
+struct WordsOnlyWrapper<T>(T);
+
+impl<T: Tokenizer> Tokenizer for WordsOnlyWrapper<T> {
+    type TokenStream<'a> = WordsOnlyStream<T::TokenStream<'a>>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        WordsOnlyStream(self.0.token_stream(text))
+    }
+}
+
+struct WordsOnlyStream<S>(S);
+
+impl<S: TokenStream> TokenStream for WordsOnlyStream<S> {
+    fn advance(&mut self) -> bool {
+        while self.0.advance() {
+            if self.0.token().text.chars().any(char::is_alphanumeric) {
+                return true;
+            }
+        }
+        false
+    }
+    fn token(&self) -> &Token {
+        self.0.token()
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        self.0.token_mut()
+    }
+}

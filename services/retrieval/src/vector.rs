@@ -1,0 +1,415 @@
+//! The vector store: one trait, with Qdrant Edge (the Qdrant engine in
+//! process) behind it.
+//!
+//! The scope and filter are turned into a Qdrant filter and passed *into*
+//! the query, so HNSW search walks only points the caller may see (Qdrant's
+//! filterable HNSW), rather than fetching the top k and dropping some: a
+//! post-filter would leak through counts and return fewer than k hits.
+
+use crate::{ChunkDoc, RetrievalError, Scope, SearchFilter, ancestors};
+use async_trait::async_trait;
+use qdrant_edge::external::serde_json::{self as qjson, Value, json};
+use qdrant_edge::{
+    CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
+    EdgeVectorParams, FieldIndexOperations, Filter, HnswIndexConfig, JsonPath, NamedQuery,
+    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
+    PointStruct, QueryEnum, QueryRequest, ScoringQuery, SearchParams, UpdateOperation, Vector,
+    VectorInternal, Vectors, WithPayloadInterface, WithVector,
+};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Name of the dense vector in every point.
+const VECTOR: &str = "dense";
+/// Our own record of the store's shape, beside Qdrant's files.
+const META: &str = "zhishu-vectors.json";
+
+/// A vector hit.
+#[derive(Debug, Clone)]
+pub struct VectorHit {
+    /// Cosine similarity.
+    pub score: f32,
+    /// The chunk.
+    pub chunk: ChunkDoc,
+}
+
+/// A store of chunk vectors with their payloads.
+#[async_trait]
+pub trait VectorIndex: Send + Sync {
+    /// Dimensions of the stored vectors.
+    fn dimensions(&self) -> usize;
+
+    /// Adds chunks with their vectors, replacing points with the same id.
+    async fn upsert(&self, points: Vec<(ChunkDoc, Vec<f32>)>) -> Result<(), RetrievalError>;
+
+    /// Deletes a document's chunks: all of them, or all but those of
+    /// `keep_version`.
+    async fn delete_document(
+        &self,
+        document_id: &str,
+        keep_version: Option<i64>,
+    ) -> Result<(), RetrievalError>;
+
+    /// Makes every change so far durable.
+    async fn commit(&self) -> Result<(), RetrievalError>;
+
+    /// The `k` nearest chunks the scope may see, narrowed by the filter;
+    /// `exact` skips the HNSW index (ground truth for recall).
+    async fn search(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+        exact: bool,
+    ) -> Result<Vec<VectorHit>, RetrievalError>;
+
+    /// Chunks the scope may see, narrowed by the filter.
+    async fn count(&self, scope: &Scope, filter: &SearchFilter) -> Result<usize, RetrievalError>;
+
+    /// The version of every stored chunk of a document (consistency checks).
+    async fn document_versions(&self, document_id: &str) -> Result<Vec<i64>, RetrievalError>;
+
+    /// Builds or refreshes the search index (HNSW) over what was written.
+    async fn optimize(&self) -> Result<(), RetrievalError>;
+}
+
+/// The Qdrant filter for `scope AND filter` (Qdrant's JSON filter format).
+pub(crate) fn qdrant_filter(scope: &Scope, filter: &SearchFilter) -> Value {
+    let mut must = vec![json!({"key": "access_groups", "match": {"any": scope.groups()}})];
+    if !filter.collections.is_empty() {
+        must.push(json!({"key": "collection", "match": {"any": filter.collections}}));
+    }
+    if !filter.document_ids.is_empty() {
+        must.push(json!({"key": "document_id", "match": {"any": filter.document_ids}}));
+    }
+    if let Some(prefix) = filter.normalised_prefix() {
+        must.push(json!({"key": "dirs", "match": {"value": prefix}}));
+    }
+    if let Some(after) = filter.modified_after {
+        must.push(json!({"key": "modified_at", "range": {"gt": after}}));
+    }
+    json!({ "must": must })
+}
+
+fn parse_filter(v: Value) -> Result<Filter, RetrievalError> {
+    qjson::from_value(v).map_err(|e| RetrievalError::Vector(format!("filter: {e}")))
+}
+
+fn point_id(chunk_id: &str) -> Result<PointId, RetrievalError> {
+    qdrant_edge::external::uuid::Uuid::parse_str(chunk_id)
+        .map(PointId::Uuid)
+        .map_err(|e| RetrievalError::Vector(format!("chunk id {chunk_id:?} is not a UUID: {e}")))
+}
+
+/// Qdrant Edge: the Qdrant engine in this process, on a local folder.
+pub struct EdgeIndex {
+    shard: Arc<EdgeShard>,
+    dimensions: usize,
+    /// Serialises writes, flushes and optimisation: Edge's `flush` must not
+    /// run beside an update.
+    write: Arc<Mutex<()>>,
+    /// Held while open: one process per store folder.
+    _lock: File,
+    path: PathBuf,
+}
+
+impl EdgeIndex {
+    /// Opens the store in `dir`, creating it for `dimensions`-dimensional
+    /// cosine vectors when absent.
+    ///
+    /// # Errors
+    /// [`RetrievalError::Locked`] when another process has it open,
+    /// [`RetrievalError::Dimensions`] when it holds vectors of another size.
+    pub fn open(dir: &Path, dimensions: usize) -> Result<Self, RetrievalError> {
+        let io = |source| RetrievalError::Io {
+            path: dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(".lock"))
+            .map_err(io)?;
+        if lock.try_lock().is_err() {
+            return Err(RetrievalError::Locked(dir.display().to_string()));
+        }
+        let meta = dir.join(META);
+        let shard = if dir.join("edge_config.json").is_file() {
+            if let Ok(text) = std::fs::read_to_string(&meta)
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+                && let Some(d) = v["dimensions"].as_u64()
+                && d as usize != dimensions
+            {
+                return Err(RetrievalError::Dimensions {
+                    want: d as usize,
+                    got: dimensions,
+                });
+            }
+            EdgeShard::load(dir, None)?
+        } else {
+            let config = EdgeConfig::builder()
+                .vector(
+                    VECTOR,
+                    EdgeVectorParams::builder(dimensions, Distance::Cosine)
+                        .on_disk(false)
+                        .build(),
+                )
+                .hnsw_config(HnswIndexConfig {
+                    m: 16,
+                    ef_construct: 128,
+                    ..Default::default()
+                })
+                .on_disk_payload(true)
+                .optimizers(EdgeOptimizersConfig::default())
+                .build();
+            let shard = EdgeShard::new(dir, config)?;
+            std::fs::write(&meta, json!({ "dimensions": dimensions }).to_string()).map_err(io)?;
+            shard
+        };
+        let index = Self {
+            shard: Arc::new(shard),
+            dimensions,
+            write: Arc::new(Mutex::new(())),
+            _lock: lock,
+            path: dir.to_path_buf(),
+        };
+        index.ensure_payload_indexes()?;
+        Ok(index)
+    }
+
+    /// The store's folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Keyword and integer indexes on the fields filters use. Idempotent;
+    /// re-run after optimisation, which starts a new appendable segment.
+    fn ensure_payload_indexes(&self) -> Result<(), RetrievalError> {
+        let fields = [
+            ("access_groups", PayloadSchemaType::Keyword),
+            ("collection", PayloadSchemaType::Keyword),
+            ("document_id", PayloadSchemaType::Keyword),
+            ("dirs", PayloadSchemaType::Keyword),
+            ("version", PayloadSchemaType::Integer),
+            ("modified_at", PayloadSchemaType::Integer),
+        ];
+        for (name, kind) in fields {
+            let field_name: JsonPath = name
+                .parse()
+                .map_err(|_| RetrievalError::Vector(format!("bad payload key {name}")))?;
+            self.shard.update(UpdateOperation::FieldIndexOperation(
+                FieldIndexOperations::CreateIndex(CreateIndex {
+                    field_name,
+                    field_schema: Some(PayloadFieldSchema::FieldType(kind)),
+                }),
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Runs a blocking store call off the async runtime, under the write
+    /// lock when `write` is set.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&EdgeShard) -> Result<T, RetrievalError> + Send + 'static,
+    ) -> Result<T, RetrievalError> {
+        let shard = self.shard.clone();
+        let lock = self.write.clone();
+        tokio::task::spawn_blocking(move || {
+            let _guard = if write {
+                Some(
+                    lock.lock()
+                        .map_err(|_| RetrievalError::Vector("write lock poisoned".into()))?,
+                )
+            } else {
+                None
+            };
+            f(&shard)
+        })
+        .await
+        .map_err(|e| RetrievalError::Vector(format!("store task failed: {e}")))?
+    }
+}
+
+fn chunk_of(payload: Option<qdrant_edge::Payload>) -> Result<ChunkDoc, RetrievalError> {
+    let map = payload.ok_or_else(|| RetrievalError::Vector("a point has no payload".into()))?;
+    qjson::from_value(Value::Object(map.0.into_iter().collect()))
+        .map_err(|e| RetrievalError::Vector(format!("a point's payload: {e}")))
+}
+
+#[async_trait]
+impl VectorIndex for EdgeIndex {
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    async fn upsert(&self, points: Vec<(ChunkDoc, Vec<f32>)>) -> Result<(), RetrievalError> {
+        let mut list = Vec::with_capacity(points.len());
+        for (chunk, vector) in points {
+            if vector.len() != self.dimensions {
+                return Err(RetrievalError::Dimensions {
+                    want: self.dimensions,
+                    got: vector.len(),
+                });
+            }
+            let mut payload = qjson::to_value(&chunk)
+                .map_err(|e| RetrievalError::Vector(format!("payload: {e}")))?;
+            payload["dirs"] = json!(ancestors(&chunk.path));
+            let id = point_id(&chunk.chunk_id)?;
+            let vectors = Vectors::new_named([(VECTOR, Vector::new_dense(vector))]);
+            list.push(PointStruct::new(id, vectors, payload).0);
+        }
+        if list.is_empty() {
+            return Ok(());
+        }
+        self.blocking(true, move |s| {
+            s.update(UpdateOperation::PointOperation(
+                PointOperations::UpsertPoints(PointInsertOperations::PointsList(list)),
+            ))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_document(
+        &self,
+        document_id: &str,
+        keep_version: Option<i64>,
+    ) -> Result<(), RetrievalError> {
+        let mut f = json!({"must": [{"key": "document_id", "match": {"value": document_id}}]});
+        if let Some(v) = keep_version {
+            f["must_not"] = json!([{"key": "version", "match": {"value": v}}]);
+        }
+        let filter = parse_filter(f)?;
+        self.blocking(true, move |s| {
+            s.update(UpdateOperation::PointOperation(
+                PointOperations::DeletePointsByFilter(filter),
+            ))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn commit(&self) -> Result<(), RetrievalError> {
+        self.blocking(true, |s| {
+            // Edge reports flush failures by panicking; turn that into an
+            // error the job can report.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.flush()))
+                .map_err(|_| RetrievalError::Vector("flushing the vector store failed".into()))
+        })
+        .await
+    }
+
+    async fn search(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+        exact: bool,
+    ) -> Result<Vec<VectorHit>, RetrievalError> {
+        if scope.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        if vector.len() != self.dimensions {
+            return Err(RetrievalError::Dimensions {
+                want: self.dimensions,
+                got: vector.len(),
+            });
+        }
+        let filter = parse_filter(qdrant_filter(scope, filter))?;
+        let request = QueryRequest {
+            prefetches: vec![],
+            query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(
+                VectorInternal::Dense(vector),
+                VECTOR,
+            )))),
+            filter: Some(filter),
+            score_threshold: None,
+            limit: k,
+            offset: 0,
+            params: Some(SearchParams {
+                hnsw_ef: Some((k * 2).max(128)),
+                exact,
+                ..Default::default()
+            }),
+            with_vector: WithVector::Bool(false),
+            with_payload: WithPayloadInterface::Bool(true),
+        };
+        let points = self.blocking(false, move |s| Ok(s.query(request)?)).await?;
+        points
+            .into_iter()
+            .map(|p| {
+                Ok(VectorHit {
+                    score: p.score,
+                    chunk: chunk_of(p.payload)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn count(&self, scope: &Scope, filter: &SearchFilter) -> Result<usize, RetrievalError> {
+        if scope.is_empty() {
+            return Ok(0);
+        }
+        let filter = parse_filter(qdrant_filter(scope, filter))?;
+        self.blocking(false, move |s| {
+            Ok(s.count(CountRequest {
+                filter: Some(filter),
+                exact: true,
+            })?)
+        })
+        .await
+    }
+
+    async fn document_versions(&self, document_id: &str) -> Result<Vec<i64>, RetrievalError> {
+        let filter = parse_filter(
+            json!({"must": [{"key": "document_id", "match": {"value": document_id}}]}),
+        )?;
+        self.blocking(false, move |s| {
+            let mut versions = Vec::new();
+            let mut offset = None;
+            loop {
+                let (records, next) = s.scroll(qdrant_edge::ScrollRequest {
+                    offset,
+                    limit: Some(1000),
+                    filter: Some(filter.clone()),
+                    with_payload: Some(WithPayloadInterface::Bool(true)),
+                    with_vector: WithVector::Bool(false),
+                    order_by: None,
+                })?;
+                for r in records {
+                    versions.push(chunk_of(r.payload)?.version);
+                }
+                match next {
+                    Some(n) => offset = Some(n),
+                    None => break,
+                }
+            }
+            Ok(versions)
+        })
+        .await
+    }
+
+    async fn optimize(&self) -> Result<(), RetrievalError> {
+        let shard = self.shard.clone();
+        let lock = self.write.clone();
+        let rebuilt = tokio::task::spawn_blocking(move || {
+            let _guard = lock
+                .lock()
+                .map_err(|_| RetrievalError::Vector("write lock poisoned".into()))?;
+            Ok::<_, RetrievalError>(shard.optimize()?)
+        })
+        .await
+        .map_err(|e| RetrievalError::Vector(format!("store task failed: {e}")))??;
+        if rebuilt {
+            self.ensure_payload_indexes()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,243 @@
+//! `zhishu ingest` and `zhishu search` as a user runs them: real files,
+//! real stores, the real binary; and a job killed with SIGKILL half-way that
+//! finishes cleanly when run again.
+
+mod common;
+
+use common::{BIN, config_text};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use zhishu_retrieval::{EdgeIndex, LexicalIndex, Scope, SearchFilter, VectorIndex};
+use zhishu_store::{DocumentStatus, Repository, SqlStore};
+
+fn assets() -> std::path::PathBuf {
+    std::env::var("ZHISHU_ASSETS_DIR").map_or_else(
+        |_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/zhishu/assets")
+        },
+        std::path::PathBuf::from,
+    )
+}
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/zhishu.db", dir.path().display());
+        std::fs::write(
+            dir.path().join("zhishu.toml"),
+            config_text(dir.path(), &url),
+        )
+        .unwrap();
+        Self { dir, url }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--config")
+            .arg(self.dir.path().join("zhishu.toml"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("ZHISHU_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.command(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    async fn store(&self) -> SqlStore {
+        SqlStore::connect(&zhishu_store::testing::config(&self.url))
+            .await
+            .unwrap()
+    }
+}
+
+#[test]
+fn ingest_then_search_from_the_terminal() {
+    let b = Sandbox::new();
+    let docs = b.dir.path().join("docs");
+    std::fs::create_dir_all(docs.join("sub")).unwrap();
+    std::fs::write(
+        docs.join("travel.md"),
+        "# Travel policy\n\n## Hotels\n\nHotel stays in tier-one cities are reimbursed up to 600 yuan per night.\n\n## 交通\n\n高铁二等座可以报销。\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        assets().join("pdfs/03-invalid.pdf"),
+        docs.join("sub/broken.pdf"),
+    )
+    .unwrap();
+    std::fs::write(docs.join("sub/image.png"), [137u8, 80, 78, 71]).unwrap();
+    let path = docs.display().to_string();
+
+    let (code, out, err) = b.run(&[
+        "ingest",
+        &path,
+        "--collection",
+        "policies",
+        "--group",
+        "staff",
+    ]);
+    assert_eq!(
+        code, 1,
+        "a failed file makes the exit code say so: {out}{err}"
+    );
+    assert!(
+        out.contains("3 files: 1 indexed, 0 unchanged, 1 skipped, 1 failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("skipped") && out.contains("image.png: unsupported file type (.png)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("failed") && out.contains("broken.pdf"),
+        "{out}"
+    );
+
+    let (code, out, err) = b.run(&[
+        "search",
+        "hotel limit per night",
+        "--group",
+        "staff",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let top = &v["hits"][0];
+    assert!(
+        top["chunk"]["text"].as_str().unwrap().contains("600 yuan"),
+        "{out}"
+    );
+    assert_eq!(top["chunk"]["section_path"], "Travel policy > Hotels");
+    assert!(
+        top["scores"]["bm25"].is_number() && top["scores"]["dense"].is_number(),
+        "{out}"
+    );
+
+    let (code, out, _) = b.run(&["search", "高铁 报销", "--group", "staff"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("交通"),
+        "Chinese query finds the Chinese section: {out}"
+    );
+
+    let (code, out, _) = b.run(&["search", "hotel", "--group", "contractors"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("no results"),
+        "another group sees nothing: {out}"
+    );
+
+    let (code, out, _) = b.run(&[
+        "ingest",
+        &path,
+        "--collection",
+        "policies",
+        "--group",
+        "staff",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("0 indexed, 1 unchanged, 1 skipped, 1 failed"),
+        "the broken file still fails: {out}"
+    );
+}
+
+fn write_corpus(root: &Path, files: usize) {
+    std::fs::create_dir_all(root).unwrap();
+    for i in 0..files {
+        let mut text = format!("# Report {i}\n\n");
+        for p in 0..6 {
+            text.push_str(&format!(
+                "Paragraph {p} of report {i}: quarterly figures for region {r} grew by {g} percent, driven by enterprise renewals and new accounts. 第{i}号报告第{p}段：本季度区域收入增长。\n\n",
+                r = i % 7,
+                g = (i * 7 + p) % 23
+            ));
+        }
+        std::fs::write(root.join(format!("report-{i:04}.md")), text).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_half_way_finishes_with_no_duplicates_or_orphans() {
+    let b = Sandbox::new();
+    let docs = b.dir.path().join("reports");
+    write_corpus(&docs, 120);
+    let path = docs.display().to_string();
+    let store = b.store().await;
+
+    let mut child = b
+        .command(&["ingest", &path, "--group", "staff"])
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut killed_at = None;
+    while started.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let docs = store
+            .list_documents(None, 1000, 0)
+            .await
+            .unwrap_or_default();
+        let indexed = docs
+            .iter()
+            .filter(|d| d.status == DocumentStatus::Indexed)
+            .count();
+        if indexed >= 1 {
+            child.kill().unwrap();
+            killed_at = Some(indexed);
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+    }
+    let indexed = killed_at.expect("the job was killed while running");
+    let _ = child.wait();
+    assert!(indexed < 120, "killed before the end ({indexed} indexed)");
+
+    let (code, out, err) = b.run(&["ingest", &path, "--group", "staff"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("120 files"), "{out}");
+
+    // Open the stores as the next process would and compare with the
+    // registry: every document exactly once, at its version, nothing else.
+    let data = b.dir.path().join("data");
+    let vectors = EdgeIndex::open(&data.join("qdrant"), 384).unwrap();
+    let lexical = LexicalIndex::open(&data.join("tantivy")).unwrap();
+    let all = store.list_documents(None, 1000, 0).await.unwrap();
+    assert_eq!(all.len(), 120);
+    let mut total = 0;
+    for d in &all {
+        assert_eq!(d.status, DocumentStatus::Indexed, "{}", d.source_path);
+        let chunks = store.chunks(&d.id).await.unwrap().len();
+        total += chunks;
+        let v = vectors.document_versions(&d.id).await.unwrap();
+        let l = lexical.document_versions(&d.id).unwrap();
+        assert_eq!((v.len(), l.len()), (chunks, chunks), "{}", d.source_path);
+        assert!(v.iter().chain(&l).all(|&x| x == d.version));
+    }
+    let scope = Scope::of_groups(["staff"]);
+    assert_eq!(
+        vectors
+            .count(&scope, &SearchFilter::default())
+            .await
+            .unwrap(),
+        total
+    );
+    assert_eq!(lexical.num_chunks() as usize, total);
+}
