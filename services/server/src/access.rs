@@ -38,6 +38,12 @@ impl Policy for Compliance {
     const ROLES: &'static [Role] = &[Role::ComplianceOfficer];
 }
 
+/// Knowledge admins (and admins): ingestion and document management.
+pub struct KnowledgeAdmin;
+impl Policy for KnowledgeAdmin {
+    const ROLES: &'static [Role] = &[Role::KnowledgeAdmin, Role::Admin];
+}
+
 /// One endpoint and the roles it admits (`None`: public).
 #[derive(Debug, Clone, Copy)]
 pub struct RouteSpec {
@@ -112,6 +118,46 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "POST",
         path: "/v1/embeddings",
         roles: Some(Authenticated::ROLES),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/ingest/jobs",
+        roles: Some(KnowledgeAdmin::ROLES),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/ingest/jobs/{id}",
+        roles: Some(KnowledgeAdmin::ROLES),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/ingest/jobs/{id}/events",
+        roles: Some(KnowledgeAdmin::ROLES),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/v1/ingest/jobs/{id}",
+        roles: Some(KnowledgeAdmin::ROLES),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/search",
+        roles: Some(Authenticated::ROLES),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/documents",
+        roles: Some(Authenticated::ROLES),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/documents/{id}",
+        roles: Some(Authenticated::ROLES),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/v1/documents/{id}",
+        roles: Some(KnowledgeAdmin::ROLES),
     },
 ];
 

@@ -15,6 +15,7 @@ mod audit_api;
 mod embeddings;
 mod error;
 mod identity;
+mod knowledge;
 mod metrics;
 mod middleware;
 mod openapi;
@@ -24,6 +25,7 @@ mod state;
 pub mod telemetry;
 
 pub use error::{ApiError, ServerError};
+pub use knowledge::Knowledge;
 pub use middleware::RequestId;
 pub use openapi::ApiDoc;
 pub use state::{AppState, Service};
@@ -68,6 +70,7 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
             .configure(identity::configure)
             .configure(audit_api::configure)
             .configure(embeddings::configure)
+            .configure(knowledge::configure)
             .default_service(web::to(error::not_found))
     })
     .shutdown_timeout(cfg.shutdown_timeout_secs)

@@ -12,6 +12,9 @@ use utoipa::OpenApi;
         crate::identity::login, crate::identity::logout, crate::identity::me,
         crate::audit_api::events, crate::audit_api::event, crate::audit_api::export, crate::audit_api::verify_chain,
         crate::embeddings::embeddings,
+        crate::knowledge::create_job, crate::knowledge::job_status, crate::knowledge::job_events,
+        crate::knowledge::cancel_job, crate::knowledge::search, crate::knowledge::list_documents,
+        crate::knowledge::get_document, crate::knowledge::delete_document,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&Security),
@@ -20,6 +23,9 @@ use utoipa::OpenApi;
         (name = "identity", description = "Sign-in with local users; API keys and OIDC tokens are sent as `Authorization: Bearer`"),
         (name = "audit", description = "The audit trail, for compliance officers"),
         (name = "models", description = "OpenAI-compatible model endpoints"),
+        (name = "ingest", description = "Folder ingestion jobs, for knowledge admins"),
+        (name = "search", description = "Hybrid search within the caller's access groups"),
+        (name = "documents", description = "The document registry"),
     )
 )]
 pub struct ApiDoc;

@@ -34,11 +34,7 @@ pub(crate) async fn run_checks(state: &AppState) -> Vec<Check> {
         timed("audit", limit, check_audit(state)),
         timed("embedder", limit, check_embedder(state)),
         timed("vectors", limit, check_vectors(state)),
-        timed(
-            "lexical",
-            limit,
-            check_dir(state.config.lexical_path(), "tantivy index")
-        ),
+        timed("lexical", limit, check_lexical(state)),
     );
     let checks = vec![db, audit, embedder, vectors, lexical];
     for c in &checks {
@@ -119,7 +115,30 @@ async fn check_audit(state: &AppState) -> Result<String, String> {
     }
 }
 
+/// Once the stores are open, their state; before, whether they can be.
+async fn check_lexical(state: &AppState) -> Result<String, String> {
+    match state.knowledge.get() {
+        Some(Ok(k)) => Ok(format!(
+            "tantivy index open at {}; {} chunks",
+            k.searcher.lexical.path().display(),
+            k.searcher.lexical.num_chunks()
+        )),
+        Some(Err(e)) => Err(e.clone()),
+        None => check_dir(state.config.lexical_path(), "tantivy index").await,
+    }
+}
+
 async fn check_vectors(state: &AppState) -> Result<String, String> {
+    match state.knowledge.get() {
+        Some(Ok(k)) => {
+            return Ok(format!(
+                "vector store open ({} dimensions)",
+                k.searcher.vectors.dimensions()
+            ));
+        }
+        Some(Err(e)) => return Err(e.clone()),
+        None => {}
+    }
     let v = &state.config.vectors;
     match v.backend {
         VectorBackend::Edge => check_dir(state.config.vectors_path(), "qdrant edge store").await,

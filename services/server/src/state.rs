@@ -1,5 +1,6 @@
 //! Shared state of the HTTP workers.
 
+use crate::Knowledge;
 use crate::ServerError;
 use crate::metrics::Metrics;
 use std::fmt;
@@ -11,6 +12,8 @@ use zhishu_auth::oidc::OidcVerifier;
 use zhishu_auth::{Authenticator, RateLimiter};
 use zhishu_core::Config;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
+use zhishu_ingest::jobs::JobManager;
+use zhishu_retrieval::{FusionConfig, HybridSearcher};
 use zhishu_store::{Repository, SqlStore, StoreError};
 
 /// Which API a process serves. A single box serves both; scaled out, the
@@ -62,6 +65,9 @@ pub struct AppState {
     /// The embedding model's worker, once loaded (it loads in the
     /// background so the server answers health checks meanwhile).
     pub embedder: Arc<OnceLock<Result<EncoderWorker, String>>>,
+    /// Ingestion jobs and search, once the embedder and the stores are
+    /// open.
+    pub knowledge: Arc<OnceLock<Result<Arc<Knowledge>, String>>>,
     pub(crate) limiter: RateLimiter,
     pub(crate) login_limiter: RateLimiter,
     pub(crate) metrics: Metrics,
@@ -84,9 +90,11 @@ impl AppState {
         let ttl = Duration::from_secs(config.auth.session_ttl_minutes.max(1) * 60);
         let logins = config.limits.logins_per_minute;
         let embedder = Arc::new(OnceLock::new());
-        load_embedder(&config, embedder.clone());
+        let knowledge = Arc::new(OnceLock::new());
+        load_embedder(&config, embedder.clone(), knowledge.clone(), repo.clone());
         Ok(Self {
             embedder,
+            knowledge,
             audit: AuditLog::start(repo.clone(), config.audit.queue),
             auth: Authenticator::new(repo, ttl, oidc),
             limiter: RateLimiter::new(config.limits.requests_per_minute, config.limits.burst),
@@ -142,7 +150,35 @@ pub(crate) async fn migrate_until_ready(state: Arc<AppState>) {
 }
 
 /// Loads the embedding model on a thread of its own and starts its worker.
-fn load_embedder(config: &Config, slot: Arc<OnceLock<Result<EncoderWorker, String>>>) {
+type Slot<T> = Arc<OnceLock<Result<T, String>>>;
+
+/// Opens the document stores around the loaded embedder.
+fn open_knowledge(
+    config: &Config,
+    registry: Arc<dyn Repository>,
+    encoder: EncoderWorker,
+) -> Result<Arc<Knowledge>, String> {
+    let pipeline = zhishu_ingest::open_pipeline(config, registry, encoder.clone())?;
+    let searcher = HybridSearcher {
+        vectors: pipeline.stores.vectors.clone(),
+        lexical: pipeline.stores.lexical.clone(),
+        encoder,
+        reranker: None,
+        fusion: FusionConfig::default(),
+    };
+    Ok(Arc::new(Knowledge {
+        jobs: JobManager::new(pipeline),
+        searcher,
+    }))
+}
+
+fn load_embedder(
+    config: &Config,
+    slot: Slot<EncoderWorker>,
+    knowledge: Slot<Arc<Knowledge>>,
+    registry: Arc<dyn Repository>,
+) {
+    let config = config.clone();
     let path = config.model_path(&config.embedder.model);
     let worker_config = WorkerConfig {
         max_batch_tokens: config.embedder.max_batch_tokens,
@@ -159,6 +195,16 @@ fn load_embedder(config: &Config, slot: Arc<OnceLock<Result<EncoderWorker, Strin
             Ok(w) => info!(model = w.name(), ms = started.elapsed().as_millis() as u64, "embedder loaded"),
             Err(e) => warn!(error = %e, "embedder could not be loaded"),
         }
+        let stores = match &result {
+            Ok(w) => open_knowledge(&config, registry, w.clone()),
+            Err(e) => Err(format!("the embedding model is not available: {e}")),
+        };
+        if let Err(e) = &stores {
+            warn!(error = %e, "the document stores could not be opened");
+        }
+        // Stores first: readiness reports ready once the embedder is set,
+        // and by then search must work.
+        let _ = knowledge.set(stores);
         let _ = slot.set(result);
     });
     if let Err(e) = spawned {

@@ -1,0 +1,500 @@
+//! The knowledge APIs: ingest jobs (`/v1/ingest/jobs`), hybrid search
+//! (`/v1/search`) and the document registry (`/v1/documents`).
+//!
+//! Handlers stay thin: they check the caller, validate the request, call
+//! the ingestion job manager or the hybrid searcher, and write the audit
+//! event. Searches always run with the caller's access groups (plus
+//! `public`), which the stores apply inside the query.
+
+use crate::access::{Authenticated, Caller, KnowledgeAdmin, Policy};
+use crate::{ApiError, AppState};
+use actix_web::{HttpResponse, delete, get, post, web};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use utoipa::ToSchema;
+use zhishu_audit::{Outcome, RetrievedSource};
+use zhishu_ingest::jobs::JobManager;
+use zhishu_ingest::sync::{Event, JobSpec};
+use zhishu_retrieval::{HybridSearcher, Mode, Scope, SearchFilter, SearchResults};
+use zhishu_store::{DocumentRecord, Repository};
+
+/// Group every authenticated caller belongs to.
+pub const PUBLIC_GROUP: &str = "public";
+/// Most hits one search returns.
+const MAX_K: usize = 100;
+/// Longest query, in characters.
+const MAX_QUERY_CHARS: usize = 4000;
+
+/// The loaded knowledge services.
+pub struct Knowledge {
+    /// Ingest jobs.
+    pub jobs: Arc<JobManager>,
+    /// Search.
+    pub searcher: HybridSearcher,
+}
+
+/// Registers the routes.
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_job)
+        .service(job_status)
+        .service(job_events)
+        .service(cancel_job)
+        .service(search)
+        .service(list_documents)
+        .service(get_document)
+        .service(delete_document);
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code,
+        message: message.into(),
+    }
+}
+
+fn knowledge(state: &AppState) -> Result<Arc<Knowledge>, ApiError> {
+    match state.knowledge.get() {
+        Some(Ok(k)) => Ok(k.clone()),
+        Some(Err(e)) => Err(ApiError::Unavailable(format!(
+            "the document stores are not available: {e}"
+        ))),
+        None => Err(ApiError::Unavailable(
+            "the embedding model and document stores are still loading; retry shortly".into(),
+        )),
+    }
+}
+
+/// The caller's scope: their groups and `public`.
+fn scope_of<P: Policy>(caller: &Caller<P>) -> Scope {
+    Scope::of_groups(
+        caller
+            .principal
+            .groups
+            .iter()
+            .cloned()
+            .chain(std::iter::once(PUBLIC_GROUP.to_owned())),
+    )
+}
+
+/// Resolves a requested folder and checks that it lies under an allowed
+/// root. Symlinks and `..` are resolved first, so neither can escape.
+pub(crate) fn allowed_path(roots: &[PathBuf], requested: &str) -> Result<PathBuf, ApiError> {
+    let forbidden = || {
+        ApiError::Forbidden(format!(
+            "{requested} is outside the folders ingestion may read (ingest.roots)"
+        ))
+    };
+    let path = Path::new(requested);
+    if !path.is_absolute() {
+        return Err(bad(
+            "invalid_path",
+            format!("{requested}: give an absolute path under one of ingest.roots"),
+        ));
+    }
+    let roots: Vec<PathBuf> = roots
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .collect();
+    // Refuse before touching the file system when the lexical path is
+    // already outside every root: a caller learns nothing about what exists
+    // elsewhere.
+    let lexically_inside = roots.iter().any(|r| {
+        let mut clean = PathBuf::new();
+        for c in path.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    clean.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => clean.push(other),
+            }
+        }
+        clean.starts_with(r)
+    });
+    if !lexically_inside {
+        return Err(forbidden());
+    }
+    let real = std::fs::canonicalize(path)
+        .map_err(|_| ApiError::NotFound(format!("{requested}: no such file or folder")))?;
+    if roots.iter().any(|r| real.starts_with(r)) {
+        Ok(real)
+    } else {
+        Err(forbidden())
+    }
+}
+
+/// A new ingest job.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewJob {
+    /// Absolute path of a folder (or file) under `ingest.roots`.
+    pub path: String,
+    /// Target collection. Default `default`.
+    #[serde(default)]
+    pub collection: Option<String>,
+    /// Groups allowed to read the documents. Default `["public"]`.
+    #[serde(default)]
+    pub access_groups: Option<Vec<String>>,
+    /// Descend into sub-folders. Default true.
+    #[serde(default)]
+    pub recursive: Option<bool>,
+    /// Remove documents whose files are gone. Default false.
+    #[serde(default)]
+    pub sync_deletes: Option<bool>,
+}
+
+/// The job's id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobCreated {
+    /// Use it with `GET /v1/ingest/jobs/{id}` and `/events`.
+    pub job_id: String,
+}
+
+fn valid_name(kind: &str, s: &str) -> Result<(), ApiError> {
+    if s.is_empty()
+        || s.len() > 128
+        || !s
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    {
+        return Err(bad(
+            "invalid_name",
+            format!("{kind} `{s}`: use 1–128 letters, digits, `-`, `_`, `.` or `:`"),
+        ));
+    }
+    Ok(())
+}
+
+/// Starts ingesting a folder; progress at `/v1/ingest/jobs/{id}`.
+#[utoipa::path(post, path = "/v1/ingest/jobs", tag = "ingest", request_body = NewJob,
+    responses((status = 202, description = "Queued", body = JobCreated),
+        (status = 400, description = "Invalid request", body = crate::error::ErrorBody),
+        (status = 403, description = "Path outside ingest.roots, or role", body = crate::error::ErrorBody),
+        (status = 404, description = "No such folder", body = crate::error::ErrorBody)))]
+#[post("/v1/ingest/jobs")]
+pub(crate) async fn create_job(
+    state: web::Data<AppState>,
+    caller: Caller<KnowledgeAdmin>,
+    raw: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let body: NewJob = serde_json::from_slice(&raw)
+        .map_err(|e| bad("invalid_json", format!("Json deserialize error: {e}")))?;
+    let collection = body.collection.unwrap_or_else(|| "default".into());
+    valid_name("collection", &collection)?;
+    let groups = body
+        .access_groups
+        .unwrap_or_else(|| vec![PUBLIC_GROUP.into()]);
+    if groups.is_empty() || groups.len() > 64 {
+        return Err(bad("invalid_access_groups", "give 1 to 64 access groups"));
+    }
+    for g in &groups {
+        valid_name("access group", g)?;
+    }
+    let path = match allowed_path(&state.config.ingest.roots, &body.path) {
+        Ok(p) => p,
+        Err(e) => {
+            let mut ev = caller.event("ingest.job.create", Outcome::Refused);
+            ev.input = Some(serde_json::json!({"path": body.path}));
+            ev.error = Some(e.to_string());
+            state.audit.record(ev).await?;
+            return Err(e);
+        }
+    };
+    let k = knowledge(&state)?;
+    let spec = JobSpec {
+        paths: vec![path],
+        collection,
+        access_groups: groups,
+        recursive: body.recursive.unwrap_or(true),
+        sync_deletes: body.sync_deletes.unwrap_or(false),
+    };
+    let mut ev = caller.event("ingest.job.create", Outcome::Ok);
+    ev.input = Some(serde_json::to_value(&spec).unwrap_or_default());
+    state.audit.record(ev).await?;
+    let job = k.jobs.submit(spec, &caller.principal.username).await?;
+    Ok(HttpResponse::Accepted().json(JobCreated {
+        job_id: job.id.clone(),
+    }))
+}
+
+/// A job's progress: counts, rate, ETA and per-file errors.
+#[utoipa::path(get, path = "/v1/ingest/jobs/{id}", tag = "ingest",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "The job", body = Object),
+        (status = 404, description = "Unknown job", body = crate::error::ErrorBody)))]
+#[get("/v1/ingest/jobs/{id}")]
+pub(crate) async fn job_status(
+    state: web::Data<AppState>,
+    _caller: Caller<KnowledgeAdmin>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let k = knowledge(&state)?;
+    if let Some(job) = k.jobs.get(&id) {
+        return Ok(HttpResponse::Ok().json(job.view()));
+    }
+    // A job of an earlier process: what the registry recorded.
+    let r = k.jobs.record(&id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "id": r.id, "status": r.status, "paths": r.root_path.split('\n').collect::<Vec<_>>(),
+        "collection": r.collection, "access_groups": r.access_groups, "created_by": r.created_by,
+        "files_total": r.files_total, "files_done": r.files_done, "files_skipped": r.files_skipped,
+        "files_failed": r.files_failed, "chunks": r.chunks_written, "error": r.error,
+    })))
+}
+
+fn sse(event: &Event) -> web::Bytes {
+    let name = match event {
+        Event::Scanned { .. } => "scanned",
+        Event::Indexed { .. } => "indexed",
+        Event::Skipped { .. } => "skipped",
+        Event::Failed { .. } => "failed",
+        Event::Deleted { .. } => "deleted",
+        Event::Finished { .. } => "finished",
+    };
+    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+    web::Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+/// Server-sent progress events of a job, from its start; the stream ends
+/// with a `finished` event.
+#[utoipa::path(get, path = "/v1/ingest/jobs/{id}/events", tag = "ingest",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "text/event-stream of progress events"),
+        (status = 404, description = "Unknown job", body = crate::error::ErrorBody)))]
+#[get("/v1/ingest/jobs/{id}/events")]
+pub(crate) async fn job_events(
+    state: web::Data<AppState>,
+    _caller: Caller<KnowledgeAdmin>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let k = knowledge(&state)?;
+    let job = k
+        .jobs
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("job `{id}` is not running in this process")))?;
+    let (history, rx) = job.subscribe();
+    let past = futures_util::stream::iter(
+        history
+            .iter()
+            .map(sse)
+            .map(Ok::<_, ApiError>)
+            .collect::<Vec<_>>(),
+    );
+    let live = futures_util::stream::unfold(rx, |rx| async move {
+        let mut rx = rx?;
+        loop {
+            match rx.recv().await {
+                Ok(e) => {
+                    let last = matches!(e, Event::Finished { .. });
+                    return Some((Ok(sse(&e)), if last { None } else { Some(rx) }));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .streaming(past.chain(live)))
+}
+
+/// Cancels a job: files in flight finish, what was written stays
+/// consistent, the rest is left for the next run.
+#[utoipa::path(delete, path = "/v1/ingest/jobs/{id}", tag = "ingest",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 202, description = "Cancelling", body = Object),
+        (status = 404, description = "Unknown job", body = crate::error::ErrorBody)))]
+#[delete("/v1/ingest/jobs/{id}")]
+pub(crate) async fn cancel_job(
+    state: web::Data<AppState>,
+    caller: Caller<KnowledgeAdmin>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let k = knowledge(&state)?;
+    let job = k
+        .jobs
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("job `{id}` is not running in this process")))?;
+    let mut ev = caller.event("ingest.job.cancel", Outcome::Ok);
+    ev.input = Some(serde_json::json!({"job_id": job.id}));
+    state.audit.record(ev).await?;
+    let cancelled = job.cancel();
+    Ok(HttpResponse::Accepted().json(
+        serde_json::json!({"job_id": job.id, "cancelling": cancelled, "status": job.view().status}),
+    ))
+}
+
+/// A search request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// The query, in Chinese, English or both.
+    pub query: String,
+    /// Hits to return (1–100). Default 10.
+    #[serde(default)]
+    pub k: Option<usize>,
+    /// Narrowing filters (collections, document ids, path prefix,
+    /// modified after). They cannot widen the caller's access.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub filters: Option<SearchFilter>,
+    /// Rerank the fused hits with the cross-encoder, when one is
+    /// configured. Default false.
+    #[serde(default)]
+    pub rerank: Option<bool>,
+    /// `bm25`, `dense` or `hybrid` (default).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub mode: Option<Mode>,
+}
+
+/// Hybrid search over the documents the caller may read.
+#[utoipa::path(post, path = "/v1/search", tag = "search", request_body = SearchRequest,
+    responses((status = 200, description = "Hits, best first, with every stage's score", body = Object),
+        (status = 400, description = "Invalid request", body = crate::error::ErrorBody),
+        (status = 503, description = "Stores or model still loading", body = crate::error::ErrorBody)))]
+#[post("/v1/search")]
+pub(crate) async fn search(
+    state: web::Data<AppState>,
+    caller: Caller<Authenticated>,
+    raw: web::Bytes,
+) -> Result<web::Json<SearchResults>, ApiError> {
+    let body: SearchRequest = serde_json::from_slice(&raw)
+        .map_err(|e| bad("invalid_json", format!("Json deserialize error: {e}")))?;
+    if body.query.trim().is_empty() {
+        return Err(bad("invalid_query", "`query` is empty"));
+    }
+    if body.query.chars().count() > MAX_QUERY_CHARS {
+        return Err(bad(
+            "invalid_query",
+            format!("`query` is longer than {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let k = body.k.unwrap_or(10);
+    if k == 0 || k > MAX_K {
+        return Err(bad("invalid_k", format!("`k` must be 1–{MAX_K}")));
+    }
+    let filter = body.filters.unwrap_or_default();
+    filter
+        .validate()
+        .map_err(|e| bad("invalid_filter", e.to_string()))?;
+    let mode = match (
+        body.mode.unwrap_or(Mode::Hybrid),
+        body.rerank.unwrap_or(false),
+    ) {
+        (Mode::Hybrid, true) => Mode::HybridRerank,
+        (m, _) => m,
+    };
+    let kn = knowledge(&state)?;
+    let scope = scope_of(&caller);
+    let started = std::time::Instant::now();
+    let results = kn
+        .searcher
+        .search(&body.query, k, &scope, &filter, mode)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut ev = caller.event("search", Outcome::Ok);
+    ev.question = Some(body.query.clone());
+    ev.input = Some(serde_json::json!({"k": k, "filters": filter, "mode": mode}));
+    ev.retrieved = results
+        .hits
+        .iter()
+        .map(|h| RetrievedSource {
+            chunk_id: h.chunk.chunk_id.clone(),
+            document_id: h.chunk.document_id.clone(),
+            document_version: h.chunk.version,
+            score: f64::from(h.score),
+        })
+        .collect();
+    ev.latency_ms = Some(started.elapsed().as_millis() as u64);
+    state.audit.record(ev).await?;
+    Ok(web::Json(results))
+}
+
+/// A page of documents.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DocumentQuery {
+    /// Only this collection.
+    pub collection: Option<String>,
+    /// Page size (1–500). Default 100.
+    pub limit: Option<i64>,
+    /// Rows to skip.
+    pub offset: Option<i64>,
+}
+
+fn visible(doc: &DocumentRecord, scope: &Scope) -> bool {
+    doc.access_groups.iter().any(|g| scope.groups().contains(g))
+}
+
+/// Documents the caller may read, with their indexing status.
+#[utoipa::path(get, path = "/v1/documents", tag = "documents",
+    params(("collection" = Option<String>, Query, description = "Only this collection"),
+        ("limit" = Option<i64>, Query, description = "Page size"),
+        ("offset" = Option<i64>, Query, description = "Rows to skip")),
+    responses((status = 200, description = "Documents", body = Object)))]
+#[get("/v1/documents")]
+pub(crate) async fn list_documents(
+    state: web::Data<AppState>,
+    caller: Caller<Authenticated>,
+    query: web::Query<DocumentQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 500);
+    let offset = query.offset.unwrap_or(0).max(0);
+    let scope = scope_of(&caller);
+    let docs = state
+        .store
+        .list_documents(query.collection.as_deref(), limit, offset)
+        .await?;
+    let docs: Vec<DocumentRecord> = docs.into_iter().filter(|d| visible(d, &scope)).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({"documents": docs})))
+}
+
+/// One document and its chunks' places (pages, sections, token counts).
+#[utoipa::path(get, path = "/v1/documents/{id}", tag = "documents",
+    params(("id" = String, Path, description = "Document id")),
+    responses((status = 200, description = "The document", body = Object),
+        (status = 404, description = "Unknown, or not readable by the caller", body = crate::error::ErrorBody)))]
+#[get("/v1/documents/{id}")]
+pub(crate) async fn get_document(
+    state: web::Data<AppState>,
+    caller: Caller<Authenticated>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let doc = state.store.document(&id).await?;
+    // A document the caller may not read does not exist for them.
+    if !visible(&doc, &scope_of(&caller)) {
+        return Err(ApiError::NotFound(format!("document `{id}` not found")));
+    }
+    let mut ev = caller.event("document.read", Outcome::Ok);
+    ev.documents = vec![doc.id.clone()];
+    state.audit.record(ev).await?;
+    let chunks = state.store.chunks(&doc.id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"document": doc, "chunks": chunks})))
+}
+
+/// Removes a document from every store (vectors, lexical index, registry).
+#[utoipa::path(delete, path = "/v1/documents/{id}", tag = "documents",
+    params(("id" = String, Path, description = "Document id")),
+    responses((status = 204, description = "Deleted"),
+        (status = 404, description = "Unknown document", body = crate::error::ErrorBody)))]
+#[delete("/v1/documents/{id}")]
+pub(crate) async fn delete_document(
+    state: web::Data<AppState>,
+    caller: Caller<KnowledgeAdmin>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let doc = state.store.document(&id).await?;
+    let k = knowledge(&state)?;
+    let mut ev = caller.event("document.delete", Outcome::Ok);
+    ev.documents = vec![doc.id.clone()];
+    ev.input = Some(serde_json::json!({"path": doc.source_path, "collection": doc.collection}));
+    state.audit.record(ev).await?;
+    k.jobs
+        .delete_document(&doc.id)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::NoContent().finish())
+}

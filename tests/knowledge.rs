@@ -1,0 +1,306 @@
+//! The knowledge APIs over real HTTP: ingest jobs (with progress, events
+//! and path checks), hybrid search within access groups, documents.
+
+mod common;
+
+use common::{Server, bearer, request};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn call(server: &Server, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+    let auth = bearer(key);
+    let body = body.map(|b| b.to_string());
+    let (status, _, text) = request(
+        method,
+        &server.url(path),
+        &[("authorization", &auth)],
+        body.as_deref(),
+    );
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn wait_job(server: &Server, key: &str, id: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, job) = call(server, "GET", &format!("/v1/ingest/jobs/{id}"), key, None);
+        assert_eq!(status, 200, "{job}");
+        if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap_or("")) {
+            return job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "job did not finish: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn ingest(server: &Server, key: &str, path: &str, groups: &[&str]) -> Value {
+    let (status, body) = call(
+        server,
+        "POST",
+        "/v1/ingest/jobs",
+        key,
+        Some(json!({"path": path, "collection": "company", "access_groups": groups})),
+    );
+    assert_eq!(status, 202, "{body}");
+    wait_job(server, key, body["job_id"].as_str().unwrap())
+}
+
+fn paths(results: &Value) -> Vec<String> {
+    results["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["chunk"]["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn ingest_jobs_search_and_documents_respect_roots_and_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    for (p, text) in [
+        (
+            "hr/salaries.md",
+            "# Salary bands\n\nThe salary band for senior engineers is confidential: 薪资等级保密。\n",
+        ),
+        (
+            "eng/oncall.md",
+            "# On-call\n\nThe on-call engineer answers pages within fifteen minutes.\n",
+        ),
+        (
+            "public/handbook.md",
+            "# Handbook\n\nThe office opens at nine. 办公室九点开门。\n",
+        ),
+    ] {
+        let path = docs.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::os::unix::fs::symlink("/etc", docs.join("escape")).unwrap();
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let roots = format!("[\"{}\"]", docs.display());
+    let server = Server::start_with(dir, &url, &[("ZHISHU_INGEST__ROOTS", roots.as_str())]);
+    server.wait_ready(200);
+    let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
+    let alice = server.user_with_key("alice", &["employee"], &["hr"]);
+    let bob = server.user_with_key("bob", &["employee"], &["eng"]);
+    let root = docs.display().to_string();
+
+    // Paths outside the roots, however spelled, are refused.
+    for (path, want) in [
+        ("/etc".to_owned(), 403),
+        (format!("{root}/../../../etc"), 403),
+        (format!("{root}/escape"), 403),
+        ("docs/hr".to_owned(), 400),
+        (format!("{root}/missing"), 404),
+    ] {
+        let (status, body) = call(
+            &server,
+            "POST",
+            "/v1/ingest/jobs",
+            &admin,
+            Some(json!({"path": path})),
+        );
+        assert_eq!(status, want, "{path}: {body}");
+    }
+    let (status, _) = call(
+        &server,
+        "POST",
+        "/v1/ingest/jobs",
+        &alice,
+        Some(json!({"path": root})),
+    );
+    assert_eq!(status, 403, "employees cannot ingest");
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/v1/ingest/jobs",
+        &admin,
+        Some(json!({"path": root, "colour": "red"})),
+    );
+    assert_eq!(status, 400, "unknown fields are refused: {body}");
+
+    let hr = ingest(&server, &admin, &format!("{root}/hr"), &["hr"]);
+    assert_eq!(hr["files_done"], 1, "{hr}");
+    assert_eq!(hr["summary"]["indexed"], 1);
+    ingest(&server, &admin, &format!("{root}/eng"), &["eng"]);
+    let public = ingest(&server, &admin, &format!("{root}/public"), &["public"]);
+
+    // The event stream of a finished job replays it and ends.
+    let id = public["id"].as_str().unwrap();
+    let (status, _, text) = request(
+        "GET",
+        &server.url(&format!("/v1/ingest/jobs/{id}/events")),
+        &[("authorization", &bearer(&admin))],
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("event: scanned")
+            && text.contains("event: indexed")
+            && text.contains("event: finished"),
+        "{text}"
+    );
+
+    // Each employee finds their own group's and public documents only.
+    for (key, own, other) in [
+        (&alice, "salaries.md", "oncall.md"),
+        (&bob, "oncall.md", "salaries.md"),
+    ] {
+        for query in [
+            "salary band engineers",
+            "on-call engineer pages",
+            "薪资",
+            "office opens",
+        ] {
+            let (status, res) = call(
+                &server,
+                "POST",
+                "/v1/search",
+                key,
+                Some(json!({"query": query, "k": 10})),
+            );
+            assert_eq!(status, 200, "{res}");
+            assert!(
+                paths(&res).iter().all(|p| !p.ends_with(other)),
+                "{query}: {res}"
+            );
+        }
+        let (_, res) = call(
+            &server,
+            "POST",
+            "/v1/search",
+            key,
+            Some(json!({"query": "salary on-call engineer", "k": 10})),
+        );
+        assert!(paths(&res).iter().any(|p| p.ends_with(own)), "{res}");
+    }
+    let (_, res) = call(
+        &server,
+        "POST",
+        "/v1/search",
+        &alice,
+        Some(json!({"query": "办公室 几点 开门", "k": 3})),
+    );
+    assert!(
+        paths(&res)[0].ends_with("handbook.md"),
+        "Chinese query finds the public handbook: {res}"
+    );
+
+    // A filter cannot name access groups, nor reach another group's document.
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/v1/search",
+        &bob,
+        Some(json!({"query": "salary", "filters": {"access_groups": ["hr"]}})),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (_, list) = call(&server, "GET", "/v1/documents", &alice, None);
+    let docs = list["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 2, "alice sees hr and public documents: {list}");
+    let salaries = docs
+        .iter()
+        .find(|d| d["source_path"].as_str().unwrap().ends_with("salaries.md"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, res) = call(
+        &server,
+        "POST",
+        "/v1/search",
+        &bob,
+        Some(json!({"query": "salary", "filters": {"document_ids": [salaries]}})),
+    );
+    assert!(res["hits"].as_array().unwrap().is_empty(), "{res}");
+    let (status, _) = call(
+        &server,
+        "GET",
+        &format!("/v1/documents/{salaries}"),
+        &bob,
+        None,
+    );
+    assert_eq!(
+        status, 404,
+        "another group's document does not exist for bob"
+    );
+    let (status, doc) = call(
+        &server,
+        "GET",
+        &format!("/v1/documents/{salaries}"),
+        &alice,
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        doc["chunks"][0]["qwen_tokens"].as_i64().unwrap() > 0,
+        "{doc}"
+    );
+
+    // Bad search requests.
+    for body in [
+        json!({"query": ""}),
+        json!({"query": "x", "k": 0}),
+        json!({"query": "x", "k": 1000}),
+    ] {
+        let (status, _) = call(&server, "POST", "/v1/search", &alice, Some(body.clone()));
+        assert_eq!(status, 400, "{body}");
+    }
+
+    // Deleting a document removes it from search.
+    let (status, _) = call(
+        &server,
+        "DELETE",
+        &format!("/v1/documents/{salaries}"),
+        &alice,
+        None,
+    );
+    assert_eq!(status, 403, "employees cannot delete");
+    let (status, _) = call(
+        &server,
+        "DELETE",
+        &format!("/v1/documents/{salaries}"),
+        &admin,
+        None,
+    );
+    assert_eq!(status, 204);
+    let (_, res) = call(
+        &server,
+        "POST",
+        "/v1/search",
+        &alice,
+        Some(json!({"query": "salary band", "k": 10})),
+    );
+    assert!(
+        paths(&res).iter().all(|p| !p.ends_with("salaries.md")),
+        "{res}"
+    );
+    let (status, _) = call(
+        &server,
+        "GET",
+        &format!("/v1/documents/{salaries}"),
+        &alice,
+        None,
+    );
+    assert_eq!(status, 404);
+
+    // Every search is in the audit trail, with the question and the hits.
+    let carol = server.user_with_key("carol", &["compliance_officer"], &[]);
+    let (status, page) = call(
+        &server,
+        "GET",
+        "/v1/audit/events?action=search&user=alice",
+        &carol,
+        None,
+    );
+    assert_eq!(status, 200, "{page}");
+    let events = page["events"].as_array().unwrap();
+    assert!(events.len() >= 6, "{page}");
+    assert!(page.to_string().contains("salary band"), "{page}");
+}
