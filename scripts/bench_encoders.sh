@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 ASSETS=${ZHISHU_ASSETS_DIR:-$(./scripts/fetch-assets.sh --print-dir)}
 MODEL="$ASSETS/models/all-MiniLM-L6-v2"
-SENTENCES=services/encoders/tests/fixtures/minilm_embeddings.json
+SENTENCES="$PWD/services/encoders/tests/fixtures/minilm_embeddings.json"
 THREADS=$(nproc)
 
 rust=$(cargo bench -q -p zhishu-encoders --bench embed_throughput -- "$MODEL" "$SENTENCES" 2>/dev/null)

@@ -50,6 +50,48 @@ fn ingest(server: &Server, key: &str, path: &str, groups: &[&str]) -> Value {
     wait_job(server, key, body["job_id"].as_str().unwrap())
 }
 
+const BOUNDARY: &str = "zhishu-test-boundary";
+
+/// A multipart form: (name, filename, content) parts.
+fn form(parts: &[(&str, Option<&str>, &str)]) -> String {
+    let mut body = String::new();
+    for (name, file, content) in parts {
+        body.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\""
+        ));
+        if let Some(f) = file {
+            body.push_str(&format!(
+                "; filename=\"{f}\"\r\nContent-Type: application/octet-stream"
+            ));
+        }
+        body.push_str(&format!("\r\n\r\n{content}\r\n"));
+    }
+    body.push_str(&format!("--{BOUNDARY}--\r\n"));
+    body
+}
+
+fn upload(server: &Server, key: &str, body: &str) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut res = agent
+        .post(&server.url("/v1/documents"))
+        .header("authorization", &bearer(key))
+        .header(
+            "content-type",
+            &format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .send(body.as_bytes())
+        .unwrap();
+    let status = res.status().as_u16();
+    let text = res.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
 fn paths(results: &Value) -> Vec<String> {
     results["hits"]
         .as_array()
@@ -84,7 +126,14 @@ fn ingest_jobs_search_and_documents_respect_roots_and_groups() {
     std::os::unix::fs::symlink("/etc", docs.join("escape")).unwrap();
     let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
     let roots = format!("[\"{}\"]", docs.display());
-    let server = Server::start_with(dir, &url, &[("ZHISHU_INGEST__ROOTS", roots.as_str())]);
+    let server = Server::start_with(
+        dir,
+        &url,
+        &[
+            ("ZHISHU_INGEST__ROOTS", roots.as_str()),
+            ("ZHISHU_INGEST__MAX_FILE_BYTES", "4096"),
+        ],
+    );
     server.wait_ready(200);
     let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
     let alice = server.user_with_key("alice", &["employee"], &["hr"]);
@@ -303,4 +352,83 @@ fn ingest_jobs_search_and_documents_respect_roots_and_groups() {
     let events = page["events"].as_array().unwrap();
     assert!(events.len() >= 6, "{page}");
     assert!(page.to_string().contains("salary band"), "{page}");
+
+    // An uploaded file is stored under its own name only and ingested.
+    let body = form(&[
+        ("collection", None, "company"),
+        ("access_group", None, "hr"),
+        (
+            "file",
+            Some("../../evil/leave.md"),
+            "# Leave\n\nParental leave is sixteen weeks, 产假十六周。\n",
+        ),
+    ]);
+    let (status, _) = upload(&server, &alice, &body);
+    assert_eq!(status, 403, "employees cannot upload");
+    let (status, up) = upload(&server, &admin, &body);
+    assert_eq!(status, 202, "{up}");
+    assert!(
+        up["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("uploads/company/leave.md"),
+        "{up}"
+    );
+    wait_job(&server, &admin, up["job_id"].as_str().unwrap());
+    let (_, res) = call(
+        &server,
+        "POST",
+        "/v1/search",
+        &alice,
+        Some(json!({"query": "parental leave weeks", "k": 3})),
+    );
+    assert!(paths(&res)[0].ends_with("leave.md"), "{res}");
+    let (_, res) = call(
+        &server,
+        "POST",
+        "/v1/search",
+        &bob,
+        Some(json!({"query": "parental leave weeks", "k": 10})),
+    );
+    assert!(
+        paths(&res).iter().all(|p| !p.ends_with("leave.md")),
+        "{res}"
+    );
+    let (_, list) = call(
+        &server,
+        "GET",
+        "/v1/documents?collection=company",
+        &alice,
+        None,
+    );
+    let leave = list["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["source_path"] == up["path"])
+        .cloned();
+    assert_eq!(
+        leave.expect("the upload is registered")["status"],
+        "indexed",
+        "{list}"
+    );
+
+    // Too large, unsupported, or malformed uploads are refused and leave nothing.
+    let big = "x".repeat(5000);
+    let (status, body) = upload(&server, &admin, &form(&[("file", Some("big.txt"), &big)]));
+    assert_eq!(status, 413, "{body}");
+    let (status, _) = upload(&server, &admin, &form(&[("file", Some("tool.exe"), "MZ")]));
+    assert_eq!(status, 400);
+    let (status, _) = upload(&server, &admin, &form(&[("collection", None, "company")]));
+    assert_eq!(status, 400, "no file part");
+    let uploads = server.dir.path().join("data/uploads");
+    let leftovers: Vec<_> = std::fs::read_dir(&uploads)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        [std::ffi::OsString::from("company")],
+        "no partial files remain"
+    );
 }

@@ -162,20 +162,7 @@ fn chain_after(mut seq: i64, mut prev: String, links: &[NewAuditLink]) -> Vec<Au
         .iter()
         .map(|l| {
             seq += 1;
-            let mut r = AuditRecord {
-                seq,
-                id: l.id.clone(),
-                occurred_at: l.occurred_at,
-                actor: l.actor.clone(),
-                action: l.action.clone(),
-                outcome: l.outcome.clone(),
-                client_addr: l.client_addr.clone(),
-                payload: l.payload.clone(),
-                prev_hash: std::mem::take(&mut prev),
-                hash: String::new(),
-                search_text: l.search_text.clone(),
-                document_ids: l.document_ids.clone(),
-            };
+            let mut r = l.clone().into_record(seq, std::mem::take(&mut prev));
             r.hash = link_hash(&r);
             prev = r.hash.clone();
             r

@@ -103,6 +103,10 @@ pub(crate) async fn scan(
             reason,
         }));
     };
+    let fail = |path: String, error: String| {
+        progress.files_failed.fetch_add(1, Ordering::Relaxed);
+        let _ = out.send(Outcome::Event(Event::Failed { path, error }));
+    };
     for file in files {
         if progress.cancel.load(Ordering::Relaxed) {
             break;
@@ -119,11 +123,7 @@ pub(crate) async fn scan(
         let meta = match tokio::fs::metadata(&file).await {
             Ok(m) => m,
             Err(e) => {
-                progress.files_failed.fetch_add(1, Ordering::Relaxed);
-                let _ = out.send(Outcome::Event(Event::Failed {
-                    path,
-                    error: e.to_string(),
-                }));
+                fail(path, e.to_string());
                 continue;
             }
         };
@@ -141,11 +141,7 @@ pub(crate) async fn scan(
         let bytes = match tokio::fs::read(&file).await {
             Ok(b) => b,
             Err(e) => {
-                progress.files_failed.fetch_add(1, Ordering::Relaxed);
-                let _ = out.send(Outcome::Event(Event::Failed {
-                    path,
-                    error: e.to_string(),
-                }));
+                fail(path, e.to_string());
                 continue;
             }
         };

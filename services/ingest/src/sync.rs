@@ -25,7 +25,6 @@ use crate::stages::{
     Candidate, Chunked, Embedded, Outcome, embed_stage, parse_stage, scan, write_stage,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -217,15 +216,6 @@ pub struct Summary {
     pub cancelled: bool,
     /// Busy seconds per stage: scan, parse, embed, write.
     pub stage_seconds: [f64; 4],
-}
-
-/// The document id of a path in a collection: stable across versions.
-pub fn document_id(collection: &str, path: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(collection.as_bytes());
-    h.update([0]);
-    h.update(path.as_bytes());
-    hex::encode(&h.finalize()[..16])
 }
 
 pub(crate) fn now_ms() -> i64 {

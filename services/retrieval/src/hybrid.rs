@@ -129,6 +129,25 @@ pub struct HybridSearcher {
     pub fusion: FusionConfig,
 }
 
+/// Adds one retriever's vote for a chunk (`weight / (k + rank)`) and
+/// returns its entry.
+fn fuse(
+    fused: &mut HashMap<String, Hit>,
+    chunk: ChunkDoc,
+    rank: usize,
+    weight: f32,
+    rrf_k: f32,
+) -> &mut Hit {
+    let e = fused.entry(chunk.chunk_id.clone()).or_insert_with(|| Hit {
+        chunk,
+        score: 0.0,
+        scores: StageScores::default(),
+        duplicates: Vec::new(),
+    });
+    e.scores.fused += weight / (rrf_k + (rank + 1) as f32);
+    e
+}
+
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
@@ -211,34 +230,18 @@ impl HybridSearcher {
         timings.embed_ms = embed_ms;
         timings.dense_ms = dense_ms;
 
-        // Fuse by chunk id.
+        // Fuse by chunk id: each retriever adds weight / (k + rank).
         let f = &self.fusion;
         let mut fused: HashMap<String, Hit> = HashMap::new();
         for (rank, h) in lexical.into_iter().enumerate() {
-            let e = fused
-                .entry(h.chunk.chunk_id.clone())
-                .or_insert_with(|| Hit {
-                    chunk: h.chunk,
-                    score: 0.0,
-                    scores: StageScores::default(),
-                    duplicates: Vec::new(),
-                });
+            let e = fuse(&mut fused, h.chunk, rank, f.lexical_weight, f.rrf_k);
             e.scores.bm25 = Some(h.score);
             e.scores.bm25_rank = Some(rank + 1);
-            e.scores.fused += f.lexical_weight / (f.rrf_k + (rank + 1) as f32);
         }
         for (rank, h) in dense.into_iter().enumerate() {
-            let e = fused
-                .entry(h.chunk.chunk_id.clone())
-                .or_insert_with(|| Hit {
-                    chunk: h.chunk,
-                    score: 0.0,
-                    scores: StageScores::default(),
-                    duplicates: Vec::new(),
-                });
+            let e = fuse(&mut fused, h.chunk, rank, f.dense_weight, f.rrf_k);
             e.scores.dense = Some(h.score);
             e.scores.dense_rank = Some(rank + 1);
-            e.scores.fused += f.dense_weight / (f.rrf_k + (rank + 1) as f32);
         }
         let mut hits: Vec<Hit> = fused.into_values().collect();
         for h in &mut hits {

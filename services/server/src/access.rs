@@ -145,6 +145,11 @@ pub const ROUTES: &[RouteSpec] = &[
         roles: Some(Authenticated::ROLES),
     },
     RouteSpec {
+        method: "POST",
+        path: "/v1/documents",
+        roles: Some(KnowledgeAdmin::ROLES),
+    },
+    RouteSpec {
         method: "GET",
         path: "/v1/documents",
         roles: Some(Authenticated::ROLES),

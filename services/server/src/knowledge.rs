@@ -42,6 +42,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(job_events)
         .service(cancel_job)
         .service(search)
+        .service(upload_document)
         .service(list_documents)
         .service(get_document)
         .service(delete_document);
@@ -244,6 +245,14 @@ pub(crate) async fn job_status(
     })))
 }
 
+/// A job started by this process (only those have live state).
+fn live_job(state: &AppState, id: &str) -> Result<Arc<zhishu_ingest::jobs::Job>, ApiError> {
+    knowledge(state)?
+        .jobs
+        .get(id)
+        .ok_or_else(|| ApiError::NotFound(format!("job `{id}` is not running in this process")))
+}
+
 fn sse(event: &Event) -> web::Bytes {
     let name = match event {
         Event::Scanned { .. } => "scanned",
@@ -269,11 +278,7 @@ pub(crate) async fn job_events(
     _caller: Caller<KnowledgeAdmin>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let k = knowledge(&state)?;
-    let job = k
-        .jobs
-        .get(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("job `{id}` is not running in this process")))?;
+    let job = live_job(&state, &id)?;
     let (history, rx) = job.subscribe();
     let past = futures_util::stream::iter(
         history
@@ -313,11 +318,7 @@ pub(crate) async fn cancel_job(
     caller: Caller<KnowledgeAdmin>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let k = knowledge(&state)?;
-    let job = k
-        .jobs
-        .get(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("job `{id}` is not running in this process")))?;
+    let job = live_job(&state, &id)?;
     let mut ev = caller.event("ingest.job.cancel", Outcome::Ok);
     ev.input = Some(serde_json::json!({"job_id": job.id}));
     state.audit.record(ev).await?;
@@ -412,6 +413,151 @@ pub(crate) async fn search(
     ev.latency_ms = Some(started.elapsed().as_millis() as u64);
     state.audit.record(ev).await?;
     Ok(web::Json(results))
+}
+
+/// Reads one multipart field's bytes as text (for the small form fields).
+async fn field_text(field: &mut actix_multipart::Field) -> Result<String, ApiError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| bad("invalid_multipart", e.to_string()))?;
+        if buf.len() + chunk.len() > 64 << 10 {
+            return Err(bad(
+                "invalid_multipart",
+                "a form field is longer than 64 KiB",
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    String::from_utf8(buf).map_err(|_| bad("invalid_multipart", "a form field is not UTF-8"))
+}
+
+/// The name an upload is stored under: its last path component, without
+/// anything that could climb out of the upload folder.
+fn upload_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
+    if name.is_empty() || name.starts_with('.') || name.chars().any(char::is_control) {
+        return Err(bad(
+            "invalid_filename",
+            format!("`{raw}` is not a usable file name"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Uploads one document (`multipart/form-data`: a `file` part, optional
+/// `collection` and repeated `access_group` parts) and ingests it.
+#[utoipa::path(post, path = "/v1/documents", tag = "documents",
+    request_body(content_type = "multipart/form-data", description = "file, collection, access_group…"),
+    responses((status = 202, description = "Stored; ingestion queued", body = Object),
+        (status = 400, description = "Invalid upload", body = crate::error::ErrorBody),
+        (status = 413, description = "Larger than ingest.max_file_bytes", body = crate::error::ErrorBody)))]
+#[post("/v1/documents")]
+pub(crate) async fn upload_document(
+    state: web::Data<AppState>,
+    caller: Caller<KnowledgeAdmin>,
+    mut form: actix_multipart::Multipart,
+) -> Result<HttpResponse, ApiError> {
+    use tokio::io::AsyncWriteExt;
+    let k = knowledge(&state)?;
+    let limit = state.config.ingest.max_file_bytes;
+    let uploads = state.config.storage.data_dir.join("uploads");
+    tokio::fs::create_dir_all(&uploads)
+        .await
+        .map_err(|e| ApiError::Internal(format!("{}: {e}", uploads.display())))?;
+    let part = uploads.join(format!(".upload-{}", uuid::Uuid::new_v4()));
+    // Removes the partial file on every early return.
+    struct Cleanup(PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _cleanup = Cleanup(part.clone());
+    let mut collection = "default".to_owned();
+    let mut groups: Vec<String> = Vec::new();
+    let mut file_name: Option<String> = None;
+    let mut size: u64 = 0;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| bad("invalid_multipart", e.to_string()))?;
+        match field.name().unwrap_or_default() {
+            "file" => {
+                let raw = field
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .unwrap_or_default()
+                    .to_owned();
+                file_name = Some(upload_name(&raw)?);
+                let mut out = tokio::fs::File::create(&part)
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(|e| bad("invalid_multipart", e.to_string()))?;
+                    size += chunk.len() as u64;
+                    if size > limit {
+                        return Err(ApiError::PayloadTooLarge(format!(
+                            "the file is larger than {limit} bytes (ingest.max_file_bytes)"
+                        )));
+                    }
+                    out.write_all(&chunk)
+                        .await
+                        .map_err(|e| ApiError::Internal(e.to_string()))?;
+                }
+                out.flush()
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+            }
+            "collection" => collection = field_text(&mut field).await?,
+            "access_group" | "access_groups" => groups.extend(
+                field_text(&mut field)
+                    .await?
+                    .split(',')
+                    .map(|g| g.trim().to_owned())
+                    .filter(|g| !g.is_empty()),
+            ),
+            other => {
+                return Err(bad(
+                    "invalid_multipart",
+                    format!("unknown part `{other}`: send file, collection and access_group"),
+                ));
+            }
+        }
+    }
+    let name = file_name.ok_or_else(|| bad("invalid_multipart", "no `file` part"))?;
+    valid_name("collection", &collection)?;
+    if groups.is_empty() {
+        groups.push(PUBLIC_GROUP.into());
+    }
+    for g in &groups {
+        valid_name("access group", g)?;
+    }
+    zhishu_ingest::parse::Format::of(Path::new(&name))
+        .map_err(|e| bad("unsupported_file_type", format!("{name}: {e}")))?;
+    let folder = uploads.join(&collection);
+    tokio::fs::create_dir_all(&folder)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let target = folder.join(&name);
+    tokio::fs::rename(&part, &target)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let target = zhishu_ingest::sync::absolute(&target);
+    let path = target.display().to_string();
+    let mut ev = caller.event("document.upload", Outcome::Ok);
+    ev.input = Some(
+        serde_json::json!({"path": path, "file": name, "bytes": size, "collection": collection, "access_groups": groups}),
+    );
+    state.audit.record(ev).await?;
+    let spec = JobSpec {
+        paths: vec![target],
+        collection,
+        access_groups: groups,
+        recursive: false,
+        sync_deletes: false,
+    };
+    let job = k.jobs.submit(spec, &caller.principal.username).await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "job_id": job.id, "path": path, "bytes": size,
+    })))
 }
 
 /// A page of documents.

@@ -325,6 +325,27 @@ pub struct NewAuditLink {
     pub document_ids: String,
 }
 
+impl NewAuditLink {
+    /// The record this link becomes at position `seq` after `prev_hash`,
+    /// with its own hash still empty (the chain's hash function fills it).
+    pub fn into_record(self, seq: i64, prev_hash: String) -> AuditRecord {
+        AuditRecord {
+            seq,
+            id: self.id,
+            occurred_at: self.occurred_at,
+            actor: self.actor,
+            action: self.action,
+            outcome: self.outcome,
+            client_addr: self.client_addr,
+            payload: self.payload,
+            prev_hash,
+            hash: String::new(),
+            search_text: self.search_text,
+            document_ids: self.document_ids,
+        }
+    }
+}
+
 /// Filters of an audit search. Every filter is a bound parameter, never
 /// spliced into SQL. Results come newest first.
 #[derive(Debug, Clone, Default, PartialEq)]

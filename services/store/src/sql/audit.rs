@@ -193,20 +193,7 @@ impl SqlStore {
         let mut records = Vec::with_capacity(links.len());
         for l in links {
             seq += 1;
-            let mut r = AuditRecord {
-                seq,
-                id: l.id,
-                occurred_at: l.occurred_at,
-                actor: l.actor,
-                action: l.action,
-                outcome: l.outcome,
-                client_addr: l.client_addr,
-                payload: l.payload,
-                prev_hash: prev,
-                hash: String::new(),
-                search_text: l.search_text,
-                document_ids: l.document_ids,
-            };
+            let mut r = l.into_record(seq, prev);
             r.hash = hash(&r);
             prev = r.hash.clone();
             insert(&mut tx, &r).await?;
