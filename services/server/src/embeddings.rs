@@ -1,6 +1,7 @@
 //! `POST /v1/embeddings`, OpenAI-compatible.
 
 use crate::access::{Authenticated, Caller};
+use crate::error::{bad, parse_json};
 use crate::{ApiError, AppState};
 use actix_web::{post, web};
 use serde::{Deserialize, Serialize};
@@ -82,13 +83,6 @@ pub struct EmbeddingResponse {
     pub usage: EmbeddingUsage,
 }
 
-fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::BadRequest {
-        code,
-        message: message.into(),
-    }
-}
-
 fn base64_f32(v: &[f32]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -122,8 +116,7 @@ pub(crate) async fn embeddings(
 ) -> Result<web::Json<EmbeddingResponse>, ApiError> {
     // Parsed here, after authentication, so that an anonymous caller learns
     // nothing from validation errors.
-    let body: EmbeddingRequest = serde_json::from_slice(&raw)
-        .map_err(|e| bad("invalid_json", format!("Json deserialize error: {e}")))?;
+    let body: EmbeddingRequest = parse_json(&raw)?;
     let worker = match state.embedder.get() {
         Some(Ok(w)) => w.clone(),
         Some(Err(e)) => {

@@ -13,6 +13,22 @@ use utoipa::ToSchema;
 use zhishu_core::ConfigError;
 use zhishu_store::StoreError;
 
+/// A 400 with a stable code.
+pub(crate) fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code,
+        message: message.into(),
+    }
+}
+
+/// Parses a JSON request body. Handlers read the raw body and call this
+/// after authentication, so an anonymous caller learns nothing from
+/// validation errors.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(raw)
+        .map_err(|e| bad("invalid_json", format!("Json deserialize error: {e}")))
+}
+
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

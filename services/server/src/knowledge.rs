@@ -7,6 +7,7 @@
 //! `public`), which the stores apply inside the query.
 
 use crate::access::{Authenticated, Caller, KnowledgeAdmin, Policy};
+use crate::error::{bad, parse_json};
 use crate::{ApiError, AppState};
 use actix_web::{HttpResponse, delete, get, post, web};
 use futures_util::StreamExt;
@@ -46,13 +47,6 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(list_documents)
         .service(get_document)
         .service(delete_document);
-}
-
-fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::BadRequest {
-        code,
-        message: message.into(),
-    }
 }
 
 fn knowledge(state: &AppState) -> Result<Arc<Knowledge>, ApiError> {
@@ -180,8 +174,7 @@ pub(crate) async fn create_job(
     caller: Caller<KnowledgeAdmin>,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let body: NewJob = serde_json::from_slice(&raw)
-        .map_err(|e| bad("invalid_json", format!("Json deserialize error: {e}")))?;
+    let body: NewJob = parse_json(&raw)?;
     let collection = body.collection.unwrap_or_else(|| "default".into());
     valid_name("collection", &collection)?;
     let groups = body
@@ -363,8 +356,7 @@ pub(crate) async fn search(
     caller: Caller<Authenticated>,
     raw: web::Bytes,
 ) -> Result<web::Json<SearchResults>, ApiError> {
-    let body: SearchRequest = serde_json::from_slice(&raw)
-        .map_err(|e| bad("invalid_json", format!("Json deserialize error: {e}")))?;
+    let body: SearchRequest = parse_json(&raw)?;
     if body.query.trim().is_empty() {
         return Err(bad("invalid_query", "`query` is empty"));
     }
