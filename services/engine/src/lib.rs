@@ -1,7 +1,33 @@
-//! The Qwen3 inference engine: model, weights, YaRN, paged KV cache,
-//! scheduler, sampler and devices.
+//! The Qwen3 inference engine: model, weights, YaRN, KV cache, sampler,
+//! chat template.
 //!
-//! Nothing is implemented here yet: this crate is the room for issues #7
-//! (model core) and #10 (serving). It must keep compiling without a GPU;
-//! CUDA code will sit behind a `cuda` feature.
+//! The layering follows mistral.rs and vLLM: [`weights`] reads checkpoints,
+//! [`model`] is the math (a packed batch of sequences in, logits out, keys
+//! and values through the [`cache::KvCache`] trait), [`sampling`] picks
+//! tokens, [`chat`] renders prompts, and [`generate`] drives one sequence.
+//! The serving layer (paged cache, continuous batching, several GPUs;
+//! issue #10) plugs in at `Model::forward` and `KvCache` without touching
+//! the math. CUDA will sit behind a `cuda` feature; without it everything
+//! runs on the CPU.
 #![warn(missing_docs)]
+
+pub mod attention;
+pub mod cache;
+pub mod chat;
+pub mod config;
+mod error;
+pub mod generate;
+pub mod model;
+pub mod rope;
+pub mod sampling;
+pub mod tokenizer;
+pub mod weights;
+
+pub use cache::{ContiguousCache, KvCache};
+pub use chat::{ChatMessage, ChatTemplate, SplitAnswer, split_thinking};
+pub use config::{Architecture, ModelConfig};
+pub use error::EngineError;
+pub use generate::{Engine, FinishReason, Generation};
+pub use model::{Logits, Model, SeqInput};
+pub use sampling::{Sampler, SamplingParams};
+pub use weights::Checkpoint;

@@ -1,0 +1,482 @@
+//! Reading a checkpoint: a safetensors folder (one file or shards listed in
+//! `model.safetensors.index.json`, memory-mapped) or a GGUF file (quantised
+//! blocks kept quantised, multiplied by candle's quantised kernels).
+//!
+//! The model asks for weights by role ([`Slot`]); this module maps a role to
+//! the file's tensor name, checks the shape against the configuration and
+//! returns a [`Linear`], a [`Embedding`] or a norm vector. A missing tensor
+//! or a wrong shape is an error naming the tensor, before any compute.
+
+use crate::EngineError;
+use crate::config::{Architecture, ModelConfig, RopeScaling, RopeStyle};
+use candle_core::quantized::gguf_file::{Content, Value};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::safetensors::MmapedSafetensors;
+use candle_core::{DType, Device, Module, Tensor};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A weight's role in the model.
+#[derive(Debug, Clone, Copy)]
+pub enum Slot {
+    /// Token embedding.
+    Embed,
+    /// Output projection (absent when tied).
+    LmHead,
+    /// Final RMSNorm.
+    FinalNorm,
+    /// Query projection of layer i.
+    Q(usize),
+    /// Key projection.
+    K(usize),
+    /// Value projection.
+    V(usize),
+    /// Attention output projection.
+    O(usize),
+    /// Per-head query RMSNorm (Qwen3).
+    QNorm(usize),
+    /// Per-head key RMSNorm (Qwen3).
+    KNorm(usize),
+    /// MLP gate projection.
+    Gate(usize),
+    /// MLP up projection.
+    Up(usize),
+    /// MLP down projection.
+    Down(usize),
+    /// RMSNorm before attention.
+    AttnNorm(usize),
+    /// RMSNorm before the MLP.
+    MlpNorm(usize),
+}
+
+impl Slot {
+    fn hf_name(self) -> String {
+        let l = |i: usize, rest: &str| format!("model.layers.{i}.{rest}.weight");
+        match self {
+            Self::Embed => "model.embed_tokens.weight".into(),
+            Self::LmHead => "lm_head.weight".into(),
+            Self::FinalNorm => "model.norm.weight".into(),
+            Self::Q(i) => l(i, "self_attn.q_proj"),
+            Self::K(i) => l(i, "self_attn.k_proj"),
+            Self::V(i) => l(i, "self_attn.v_proj"),
+            Self::O(i) => l(i, "self_attn.o_proj"),
+            Self::QNorm(i) => l(i, "self_attn.q_norm"),
+            Self::KNorm(i) => l(i, "self_attn.k_norm"),
+            Self::Gate(i) => l(i, "mlp.gate_proj"),
+            Self::Up(i) => l(i, "mlp.up_proj"),
+            Self::Down(i) => l(i, "mlp.down_proj"),
+            Self::AttnNorm(i) => l(i, "input_layernorm"),
+            Self::MlpNorm(i) => l(i, "post_attention_layernorm"),
+        }
+    }
+
+    fn gguf_name(self) -> String {
+        let l = |i: usize, rest: &str| format!("blk.{i}.{rest}.weight");
+        match self {
+            Self::Embed => "token_embd.weight".into(),
+            Self::LmHead => "output.weight".into(),
+            Self::FinalNorm => "output_norm.weight".into(),
+            Self::Q(i) => l(i, "attn_q"),
+            Self::K(i) => l(i, "attn_k"),
+            Self::V(i) => l(i, "attn_v"),
+            Self::O(i) => l(i, "attn_output"),
+            Self::QNorm(i) => l(i, "attn_q_norm"),
+            Self::KNorm(i) => l(i, "attn_k_norm"),
+            Self::Gate(i) => l(i, "ffn_gate"),
+            Self::Up(i) => l(i, "ffn_up"),
+            Self::Down(i) => l(i, "ffn_down"),
+            Self::AttnNorm(i) => l(i, "attn_norm"),
+            Self::MlpNorm(i) => l(i, "ffn_norm"),
+        }
+    }
+}
+
+/// A projection `y = x Wᵀ`, dense or quantised.
+#[derive(Debug, Clone)]
+pub enum Linear {
+    /// `[out, in]` in the compute dtype.
+    Dense(Tensor),
+    /// GGUF blocks.
+    Quant(QMatMul),
+}
+
+impl Linear {
+    /// `x` is `[n, in]`; returns `[n, out]`.
+    ///
+    /// # Errors
+    /// On a shape mismatch or a kernel failure.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Dense(w) => x.matmul(&w.t()?),
+            Self::Quant(q) => q.forward(x),
+        }
+    }
+
+    /// Bytes of weights read per token (for bandwidth ceilings).
+    pub fn bytes(&self) -> usize {
+        match self {
+            Self::Dense(w) => w.elem_count() * w.dtype().size_in_bytes(),
+            Self::Quant(QMatMul::QTensor(q)) => q.storage_size_in_bytes(),
+            Self::Quant(QMatMul::Tensor(w) | QMatMul::TensorF16(w)) => {
+                w.elem_count() * w.dtype().size_in_bytes()
+            }
+        }
+    }
+}
+
+/// The token embedding, dense or quantised.
+#[derive(Debug, Clone)]
+pub enum Embedding {
+    /// `[vocab, hidden]`.
+    Dense(Tensor),
+    /// GGUF blocks, looked up row by row.
+    Quant(Arc<QTensor>),
+}
+
+impl Embedding {
+    /// Rows for `ids` (`[n]` u32) as `[n, hidden]` in `dtype`.
+    ///
+    /// # Errors
+    /// On an id out of range or a kernel failure.
+    pub fn forward(&self, ids: &Tensor, dtype: DType) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Dense(w) => w.index_select(ids, 0),
+            Self::Quant(q) => q.embedding(ids)?.to_dtype(dtype),
+        }
+    }
+
+    /// The same matrix as an output projection (tied embeddings).
+    ///
+    /// # Errors
+    /// When the quantised matrix cannot be wrapped.
+    pub fn as_linear(&self) -> candle_core::Result<Linear> {
+        Ok(match self {
+            Self::Dense(w) => Linear::Dense(w.clone()),
+            Self::Quant(q) => Linear::Quant(QMatMul::from_arc(q.clone())?),
+        })
+    }
+}
+
+enum Source {
+    Safetensors(MmapedSafetensors),
+    Gguf {
+        content: Content,
+        path: PathBuf,
+        file: std::sync::Mutex<std::fs::File>,
+    },
+}
+
+/// An opened checkpoint.
+pub struct Checkpoint {
+    source: Source,
+    /// The model's shape.
+    pub config: ModelConfig,
+    /// Where the checkpoint lives (folder or `.gguf` file).
+    pub path: PathBuf,
+    device: Device,
+    dtype: DType,
+}
+
+fn file_err(path: &Path, message: impl std::fmt::Display) -> EngineError {
+    EngineError::File {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
+}
+
+impl Checkpoint {
+    /// Opens a safetensors folder (config.json + model.safetensors or the
+    /// shards of model.safetensors.index.json) or a `.gguf` file. Weights
+    /// are computed in `dtype` (f32 on CPU; bf16/f16 on GPUs); quantised
+    /// GGUF blocks stay quantised.
+    ///
+    /// # Errors
+    /// Naming the missing file, the unsupported architecture or the
+    /// configuration field.
+    pub fn open(path: &Path, device: &Device, dtype: DType) -> Result<Self, EngineError> {
+        if path.is_file() && path.extension().is_some_and(|e| e == "gguf") {
+            return Self::open_gguf(path, device, dtype);
+        }
+        if !path.is_dir() {
+            return Err(file_err(
+                path,
+                "no such model: expected a folder with config.json and safetensors, or a .gguf file",
+            ));
+        }
+        let config_path = path.join("config.json");
+        let text = std::fs::read_to_string(&config_path).map_err(|e| file_err(&config_path, e))?;
+        let config = ModelConfig::from_hf_json(&text)?;
+        let index = path.join("model.safetensors.index.json");
+        let files: Vec<PathBuf> = if index.is_file() {
+            let text = std::fs::read_to_string(&index).map_err(|e| file_err(&index, e))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| file_err(&index, e))?;
+            let map = v["weight_map"]
+                .as_object()
+                .ok_or_else(|| file_err(&index, "has no `weight_map` object"))?;
+            let mut names: Vec<&str> = map.values().filter_map(|f| f.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            names.into_iter().map(|n| path.join(n)).collect()
+        } else {
+            vec![path.join("model.safetensors")]
+        };
+        for f in &files {
+            if !f.is_file() {
+                return Err(file_err(f, "missing (the checkpoint is incomplete)"));
+            }
+        }
+        // SAFETY: the files are mapped read-only; like every mmap-based
+        // loader we rely on them not being truncated while in use.
+        let st = unsafe { MmapedSafetensors::multi(&files) }.map_err(|e| file_err(path, e))?;
+        Ok(Self {
+            source: Source::Safetensors(st),
+            config,
+            path: path.to_path_buf(),
+            device: device.clone(),
+            dtype,
+        })
+    }
+
+    fn open_gguf(path: &Path, device: &Device, dtype: DType) -> Result<Self, EngineError> {
+        let mut file = std::fs::File::open(path).map_err(|e| file_err(path, e))?;
+        let content = Content::read(&mut file).map_err(|e| file_err(path, e))?;
+        let config = config_from_gguf(&content.metadata)?;
+        Ok(Self {
+            source: Source::Gguf {
+                content,
+                path: path.to_path_buf(),
+                file: std::sync::Mutex::new(file),
+            },
+            config,
+            path: path.to_path_buf(),
+            device: device.clone(),
+            dtype,
+        })
+    }
+
+    /// The GGUF metadata, when the checkpoint is a GGUF file.
+    pub fn gguf_metadata(&self) -> Option<&HashMap<String, Value>> {
+        match &self.source {
+            Source::Gguf { content, .. } => Some(&content.metadata),
+            Source::Safetensors(_) => None,
+        }
+    }
+
+    /// The device weights are placed on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The compute dtype.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Whether the checkpoint holds this weight.
+    pub fn has(&self, slot: Slot) -> bool {
+        match &self.source {
+            Source::Safetensors(st) => st.get(&slot.hf_name()).is_ok(),
+            Source::Gguf { content, .. } => content.tensor_infos.contains_key(&slot.gguf_name()),
+        }
+    }
+
+    fn check_shape(name: &str, got: &[usize], want: &[usize]) -> Result<(), EngineError> {
+        if got != want {
+            return Err(EngineError::Shape {
+                name: name.into(),
+                got: got.to_vec(),
+                want: want.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    fn dense(&self, slot: Slot, shape: &[usize]) -> Result<Tensor, EngineError> {
+        match &self.source {
+            Source::Safetensors(st) => {
+                let name = slot.hf_name();
+                let view = st
+                    .get(&name)
+                    .map_err(|_| EngineError::MissingTensor(name.clone()))?;
+                Self::check_shape(&name, view.shape(), shape)?;
+                Ok(st.load(&name, &self.device)?.to_dtype(self.dtype)?)
+            }
+            Source::Gguf { .. } => Ok(self
+                .quant(slot, shape)?
+                .dequantize(&self.device)?
+                .to_dtype(self.dtype)?),
+        }
+    }
+
+    fn quant(&self, slot: Slot, shape: &[usize]) -> Result<QTensor, EngineError> {
+        let Source::Gguf {
+            content,
+            path,
+            file,
+        } = &self.source
+        else {
+            return Err(EngineError::MissingTensor(slot.hf_name()));
+        };
+        let name = slot.gguf_name();
+        let info = content
+            .tensor_infos
+            .get(&name)
+            .ok_or_else(|| EngineError::MissingTensor(name.clone()))?;
+        Self::check_shape(&name, info.shape.dims(), shape)?;
+        let mut file = file
+            .lock()
+            .map_err(|_| file_err(path, "a reader panicked"))?;
+        Ok(content.tensor(&mut *file, &name, &self.device)?)
+    }
+
+    /// A projection of shape `[out, inp]`.
+    ///
+    /// # Errors
+    /// When the tensor is missing or misshapen.
+    pub fn linear(&self, slot: Slot, out: usize, inp: usize) -> Result<Linear, EngineError> {
+        match &self.source {
+            Source::Safetensors(_) => Ok(Linear::Dense(self.dense(slot, &[out, inp])?)),
+            Source::Gguf { .. } => {
+                let q = self.quant(slot, &[out, inp])?;
+                Ok(Linear::Quant(QMatMul::from_qtensor(q)?))
+            }
+        }
+    }
+
+    /// A norm's scale vector of length `len`, in f32 (norms are computed in
+    /// f32 whatever the weights' dtype, as transformers does).
+    ///
+    /// # Errors
+    /// When the tensor is missing or misshapen.
+    pub fn vector(&self, slot: Slot, len: usize) -> Result<Tensor, EngineError> {
+        Ok(self.dense(slot, &[len])?.to_dtype(DType::F32)?)
+    }
+
+    /// The token embedding `[vocab, hidden]`.
+    ///
+    /// # Errors
+    /// When the tensor is missing or misshapen.
+    pub fn embedding(&self, vocab: usize, hidden: usize) -> Result<Embedding, EngineError> {
+        match &self.source {
+            Source::Safetensors(_) => {
+                Ok(Embedding::Dense(self.dense(Slot::Embed, &[vocab, hidden])?))
+            }
+            Source::Gguf { .. } => {
+                let q = self.quant(Slot::Embed, &[vocab, hidden])?;
+                if matches!(q.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
+                    return Ok(Embedding::Dense(
+                        q.dequantize(&self.device)?.to_dtype(self.dtype)?,
+                    ));
+                }
+                Ok(Embedding::Quant(Arc::new(q)))
+            }
+        }
+    }
+}
+
+fn meta<'a>(m: &'a HashMap<String, Value>, key: &str) -> Result<&'a Value, EngineError> {
+    m.get(key).ok_or_else(|| EngineError::Config {
+        field: key.into(),
+        message: "missing from the GGUF metadata".into(),
+    })
+}
+
+fn meta_usize(m: &HashMap<String, Value>, key: &str) -> Result<usize, EngineError> {
+    meta(m, key)?
+        .to_u64()
+        .map(|n| n as usize)
+        .map_err(|e| EngineError::Config {
+            field: key.into(),
+            message: e.to_string(),
+        })
+}
+
+/// A number of any width (llama.cpp writes most floats as f32).
+fn meta_f64(m: &HashMap<String, Value>, key: &str) -> Option<f64> {
+    let v = m.get(key)?;
+    v.to_f64()
+        .ok()
+        .or_else(|| v.to_f32().ok().map(f64::from))
+        .or_else(|| v.to_u64().ok().map(|n| n as f64))
+        .or_else(|| v.to_i64().ok().map(|n| n as f64))
+}
+
+/// The model shape from GGUF metadata (`general.architecture` and the
+/// `<arch>.*` keys llama.cpp writes).
+fn config_from_gguf(m: &HashMap<String, Value>) -> Result<ModelConfig, EngineError> {
+    let arch = meta(m, "general.architecture")?
+        .to_string()
+        .map_err(|e| EngineError::Config {
+            field: "general.architecture".into(),
+            message: e.to_string(),
+        })?
+        .clone();
+    let (architecture, rope_style) = match arch.as_str() {
+        // llama.cpp's converter permutes Llama's q/k rows for adjacent-pair
+        // rotation; Qwen3 files keep the rotate-half layout.
+        "llama" => (Architecture::Llama, RopeStyle::Interleaved),
+        "qwen3" => (Architecture::Qwen3, RopeStyle::Half),
+        other => return Err(EngineError::Architecture(other.into())),
+    };
+    let k = |s: &str| format!("{arch}.{s}");
+    let hidden_size = meta_usize(m, &k("embedding_length"))?;
+    let num_heads = meta_usize(m, &k("attention.head_count"))?;
+    let num_kv_heads = meta_usize(m, &k("attention.head_count_kv")).unwrap_or(num_heads);
+    let head_dim =
+        meta_usize(m, &k("attention.key_length")).unwrap_or(hidden_size / num_heads.max(1));
+    let vocab_size = match meta_usize(m, &k("vocab_size")) {
+        Ok(n) => n,
+        Err(_) => meta(m, "tokenizer.ggml.tokens")?
+            .to_vec()
+            .map(Vec::len)
+            .map_err(|e| EngineError::Config {
+                field: "tokenizer.ggml.tokens".into(),
+                message: e.to_string(),
+            })?,
+    };
+    let context = meta_usize(m, &k("context_length")).unwrap_or(4096);
+    let rope_scaling = match m
+        .get(&k("rope.scaling.type"))
+        .and_then(|v| v.to_string().ok())
+    {
+        Some(t) if t == "yarn" => RopeScaling::Yarn {
+            factor: meta_f64(m, &k("rope.scaling.factor")).unwrap_or(1.0),
+            original_max_position_embeddings: meta_usize(
+                m,
+                &k("rope.scaling.original_context_length"),
+            )
+            .unwrap_or(context),
+            beta_fast: 32.0,
+            beta_slow: 1.0,
+            attention_factor: None,
+            truncate: true,
+        },
+        _ => RopeScaling::None,
+    };
+    let eos = m
+        .get("tokenizer.ggml.eos_token_id")
+        .and_then(|v| v.to_u32().ok())
+        .into_iter()
+        .collect();
+    let config = ModelConfig {
+        architecture,
+        vocab_size,
+        hidden_size,
+        intermediate_size: meta_usize(m, &k("feed_forward_length"))?,
+        num_layers: meta_usize(m, &k("block_count"))?,
+        num_heads,
+        num_kv_heads,
+        head_dim,
+        rms_norm_eps: meta_f64(m, &k("attention.layer_norm_rms_epsilon")).unwrap_or(1e-5),
+        rope_theta: meta_f64(m, &k("rope.freq_base")).unwrap_or(10_000.0),
+        rope_scaling,
+        rope_style,
+        max_position_embeddings: context,
+        tie_word_embeddings: false,
+        eos_token_ids: eos,
+    };
+    config.check()?;
+    Ok(config)
+}
