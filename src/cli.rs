@@ -209,9 +209,19 @@ pub struct EvalArgs {
     /// BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/test.tsv).
     #[arg(long, value_name = "DIR")]
     pub dataset: PathBuf,
+    /// Judgement split to score: reads qrels/SPLIT.tsv.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Cross-encoder folder for hybrid+rerank (default: [reranker] model
+    /// from the configuration; without one that mode is skipped).
+    #[arg(long, value_name = "DIR")]
+    pub reranker: Option<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `zhishu users …`
@@ -282,6 +292,40 @@ pub enum ModelsCommand {
         /// Repository, e.g. Qwen/Qwen3-32B.
         repo: String,
     },
+    /// Generate from a prompt with a chat model, streaming to the terminal.
+    Run(RunArgs),
+}
+
+/// Arguments of `zhishu models run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Model folder (safetensors) or .gguf file; relative paths are tried
+    /// under models.dir too.
+    pub model: PathBuf,
+    /// The user's message.
+    #[arg(long)]
+    pub prompt: String,
+    /// Most tokens to generate.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: usize,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Nucleus sampling threshold.
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Seed for reproducible sampling.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A system message.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Let thinking models (Qwen3) think first.
+    #[arg(long)]
+    pub think: bool,
+    /// Send the prompt as raw text, without the chat template.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// `zhishu config …`

@@ -46,6 +46,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Models(ModelsCommand::List) => models_list(&config),
+        Command::Models(ModelsCommand::Run(args)) => done(crate::run::run(&config, &args)),
         Command::Models(ModelsCommand::Fetch { repo }) => {
             let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty());
             let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
@@ -70,7 +71,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             Ok(false) => ExitCode::FAILURE,
             Err(e) => fail(e),
         },
-        Command::Eval(_) => not_yet("eval", "issue #5 (retrieval evaluation)"),
+        Command::Eval(args) => done(block_on(crate::eval::run(config, args))),
         Command::Users(cmd) => done(block_on(crate::admin::users(&config, cmd))),
         Command::Keys(cmd) => done(block_on(crate::admin::keys(&config, cmd))),
     }

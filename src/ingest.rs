@@ -12,8 +12,8 @@ use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_ingest::sync::{Event, JobSpec, Pipeline, Progress};
 use zhishu_store::Repository;
 
-/// Loads the embedding model and opens the stores.
-pub(crate) async fn pipeline(config: &Config, registry: Arc<dyn Repository>) -> Result<Pipeline> {
+/// Loads the embedding model and starts its worker.
+pub(crate) fn encoder(config: &Config) -> Result<EncoderWorker> {
     let model = config.model_path(&config.embedder.model);
     let embedder = Embedder::load(&model).with_context(|| {
         format!(
@@ -21,7 +21,7 @@ pub(crate) async fn pipeline(config: &Config, registry: Arc<dyn Repository>) -> 
             model.display()
         )
     })?;
-    let encoder = EncoderWorker::start(
+    Ok(EncoderWorker::start(
         embedder,
         WorkerConfig {
             max_batch_tokens: config.embedder.max_batch_tokens,
@@ -29,8 +29,12 @@ pub(crate) async fn pipeline(config: &Config, registry: Arc<dyn Repository>) -> 
             query_prefix: config.embedder.query_prefix.clone(),
             passage_prefix: config.embedder.passage_prefix.clone(),
         },
-    )?;
-    zhishu_ingest::open_pipeline(config, registry, encoder).map_err(anyhow::Error::msg)
+    )?)
+}
+
+/// Loads the embedding model and opens the stores.
+pub(crate) async fn pipeline(config: &Config, registry: Arc<dyn Repository>) -> Result<Pipeline> {
+    zhishu_ingest::open_pipeline(config, registry, encoder(config)?).map_err(anyhow::Error::msg)
 }
 
 /// Runs `zhishu ingest`; `Ok(false)` when any file failed.

@@ -8,8 +8,10 @@
 mod admin;
 mod cli;
 mod commands;
+mod eval;
 mod ingest;
 mod models;
+mod run;
 mod search;
 
 use clap::Parser;

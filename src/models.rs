@@ -15,8 +15,9 @@ use std::time::Duration;
 const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 /// Small files a model folder may need.
-const METADATA: [&str; 9] = [
+const METADATA: [&str; 10] = [
     "config.json",
+    "chat_template.jinja",
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",

@@ -5,7 +5,7 @@ use crate::cli::SearchArgs;
 use anyhow::{Result, bail};
 use std::sync::Arc;
 use zhishu_core::Config;
-use zhishu_retrieval::{FusionConfig, HybridSearcher, Mode, Scope, SearchFilter};
+use zhishu_retrieval::{Mode, Scope, SearchFilter};
 
 /// Runs `zhishu search`.
 pub async fn run(config: &Config, args: SearchArgs) -> Result<()> {
@@ -29,13 +29,12 @@ pub async fn run(config: &Config, args: SearchArgs) -> Result<()> {
     )
     .await?;
     let pipeline = crate::ingest::pipeline(config, Arc::new(ctx.store.clone())).await?;
-    let searcher = HybridSearcher {
-        vectors: pipeline.stores.vectors.clone(),
-        lexical: pipeline.stores.lexical.clone(),
-        encoder: pipeline.encoder.clone(),
-        reranker: None,
-        fusion: FusionConfig::default(),
-    };
+    let searcher = zhishu_ingest::open_searcher(config, &pipeline).map_err(anyhow::Error::msg)?;
+    if mode == Mode::HybridRerank && searcher.reranker.is_none() {
+        bail!(
+            "--mode hybrid-rerank needs a cross-encoder: set [reranker] model in the configuration"
+        );
+    }
     let filter = SearchFilter {
         collections: args.collection.clone(),
         ..Default::default()

@@ -297,10 +297,20 @@ fn ingest_jobs_search_and_documents_respect_roots_and_groups() {
         json!({"query": ""}),
         json!({"query": "x", "k": 0}),
         json!({"query": "x", "k": 1000}),
+        json!({"query": "x", "neighbours": 9}),
     ] {
         let (status, _) = call(&server, "POST", "/v1/search", &alice, Some(body.clone()));
         assert_eq!(status, 400, "{body}");
     }
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/v1/search",
+        &alice,
+        Some(json!({"query": "x", "rerank": true})),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "rerank_unavailable", "{body}");
 
     // Deleting a document removes it from search.
     let (status, _) = call(
@@ -431,4 +441,99 @@ fn ingest_jobs_search_and_documents_respect_roots_and_groups() {
         [std::ffi::OsString::from("company")],
         "no partial files remain"
     );
+}
+
+#[test]
+fn search_attaches_neighbours_and_reranks_with_the_configured_cross_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    // Twelve short sections: with 40-token chunks each becomes its own chunk.
+    let mut text = String::from("# Security handbook\n\n");
+    for i in 0..12 {
+        text.push_str(&format!(
+            "## Rule {i}\n\nRule number {i} of the handbook concerns topic{i} and asks staff to report topic{i} incidents to the desk within {i} hours.\n\n"
+        ));
+    }
+    std::fs::write(docs.join("handbook.md"), text).unwrap();
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let roots = format!("[\"{}\"]", docs.display());
+    let reranker = common::repo_root().join("services/encoders/tests/fixtures/tiny-cross-encoder");
+    let server = Server::start_with(
+        dir,
+        &url,
+        &[
+            ("ZHISHU_INGEST__ROOTS", roots.as_str()),
+            ("ZHISHU_INGEST__CHUNK_TOKENS", "40"),
+            ("ZHISHU_INGEST__CHUNK_OVERLAP_TOKENS", "0"),
+            ("ZHISHU_RERANKER__MODEL", reranker.to_str().unwrap()),
+        ],
+    );
+    server.wait_ready(200);
+    let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
+    let alice = server.user_with_key("alice", &["employee"], &["public"]);
+    let job = ingest(&server, &admin, &docs.display().to_string(), &["public"]);
+    assert_eq!(job["summary"]["indexed"], 1, "{job}");
+
+    let (status, res) = call(
+        &server,
+        "POST",
+        "/v1/search",
+        &alice,
+        Some(json!({"query": "topic5 incidents", "k": 1, "neighbours": 1, "mode": "bm25"})),
+    );
+    assert_eq!(status, 200, "{res}");
+    let hit = &res["hits"][0];
+    assert!(
+        hit["chunk"]["text"].as_str().unwrap().contains("topic5"),
+        "{res}"
+    );
+    let ordinal = hit["chunk"]["ordinal"].as_i64().unwrap();
+    let neighbours = hit["neighbours"].as_array().expect("neighbours attached");
+    let ordinals: Vec<i64> = neighbours
+        .iter()
+        .map(|n| n["ordinal"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ordinals, vec![ordinal - 1, ordinal + 1], "{res}");
+    for n in neighbours {
+        assert_eq!(n["document_id"], hit["chunk"]["document_id"]);
+        assert_eq!(n["version"], hit["chunk"]["version"]);
+    }
+    assert!(
+        neighbours[0]["text"].as_str().unwrap().contains("topic4"),
+        "{res}"
+    );
+    assert!(
+        neighbours[1]["text"].as_str().unwrap().contains("topic6"),
+        "{res}"
+    );
+
+    // Without `neighbours` none are attached (the configured default is 0).
+    let (_, res) = call(
+        &server,
+        "POST",
+        "/v1/search",
+        &alice,
+        Some(json!({"query": "topic5 incidents", "k": 1})),
+    );
+    assert!(res["hits"][0].get("neighbours").is_none(), "{res}");
+
+    // With the cross-encoder configured, `rerank` rescoring is reported per hit.
+    let (status, res) = call(
+        &server,
+        "POST",
+        "/v1/search",
+        &alice,
+        Some(json!({"query": "report incidents to the desk", "k": 5, "rerank": true})),
+    );
+    assert_eq!(status, 200, "{res}");
+    let hits = res["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 5, "{res}");
+    for h in hits {
+        let r = h["scores"]["rerank"].as_f64().expect("rerank score");
+        assert!((h["score"].as_f64().unwrap() - r).abs() < 1e-6, "{h}");
+    }
+    let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert!(res["timings"]["rerank_ms"].as_f64().unwrap() > 0.0);
 }

@@ -119,3 +119,32 @@ fn fetch_from_a_mirror_then_load() {
     assert_eq!(code, 1);
     assert!(err.contains("use OWNER/NAME"), "{err}");
 }
+
+#[test]
+fn run_streams_an_answer_with_its_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = common::run_cli(
+        &[
+            "models",
+            "run",
+            "SmolLM2-135M-Instruct.Q4_1.gguf",
+            "--prompt",
+            "Passage: The capital of Veltria is Marisport.\nQuestion: What is the capital of Veltria?",
+            "--max-tokens",
+            "24",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Marisport"), "{stdout}");
+    assert!(stderr.contains("tokens/s"), "{stderr}");
+
+    let (code, _, stderr) = common::run_cli(
+        &["models", "run", "no-such-model", "--prompt", "hi"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no-such-model"), "{stderr}");
+}

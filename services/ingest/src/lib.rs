@@ -9,10 +9,11 @@
 #![warn(missing_docs)]
 
 pub mod chunk;
+pub mod eval;
 pub mod jobs;
 mod open;
 pub mod parse;
 mod stages;
 pub mod sync;
 
-pub use open::open_pipeline;
+pub use open::{fusion_config, open_eval_setup, open_pipeline, open_reranker, open_searcher};

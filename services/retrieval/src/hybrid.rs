@@ -44,6 +44,8 @@ pub struct FusionConfig {
     /// Word-shingle overlap above which two chunks count as duplicates.
     /// Default 0.9.
     pub duplicate_jaccard: f32,
+    /// Chunks before and after each hit attached for context. Default 0.
+    pub neighbours: usize,
 }
 
 impl Default for FusionConfig {
@@ -55,6 +57,7 @@ impl Default for FusionConfig {
             candidates: 50,
             rerank_top: 20,
             duplicate_jaccard: 0.9,
+            neighbours: 0,
         }
     }
 }
@@ -88,6 +91,23 @@ pub struct Hit {
     pub scores: StageScores,
     /// Paths of near-duplicate chunks collapsed into this one.
     pub duplicates: Vec<String>,
+    /// Neighbouring chunks of the same document version (by ordinal),
+    /// attached for context when asked for; the hit itself is not among
+    /// them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub neighbours: Vec<ChunkDoc>,
+}
+
+/// How one search runs.
+#[derive(Debug, Clone)]
+pub struct SearchOptions {
+    /// Which retrievers.
+    pub mode: Mode,
+    /// Chunks before and after each hit to attach.
+    pub neighbours: usize,
+    /// The query's embedding, when the caller already has it (benchmarks,
+    /// evaluation); otherwise the searcher embeds the query.
+    pub query_vector: Option<Vec<f32>>,
 }
 
 /// Time spent per stage, in milliseconds.
@@ -143,6 +163,7 @@ fn fuse(
         score: 0.0,
         scores: StageScores::default(),
         duplicates: Vec::new(),
+        neighbours: Vec::new(),
     });
     e.scores.fused += weight / (rrf_k + (rank + 1) as f32);
     e
@@ -174,7 +195,8 @@ fn jaccard(a: &HashSet<u64>, b: &HashSet<u64>) -> f32 {
 }
 
 impl HybridSearcher {
-    /// Searches with the given mode.
+    /// Searches with the given mode, attaching the configured number of
+    /// neighbours.
     ///
     /// # Errors
     /// When a store or a model fails, or the filter is invalid.
@@ -186,6 +208,27 @@ impl HybridSearcher {
         filter: &SearchFilter,
         mode: Mode,
     ) -> Result<SearchResults, RetrievalError> {
+        let options = SearchOptions {
+            mode,
+            neighbours: self.fusion.neighbours,
+            query_vector: None,
+        };
+        self.search_with(query, k, scope, filter, &options).await
+    }
+
+    /// Searches with explicit options.
+    ///
+    /// # Errors
+    /// When a store or a model fails, or the filter is invalid.
+    pub async fn search_with(
+        &self,
+        query: &str,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+        options: &SearchOptions,
+    ) -> Result<SearchResults, RetrievalError> {
+        let mode = options.mode;
         filter.validate()?;
         let start = Instant::now();
         let mut timings = Timings::default();
@@ -210,14 +253,17 @@ impl HybridSearcher {
                 return Ok((Vec::new(), 0.0, 0.0));
             }
             let t = Instant::now();
-            let v = self
-                .encoder
-                .embed(vec![query.to_owned()], TextKind::Query)
-                .await
-                .map_err(|e| RetrievalError::Vector(format!("embedding the query: {e}")))?
-                .vectors
-                .pop()
-                .unwrap_or_default();
+            let v = match &options.query_vector {
+                Some(v) => v.clone(),
+                None => self
+                    .encoder
+                    .embed(vec![query.to_owned()], TextKind::Query)
+                    .await
+                    .map_err(|e| RetrievalError::Vector(format!("embedding the query: {e}")))?
+                    .vectors
+                    .pop()
+                    .unwrap_or_default(),
+            };
             let embed_ms = ms(t);
             let t = Instant::now();
             let hits = self.vectors.search(v, want, scope, filter, false).await?;
@@ -290,8 +336,51 @@ impl HybridSearcher {
             timings.rerank_ms = ms(t);
         }
         hits.truncate(k);
+        if options.neighbours > 0 {
+            self.attach_neighbours(&mut hits, options.neighbours, scope)
+                .await?;
+        }
         timings.total_ms = ms(start);
         Ok(SearchResults { hits, timings })
+    }
+}
+
+impl HybridSearcher {
+    /// Attaches up to `n` chunks before and after each hit. Their ids follow
+    /// from the hit's document, version and ordinal ([`crate::chunk_id`]),
+    /// so this is one id lookup, still restricted to the caller's scope.
+    async fn attach_neighbours(
+        &self,
+        hits: &mut [Hit],
+        n: usize,
+        scope: &Scope,
+    ) -> Result<(), RetrievalError> {
+        let n = n as i64;
+        let mut ids = Vec::new();
+        for h in hits.iter() {
+            let c = &h.chunk;
+            for ord in (c.ordinal - n).max(0)..=c.ordinal + n {
+                if ord != c.ordinal {
+                    ids.push(crate::chunk_id(&c.document_id, c.version, ord));
+                }
+            }
+        }
+        let index = self.lexical.clone();
+        let scope = scope.clone();
+        let found = tokio::task::spawn_blocking(move || index.get(&ids, &scope))
+            .await
+            .map_err(|e| RetrievalError::Lexical(e.to_string()))??;
+        let by_id: HashMap<String, ChunkDoc> =
+            found.into_iter().map(|c| (c.chunk_id.clone(), c)).collect();
+        for h in hits.iter_mut() {
+            let c = &h.chunk;
+            h.neighbours = ((c.ordinal - n).max(0)..=c.ordinal + n)
+                .filter(|&ord| ord != c.ordinal)
+                .filter_map(|ord| by_id.get(&crate::chunk_id(&c.document_id, c.version, ord)))
+                .cloned()
+                .collect();
+        }
+        Ok(())
     }
 }
 

@@ -378,16 +378,62 @@ impl LexicalIndex {
         let top = searcher.search(&query, &TopDocs::with_limit(k).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            let payload = doc
-                .get_first(self.fields.payload)
-                .and_then(|v| v.as_str())
-                .ok_or_else(|| RetrievalError::Lexical("a chunk has no payload".into()))?;
-            let chunk: ChunkDoc = serde_json::from_str(payload)
-                .map_err(|e| RetrievalError::Lexical(format!("a chunk's payload: {e}")))?;
+            let chunk = self.decode(&searcher, addr)?;
             hits.push(LexicalHit { score, chunk });
         }
         Ok(hits)
+    }
+
+    /// The stored chunk behind a document address.
+    fn decode(
+        &self,
+        searcher: &tantivy::Searcher,
+        addr: tantivy::DocAddress,
+    ) -> Result<ChunkDoc, RetrievalError> {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let payload = doc
+            .get_first(self.fields.payload)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| RetrievalError::Lexical("a chunk has no payload".into()))?;
+        serde_json::from_str(payload)
+            .map_err(|e| RetrievalError::Lexical(format!("a chunk's payload: {e}")))
+    }
+
+    /// The chunks with these ids that the scope may see (any order; ids
+    /// that do not exist or are out of scope are left out). Used to attach
+    /// neighbouring chunks, whose ids follow from the hit's document,
+    /// version and ordinal.
+    ///
+    /// # Errors
+    /// When the index cannot be read.
+    pub fn get(&self, ids: &[String], scope: &Scope) -> Result<Vec<ChunkDoc>, RetrievalError> {
+        if scope.is_empty() || ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let f = &self.fields;
+        let wanted: Vec<(Occur, Box<dyn Query>)> = ids
+            .iter()
+            .map(|id| {
+                (
+                    Occur::Should,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.chunk_id, id),
+                        IndexRecordOption::Basic,
+                    )) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(BooleanQuery::new(wanted)))];
+        clauses.extend(self.restriction(scope, &SearchFilter::default()));
+        let searcher = self.reader.searcher();
+        let top = searcher.search(
+            &BooleanQuery::new(clauses),
+            &TopDocs::with_limit(ids.len()).order_by_score(),
+        )?;
+        top.into_iter()
+            .map(|(_, addr)| self.decode(&searcher, addr))
+            .collect()
     }
 
     /// Chunks the scope may see, narrowed by the filter.

@@ -12,6 +12,7 @@
 
 mod chunk;
 mod error;
+pub mod eval;
 mod hybrid;
 mod lexical;
 mod scope;
@@ -19,7 +20,9 @@ mod vector;
 
 pub use chunk::{ChunkDoc, chunk_id};
 pub use error::RetrievalError;
-pub use hybrid::{FusionConfig, Hit, HybridSearcher, Mode, SearchResults, StageScores, Timings};
+pub use hybrid::{
+    FusionConfig, Hit, HybridSearcher, Mode, SearchOptions, SearchResults, StageScores, Timings,
+};
 pub use lexical::{LexicalHit, LexicalIndex, analyze};
 pub use scope::{Scope, SearchFilter, ancestors};
 pub use vector::{EdgeIndex, VectorHit, VectorIndex};

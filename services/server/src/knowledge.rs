@@ -18,11 +18,14 @@ use utoipa::ToSchema;
 use zhishu_audit::{Outcome, RetrievedSource};
 use zhishu_ingest::jobs::JobManager;
 use zhishu_ingest::sync::{Event, JobSpec};
-use zhishu_retrieval::{HybridSearcher, Mode, Scope, SearchFilter, SearchResults};
+use zhishu_retrieval::{HybridSearcher, Mode, Scope, SearchFilter, SearchOptions, SearchResults};
 use zhishu_store::{DocumentRecord, Repository};
 
 /// Group every authenticated caller belongs to.
 pub const PUBLIC_GROUP: &str = "public";
+/// Most neighbours attached on each side of a hit.
+const MAX_NEIGHBOURS: usize = 5;
+
 /// Most hits one search returns.
 const MAX_K: usize = 100;
 /// Longest query, in characters.
@@ -343,6 +346,10 @@ pub struct SearchRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub mode: Option<Mode>,
+    /// Chunks before and after each hit to attach for context (0–5).
+    /// Default `retrieval.neighbours` from the configuration.
+    #[serde(default)]
+    pub neighbours: Option<usize>,
 }
 
 /// Hybrid search over the documents the caller may read.
@@ -382,24 +389,50 @@ pub(crate) async fn search(
         (m, _) => m,
     };
     let kn = knowledge(&state)?;
+    if mode == Mode::HybridRerank && kn.searcher.reranker.is_none() {
+        return Err(bad(
+            "rerank_unavailable",
+            "no cross-encoder is configured on this server ([reranker] model); search without `rerank`",
+        ));
+    }
+    let neighbours = body.neighbours.unwrap_or(kn.searcher.fusion.neighbours);
+    if neighbours > MAX_NEIGHBOURS {
+        return Err(bad(
+            "invalid_neighbours",
+            format!("`neighbours` must be 0–{MAX_NEIGHBOURS}"),
+        ));
+    }
     let scope = scope_of(&caller);
     let started = std::time::Instant::now();
+    let options = SearchOptions {
+        mode,
+        neighbours,
+        query_vector: None,
+    };
     let results = kn
         .searcher
-        .search(&body.query, k, &scope, &filter, mode)
+        .search_with(&body.query, k, &scope, &filter, &options)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut ev = caller.event("search", Outcome::Ok);
     ev.question = Some(body.query.clone());
-    ev.input = Some(serde_json::json!({"k": k, "filters": filter, "mode": mode}));
+    ev.input = Some(
+        serde_json::json!({"k": k, "filters": filter, "mode": mode, "neighbours": neighbours}),
+    );
+    // Every chunk the caller receives is audited: hits with their score,
+    // attached neighbours with none.
+    let source = |c: &zhishu_retrieval::ChunkDoc, score: f32| RetrievedSource {
+        chunk_id: c.chunk_id.clone(),
+        document_id: c.document_id.clone(),
+        document_version: c.version,
+        score: f64::from(score),
+    };
     ev.retrieved = results
         .hits
         .iter()
-        .map(|h| RetrievedSource {
-            chunk_id: h.chunk.chunk_id.clone(),
-            document_id: h.chunk.document_id.clone(),
-            document_version: h.chunk.version,
-            score: f64::from(h.score),
+        .flat_map(|h| {
+            std::iter::once(source(&h.chunk, h.score))
+                .chain(h.neighbours.iter().map(|n| source(n, 0.0)))
         })
         .collect();
     ev.latency_ms = Some(started.elapsed().as_millis() as u64);

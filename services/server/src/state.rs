@@ -13,7 +13,6 @@ use zhishu_auth::{Authenticator, RateLimiter};
 use zhishu_core::Config;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_ingest::jobs::JobManager;
-use zhishu_retrieval::{FusionConfig, HybridSearcher};
 use zhishu_store::{Repository, SqlStore, StoreError};
 
 /// Which API a process serves. A single box serves both; scaled out, the
@@ -158,14 +157,8 @@ fn open_knowledge(
     registry: Arc<dyn Repository>,
     encoder: EncoderWorker,
 ) -> Result<Arc<Knowledge>, String> {
-    let pipeline = zhishu_ingest::open_pipeline(config, registry, encoder.clone())?;
-    let searcher = HybridSearcher {
-        vectors: pipeline.stores.vectors.clone(),
-        lexical: pipeline.stores.lexical.clone(),
-        encoder,
-        reranker: None,
-        fusion: FusionConfig::default(),
-    };
+    let pipeline = zhishu_ingest::open_pipeline(config, registry, encoder)?;
+    let searcher = zhishu_ingest::open_searcher(config, &pipeline)?;
     Ok(Arc::new(Knowledge {
         jobs: JobManager::new(pipeline),
         searcher,

@@ -47,6 +47,12 @@ pub struct Config {
     pub models: ModelsConfig,
     /// The embedding model used for ingestion and queries.
     pub embedder: EmbedderConfig,
+    /// The cross-encoder that reranks fused hits; none by default.
+    #[serde(default)]
+    pub reranker: Option<RerankerConfig>,
+    /// Hybrid retrieval: fusion weights, candidate counts, neighbours.
+    #[serde(default)]
+    pub retrieval: RetrievalConfig,
     /// The generation engine.
     pub engine: EngineConfig,
     /// Ingestion limits and allowed roots.
@@ -399,6 +405,56 @@ fn default_max_batch_tokens() -> usize {
     16_384
 }
 
+/// The cross-encoder reranker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RerankerConfig {
+    /// A cross-encoder folder (BERT or XLM-R sequence classification),
+    /// relative to `models.dir` or absolute. Required in this section.
+    pub model: PathBuf,
+    /// Largest padded batch, in tokens. Default 16384.
+    #[serde(default = "default_max_batch_tokens")]
+    pub max_batch_tokens: usize,
+}
+
+/// Hybrid retrieval settings. Why these defaults: RRF's k = 60 is the value
+/// of the original paper and of Elasticsearch/OpenSearch; 50 candidates per
+/// retriever leave RRF room to promote a passage that only one side ranks
+/// highly, and 20 reranked passages keep a CPU cross-encoder under a second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrievalConfig {
+    /// RRF's k. Default 60.
+    pub rrf_k: f32,
+    /// Weight of the BM25 ranking in fusion. Default 1.
+    pub lexical_weight: f32,
+    /// Weight of the dense ranking in fusion. Default 1.
+    pub dense_weight: f32,
+    /// Candidates each retriever contributes. Default 50.
+    pub candidates: usize,
+    /// Fused hits the reranker rescores. Default 20.
+    pub rerank_top: usize,
+    /// Character-shingle Jaccard above which two chunks are duplicates.
+    /// Default 0.9.
+    pub duplicate_jaccard: f32,
+    /// Chunks before and after each hit attached for context. Default 0.
+    pub neighbours: usize,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        Self {
+            rrf_k: 60.0,
+            lexical_weight: 1.0,
+            dense_weight: 1.0,
+            candidates: 50,
+            rerank_top: 20,
+            duplicate_jaccard: 0.9,
+            neighbours: 0,
+        }
+    }
+}
+
 /// How several devices share the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -514,6 +570,36 @@ impl Config {
                 key: "vectors.url".into(),
                 reason: "vectors.backend = \"qdrant\" needs the server's address".into(),
             });
+        }
+        let r = &self.retrieval;
+        if !(r.rrf_k > 0.0 && r.rrf_k.is_finite()) {
+            return Err(invalid(
+                "retrieval.rrf_k",
+                "must be a positive number".into(),
+            ));
+        }
+        if !(r.lexical_weight >= 0.0 && r.dense_weight >= 0.0)
+            || r.lexical_weight + r.dense_weight <= 0.0
+        {
+            return Err(invalid(
+                "retrieval.lexical_weight",
+                "weights must be zero or positive, and not both zero".into(),
+            ));
+        }
+        if r.candidates == 0 || r.candidates > 1000 {
+            return Err(invalid(
+                "retrieval.candidates",
+                "must be between 1 and 1000".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&r.duplicate_jaccard) {
+            return Err(invalid(
+                "retrieval.duplicate_jaccard",
+                "must be between 0 and 1 (1 collapses only identical chunks)".into(),
+            ));
+        }
+        if r.neighbours > 5 {
+            return Err(invalid("retrieval.neighbours", "must be at most 5".into()));
         }
         if self.engine.devices.is_empty() {
             return Err(invalid(

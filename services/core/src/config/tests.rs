@@ -243,3 +243,41 @@ fn redaction_hides_passwords_only() {
         "sqlite://./data/z.db"
     );
 }
+
+#[test]
+fn retrieval_defaults_and_reranker_from_the_environment() {
+    let c = load(MINIMAL).unwrap();
+    assert_eq!(c.retrieval, RetrievalConfig::default());
+    assert!(c.reranker.is_none(), "no reranker unless configured");
+    let c = load_env(
+        MINIMAL,
+        &[
+            ("ZHISHU_RERANKER__MODEL", "bge-reranker-v2-m3"),
+            ("ZHISHU_RETRIEVAL__NEIGHBOURS", "2"),
+            ("ZHISHU_RETRIEVAL__DENSE_WEIGHT", "0.5"),
+        ],
+    )
+    .unwrap();
+    let r = c.reranker.expect("reranker set from the environment");
+    assert_eq!(r.model, PathBuf::from("bge-reranker-v2-m3"));
+    assert_eq!(r.max_batch_tokens, 16_384);
+    assert_eq!(c.retrieval.neighbours, 2);
+    assert!((c.retrieval.dense_weight - 0.5).abs() < 1e-6);
+}
+
+#[test]
+fn retrieval_values_out_of_range_are_refused_by_name() {
+    for (key, value, want) in [
+        ("rrf_k", "0.0", "retrieval.rrf_k"),
+        ("lexical_weight", "-1.0", "retrieval.lexical_weight"),
+        ("candidates", "0", "retrieval.candidates"),
+        ("duplicate_jaccard", "1.5", "retrieval.duplicate_jaccard"),
+        ("neighbours", "9", "retrieval.neighbours"),
+    ] {
+        let text = format!("{MINIMAL}\n[retrieval]\n{key} = {value}\n");
+        let msg = load(&text).unwrap_err().to_string();
+        assert!(msg.contains(want), "{key}: {msg}");
+    }
+    let text = format!("{MINIMAL}\n[retrieval]\nlexical_weight = 0.0\ndense_weight = 0.0\n");
+    assert!(load(&text).is_err(), "both weights zero");
+}

@@ -1,0 +1,102 @@
+//! `zhishu eval`: retrieval quality on a BEIR dataset, as a table or JSON.
+//!
+//! The corpus is indexed into a scratch folder (removed afterwards) with the
+//! configured embedder, chunking, fusion and reranker, so the numbers are
+//! those of the code path employees use, and the live stores are untouched.
+
+use crate::cli::EvalArgs;
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use zhishu_core::Config;
+use zhishu_core::config::RerankerConfig;
+use zhishu_retrieval::eval::{Dataset, EvalReport};
+
+/// Runs `zhishu eval`.
+pub async fn run(mut config: Config, args: EvalArgs) -> Result<()> {
+    let dataset = Dataset::load(&args.dataset, &args.split)
+        .with_context(|| format!("reading the BEIR dataset in {}", args.dataset.display()))?;
+    if dataset.queries.is_empty() {
+        anyhow::bail!(
+            "{}: no query has a relevant judgement in qrels/{}.tsv",
+            args.dataset.display(),
+            args.split
+        );
+    }
+    if let Some(model) = &args.reranker {
+        config.reranker = Some(RerankerConfig {
+            model: model.clone(),
+            max_batch_tokens: config
+                .reranker
+                .as_ref()
+                .map_or(16_384, |r| r.max_batch_tokens),
+        });
+    }
+    let encoder = crate::ingest::encoder(&config)?;
+    let setup = zhishu_ingest::open_eval_setup(&config, encoder).map_err(anyhow::Error::msg)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("zhishu-eval-")
+        .tempdir()
+        .context("creating a scratch folder for the evaluation stores")?;
+
+    let bar = if std::io::stderr().is_terminal() && !args.json {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len}")
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .progress_chars("=> "),
+    );
+    let mut report =
+        zhishu_ingest::eval::evaluate(&setup, &dataset, scratch.path(), |stage, done, total| {
+            bar.set_prefix(stage.to_owned());
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .await
+        .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    report.dataset = args.dataset.display().to_string();
+
+    let json = serde_json::to_string_pretty(&report)?;
+    if let Some(path) = &args.output {
+        std::fs::write(path, format!("{json}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", table(&report));
+    }
+    Ok(())
+}
+
+/// The report as an aligned text table.
+fn table(r: &EvalReport) -> String {
+    let mut out = format!(
+        "{}: {} documents, {} chunks, {} queries (indexed in {:.1} s)\n\n",
+        r.dataset, r.documents, r.chunks, r.queries, r.index_seconds
+    );
+    out.push_str(&format!(
+        "{:<14} {:>8} {:>9} {:>10} {:>7} {:>9} {:>9}\n",
+        "mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms"
+    ));
+    for (name, m) in &r.modes {
+        out.push_str(&format!(
+            "{:<14} {:>8.4} {:>9.4} {:>10.4} {:>7.4} {:>9.1} {:>9.1}\n",
+            name,
+            m.ndcg_at_10,
+            m.recall_at_10,
+            m.recall_at_100,
+            m.mrr_at_10,
+            m.latency_p50_ms,
+            m.latency_p95_ms
+        ));
+    }
+    for (name, why) in &r.skipped {
+        out.push_str(&format!("{name:<14} skipped: {why}\n"));
+    }
+    out
+}
