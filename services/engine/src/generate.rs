@@ -232,6 +232,20 @@ impl Engine {
         template.render(messages, true, enable_thinking)
     }
 
+    /// Runs `tokens` after what `cache` holds; the last token's logits.
+    fn step(&self, tokens: &[u32], cache: &mut ContiguousCache) -> Result<Vec<f32>, EngineError> {
+        let out = self.model.forward(&mut [SeqInput {
+            tokens,
+            cache,
+            positions: None,
+            logits: Logits::Last,
+        }])?;
+        match out.into_iter().next() {
+            Some(t) => Ok(t.to_vec1::<f32>()?),
+            None => Err(EngineError::Request("the model returned no logits".into())),
+        }
+    }
+
     /// Generates from `prompt` ids, calling `on_text` with each new piece
     /// of text as soon as it is final (text that might begin a stop string
     /// is held back until it is clear).
@@ -261,18 +275,7 @@ impl Engine {
         let started = Instant::now();
         let mut logits = Vec::new();
         for chunk in prompt.chunks(PREFILL_CHUNK) {
-            let out = self.model.forward(&mut [SeqInput {
-                tokens: chunk,
-                cache: &mut cache,
-                positions: None,
-                logits: Logits::Last,
-            }])?;
-            logits = out
-                .into_iter()
-                .next()
-                .map(|t| t.to_vec1::<f32>())
-                .transpose()?
-                .unwrap_or_default();
+            logits = self.step(chunk, &mut cache)?;
         }
         let prefill_seconds = started.elapsed().as_secs_f64();
         let decode_started = Instant::now();
@@ -317,18 +320,7 @@ impl Engine {
             if ids.len() >= params.max_new_tokens || cache.len() + 1 >= context {
                 break;
             }
-            let out = self.model.forward(&mut [SeqInput {
-                tokens: &[token],
-                cache: &mut cache,
-                positions: None,
-                logits: Logits::Last,
-            }])?;
-            logits = out
-                .into_iter()
-                .next()
-                .map(|t| t.to_vec1::<f32>())
-                .transpose()?
-                .unwrap_or_default();
+            logits = self.step(&[token], &mut cache)?;
         }
         if text.len() > emitted {
             on_text(&text[emitted..]);

@@ -14,8 +14,8 @@ use std::time::Instant;
 use zhishu_encoders::{EncoderWorker, RerankWorker, TextKind};
 use zhishu_retrieval::eval::{Dataset, EvalReport, ModeScorer, rank_documents};
 use zhishu_retrieval::{
-    ChunkDoc, EdgeIndex, FusionConfig, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter,
-    SearchOptions, VectorIndex, chunk_id,
+    ChunkDoc, EdgeIndex, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions,
+    VectorIndex, chunk_id,
 };
 
 /// The access group scratch chunks carry; searches run in it alone.
@@ -38,8 +38,8 @@ pub struct EvalSetup {
     pub qwen_tokens: Arc<TokenCounter>,
     /// Chunk budget.
     pub chunking: ChunkConfig,
-    /// Fusion settings.
-    pub fusion: FusionConfig,
+    /// Fusion settings (`[retrieval]`).
+    pub fusion: zhishu_core::config::RetrievalConfig,
 }
 
 /// The name a mode has in reports.

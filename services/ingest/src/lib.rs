@@ -16,4 +16,4 @@ pub mod parse;
 mod stages;
 pub mod sync;
 
-pub use open::{fusion_config, open_eval_setup, open_pipeline, open_reranker, open_searcher};
+pub use open::{open_eval_setup, open_pipeline, open_reranker, open_searcher};

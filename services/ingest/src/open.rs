@@ -6,9 +6,8 @@ use crate::eval::EvalSetup;
 use crate::sync::{Pipeline, Stores};
 use std::sync::Arc;
 use zhishu_core::Config;
-use zhishu_core::config::RetrievalConfig;
 use zhishu_encoders::{EncoderWorker, RerankWorker, Reranker};
-use zhishu_retrieval::{EdgeIndex, FusionConfig, HybridSearcher, LexicalIndex};
+use zhishu_retrieval::{EdgeIndex, HybridSearcher, LexicalIndex};
 use zhishu_store::Repository;
 
 /// Opens the configured stores and tokenizers around a running embedding
@@ -90,21 +89,8 @@ pub fn open_eval_setup(config: &Config, encoder: EncoderWorker) -> Result<EvalSe
         embed_tokens: text.embed_tokens,
         qwen_tokens: text.qwen_tokens,
         chunking: text.chunking,
-        fusion: fusion_config(&config.retrieval),
+        fusion: config.retrieval,
     })
-}
-
-/// The fusion settings of `[retrieval]`.
-pub fn fusion_config(r: &RetrievalConfig) -> FusionConfig {
-    FusionConfig {
-        rrf_k: r.rrf_k,
-        lexical_weight: r.lexical_weight,
-        dense_weight: r.dense_weight,
-        candidates: r.candidates,
-        rerank_top: r.rerank_top,
-        duplicate_jaccard: r.duplicate_jaccard,
-        neighbours: r.neighbours,
-    }
 }
 
 /// Loads the configured cross-encoder (`[reranker]`) and starts its
@@ -135,6 +121,6 @@ pub fn open_searcher(config: &Config, pipeline: &Pipeline) -> Result<HybridSearc
         lexical: pipeline.stores.lexical.clone(),
         encoder: pipeline.encoder.clone(),
         reranker: open_reranker(config)?,
-        fusion: fusion_config(&config.retrieval),
+        fusion: config.retrieval,
     })
 }

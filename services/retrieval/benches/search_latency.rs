@@ -22,8 +22,8 @@ use std::time::Instant;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_retrieval::eval::percentile;
 use zhishu_retrieval::{
-    ChunkDoc, EdgeIndex, FusionConfig, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter,
-    SearchOptions, VectorIndex, chunk_id,
+    ChunkDoc, EdgeIndex, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions,
+    VectorIndex, chunk_id,
 };
 
 const DIMS: usize = 384;
@@ -221,7 +221,7 @@ async fn run(n: usize, encoder: EncoderWorker) {
         lexical: lexical.clone(),
         encoder,
         reranker: None,
-        fusion: FusionConfig::default(),
+        fusion: zhishu_core::config::RetrievalConfig::default(),
     };
     let k = 10;
     // Warm-up: page in both indexes.

@@ -12,6 +12,7 @@ use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
+use zhishu_core::config::RetrievalConfig;
 use zhishu_encoders::{EncoderWorker, RerankWorker, TextKind};
 
 /// Which retrievers a search uses.
@@ -26,40 +27,6 @@ pub enum Mode {
     Hybrid,
     /// Both, fused, then reranked by the cross-encoder.
     HybridRerank,
-}
-
-/// Fusion settings.
-#[derive(Debug, Clone, Copy)]
-pub struct FusionConfig {
-    /// RRF's k: larger flattens the reward for top ranks. Default 60.
-    pub rrf_k: f32,
-    /// Weight of the BM25 ranking. Default 1.
-    pub lexical_weight: f32,
-    /// Weight of the dense ranking. Default 1.
-    pub dense_weight: f32,
-    /// Candidates each retriever contributes. Default 50.
-    pub candidates: usize,
-    /// Fused hits the reranker rescores. Default 20.
-    pub rerank_top: usize,
-    /// Word-shingle overlap above which two chunks count as duplicates.
-    /// Default 0.9.
-    pub duplicate_jaccard: f32,
-    /// Chunks before and after each hit attached for context. Default 0.
-    pub neighbours: usize,
-}
-
-impl Default for FusionConfig {
-    fn default() -> Self {
-        Self {
-            rrf_k: 60.0,
-            lexical_weight: 1.0,
-            dense_weight: 1.0,
-            candidates: 50,
-            rerank_top: 20,
-            duplicate_jaccard: 0.9,
-            neighbours: 0,
-        }
-    }
 }
 
 /// The score of every stage a hit went through.
@@ -145,8 +112,8 @@ pub struct HybridSearcher {
     pub encoder: EncoderWorker,
     /// Rescores the fused top hits.
     pub reranker: Option<RerankWorker>,
-    /// Fusion settings.
-    pub fusion: FusionConfig,
+    /// Fusion, candidate and neighbour settings (`[retrieval]`).
+    pub fusion: RetrievalConfig,
 }
 
 /// Adds one retriever's vote for a chunk (`weight / (k + rank)`) and
@@ -303,16 +270,30 @@ impl HybridSearcher {
                 .then_with(|| a.chunk.chunk_id.cmp(&b.chunk.chunk_id))
         });
 
-        // Collapse near-duplicates into the best-ranked copy.
+        // Collapse near-duplicates into the best-ranked copy. Only as many
+        // distinct hits as will be returned (or reranked) are needed, so
+        // the pairwise comparison stops there instead of running over every
+        // candidate; and sets whose sizes differ by more than the
+        // threshold allows cannot be that similar, so they skip the
+        // intersection.
+        let needed = if mode == Mode::HybridRerank && self.reranker.is_some() {
+            f.rerank_top.max(k)
+        } else {
+            k
+        };
         let mut kept: Vec<(Hit, HashSet<u64>)> = Vec::new();
         for h in hits {
             let sh = shingles(&h.chunk.text);
-            if let Some((first, _)) = kept
-                .iter_mut()
-                .find(|(_, s)| jaccard(s, &sh) >= f.duplicate_jaccard)
-            {
+            if let Some((first, _)) = kept.iter_mut().find(|(_, s)| {
+                let (small, large) = (s.len().min(sh.len()), s.len().max(sh.len()));
+                small as f32 >= f.duplicate_jaccard * large as f32
+                    && jaccard(s, &sh) >= f.duplicate_jaccard
+            }) {
                 first.duplicates.push(h.chunk.path.clone());
                 continue;
+            }
+            if kept.len() == needed {
+                break;
             }
             kept.push((h, sh));
         }

@@ -20,9 +20,7 @@ mod vector;
 
 pub use chunk::{ChunkDoc, chunk_id};
 pub use error::RetrievalError;
-pub use hybrid::{
-    FusionConfig, Hit, HybridSearcher, Mode, SearchOptions, SearchResults, StageScores, Timings,
-};
+pub use hybrid::{Hit, HybridSearcher, Mode, SearchOptions, SearchResults, StageScores, Timings};
 pub use lexical::{LexicalHit, LexicalIndex, analyze};
 pub use scope::{Scope, SearchFilter, ancestors};
 pub use vector::{EdgeIndex, VectorHit, VectorIndex};

@@ -421,7 +421,7 @@ pub struct RerankerConfig {
 /// of the original paper and of Elasticsearch/OpenSearch; 50 candidates per
 /// retriever leave RRF room to promote a passage that only one side ranks
 /// highly, and 20 reranked passages keep a CPU cross-encoder under a second.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetrievalConfig {
     /// RRF's k. Default 60.
