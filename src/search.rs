@@ -16,6 +16,12 @@ pub async fn run(config: &Config, args: SearchArgs) -> Result<()> {
         "hybrid-rerank" => Mode::HybridRerank,
         other => bail!("--mode {other}: use bm25, dense, hybrid or hybrid-rerank"),
     };
+    // Refused before anything is opened or loaded.
+    if mode == Mode::HybridRerank && config.reranker.is_none() {
+        bail!(
+            "--mode hybrid-rerank needs a cross-encoder: set [reranker] model in the configuration"
+        );
+    }
     let ctx = Ctx::open(config).await?;
     let groups = if args.groups.is_empty() {
         vec!["public".to_owned()]
@@ -30,11 +36,6 @@ pub async fn run(config: &Config, args: SearchArgs) -> Result<()> {
     .await?;
     let pipeline = crate::ingest::pipeline(config, Arc::new(ctx.store.clone())).await?;
     let searcher = zhishu_ingest::open_searcher(config, &pipeline).map_err(anyhow::Error::msg)?;
-    if mode == Mode::HybridRerank && searcher.reranker.is_none() {
-        bail!(
-            "--mode hybrid-rerank needs a cross-encoder: set [reranker] model in the configuration"
-        );
-    }
     let filter = SearchFilter {
         collections: args.collection.clone(),
         ..Default::default()

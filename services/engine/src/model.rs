@@ -80,26 +80,31 @@ impl Model {
     pub fn load(ckpt: &Checkpoint) -> Result<Self, EngineError> {
         let c = ckpt.config.clone();
         let (h, d) = (c.hidden_size, c.head_dim);
+        // Norm scales are converted to the compute dtype once, here, not on
+        // every forward step.
+        let norm = |slot: Slot, len: usize| -> Result<Tensor, EngineError> {
+            Ok(ckpt.vector(slot, len)?.to_dtype(ckpt.dtype())?)
+        };
         let mut layers = Vec::with_capacity(c.num_layers);
         for i in 0..c.num_layers {
             let qk_norm = c.architecture == Architecture::Qwen3;
             layers.push(Layer {
-                attn_norm: ckpt.vector(Slot::AttnNorm(i), h)?,
+                attn_norm: norm(Slot::AttnNorm(i), h)?,
                 q: ckpt.linear(Slot::Q(i), c.num_heads * d, h)?,
                 k: ckpt.linear(Slot::K(i), c.num_kv_heads * d, h)?,
                 v: ckpt.linear(Slot::V(i), c.num_kv_heads * d, h)?,
                 o: ckpt.linear(Slot::O(i), h, c.num_heads * d)?,
                 q_norm: if qk_norm {
-                    Some(ckpt.vector(Slot::QNorm(i), d)?)
+                    Some(norm(Slot::QNorm(i), d)?)
                 } else {
                     None
                 },
                 k_norm: if qk_norm {
-                    Some(ckpt.vector(Slot::KNorm(i), d)?)
+                    Some(norm(Slot::KNorm(i), d)?)
                 } else {
                     None
                 },
-                mlp_norm: ckpt.vector(Slot::MlpNorm(i), h)?,
+                mlp_norm: norm(Slot::MlpNorm(i), h)?,
                 gate: ckpt.linear(Slot::Gate(i), c.intermediate_size, h)?,
                 up: ckpt.linear(Slot::Up(i), c.intermediate_size, h)?,
                 down: ckpt.linear(Slot::Down(i), h, c.intermediate_size)?,
@@ -117,7 +122,7 @@ impl Model {
         };
         Ok(Self {
             rotary: Rotary::new(&c),
-            norm: ckpt.vector(Slot::FinalNorm, h)?,
+            norm: norm(Slot::FinalNorm, h)?,
             embed,
             layers,
             lm_head,
@@ -219,13 +224,13 @@ impl Model {
 
         let mut x = self.embed.forward(&ids, self.dtype)?;
         for (li, layer) in self.layers.iter().enumerate() {
-            let h = rms_norm(&x, &layer.attn_norm.to_dtype(self.dtype)?, eps)?;
+            let h = rms_norm(&x, &layer.attn_norm, eps)?;
             let mut q = layer.q.forward(&h)?.reshape((n, nh, hd))?;
             let mut k = layer.k.forward(&h)?.reshape((n, nkv, hd))?;
             let v = layer.v.forward(&h)?.reshape((n, nkv, hd))?;
             if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
-                q = rms_norm(&q.contiguous()?, &qn.to_dtype(self.dtype)?, eps)?;
-                k = rms_norm(&k.contiguous()?, &kn.to_dtype(self.dtype)?, eps)?;
+                q = rms_norm(&q.contiguous()?, qn, eps)?;
+                k = rms_norm(&k.contiguous()?, kn, eps)?;
             }
             let q = self.rope(&q, &cos, &sin)?;
             let k = self.rope(&k, &cos, &sin)?;
@@ -249,12 +254,12 @@ impl Model {
             }
             let attn = Tensor::cat(&outs, 0)?;
             x = (x + layer.o.forward(&attn)?)?;
-            let h = rms_norm(&x, &layer.mlp_norm.to_dtype(self.dtype)?, eps)?;
+            let h = rms_norm(&x, &layer.mlp_norm, eps)?;
             let gate = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;
             let up = layer.up.forward(&h)?;
             x = (x + layer.down.forward(&(gate * up)?)?)?;
         }
-        let x = rms_norm(&x, &self.norm.to_dtype(self.dtype)?, eps)?;
+        let x = rms_norm(&x, &self.norm, eps)?;
         // Only the rows whose logits are wanted go through the (large)
         // output projection.
         let mut rows = Vec::new();
