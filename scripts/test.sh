@@ -6,7 +6,8 @@
 # 1. checks the toolchain (cargo, rustfmt, clippy, python3/pip, npm);
 # 2. makes sure PostgreSQL runs with a test database (starts a local cluster
 #    that is installed but stopped) and exports DATABASE_URL for the tests;
-# 3. fetches the offline test assets (scripts/fetch-assets.sh);
+# 3. fetches the offline test assets (scripts/fetch-assets.sh) and makes a
+#    Python virtual environment with the openai client for tests/chat.rs;
 # 4. cargo fmt --check, cargo clippy -D warnings, cargo test, all workspace.
 # Any failure stops the run with a non-zero exit.
 set -euo pipefail
@@ -53,6 +54,17 @@ say "offline test assets"
 ./scripts/fetch-assets.sh
 ZHISHU_ASSETS_DIR=$(./scripts/fetch-assets.sh --print-dir)
 export ZHISHU_ASSETS_DIR
+
+say "Python test client (openai)"
+# tests/chat.rs drives the chat API with the official openai client.
+TEST_VENV="${ZHISHU_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/zhishu/venv-tests}"
+if ! "$TEST_VENV/bin/python" -c 'import openai' 2>/dev/null; then
+    python3 -m venv "$TEST_VENV" || die "cannot create a Python virtual environment at $TEST_VENV (apt-get install python3-venv)"
+    "$TEST_VENV/bin/pip" install --quiet --disable-pip-version-check 'openai==3.57.0' \
+        || die "cannot install the openai package from PyPI into $TEST_VENV"
+fi
+export ZHISHU_TEST_PYTHON="$TEST_VENV/bin/python"
+"$ZHISHU_TEST_PYTHON" -c 'import openai; print("openai", openai.__version__)'
 
 say "cargo fmt --check"
 cargo fmt --all --check

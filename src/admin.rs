@@ -35,6 +35,21 @@ impl Ctx {
         })
     }
 
+    /// A new event by the operator at this terminal.
+    pub(crate) fn event(&self, action: &str, outcome: Outcome) -> AuditEvent {
+        AuditEvent::new(cli_actor(), action, outcome)
+    }
+
+    /// Records a full event (see [`Ctx::event`]).
+    pub(crate) async fn record_event(&self, e: AuditEvent) -> Result<String> {
+        let record = self
+            .audit
+            .record(e)
+            .await
+            .context("the audit trail cannot be written")?;
+        Ok(record.id)
+    }
+
     /// Records an event by the operator at this terminal.
     pub(crate) async fn record(&self, action: &str, input: serde_json::Value) -> Result<()> {
         let os_user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());

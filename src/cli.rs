@@ -126,9 +126,24 @@ pub struct SearchArgs {
 pub struct AskArgs {
     /// The question.
     pub question: String,
-    /// Let the model think before answering (shown folded).
+    /// Only this collection (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub collection: Vec<String>,
+    /// Ask as this access group (repeatable). Default `public`.
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// Passages to retrieve (default `chat.sources`).
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Most tokens in the answer (default `chat.answer_tokens`).
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+    /// Let the model think before answering (printed dimmed before it).
     #[arg(long)]
     pub think: bool,
+    /// Print the answer, citations and sources as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `zhishu audit …`

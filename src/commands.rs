@@ -6,8 +6,6 @@ use zhishu_core::config::{ConfigLoader, ENV_PREFIX};
 use zhishu_core::{Config, ConfigError};
 use zhishu_server::Service;
 
-/// Exit code of a command this build does not provide yet (EX_UNAVAILABLE).
-const EXIT_UNAVAILABLE: u8 = 69;
 /// Exit code of a configuration error (EX_CONFIG).
 const EXIT_CONFIG: u8 = 78;
 
@@ -65,7 +63,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             Err(e) => fail(e),
         },
         Command::Search(args) => done(block_on(crate::search::run(&config, args))),
-        Command::Ask(_) => not_yet("ask", "issue #8 (RAG chat)"),
+        Command::Ask(args) => done(block_on(crate::ask::run(&config, args))),
         Command::Audit(cmd) => match block_on(crate::admin::audit(&config, cmd)) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
@@ -105,13 +103,6 @@ fn done(result: anyhow::Result<()>) -> ExitCode {
 fn fail(e: anyhow::Error) -> ExitCode {
     eprintln!("zhishu: {e:#}");
     ExitCode::FAILURE
-}
-
-fn not_yet(command: &str, tracked: &str) -> ExitCode {
-    eprintln!(
-        "zhishu {command}: not available in this build yet; it is tracked in {tracked}. Nothing was done."
-    );
-    ExitCode::from(EXIT_UNAVAILABLE)
 }
 
 fn serve(config: Config, service: ServiceArg) -> ExitCode {

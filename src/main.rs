@@ -2,10 +2,10 @@
 //!
 //! A thin binary: it parses the command line, loads and validates the
 //! configuration once, and hands over to the library crates. Exit codes:
-//! 0 success, 1 failure, 2 usage error, 69 a command this build does not
-//! provide yet, 78 a configuration error.
+//! 0 success, 1 failure, 2 usage error, 78 a configuration error.
 
 mod admin;
+mod ask;
 mod cli;
 mod commands;
 mod eval;

@@ -28,7 +28,9 @@ fn operational_endpoints_of_a_started_server() {
         .collect();
     assert_eq!(
         names,
-        vec!["database", "audit", "embedder", "vectors", "lexical"]
+        vec![
+            "database", "audit", "embedder", "vectors", "lexical", "engine"
+        ]
     );
     assert!(
         ready["checks"]

@@ -56,6 +56,20 @@ pub struct RetrievedSource {
     pub score: f64,
 }
 
+/// A source the answer cites with its `[n]` marker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CitedSource {
+    /// The marker's number.
+    pub n: u32,
+    /// Chunk id.
+    pub chunk_id: String,
+    /// Document id.
+    pub document_id: String,
+    /// Page, when the document has pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<i64>,
+}
+
 /// The prompt sent to the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptInfo {
@@ -131,6 +145,9 @@ pub struct AuditEvent {
     /// The answer as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<String>,
+    /// The sources the answer cites.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<CitedSource>,
     /// The model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelInfo>,
@@ -164,6 +181,7 @@ impl AuditEvent {
             documents: Vec::new(),
             prompt: None,
             answer: None,
+            citations: Vec::new(),
             model: None,
             usage: None,
             latency_ms: None,

@@ -27,7 +27,8 @@ mod verify;
 
 pub use chain::{GENESIS_HASH, link_hash};
 pub use event::{
-    Actor, AuditEvent, ModelInfo, Outcome, PolicyDecision, PromptInfo, RetrievedSource, Usage,
+    Actor, AuditEvent, CitedSource, ModelInfo, Outcome, PolicyDecision, PromptInfo,
+    RetrievedSource, Usage,
 };
 pub use export::{CSV_HEADER, csv_line, jsonl_line, parse_time, rfc3339};
 pub use log::{AuditError, AuditLog};

@@ -27,6 +27,8 @@ pub enum FinishReason {
     Stop,
     /// `max_new_tokens` or the model's context was reached.
     Length,
+    /// The caller stopped it (its client went away).
+    Cancelled,
 }
 
 /// The result of one generation.
@@ -259,6 +261,24 @@ impl Engine {
         params: &SamplingParams,
         mut on_text: impl FnMut(&str),
     ) -> Result<Generation, EngineError> {
+        self.generate_until(prompt, params, |piece| {
+            on_text(piece);
+            true
+        })
+    }
+
+    /// [`Engine::generate`] that stops as soon as `on_text` returns
+    /// `false` (finish reason [`FinishReason::Cancelled`]): a server stops
+    /// spending compute on a client that went away.
+    ///
+    /// # Errors
+    /// As [`Engine::generate`].
+    pub fn generate_until(
+        &self,
+        prompt: &[u32],
+        params: &SamplingParams,
+        mut on_text: impl FnMut(&str) -> bool,
+    ) -> Result<Generation, EngineError> {
         params.validate()?;
         if prompt.is_empty() {
             return Err(EngineError::Request("the prompt is empty".into()));
@@ -314,15 +334,19 @@ impl Engine {
                 safe -= 1;
             }
             if safe > emitted {
-                on_text(&text[emitted..safe]);
+                let go_on = on_text(&text[emitted..safe]);
                 emitted = safe;
+                if !go_on {
+                    finish = FinishReason::Cancelled;
+                    break;
+                }
             }
             if ids.len() >= params.max_new_tokens || cache.len() + 1 >= context {
                 break;
             }
             logits = self.step(&[token], &mut cache)?;
         }
-        if text.len() > emitted {
+        if text.len() > emitted && finish != FinishReason::Cancelled {
             on_text(&text[emitted..]);
         }
         Ok(Generation {

@@ -1,7 +1,25 @@
-//! The query service: authentication, the RAG pipeline, prompt assembly
-//! and the OpenAI-compatible API.
+//! The query service: from a question to a grounded, cited answer.
 //!
-//! Nothing is implemented here yet: this crate is the room for issues #6
-//! (identity) and #8 (RAG chat). Until then `zhishu ask` refuses with exit
-//! code 69 and no query route is served.
+//! The rooms, in the order a question passes them:
+//! - [`pipeline`]: rewrite a follow-up, retrieve within the caller's scope,
+//!   pack, generate, resolve citations ([`Rag`]);
+//! - [`prompt`]: the packing of sources and history into the context;
+//! - [`worker`]: the engine's thread and its bounded queue;
+//! - [`think`] and [`citations`]: what happens to the text as it streams.
+//!
+//! Authentication, rate limits, conversations and the audit record belong
+//! to the callers (the HTTP layer, the CLI), which know who is asking.
 #![warn(missing_docs)]
+
+pub mod citations;
+mod error;
+pub mod pipeline;
+pub mod prompt;
+pub mod think;
+pub mod worker;
+
+pub use citations::{Citation, CitationFilter};
+pub use error::QueryError;
+pub use pipeline::{Answer, AnswerEvent, AnswerStream, Prepared, Question, Rag, Retrieval};
+pub use prompt::{Candidate, SYSTEM_PROMPT, Source};
+pub use think::{Routed, ThinkSplitter};

@@ -164,6 +164,26 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/v1/documents/{id}",
         roles: Some(KnowledgeAdmin::ROLES),
     },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/chat/completions",
+        roles: Some(Authenticated::ROLES),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/models",
+        roles: Some(Authenticated::ROLES),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/conversations",
+        roles: Some(Authenticated::ROLES),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/conversations/{id}",
+        roles: Some(Authenticated::ROLES),
+    },
 ];
 
 /// An authenticated, authorised, rate-limited caller of an endpoint with

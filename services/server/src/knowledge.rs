@@ -52,7 +52,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(delete_document);
 }
 
-fn knowledge(state: &AppState) -> Result<Arc<Knowledge>, ApiError> {
+pub(crate) fn knowledge(state: &AppState) -> Result<Arc<Knowledge>, ApiError> {
     match state.knowledge.get() {
         Some(Ok(k)) => Ok(k.clone()),
         Some(Err(e)) => Err(ApiError::Unavailable(format!(
@@ -65,7 +65,7 @@ fn knowledge(state: &AppState) -> Result<Arc<Knowledge>, ApiError> {
 }
 
 /// The caller's scope: their groups and `public`.
-fn scope_of<P: Policy>(caller: &Caller<P>) -> Scope {
+pub(crate) fn scope_of<P: Policy>(caller: &Caller<P>) -> Scope {
     Scope::of_groups(
         caller
             .principal

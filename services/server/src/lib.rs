@@ -12,6 +12,7 @@
 
 pub mod access;
 mod audit_api;
+mod chat;
 mod embeddings;
 mod error;
 mod identity;
@@ -71,6 +72,7 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
             .configure(audit_api::configure)
             .configure(embeddings::configure)
             .configure(knowledge::configure)
+            .configure(chat::configure)
             .default_service(web::to(error::not_found))
     })
     .shutdown_timeout(cfg.shutdown_timeout_secs)

@@ -16,6 +16,8 @@ use utoipa::OpenApi;
         crate::knowledge::cancel_job, crate::knowledge::search, crate::knowledge::upload_document,
         crate::knowledge::list_documents,
         crate::knowledge::get_document, crate::knowledge::delete_document,
+        crate::chat::chat_completions, crate::chat::models,
+        crate::chat::list_conversations, crate::chat::get_conversation,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&Security),

@@ -16,7 +16,7 @@ use zhishu_store::{Backend, Repository};
 /// The outcome of one check.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Check {
-    /// `database`, `audit`, `embedder`, `vectors` or `lexical`.
+    /// `database`, `audit`, `embedder`, `vectors`, `lexical` or `engine`.
     pub name: &'static str,
     /// Whether it passed.
     pub ok: bool,
@@ -29,14 +29,18 @@ pub struct Check {
 /// Runs every check.
 pub(crate) async fn run_checks(state: &AppState) -> Vec<Check> {
     let limit = Duration::from_secs(state.config.server.readiness_timeout_secs.max(1));
-    let (db, audit, embedder, vectors, lexical) = tokio::join!(
+    let (db, audit, embedder, vectors, lexical, engine) = tokio::join!(
         timed("database", limit, check_database(state)),
         timed("audit", limit, check_audit(state)),
         timed("embedder", limit, check_embedder(state)),
         timed("vectors", limit, check_vectors(state)),
         timed("lexical", limit, check_lexical(state)),
+        timed("engine", limit, check_engine(state)),
     );
-    let checks = vec![db, audit, embedder, vectors, lexical];
+    let mut checks = vec![db, audit, embedder, vectors, lexical];
+    if state.service != crate::Service::Ingest {
+        checks.push(engine);
+    }
     for c in &checks {
         state
             .metrics
@@ -100,6 +104,19 @@ async fn check_embedder(state: &AppState) -> Result<String, String> {
         )),
         Some(Err(e)) => Err(e.clone()),
         None => Err("the embedding model is still loading".into()),
+    }
+}
+
+/// The language model must be loaded to answer questions.
+async fn check_engine(state: &AppState) -> Result<String, String> {
+    match state.rag.get() {
+        Some(Ok(r)) => Ok(format!(
+            "{} loaded ({} tokens of context)",
+            r.served_name(),
+            r.context_tokens()
+        )),
+        Some(Err(e)) => Err(e.clone()),
+        None => Err("the language model is still loading".into()),
     }
 }
 

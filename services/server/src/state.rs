@@ -13,6 +13,7 @@ use zhishu_auth::{Authenticator, RateLimiter};
 use zhishu_core::Config;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_ingest::jobs::JobManager;
+use zhishu_query::Rag;
 use zhishu_store::{Repository, SqlStore, StoreError};
 
 /// Which API a process serves. A single box serves both; scaled out, the
@@ -67,6 +68,11 @@ pub struct AppState {
     /// Ingestion jobs and search, once the embedder and the stores are
     /// open.
     pub knowledge: Arc<OnceLock<Result<Arc<Knowledge>, String>>>,
+    /// The language model and the chat pipeline, once loaded (in the
+    /// background, like the embedder).
+    pub rag: Arc<OnceLock<Result<Arc<Rag>, String>>>,
+    /// When the process started, seconds since the epoch.
+    pub started_at: u64,
     pub(crate) limiter: RateLimiter,
     pub(crate) login_limiter: RateLimiter,
     pub(crate) metrics: Metrics,
@@ -91,7 +97,18 @@ impl AppState {
         let embedder = Arc::new(OnceLock::new());
         let knowledge = Arc::new(OnceLock::new());
         load_embedder(&config, embedder.clone(), knowledge.clone(), repo.clone());
+        let rag = Arc::new(OnceLock::new());
+        if service == Service::Ingest {
+            let _ = rag.set(Err("this process serves the ingestion API only".into()));
+        } else {
+            load_engine(&config, rag.clone());
+        }
         Ok(Self {
+            rag,
+            started_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
             embedder,
             knowledge,
             audit: AuditLog::start(repo.clone(), config.audit.queue),
@@ -202,5 +219,36 @@ fn load_embedder(
     });
     if let Err(e) = spawned {
         warn!(error = %e, "cannot start the embedder loader");
+    }
+}
+
+/// Loads the language model on a thread of its own and starts its engine
+/// thread.
+fn load_engine(config: &Config, slot: Slot<Arc<Rag>>) {
+    let config = config.clone();
+    let spawned = std::thread::Builder::new()
+        .name("engine-load".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let path = config.model_path(&config.engine.model);
+            let result = Rag::load(&config).map(Arc::new).map_err(|e| {
+                format!(
+                    "{e} (engine.model {}; run scripts/fetch-assets.sh for the offline default)",
+                    path.display()
+                )
+            });
+            match &result {
+                Ok(r) => info!(
+                    model = r.served_name(),
+                    context = r.context_tokens(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "language model loaded"
+                ),
+                Err(e) => warn!(error = %e, "language model could not be loaded"),
+            }
+            let _ = slot.set(result);
+        });
+    if let Err(e) = spawned {
+        warn!(error = %e, "cannot start the language model loader");
     }
 }

@@ -400,3 +400,52 @@ pub struct AuditAnchor {
     /// When the purge ran.
     pub created_at: i64,
 }
+
+/// A user's conversation with the assistant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationRecord {
+    /// Random id.
+    pub id: String,
+    /// User name of the owner; nobody else may read it.
+    pub owner: String,
+    /// Title (the first question, shortened).
+    pub title: String,
+    /// When it was started.
+    pub created_at: i64,
+    /// When a message was last added.
+    pub updated_at: i64,
+}
+
+/// A message to add to a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewMessage {
+    /// `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+    /// The assistant's thinking, when it was shown.
+    pub reasoning: Option<String>,
+    /// Resolved citations (JSON list), empty for user turns.
+    pub citations: serde_json::Value,
+    /// The audit event that recorded the exchange.
+    pub audit_event_id: Option<String>,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// Position in the conversation, from 1.
+    pub seq: i64,
+    /// `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+    /// The assistant's thinking, when it was shown.
+    pub reasoning: Option<String>,
+    /// Resolved citations.
+    pub citations: serde_json::Value,
+    /// The audit event that recorded the exchange.
+    pub audit_event_id: Option<String>,
+    /// When it was added.
+    pub created_at: i64,
+}

@@ -133,4 +133,29 @@ pub trait Repository: Send + Sync {
     async fn last_audit(&self) -> Result<Option<AuditRecord>, StoreError>;
     /// Links with `seq > after`, in order, at most `limit`.
     async fn audit_after(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Starts a conversation owned by `owner`.
+    async fn create_conversation(
+        &self,
+        owner: &str,
+        title: &str,
+    ) -> Result<ConversationRecord, StoreError>;
+    /// One of `owner`'s conversations; `NotFound` for anyone else's.
+    async fn conversation(&self, owner: &str, id: &str) -> Result<ConversationRecord, StoreError>;
+    /// `owner`'s conversations, most recently active first.
+    async fn list_conversations(
+        &self,
+        owner: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<ConversationRecord>, StoreError>;
+    /// The messages of one of `owner`'s conversations, in order.
+    async fn messages(&self, owner: &str, id: &str) -> Result<Vec<MessageRecord>, StoreError>;
+    /// Appends messages to one of `owner`'s conversations, atomically.
+    async fn append_messages(
+        &self,
+        owner: &str,
+        id: &str,
+        messages: &[NewMessage],
+    ) -> Result<(), StoreError>;
 }

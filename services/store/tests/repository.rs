@@ -18,6 +18,7 @@ both_backends! {
     audit_trail_is_append_only;
     audit_search_filters_are_parameters;
     sessions_expire_and_revoke;
+    conversations_belong_to_their_owner;
 }
 
 async fn audit_search_filters_are_parameters(db: &TestDb) {
@@ -523,4 +524,55 @@ impl DatabaseConfigExt {
         c.connect_timeout_secs = 2;
         c
     }
+}
+
+async fn conversations_belong_to_their_owner(db: &TestDb) {
+    let s = &db.store;
+    let c = s.create_conversation("alice", "报销流程?").await.unwrap();
+    let msg = |role: &str, text: &str| NewMessage {
+        role: role.into(),
+        content: text.into(),
+        reasoning: None,
+        citations: serde_json::json!([{"n": 1, "document_id": "d1"}]),
+        audit_event_id: Some("ev-1".into()),
+    };
+    s.append_messages(
+        "alice",
+        &c.id,
+        &[msg("user", "报销流程?"), msg("assistant", "See [1].")],
+    )
+    .await
+    .unwrap();
+    s.append_messages("alice", &c.id, &[msg("user", "and abroad?")])
+        .await
+        .unwrap();
+    let m = s.messages("alice", &c.id).await.unwrap();
+    assert_eq!(
+        m.iter()
+            .map(|m| (m.seq, m.role.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(1, "user"), (2, "assistant"), (3, "user")]
+    );
+    assert_eq!(m[1].citations[0]["document_id"], "d1");
+    assert_eq!(m[0].content, "报销流程?");
+
+    // Bob knows the id but reaches nothing, and cannot write into it.
+    assert!(matches!(
+        s.conversation("bob", &c.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.messages("bob", &c.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.append_messages("bob", &c.id, &[msg("user", "hi")]).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(s.messages("alice", &c.id).await.unwrap().len(), 3);
+    s.create_conversation("bob", "mine").await.unwrap();
+    let alice = s.list_conversations("alice", 50, 0).await.unwrap();
+    assert_eq!(alice.len(), 1);
+    assert_eq!(alice[0].title, "报销流程?");
+    assert_eq!(s.list_conversations("bob", 50, 0).await.unwrap().len(), 1);
 }

@@ -10,7 +10,10 @@
 //! name them, and a missing one is reported with the place to set it. Tuning
 //! knobs (timeouts, pool sizes, limits) default to values that suit one box.
 
+mod chat;
 mod load;
+
+pub use chat::ChatConfig;
 
 pub use load::{ConfigError, ConfigLoader, ENV_PREFIX};
 
@@ -55,6 +58,9 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     /// The generation engine.
     pub engine: EngineConfig,
+    /// Retrieval-augmented chat.
+    #[serde(default)]
+    pub chat: ChatConfig,
     /// Ingestion limits and allowed roots.
     #[serde(default)]
     pub ingest: IngestConfig,
@@ -623,6 +629,15 @@ impl Config {
             return Err(invalid(
                 "engine.parallel",
                 "pipeline or tensor parallelism needs at least two engine.devices".into(),
+            ));
+        }
+        if let Err((key, message)) = self.chat.check() {
+            return Err(invalid(key, message));
+        }
+        if self.chat.answer_tokens >= self.engine.max_context_tokens as usize {
+            return Err(invalid(
+                "chat.answer_tokens",
+                "must be smaller than engine.max_context_tokens".into(),
             ));
         }
         if self.engine.max_context_tokens == 0

@@ -4,6 +4,7 @@
 //! placeholders and types both SQLite and PostgreSQL accept.
 
 mod audit;
+mod conversations;
 mod documents;
 mod identity;
 mod jobs;
@@ -56,6 +57,43 @@ pub(crate) fn new_id() -> String {
 /// Forwards the trait to the inherent methods of each module.
 #[async_trait::async_trait]
 impl crate::Repository for crate::SqlStore {
+    async fn create_conversation(
+        &self,
+        owner: &str,
+        title: &str,
+    ) -> Result<crate::ConversationRecord, StoreError> {
+        self.create_conversation_impl(owner, title).await
+    }
+    async fn conversation(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<crate::ConversationRecord, StoreError> {
+        self.conversation_impl(owner, id).await
+    }
+    async fn list_conversations(
+        &self,
+        owner: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<crate::ConversationRecord>, StoreError> {
+        self.list_conversations_impl(owner, limit, offset).await
+    }
+    async fn messages(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<Vec<crate::MessageRecord>, StoreError> {
+        self.messages_impl(owner, id).await
+    }
+    async fn append_messages(
+        &self,
+        owner: &str,
+        id: &str,
+        messages: &[crate::NewMessage],
+    ) -> Result<(), StoreError> {
+        self.append_messages_impl(owner, id, messages).await
+    }
     async fn upsert_document(
         &self,
         d: &crate::NewDocument,

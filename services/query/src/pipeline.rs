@@ -1,0 +1,465 @@
+//! From a conversation to a streamed, cited answer: rewrite the follow-up,
+//! retrieve within the caller's scope, pack the prompt, generate, and
+//! resolve the citations.
+//!
+//! Authentication, rate limits and the audit record are the caller's (the
+//! HTTP layer and the CLI), which know who is asking; everything here runs
+//! with the scope it is given and nothing wider.
+
+use crate::QueryError;
+use crate::citations::{Citation, CitationFilter, resolve};
+use crate::prompt::{Candidate, Limits, Measure, PackInput, SYSTEM_PROMPT, Source, pack};
+use crate::think::{Routed, ThinkSplitter};
+use crate::worker::{GenEvent, GenerationWorker};
+use candle_core::Device;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedReceiver;
+use zhishu_core::Config;
+use zhishu_core::config::ChatConfig;
+use zhishu_engine::{ChatMessage, Engine, FinishReason, SamplingParams};
+use zhishu_retrieval::{HybridSearcher, Mode, Scope, SearchFilter};
+
+/// Retrieval for one question.
+pub struct Retrieval<'a> {
+    /// The searcher.
+    pub searcher: &'a HybridSearcher,
+    /// The caller's access groups.
+    pub scope: &'a Scope,
+    /// Metadata filters (collection, documents, path, time).
+    pub filter: &'a SearchFilter,
+    /// Passages to retrieve.
+    pub k: usize,
+}
+
+/// One question in its conversation.
+pub struct Question<'a> {
+    /// The conversation, ending with the user's question. System messages
+    /// are added to the built-in system prompt.
+    pub messages: &'a [ChatMessage],
+    /// Retrieval, or `None` for a plain chat without documents.
+    pub retrieval: Option<Retrieval<'a>>,
+    /// Let the model think before answering.
+    pub enable_thinking: bool,
+    /// Tokens reserved for the answer.
+    pub max_tokens: usize,
+}
+
+/// A packed prompt, ready to generate from.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The rendered prompt.
+    pub prompt: String,
+    /// Its token ids.
+    pub prompt_ids: Vec<u32>,
+    /// The sources in the prompt, by label.
+    pub sources: Vec<Source>,
+    /// Everything retrieval returned (for the audit record), best first.
+    pub retrieved: Vec<Candidate>,
+    /// The query retrieval ran (the rewritten follow-up, when rewritten).
+    pub search_query: Option<String>,
+    /// Earlier turns left out for lack of room.
+    pub history_dropped: usize,
+    /// Whether the prompt already opened a `<think>` block.
+    thinking_open: bool,
+}
+
+/// The finished answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The answer text, citations normalised to `[n]`.
+    pub content: String,
+    /// The thinking, when the model thought.
+    pub reasoning: Option<String>,
+    /// The sources the answer cites, in order of first use.
+    pub citations: Vec<Citation>,
+    /// Why generation ended.
+    pub finish_reason: FinishReason,
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Generated tokens.
+    pub completion_tokens: usize,
+}
+
+/// What an answer stream yields.
+#[derive(Debug)]
+pub enum AnswerEvent {
+    /// New thinking and/or answer text.
+    Delta(Routed),
+    /// The end.
+    Done(Answer),
+}
+
+/// The model, its engine thread, and the chat settings.
+pub struct Rag {
+    engine: Arc<Engine>,
+    worker: GenerationWorker,
+    chat: ChatConfig,
+    context: usize,
+    name: String,
+}
+
+struct EngineMeasure<'a> {
+    engine: &'a Engine,
+    thinking: bool,
+}
+
+impl Measure for EngineMeasure<'_> {
+    fn count(&self, text: &str) -> usize {
+        self.engine
+            .encode(text)
+            .map(|t| t.len())
+            .unwrap_or(text.len())
+    }
+    fn prompt_tokens(&self, messages: &[ChatMessage]) -> Result<usize, QueryError> {
+        let text = self.engine.chat_prompt(messages, self.thinking)?;
+        Ok(self.engine.encode(&text)?.len())
+    }
+}
+
+impl Rag {
+    /// Loads `engine.model` and starts its thread.
+    ///
+    /// # Errors
+    /// When the model cannot be loaded (the error names the file), or a
+    /// device other than the CPU is configured in a build without CUDA.
+    pub fn load(config: &Config) -> Result<Self, QueryError> {
+        if config.engine.devices.iter().any(|d| d != "cpu") {
+            return Err(QueryError::Invalid(format!(
+                "engine.devices {:?}: this build runs the engine on the CPU only; GPU serving is issue #10",
+                config.engine.devices
+            )));
+        }
+        let path = config.model_path(&config.engine.model);
+        let engine = Engine::load(&path, &Device::Cpu)?;
+        Self::new(
+            Arc::new(engine),
+            config.chat.clone(),
+            config.engine.max_context_tokens as usize,
+            config.engine.served_name.clone(),
+        )
+    }
+
+    /// Wraps a loaded engine.
+    ///
+    /// # Errors
+    /// When the engine thread cannot start.
+    pub fn new(
+        engine: Arc<Engine>,
+        chat: ChatConfig,
+        max_context: usize,
+        name: String,
+    ) -> Result<Self, QueryError> {
+        let context = max_context.min(engine.model().config().max_context());
+        let worker = GenerationWorker::start(engine.clone(), chat.queue)?;
+        Ok(Self {
+            engine,
+            worker,
+            chat,
+            context,
+            name,
+        })
+    }
+
+    /// The name clients call the model by.
+    pub fn served_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The usable context in tokens.
+    pub fn context_tokens(&self) -> usize {
+        self.context
+    }
+
+    /// The chat settings.
+    pub fn chat_config(&self) -> &ChatConfig {
+        &self.chat
+    }
+
+    /// Rewrites a follow-up question into one that stands alone, with the
+    /// model (greedy, one line). Falls back to the question as asked when
+    /// the model gives nothing usable.
+    ///
+    /// # Errors
+    /// When the engine is busy or fails.
+    pub async fn standalone_question(
+        &self,
+        history: &[ChatMessage],
+        question: &str,
+    ) -> Result<String, QueryError> {
+        let mut transcript = String::new();
+        for m in history.iter().rev().take(6).rev() {
+            let who = if m.role == "user" {
+                "User"
+            } else {
+                "Assistant"
+            };
+            let text: String = m.content.chars().take(600).collect();
+            transcript.push_str(&format!("{who}: {text}\n"));
+        }
+        let messages = [
+            ChatMessage::new(
+                "system",
+                "Rewrite the user's last question as one standalone question that can be understood without the conversation, in the language of the question. Reply with the question only.",
+            ),
+            ChatMessage::new(
+                "user",
+                format!("Conversation:\n{transcript}\nLast question: {question}"),
+            ),
+        ];
+        let prompt = self.engine.chat_prompt(&messages, false)?;
+        let ids = self.engine.encode(&prompt)?;
+        if ids.len() + 64 >= self.context {
+            return Ok(question.to_owned());
+        }
+        let mut params = SamplingParams::greedy(64);
+        params.stop = vec!["\n".into()];
+        let mut rx = self.worker.submit(ids, params)?;
+        let mut text = String::new();
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                GenEvent::Text(t) => text.push_str(&t),
+                GenEvent::Done(_) => break,
+                GenEvent::Failed(e) => return Err(QueryError::Generation(e)),
+            }
+        }
+        let text = zhishu_engine::split_thinking(&text)
+            .answer
+            .trim()
+            .to_owned();
+        let usable = !text.is_empty() && text.chars().count() <= 4 * question.chars().count() + 200;
+        Ok(if usable { text } else { question.to_owned() })
+    }
+
+    /// Retrieves and packs the prompt for a question.
+    ///
+    /// # Errors
+    /// [`QueryError::Invalid`] for a conversation that does not end with a
+    /// user question; [`QueryError::TooLong`]; retrieval or engine
+    /// failures.
+    pub async fn prepare(&self, q: Question<'_>) -> Result<Prepared, QueryError> {
+        let (question, earlier) = match q.messages.split_last() {
+            Some((last, earlier)) if last.role == "user" => (last.content.clone(), earlier),
+            _ => {
+                return Err(QueryError::Invalid(
+                    "the last message must be the user's question".into(),
+                ));
+            }
+        };
+        if question.trim().is_empty() {
+            return Err(QueryError::Invalid("the question is empty".into()));
+        }
+        let mut system_extra = Vec::new();
+        let mut history = Vec::new();
+        for m in earlier {
+            match m.role.as_str() {
+                "system" | "developer" => system_extra.push(m.content.clone()),
+                "user" | "assistant" => history.push(m.clone()),
+                other => {
+                    return Err(QueryError::Invalid(format!(
+                        "message role `{other}` is not supported: use system, user or assistant"
+                    )));
+                }
+            }
+        }
+        if q.max_tokens >= self.context {
+            return Err(QueryError::Invalid(format!(
+                "max_tokens {} must be smaller than the model's context ({} tokens)",
+                q.max_tokens, self.context
+            )));
+        }
+        let grounded = q.retrieval.is_some();
+        let mut search_query = None;
+        let mut candidates = Vec::new();
+        if let Some(r) = &q.retrieval {
+            let query = if self.chat.rewrite_followups && history.iter().any(|m| m.role == "user") {
+                self.standalone_question(&history, &question).await?
+            } else {
+                question.clone()
+            };
+            let mode = if r.searcher.reranker.is_some() {
+                Mode::HybridRerank
+            } else {
+                Mode::Hybrid
+            };
+            let results = r
+                .searcher
+                .search(&query, r.k, r.scope, r.filter, mode)
+                .await
+                .map_err(|e| QueryError::Retrieval(e.to_string()))?;
+            candidates = results
+                .hits
+                .into_iter()
+                .map(|h| Candidate {
+                    chunk: h.chunk,
+                    score: h.score,
+                })
+                .collect();
+            search_query = Some(query);
+        }
+        let system = if grounded {
+            let base = self.chat.system_prompt.as_deref().unwrap_or(SYSTEM_PROMPT);
+            Some(
+                std::iter::once(base.to_owned())
+                    .chain(system_extra)
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
+            )
+        } else if system_extra.is_empty() {
+            None
+        } else {
+            Some(system_extra.join("\n\n"))
+        };
+        let input = PackInput {
+            system,
+            history,
+            question,
+            candidates,
+            grounded,
+            limits: Limits {
+                context: self.context,
+                answer: q.max_tokens,
+                per_document: self.chat.max_chunks_per_document,
+                history_share: self.chat.history_share,
+            },
+        };
+        // Tokenising a long prompt is CPU work: off the async workers.
+        let engine = self.engine.clone();
+        let thinking = q.enable_thinking;
+        tokio::task::spawn_blocking(move || {
+            let measure = EngineMeasure {
+                engine: &engine,
+                thinking,
+            };
+            let packed = pack(&input, &measure)?;
+            let prompt = engine.chat_prompt(&packed.messages, thinking)?;
+            let prompt_ids = engine.encode(&prompt)?;
+            let thinking_open = prompt.trim_end().ends_with("<think>");
+            Ok(Prepared {
+                prompt,
+                prompt_ids,
+                sources: packed.sources,
+                retrieved: input.candidates,
+                search_query,
+                history_dropped: packed.history_dropped,
+                thinking_open,
+            })
+        })
+        .await
+        .map_err(|e| QueryError::Generation(format!("prompt assembly failed: {e}")))?
+    }
+
+    /// Starts generating the answer to a prepared prompt.
+    ///
+    /// # Errors
+    /// [`QueryError::Busy`] when the engine's queue is full; invalid
+    /// sampling parameters.
+    pub fn generate(
+        &self,
+        prepared: &Prepared,
+        params: SamplingParams,
+    ) -> Result<AnswerStream, QueryError> {
+        params.validate()?;
+        let rx = self.worker.submit(prepared.prompt_ids.clone(), params)?;
+        Ok(AnswerStream {
+            rx,
+            think: ThinkSplitter::new(prepared.thinking_open),
+            cite: CitationFilter::new(prepared.sources.len()),
+            sources: prepared.sources.clone(),
+            content: String::new(),
+            reasoning: String::new(),
+            queued: VecDeque::new(),
+            finished: false,
+        })
+    }
+}
+
+/// A streaming answer: thinking and answer text as they are generated,
+/// then the [`Answer`] with its citations.
+pub struct AnswerStream {
+    rx: UnboundedReceiver<GenEvent>,
+    think: ThinkSplitter,
+    cite: CitationFilter,
+    sources: Vec<Source>,
+    content: String,
+    reasoning: String,
+    queued: VecDeque<AnswerEvent>,
+    finished: bool,
+}
+
+impl AnswerStream {
+    fn route(&mut self, routed: Routed, end: bool) -> Option<AnswerEvent> {
+        let mut content = self.cite.push(&routed.content);
+        if end {
+            content.push_str(&self.cite.finish());
+        }
+        self.content.push_str(&content);
+        self.reasoning.push_str(&routed.reasoning);
+        (!content.is_empty() || !routed.reasoning.is_empty()).then_some(AnswerEvent::Delta(
+            Routed {
+                reasoning: routed.reasoning,
+                content,
+            },
+        ))
+    }
+
+    /// The next event; `None` after [`AnswerEvent::Done`].
+    ///
+    /// # Errors
+    /// When generation fails or the engine stops.
+    pub async fn next(&mut self) -> Option<Result<AnswerEvent, QueryError>> {
+        loop {
+            if let Some(ev) = self.queued.pop_front() {
+                return Some(Ok(ev));
+            }
+            if self.finished {
+                return None;
+            }
+            match self.rx.recv().await {
+                Some(GenEvent::Text(t)) => {
+                    let routed = self.think.push(&t);
+                    if let Some(ev) = self.route(routed, false) {
+                        return Some(Ok(ev));
+                    }
+                }
+                Some(GenEvent::Done(g)) => {
+                    self.finished = true;
+                    let rest = self.think.finish();
+                    if let Some(ev) = self.route(rest, true) {
+                        self.queued.push_back(ev);
+                    }
+                    let reasoning = self.reasoning.trim().to_owned();
+                    self.queued.push_back(AnswerEvent::Done(Answer {
+                        content: self.content.trim().to_owned(),
+                        reasoning: (!reasoning.is_empty()).then_some(reasoning),
+                        citations: resolve(self.cite.cited(), &self.sources),
+                        finish_reason: g.finish_reason,
+                        prompt_tokens: g.prompt_tokens,
+                        completion_tokens: g.token_ids.len(),
+                    }));
+                }
+                Some(GenEvent::Failed(e)) => {
+                    self.finished = true;
+                    return Some(Err(QueryError::Generation(e)));
+                }
+                None => {
+                    self.finished = true;
+                    return Some(Err(QueryError::Stopped));
+                }
+            }
+        }
+    }
+
+    /// Waits for the whole answer.
+    ///
+    /// # Errors
+    /// As [`AnswerStream::next`].
+    pub async fn collect(mut self) -> Result<Answer, QueryError> {
+        while let Some(ev) = self.next().await {
+            if let AnswerEvent::Done(a) = ev? {
+                return Ok(a);
+            }
+        }
+        Err(QueryError::Stopped)
+    }
+}

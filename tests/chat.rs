@@ -1,0 +1,563 @@
+//! RAG chat over real HTTP with the small real model (SmolLM2-135M, GGUF):
+//! grounded answers within the caller's access groups, OpenAI's wire format
+//! (JSON and SSE), conversations per user, the audit record, bad input,
+//! the official `openai` Python client, and `zhishu ask`.
+
+mod common;
+
+use common::{Server, bearer, repo_root, request};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// A request with time for the CPU model to answer (a debug build of the
+/// engine on two cores takes seconds per answer).
+fn call(server: &Server, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(300)))
+        .build()
+        .into();
+    let url = server.url(path);
+    let auth = bearer(key);
+    let mut res = match (method, body) {
+        ("GET", _) => agent.get(&url).header("authorization", &auth).call(),
+        (_, body) => agent
+            .post(&url)
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .send(body.map(|b| b.to_string()).unwrap_or_default()),
+    }
+    .expect("HTTP request");
+    let status = res.status().as_u16();
+    let text = res.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn ingest(server: &Server, key: &str, path: &str, groups: &[&str]) {
+    let (status, body) = call(
+        server,
+        "POST",
+        "/v1/ingest/jobs",
+        key,
+        Some(json!({"path": path, "collection": "company", "access_groups": groups})),
+    );
+    assert_eq!(status, 202, "{body}");
+    let id = body["job_id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    loop {
+        let (_, job) = call(server, "GET", &format!("/v1/ingest/jobs/{id}"), key, None);
+        match job["status"].as_str().unwrap_or("") {
+            "succeeded" => return,
+            "failed" | "cancelled" => panic!("job: {job}"),
+            _ => {}
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{job}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn write_docs(root: &std::path::Path) {
+    for (p, text) in [
+        (
+            "hr/salaries.md",
+            "# Salary bands\n\nThe salary band for senior engineers is confidential: 薪资等级保密。\n",
+        ),
+        (
+            "public/handbook.md",
+            "# Handbook\n\nThe office opens at nine in the morning. 办公室早上九点开门。\n\n## Weekends\n\nOn weekends the office is closed. 周末办公室关闭。\n",
+        ),
+    ] {
+        let path = root.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn start() -> (Server, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    write_docs(&docs);
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let roots = format!("[\"{}\"]", docs.display());
+    let server = Server::start_with(dir, &url, &[("ZHISHU_INGEST__ROOTS", roots.as_str())]);
+    server.wait_ready(200);
+    let root = docs.display().to_string();
+    (server, root)
+}
+
+/// The `data:` payloads of an SSE body.
+fn sse_events(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|frame| frame.strip_prefix("data: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn source_paths(answer: &Value) -> Vec<String> {
+    answer["zhishu"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn chat_answers_from_the_callers_documents_streams_and_keeps_conversations() {
+    let (server, root) = start();
+    let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
+    let alice = server.user_with_key("alice", &["employee"], &["hr"]);
+    let bob = server.user_with_key("bob", &["employee"], &["eng"]);
+    let officer = server.user_with_key("olga", &["compliance_officer"], &[]);
+    ingest(&server, &admin, &format!("{root}/hr"), &["hr"]);
+    ingest(&server, &admin, &format!("{root}/public"), &["public"]);
+
+    let (status, models) = call(&server, "GET", "/v1/models", &bob, None);
+    assert_eq!(status, 200, "{models}");
+    assert_eq!(models["object"], "list");
+    assert_eq!(models["data"][0]["id"], "zhishu");
+
+    // A grounded answer: sources are the caller's documents only.
+    let ask = |key: &str, q: &str, extra: Value| {
+        let mut body = json!({
+            "model": "zhishu",
+            "messages": [{"role": "user", "content": q}],
+            "max_tokens": 24,
+            "temperature": 0,
+        });
+        if let Value::Object(m) = extra {
+            for (k, v) in m {
+                body[k] = v;
+            }
+        }
+        call(&server, "POST", "/v1/chat/completions", key, Some(body))
+    };
+    let (status, a) = ask(
+        &bob,
+        "What is the salary band, and when does the office open?",
+        json!({}),
+    );
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["object"], "chat.completion");
+    assert_eq!(a["choices"][0]["message"]["role"], "assistant");
+    assert!(
+        !a["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .is_empty(),
+        "{a}"
+    );
+    let usage = &a["usage"];
+    assert_eq!(
+        usage["total_tokens"].as_u64().unwrap(),
+        usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap()
+    );
+    assert!(usage["completion_tokens"].as_u64().unwrap() <= 24);
+    let titles = source_paths(&a);
+    assert!(titles.contains(&"Handbook".to_owned()), "{titles:?}");
+    assert!(
+        !titles.contains(&"Salary bands".to_owned()),
+        "bob is not in hr: {titles:?}"
+    );
+    let cited: Vec<u64> = a["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["n"].as_u64().unwrap())
+        .collect();
+    let labelled = a["zhishu"]["sources"].as_array().unwrap().len() as u64;
+    assert!(cited.iter().all(|n| (1..=labelled).contains(n)), "{a}");
+    let bob_first = a["zhishu"]["conversation_id"].as_str().unwrap().to_owned();
+
+    // Alice (hr) does get the salary document.
+    let (status, a) = ask(
+        &alice,
+        "What is the salary band for senior engineers?",
+        json!({}),
+    );
+    assert_eq!(status, 200, "{a}");
+    assert!(source_paths(&a).contains(&"Salary bands".to_owned()), "{a}");
+
+    // Streaming: a role chunk, text deltas, a final chunk with the finish
+    // reason, usage, citations and the conversation; then [DONE].
+    let auth = bearer(&bob);
+    let (status, headers, body) = {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .build()
+            .into();
+        let mut res = agent
+            .post(&server.url("/v1/chat/completions"))
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .send(json!({"messages": [{"role": "user", "content": "办公室几点开门？"}], "stream": true, "max_tokens": 24, "temperature": 0}).to_string())
+            .unwrap();
+        let headers: Vec<(String, String)> = res
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        (
+            res.status().as_u16(),
+            headers,
+            res.body_mut().read_to_string().unwrap(),
+        )
+    };
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        common::header(&headers, "content-type")
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let events = sse_events(&body);
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{body}");
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk" && c["id"] == chunks[0]["id"])
+    );
+    let streamed: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    let last = chunks.last().unwrap();
+    assert!(
+        ["stop", "length"].contains(&last["choices"][0]["finish_reason"].as_str().unwrap()),
+        "{last}"
+    );
+    assert!(
+        last["citations"].is_array() && last["usage"]["completion_tokens"].as_u64().unwrap() > 0
+    );
+    let streamed_conversation = last["zhishu"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The stream was stored as the conversation's answer, and only bob
+    // sees it.
+    let (status, conv) = call(
+        &server,
+        "GET",
+        &format!("/v1/conversations/{streamed_conversation}"),
+        &bob,
+        None,
+    );
+    assert_eq!(status, 200, "{conv}");
+    let messages = conv["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["content"], "办公室几点开门？");
+    assert_eq!(messages[1]["content"].as_str().unwrap(), streamed.trim());
+    let (status, _) = call(
+        &server,
+        "GET",
+        &format!("/v1/conversations/{streamed_conversation}"),
+        &alice,
+        None,
+    );
+    assert_eq!(
+        status, 404,
+        "another user's conversation does not exist for alice"
+    );
+    let (_, list) = call(&server, "GET", "/v1/conversations", &bob, None);
+    assert_eq!(list["data"].as_array().unwrap().len(), 2, "{list}");
+    let (_, list) = call(&server, "GET", "/v1/conversations", &alice, None);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+
+    // A follow-up in the same conversation is rewritten before retrieval
+    // and appended to it.
+    let (status, a) = call(
+        &server,
+        "POST",
+        "/v1/chat/completions",
+        &bob,
+        Some(json!({
+            "messages": [
+                {"role": "user", "content": "When does the office open?"},
+                {"role": "assistant", "content": "At nine [1]."},
+                {"role": "user", "content": "And on weekends?"},
+            ],
+            "max_tokens": 16, "temperature": 0,
+            "zhishu": {"conversation_id": bob_first},
+        })),
+    );
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["zhishu"]["conversation_id"], bob_first.as_str());
+    assert!(
+        !a["zhishu"]["search_query"].as_str().unwrap().is_empty(),
+        "{a}"
+    );
+    let (_, conv) = call(
+        &server,
+        "GET",
+        &format!("/v1/conversations/{bob_first}"),
+        &bob,
+        None,
+    );
+    assert_eq!(conv["messages"].as_array().unwrap().len(), 4, "{conv}");
+    // A thin client sends only the new question: the stored turns are the
+    // history.
+    let (status, a) = ask(
+        &bob,
+        "What about Sundays?",
+        json!({"max_tokens": 8, "zhishu": {"conversation_id": bob_first}}),
+    );
+    assert_eq!(status, 200, "{a}");
+    let (_, conv) = call(
+        &server,
+        "GET",
+        &format!("/v1/conversations/{bob_first}"),
+        &bob,
+        None,
+    );
+    assert_eq!(conv["messages"].as_array().unwrap().len(), 6, "{conv}");
+    let (status, _) = ask(
+        &alice,
+        "hi",
+        json!({"zhishu": {"conversation_id": bob_first}}),
+    );
+    assert_eq!(status, 404, "alice cannot write into bob's conversation");
+
+    // Plain chat without documents.
+    let (status, a) = ask(&bob, "Say hello.", json!({"zhishu": {"retrieval": false}}));
+    assert_eq!(status, 200, "{a}");
+    assert!(a["zhishu"]["sources"].as_array().unwrap().is_empty());
+
+    // Every exchange is in the audit trail, with what retrieval returned.
+    let (status, events) = call(
+        &server,
+        "GET",
+        "/v1/audit/events?action=chat.completion&limit=50",
+        &officer,
+        None,
+    );
+    assert_eq!(status, 200, "{events}");
+    let events = events["events"].as_array().unwrap();
+    assert!(events.len() >= 5, "{events:?}");
+    let streamed_event = &events
+        .iter()
+        .find(|e| e["event"]["question"] == "办公室几点开门？")
+        .expect("the streamed exchange is audited")["event"];
+    assert_eq!(streamed_event["answer"].as_str().unwrap(), streamed.trim());
+    assert!(!streamed_event["retrieved"].as_array().unwrap().is_empty());
+    assert!(streamed_event["prompt"]["sha256"].as_str().unwrap().len() == 64);
+    assert_eq!(streamed_event["actor"]["user"], "bob");
+    let thin = &events
+        .iter()
+        .find(|e| e["event"]["question"] == "What about Sundays?")
+        .expect("audited")["event"];
+    assert_eq!(
+        thin["input"]["messages"], 5,
+        "the stored four turns came first: {thin}"
+    );
+
+    // A client that goes away mid-stream: generation stops and the
+    // exchange is audited with the partial answer.
+    {
+        use std::io::Read;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut res = agent
+            .post(&server.url("/v1/chat/completions"))
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .send(json!({"messages": [{"role": "user", "content": "Write a very long story about a dragon."}],
+                "stream": true, "max_tokens": 3000, "zhishu": {"retrieval": false}}).to_string())
+            .unwrap();
+        let mut reader = res.body_mut().as_reader();
+        let mut buf = [0u8; 256];
+        let n = reader.read(&mut buf).unwrap();
+        assert!(n > 0);
+    }
+    let started = Instant::now();
+    loop {
+        let (_, events) = call(
+            &server,
+            "GET",
+            "/v1/audit/events?action=chat.completion&outcome=error&limit=10",
+            &officer,
+            None,
+        );
+        let found = events["events"].as_array().unwrap().iter().any(|e| {
+            e["event"]["question"] == "Write a very long story about a dragon."
+                && e["event"]["error"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("closed the connection")
+        });
+        if found {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "abandoned stream not audited: {events}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // The engine is free again for the next question.
+    let (status, a) = ask(
+        &bob,
+        "Say hi.",
+        json!({"max_tokens": 4, "zhishu": {"retrieval": false}}),
+    );
+    assert_eq!(status, 200, "{a}");
+
+    // Bad input gets a clear error.
+    for (body, want, code) in [
+        (json!({"messages": []}), 400, "invalid_request"),
+        (
+            json!({"messages": [{"role": "assistant", "content": "hi"}]}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "hi"}], "temperature": -1}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "hi"}], "n": 2}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100000}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "hi"}], "zhishu": {"groups": ["hr"]}}),
+            400,
+            "invalid_json",
+        ),
+        (
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
+            404,
+            "not_found",
+        ),
+        (
+            json!({"messages": [{"role": "tool", "content": "hi"}]}),
+            400,
+            "invalid_request",
+        ),
+    ] {
+        let (status, err) = call(
+            &server,
+            "POST",
+            "/v1/chat/completions",
+            &bob,
+            Some(body.clone()),
+        );
+        assert_eq!(status, want, "{body} → {err}");
+        assert_eq!(err["error"]["code"], code, "{body} → {err}");
+    }
+    let (status, _, text) = request(
+        "POST",
+        &server.url("/v1/chat/completions"),
+        &[("authorization", &auth)],
+        Some("{\"messages\": [}"),
+    );
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("invalid_json"), "{text}");
+    let (status, _) = call(
+        &server,
+        "GET",
+        "/v1/conversations/not-a-conversation",
+        &bob,
+        None,
+    );
+    assert_eq!(status, 404);
+}
+
+/// The Python interpreter with the `openai` package: `ZHISHU_TEST_PYTHON`
+/// (scripts/test.sh makes a virtual environment with it), else `python3`.
+fn python() -> String {
+    std::env::var("ZHISHU_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+#[test]
+fn the_official_openai_client_works_unchanged() {
+    let (server, root) = start();
+    let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
+    let user = server.user_with_key("erin", &["employee"], &[]);
+    ingest(&server, &admin, &format!("{root}/public"), &["public"]);
+    let out = std::process::Command::new(python())
+        .arg(repo_root().join("tests/openai_client.py"))
+        .env("OPENAI_BASE_URL", server.url("/v1"))
+        .env("OPENAI_API_KEY", &user)
+        .output()
+        .expect("run python (set ZHISHU_TEST_PYTHON to an interpreter with `openai`; scripts/test.sh does)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "openai client script failed (needs `pip install openai`; scripts/test.sh provides it):\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("openai client: ok"), "{stdout}");
+}
+
+#[test]
+fn zhishu_ask_streams_a_cited_answer_and_lists_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    write_docs(&docs);
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let config = dir.path().join("zhishu.toml");
+    std::fs::write(&config, common::config_text(dir.path(), &url)).unwrap();
+    let config = config.display().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        common::run_cli(&all, &[], dir.path())
+    };
+    let public = format!("{}/public", docs.display());
+    let (code, out, err) = run(&["ingest", &public, "--collection", "company"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(&["ask", "When does the office open?", "--max-tokens", "24"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Sources:"), "{out}");
+    assert!(out.contains("Handbook"), "{out}");
+    let (code, out, err) = run(&[
+        "ask",
+        "When does the office open?",
+        "--max-tokens",
+        "8",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["title"] == "Handbook"),
+        "{v}"
+    );
+    let audit_id = v["audit_event_id"].as_str().unwrap().to_owned();
+    // A group that may see nothing gets no source, and is told so.
+    let (code, out, err) = run(&[
+        "ask",
+        "When does the office open?",
+        "--group",
+        "nobody-here",
+        "--max-tokens",
+        "8",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("No source"), "{out}");
+    // The answers are in the audit trail.
+    let (code, out, err) = run(&["audit", "search", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&audit_id), "{out}");
+}
