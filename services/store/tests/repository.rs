@@ -208,13 +208,23 @@ async fn sessions_expire_and_revoke(db: &TestDb) {
 async fn migrations_are_applied_once(db: &TestDb) {
     assert_eq!(
         db.store.applied_migrations().await.unwrap(),
-        vec!["initial", "identity and audit search", "audit retention"]
+        vec![
+            "initial",
+            "identity and audit search",
+            "audit retention",
+            "conversations"
+        ]
     );
     // Connecting again (a restart) applies nothing new and loses nothing.
     let again = SqlStore::connect(&common::config(&db.url)).await.unwrap();
     assert_eq!(
         again.applied_migrations().await.unwrap(),
-        vec!["initial", "identity and audit search", "audit retention"]
+        vec![
+            "initial",
+            "identity and audit search",
+            "audit retention",
+            "conversations"
+        ]
     );
     again.ping().await.unwrap();
     again.close().await;
