@@ -5,10 +5,9 @@
 use crate::admin::Ctx;
 use crate::cli::AskArgs;
 use anyhow::{Context, Result, bail};
-use sha2::Digest;
 use std::io::Write;
 use std::sync::Arc;
-use zhishu_audit::{CitedSource, ModelInfo, Outcome, PromptInfo, RetrievedSource, Usage};
+use zhishu_audit::{ModelInfo, Outcome};
 use zhishu_core::Config;
 use zhishu_engine::{ChatMessage, SamplingParams};
 use zhishu_query::{AnswerEvent, Question, Rag, Retrieval};
@@ -64,21 +63,7 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
         "via": "cli", "groups": groups, "collections": args.collection, "k": k,
         "os_user": std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
     }));
-    event.retrieved = prepared
-        .retrieved
-        .iter()
-        .map(|c| RetrievedSource {
-            chunk_id: c.chunk.chunk_id.clone(),
-            document_id: c.chunk.document_id.clone(),
-            document_version: c.chunk.version,
-            score: f64::from(c.score),
-        })
-        .collect();
-    event.prompt = Some(PromptInfo {
-        tokens: prepared.prompt_ids.len() as u64,
-        sha256: hex::encode(sha2::Sha256::digest(prepared.prompt.as_bytes())),
-        text: config.audit.store_prompts.then(|| prepared.prompt.clone()),
-    });
+    zhishu_query::record::prepared(&mut event, &prepared, config.audit.store_prompts);
     event.model = Some(ModelInfo {
         name: rag.served_name().to_owned(),
         parameters: serde_json::to_value(&params)?,
@@ -114,21 +99,7 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
         }
     }
     let answer = answer.context("the engine stopped before the answer ended")?;
-    event.answer = Some(answer.content.clone());
-    event.citations = answer
-        .citations
-        .iter()
-        .map(|c| CitedSource {
-            n: c.n,
-            chunk_id: c.chunk_id.clone(),
-            document_id: c.document_id.clone(),
-            page: c.page,
-        })
-        .collect();
-    event.usage = Some(Usage {
-        prompt_tokens: answer.prompt_tokens as u64,
-        completion_tokens: answer.completion_tokens as u64,
-    });
+    zhishu_query::record::answered(&mut event, &answer);
     event.latency_ms = Some(started.elapsed().as_millis() as u64);
     let audit_id = ctx.record_event(event).await?;
     if args.json {

@@ -5,7 +5,8 @@
 //!   pack, generate, resolve citations ([`Rag`]);
 //! - [`prompt`]: the packing of sources and history into the context;
 //! - [`worker`]: the engine's thread and its bounded queue;
-//! - [`think`] and [`citations`]: what happens to the text as it streams.
+//! - [`think`] and [`citations`]: what happens to the text as it streams;
+//! - [`record`]: the audit record of an exchange.
 //!
 //! Authentication, rate limits, conversations and the audit record belong
 //! to the callers (the HTTP layer, the CLI), which know who is asking.
@@ -15,6 +16,7 @@ pub mod citations;
 mod error;
 pub mod pipeline;
 pub mod prompt;
+pub mod record;
 pub mod think;
 pub mod worker;
 

@@ -99,9 +99,13 @@ pub struct Rag {
     name: String,
 }
 
+/// Measures with the engine's template and tokenizer, keeping the last
+/// rendered prompt and its ids: packing's final exact check is the prompt
+/// that is sent, so it is never tokenised a second time.
 struct EngineMeasure<'a> {
     engine: &'a Engine,
     thinking: bool,
+    last: std::cell::RefCell<Option<(String, Vec<u32>)>>,
 }
 
 impl Measure for EngineMeasure<'_> {
@@ -113,7 +117,10 @@ impl Measure for EngineMeasure<'_> {
     }
     fn prompt_tokens(&self, messages: &[ChatMessage]) -> Result<usize, QueryError> {
         let text = self.engine.chat_prompt(messages, self.thinking)?;
-        Ok(self.engine.encode(&text)?.len())
+        let ids = self.engine.encode(&text)?;
+        let n = ids.len();
+        *self.last.borrow_mut() = Some((text, ids));
+        Ok(n)
     }
 }
 
@@ -330,10 +337,18 @@ impl Rag {
             let measure = EngineMeasure {
                 engine: &engine,
                 thinking,
+                last: Default::default(),
             };
             let packed = pack(&input, &measure)?;
-            let prompt = engine.chat_prompt(&packed.messages, thinking)?;
-            let prompt_ids = engine.encode(&prompt)?;
+            // `pack` measures the messages it returns last.
+            let (prompt, prompt_ids) = match measure.last.into_inner() {
+                Some(last) => last,
+                None => {
+                    let text = engine.chat_prompt(&packed.messages, thinking)?;
+                    let ids = engine.encode(&text)?;
+                    (text, ids)
+                }
+            };
             let thinking_open = prompt.trim_end().ends_with("<think>");
             Ok(Prepared {
                 prompt,

@@ -199,7 +199,9 @@ fn assemble(input: &PackInput, history: &[ChatMessage], chosen: &[usize], notice
     }
 }
 
-/// Packs sources and history into the budget; see the module docs.
+/// Packs sources and history into the budget; see the module docs. The
+/// last [`Measure::prompt_tokens`] call is always on the returned messages,
+/// so a measure may keep that rendering for generation.
 ///
 /// # Errors
 /// [`QueryError::TooLong`] when the system prompt and the question alone

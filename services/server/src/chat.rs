@@ -16,10 +16,9 @@ use crate::{ApiError, AppState};
 use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Instant;
-use zhishu_audit::{CitedSource, ModelInfo, Outcome, PromptInfo, RetrievedSource, Usage};
+use zhishu_audit::{ModelInfo, Outcome};
 use zhishu_engine::{ChatMessage, FinishReason, SamplingParams};
 use zhishu_query::{
     Answer, AnswerEvent, AnswerStream, Citation, Prepared, QueryError, Question, Rag, Retrieval,
@@ -145,6 +144,22 @@ fn query_error(e: QueryError) -> ApiError {
     }
 }
 
+/// Records a failed exchange and returns the error to answer with (or
+/// the audit failure, since an unrecorded exchange must not be answered).
+async fn record_failure(
+    state: &AppState,
+    mut event: zhishu_audit::AuditEvent,
+    error: QueryError,
+) -> ApiError {
+    let api = query_error(error);
+    event.outcome = Outcome::Error;
+    event.error = Some(api.to_string());
+    match state.audit.record(event).await {
+        Ok(_) => api,
+        Err(e) => e.into(),
+    }
+}
+
 fn finish_reason(f: FinishReason) -> &'static str {
     match f {
         FinishReason::Length => "length",
@@ -183,22 +198,9 @@ impl Exchange {
     ) -> zhishu_audit::AuditEvent {
         let mut ev = self.event.clone();
         ev.outcome = outcome;
-        ev.answer = Some(answer.map_or_else(|| partial.to_owned(), |a| a.content.clone()));
-        if let Some(a) = answer {
-            ev.citations = a
-                .citations
-                .iter()
-                .map(|c| CitedSource {
-                    n: c.n,
-                    chunk_id: c.chunk_id.clone(),
-                    document_id: c.document_id.clone(),
-                    page: c.page,
-                })
-                .collect();
-            ev.usage = Some(Usage {
-                prompt_tokens: a.prompt_tokens as u64,
-                completion_tokens: a.completion_tokens as u64,
-            });
+        match answer {
+            Some(a) => zhishu_query::record::answered(&mut ev, a),
+            None => ev.answer = Some(partial.to_owned()),
         }
         ev.latency_ms = Some(self.started.elapsed().as_millis() as u64);
         ev
@@ -431,49 +433,17 @@ pub(crate) async fn chat_completions(
         .await
     {
         Ok(p) => p,
-        Err(e) => {
-            let api = query_error(e);
-            let mut ev = event.clone();
-            ev.outcome = Outcome::Error;
-            ev.error = Some(api.to_string());
-            state.audit.record(ev).await?;
-            return Err(api);
-        }
+        Err(e) => return Err(record_failure(&state, event, e).await),
     };
-    event.retrieved = prepared
-        .retrieved
-        .iter()
-        .map(|c| RetrievedSource {
-            chunk_id: c.chunk.chunk_id.clone(),
-            document_id: c.chunk.document_id.clone(),
-            document_version: c.chunk.version,
-            score: f64::from(c.score),
-        })
-        .collect();
     if let Some(input) = event.input.as_mut() {
         input["search_query"] = json!(prepared.search_query);
         input["sources_in_prompt"] = json!(prepared.sources.len());
         input["history_dropped"] = json!(prepared.history_dropped);
     }
-    event.prompt = Some(PromptInfo {
-        tokens: prepared.prompt_ids.len() as u64,
-        sha256: hex_sha256(&prepared.prompt),
-        text: state
-            .config
-            .audit
-            .store_prompts
-            .then(|| prepared.prompt.clone()),
-    });
+    zhishu_query::record::prepared(&mut event, &prepared, state.config.audit.store_prompts);
     let answer = match rag.generate(&prepared, params) {
         Ok(a) => a,
-        Err(e) => {
-            let api = query_error(e);
-            let mut ev = event.clone();
-            ev.outcome = Outcome::Error;
-            ev.error = Some(api.to_string());
-            state.audit.record(ev).await?;
-            return Err(api);
-        }
+        Err(e) => return Err(record_failure(&state, event, e).await),
     };
     let exchange = Exchange {
         state: state.clone(),
@@ -496,11 +466,7 @@ pub(crate) async fn chat_completions(
     let answer = match answer.collect().await {
         Ok(a) => a,
         Err(e) => {
-            let api = query_error(e);
-            let mut ev = exchange.event(None, "", Outcome::Error);
-            ev.error = Some(api.to_string());
-            state.audit.record(ev).await?;
-            return Err(api);
+            return Err(record_failure(&state, exchange.event(None, "", Outcome::Error), e).await);
         }
     };
     let (audit_id, conversation) = exchange.commit(&answer).await?;
@@ -527,11 +493,6 @@ pub(crate) async fn chat_completions(
         "citations": citations_json(&answer.citations),
         "zhishu": exchange.extension(&audit_id, &conversation),
     })))
-}
-
-fn hex_sha256(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The state of one SSE response. If the client goes away before the end,
@@ -616,13 +577,10 @@ impl Sse {
             }
             Some(Err(e)) => {
                 self.done = true;
-                let api = query_error(e);
-                let mut ev = self.exchange.event(None, &self.partial, Outcome::Error);
-                ev.error = Some(api.to_string());
-                if let Err(e) = self.exchange.state.audit.record(ev).await {
-                    return Some(error_frame(&e.into()));
-                }
-                Some(error_frame(&api))
+                let ev = self.exchange.event(None, &self.partial, Outcome::Error);
+                Some(error_frame(
+                    &record_failure(&self.exchange.state, ev, e).await,
+                ))
             }
             None => {
                 self.done = true;
