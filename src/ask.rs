@@ -42,6 +42,10 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
         SamplingParams::qwen3_non_thinking()
     };
     params.max_new_tokens = args.max_tokens.unwrap_or(rag.chat_config().answer_tokens);
+    if let Some(t) = args.temperature {
+        params.temperature = t;
+    }
+    params.seed = args.seed;
     let messages = [ChatMessage::new("user", args.question.clone())];
     let k = args.k.unwrap_or(rag.chat_config().sources);
     let prepared = rag
@@ -133,13 +137,16 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
     if answer.citations.is_empty() {
         writeln!(out, "\n(The answer cites none of the sources below.)")?;
     }
-    writeln!(out, "\nSources:")?;
+    writeln!(
+        out,
+        "\nSources (* cited by the model, + matched to an unmarked sentence):"
+    )?;
     for s in &prepared.sources {
         let c = &s.chunk;
-        let cited = if answer.citations.iter().any(|x| x.n == s.n) {
-            "*"
-        } else {
-            " "
+        let cited = match answer.citations.iter().find(|x| x.n == s.n) {
+            Some(x) if x.origin == zhishu_query::Origin::Marker => "*",
+            Some(_) => "+",
+            None => " ",
         };
         let page = c.page.map(|p| format!(", p. {p}")).unwrap_or_default();
         let section = if c.section_path.is_empty() {

@@ -141,6 +141,13 @@ pub struct AskArgs {
     /// Let the model think before answering (printed dimmed before it).
     #[arg(long)]
     pub think: bool,
+    /// Sampling temperature (0 = greedy, the same answer every time);
+    /// default Qwen's recommendation for the mode.
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Seed for sampling, for a reproducible answer at a temperature above 0.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Print the answer, citations and sources as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -195,7 +202,7 @@ pub struct AuditFilterArgs {
     /// Only this action (a prefix ending in `.` matches a family, e.g. `auth.`).
     #[arg(long)]
     pub action: Option<String>,
-    /// ok, error or refused.
+    /// ok, error, refused or cancelled.
     #[arg(long)]
     pub outcome: Option<String>,
     /// From this time (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix ms).

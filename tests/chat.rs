@@ -384,12 +384,13 @@ fn chat_answers_from_the_callers_documents_streams_and_keeps_conversations() {
         let (_, events) = call(
             &server,
             "GET",
-            "/v1/audit/events?action=chat.completion&outcome=error&limit=10",
+            "/v1/audit/events?action=chat.completion&outcome=cancelled&limit=10",
             &officer,
             None,
         );
         let found = events["events"].as_array().unwrap().iter().any(|e| {
-            e["event"]["question"] == "Write a very long story about a dragon."
+            e["outcome"] == "cancelled"
+                && e["event"]["question"] == "Write a very long story about a dragon."
                 && e["event"]["error"]
                     .as_str()
                     .unwrap_or("")
@@ -525,7 +526,7 @@ fn zhishu_ask_streams_a_cited_answer_and_lists_sources() {
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = run(&["ask", "When does the office open?", "--max-tokens", "24"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("Sources:"), "{out}");
+    assert!(out.contains("Sources ("), "{out}");
     assert!(out.contains("Handbook"), "{out}");
     let (code, out, err) = run(&[
         "ask",
@@ -560,4 +561,177 @@ fn zhishu_ask_streams_a_cited_answer_and_lists_sources() {
     let (code, out, err) = run(&["audit", "search", "--json"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(&audit_id), "{out}");
+}
+
+/// Streams a chat completion and returns the answer text and the final
+/// chunk (finish reason, usage, citations, `zhishu` extension).
+fn stream(server: &Server, key: &str, body: Value) -> (String, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(300)))
+        .build()
+        .into();
+    let mut res = agent
+        .post(&server.url("/v1/chat/completions"))
+        .header("authorization", &bearer(key))
+        .header("content-type", "application/json")
+        .send(body.to_string())
+        .expect("HTTP");
+    let status = res.status().as_u16();
+    let text = res.body_mut().read_to_string().unwrap();
+    assert_eq!(status, 200, "{text}");
+    let events = sse_events(&text);
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{text}");
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    let answer = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    (answer, chunks.last().cloned().unwrap_or(Value::Null))
+}
+
+#[test]
+fn a_planted_fact_is_answered_and_cited_to_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    common::write_pdf(
+        &docs.join("security/kestrel-manual.pdf"),
+        &[
+            "Project Kestrel: overview\nProject Kestrel builds the new data centre in Suzhou.\nThe building has four floors and two server halls.",
+            "Vault access\nThe emergency vault code for Project Kestrel is 4471-ZETA.\nThe security office changes the code every quarter.",
+            "Contacts\nThe security office is on the third floor, room 301.\nCall extension 5100 outside office hours.",
+        ],
+    );
+    std::fs::write(
+        docs.join("security/canteen.md"),
+        "# Canteen\n\nThe canteen serves lunch from noon to two.\n",
+    )
+    .unwrap();
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let roots = format!("[\"{}\"]", docs.display());
+    let server = Server::start_with(dir, &url, &[("ZHISHU_INGEST__ROOTS", roots.as_str())]);
+    server.wait_ready(200);
+    let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
+    let sam = server.user_with_key("sam", &["employee"], &["security"]);
+    let eve = server.user_with_key("eve", &["employee"], &["sales"]);
+    let officer = server.user_with_key("olga", &["compliance_officer"], &[]);
+    ingest(
+        &server,
+        &admin,
+        &format!("{}/security", docs.display()),
+        &["security"],
+    );
+
+    let question = "What is the emergency vault code for Project Kestrel?";
+    let body = json!({
+        "messages": [{"role": "user", "content": question}],
+        "stream": true, "max_tokens": 48, "temperature": 0,
+    });
+    let (answer, last) = stream(&server, &sam, body.clone());
+    assert!(
+        answer.contains("4471-ZETA"),
+        "the fact is in the answer: {answer}"
+    );
+    // The passage with the fact is cited, to its page: by the model's own
+    // marker, or (a 135M model rarely writes markers) by matching the
+    // sentence that states it.
+    let citations = last["citations"].as_array().unwrap();
+    let cited = citations
+        .iter()
+        .find(|c| c["snippet"].as_str().unwrap_or("").contains("4471-ZETA"))
+        .unwrap_or_else(|| panic!("the answer cites the passage with the fact: {answer} {last}"));
+    assert_eq!(cited["page"], 2, "{cited}");
+    assert!(
+        cited["title"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("kestrel"),
+        "{cited}"
+    );
+    let document_id = cited["document_id"].as_str().unwrap().to_owned();
+    let n = cited["n"].as_u64().unwrap();
+    match cited["origin"].as_str().unwrap() {
+        "marker" => assert!(answer.contains(&format!("[{n}]")), "{answer}"),
+        "overlap" => assert!(!answer.contains(&format!("[{n}]")), "{answer}"),
+        other => panic!("origin {other}"),
+    }
+    // Nothing is cited that the answer does not state: the contacts page
+    // and the canteen are not.
+    assert!(
+        citations
+            .iter()
+            .all(|c| c["page"] != 3 && c["title"] != "Canteen"
+                || answer.contains(&format!("[{}]", c["n"]))),
+        "{last}"
+    );
+
+    // The audit event holds the whole exchange.
+    let audit_id = last["zhishu"]["audit_event_id"].as_str().unwrap();
+    let (status, e) = call(
+        &server,
+        "GET",
+        &format!("/v1/audit/events/{audit_id}"),
+        &officer,
+        None,
+    );
+    assert_eq!(status, 200, "{e}");
+    let ev = &e["event"];
+    assert_eq!(e["outcome"], "ok", "{e}");
+    assert_eq!(ev["question"], question);
+    assert_eq!(ev["answer"].as_str().unwrap(), answer.trim());
+    assert!(
+        ev["retrieved"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["document_id"] == document_id.as_str() && r["score"].as_f64().unwrap() > 0.0),
+        "{ev}"
+    );
+    assert!(ev["prompt"]["tokens"].as_u64().unwrap() > 0, "{ev}");
+    assert_eq!(ev["prompt"]["sha256"].as_str().unwrap().len(), 64, "{ev}");
+    assert!(
+        ev["citations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["document_id"] == document_id.as_str() && c["page"] == 2),
+        "{ev}"
+    );
+    assert!(!ev["model"]["name"].as_str().unwrap().is_empty(), "{ev}");
+    assert_eq!(ev["model"]["parameters"]["max_new_tokens"], 48, "{ev}");
+    assert_eq!(ev["model"]["parameters"]["temperature"], 0.0, "{ev}");
+    assert!(
+        ev["usage"]["completion_tokens"].as_u64().unwrap() > 0,
+        "{ev}"
+    );
+    assert_eq!(ev["usage"]["prompt_tokens"], ev["prompt"]["tokens"], "{ev}");
+    assert!(ev["latency_ms"].as_u64().is_some(), "{ev}");
+    assert_eq!(ev["actor"]["user"], "sam");
+
+    // Eve is not in the security group: no chunk of the manual reaches her
+    // prompt, her answer or her citations.
+    let (answer, last) = stream(&server, &eve, body);
+    assert!(!answer.contains("4471"), "{answer}");
+    assert!(
+        last["zhishu"]["sources"].as_array().unwrap().is_empty(),
+        "{last}"
+    );
+    assert!(last["citations"].as_array().unwrap().is_empty(), "{last}");
+    let eve_event = last["zhishu"]["audit_event_id"].as_str().unwrap();
+    let (_, e) = call(
+        &server,
+        "GET",
+        &format!("/v1/audit/events/{eve_event}"),
+        &officer,
+        None,
+    );
+    assert_eq!(e["event"]["question"], question, "{e}");
+    assert!(
+        e["event"]["retrieved"].as_array().is_none_or(Vec::is_empty),
+        "nothing of the manual was retrieved for eve: {e}"
+    );
 }

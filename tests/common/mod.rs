@@ -408,3 +408,47 @@ pub fn cuttable_proxy(target: String, cut: Arc<std::sync::atomic::AtomicBool>) -
     });
     addr
 }
+
+/// Writes a PDF with one page per entry of `pages` (Helvetica, one text line
+/// per `\n`), as a word processor's "save as PDF" would lay out plain text.
+pub fn write_pdf(path: &Path, pages: &[&str]) {
+    use lopdf::content::{Content, Operation};
+    use lopdf::{Document, Object, Stream, dictionary};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+    });
+    let resources = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font } });
+    let mut kids = Vec::new();
+    for text in pages {
+        let mut ops = vec![
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["F1".into(), 11.into()]),
+            Operation::new("TL", vec![15.into()]),
+            Operation::new("Td", vec![60.into(), 780.into()]),
+        ];
+        for line in text.lines() {
+            ops.push(Operation::new("Tj", vec![Object::string_literal(line)]));
+            ops.push(Operation::new("T*", vec![]));
+        }
+        ops.push(Operation::new("ET", vec![]));
+        let content = Content { operations: ops }.encode().expect("encode page");
+        let stream = doc.add_object(Stream::new(dictionary! {}, content));
+        kids.push(Object::from(doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => stream,
+        })));
+    }
+    let count = kids.len() as i64;
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => kids, "Count" => count,
+            "Resources" => resources, "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    doc.save(path).expect("write PDF");
+}

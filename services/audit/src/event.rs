@@ -30,6 +30,9 @@ pub enum Outcome {
     Error,
     /// Refused by a policy (authentication, role, guard, rate limit).
     Refused,
+    /// Stopped before the end because the client went away (an abandoned
+    /// stream); the event keeps what had been produced.
+    Cancelled,
 }
 
 impl Outcome {
@@ -39,6 +42,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Error => "error",
             Outcome::Refused => "refused",
+            Outcome::Cancelled => "cancelled",
         }
     }
 }
@@ -68,6 +72,10 @@ pub struct CitedSource {
     /// Page, when the document has pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
+    /// `marker` when the model wrote it, `overlap` when an unmarked
+    /// sentence was matched to the source afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// The prompt sent to the model.

@@ -20,6 +20,7 @@ pub mod generate;
 pub mod model;
 pub mod rope;
 pub mod sampling;
+pub mod testing;
 pub mod tokenizer;
 pub mod weights;
 

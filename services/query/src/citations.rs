@@ -8,6 +8,7 @@
 //! open. Text that merely looks like a bracket (`[link]`, `[x]`) passes
 //! through untouched.
 
+use crate::attribution::Origin;
 use crate::prompt::Source;
 use serde::Serialize;
 
@@ -36,11 +37,14 @@ pub struct Citation {
     pub chunk_id: String,
     /// The start of the passage.
     pub snippet: String,
+    /// Whether the model wrote the marker or the sentence was matched to
+    /// the source afterwards (see [`crate::attribution`]).
+    pub origin: Origin,
 }
 
 impl Citation {
     /// The citation of a source.
-    pub fn of(source: &Source) -> Self {
+    pub fn of(source: &Source, origin: Origin) -> Self {
         let c = &source.chunk;
         let mut snippet: String = c.text.chars().take(280).collect();
         if c.text.chars().count() > 280 {
@@ -56,6 +60,7 @@ impl Citation {
             section: c.section_path.clone(),
             chunk_id: c.chunk_id.clone(),
             snippet,
+            origin,
         }
     }
 }
@@ -184,11 +189,11 @@ impl CitationFilter {
 }
 
 /// Resolves cited numbers to citations, in order of first use.
-pub fn resolve(cited: &[u32], sources: &[Source]) -> Vec<Citation> {
+pub fn resolve(cited: &[u32], sources: &[Source], origin: Origin) -> Vec<Citation> {
     cited
         .iter()
         .filter_map(|n| sources.iter().find(|s| s.n == *n))
-        .map(Citation::of)
+        .map(|s| Citation::of(s, origin))
         .collect()
 }
 

@@ -12,6 +12,7 @@
 //! to the callers (the HTTP layer, the CLI), which know who is asking.
 #![warn(missing_docs)]
 
+pub mod attribution;
 pub mod citations;
 mod error;
 pub mod pipeline;
@@ -20,8 +21,11 @@ pub mod record;
 pub mod think;
 pub mod worker;
 
+pub use attribution::Origin;
 pub use citations::{Citation, CitationFilter};
 pub use error::QueryError;
-pub use pipeline::{Answer, AnswerEvent, AnswerStream, Prepared, Question, Rag, Retrieval};
+pub use pipeline::{
+    Answer, AnswerEvent, AnswerStream, Assembled, Prepared, Question, Rag, Retrieval, assemble,
+};
 pub use prompt::{Candidate, SYSTEM_PROMPT, Source};
 pub use think::{Routed, ThinkSplitter};

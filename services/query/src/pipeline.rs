@@ -7,8 +7,9 @@
 //! with the scope it is given and nothing wider.
 
 use crate::QueryError;
+use crate::attribution::{Origin, attribute};
 use crate::citations::{Citation, CitationFilter, resolve};
-use crate::prompt::{Candidate, Limits, Measure, PackInput, SYSTEM_PROMPT, Source, pack};
+use crate::prompt::{Candidate, Limits, Measure, PackInput, Packed, SYSTEM_PROMPT, Source, pack};
 use crate::think::{Routed, ThinkSplitter};
 use crate::worker::{GenEvent, GenerationWorker};
 use candle_core::Device;
@@ -334,29 +335,15 @@ impl Rag {
         let engine = self.engine.clone();
         let thinking = q.enable_thinking;
         tokio::task::spawn_blocking(move || {
-            let measure = EngineMeasure {
-                engine: &engine,
-                thinking,
-                last: Default::default(),
-            };
-            let packed = pack(&input, &measure)?;
-            // `pack` measures the messages it returns last.
-            let (prompt, prompt_ids) = match measure.last.into_inner() {
-                Some(last) => last,
-                None => {
-                    let text = engine.chat_prompt(&packed.messages, thinking)?;
-                    let ids = engine.encode(&text)?;
-                    (text, ids)
-                }
-            };
-            let thinking_open = prompt.trim_end().ends_with("<think>");
+            let assembled = assemble(&engine, &input, thinking)?;
+            let thinking_open = assembled.prompt.trim_end().ends_with("<think>");
             Ok(Prepared {
-                prompt,
-                prompt_ids,
-                sources: packed.sources,
+                prompt: assembled.prompt,
+                prompt_ids: assembled.prompt_ids,
+                sources: assembled.packed.sources,
                 retrieved: input.candidates,
                 search_query,
-                history_dropped: packed.history_dropped,
+                history_dropped: assembled.packed.history_dropped,
                 thinking_open,
             })
         })
@@ -387,6 +374,51 @@ impl Rag {
             finished: false,
         })
     }
+}
+
+/// A packed prompt, rendered with the model's template and tokenised.
+#[derive(Debug, Clone)]
+pub struct Assembled {
+    /// What was packed: the messages, the sources by label.
+    pub packed: Packed,
+    /// The rendered prompt.
+    pub prompt: String,
+    /// Its token ids, exactly what the engine will prefill.
+    pub prompt_ids: Vec<u32>,
+}
+
+/// Packs `input` into the model's budget and renders and tokenises the
+/// result: the whole of prompt assembly after retrieval, on the calling
+/// thread (it is CPU work; async callers run it on a blocking thread).
+///
+/// # Errors
+/// [`QueryError::TooLong`] when even the question does not fit; template or
+/// tokenizer failures.
+pub fn assemble(
+    engine: &Engine,
+    input: &PackInput,
+    thinking: bool,
+) -> Result<Assembled, QueryError> {
+    let measure = EngineMeasure {
+        engine,
+        thinking,
+        last: Default::default(),
+    };
+    let packed = pack(input, &measure)?;
+    // `pack` measures the messages it returns last.
+    let (prompt, prompt_ids) = match measure.last.into_inner() {
+        Some(last) => last,
+        None => {
+            let text = engine.chat_prompt(&packed.messages, thinking)?;
+            let ids = engine.encode(&text)?;
+            (text, ids)
+        }
+    };
+    Ok(Assembled {
+        packed,
+        prompt,
+        prompt_ids,
+    })
 }
 
 /// A streaming answer: thinking and answer text as they are generated,
@@ -444,10 +476,15 @@ impl AnswerStream {
                         self.queued.push_back(ev);
                     }
                     let reasoning = self.reasoning.trim().to_owned();
+                    let content = self.content.trim().to_owned();
+                    let marked = self.cite.cited();
+                    let matched = attribute(&content, &self.sources, marked);
+                    let mut citations = resolve(marked, &self.sources, Origin::Marker);
+                    citations.extend(resolve(&matched, &self.sources, Origin::Overlap));
                     self.queued.push_back(AnswerEvent::Done(Answer {
-                        content: self.content.trim().to_owned(),
+                        content,
                         reasoning: (!reasoning.is_empty()).then_some(reasoning),
-                        citations: resolve(self.cite.cited(), &self.sources),
+                        citations,
                         finish_reason: g.finish_reason,
                         prompt_tokens: g.prompt_tokens,
                         completion_tokens: g.token_ids.len(),

@@ -36,6 +36,13 @@ pub fn answered(event: &mut AuditEvent, answer: &Answer) {
             chunk_id: c.chunk_id.clone(),
             document_id: c.document_id.clone(),
             page: c.page,
+            origin: Some(
+                match c.origin {
+                    crate::Origin::Marker => "marker",
+                    crate::Origin::Overlap => "overlap",
+                }
+                .into(),
+            ),
         })
         .collect();
     event.usage = Some(Usage {

@@ -72,11 +72,11 @@ impl AuditQuery {
                 })
         };
         if let Some(o) = &self.outcome
-            && !["ok", "error", "refused"].contains(&o.as_str())
+            && !["ok", "error", "refused", "cancelled"].contains(&o.as_str())
         {
             return Err(ApiError::BadRequest {
                 code: "invalid_outcome",
-                message: format!("`{o}` is not an outcome: use ok, error or refused"),
+                message: format!("`{o}` is not an outcome: use ok, error, refused or cancelled"),
             });
         }
         Ok(AuditFilter {
@@ -106,7 +106,7 @@ pub struct EventView {
     pub actor: String,
     /// What was done.
     pub action: String,
-    /// `ok`, `error` or `refused`.
+    /// `ok`, `error`, `refused` or `cancelled`.
     pub outcome: String,
     /// Client address.
     pub client_addr: Option<String>,

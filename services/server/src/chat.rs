@@ -28,6 +28,9 @@ use zhishu_store::{NewMessage, Repository, StoreError};
 
 /// Most messages one request may carry.
 const MAX_MESSAGES: usize = 256;
+/// Most passages one question may retrieve: enough candidates to fill a
+/// 128K-token window with short chunks; packing keeps what fits.
+const MAX_SOURCES: usize = 2_000;
 
 /// Registers the routes.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
@@ -386,8 +389,11 @@ pub(crate) async fn chat_completions(
         .validate()
         .map_err(|e| bad("invalid_filter", e.to_string()))?;
     let k = opts.k.unwrap_or(rag.chat_config().sources);
-    if k == 0 || k > 100 {
-        return Err(bad("invalid_k", "`zhishu.k` must be 1–100"));
+    if k == 0 || k > MAX_SOURCES {
+        return Err(bad(
+            "invalid_k",
+            format!("`zhishu.k` must be 1–{MAX_SOURCES}"),
+        ));
     }
     let scope = scope_of(&caller);
     let question_text = messages
@@ -512,7 +518,7 @@ impl Drop for Sse {
         if self.done {
             return;
         }
-        let mut ev = self.exchange.event(None, &self.partial, Outcome::Error);
+        let mut ev = self.exchange.event(None, &self.partial, Outcome::Cancelled);
         ev.error = Some("the client closed the connection before the answer ended".into());
         let state = self.exchange.state.clone();
         actix_web::rt::spawn(async move {

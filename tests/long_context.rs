@@ -1,0 +1,199 @@
+//! The 128K budget end to end over real HTTP: a long synthetic corpus, a
+//! random-weight Qwen3 with Qwen3's own tokenizer and chat template,
+//! configured for 131,072 positions with YaRN, and a question that asks for
+//! 2,000 sources. The prompt fills the window, never exceeds it by a token,
+//! and the engine prefills all of it.
+//!
+//! The corpus goes straight into the stores with synthetic vectors:
+//! embedding 2,000 long passages with a debug build would take minutes, and
+//! ingestion has its own end-to-end tests. The stored Qwen3 token counts are
+//! the ones ingestion would store (the same tokenizer).
+
+mod common;
+
+use common::{Server, bearer};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use zhishu_engine::testing::{TinyQwen3, write_tiny_qwen3};
+use zhishu_retrieval::{ChunkDoc, EdgeIndex, LexicalIndex, VectorIndex, chunk_id};
+
+const CONTEXT: u64 = 131_072;
+const CHUNKS: usize = 2_400;
+
+fn assets() -> PathBuf {
+    std::env::var("ZHISHU_ASSETS_DIR").map_or_else(
+        |_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/zhishu/assets"),
+        PathBuf::from,
+    )
+}
+
+fn passage(i: usize) -> String {
+    let mut s = String::new();
+    for j in 0..(2 + i % 5) {
+        if (i + j) % 2 == 0 {
+            s.push_str(&format!(
+                "Clause {i}.{j}: expense claims above {} yuan need the manager's approval before payment. ",
+                100 + (i * 13 + j * 7) % 900
+            ));
+        } else {
+            s.push_str(&format!(
+                "第{i}条第{j}款：差旅报销须在出差结束后{}个工作日内提交，逾期不予受理。",
+                5 + (i + j) % 20
+            ));
+        }
+    }
+    s.trim_end().to_owned()
+}
+
+/// A deterministic unit vector per chunk.
+fn vector(i: usize) -> Vec<f32> {
+    let mut state = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut v: Vec<f32> = (0..384)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 2000) as f32 / 1000.0 - 1.0
+        })
+        .collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+fn populate(data: &std::path::Path, tokenizer: &tokenizers::Tokenizer) -> u64 {
+    let chunks: Vec<ChunkDoc> = (0..CHUNKS)
+        .map(|i| {
+            let text = passage(i);
+            let document_id = format!("policy-{}", i / 4);
+            ChunkDoc {
+                chunk_id: chunk_id(&document_id, 1, (i % 4) as i64),
+                document_id,
+                version: 1,
+                ordinal: (i % 4) as i64,
+                collection: "finance".into(),
+                path: format!("/finance/policy-{}.pdf", i / 4),
+                title: format!("Expense policy {}", i / 4),
+                section_path: format!("Claims > Clause {i}"),
+                page: Some((i % 4) as i64 + 1),
+                access_groups: vec!["public".into()],
+                content_hash: format!("{i:064x}"),
+                modified_at: 0,
+                char_start: 0,
+                char_end: text.chars().count() as i64,
+                qwen_tokens: tokenizer
+                    .encode(text.as_str(), false)
+                    .expect("encode")
+                    .len() as i64,
+                text,
+            }
+        })
+        .collect();
+    let total = chunks.iter().map(|c| c.qwen_tokens as u64).sum();
+    let lexical = LexicalIndex::open(&data.join("tantivy")).expect("tantivy");
+    lexical.upsert(&chunks).expect("lexical upsert");
+    lexical.commit().expect("lexical commit");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let vectors = Arc::new(EdgeIndex::open(&data.join("qdrant"), 384).expect("edge"));
+        let points = chunks
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, c)| (c, vector(i)))
+            .collect();
+        vectors.upsert(points).await.expect("upsert");
+        vectors.commit().await.expect("commit");
+    });
+    total
+}
+
+#[test]
+fn a_128k_prompt_fills_the_window_and_never_exceeds_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("tiny-qwen3-128k");
+    let qwen3 = assets().join("tokenizers/qwen3");
+    write_tiny_qwen3(&model, &qwen3, &TinyQwen3::default())
+        .expect("a random Qwen3 (run scripts/fetch-assets.sh for the tokenizer)");
+    let tokenizer =
+        tokenizers::Tokenizer::from_file(qwen3.join("tokenizer.json")).expect("tokenizer");
+    let corpus_tokens = populate(&dir.path().join("data"), &tokenizer);
+    assert!(
+        corpus_tokens > 2 * CONTEXT,
+        "the corpus must overflow the window: {corpus_tokens}"
+    );
+
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let model_path = model.display().to_string();
+    let server = Server::start_with(
+        dir,
+        &url,
+        &[
+            ("ZHISHU_ENGINE__MODEL", model_path.as_str()),
+            ("ZHISHU_ENGINE__MAX_CONTEXT_TOKENS", "131072"),
+        ],
+    );
+    server.wait_ready(200);
+    let key = server.user_with_key("erin", &["employee"], &["public"]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(900)))
+        .build()
+        .into();
+    let ask = |max_tokens: u64, k: u64| -> (u16, Value) {
+        let mut res = agent
+            .post(&server.url("/v1/chat/completions"))
+            .header("authorization", &bearer(&key))
+            .header("content-type", "application/json")
+            .send(
+                json!({
+                    "messages": [{"role": "user", "content": "Who approves expense claims? 报销需要谁批准？"}],
+                    "max_tokens": max_tokens,
+                    "temperature": 0,
+                    "zhishu": {"k": k},
+                })
+                .to_string(),
+            )
+            .expect("HTTP");
+        let status = res.status().as_u16();
+        let text = res.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    };
+
+    // 2,000 candidates for a 131,072-token window: the prompt fills the
+    // budget (context − max_tokens) to within one source and never passes it.
+    let max_tokens = 4;
+    let (status, a) = ask(max_tokens, 2000);
+    assert_eq!(status, 200, "{a}");
+    let prompt = a["usage"]["prompt_tokens"].as_u64().expect("usage");
+    let budget = CONTEXT - max_tokens;
+    let largest_source = 400; // a passage here is at most ~300 tokens plus its label
+    assert!(
+        prompt <= budget,
+        "{prompt} tokens exceed the budget {budget}"
+    );
+    assert!(
+        prompt > budget - largest_source,
+        "{prompt} tokens leave room for another source (budget {budget})"
+    );
+    let sources = a["zhishu"]["sources"].as_array().expect("sources").len();
+    assert!(sources > 300, "{sources} sources for a 128K window");
+    assert!(
+        a["usage"]["completion_tokens"].as_u64().unwrap() >= 1,
+        "{a}"
+    );
+
+    // An answer reservation that leaves no room for the question is refused
+    // with the numbers, not truncated.
+    let (status, c) = ask(CONTEXT - 10, 10);
+    assert_eq!(status, 400, "{c}");
+    assert_eq!(c["error"]["code"], "context_length_exceeded", "{c}");
+}
