@@ -124,7 +124,7 @@ fn a_128k_prompt_fills_the_window_and_never_exceeds_it() {
         tokenizers::Tokenizer::from_file(qwen3.join("tokenizer.json")).expect("tokenizer");
     let corpus_tokens = populate(&dir.path().join("data"), &tokenizer);
     assert!(
-        corpus_tokens > 2 * CONTEXT,
+        corpus_tokens > CONTEXT * 3 / 2,
         "the corpus must overflow the window: {corpus_tokens}"
     );
 
@@ -184,6 +184,9 @@ fn a_128k_prompt_fills_the_window_and_never_exceeds_it() {
         prompt > budget - largest_source,
         "{prompt} tokens leave room for another source (budget {budget})"
     );
+    for line in server.logs().iter().filter(|l| l.contains("chat answered")) {
+        eprintln!("{line}");
+    }
     let sources = a["zhishu"]["sources"].as_array().expect("sources").len();
     assert!(sources > 300, "{sources} sources for a 128K window");
     assert!(

@@ -51,25 +51,27 @@ pub fn attend(
             .reshape((kv_heads, group * bt, d))?;
         let kb = k.narrow(1, 0, visible)?.contiguous()?;
         let vb = v.narrow(1, 0, visible)?.contiguous()?;
-        let scores = (qb.matmul(&kb.t()?)? * scale)?;
+        // Scaling the block's queries, not its scores: t × d values
+        // instead of t × context.
+        let scores = (qb * scale)?.matmul(&kb.t()?)?;
         let scores = if bt > 1 {
-            // Row i (position start + t0 + i) sees keys 0..=start + t0 + i.
-            let mask: Vec<f32> = (0..bt)
-                .flat_map(|i| {
-                    (0..visible).map(move |j| {
-                        if j <= start + t0 + i {
-                            0.0
-                        } else {
-                            f32::NEG_INFINITY
-                        }
-                    })
-                })
+            // Every row sees all keys before the block; only the block's own
+            // keys need the causal triangle (row i sees block keys 0..=i).
+            // Masking just that [bt, bt] corner keeps the mask's memory at
+            // block², not block × context.
+            let prefix = visible - bt;
+            let tri: Vec<f32> = (0..bt)
+                .flat_map(|i| (0..bt).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY }))
                 .collect();
-            let mask = Tensor::from_vec(mask, (bt, visible), q.device())?.to_dtype(q.dtype())?;
-            scores
-                .reshape((kv_heads, group, bt, visible))?
-                .broadcast_add(&mask)?
-                .reshape((kv_heads, group * bt, visible))?
+            let tri = Tensor::from_vec(tri, (bt, bt), q.device())?.to_dtype(q.dtype())?;
+            let scores = scores.reshape((kv_heads, group, bt, visible))?;
+            let corner = scores.narrow(3, prefix, bt)?.broadcast_add(&tri)?;
+            let scores = if prefix > 0 {
+                Tensor::cat(&[&scores.narrow(3, 0, prefix)?, &corner], 3)?
+            } else {
+                corner
+            };
+            scores.reshape((kv_heads, group * bt, visible))?
         } else {
             scores
         };

@@ -25,7 +25,8 @@ pub use attribution::Origin;
 pub use citations::{Citation, CitationFilter};
 pub use error::QueryError;
 pub use pipeline::{
-    Answer, AnswerEvent, AnswerStream, Assembled, Prepared, Question, Rag, Retrieval, assemble,
+    Answer, AnswerEvent, AnswerStream, Assembled, PrepareTimings, Prepared, Question, Rag,
+    Retrieval, assemble,
 };
 pub use prompt::{Candidate, SYSTEM_PROMPT, Source};
 pub use think::{Routed, ThinkSplitter};

@@ -13,8 +13,10 @@ use crate::prompt::{Candidate, Limits, Measure, PackInput, Packed, SYSTEM_PROMPT
 use crate::think::{Routed, ThinkSplitter};
 use crate::worker::{GenEvent, GenerationWorker};
 use candle_core::Device;
+use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc::UnboundedReceiver;
 use zhishu_core::Config;
 use zhishu_core::config::ChatConfig;
@@ -61,8 +63,22 @@ pub struct Prepared {
     pub search_query: Option<String>,
     /// Earlier turns left out for lack of room.
     pub history_dropped: usize,
+    /// Milliseconds spent rewriting the follow-up (a generation),
+    /// retrieving, and packing, rendering and tokenising the prompt.
+    pub timings: PrepareTimings,
     /// Whether the prompt already opened a `<think>` block.
     thinking_open: bool,
+}
+
+/// Where the time before generation went, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PrepareTimings {
+    /// Rewriting a follow-up into a standalone question (0 when not).
+    pub rewrite_ms: f64,
+    /// Hybrid search (and reranking).
+    pub retrieval_ms: f64,
+    /// Packing, rendering and tokenising the prompt.
+    pub assembly_ms: f64,
 }
 
 /// The finished answer.
@@ -80,6 +96,10 @@ pub struct Answer {
     pub prompt_tokens: usize,
     /// Generated tokens.
     pub completion_tokens: usize,
+    /// Seconds to the first token (the prompt's prefill).
+    pub prefill_seconds: f64,
+    /// Seconds generating after the first token.
+    pub decode_seconds: f64,
 }
 
 /// What an answer stream yields.
@@ -279,12 +299,17 @@ impl Rag {
         let grounded = q.retrieval.is_some();
         let mut search_query = None;
         let mut candidates = Vec::new();
+        let mut timings = PrepareTimings::default();
+        let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
         if let Some(r) = &q.retrieval {
+            let t = Instant::now();
             let query = if self.chat.rewrite_followups && history.iter().any(|m| m.role == "user") {
                 self.standalone_question(&history, &question).await?
             } else {
                 question.clone()
             };
+            timings.rewrite_ms = ms(t);
+            let t = Instant::now();
             let mode = if r.searcher.reranker.is_some() {
                 Mode::HybridRerank
             } else {
@@ -304,6 +329,7 @@ impl Rag {
                 })
                 .collect();
             search_query = Some(query);
+            timings.retrieval_ms = ms(t);
         }
         let system = if grounded {
             let base = self.chat.system_prompt.as_deref().unwrap_or(SYSTEM_PROMPT);
@@ -335,13 +361,16 @@ impl Rag {
         let engine = self.engine.clone();
         let thinking = q.enable_thinking;
         tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
             let assembled = assemble(&engine, &input, thinking)?;
+            timings.assembly_ms = ms(t);
             let thinking_open = assembled.prompt.trim_end().ends_with("<think>");
             Ok(Prepared {
                 prompt: assembled.prompt,
                 prompt_ids: assembled.prompt_ids,
                 sources: assembled.packed.sources,
                 retrieved: input.candidates,
+                timings,
                 search_query,
                 history_dropped: assembled.packed.history_dropped,
                 thinking_open,
@@ -488,6 +517,8 @@ impl AnswerStream {
                         finish_reason: g.finish_reason,
                         prompt_tokens: g.prompt_tokens,
                         completion_tokens: g.token_ids.len(),
+                        prefill_seconds: g.prefill_seconds,
+                        decode_seconds: g.decode_seconds,
                     }));
                 }
                 Some(GenEvent::Failed(e)) => {

@@ -24,6 +24,7 @@
 
 use crate::QueryError;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use zhishu_engine::ChatMessage;
 use zhishu_retrieval::ChunkDoc;
 
@@ -158,6 +159,23 @@ fn grounded_message(sources: &[Source], question: &str, notice: bool) -> String 
     m
 }
 
+/// A short text whose last token meets the block's closing newline as
+/// `text`'s does: its trailing punctuation, or a letter.
+fn stand_in(text: &str) -> &str {
+    let text = text.trim_end();
+    let tail = text
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| !c.is_alphanumeric() && !c.is_whitespace())
+        .last()
+        .map_or(text.len(), |(i, _)| i);
+    if tail < text.len() {
+        &text[tail..]
+    } else {
+        "x"
+    }
+}
+
 /// Ranks `0..m` laid out best at both edges: 0, 2, 4, …, 5, 3, 1.
 fn edge_order(m: usize) -> Vec<usize> {
     let front = (0..m).step_by(2);
@@ -253,40 +271,32 @@ pub fn pack(input: &PackInput, measure: &dyn Measure) -> Result<Packed, QueryErr
     // Sources by relevance, skipping what does not fit or exceeds the
     // per-document cap (a shorter, weaker one may still fit).
     let mut chosen = Vec::new();
-    let mut per_doc: std::collections::HashMap<&str, usize> = Default::default();
-    for (i, c) in input.candidates.iter().enumerate() {
-        let count = per_doc.entry(c.chunk.document_id.as_str()).or_default();
-        if *count >= l.per_document.max(1) {
-            continue;
-        }
-        let body = usize::try_from(c.chunk.qwen_tokens)
-            .ok()
-            .filter(|&t| t > 0)
-            .unwrap_or_else(|| measure.count(&c.chunk.text));
-        // The block around the text, measured around a one-letter stand-in
-        // so that token boundaries fall as they will around the text.
-        let n = chosen.len() as u32 + 1;
-        let wrapper = measure
-            .count(&source_block(n, &c.chunk, "x"))
-            .saturating_sub(measure.count("x"));
-        let cost = body + wrapper;
-        if cost <= room {
-            room -= cost;
-            *count += 1;
-            chosen.push(i);
-        }
-    }
+    let mut per_doc: HashMap<&str, usize> = HashMap::new();
+    take_sources(input, measure, &mut chosen, &mut per_doc, room);
 
     // The exact check: drop the weakest source, then the oldest turn,
-    // until the rendered prompt fits.
+    // until the rendered prompt fits. Estimates err on the long side where
+    // a boundary merges two tokens, so once it fits, what is left over is
+    // offered to the sources that were skipped, once.
+    let mut filled = false;
     loop {
         let mut packed = assemble(input, &history, &chosen, true);
         let tokens = measure.prompt_tokens(&packed.messages)?;
         if tokens <= budget {
+            if !filled {
+                filled = true;
+                if take_sources(input, measure, &mut chosen, &mut per_doc, budget - tokens) {
+                    chosen.sort_unstable();
+                    continue;
+                }
+            }
             packed.prompt_tokens = tokens;
             return Ok(packed);
         }
-        if chosen.pop().is_some() {
+        if let Some(i) = chosen.pop() {
+            if let Some(count) = per_doc.get_mut(input.candidates[i].chunk.document_id.as_str()) {
+                *count = count.saturating_sub(1);
+            }
             continue;
         }
         if history.is_empty() {
@@ -298,6 +308,52 @@ pub fn pack(input: &PackInput, measure: &dyn Measure) -> Result<Packed, QueryErr
             history.remove(0);
         }
     }
+}
+
+/// Adds to `chosen`, by relevance, the candidates not yet in it whose
+/// estimated cost fits in `room`, within the per-document cap. Whether any
+/// was added.
+fn take_sources<'a>(
+    input: &'a PackInput,
+    measure: &dyn Measure,
+    chosen: &mut Vec<usize>,
+    per_doc: &mut HashMap<&'a str, usize>,
+    mut room: usize,
+) -> bool {
+    let before = chosen.len();
+    let taken: HashSet<usize> = chosen.iter().copied().collect();
+    for (i, c) in input.candidates.iter().enumerate() {
+        if taken.contains(&i) {
+            continue;
+        }
+        let count = per_doc.entry(c.chunk.document_id.as_str()).or_default();
+        if *count >= input.limits.per_document.max(1) {
+            continue;
+        }
+        let body = usize::try_from(c.chunk.qwen_tokens)
+            .ok()
+            .filter(|&t| t > 0)
+            .unwrap_or_else(|| measure.count(&c.chunk.text));
+        if body > room {
+            continue;
+        }
+        // The block around the text, measured around a stand-in that ends
+        // as the text does, so that token boundaries fall as they will
+        // around the text (a closing `。` or `.` merges with the newline
+        // after it into one token).
+        let n = chosen.len() as u32 + 1;
+        let stand_in = stand_in(&c.chunk.text);
+        let wrapper = measure
+            .count(&source_block(n, &c.chunk, stand_in))
+            .saturating_sub(measure.count(stand_in));
+        let cost = body + wrapper;
+        if cost <= room {
+            room -= cost;
+            *count += 1;
+            chosen.push(i);
+        }
+    }
+    chosen.len() > before
 }
 
 #[cfg(test)]

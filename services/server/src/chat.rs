@@ -213,6 +213,18 @@ impl Exchange {
     /// conversation (creating it for a first question). Returns the audit
     /// event id and the conversation id.
     async fn commit(&self, answer: &Answer) -> Result<(String, String), ApiError> {
+        let t = &self.prepared.timings;
+        tracing::info!(
+            rewrite_ms = t.rewrite_ms,
+            retrieval_ms = t.retrieval_ms,
+            assembly_ms = t.assembly_ms,
+            prompt_tokens = answer.prompt_tokens,
+            sources = self.prepared.sources.len(),
+            prefill_s = answer.prefill_seconds,
+            decode_s = answer.decode_seconds,
+            completion_tokens = answer.completion_tokens,
+            "chat answered"
+        );
         let record = self
             .state
             .audit
