@@ -25,13 +25,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
-use zhishu_engine::{ChatMessage, Engine};
-use zhishu_query::{Question, Rag, Retrieval};
-use zhishu_retrieval::{EdgeIndex, HybridSearcher, LexicalIndex, Scope, SearchFilter, VectorIndex, chunk_id};
 use zhishu_engine::testing::{TinyQwen3, write_tiny_qwen3};
+use zhishu_engine::{ChatMessage, Engine};
 use zhishu_query::assemble;
 use zhishu_query::prompt::{Candidate, Limits, PackInput, SYSTEM_PROMPT};
+use zhishu_query::{Question, Rag, Retrieval};
 use zhishu_retrieval::ChunkDoc;
+use zhishu_retrieval::{
+    EdgeIndex, HybridSearcher, LexicalIndex, Scope, SearchFilter, VectorIndex, chunk_id,
+};
 
 const CANDIDATES: usize = 2_000;
 const CONTEXT: usize = 131_072;
@@ -156,7 +158,9 @@ fn main() {
     let mut tokenise = Vec::new();
     for _ in 0..RUNS {
         let t = Instant::now();
-        let text = engine.chat_prompt(&a.packed.messages, false).expect("render");
+        let text = engine
+            .chat_prompt(&a.packed.messages, false)
+            .expect("render");
         render.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
         std::hint::black_box(engine.encode(&text).expect("encode"));
@@ -305,7 +309,8 @@ fn pipeline(engine: Arc<Engine>) {
         for v in [&mut total, &mut retrieval, &mut assembly] {
             v.sort_by(f64::total_cmp);
         }
-        let pq = |v: &[f64]| serde_json::json!({"p50": percentile(v, 0.5), "p99": percentile(v, 0.99)});
+        let pq =
+            |v: &[f64]| serde_json::json!({"p50": percentile(v, 0.5), "p99": percentile(v, 0.99)});
         println!(
             "{}",
             serde_json::json!({
