@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use zhishu_engine::testing::{TinyQwen3, write_tiny_qwen3};
+use zhishu_retrieval::synthetic::{passage, unit_vector};
 use zhishu_retrieval::{ChunkDoc, EdgeIndex, LexicalIndex, VectorIndex, chunk_id};
 
 const CONTEXT: u64 = 131_072;
@@ -29,44 +30,10 @@ fn assets() -> PathBuf {
     )
 }
 
-fn passage(i: usize) -> String {
-    let mut s = String::new();
-    for j in 0..(2 + i % 5) {
-        if (i + j) % 2 == 0 {
-            s.push_str(&format!(
-                "Clause {i}.{j}: expense claims above {} yuan need the manager's approval before payment. ",
-                100 + (i * 13 + j * 7) % 900
-            ));
-        } else {
-            s.push_str(&format!(
-                "第{i}条第{j}款：差旅报销须在出差结束后{}个工作日内提交，逾期不予受理。",
-                5 + (i + j) % 20
-            ));
-        }
-    }
-    s.trim_end().to_owned()
-}
-
-/// A deterministic unit vector per chunk.
-fn vector(i: usize) -> Vec<f32> {
-    let mut state = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut v: Vec<f32> = (0..384)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % 2000) as f32 / 1000.0 - 1.0
-        })
-        .collect();
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|x| *x /= norm);
-    v
-}
-
 fn populate(data: &std::path::Path, tokenizer: &tokenizers::Tokenizer) -> u64 {
     let chunks: Vec<ChunkDoc> = (0..CHUNKS)
         .map(|i| {
-            let text = passage(i);
+            let text = passage(i, 2 + i % 5);
             let document_id = format!("policy-{}", i / 4);
             ChunkDoc {
                 chunk_id: chunk_id(&document_id, 1, (i % 4) as i64),
@@ -105,7 +72,7 @@ fn populate(data: &std::path::Path, tokenizer: &tokenizers::Tokenizer) -> u64 {
             .iter()
             .cloned()
             .enumerate()
-            .map(|(i, c)| (c, vector(i)))
+            .map(|(i, c)| (c, unit_vector(i, 384)))
             .collect();
         vectors.upsert(points).await.expect("upsert");
         vectors.commit().await.expect("commit");

@@ -31,6 +31,7 @@ use zhishu_query::assemble;
 use zhishu_query::prompt::{Candidate, Limits, PackInput, SYSTEM_PROMPT};
 use zhishu_query::{Question, Rag, Retrieval};
 use zhishu_retrieval::ChunkDoc;
+use zhishu_retrieval::synthetic::{passage, unit_vector};
 use zhishu_retrieval::{
     EdgeIndex, HybridSearcher, LexicalIndex, Scope, SearchFilter, VectorIndex, chunk_id,
 };
@@ -45,26 +46,6 @@ fn assets() -> PathBuf {
         |_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/zhishu/assets"),
         PathBuf::from,
     )
-}
-
-/// A passage of `sentences` sentences, English and Chinese mixed, distinct
-/// per chunk.
-fn passage(i: usize, sentences: usize) -> String {
-    let mut s = String::new();
-    for j in 0..sentences {
-        if (i + j) % 2 == 0 {
-            s.push_str(&format!(
-                "Clause {i}.{j}: travel claims above {} yuan need the approval of the cost-centre manager before payment. ",
-                100 + (i * 13 + j * 7) % 900
-            ));
-        } else {
-            s.push_str(&format!(
-                "第{i}条第{j}款：差旅费用须在出差结束后{}个工作日内提交报销，逾期由财务部退回。",
-                5 + (i + j) % 20
-            ));
-        }
-    }
-    s.trim_end().to_owned()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -190,22 +171,6 @@ fn main() {
     pipeline(Arc::new(engine));
 }
 
-/// A deterministic unit vector per chunk.
-fn vector(i: usize, dims: usize) -> Vec<f32> {
-    let mut state = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut v: Vec<f32> = (0..dims)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % 2000) as f32 / 1000.0 - 1.0
-        })
-        .collect();
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|x| *x /= norm);
-    v
-}
-
 const PIPELINE_CHUNKS: usize = 10_000;
 const QUESTIONS: usize = 200;
 
@@ -260,7 +225,7 @@ fn pipeline(engine: Arc<Engine>) {
         let points = chunks
             .into_iter()
             .enumerate()
-            .map(|(i, c)| (c, vector(i, dims)))
+            .map(|(i, c)| (c, unit_vector(i, dims)))
             .collect();
         vectors.upsert(points).await.expect("upsert");
         vectors.commit().await.expect("commit");

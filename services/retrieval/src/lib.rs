@@ -16,6 +16,7 @@ pub mod eval;
 mod hybrid;
 mod lexical;
 mod scope;
+pub mod synthetic;
 mod vector;
 
 pub use chunk::{ChunkDoc, chunk_id};
