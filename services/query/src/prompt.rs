@@ -336,6 +336,8 @@ fn take_sources<'a>(
 ) -> bool {
     let before = chosen.len();
     let taken: HashSet<usize> = chosen.iter().copied().collect();
+    // Stand-ins repeat (`.`, `。`, `x`): measure each once.
+    let mut stand_ins: HashMap<&str, usize> = HashMap::new();
     for (i, c) in input.candidates.iter().enumerate() {
         if taken.contains(&i) {
             continue;
@@ -357,9 +359,12 @@ fn take_sources<'a>(
         // after it into one token).
         let n = chosen.len() as u32 + 1;
         let stand_in = stand_in(&c.chunk.text);
+        let alone = *stand_ins
+            .entry(stand_in)
+            .or_insert_with(|| measure.count(stand_in));
         let wrapper = measure
             .count(&source_block(n, &c.chunk, stand_in))
-            .saturating_sub(measure.count(stand_in));
+            .saturating_sub(alone);
         let cost = body + wrapper;
         if cost <= room {
             room -= cost;
