@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use zhishu_engine::testing::{TinyQwen3, write_tiny_qwen3};
-use zhishu_retrieval::synthetic::{passage, unit_vector};
-use zhishu_retrieval::{ChunkDoc, EdgeIndex, LexicalIndex, VectorIndex, chunk_id};
+use zhishu_retrieval::synthetic::{chunk, passage, unit_vector};
+use zhishu_retrieval::{ChunkDoc, EdgeIndex, LexicalIndex, VectorIndex};
 
 const CONTEXT: u64 = 131_072;
 const CHUNKS: usize = 2_400;
@@ -34,28 +34,11 @@ fn populate(data: &std::path::Path, tokenizer: &tokenizers::Tokenizer) -> u64 {
     let chunks: Vec<ChunkDoc> = (0..CHUNKS)
         .map(|i| {
             let text = passage(i, 2 + i % 5);
-            let document_id = format!("policy-{}", i / 4);
-            ChunkDoc {
-                chunk_id: chunk_id(&document_id, 1, (i % 4) as i64),
-                document_id,
-                version: 1,
-                ordinal: (i % 4) as i64,
-                collection: "finance".into(),
-                path: format!("/finance/policy-{}.pdf", i / 4),
-                title: format!("Expense policy {}", i / 4),
-                section_path: format!("Claims > Clause {i}"),
-                page: Some((i % 4) as i64 + 1),
-                access_groups: vec!["public".into()],
-                content_hash: format!("{i:064x}"),
-                modified_at: 0,
-                char_start: 0,
-                char_end: text.chars().count() as i64,
-                qwen_tokens: tokenizer
-                    .encode(text.as_str(), false)
-                    .expect("encode")
-                    .len() as i64,
-                text,
-            }
+            let qwen_tokens = tokenizer
+                .encode(text.as_str(), false)
+                .expect("encode")
+                .len() as i64;
+            chunk(i, 4, "public", text, qwen_tokens)
         })
         .collect();
     let total = chunks.iter().map(|c| c.qwen_tokens as u64).sum();

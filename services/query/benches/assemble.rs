@@ -31,10 +31,8 @@ use zhishu_query::assemble;
 use zhishu_query::prompt::{Candidate, Limits, PackInput, SYSTEM_PROMPT};
 use zhishu_query::{Question, Rag, Retrieval};
 use zhishu_retrieval::ChunkDoc;
-use zhishu_retrieval::synthetic::{passage, unit_vector};
-use zhishu_retrieval::{
-    EdgeIndex, HybridSearcher, LexicalIndex, Scope, SearchFilter, VectorIndex, chunk_id,
-};
+use zhishu_retrieval::synthetic::{chunk, passage, unit_vector};
+use zhishu_retrieval::{EdgeIndex, HybridSearcher, LexicalIndex, Scope, SearchFilter, VectorIndex};
 
 const CANDIDATES: usize = 2_000;
 const CONTEXT: usize = 131_072;
@@ -72,24 +70,7 @@ fn main() {
             let text = passage(i, 1 + (i * 37) % 8);
             let qwen_tokens = engine.encode(&text).expect("encode").len() as i64;
             Candidate {
-                chunk: ChunkDoc {
-                    chunk_id: format!("c{i}"),
-                    document_id: format!("doc{}", i / 2),
-                    version: 1,
-                    ordinal: (i % 2) as i64,
-                    collection: "finance".into(),
-                    path: format!("/policies/doc{}.pdf", i / 2),
-                    title: format!("Travel policy {}", i / 2),
-                    section_path: format!("Claims > Clause {i}"),
-                    page: Some((i % 40) as i64 + 1),
-                    access_groups: vec!["public".into()],
-                    content_hash: String::new(),
-                    modified_at: 0,
-                    char_start: 0,
-                    char_end: text.len() as i64,
-                    qwen_tokens,
-                    text,
-                },
+                chunk: chunk(i, 2, "public", text, qwen_tokens),
                 score: 1.0 - i as f32 / CANDIDATES as f32,
             }
         })
@@ -199,25 +180,9 @@ fn pipeline(engine: Arc<Engine>) {
         let chunks: Vec<ChunkDoc> = (0..PIPELINE_CHUNKS)
             .map(|i| {
                 let text = passage(i, 1 + (i * 37) % 8);
-                let document_id = format!("doc{}", i / 4);
-                ChunkDoc {
-                    chunk_id: chunk_id(&document_id, 1, (i % 4) as i64),
-                    document_id,
-                    version: 1,
-                    ordinal: (i % 4) as i64,
-                    collection: "finance".into(),
-                    path: format!("/policies/doc{}.pdf", i / 4),
-                    title: format!("Travel policy {}", i / 4),
-                    section_path: format!("Claims > Clause {i}"),
-                    page: Some((i % 40) as i64 + 1),
-                    access_groups: vec![if i % 2 == 0 { "public" } else { "finance" }.into()],
-                    content_hash: String::new(),
-                    modified_at: 0,
-                    char_start: 0,
-                    char_end: text.len() as i64,
-                    qwen_tokens: engine.encode(&text).expect("encode").len() as i64,
-                    text,
-                }
+                let qwen_tokens = engine.encode(&text).expect("encode").len() as i64;
+                let group = if i % 2 == 0 { "public" } else { "finance" };
+                chunk(i, 4, group, text, qwen_tokens)
             })
             .collect();
         lexical.upsert(&chunks).expect("lexical upsert");

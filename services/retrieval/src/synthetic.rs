@@ -3,6 +3,8 @@
 //! unit vectors that stand in for embeddings when embedding thousands of
 //! long passages would dominate the run. Deterministic, so runs compare.
 
+use crate::{ChunkDoc, chunk_id};
+
 /// Passage `i`: `sentences` sentences of an expense policy, alternating
 /// English and Chinese, each naming `i` so that passages differ.
 pub fn passage(i: usize, sentences: usize) -> String {
@@ -21,6 +23,39 @@ pub fn passage(i: usize, sentences: usize) -> String {
         }
     }
     s.trim_end().to_owned()
+}
+
+/// Chunk `i` of a synthetic policy library: `per_document` consecutive
+/// chunks per document, one page each, readable by `group`, with `text`
+/// and its stored Qwen3 token count.
+pub fn chunk(
+    i: usize,
+    per_document: usize,
+    group: &str,
+    text: String,
+    qwen_tokens: i64,
+) -> ChunkDoc {
+    let doc = i / per_document.max(1);
+    let ordinal = (i % per_document.max(1)) as i64;
+    let document_id = format!("policy-{doc}");
+    ChunkDoc {
+        chunk_id: chunk_id(&document_id, 1, ordinal),
+        document_id,
+        version: 1,
+        ordinal,
+        collection: "finance".into(),
+        path: format!("/finance/policy-{doc}.pdf"),
+        title: format!("Expense policy {doc}"),
+        section_path: format!("Claims > Clause {i}"),
+        page: Some(ordinal + 1),
+        access_groups: vec![group.to_owned()],
+        content_hash: format!("{i:064x}"),
+        modified_at: 0,
+        char_start: 0,
+        char_end: text.chars().count() as i64,
+        qwen_tokens,
+        text,
+    }
 }
 
 /// A deterministic unit vector of `dims` dimensions for item `i`
