@@ -4,22 +4,12 @@
 
 mod common;
 
-use common::{BIN, config_text};
+use common::{BIN, assets, config_text};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use zhishu_retrieval::{EdgeIndex, LexicalIndex, Scope, SearchFilter, VectorIndex};
 use zhishu_store::{DocumentStatus, Repository, SqlStore};
-
-fn assets() -> std::path::PathBuf {
-    std::env::var("ZHISHU_ASSETS_DIR").map_or_else(
-        |_| {
-            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/zhishu/assets")
-        },
-        std::path::PathBuf::from,
-    )
-}
 
 struct Sandbox {
     dir: tempfile::TempDir,

@@ -11,9 +11,8 @@
 
 mod common;
 
-use common::{Server, bearer};
+use common::{Server, assets, bearer};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use zhishu_engine::testing::{TinyQwen3, write_tiny_qwen3};
@@ -22,13 +21,6 @@ use zhishu_retrieval::{ChunkDoc, EdgeIndex, LexicalIndex, VectorIndex};
 
 const CONTEXT: u64 = 131_072;
 const CHUNKS: usize = 2_400;
-
-fn assets() -> PathBuf {
-    std::env::var("ZHISHU_ASSETS_DIR").map_or_else(
-        |_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/zhishu/assets"),
-        PathBuf::from,
-    )
-}
 
 fn populate(data: &std::path::Path, tokenizer: &tokenizers::Tokenizer) -> u64 {
     let chunks: Vec<ChunkDoc> = (0..CHUNKS)

@@ -11,6 +11,15 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_zhishu");
 
+/// The offline test assets (`scripts/fetch-assets.sh`):
+/// `ZHISHU_ASSETS_DIR`, else `~/.cache/zhishu/assets`.
+pub fn assets() -> PathBuf {
+    std::env::var("ZHISHU_ASSETS_DIR").map_or_else(
+        |_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/zhishu/assets"),
+        PathBuf::from,
+    )
+}
+
 /// A minimal single-box configuration rooted in `dir`.
 pub fn config_text(dir: &Path, database_url: &str) -> String {
     format!(
