@@ -5,9 +5,18 @@
 # The runtime stage is a slim Debian; GPU builds (the `cuda` feature) use an
 # NVIDIA CUDA runtime image as the base instead: see docs/deployment.md.
 
+FROM node:22-bookworm-slim AS web
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
+# The UI is embedded in the release binary.
+COPY --from=web /src/web/dist web/dist
 RUN cargo build --release --locked --bin zhishu \
  && install -m 0755 target/release/zhishu /usr/local/bin/zhishu
 

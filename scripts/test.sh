@@ -8,7 +8,9 @@
 #    that is installed but stopped) and exports DATABASE_URL for the tests;
 # 3. fetches the offline test assets (scripts/fetch-assets.sh) and makes a
 #    Python virtual environment with the openai client for tests/chat.rs;
-# 4. cargo fmt --check, cargo clippy -D warnings, cargo test, all workspace.
+# 4. builds the web UI (scripts/build-web.sh) and installs Debian's chromium
+#    for the browser tests (tests/web_ui.rs);
+# 5. cargo fmt --check, cargo clippy -D warnings, cargo test, all workspace.
 # Any failure stops the run with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +67,23 @@ if ! "$TEST_VENV/bin/python" -c 'import openai' 2>/dev/null; then
 fi
 export ZHISHU_TEST_PYTHON="$TEST_VENV/bin/python"
 "$ZHISHU_TEST_PYTHON" -c 'import openai; print("openai", openai.__version__)'
+
+say "web UI and browser"
+./scripts/build-web.sh
+CHROMIUM="${CHROMIUM:-$(command -v chromium || true)}"
+if [ -z "$CHROMIUM" ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "installing Debian's chromium for the browser tests"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+            || die "cannot install chromium with apt-get"
+    else
+        die "chromium not found: apt-get install chromium (as root), or set CHROMIUM to a Chromium binary"
+    fi
+    CHROMIUM=$(command -v chromium)
+fi
+export CHROMIUM
+"$CHROMIUM" --version
 
 say "cargo fmt --check"
 cargo fmt --all --check

@@ -342,7 +342,7 @@ pub(crate) async fn chat_completions(
         .max_completion_tokens
         .or(body.max_tokens)
         .unwrap_or(rag.chat_config().answer_tokens);
-    if let Some(t) = body.temperature {
+    if let Some(t) = body.temperature.or(rag.chat_config().temperature) {
         params.temperature = t;
     }
     if let Some(p) = body.top_p {

@@ -24,6 +24,7 @@ mod ops;
 mod readiness;
 mod state;
 pub mod telemetry;
+mod ui;
 
 pub use error::{ApiError, ServerError};
 pub use knowledge::Knowledge;
@@ -73,7 +74,7 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
             .configure(embeddings::configure)
             .configure(knowledge::configure)
             .configure(chat::configure)
-            .default_service(web::to(error::not_found))
+            .default_service(web::to(ui::fallback))
     })
     .shutdown_timeout(cfg.shutdown_timeout_secs)
     .client_request_timeout(Duration::from_secs(30))

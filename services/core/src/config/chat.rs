@@ -32,6 +32,12 @@ pub struct ChatConfig {
     pub system_prompt: Option<String>,
     /// Requests waiting for the engine before new ones get 503. Default 32.
     pub queue: usize,
+    /// Sampling temperature when a request sets none (the web UI never
+    /// does). Unset: the model's recommendation (0.7 for Qwen3 without
+    /// thinking, 0.6 with). 0 makes answers repeatable, which some
+    /// compliance teams require.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
 }
 
 impl Default for ChatConfig {
@@ -44,6 +50,7 @@ impl Default for ChatConfig {
             rewrite_followups: true,
             system_prompt: None,
             queue: 32,
+            temperature: None,
         }
     }
 }
@@ -65,6 +72,11 @@ impl ChatConfig {
         }
         if self.queue == 0 {
             return Err(("chat.queue", "must be at least 1".into()));
+        }
+        if let Some(t) = self.temperature
+            && !(0.0..=2.0).contains(&t)
+        {
+            return Err(("chat.temperature", "must be between 0 and 2".into()));
         }
         Ok(())
     }

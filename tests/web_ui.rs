@@ -1,0 +1,148 @@
+//! The web UI in a real browser: a real `zhishu serve` with the small model
+//! (SmolLM2-135M) serves the built UI (`web/dist`), and Debian's headless
+//! `chromium`, driven by playwright-core (`web/e2e/ui.test.mjs`), signs in
+//! as each role, ingests a folder, asks and opens a citation, finds the
+//! exchange in the audit trail and exports it, and checks that an employee
+//! can neither see nor reach the compliance console.
+//!
+//! Needs what `./scripts/test.sh` installs: Node.js, `web/node_modules`
+//! (`npm ci` in `web/`), the built UI (`npm run build`) and `chromium`.
+
+mod common;
+
+use common::{Server, get_text, repo_root};
+use std::path::Path;
+use std::process::Command;
+
+const PASSWORD: &str = "correct-horse-battery";
+
+fn require(what: &str, ok: bool, fix: &str) {
+    assert!(ok, "the browser tests need {what}: {fix}");
+}
+
+fn chromium() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+fn write_docs(docs: &Path) {
+    common::write_pdf(
+        &docs.join("kestrel-manual.pdf"),
+        &[
+            "Project Kestrel: overview\nProject Kestrel builds the new data centre in Suzhou.\nThe building has four floors and two server halls.",
+            "Vault access\nThe emergency vault code for Project Kestrel is 4471-ZETA.\nThe security office changes the code every quarter.",
+            "Contacts\nThe security office is on the third floor, room 301.\nCall extension 5100 outside office hours.",
+        ],
+    );
+    std::fs::write(
+        docs.join("canteen.md"),
+        "# Canteen\n\nThe canteen serves lunch from noon to two. 食堂中午十二点到两点供应午餐。\n",
+    )
+    .expect("write markdown");
+    // A corrupt file: reported per file, the job goes on.
+    std::fs::write(docs.join("broken.pdf"), b"%PDF-1.7\nthis is not a PDF body")
+        .expect("write pdf");
+}
+
+#[test]
+fn the_web_ui_serves_chat_library_and_console_to_the_right_roles() {
+    let root = repo_root();
+    let web = root.join("web");
+    require(
+        "the built UI",
+        web.join("dist/index.html").is_file(),
+        "run ./scripts/build-web.sh",
+    );
+    require(
+        "web/node_modules",
+        web.join("node_modules/playwright-core").is_dir(),
+        "run `npm ci` in web/",
+    );
+    require(
+        "chromium",
+        Path::new(&chromium()).is_file(),
+        "apt-get install chromium (or set CHROMIUM)",
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let docs = dir.path().join("docs/security");
+    std::fs::create_dir_all(&docs).expect("docs folder");
+    write_docs(&docs);
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let roots = format!("[\"{}\"]", dir.path().join("docs").display());
+    let server = Server::start_with(
+        dir,
+        &url,
+        &[
+            ("ZHISHU_INGEST__ROOTS", roots.as_str()),
+            // Deterministic, short answers: the test reads them.
+            ("ZHISHU_CHAT__TEMPERATURE", "0"),
+            ("ZHISHU_CHAT__ANSWER_TOKENS", "48"),
+        ],
+    );
+    server.wait_ready(200);
+    for (name, role, group) in [
+        ("admin", "admin", "security"),
+        ("officer", "compliance_officer", "audit"),
+        ("emma", "employee", "sales"),
+    ] {
+        let (code, _, err) = server.cli(
+            &[
+                "users",
+                "add",
+                name,
+                "--role",
+                role,
+                "--group",
+                group,
+                "--password",
+                PASSWORD,
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "users add {name}: {err}");
+    }
+
+    // The page itself: served with a strict CSP; client routes fall back to
+    // it; API paths and missing assets do not.
+    let (status, headers, body) = get_text(&server.url("/"), &[]);
+    assert_eq!(status, 200);
+    assert!(body.contains("<div id=\"app\">"), "{body}");
+    let csp = common::header(&headers, "content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let (status, _, deep) = get_text(&server.url("/chat/some-conversation"), &[]);
+    assert_eq!((status, deep == body), (200, true));
+    let (status, _, missing) = get_text(&server.url("/assets/gone-123.js"), &[]);
+    assert_eq!(status, 404, "{missing}");
+    let (status, _, api) = get_text(&server.url("/v1/not-a-route"), &[]);
+    assert_eq!(status, 404);
+    assert!(api.contains("\"not_found\""), "{api}");
+
+    let shots = std::env::var("ZHISHU_SCREENSHOTS").unwrap_or_else(|_| {
+        root.join("target/screenshots")
+            .to_string_lossy()
+            .into_owned()
+    });
+    let out = Command::new("node")
+        .args(["--test", "--test-concurrency=1", "--test-reporter=spec"])
+        .arg("e2e/ui.test.mjs")
+        .current_dir(&web)
+        .env("ZHISHU_URL", &server.base)
+        .env("ZHISHU_DOCS", &docs)
+        .env("ZHISHU_PASSWORD", PASSWORD)
+        .env("ZHISHU_SCREENSHOTS", &shots)
+        .env("CHROMIUM", chromium())
+        .output()
+        .expect("run node (install Node.js 20 or later)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    let logs = server.logs();
+    assert!(
+        out.status.success(),
+        "browser tests failed (their report is above):\n{stderr}\nlast server log lines:\n{}",
+        logs[logs.len().saturating_sub(40)..].join("\n")
+    );
+}

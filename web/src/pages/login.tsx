@@ -1,0 +1,60 @@
+// Sign-in with a local user's password; the server sets the HTTP-only
+// session cookie.
+
+import { useState } from "preact/hooks";
+import { api, ApiFailure, type Me } from "../api";
+import { t } from "../i18n";
+import { ErrorNote } from "../components/error";
+
+export function Login({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      onSignedIn(await api<Me>("POST", "/v1/auth/login", { username, password }));
+    } catch (err) {
+      // 401 here is a wrong name or password, not an ended session.
+      setError(err instanceof ApiFailure && err.status === 401 ? new Error(err.message) : err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main class="login">
+      <form onSubmit={submit} aria-labelledby="login-title">
+        <div class="brand big">
+          <span class="logo" aria-hidden="true">枢</span> {t("app.name")}
+        </div>
+        <p class="muted">{t("app.tagline")}</p>
+        <h1 id="login-title">{t("login.title")}</h1>
+        <label>
+          {t("login.username")}
+          <input name="username" autoComplete="username" required value={username}
+            onInput={(e) => setUsername((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          {t("login.password")}
+          <input name="password" type="password" autoComplete="current-password" required value={password}
+            onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+        </label>
+        {error instanceof Error && !(error instanceof ApiFailure) ? (
+          <p class="error" role="alert">
+            {t("login.failed")}: {error.message}
+          </p>
+        ) : (
+          <ErrorNote error={error} />
+        )}
+        <button type="submit" class="primary" disabled={busy}>
+          {t("login.submit")}
+        </button>
+      </form>
+    </main>
+  );
+}
