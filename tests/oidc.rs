@@ -7,10 +7,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Server, bearer, request};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 const ISSUER: &str = "https://sso.example.test/realms/acme";
 
@@ -199,5 +202,344 @@ fn oidc_tokens_are_verified_against_the_providers_keys() {
     assert!(
         oidc_actor,
         "the 403 for the employee token names the OIDC user"
+    );
+}
+
+/// What the fake provider's token endpoint accepts and answers.
+#[derive(Default)]
+struct Grant {
+    code: String,
+    challenge: String,
+    id_token: String,
+}
+
+/// A fake identity provider: `GET /certs` serves the JWKS, `POST /token`
+/// redeems the one code it was told about, checking the PKCE verifier
+/// against the challenge, as a real provider would.
+fn serve_provider(jwks: String, grant: Arc<Mutex<Grant>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then as much body as content-length says.
+            loop {
+                let n = conn.read(&mut buf).unwrap_or(0);
+                raw.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&raw).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if raw.len() >= end + 4 + length || n == 0 {
+                        break;
+                    }
+                } else if n == 0 {
+                    break;
+                }
+            }
+            let text = String::from_utf8_lossy(&raw).to_string();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            let (status, reply) = if head.starts_with("GET /certs") {
+                (200, jwks.clone())
+            } else if head.starts_with("POST /token") {
+                let form: HashMap<String, String> = body
+                    .split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                let g = grant.lock().unwrap();
+                let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+                let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+                if form.get("grant_type").map(String::as_str) == Some("authorization_code")
+                    && form.get("code") == Some(&g.code)
+                    && form.get("client_id").map(String::as_str) == Some("zhishu-web")
+                    && challenge == g.challenge
+                {
+                    (
+                        200,
+                        serde_json::json!({"id_token": g.id_token, "access_token": "opaque", "token_type": "Bearer"})
+                            .to_string(),
+                    )
+                } else {
+                    (
+                        400,
+                        r#"{"error":"invalid_grant","error_description":"code or verifier not valid"}"#
+                            .to_owned(),
+                    )
+                }
+            } else {
+                (404, "{}".to_owned())
+            };
+            let _ = conn.write_all(
+                format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A browser that does not follow redirects: returns status, headers and
+/// body.
+fn browse(url: &str, cookie: Option<&str>) -> (u16, Vec<(String, String)>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut r = agent.get(url);
+    if let Some(c) = cookie {
+        r = r.header("cookie", c);
+    }
+    let res = r.call().expect("HTTP request");
+    let status = res.status().as_u16();
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    (status, headers)
+}
+
+/// The value of the cookie `name` among the response's `set-cookie`s.
+fn set_cookie(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .find_map(|(_, v)| v.strip_prefix(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or("").to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn location(headers: &[(String, String)]) -> String {
+    common::header(headers, "location")
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// One started sign-in: the query the browser carries to the provider and
+/// the cookie the server set.
+struct Started {
+    query: HashMap<String, String>,
+    cookie: String,
+}
+
+fn start_sign_in(server: &Server, provider: &str) -> Started {
+    let (status, headers) = browse(&server.url("/v1/auth/oidc/login"), None);
+    assert_eq!(status, 302);
+    let to = location(&headers);
+    let query = to
+        .strip_prefix(&format!("{provider}/auth?"))
+        .unwrap_or_else(|| panic!("to the provider: {to}"))
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let cookie = set_cookie(&headers, "zhishu_sso").expect("the sign-in cookie");
+    let raw = headers
+        .iter()
+        .find(|(k, v)| k == "set-cookie" && v.starts_with("zhishu_sso="))
+        .map(|(_, v)| v.to_ascii_lowercase())
+        .unwrap();
+    assert!(
+        raw.contains("httponly")
+            && raw.contains("samesite=lax")
+            && raw.contains("path=/v1/auth/oidc"),
+        "{raw}"
+    );
+    Started { query, cookie }
+}
+
+fn id_claims(nonce: &str, user: &str, roles: &[&str]) -> serde_json::Value {
+    let mut c = claims(roles);
+    c["aud"] = "zhishu-web".into();
+    c["nonce"] = nonce.into();
+    c["preferred_username"] = user.into();
+    c
+}
+
+#[test]
+fn browser_single_sign_on_uses_pkce_and_opens_a_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pem, n) = rsa_key(dir.path(), "provider");
+    let jwks = serde_json::json!({"keys": [{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": n, "e": "AQAB"}]});
+    let grant = Arc::new(Mutex::new(Grant::default()));
+    let provider = serve_provider(jwks.to_string(), grant.clone());
+    let server = Server::start_env(&[
+        ("ZHISHU_AUTH__OIDC__ISSUER", ISSUER),
+        ("ZHISHU_AUTH__OIDC__AUDIENCE", "zhishu"),
+        ("ZHISHU_AUTH__OIDC__JWKS_URL", &format!("{provider}/certs")),
+        ("ZHISHU_AUTH__OIDC__ROLES_CLAIM", "realm_access.roles"),
+        ("ZHISHU_AUTH__OIDC__CLIENT_ID", "zhishu-web"),
+        ("ZHISHU_AUTH__OIDC__CLIENT_SECRET", "s3cret"),
+        (
+            "ZHISHU_AUTH__OIDC__AUTHORIZATION_ENDPOINT",
+            &format!("{provider}/auth"),
+        ),
+        (
+            "ZHISHU_AUTH__OIDC__TOKEN_ENDPOINT",
+            &format!("{provider}/token"),
+        ),
+        (
+            "ZHISHU_AUTH__OIDC__REDIRECT_URL",
+            "http://zhishu.test/v1/auth/oidc/callback",
+        ),
+    ]);
+    let (status, _, body) = request("GET", &server.url("/v1/auth/providers"), &[], None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({"password": true, "sso": true})
+    );
+
+    // A sign-in: the provider authenticates carol and sends her back.
+    let flow = start_sign_in(&server, &provider);
+    assert_eq!(flow.query["client_id"], "zhishu-web");
+    assert_eq!(flow.query["code_challenge_method"], "S256");
+    assert_eq!(flow.query["response_type"], "code");
+    let sign_in = |flow: &Started, user: &str, roles: &[&str]| {
+        *grant.lock().unwrap() = Grant {
+            code: "code-123".into(),
+            challenge: flow.query["code_challenge"].clone(),
+            id_token: token(&pem, "k1", id_claims(&flow.query["nonce"], user, roles)),
+        };
+        browse(
+            &server.url(&format!(
+                "/v1/auth/oidc/callback?code=code-123&state={}",
+                flow.query["state"]
+            )),
+            Some(&format!("zhishu_sso={}", flow.cookie)),
+        )
+    };
+    let (status, headers) = sign_in(&flow, "carol", &["compliance_officer"]);
+    assert_eq!((status, location(&headers)), (302, "/".to_owned()));
+    let session = set_cookie(&headers, "zhishu_session").expect("a session");
+    let me = |session: &str| {
+        let (status, _, body) = request(
+            "GET",
+            &server.url("/v1/auth/me"),
+            &[("cookie", &format!("zhishu_session={session}"))],
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    let carol = me(&session);
+    assert_eq!(carol["username"], "carol");
+    assert_eq!(carol["roles"], serde_json::json!(["compliance_officer"]));
+    assert_eq!(carol["groups"], serde_json::json!(["legal", "法务"]));
+
+    // The provider is the source of truth: new roles at the next sign-in.
+    let again = start_sign_in(&server, &provider);
+    assert_ne!(again.query["state"], flow.query["state"], "fresh state");
+    let (_, headers) = sign_in(&again, "carol", &["employee"]);
+    let demoted = set_cookie(&headers, "zhishu_session").expect("a session");
+    assert_eq!(me(&demoted)["roles"], serde_json::json!(["employee"]));
+
+    // What must fail, and fails without a session.
+    let refused = |status: u16, headers: &[(String, String)], reason: &str, what: &str| {
+        assert_eq!(status, 302, "{what}");
+        assert_eq!(location(headers), format!("/?sso_error={reason}"), "{what}");
+        assert!(set_cookie(headers, "zhishu_session").is_none(), "{what}");
+    };
+    let f = start_sign_in(&server, &provider);
+    let (s, h) = browse(
+        &server.url("/v1/auth/oidc/callback?code=code-123&state=forged"),
+        Some(&format!("zhishu_sso={}", f.cookie)),
+    );
+    refused(s, &h, "failed", "a forged state");
+    let (s, h) = browse(
+        &server.url(&format!(
+            "/v1/auth/oidc/callback?code=code-123&state={}",
+            f.query["state"]
+        )),
+        None,
+    );
+    refused(s, &h, "failed", "no sign-in cookie (login CSRF)");
+    let (s, h) = browse(
+        &server.url(&format!(
+            "/v1/auth/oidc/callback?code=stolen&state={}",
+            f.query["state"]
+        )),
+        Some(&format!("zhishu_sso={}", f.cookie)),
+    );
+    refused(s, &h, "failed", "a code the provider refuses");
+    let mut replayed = start_sign_in(&server, &provider);
+    replayed
+        .query
+        .insert("nonce".into(), f.query["nonce"].clone());
+    let (s, h) = sign_in(&replayed, "carol", &["admin"]);
+    refused(s, &h, "failed", "an ID token with another sign-in's nonce");
+    let (s, h) = browse(
+        &server.url("/v1/auth/oidc/callback?error=access_denied&error_description=user+cancelled"),
+        Some(&format!("zhishu_sso={}", f.cookie)),
+    );
+    refused(s, &h, "denied", "the provider's refusal");
+    // A local account with a password is never taken over.
+    let (code, _, err) = server.cli(
+        &[
+            "users",
+            "add",
+            "dave",
+            "--role",
+            "admin",
+            "--password",
+            "dave-password-1",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let takeover = start_sign_in(&server, &provider);
+    let (s, h) = sign_in(&takeover, "dave", &["admin"]);
+    refused(s, &h, "local_account", "a local account");
+
+    // Every attempt is in the audit trail.
+    let officer = start_sign_in(&server, &provider);
+    let (_, headers) = sign_in(&officer, "carol", &["compliance_officer"]);
+    let session = set_cookie(&headers, "zhishu_session").unwrap();
+    let (_, _, body) = request(
+        "GET",
+        &server.url("/v1/audit/events?action=auth.login&limit=50"),
+        &[("cookie", &format!("zhishu_session={session}"))],
+        None,
+    );
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let events = page["events"].as_array().unwrap();
+    let ok = events
+        .iter()
+        .filter(|e| e["outcome"] == "ok" && e["event"]["actor"]["auth"] == "oidc")
+        .count();
+    assert_eq!(ok, 3, "{body}");
+    let errors: Vec<&str> = events
+        .iter()
+        .filter(|e| e["outcome"] == "refused")
+        .map(|e| e["event"]["error"].as_str().unwrap_or(""))
+        .collect();
+    for needle in [
+        "state",
+        "no sign-in in progress",
+        "refused the code",
+        "nonce",
+        "access_denied",
+        "local account",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.contains(needle)),
+            "{needle}: {errors:?}"
+        );
+    }
+    assert!(
+        !body.contains("s3cret") && !body.contains(&flow.cookie),
+        "no secret in the audit trail"
     );
 }

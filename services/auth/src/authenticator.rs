@@ -4,10 +4,11 @@ use crate::oidc::OidcVerifier;
 use crate::secrets::{
     api_key_prefix, constant_time_eq, new_session_token, sha256_hex, verify_password,
 };
+use crate::sso::SsoFlow;
 use crate::{AuthMethod, Principal};
 use std::sync::Arc;
 use std::time::Duration;
-use zhishu_store::{Repository, SessionRecord, StoreError, UserRecord, now_ms};
+use zhishu_store::{NewUser, Repository, SessionRecord, StoreError, UserRecord, now_ms};
 
 /// Why a request could not be authenticated. The client sees only "missing"
 /// or "invalid"; the reason goes to the log and the audit trail.
@@ -33,6 +34,16 @@ pub enum LoginFailure {
     /// The user exists but is disabled.
     #[error("the account is disabled")]
     Disabled,
+    /// Single sign-on named a user that is a local account with a
+    /// password: the provider may not take it over.
+    #[error(
+        "`{0}` is a local account with a password; single sign-on cannot sign in as it (an admin can rename it, or recreate it with --no-password)"
+    )]
+    LocalAccount(String),
+    /// The single sign-on exchange failed (the reason is for the audit
+    /// trail and the log).
+    #[error("single sign-on failed: {0}")]
+    Sso(String),
     /// The identity store could not be read or written.
     #[error(transparent)]
     Store(StoreError),
@@ -50,6 +61,7 @@ pub struct Authenticator {
     store: Arc<dyn Repository>,
     session_ttl: Duration,
     oidc: Option<OidcVerifier>,
+    sso: Option<SsoFlow>,
 }
 
 impl Authenticator {
@@ -59,11 +71,67 @@ impl Authenticator {
         session_ttl: Duration,
         oidc: Option<OidcVerifier>,
     ) -> Self {
+        let sso = oidc.as_ref().and_then(|o| SsoFlow::new(o.config()));
         Self {
             store,
             session_ttl,
             oidc,
+            sso,
         }
+    }
+
+    /// The browser sign-in flow, when configured (`auth.oidc.client_id`).
+    pub fn sso(&self) -> Option<&SsoFlow> {
+        self.sso.as_ref()
+    }
+
+    /// Finishes a browser sign-in (see [`crate::sso`]) and opens a session
+    /// for the user the provider vouched for. The user is provisioned on
+    /// first sign-in (without a password), and their roles and access
+    /// groups are replaced by the provider's at every sign-in, so the
+    /// provider stays the source of truth. A local account with a password
+    /// is never taken over.
+    ///
+    /// # Errors
+    /// [`LoginFailure`]; the caller audits it.
+    pub async fn sso_login(
+        &self,
+        cookie: &str,
+        state: &str,
+        code: &str,
+        client_addr: Option<String>,
+    ) -> Result<(Principal, String, i64), LoginFailure> {
+        let (Some(flow), Some(verifier)) = (&self.sso, &self.oidc) else {
+            return Err(LoginFailure::Sso("single sign-on is not configured".into()));
+        };
+        let vouched = flow
+            .finish(cookie, state, code, verifier)
+            .await
+            .map_err(LoginFailure::Sso)?;
+        let user = match self.store.user_by_name(&vouched.username).await {
+            Ok(u) if u.password_hash.is_some() => {
+                return Err(LoginFailure::LocalAccount(u.username));
+            }
+            Ok(u) if u.disabled_at.is_some() => return Err(LoginFailure::Disabled),
+            Ok(u) => self
+                .store
+                .set_user_access(&u.username, &vouched.roles, &vouched.groups)
+                .await
+                .map_err(LoginFailure::Store)?,
+            Err(StoreError::NotFound { .. }) => self
+                .store
+                .create_user(&NewUser {
+                    username: vouched.username.clone(),
+                    display_name: vouched.username.clone(),
+                    password_hash: None,
+                    roles: vouched.roles.clone(),
+                    access_groups: vouched.groups.clone(),
+                })
+                .await
+                .map_err(LoginFailure::Store)?,
+            Err(e) => return Err(LoginFailure::Store(e)),
+        };
+        self.open_session(user, client_addr).await
     }
 
     /// Whether OIDC bearer tokens are accepted.
@@ -200,6 +268,16 @@ impl Authenticator {
         if user.disabled_at.is_some() {
             return Err(LoginFailure::Disabled);
         }
+        self.open_session(user, client_addr).await
+    }
+
+    /// Opens a session for a user: the principal, the token for the
+    /// cookie, and its expiry (ms).
+    async fn open_session(
+        &self,
+        user: UserRecord,
+        client_addr: Option<String>,
+    ) -> Result<(Principal, String, i64), LoginFailure> {
         let (token, token_hash) = new_session_token();
         let now = now_ms();
         let expires_at = now + i64::try_from(self.session_ttl.as_millis()).unwrap_or(i64::MAX / 2);

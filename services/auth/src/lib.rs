@@ -19,6 +19,7 @@ pub mod oidc;
 mod principal;
 mod rate;
 mod secrets;
+pub mod sso;
 
 pub use authenticator::{AuthError, Authenticator, LoginFailure};
 pub use principal::{AuthMethod, Principal};

@@ -85,6 +85,21 @@ pub const ROUTES: &[RouteSpec] = &[
         roles: None,
     },
     RouteSpec {
+        method: "GET",
+        path: "/v1/auth/providers",
+        roles: None,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/auth/oidc/login",
+        roles: None,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/auth/oidc/callback",
+        roles: None,
+    },
+    RouteSpec {
         method: "POST",
         path: "/v1/auth/logout",
         roles: Some(Authenticated::ROLES),

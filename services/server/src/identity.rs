@@ -1,8 +1,9 @@
-//! Sign-in, sign-out and "who am I".
+//! Sign-in (password or single sign-on), sign-out and "who am I".
 
 use crate::access::{Authenticated, Caller, SESSION_COOKIE, actor, origin};
 use crate::{ApiError, AppState};
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -21,8 +22,17 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(login)),
     )
     .service(logout)
-    .service(me);
+    .service(me)
+    .service(providers)
+    .service(sso_login)
+    .service(sso_callback);
 }
+
+/// Cookie holding a browser sign-in in progress (state, nonce, PKCE
+/// verifier); only the callback path ever receives it.
+const SSO_COOKIE: &str = "zhishu_sso";
+/// Where the SSO cookie is sent.
+const SSO_PATH: &str = "/v1/auth/oidc";
 
 /// Sign-in request.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -169,4 +179,184 @@ pub(crate) async fn me(
         .record(caller.event("auth.me", Outcome::Ok))
         .await?;
     Ok(web::Json(Me::from(&caller.principal)))
+}
+
+/// How people may sign in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Providers {
+    /// Local users with a password (always).
+    pub password: bool,
+    /// Single sign-on through the configured OIDC provider: start it at
+    /// `GET /v1/auth/oidc/login`.
+    pub sso: bool,
+}
+
+/// How people may sign in: the sign-in page shows a single-sign-on button
+/// when the provider is configured for browsers.
+#[utoipa::path(get, path = "/v1/auth/providers", tag = "identity",
+    responses((status = 200, description = "The sign-in methods", body = Providers)))]
+#[get("/v1/auth/providers")]
+pub(crate) async fn providers(state: web::Data<AppState>) -> web::Json<Providers> {
+    web::Json(Providers {
+        password: true,
+        sso: state.auth.sso().is_some(),
+    })
+}
+
+/// Starts single sign-on: redirects the browser to the identity provider
+/// (authorization code flow with PKCE).
+#[utoipa::path(get, path = "/v1/auth/oidc/login", tag = "identity",
+    responses((status = 302, description = "To the identity provider"),
+        (status = 404, description = "Single sign-on is not configured", body = crate::error::ErrorBody)))]
+#[get("/v1/auth/oidc/login")]
+pub(crate) async fn sso_login(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let flow = state.auth.sso().ok_or_else(|| {
+        ApiError::NotFound(
+            "single sign-on is not configured: set auth.oidc.client_id, authorization_endpoint, token_endpoint and redirect_url"
+                .into(),
+        )
+    })?;
+    let started = flow.start();
+    // Lax, not Strict: the provider sends the browser back with a
+    // top-level navigation from its own site.
+    let cookie = Cookie::build(SSO_COOKIE, started.cookie)
+        .path(SSO_PATH)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.auth.cookie_secure)
+        .max_age(CookieDuration::seconds(
+            zhishu_auth::sso::FLOW_TTL.as_secs() as i64,
+        ))
+        .finish();
+    Ok(HttpResponse::Found()
+        .cookie(cookie)
+        .insert_header((header::LOCATION, started.authorize_url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// What the identity provider sends back.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    session_state: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    iss: Option<String>,
+}
+
+/// Finishes single sign-on: checks the state, redeems the code, verifies
+/// the ID token, opens a session and sends the browser to the UI. A
+/// failure sends it to the sign-in page with a reason code
+/// (`/?sso_error=…`); the details go to the audit trail.
+#[utoipa::path(get, path = "/v1/auth/oidc/callback", tag = "identity",
+    params(("code" = Option<String>, Query, description = "Authorization code"),
+        ("state" = Option<String>, Query, description = "The state sent to the provider")),
+    responses((status = 302, description = "To the UI, signed in (session cookie set), or to the sign-in page with `sso_error`")))]
+#[get("/v1/auth/oidc/callback")]
+pub(crate) async fn sso_callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<Callback>,
+) -> Result<HttpResponse, ApiError> {
+    let (client_addr, request_id) = origin(&req);
+    let mut event = AuditEvent::new(
+        Actor {
+            user: "anonymous".into(),
+            auth: "oidc".into(),
+            ..Default::default()
+        },
+        "auth.login",
+        Outcome::Ok,
+    );
+    event.client_addr = client_addr.clone();
+    event.request_id = Some(request_id);
+    let mut gone = Cookie::build(SSO_COOKIE, "")
+        .path(SSO_PATH)
+        .http_only(true)
+        .finish();
+    gone.make_removal();
+    let back = |reason: &str| {
+        HttpResponse::Found()
+            .cookie(gone.clone())
+            .insert_header((header::LOCATION, format!("/?sso_error={reason}")))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish()
+    };
+
+    let rate_key = format!("login:{}", client_addr.as_deref().unwrap_or("unknown"));
+    if let Err(wait) = state.login_limiter.check(&rate_key) {
+        event.outcome = Outcome::Refused;
+        event.policy.push(PolicyDecision {
+            policy: "login_rate_limit".into(),
+            verdict: "deny".into(),
+            detail: Some(format!("retry in {} s", wait.as_secs().max(1))),
+        });
+        state.audit.record(event).await?;
+        return Ok(back("rate_limited"));
+    }
+    if let Some(error) = &query.error {
+        event.outcome = Outcome::Refused;
+        event.error = Some(format!(
+            "the identity provider answered `{error}`: {}",
+            query.error_description.as_deref().unwrap_or("")
+        ));
+        state.audit.record(event).await?;
+        return Ok(back("denied"));
+    }
+    let cookie = req
+        .cookie(SSO_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let result = state
+        .auth
+        .sso_login(
+            &cookie,
+            query.state.as_deref().unwrap_or(""),
+            query.code.as_deref().unwrap_or(""),
+            client_addr,
+        )
+        .await;
+    match result {
+        Ok((principal, token, expires_at)) => {
+            event.actor = actor(&principal);
+            event.actor.auth = "oidc".into();
+            state.audit.record(event).await?;
+            let max_age = (expires_at - zhishu_store::now_ms()) / 1000;
+            let session = Cookie::build(SESSION_COOKIE, token)
+                .path("/")
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .secure(state.config.auth.cookie_secure)
+                .max_age(CookieDuration::seconds(max_age))
+                .finish();
+            Ok(HttpResponse::Found()
+                .cookie(gone)
+                .cookie(session)
+                .insert_header((header::LOCATION, "/"))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish())
+        }
+        Err(LoginFailure::Store(e)) => Err(e.into()),
+        Err(failure) => {
+            let reason = match &failure {
+                LoginFailure::Disabled => "disabled",
+                LoginFailure::LocalAccount(name) => {
+                    event.actor.user = name.clone();
+                    "local_account"
+                }
+                _ => "failed",
+            };
+            tracing::warn!(reason = %failure, "single sign-on refused");
+            event.outcome = Outcome::Refused;
+            event.error = Some(failure.to_string());
+            state.audit.record(event).await?;
+            Ok(back(reason))
+        }
+    }
 }

@@ -10,6 +10,7 @@ use utoipa::OpenApi;
     paths(
         crate::ops::healthz, crate::ops::readyz, crate::ops::metrics, crate::ops::openapi,
         crate::identity::login, crate::identity::logout, crate::identity::me,
+        crate::identity::providers, crate::identity::sso_login, crate::identity::sso_callback,
         crate::audit_api::events, crate::audit_api::event, crate::audit_api::export, crate::audit_api::verify_chain,
         crate::embeddings::embeddings,
         crate::knowledge::create_job, crate::knowledge::job_status, crate::knowledge::job_events,
@@ -23,7 +24,7 @@ use utoipa::OpenApi;
     modifiers(&Security),
     tags(
         (name = "operations", description = "Liveness, readiness, metrics and this document"),
-        (name = "identity", description = "Sign-in with local users; API keys and OIDC tokens are sent as `Authorization: Bearer`"),
+        (name = "identity", description = "Sign-in with local users or single sign-on (OIDC, in the browser); API keys and OIDC tokens are sent as `Authorization: Bearer`"),
         (name = "audit", description = "The audit trail, for compliance officers"),
         (name = "models", description = "OpenAI-compatible model endpoints"),
         (name = "ingest", description = "Folder ingestion jobs, for knowledge admins"),

@@ -78,6 +78,14 @@ pub trait Repository: Send + Sync {
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
     /// Disables a user (idempotent).
     async fn disable_user(&self, username: &str) -> Result<UserRecord, StoreError>;
+    /// Replaces a user's roles and access groups (single sign-on keeps
+    /// them in step with the identity provider at every sign-in).
+    async fn set_user_access(
+        &self,
+        username: &str,
+        roles: &[zhishu_core::Role],
+        groups: &[String],
+    ) -> Result<UserRecord, StoreError>;
 
     /// Stores an API key; a taken prefix is a [`StoreError::Conflict`].
     async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRecord, StoreError>;

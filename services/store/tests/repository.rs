@@ -423,6 +423,28 @@ async fn users_and_keys(db: &TestDb) {
         "{dup:?}"
     );
 
+    let synced = s
+        .set_user_access(
+            "张伟",
+            &[Role::ComplianceOfficer],
+            &["法务".into(), "legal".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(synced.roles, vec![Role::ComplianceOfficer]);
+    assert_eq!(
+        synced.access_groups,
+        vec!["法务".to_string(), "legal".into()]
+    );
+    assert_eq!(
+        synced.password_hash, u.password_hash,
+        "nothing else changes"
+    );
+    assert!(matches!(
+        s.set_user_access("nobody", &[Role::Employee], &[]).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
     let disabled = s.disable_user("张伟").await.unwrap();
     assert!(disabled.disabled_at.is_some());
     assert_eq!(s.list_users().await.unwrap().len(), 1);

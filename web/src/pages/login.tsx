@@ -1,7 +1,7 @@
 // Sign-in with a local user's password; the server sets the HTTP-only
 // session cookie.
 
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, ApiFailure, type Me } from "../api";
 import { t } from "../i18n";
 import { ErrorNote } from "../components/error";
@@ -11,6 +11,16 @@ export function Login({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [sso, setSso] = useState(false);
+  // A failed single sign-on comes back as `/?sso_error=<reason>`.
+  const [ssoError] = useState(() => new URLSearchParams(location.search).get("sso_error"));
+
+  useEffect(() => {
+    api<{ sso: boolean }>("GET", "/v1/auth/providers")
+      .then((p) => setSso(p.sso))
+      .catch(() => setSso(false));
+    if (ssoError) history.replaceState(null, "", location.pathname + location.hash);
+  }, []);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -54,7 +64,37 @@ export function Login({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
         <button type="submit" class="primary" disabled={busy}>
           {t("login.submit")}
         </button>
+        {ssoError && (
+          <p class="error" role="alert">
+            {ssoMessage(ssoError)}
+          </p>
+        )}
+        {sso && (
+          <>
+            <div class="or" aria-hidden="true">
+              <span>·</span>
+            </div>
+            <a class="button wide" href="/v1/auth/oidc/login">
+              {t("login.sso")}
+            </a>
+          </>
+        )}
       </form>
     </main>
   );
+}
+
+function ssoMessage(reason: string): string {
+  switch (reason) {
+    case "denied":
+      return t("sso.denied");
+    case "disabled":
+      return t("sso.disabled");
+    case "local_account":
+      return t("sso.local");
+    case "rate_limited":
+      return t("error.rate", { s: 60 });
+    default:
+      return t("sso.failed");
+  }
 }

@@ -122,6 +122,41 @@ pub struct OidcConfig {
     /// Claim holding the list of access groups. Default `groups`.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
+    /// Sign-in in the browser (authorization code flow with PKCE): this
+    /// client's id at the provider. With it, `authorization_endpoint`,
+    /// `token_endpoint` and `redirect_url` are required, and the sign-in
+    /// page shows a single-sign-on button.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The client's secret, for confidential clients (set it from the
+    /// environment: `ZHISHU_AUTH__OIDC__CLIENT_SECRET`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// The provider's authorization endpoint (its discovery document's
+    /// `authorization_endpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_endpoint: Option<String>,
+    /// The provider's token endpoint (`token_endpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<String>,
+    /// This server's callback as the browser reaches it, registered at the
+    /// provider: `https://zhishu.example.com/v1/auth/oidc/callback`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+    /// Scopes asked for. Default `openid profile email`.
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+}
+
+impl OidcConfig {
+    /// Whether browser sign-in is configured (`client_id` is set).
+    pub fn browser_sign_in(&self) -> bool {
+        self.client_id.is_some()
+    }
+}
+
+fn default_scopes() -> String {
+    "openid profile email".into()
 }
 
 fn default_username_claim() -> String {
@@ -631,6 +666,29 @@ impl Config {
                 "pipeline or tensor parallelism needs at least two engine.devices".into(),
             ));
         }
+        if let Some(o) = &self.auth.oidc
+            && o.browser_sign_in()
+        {
+            for (key, value) in [
+                (
+                    "auth.oidc.authorization_endpoint",
+                    &o.authorization_endpoint,
+                ),
+                ("auth.oidc.token_endpoint", &o.token_endpoint),
+                ("auth.oidc.redirect_url", &o.redirect_url),
+            ] {
+                match value {
+                    Some(v) if v.starts_with("https://") || v.starts_with("http://") => {}
+                    Some(v) => return Err(invalid(key, format!("`{v}` is not an http(s) URL"))),
+                    None => {
+                        return Err(invalid(
+                            key,
+                            "is required when auth.oidc.client_id is set (browser sign-in)".into(),
+                        ));
+                    }
+                }
+            }
+        }
         if let Err((key, message)) = self.chat.check() {
             return Err(invalid(key, message));
         }
@@ -700,6 +758,11 @@ impl Config {
         copy.database.url = copy.database.redacted_url();
         if copy.vectors.api_key.is_some() {
             copy.vectors.api_key = Some("***".into());
+        }
+        if let Some(o) = copy.auth.oidc.as_mut()
+            && o.client_secret.is_some()
+        {
+            o.client_secret = Some("***".into());
         }
         toml::to_string_pretty(&copy).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }

@@ -281,3 +281,26 @@ fn retrieval_values_out_of_range_are_refused_by_name() {
     let text = format!("{MINIMAL}\n[retrieval]\nlexical_weight = 0.0\ndense_weight = 0.0\n");
     assert!(load(&text).is_err(), "both weights zero");
 }
+
+#[test]
+fn browser_sign_in_needs_its_endpoints_and_hides_its_secret() {
+    let oidc = "\n[auth.oidc]\nissuer = \"https://sso.example\"\naudience = \"zhishu\"\njwks_url = \"https://sso.example/certs\"\nclient_id = \"zhishu-web\"\nclient_secret = \"s3cret\"\nauthorization_endpoint = \"https://sso.example/auth\"\n";
+    let msg = load(&format!("{MINIMAL}{oidc}")).unwrap_err().to_string();
+    assert!(msg.contains("auth.oidc.token_endpoint"), "{msg}");
+    assert!(msg.contains("client_id"), "{msg}");
+    let full = format!(
+        "{MINIMAL}{oidc}token_endpoint = \"https://sso.example/token\"\nredirect_url = \"https://zhishu.example/v1/auth/oidc/callback\"\n"
+    );
+    let c = load(&full).unwrap();
+    let o = c.auth.oidc.as_ref().unwrap();
+    assert!(o.browser_sign_in());
+    assert_eq!(o.scopes, "openid profile email");
+    let shown = c.to_redacted_toml();
+    assert!(
+        !shown.contains("s3cret") && shown.contains("client_secret = \"***\""),
+        "{shown}"
+    );
+    let bad = full.replace("https://sso.example/token", "sso.example/token");
+    let msg = load(&bad).unwrap_err().to_string();
+    assert!(msg.contains("not an http(s) URL"), "{msg}");
+}

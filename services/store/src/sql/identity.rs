@@ -103,6 +103,28 @@ impl SqlStore {
         self.user_by_name_impl(username).await
     }
 
+    pub(crate) async fn set_user_access_impl(
+        &self,
+        username: &str,
+        roles: &[zhishu_core::Role],
+        groups: &[String],
+    ) -> Result<UserRecord, StoreError> {
+        let done =
+            sqlx::query("UPDATE users SET roles = $1, access_groups = $2 WHERE username = $3")
+                .bind(to_json(&roles)?)
+                .bind(to_json(&groups)?)
+                .bind(username)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                what: "user",
+                id: username.to_owned(),
+            });
+        }
+        self.user_by_name_impl(username).await
+    }
+
     pub(crate) async fn create_api_key_impl(
         &self,
         k: &NewApiKey,

@@ -169,6 +169,14 @@ impl crate::Repository for crate::SqlStore {
     async fn disable_user(&self, n: &str) -> Result<crate::UserRecord, StoreError> {
         self.disable_user_impl(n).await
     }
+    async fn set_user_access(
+        &self,
+        n: &str,
+        roles: &[zhishu_core::Role],
+        groups: &[String],
+    ) -> Result<crate::UserRecord, StoreError> {
+        self.set_user_access_impl(n, roles, groups).await
+    }
     async fn create_api_key(
         &self,
         k: &crate::NewApiKey,
