@@ -3,80 +3,10 @@
 
 mod common;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::idp::{ISSUER, Provider, id_claims, now, rsa_key, token};
 use common::{Server, bearer, request};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::Command;
-use std::sync::{Arc, Mutex};
-
-const ISSUER: &str = "https://sso.example.test/realms/acme";
-
-fn rsa_key(dir: &Path, name: &str) -> (Vec<u8>, String) {
-    let pem = dir.join(format!("{name}.pem"));
-    let ok = Command::new("openssl")
-        .args(["genrsa", "-out"])
-        .arg(&pem)
-        .arg("2048")
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "openssl genrsa: {}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let out = Command::new("openssl")
-        .args(["rsa", "-noout", "-modulus", "-in"])
-        .arg(&pem)
-        .output()
-        .unwrap();
-    let hex = String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .trim_start_matches("Modulus=")
-        .to_string();
-    let bytes: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect();
-    (std::fs::read(&pem).unwrap(), URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// Serves `body` as JSON to every request, like a provider's JWKS endpoint.
-fn serve_jwks(body: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            let reply = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = conn.write_all(reply.as_bytes());
-        }
-    });
-    format!("http://{addr}/protocol/openid-connect/certs")
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn token(pem: &[u8], kid: &str, claims: serde_json::Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(kid.into());
-    encode(&header, &claims, &EncodingKey::from_rsa_pem(pem).unwrap()).unwrap()
-}
 
 fn claims(roles: &[&str]) -> serde_json::Value {
     serde_json::json!({
@@ -94,10 +24,11 @@ fn claims(roles: &[&str]) -> serde_json::Value {
 #[test]
 fn oidc_tokens_are_verified_against_the_providers_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let (pem, n) = rsa_key(dir.path(), "provider");
+    let provider = Provider::start(dir.path());
+    let pem = provider.pem().to_vec();
     let (other_pem, _) = rsa_key(dir.path(), "attacker");
-    let jwks = serde_json::json!({"keys": [{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": n, "e": "AQAB"}]});
-    let jwks_url = serve_jwks(jwks.to_string());
+    let n = provider.modulus().to_owned();
+    let jwks_url = format!("{}/certs", provider.url);
     let server = Server::start_env(&[
         ("ZHISHU_AUTH__OIDC__ISSUER", ISSUER),
         ("ZHISHU_AUTH__OIDC__AUDIENCE", "zhishu"),
@@ -116,7 +47,7 @@ fn oidc_tokens_are_verified_against_the_providers_keys() {
     let good = token(
         &pem,
         "k1",
-        claims(&["compliance_officer", "uma_authorization"]),
+        &claims(&["compliance_officer", "uma_authorization"]),
     );
     let (status, _, body) = call(&good, "/v1/auth/me");
     assert_eq!(status, 200, "{body}");
@@ -127,7 +58,7 @@ fn oidc_tokens_are_verified_against_the_providers_keys() {
     assert_eq!(me["groups"], serde_json::json!(["legal", "法务"]));
     assert_eq!(call(&good, "/v1/audit/events").0, 200);
 
-    let employee = token(&pem, "k1", claims(&["employee"]));
+    let employee = token(&pem, "k1", &claims(&["employee"]));
     assert_eq!(
         call(&employee, "/v1/audit/events").0,
         403,
@@ -149,21 +80,21 @@ fn oidc_tokens_are_verified_against_the_providers_keys() {
     )
     .unwrap();
     let rejected = [
-        ("wrong audience", token(&pem, "k1", wrong_aud)),
-        ("wrong issuer", token(&pem, "k1", wrong_iss)),
-        ("expired", token(&pem, "k1", expired)),
+        ("wrong audience", token(&pem, "k1", &wrong_aud)),
+        ("wrong issuer", token(&pem, "k1", &wrong_iss)),
+        ("expired", token(&pem, "k1", &expired)),
         (
             "signed by another key",
-            token(&other_pem, "k1", claims(&["admin"])),
+            token(&other_pem, "k1", &claims(&["admin"])),
         ),
         (
             "unknown key id",
-            token(&other_pem, "k2", claims(&["admin"])),
+            token(&other_pem, "k2", &claims(&["admin"])),
         ),
         ("HMAC with the public key as secret", forged_hmac),
         (
             "no Zhishu role",
-            token(&pem, "k1", claims(&["uma_authorization"])),
+            token(&pem, "k1", &claims(&["uma_authorization"])),
         ),
         ("garbage", "a.b.c".to_string()),
     ];
@@ -173,7 +104,7 @@ fn oidc_tokens_are_verified_against_the_providers_keys() {
         assert!(!body.contains("carol"), "{what}: {body}");
     }
 
-    let officer = token(&pem, "k1", claims(&["compliance_officer"]));
+    let officer = token(&pem, "k1", &claims(&["compliance_officer"]));
     let (_, _, body) = call(&officer, "/v1/audit/events?action=access.denied&limit=50");
     let page: serde_json::Value = serde_json::from_str(&body).unwrap();
     let reasons: Vec<String> = page["events"]
@@ -203,90 +134,6 @@ fn oidc_tokens_are_verified_against_the_providers_keys() {
         oidc_actor,
         "the 403 for the employee token names the OIDC user"
     );
-}
-
-/// What the fake provider's token endpoint accepts and answers.
-#[derive(Default)]
-struct Grant {
-    code: String,
-    challenge: String,
-    id_token: String,
-}
-
-/// A fake identity provider: `GET /certs` serves the JWKS, `POST /token`
-/// redeems the one code it was told about, checking the PKCE verifier
-/// against the challenge, as a real provider would.
-fn serve_provider(jwks: String, grant: Arc<Mutex<Grant>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut raw = Vec::new();
-            let mut buf = [0u8; 4096];
-            // Headers, then as much body as content-length says.
-            loop {
-                let n = conn.read(&mut buf).unwrap_or(0);
-                raw.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&raw).to_string();
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let length = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if raw.len() >= end + 4 + length || n == 0 {
-                        break;
-                    }
-                } else if n == 0 {
-                    break;
-                }
-            }
-            let text = String::from_utf8_lossy(&raw).to_string();
-            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-            let (status, reply) = if head.starts_with("GET /certs") {
-                (200, jwks.clone())
-            } else if head.starts_with("POST /token") {
-                let form: HashMap<String, String> = body
-                    .split('&')
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
-                let g = grant.lock().unwrap();
-                let verifier = form.get("code_verifier").cloned().unwrap_or_default();
-                let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-                if form.get("grant_type").map(String::as_str) == Some("authorization_code")
-                    && form.get("code") == Some(&g.code)
-                    && form.get("client_id").map(String::as_str) == Some("zhishu-web")
-                    && challenge == g.challenge
-                {
-                    (
-                        200,
-                        serde_json::json!({"id_token": g.id_token, "access_token": "opaque", "token_type": "Bearer"})
-                            .to_string(),
-                    )
-                } else {
-                    (
-                        400,
-                        r#"{"error":"invalid_grant","error_description":"code or verifier not valid"}"#
-                            .to_owned(),
-                    )
-                }
-            } else {
-                (404, "{}".to_owned())
-            };
-            let _ = conn.write_all(
-                format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-                    reply.len()
-                )
-                .as_bytes(),
-            );
-        }
-    });
-    format!("http://{addr}")
 }
 
 /// A browser that does not follow redirects: returns status, headers and
@@ -360,41 +207,14 @@ fn start_sign_in(server: &Server, provider: &str) -> Started {
     Started { query, cookie }
 }
 
-fn id_claims(nonce: &str, user: &str, roles: &[&str]) -> serde_json::Value {
-    let mut c = claims(roles);
-    c["aud"] = "zhishu-web".into();
-    c["nonce"] = nonce.into();
-    c["preferred_username"] = user.into();
-    c
-}
-
 #[test]
 fn browser_single_sign_on_uses_pkce_and_opens_a_session() {
     let dir = tempfile::tempdir().unwrap();
-    let (pem, n) = rsa_key(dir.path(), "provider");
-    let jwks = serde_json::json!({"keys": [{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": n, "e": "AQAB"}]});
-    let grant = Arc::new(Mutex::new(Grant::default()));
-    let provider = serve_provider(jwks.to_string(), grant.clone());
-    let server = Server::start_env(&[
-        ("ZHISHU_AUTH__OIDC__ISSUER", ISSUER),
-        ("ZHISHU_AUTH__OIDC__AUDIENCE", "zhishu"),
-        ("ZHISHU_AUTH__OIDC__JWKS_URL", &format!("{provider}/certs")),
-        ("ZHISHU_AUTH__OIDC__ROLES_CLAIM", "realm_access.roles"),
-        ("ZHISHU_AUTH__OIDC__CLIENT_ID", "zhishu-web"),
-        ("ZHISHU_AUTH__OIDC__CLIENT_SECRET", "s3cret"),
-        (
-            "ZHISHU_AUTH__OIDC__AUTHORIZATION_ENDPOINT",
-            &format!("{provider}/auth"),
-        ),
-        (
-            "ZHISHU_AUTH__OIDC__TOKEN_ENDPOINT",
-            &format!("{provider}/token"),
-        ),
-        (
-            "ZHISHU_AUTH__OIDC__REDIRECT_URL",
-            "http://zhishu.test/v1/auth/oidc/callback",
-        ),
-    ]);
+    let idp = Provider::start(dir.path());
+    let provider = idp.url.clone();
+    let env = idp.env("http://zhishu.test/v1/auth/oidc/callback");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start_env(&env);
     let (status, _, body) = request("GET", &server.url("/v1/auth/providers"), &[], None);
     assert_eq!(status, 200);
     assert_eq!(
@@ -408,11 +228,13 @@ fn browser_single_sign_on_uses_pkce_and_opens_a_session() {
     assert_eq!(flow.query["code_challenge_method"], "S256");
     assert_eq!(flow.query["response_type"], "code");
     let sign_in = |flow: &Started, user: &str, roles: &[&str]| {
-        *grant.lock().unwrap() = Grant {
-            code: "code-123".into(),
-            challenge: flow.query["code_challenge"].clone(),
-            id_token: token(&pem, "k1", id_claims(&flow.query["nonce"], user, roles)),
-        };
+        let mut claims = id_claims(user, roles, &["legal", "法务"]);
+        claims["nonce"] = flow.query["nonce"].clone().into();
+        idp.expect(
+            "code-123",
+            &flow.query["code_challenge"],
+            token(idp.pem(), "k1", &claims),
+        );
         browse(
             &server.url(&format!(
                 "/v1/auth/oidc/callback?code=code-123&state={}",

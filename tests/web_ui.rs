@@ -1,15 +1,17 @@
 //! The web UI in a real browser: a real `zhishu serve` with the small model
 //! (SmolLM2-135M) serves the built UI (`web/dist`), and Debian's headless
 //! `chromium`, driven by playwright-core (`web/e2e/ui.test.mjs`), signs in
-//! as each role, ingests a folder, asks and opens a citation, finds the
-//! exchange in the audit trail and exports it, and checks that an employee
-//! can neither see nor reach the compliance console.
+//! as each role (and through single sign-on with a fake OIDC provider),
+//! ingests a folder, asks and opens a citation, finds the exchange in the
+//! audit trail and exports it, and checks that an employee can neither see
+//! nor reach the compliance console.
 //!
 //! Needs what `./scripts/test.sh` installs: Node.js, `web/node_modules`
 //! (`npm ci` in `web/`), the built UI (`npm run build`) and `chromium`.
 
 mod common;
 
+use common::idp::{Provider, id_claims};
 use common::{Server, get_text, repo_root};
 use std::path::Path;
 use std::process::Command;
@@ -69,16 +71,26 @@ fn the_web_ui_serves_chat_library_and_console_to_the_right_roles() {
     write_docs(&docs);
     let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
     let roots = format!("[\"{}\"]", dir.path().join("docs").display());
-    let server = Server::start_with(
-        dir,
-        &url,
-        &[
-            ("ZHISHU_INGEST__ROOTS", roots.as_str()),
-            // Deterministic, short answers: the test reads them.
-            ("ZHISHU_CHAT__TEMPERATURE", "0"),
-            ("ZHISHU_CHAT__ANSWER_TOKENS", "48"),
-        ],
-    );
+    // Single sign-on: a provider where `sso-sam` is signed in. Its
+    // callback URL must name the server's port, so the port is chosen
+    // first.
+    let provider = Provider::start(dir.path());
+    provider.sign_in(id_claims("sso-sam", &["employee"], &["security"]));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut env = provider.env(&format!("http://{listen}/v1/auth/oidc/callback"));
+    env.extend([
+        ("ZHISHU_SERVER__LISTEN".to_owned(), listen),
+        ("ZHISHU_INGEST__ROOTS".to_owned(), roots),
+        // Deterministic, short answers: the test reads them.
+        ("ZHISHU_CHAT__TEMPERATURE".to_owned(), "0".to_owned()),
+        ("ZHISHU_CHAT__ANSWER_TOKENS".to_owned(), "48".to_owned()),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start_with(dir, &url, &env);
     server.wait_ready(200);
     for (name, role, group) in [
         ("admin", "admin", "security"),
@@ -132,6 +144,7 @@ fn the_web_ui_serves_chat_library_and_console_to_the_right_roles() {
         .env("ZHISHU_URL", &server.base)
         .env("ZHISHU_DOCS", &docs)
         .env("ZHISHU_PASSWORD", PASSWORD)
+        .env("ZHISHU_SSO_USER", "sso-sam")
         .env("ZHISHU_SCREENSHOTS", &shots)
         .env("CHROMIUM", chromium())
         .output()

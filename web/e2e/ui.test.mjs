@@ -6,6 +6,7 @@
 //   ZHISHU_URL          the server's base URL
 //   ZHISHU_DOCS         a folder under ingest.roots holding the test documents
 //   ZHISHU_PASSWORD     the password of the users admin, officer and emma
+//   ZHISHU_SSO_USER     who is signed in at the fake OIDC provider
 //   ZHISHU_SCREENSHOTS  where to save screenshots (optional)
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 //
@@ -86,6 +87,21 @@ test("a wrong password is refused plainly", async (t) => {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("alert").filter({ hasText: "invalid username or password" }).waitFor();
   assert.equal(await page.getByRole("button", { name: "Sign out" }).count(), 0);
+});
+
+test("single sign-on signs in the provider's user, with the provider's roles", async (t) => {
+  const page = await session(t);
+  await page.goto(BASE + "/");
+  await page.getByRole("link", { name: "Sign in with single sign-on" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+  assert.equal(await page.locator(".who").innerText(), process.env.ZHISHU_SSO_USER);
+  const nav = page.getByRole("navigation", { name: "Main navigation" });
+  assert.deepEqual(await nav.getByRole("link").allTextContents(), ["Chat"], "an employee at the provider");
+  // Sign-out ends the session: a reload shows the sign-in form.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).waitFor();
+  await page.reload();
+  await page.getByRole("button", { name: "Sign in", exact: true }).waitFor();
 });
 
 test("an admin ingests a folder, asks, sees the answer stream and opens its citation", async (t) => {
