@@ -8,8 +8,8 @@
 #    that is installed but stopped) and exports DATABASE_URL for the tests;
 # 3. fetches the offline test assets (scripts/fetch-assets.sh) and makes a
 #    Python virtual environment with the openai client for tests/chat.rs;
-# 4. builds the web UI (scripts/build-web.sh) and installs Debian's chromium
-#    for the browser tests (tests/web_ui.rs);
+# 4. builds the web UI (scripts/build-web.sh), runs its unit tests (vitest)
+#    and installs Debian's chromium for the browser tests (tests/web_ui.rs);
 # 5. cargo fmt --check, cargo clippy -D warnings, cargo test, all workspace.
 # Any failure stops the run with a non-zero exit.
 set -euo pipefail
@@ -68,8 +68,11 @@ fi
 export ZHISHU_TEST_PYTHON="$TEST_VENV/bin/python"
 "$ZHISHU_TEST_PYTHON" -c 'import openai; print("openai", openai.__version__)'
 
-say "web UI and browser"
+say "web UI: build and unit tests"
 ./scripts/build-web.sh
+(cd web && npm test --silent)
+
+say "browser for the web UI tests"
 CHROMIUM="${CHROMIUM:-$(command -v chromium || true)}"
 if [ -z "$CHROMIUM" ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then

@@ -44,9 +44,9 @@ after(async () => {
 
 /** A fresh browser context (own cookies and storage) that fails the test on
  *  any console error or uncaught exception. */
-async function session(t, { language = "en", allow = null } = {}) {
+async function session(t, { language = "en", allow = null, viewport = { width: 1440, height: 900 } } = {}) {
   const context = await browser.newContext({
-    viewport: { width: 1440, height: 900 },
+    viewport,
     locale: language === "zh" ? "zh-CN" : "en-US",
     acceptDownloads: true,
   });
@@ -153,6 +153,28 @@ test("an admin ingests a folder, asks, sees the answer stream and opens its cita
   // Escape closes the panel (keyboard users).
   await page.keyboard.press("Escape");
   await panel.waitFor({ state: "detached" });
+
+  // Deleting a document, after a confirmation, removes it from the list.
+  await nav.getByRole("link", { name: "Library" }).click();
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: "Delete canteen" }).click();
+  await page.getByRole("status").filter({ hasText: "Deleted “canteen”." }).waitFor();
+  await page.locator("table.docs").getByText("canteen.md").waitFor({ state: "detached" });
+  assert.match(await page.locator("table.docs").innerText(), /kestrel-manual/);
+});
+
+test("the stop button ends an answer, and the server records it as cancelled", async (t) => {
+  const page = await session(t);
+  await signIn(page, "emma");
+  const box = page.getByLabel("Your question");
+  await box.fill("Tell me about the office canteen and its opening hours.");
+  await box.press("Enter");
+  const answer = page.locator("article.msg.assistant").last();
+  await answer.locator(".answer").filter({ hasText: /\S/ }).waitFor({ timeout: 120_000 });
+  await page.getByRole("button", { name: "Stop" }).click();
+  await answer.getByText("Stopped.").waitFor();
+  await page.getByRole("button", { name: "Send" }).waitFor({ state: "attached" });
+  assert.equal(await box.isEditable(), true);
 });
 
 test("Enter while an input method is composing does not send", async (t) => {
@@ -208,6 +230,32 @@ test("a compliance officer finds the exchange, opens it, exports it and verifies
 
   await page.getByRole("button", { name: "Verify integrity" }).click();
   await page.getByText(/Chain intact: \d+ events checked/).waitFor();
+
+  // The answer emma stopped is on record as cancelled, with her question.
+  await page.getByLabel("User", { exact: true }).fill("emma");
+  await page.getByLabel("Text", { exact: true }).fill("");
+  await page.getByLabel("Outcome").selectOption("cancelled");
+  let found = false;
+  for (let i = 0; i < 20 && !found; i++) {
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await page.waitForTimeout(500);
+    found = (await rows.filter({ hasText: "canteen" }).count()) === 1;
+  }
+  assert.ok(found, "the stopped exchange is audited as cancelled");
+});
+
+test("the layout fits a small laptop and a wide screen", async (t) => {
+  for (const viewport of [{ width: 1024, height: 640 }, { width: 2560, height: 1440 }]) {
+    const page = await session(t, { viewport });
+    await signIn(page, "officer");
+    for (const path of ["#/chat", "#/console"]) {
+      await page.goto(BASE + "/" + path);
+      await page.getByRole("navigation", { name: "Main navigation" }).waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${viewport.width}px ${path}: ${overflow}px of horizontal scrolling`);
+    }
+    await page.close();
+  }
 });
 
 test("an employee is shown no console and cannot reach it", async (t) => {
