@@ -599,11 +599,7 @@ fn a_planted_fact_is_answered_and_cited_to_its_page() {
     let docs = dir.path().join("docs");
     common::write_pdf(
         &docs.join("security/kestrel-manual.pdf"),
-        &[
-            "Project Kestrel: overview\nProject Kestrel builds the new data centre in Suzhou.\nThe building has four floors and two server halls.",
-            "Vault access\nThe emergency vault code for Project Kestrel is 4471-ZETA.\nThe security office changes the code every quarter.",
-            "Contacts\nThe security office is on the third floor, room 301.\nCall extension 5100 outside office hours.",
-        ],
+        &common::KESTREL_PAGES,
     );
     std::fs::write(
         docs.join("security/canteen.md"),

@@ -27,14 +27,7 @@ fn chromium() -> String {
 }
 
 fn write_docs(docs: &Path) {
-    common::write_pdf(
-        &docs.join("kestrel-manual.pdf"),
-        &[
-            "Project Kestrel: overview\nProject Kestrel builds the new data centre in Suzhou.\nThe building has four floors and two server halls.",
-            "Vault access\nThe emergency vault code for Project Kestrel is 4471-ZETA.\nThe security office changes the code every quarter.",
-            "Contacts\nThe security office is on the third floor, room 301.\nCall extension 5100 outside office hours.",
-        ],
-    );
+    common::write_pdf(&docs.join("kestrel-manual.pdf"), &common::KESTREL_PAGES);
     std::fs::write(
         docs.join("canteen.md"),
         "# Canteen\n\nThe canteen serves lunch from noon to two. 食堂中午十二点到两点供应午餐。\n",

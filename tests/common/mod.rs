@@ -13,6 +13,14 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_zhishu");
 
+/// A three-page manual with a planted fact on page 2 (the vault code
+/// `4471-ZETA`), for the end-to-end chat tests.
+pub const KESTREL_PAGES: [&str; 3] = [
+    "Project Kestrel: overview\nProject Kestrel builds the new data centre in Suzhou.\nThe building has four floors and two server halls.",
+    "Vault access\nThe emergency vault code for Project Kestrel is 4471-ZETA.\nThe security office changes the code every quarter.",
+    "Contacts\nThe security office is on the third floor, room 301.\nCall extension 5100 outside office hours.",
+];
+
 /// The offline test assets (`scripts/fetch-assets.sh`):
 /// `ZHISHU_ASSETS_DIR`, else `~/.cache/zhishu/assets`.
 pub fn assets() -> PathBuf {

@@ -69,6 +69,28 @@ impl From<&Principal> for Me {
     }
 }
 
+/// The session cookie: HTTP-only, SameSite=Strict, for the whole site,
+/// living as long as the session.
+fn session_cookie(state: &AppState, token: String, expires_at: i64) -> Cookie<'static> {
+    let max_age = (expires_at - zhishu_store::now_ms()) / 1000;
+    Cookie::build(SESSION_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.config.auth.cookie_secure)
+        .max_age(CookieDuration::seconds(max_age))
+        .finish()
+}
+
+/// The audit record of a sign-in refused by the per-address limit.
+fn login_rate_limited(secs: u64) -> PolicyDecision {
+    PolicyDecision {
+        policy: "login_rate_limit".into(),
+        verdict: "deny".into(),
+        detail: Some(format!("retry in {secs} s")),
+    }
+}
+
 /// Signs in with a local user's password and sets an HTTP-only session
 /// cookie. Failures are slowed down, rate-limited per client address and
 /// audited.
@@ -98,11 +120,7 @@ pub(crate) async fn login(
     if let Err(wait) = state.login_limiter.check(&rate_key) {
         let secs = wait.as_secs().max(1);
         event.outcome = Outcome::Refused;
-        event.policy.push(PolicyDecision {
-            policy: "login_rate_limit".into(),
-            verdict: "deny".into(),
-            detail: Some(format!("retry in {secs} s")),
-        });
+        event.policy.push(login_rate_limited(secs));
         state.audit.record(event).await?;
         return Err(ApiError::TooManyRequests(secs));
     }
@@ -114,15 +132,9 @@ pub(crate) async fn login(
         Ok((principal, token, expires_at)) => {
             event.actor = actor(&principal);
             state.audit.record(event).await?;
-            let max_age = (expires_at - zhishu_store::now_ms()) / 1000;
-            let cookie = Cookie::build(SESSION_COOKIE, token)
-                .path("/")
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .secure(state.config.auth.cookie_secure)
-                .max_age(CookieDuration::seconds(max_age))
-                .finish();
-            Ok(HttpResponse::Ok().cookie(cookie).json(Me::from(&principal)))
+            Ok(HttpResponse::Ok()
+                .cookie(session_cookie(&state, token, expires_at))
+                .json(Me::from(&principal)))
         }
         Err(LoginFailure::Store(e)) => Err(e.into()),
         Err(failure) => {
@@ -292,11 +304,7 @@ pub(crate) async fn sso_callback(
     let rate_key = format!("login:{}", client_addr.as_deref().unwrap_or("unknown"));
     if let Err(wait) = state.login_limiter.check(&rate_key) {
         event.outcome = Outcome::Refused;
-        event.policy.push(PolicyDecision {
-            policy: "login_rate_limit".into(),
-            verdict: "deny".into(),
-            detail: Some(format!("retry in {} s", wait.as_secs().max(1))),
-        });
+        event.policy.push(login_rate_limited(wait.as_secs().max(1)));
         state.audit.record(event).await?;
         return Ok(back("rate_limited"));
     }
@@ -327,17 +335,9 @@ pub(crate) async fn sso_callback(
             event.actor = actor(&principal);
             event.actor.auth = "oidc".into();
             state.audit.record(event).await?;
-            let max_age = (expires_at - zhishu_store::now_ms()) / 1000;
-            let session = Cookie::build(SESSION_COOKIE, token)
-                .path("/")
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .secure(state.config.auth.cookie_secure)
-                .max_age(CookieDuration::seconds(max_age))
-                .finish();
             Ok(HttpResponse::Found()
                 .cookie(gone)
-                .cookie(session)
+                .cookie(session_cookie(&state, token, expires_at))
                 .insert_header((header::LOCATION, "/"))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .finish())
