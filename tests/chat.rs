@@ -641,6 +641,10 @@ fn a_planted_fact_is_answered_and_cited_to_its_page() {
         .unwrap_or_else(|| panic!("the answer cites the passage with the fact: {answer} {last}"));
     assert_eq!(cited["page"], 2, "{cited}");
     assert!(
+        cited["text"].as_str().unwrap().contains("4471-ZETA"),
+        "the whole passage: {cited}"
+    );
+    assert!(
         cited["title"]
             .as_str()
             .unwrap()

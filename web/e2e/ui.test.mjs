@@ -147,7 +147,10 @@ test("an admin ingests a folder, asks, sees the answer stream and opens its cita
   await chip.click();
   const panel = page.getByRole("complementary").filter({ has: page.locator("#cite-title") });
   await panel.waitFor();
-  assert.match(await panel.locator(".passage").innerText(), /4471-ZETA/);
+  // The whole passage, not only its start.
+  const passage = await panel.locator(".passage").innerText();
+  assert.match(passage, /4471-ZETA/);
+  assert.match(passage, /changes the code every quarter/);
   assert.equal(await panel.locator(".cite-page").innerText(), "2");
   await shot(page, "chat.png");
   // Escape closes the panel (keyboard users).

@@ -98,6 +98,8 @@ export interface Citation {
   section: string;
   chunk_id: string;
   snippet: string;
+  /** The whole passage (absent in conversations stored before it existed). */
+  text?: string;
   origin: string;
 }
 

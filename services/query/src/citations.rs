@@ -37,6 +37,8 @@ pub struct Citation {
     pub chunk_id: String,
     /// The start of the passage.
     pub snippet: String,
+    /// The whole passage, for a reader who opens the citation.
+    pub text: String,
     /// Whether the model wrote the marker or the sentence was matched to
     /// the source afterwards (see [`crate::attribution`]).
     pub origin: Origin,
@@ -60,6 +62,7 @@ impl Citation {
             section: c.section_path.clone(),
             chunk_id: c.chunk_id.clone(),
             snippet,
+            text: c.text.clone(),
             origin,
         }
     }
@@ -206,6 +209,26 @@ mod tests {
         let mut out: String = pieces.iter().map(|p| f.push(p)).collect();
         out.push_str(&f.finish());
         (out, f.cited().to_vec())
+    }
+
+    #[test]
+    fn a_citation_carries_the_whole_passage_and_a_short_snippet() {
+        let text = "报销流程。".repeat(100);
+        let source = Source {
+            n: 2,
+            chunk: zhishu_retrieval::synthetic::chunk(7, 3, "finance", text.clone(), 600),
+            score: 0.5,
+            rank: 1,
+        };
+        let c = &resolve(&[2, 5], &[source], Origin::Marker)[0];
+        assert_eq!(c.n, 2);
+        assert_eq!(c.text, text, "the whole passage");
+        assert_eq!(
+            c.snippet.chars().count(),
+            281,
+            "280 characters and an ellipsis"
+        );
+        assert!(c.snippet.ends_with('…') && text.starts_with(c.snippet.trim_end_matches('…')));
     }
 
     #[test]

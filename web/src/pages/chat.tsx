@@ -285,7 +285,7 @@ function CitationPanel({ citation, onClose }: { citation: Citation; onClose: () 
         <dd class="path">{citation.path}</dd>
       </dl>
       <h4>{t("cite.passage")}</h4>
-      <blockquote class="passage">{citation.snippet}</blockquote>
+      <blockquote class="passage">{citation.text || citation.snippet}</blockquote>
       {citation.origin === "overlap" && <p class="muted small">{t("cite.matched")}</p>}
     </aside>
   );
