@@ -125,6 +125,33 @@ fn the_web_ui_serves_chat_library_and_console_to_the_right_roles() {
     assert_eq!(status, 404);
     assert!(api.contains("\"not_found\""), "{api}");
 
+    // A second server whose rate limit lets a user make one request: the
+    // UI must say plainly that they are rate limited.
+    let limited_dir = tempfile::tempdir().expect("tempdir");
+    let limited_url = format!("sqlite://{}/data/zhishu.db", limited_dir.path().display());
+    let limited = Server::start_with(
+        limited_dir,
+        &limited_url,
+        &[
+            ("ZHISHU_LIMITS__REQUESTS_PER_MINUTE", "1"),
+            ("ZHISHU_LIMITS__BURST", "1"),
+        ],
+    );
+    limited.wait_ready(200);
+    let (code, _, err) = limited.cli(
+        &[
+            "users",
+            "add",
+            "emma",
+            "--role",
+            "employee",
+            "--password",
+            PASSWORD,
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "users add emma: {err}");
+
     let shots = std::env::var("ZHISHU_SCREENSHOTS").unwrap_or_else(|_| {
         root.join("target/screenshots")
             .to_string_lossy()
@@ -138,6 +165,7 @@ fn the_web_ui_serves_chat_library_and_console_to_the_right_roles() {
         .env("ZHISHU_DOCS", &docs)
         .env("ZHISHU_PASSWORD", PASSWORD)
         .env("ZHISHU_SSO_USER", "sso-sam")
+        .env("ZHISHU_LIMITED_URL", &limited.base)
         .env("ZHISHU_SCREENSHOTS", &shots)
         .env("CHROMIUM", chromium())
         .output()

@@ -7,6 +7,8 @@
 //   ZHISHU_DOCS         a folder under ingest.roots holding the test documents
 //   ZHISHU_PASSWORD     the password of the users admin, officer and emma
 //   ZHISHU_SSO_USER     who is signed in at the fake OIDC provider
+//   ZHISHU_LIMITED_URL  a second server that allows each user one request a
+//                       minute (emma exists there too)
 //   ZHISHU_SCREENSHOTS  where to save screenshots (optional)
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 //
@@ -67,8 +69,8 @@ async function session(t, { language = "en", allow = null, viewport = { width: 1
   return page;
 }
 
-async function signIn(page, user) {
-  await page.goto(BASE + "/");
+async function signIn(page, user, base = BASE) {
+  await page.goto(base + "/");
   await page.getByLabel("Username").fill(user);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -178,6 +180,20 @@ test("the stop button ends an answer, and the server records it as cancelled", a
   await answer.getByText("Stopped.").waitFor();
   await page.getByRole("button", { name: "Send" }).waitFor({ state: "attached" });
   assert.equal(await box.isEditable(), true);
+});
+
+test("a rate-limited user is told plainly when to retry", async (t) => {
+  // The refused request is the point; its 429 in the console is expected.
+  const page = await session(t, { allow: /status of 429/ });
+  await signIn(page, "emma", process.env.ZHISHU_LIMITED_URL);
+  // Loading the conversations took the one request of this minute.
+  const box = page.getByLabel("Your question");
+  await box.fill("What are the office hours?");
+  await box.press("Enter");
+  const error = page.locator("article.msg.assistant").last().getByRole("alert");
+  await error.waitFor();
+  assert.match(await error.innerText(), /^Too many requests\. Retry in \d+ s\.$/);
+  await page.getByRole("button", { name: "Send" }).waitFor({ state: "attached" });
 });
 
 test("Enter while an input method is composing does not send", async (t) => {
