@@ -82,13 +82,41 @@ fn session_cookie(state: &AppState, token: String, expires_at: i64) -> Cookie<'s
         .finish()
 }
 
-/// The audit record of a sign-in refused by the per-address limit.
-fn login_rate_limited(secs: u64) -> PolicyDecision {
-    PolicyDecision {
+/// The audit event of a sign-in attempt (`auth.login`, outcome ok until
+/// refused) and the client's address.
+fn login_event(req: &HttpRequest, user: &str, auth: &str) -> (AuditEvent, Option<String>) {
+    let (client_addr, request_id) = origin(req);
+    let mut event = AuditEvent::new(
+        Actor {
+            user: user.into(),
+            auth: auth.into(),
+            ..Default::default()
+        },
+        "auth.login",
+        Outcome::Ok,
+    );
+    event.client_addr = client_addr.clone();
+    event.request_id = Some(request_id);
+    (event, client_addr)
+}
+
+/// Applies the per-address sign-in limit (password and single sign-on
+/// share it): when refused, marks the event and returns the seconds to
+/// wait.
+fn login_refused(
+    state: &AppState,
+    event: &mut AuditEvent,
+    client_addr: &Option<String>,
+) -> Option<u64> {
+    let key = format!("login:{}", client_addr.as_deref().unwrap_or("unknown"));
+    let secs = state.login_limiter.check(&key).err()?.as_secs().max(1);
+    event.outcome = Outcome::Refused;
+    event.policy.push(PolicyDecision {
         policy: "login_rate_limit".into(),
         verdict: "deny".into(),
         detail: Some(format!("retry in {secs} s")),
-    }
+    });
+    Some(secs)
 }
 
 /// Signs in with a local user's password and sets an HTTP-only session
@@ -104,23 +132,8 @@ pub(crate) async fn login(
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (client_addr, request_id) = origin(&req);
-    let mut event = AuditEvent::new(
-        Actor {
-            user: body.username.clone(),
-            auth: "password".into(),
-            ..Default::default()
-        },
-        "auth.login",
-        Outcome::Ok,
-    );
-    event.client_addr = client_addr.clone();
-    event.request_id = Some(request_id);
-    let rate_key = format!("login:{}", client_addr.as_deref().unwrap_or("unknown"));
-    if let Err(wait) = state.login_limiter.check(&rate_key) {
-        let secs = wait.as_secs().max(1);
-        event.outcome = Outcome::Refused;
-        event.policy.push(login_rate_limited(secs));
+    let (mut event, client_addr) = login_event(&req, &body.username, "password");
+    if let Some(secs) = login_refused(&state, &mut event, &client_addr) {
         state.audit.record(event).await?;
         return Err(ApiError::TooManyRequests(secs));
     }
@@ -254,12 +267,6 @@ pub(crate) struct Callback {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    session_state: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    iss: Option<String>,
 }
 
 /// Finishes single sign-on: checks the state, redeems the code, verifies
@@ -276,18 +283,7 @@ pub(crate) async fn sso_callback(
     state: web::Data<AppState>,
     query: web::Query<Callback>,
 ) -> Result<HttpResponse, ApiError> {
-    let (client_addr, request_id) = origin(&req);
-    let mut event = AuditEvent::new(
-        Actor {
-            user: "anonymous".into(),
-            auth: "oidc".into(),
-            ..Default::default()
-        },
-        "auth.login",
-        Outcome::Ok,
-    );
-    event.client_addr = client_addr.clone();
-    event.request_id = Some(request_id);
+    let (mut event, client_addr) = login_event(&req, "anonymous", "oidc");
     let mut gone = Cookie::build(SSO_COOKIE, "")
         .path(SSO_PATH)
         .http_only(true)
@@ -301,10 +297,7 @@ pub(crate) async fn sso_callback(
             .finish()
     };
 
-    let rate_key = format!("login:{}", client_addr.as_deref().unwrap_or("unknown"));
-    if let Err(wait) = state.login_limiter.check(&rate_key) {
-        event.outcome = Outcome::Refused;
-        event.policy.push(login_rate_limited(wait.as_secs().max(1)));
+    if login_refused(&state, &mut event, &client_addr).is_some() {
         state.audit.record(event).await?;
         return Ok(back("rate_limited"));
     }

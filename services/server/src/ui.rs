@@ -90,7 +90,11 @@ fn page(file: rust_embed::EmbeddedFile, path: &str, req: &HttpRequest) -> HttpRe
     if unchanged || req.method() == Method::HEAD {
         return res.finish();
     }
-    res.body(file.data.into_owned())
+    // Embedded files are `'static`: send them without copying.
+    match file.data {
+        std::borrow::Cow::Borrowed(bytes) => res.body(bytes),
+        std::borrow::Cow::Owned(bytes) => res.body(bytes),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -14,6 +14,7 @@ import {
 import { formatTime, t } from "../i18n";
 import { renderAnswer } from "../markdown";
 import { describe } from "../components/error";
+import { Field } from "../components/field";
 import { go } from "../app";
 
 /** One message on screen. */
@@ -269,20 +270,9 @@ function CitationPanel({ citation, onClose }: { citation: Citation; onClose: () 
       </div>
       <h3 class="doc-title">{citation.title}</h3>
       <dl>
-        {citation.page != null && (
-          <>
-            <dt>{t("cite.page")}</dt>
-            <dd class="cite-page">{citation.page}</dd>
-          </>
-        )}
-        {citation.section && (
-          <>
-            <dt>{t("cite.section")}</dt>
-            <dd>{citation.section}</dd>
-          </>
-        )}
-        <dt>{t("cite.path")}</dt>
-        <dd class="path">{citation.path}</dd>
+        <Field label={t("cite.page")} class="cite-page" value={citation.page} />
+        <Field label={t("cite.section")} value={citation.section} />
+        <Field label={t("cite.path")} class="path" value={citation.path} />
       </dl>
       <h4>{t("cite.passage")}</h4>
       <blockquote class="passage">{citation.text || citation.snippet}</blockquote>

@@ -6,6 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, query, type AuditEventView, type Verification } from "../api";
 import { formatTime, t } from "../i18n";
 import { ErrorNote } from "../components/error";
+import { Field } from "../components/field";
 
 interface Filter {
   user: string;
@@ -200,64 +201,29 @@ function EventDetail({ view, onClose }: { view: AuditEventView; onClose: () => v
         </button>
       </div>
       <dl>
-        <dt>{t("console.col.time")}</dt>
-        <dd>{formatTime(view.time)}</dd>
-        <dt>{t("console.user")}</dt>
-        <dd>
-          {ev.actor.user} ({ev.actor.roles.join(", ") || "—"}; {ev.actor.auth})
-          {ev.actor.groups.length > 0 && <div class="small muted">{ev.actor.groups.join(", ")}</div>}
-        </dd>
-        <dt>{t("console.outcome")}</dt>
-        <dd>
-          <span class={"badge " + view.outcome}>{view.outcome}</span>
-        </dd>
-        {ev.model && (
-          <>
-            <dt>{t("console.model")}</dt>
-            <dd>{ev.model.name}</dd>
-          </>
-        )}
-        {ev.usage && (
-          <>
-            <dt>{t("console.usage")}</dt>
-            <dd>
-              {ev.usage.prompt_tokens} + {ev.usage.completion_tokens}
-            </dd>
-          </>
-        )}
-        {ev.latency_ms != null && (
-          <>
-            <dt>{t("console.latency")}</dt>
-            <dd>{ev.latency_ms} ms</dd>
-          </>
-        )}
-        {ev.prompt && (
-          <>
-            <dt>{t("console.prompt")}</dt>
-            <dd class="mono small">
-              {ev.prompt.tokens} tokens · sha256 {ev.prompt.sha256}
-            </dd>
-          </>
-        )}
+        <Field label={t("console.col.time")} value={formatTime(view.time)} />
+        <Field
+          label={t("console.user")}
+          value={
+            <>
+              {ev.actor.user} ({ev.actor.roles.join(", ") || "—"}; {ev.actor.auth})
+              {ev.actor.groups.length > 0 && <div class="small muted">{ev.actor.groups.join(", ")}</div>}
+            </>
+          }
+        />
+        <Field label={t("console.outcome")} value={<span class={"badge " + view.outcome}>{view.outcome}</span>} />
+        <Field label={t("console.model")} value={ev.model?.name} />
+        <Field label={t("console.usage")} value={ev.usage && `${ev.usage.prompt_tokens} + ${ev.usage.completion_tokens}`} />
+        <Field label={t("console.latency")} value={ev.latency_ms != null && `${ev.latency_ms} ms`} />
+        <Field
+          label={t("console.prompt")}
+          class="mono small"
+          value={ev.prompt && `${ev.prompt.tokens} tokens · sha256 ${ev.prompt.sha256}`}
+        />
       </dl>
-      {ev.question && (
-        <>
-          <h3>{t("console.question")}</h3>
-          <p class="detail-question">{ev.question}</p>
-        </>
-      )}
-      {ev.answer && (
-        <>
-          <h3>{t("console.answer")}</h3>
-          <p class="detail-answer">{ev.answer}</p>
-        </>
-      )}
-      {ev.error && (
-        <>
-          <h3>{t("console.error")}</h3>
-          <p class="error">{ev.error}</p>
-        </>
-      )}
+      <Text title={t("console.question")} class="detail-question" text={ev.question} />
+      <Text title={t("console.answer")} class="detail-answer" text={ev.answer} />
+      <Text title={t("console.error")} class="error" text={ev.error} />
       {ev.retrieved && ev.retrieved.length > 0 && (
         <>
           <h3>{t("console.sources")}</h3>
@@ -316,5 +282,16 @@ function EventDetail({ view, onClose }: { view: AuditEventView; onClose: () => v
         <dd>{view.hash}</dd>
       </dl>
     </aside>
+  );
+}
+
+/** A titled block of recorded text; nothing when there is none. */
+function Text({ title, class: cls, text }: { title: string; class: string; text?: string | null }) {
+  if (!text) return null;
+  return (
+    <>
+      <h3>{title}</h3>
+      <p class={cls}>{text}</p>
+    </>
   );
 }

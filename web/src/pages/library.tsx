@@ -124,11 +124,11 @@ export function Library() {
   );
 }
 
+const STATUSES = ["indexed", "pending", "failed", "succeeded", "cancelled"] as const;
+
 function statusLabel(s: string): string {
-  if (["indexed", "pending", "failed", "succeeded", "cancelled"].includes(s)) {
-    return t(`status.${s as "indexed" | "pending" | "failed" | "succeeded" | "cancelled"}` as const);
-  }
-  return s;
+  const known = STATUSES.find((k) => k === s);
+  return known ? t(`status.${known}`) : s;
 }
 
 function IngestForm({ onFinished }: { onFinished: () => void }) {

@@ -29,8 +29,7 @@ export function Login({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
     try {
       onSignedIn(await api<Me>("POST", "/v1/auth/login", { username, password }));
     } catch (err) {
-      // 401 here is a wrong name or password, not an ended session.
-      setError(err instanceof ApiFailure && err.status === 401 ? new Error(err.message) : err);
+      setError(err);
     } finally {
       setBusy(false);
     }
@@ -54,7 +53,8 @@ export function Login({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
           <input name="password" type="password" autoComplete="current-password" required value={password}
             onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
         </label>
-        {error instanceof Error && !(error instanceof ApiFailure) ? (
+        {/* 401 here is a wrong name or password, not an ended session. */}
+        {error instanceof ApiFailure && error.status === 401 ? (
           <p class="error" role="alert">
             {t("login.failed")}: {error.message}
           </p>
