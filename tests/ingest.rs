@@ -56,8 +56,8 @@ impl Sandbox {
     }
 }
 
-#[test]
-fn ingest_then_search_from_the_terminal() {
+#[tokio::test]
+async fn ingest_then_search_from_the_terminal() {
     let b = Sandbox::new();
     let docs = b.dir.path().join("docs");
     std::fs::create_dir_all(docs.join("sub")).unwrap();
@@ -118,6 +118,11 @@ fn ingest_then_search_from_the_terminal() {
         top["scores"]["bm25"].is_number() && top["scores"]["dense"].is_number(),
         "{out}"
     );
+    assert!(
+        top["chunk"].get("prompt_ids").is_none(),
+        "stored token ids are not shown: {out}"
+    );
+    stored_prompt_ids_are_qwen3s(&b.dir.path().join("data")).await;
 
     let (code, out, _) = b.run(&["search", "高铁 报销", "--group", "staff"]);
     assert_eq!(code, 0);
@@ -146,6 +151,43 @@ fn ingest_then_search_from_the_terminal() {
         out.contains("0 indexed, 1 unchanged, 1 skipped, 1 failed"),
         "the broken file still fails: {out}"
     );
+}
+
+/// Every chunk in both stores carries the Qwen3 ids of its prompt label and
+/// text, made by the configured tokenizer and marked with its fingerprint,
+/// so prompt assembly can compose instead of tokenising.
+async fn stored_prompt_ids_are_qwen3s(data: &Path) {
+    let tokenizer =
+        tokenizers::Tokenizer::from_file(assets().join("tokenizers/qwen3/tokenizer.json")).unwrap();
+    let fingerprint = zhishu_retrieval::tokenizer_fingerprint(&tokenizer);
+    let encode = |t: &str| tokenizer.encode(t, false).unwrap().get_ids().to_vec();
+    let scope = Scope::of_groups(["staff"]);
+    let filter = SearchFilter::default();
+    let lexical = LexicalIndex::open(&data.join("tantivy")).unwrap();
+    let vectors = EdgeIndex::open(&data.join("qdrant"), 384).unwrap();
+    let mut probe = vec![0.0; 384];
+    probe[0] = 1.0;
+    let from_lexical = lexical
+        .search("hotel 高铁 travel", 10, &scope, &filter)
+        .unwrap();
+    let from_vectors = vectors
+        .search(probe, 10, &scope, &filter, true)
+        .await
+        .unwrap();
+    let chunks: Vec<_> = from_lexical
+        .into_iter()
+        .map(|h| h.chunk)
+        .chain(from_vectors.into_iter().map(|h| h.chunk))
+        .collect();
+    assert!(chunks.len() >= 4, "{}", chunks.len());
+    for c in chunks {
+        let ids = c.prompt_ids.as_ref().expect("prompt ids stored");
+        assert_eq!(ids.tokenizer, fingerprint);
+        assert_eq!(ids.ids, encode(&zhishu_retrieval::prompt_piece(&c.text)));
+        assert_eq!(c.qwen_tokens as usize, ids.ids.len());
+        let label = zhishu_retrieval::prompt_label(&c.title, &c.section_path, c.page);
+        assert_eq!(ids.label, encode(&label), "{label}");
+    }
 }
 
 fn write_corpus(root: &Path, files: usize) {

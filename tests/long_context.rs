@@ -6,8 +6,9 @@
 //!
 //! The corpus goes straight into the stores with synthetic vectors:
 //! embedding 2,000 long passages with a debug build would take minutes, and
-//! ingestion has its own end-to-end tests. The stored Qwen3 token counts are
-//! the ones ingestion would store (the same tokenizer).
+//! ingestion has its own end-to-end tests. The stored Qwen3 token ids and
+//! counts are the ones ingestion would store (the same tokenizer), so the
+//! server composes the prompt from them.
 
 mod common;
 
@@ -17,20 +18,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use zhishu_engine::testing::{TinyQwen3, write_tiny_qwen3};
 use zhishu_retrieval::synthetic::{chunk, passage, unit_vector};
-use zhishu_retrieval::{ChunkDoc, EdgeIndex, LexicalIndex, VectorIndex};
+use zhishu_retrieval::{ChunkDoc, EdgeIndex, LexicalIndex, VectorIndex, tokenizer_fingerprint};
 
 const CONTEXT: u64 = 131_072;
 const CHUNKS: usize = 2_400;
 
 fn populate(data: &std::path::Path, tokenizer: &tokenizers::Tokenizer) -> u64 {
+    let fingerprint = tokenizer_fingerprint(tokenizer);
     let chunks: Vec<ChunkDoc> = (0..CHUNKS)
         .map(|i| {
-            let text = passage(i, 2 + i % 5);
-            let qwen_tokens = tokenizer
-                .encode(text.as_str(), false)
-                .expect("encode")
-                .len() as i64;
-            chunk(i, 4, "public", text, qwen_tokens)
+            chunk(i, 4, "public", passage(i, 2 + i % 5), 0).with_prompt_ids(tokenizer, &fingerprint)
         })
         .collect();
     let total = chunks.iter().map(|c| c.qwen_tokens as u64).sum();
@@ -126,10 +123,19 @@ fn a_128k_prompt_fills_the_window_and_never_exceeds_it() {
         prompt > budget - largest_source,
         "{prompt} tokens leave room for another source (budget {budget})"
     );
-    for line in server.logs().iter().filter(|l| l.contains("chat answered")) {
-        eprintln!("{line}");
-    }
     let sources = a["zhishu"]["sources"].as_array().expect("sources").len();
+    // Composed from the ids the stores kept, every source's.
+    let logs = server.logs();
+    let answered = logs
+        .iter()
+        .find(|l| l.contains("chat answered"))
+        .expect("the answer is logged");
+    eprintln!("{answered}");
+    assert!(answered.contains("composed=true"), "{answered}");
+    assert!(
+        answered.contains(&format!("stored_sources={sources}")),
+        "{answered}"
+    );
     assert!(sources > 300, "{sources} sources for a 128K window");
     assert!(
         a["usage"]["completion_tokens"].as_u64().unwrap() >= 1,

@@ -10,8 +10,8 @@
 //!
 //! Token counts come from the embedding model's own tokenizer (the budget
 //! is its limit, not a guess in characters), and every chunk also records
-//! its Qwen3 token count, so prompt assembly packs by exact counts without
-//! tokenising again.
+//! its Qwen3 token ids (and so their count), so prompt assembly packs by
+//! exact counts and composes the prompt without tokenising again.
 
 use crate::parse::{BlockKind, Parsed};
 use std::path::Path;
@@ -20,6 +20,7 @@ use tokenizers::Tokenizer;
 /// Counts tokens of a text without special tokens and without truncation.
 pub struct TokenCounter {
     tokenizer: Tokenizer,
+    fingerprint: std::sync::OnceLock<String>,
 }
 
 impl TokenCounter {
@@ -37,7 +38,26 @@ impl TokenCounter {
             .map_err(|e| format!("{}: not a tokenizer ({e})", file.display()))?;
         tokenizer.with_truncation(None).map_err(|e| e.to_string())?;
         tokenizer.with_padding(None);
-        Ok(Self { tokenizer })
+        Ok(Self {
+            tokenizer,
+            fingerprint: Default::default(),
+        })
+    }
+
+    /// Token ids of `text`, without special tokens (empty if the tokenizer
+    /// fails, which byte-level vocabularies do not).
+    pub fn ids(&self, text: &str) -> Vec<u32> {
+        self.tokenizer
+            .encode(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The tokenizer's fingerprint ([`zhishu_retrieval::tokenizer_fingerprint`]),
+    /// computed once.
+    pub fn fingerprint(&self) -> &str {
+        self.fingerprint
+            .get_or_init(|| zhishu_retrieval::tokenizer_fingerprint(&self.tokenizer))
     }
 
     /// Tokens of `text`, without special tokens.
@@ -74,8 +94,10 @@ pub struct Chunk {
     pub char_end: usize,
     /// Embedding-model tokens.
     pub embed_tokens: usize,
-    /// Qwen3 tokens.
+    /// Qwen3 tokens of the text as it sits in a prompt (its prompt ids).
     pub qwen_tokens: usize,
+    /// Qwen3 token ids of [`zhishu_retrieval::prompt_piece`] of the text.
+    pub prompt_ids: Vec<u32>,
 }
 
 /// A sentence (or piece of one), located in the document text.
@@ -152,10 +174,12 @@ pub fn chunk(
                 return;
             };
             let body = text[first.byte_start..last.byte_end].to_owned();
+            let prompt_ids = qwen.ids(&zhishu_retrieval::prompt_piece(&body));
             chunks.push(Chunk {
                 ordinal: chunks.len(),
                 embed_tokens: embed.count(&body),
-                qwen_tokens: qwen.count(&body),
+                qwen_tokens: prompt_ids.len(),
+                prompt_ids,
                 text: body,
                 section_path: section.to_owned(),
                 page,

@@ -109,6 +109,7 @@ pub async fn evaluate(
                     char_end: p.char_end as i64,
                     qwen_tokens: p.qwen_tokens as i64,
                     text: p.text,
+                    prompt_ids: None,
                 });
             }
         }

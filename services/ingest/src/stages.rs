@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use zhishu_encoders::{EncoderWorker, TextKind};
-use zhishu_retrieval::{ChunkDoc, chunk_id};
+use zhishu_retrieval::{ChunkDoc, PromptIds, chunk_id, prompt_label};
 use zhishu_store::{ChunkRecord, DocumentRecord, DocumentStatus, NewDocument, Upsert};
 
 /// Documents written between two commits of the stores.
@@ -267,7 +267,6 @@ pub(crate) fn parse_stage(
                 collection: spec.collection.clone(),
                 path: c.path.clone(),
                 title: title.clone(),
-                section_path: p.section_path,
                 page: p.page.map(i64::from),
                 access_groups: spec.access_groups.clone(),
                 content_hash: r.content_hash.clone(),
@@ -276,6 +275,16 @@ pub(crate) fn parse_stage(
                 char_end: p.char_end as i64,
                 qwen_tokens: p.qwen_tokens as i64,
                 text: p.text,
+                prompt_ids: Some(PromptIds {
+                    tokenizer: me.qwen_tokens.fingerprint().to_owned(),
+                    label: me.qwen_tokens.ids(&prompt_label(
+                        &title,
+                        &p.section_path,
+                        p.page.map(i64::from),
+                    )),
+                    ids: p.prompt_ids,
+                }),
+                section_path: p.section_path,
             });
         }
         let doc = Chunked {

@@ -2,10 +2,12 @@
 //! chunks into a 131,072-token window, rendering Qwen3's chat template and
 //! tokenising the result, exactly as a chat request does after retrieval.
 //!
-//! Side by side in the same run, the way a tool without stored token counts
-//! assembles the same prompt: it tokenises every candidate to learn its
-//! length (LangChain's and LlamaIndex's token-limited retrievers), then
-//! renders and tokenises the prompt.
+//! Zhishu composes the prompt's ids from the ids stored with each chunk at
+//! ingestion (`zhishu_query::compose`). Side by side in the same run, the
+//! way a tool without stored token ids assembles the same prompt: it
+//! tokenises every candidate to learn its length (LangChain's and
+//! LlamaIndex's token-limited retrievers), then renders and tokenises the
+//! prompt.
 //!
 //! Then the whole pipeline before generation, at the default chat settings
 //! (8 sources): hybrid retrieval over 10,000 chunks with the real
@@ -27,7 +29,7 @@ use std::time::Instant;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_engine::testing::{TinyQwen3, write_tiny_qwen3};
 use zhishu_engine::{ChatMessage, Engine};
-use zhishu_query::assemble;
+use zhishu_query::Assembler;
 use zhishu_query::prompt::{Candidate, Limits, PackInput, SYSTEM_PROMPT};
 use zhishu_query::{Question, Rag, Retrieval};
 use zhishu_retrieval::ChunkDoc;
@@ -60,17 +62,23 @@ fn main() {
         &TinyQwen3::default(),
     )
     .expect("write the random Qwen3 (run scripts/fetch-assets.sh for the tokenizer)");
-    let engine = Engine::load(&model, &candle_core::Device::Cpu).expect("load");
+    let engine = Arc::new(Engine::load(&model, &candle_core::Device::Cpu).expect("load"));
+    let assembler = Assembler::new(engine.clone());
+    let fingerprint = assembler
+        .fingerprint()
+        .expect("Qwen3's tokenizer composes prompts")
+        .to_owned();
+    let whole = Assembler::tokenising_whole(engine.clone());
 
     // 2,000 candidates of 1–8 sentences (≈ 25–250 tokens), three per
-    // document at most in the pack, scored best first. Their Qwen3 token
-    // counts are what ingestion stored.
+    // document at most in the pack, scored best first, with the token ids
+    // ingestion stores.
     let candidates: Vec<Candidate> = (0..CANDIDATES)
         .map(|i| {
             let text = passage(i, 1 + (i * 37) % 8);
-            let qwen_tokens = engine.encode(&text).expect("encode").len() as i64;
             Candidate {
-                chunk: chunk(i, 2, "public", text, qwen_tokens),
+                chunk: chunk(i, 2, "public", text, 0)
+                    .with_prompt_ids(engine.tokenizer(), &fingerprint),
                 score: 1.0 - i as f32 / CANDIDATES as f32,
             }
         })
@@ -93,19 +101,23 @@ fn main() {
     let mut ours = Vec::with_capacity(RUNS);
     let mut naive = Vec::with_capacity(RUNS);
     let mut last = None;
+    let mut naive_tokens = 0;
     for _ in 0..RUNS {
         let t = Instant::now();
-        let a = assemble(&engine, &input, false).expect("assemble");
+        let a = assembler.assemble(&input, false).expect("assemble");
         ours.push(t.elapsed().as_secs_f64() * 1e3);
         last = Some(a);
 
-        // The same, learning each candidate's length by tokenising it.
+        // The same, learning each candidate's length by tokenising it and
+        // tokenising the prompt whole.
         let t = Instant::now();
         let mut counted = input.clone();
         for c in &mut counted.candidates {
+            c.chunk.prompt_ids = None;
             c.chunk.qwen_tokens = engine.encode(&c.chunk.text).expect("encode").len() as i64;
         }
-        let b = assemble(&engine, &counted, false).expect("assemble");
+        let b = whole.assemble(&counted, false).expect("assemble");
+        naive_tokens = b.prompt_ids.len();
         naive.push(t.elapsed().as_secs_f64() * 1e3);
         std::hint::black_box(b);
     }
@@ -114,8 +126,8 @@ fn main() {
     let a = last.expect("ran");
     let (p50, p99) = (percentile(&ours, 0.5), percentile(&ours, 0.99));
     let (n50, n99) = (percentile(&naive, 0.5), percentile(&naive, 0.99));
-    // Where the time goes: rendering the template and tokenising the final
-    // prompt once, apart from packing.
+    // What composing saves: rendering the template and tokenising the
+    // final prompt whole.
     let mut render = Vec::new();
     let mut tokenise = Vec::new();
     for _ in 0..RUNS {
@@ -142,20 +154,26 @@ fn main() {
             "sources_packed": a.packed.sources.len(),
             "runs": RUNS,
             "zhishu_ms": {"p50": p50, "p99": p99},
-            "of_which_render_ms_p50": percentile(&render, 0.5),
-            "of_which_final_tokenise_ms_p50": percentile(&tokenise, 0.5),
+            "render_whole_prompt_ms_p50": percentile(&render, 0.5),
+            "tokenise_whole_prompt_ms_p50": percentile(&tokenise, 0.5),
             "retokenising_ms": {"p50": n50, "p99": n99},
+            "retokenising_prompt_tokens": naive_tokens,
             "speedup_p50": n50 / p50,
         })
     );
     assert!(a.prompt_ids.len() <= CONTEXT - ANSWER, "over budget");
-    pipeline(Arc::new(engine));
+    assert_eq!(
+        a.prompt_ids,
+        engine.encode(&a.prompt).expect("encode"),
+        "composed ids are the prompt's tokenisation"
+    );
+    pipeline(engine, &fingerprint);
 }
 
 const PIPELINE_CHUNKS: usize = 10_000;
 const QUESTIONS: usize = 200;
 
-fn pipeline(engine: Arc<Engine>) {
+fn pipeline(engine: Arc<Engine>, fingerprint: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -180,9 +198,8 @@ fn pipeline(engine: Arc<Engine>) {
         let chunks: Vec<ChunkDoc> = (0..PIPELINE_CHUNKS)
             .map(|i| {
                 let text = passage(i, 1 + (i * 37) % 8);
-                let qwen_tokens = engine.encode(&text).expect("encode").len() as i64;
                 let group = if i % 2 == 0 { "public" } else { "finance" };
-                chunk(i, 4, group, text, qwen_tokens)
+                chunk(i, 4, group, text, 0).with_prompt_ids(engine.tokenizer(), fingerprint)
             })
             .collect();
         lexical.upsert(&chunks).expect("lexical upsert");

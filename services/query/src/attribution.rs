@@ -166,6 +166,7 @@ mod tests {
                 char_end: 0,
                 qwen_tokens: 0,
                 text: text.into(),
+                prompt_ids: None,
             },
             score: 1.0,
             rank,

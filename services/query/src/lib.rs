@@ -4,6 +4,7 @@
 //! - [`pipeline`]: rewrite a follow-up, retrieve within the caller's scope,
 //!   pack, generate, resolve citations ([`Rag`]);
 //! - [`prompt`]: the packing of sources and history into the context;
+//! - [`compose`]: the prompt's token ids, put together from stored ids;
 //! - [`worker`]: the engine's thread and its bounded queue;
 //! - [`think`] and [`citations`]: what happens to the text as it streams;
 //! - [`record`]: the audit record of an exchange.
@@ -14,6 +15,7 @@
 
 pub mod attribution;
 pub mod citations;
+pub mod compose;
 mod error;
 pub mod pipeline;
 pub mod prompt;
@@ -23,10 +25,10 @@ pub mod worker;
 
 pub use attribution::Origin;
 pub use citations::{Citation, CitationFilter};
+pub use compose::{Assembled, Assembler};
 pub use error::QueryError;
 pub use pipeline::{
-    Answer, AnswerEvent, AnswerStream, Assembled, PrepareTimings, Prepared, Question, Rag,
-    Retrieval, assemble,
+    Answer, AnswerEvent, AnswerStream, PrepareTimings, Prepared, Question, Rag, Retrieval,
 };
 pub use prompt::{Candidate, SYSTEM_PROMPT, Source};
 pub use think::{Routed, ThinkSplitter};

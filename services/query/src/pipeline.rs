@@ -9,7 +9,8 @@
 use crate::QueryError;
 use crate::attribution::{Origin, attribute};
 use crate::citations::{Citation, CitationFilter, resolve};
-use crate::prompt::{Candidate, Limits, Measure, PackInput, Packed, SYSTEM_PROMPT, Source, pack};
+use crate::compose::Assembler;
+use crate::prompt::{Candidate, Limits, PackInput, SYSTEM_PROMPT, Source};
 use crate::think::{Routed, ThinkSplitter};
 use crate::worker::{GenEvent, GenerationWorker};
 use candle_core::Device;
@@ -79,6 +80,11 @@ pub struct PrepareTimings {
     pub retrieval_ms: f64,
     /// Packing, rendering and tokenising the prompt.
     pub assembly_ms: f64,
+    /// Whether the prompt's ids were composed from stored ids (else the
+    /// prompt was tokenised whole).
+    pub composed: bool,
+    /// Sources whose ids were stored at ingestion.
+    pub stored_sources: usize,
 }
 
 /// The finished answer.
@@ -114,35 +120,11 @@ pub enum AnswerEvent {
 /// The model, its engine thread, and the chat settings.
 pub struct Rag {
     engine: Arc<Engine>,
+    assembler: Arc<Assembler>,
     worker: GenerationWorker,
     chat: ChatConfig,
     context: usize,
     name: String,
-}
-
-/// Measures with the engine's template and tokenizer, keeping the last
-/// rendered prompt and its ids: packing's final exact check is the prompt
-/// that is sent, so it is never tokenised a second time.
-struct EngineMeasure<'a> {
-    engine: &'a Engine,
-    thinking: bool,
-    last: std::cell::RefCell<Option<(String, Vec<u32>)>>,
-}
-
-impl Measure for EngineMeasure<'_> {
-    fn count(&self, text: &str) -> usize {
-        self.engine
-            .encode(text)
-            .map(|t| t.len())
-            .unwrap_or(text.len())
-    }
-    fn prompt_tokens(&self, messages: &[ChatMessage]) -> Result<usize, QueryError> {
-        let text = self.engine.chat_prompt(messages, self.thinking)?;
-        let ids = self.engine.encode(&text)?;
-        let n = ids.len();
-        *self.last.borrow_mut() = Some((text, ids));
-        Ok(n)
-    }
 }
 
 impl Rag {
@@ -180,8 +162,10 @@ impl Rag {
     ) -> Result<Self, QueryError> {
         let context = max_context.min(engine.model().config().max_context());
         let worker = GenerationWorker::start(engine.clone(), chat.queue)?;
+        let assembler = Arc::new(Assembler::new(engine.clone()));
         Ok(Self {
             engine,
+            assembler,
             worker,
             chat,
             context,
@@ -197,6 +181,11 @@ impl Rag {
     /// The usable context in tokens.
     pub fn context_tokens(&self) -> usize {
         self.context
+    }
+
+    /// Prompt assembly for this model.
+    pub fn assembler(&self) -> &Assembler {
+        &self.assembler
     }
 
     /// The chat settings.
@@ -358,12 +347,14 @@ impl Rag {
             },
         };
         // Tokenising a long prompt is CPU work: off the async workers.
-        let engine = self.engine.clone();
+        let assembler = self.assembler.clone();
         let thinking = q.enable_thinking;
         tokio::task::spawn_blocking(move || {
             let t = Instant::now();
-            let assembled = assemble(&engine, &input, thinking)?;
+            let assembled = assembler.assemble(&input, thinking)?;
             timings.assembly_ms = ms(t);
+            timings.composed = assembled.composed;
+            timings.stored_sources = assembled.stored_sources;
             let thinking_open = assembled.prompt.trim_end().ends_with("<think>");
             Ok(Prepared {
                 prompt: assembled.prompt,
@@ -403,51 +394,6 @@ impl Rag {
             finished: false,
         })
     }
-}
-
-/// A packed prompt, rendered with the model's template and tokenised.
-#[derive(Debug, Clone)]
-pub struct Assembled {
-    /// What was packed: the messages, the sources by label.
-    pub packed: Packed,
-    /// The rendered prompt.
-    pub prompt: String,
-    /// Its token ids, exactly what the engine will prefill.
-    pub prompt_ids: Vec<u32>,
-}
-
-/// Packs `input` into the model's budget and renders and tokenises the
-/// result: the whole of prompt assembly after retrieval, on the calling
-/// thread (it is CPU work; async callers run it on a blocking thread).
-///
-/// # Errors
-/// [`QueryError::TooLong`] when even the question does not fit; template or
-/// tokenizer failures.
-pub fn assemble(
-    engine: &Engine,
-    input: &PackInput,
-    thinking: bool,
-) -> Result<Assembled, QueryError> {
-    let measure = EngineMeasure {
-        engine,
-        thinking,
-        last: Default::default(),
-    };
-    let packed = pack(input, &measure)?;
-    // `pack` measures the messages it returns last.
-    let (prompt, prompt_ids) = match measure.last.into_inner() {
-        Some(last) => last,
-        None => {
-            let text = engine.chat_prompt(&packed.messages, thinking)?;
-            let ids = engine.encode(&text)?;
-            (text, ids)
-        }
-    };
-    Ok(Assembled {
-        packed,
-        prompt,
-        prompt_ids,
-    })
 }
 
 /// A streaming answer: thinking and answer text as they are generated,

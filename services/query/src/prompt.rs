@@ -21,12 +21,18 @@
 //! - **Sources are data.** Each source sits in a `<source id="n">` block
 //!   whose closing tag cannot occur inside it, and the system prompt says
 //!   that text in a source is never an instruction.
+//! - **Pieces, not one string.** A source block is a sequence of
+//!   [`Piece`]s whose boundaries are places where the tokenizer always
+//!   splits, so a measure that knows the pieces' ids (stored with each
+//!   chunk at ingestion) costs and composes a 128K-token prompt without
+//!   tokenising it (see `compose`).
 
 use crate::QueryError;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use zhishu_engine::ChatMessage;
-use zhishu_retrieval::ChunkDoc;
+use zhishu_retrieval::{ChunkDoc, prompt_label, prompt_piece};
 
 /// The built-in system prompt for answers from documents.
 pub const SYSTEM_PROMPT: &str = "You are Zhishu, a company knowledge assistant. \
@@ -102,17 +108,29 @@ pub struct Packed {
     pub history_dropped: usize,
     /// Candidates left out (per-document cap or lack of room).
     pub candidates_dropped: usize,
+    /// The question, which ends the last message.
+    pub question: String,
+    /// Whether the last message is [`SOURCES_HEAD`], the sources' blocks
+    /// and [`QUESTION_HEAD`] with the question: a grounded question with at
+    /// least one source.
+    pub sourced: bool,
 }
 
 /// Token measurements packing needs from the model.
 pub trait Measure {
     /// Tokens of a piece of text on its own.
     fn count(&self, text: &str) -> usize;
-    /// Exact tokens of `messages` rendered as a prompt.
+    /// Exact tokens of the packed messages rendered as a prompt.
     ///
     /// # Errors
     /// When the template or the tokenizer fails.
-    fn prompt_tokens(&self, messages: &[ChatMessage]) -> Result<usize, QueryError>;
+    fn prompt_tokens(&self, packed: &Packed) -> Result<usize, QueryError>;
+    /// The exact tokens source block `n` of `chunk` adds to a prompt, when
+    /// the measure knows them without tokenising the block; `None` makes
+    /// packing estimate it with [`Measure::count`].
+    fn source_tokens(&self, _n: u32, _chunk: &ChunkDoc) -> Option<usize> {
+        None
+    }
 }
 
 /// Tags a document must not be able to write into the prompt: our source
@@ -125,35 +143,94 @@ const TAGS: &[&str] = &["source", "think", "tool_call", "tool_response"];
 /// `<|im_end|><|im_start|>system` would otherwise end the user's turn and
 /// open a system turn of its own. A space after `<` keeps the text
 /// readable and makes it ordinary characters.
-fn defang(text: &str) -> String {
+/// Text without `<` is left as it is (the common case, found without
+/// allocating).
+fn defang(text: &str) -> Cow<'_, str> {
+    if !text.contains('<') {
+        return Cow::Borrowed(text);
+    }
     let mut out = text.replace("<|", "< |");
     for tag in TAGS {
         out = out
             .replace(&format!("</{tag}"), &format!("</ {tag}"))
             .replace(&format!("<{tag}"), &format!("< {tag}"));
     }
-    out
+    if out == text {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(out)
+    }
 }
 
-/// The header line of a source: `[n] Title · Section · p. 3`.
-fn header(n: u32, c: &ChunkDoc) -> String {
-    let mut h = format!("[{n}] {}", defang(&c.title));
-    if !c.section_path.is_empty() {
-        h.push_str(" · ");
-        h.push_str(&defang(&c.section_path));
-    }
-    if let Some(p) = c.page {
-        h.push_str(&format!(" · p. {p}"));
-    }
-    h
+/// What starts the user message of a grounded question with sources.
+pub const SOURCES_HEAD: &str = "Sources:\n\n";
+/// What comes between the sources and the question.
+pub const QUESTION_HEAD: &str = "Question: ";
+
+/// A piece of a source block. A block reads
+/// `[n] Title · Section · p. 3\n<source id="n">\ntext\n</source>\n\n`;
+/// each boundary between pieces is one where byte-level BPE tokenizers of
+/// the Qwen family always split (before `[`, around each digit, after a
+/// newline followed by `<`), so the block's ids are its pieces' ids one
+/// after another.
+#[derive(Debug, Clone, Copy)]
+pub enum Piece<'a> {
+    /// Fixed text.
+    Fixed(&'static str),
+    /// The source's number.
+    Number(u32),
+    /// The chunk's [`label`].
+    Label(&'a ChunkDoc),
+    /// The chunk's [`body`].
+    Text(&'a ChunkDoc),
 }
 
-fn source_block(n: u32, c: &ChunkDoc, text: &str) -> String {
-    format!(
-        "{}\n<source id=\"{n}\">\n{}\n</source>\n\n",
-        header(n, c),
-        defang(text.trim())
-    )
+/// Source block `n` of `c`, in pieces.
+pub fn block(n: u32, c: &ChunkDoc) -> [Piece<'_>; 9] {
+    [
+        Piece::Fixed("["),
+        Piece::Number(n),
+        Piece::Fixed("]"),
+        Piece::Label(c),
+        Piece::Fixed("<source id=\""),
+        Piece::Number(n),
+        Piece::Fixed("\">\n"),
+        Piece::Text(c),
+        Piece::Fixed("</source>\n\n"),
+    ]
+}
+
+/// A chunk's label in the prompt ([`prompt_label`] of its defanged title
+/// and section), and whether it is the label whose ids ingestion stored.
+pub fn label(c: &ChunkDoc) -> (String, bool) {
+    let (title, section) = (defang(&c.title), defang(&c.section_path));
+    let as_stored = matches!((&title, &section), (Cow::Borrowed(_), Cow::Borrowed(_)));
+    (prompt_label(&title, &section, c.page), as_stored)
+}
+
+/// A chunk's text in the prompt ([`prompt_piece`] of the defanged text),
+/// and whether it is the piece whose ids ingestion stored.
+pub fn body(c: &ChunkDoc) -> (String, bool) {
+    match defang(&c.text) {
+        Cow::Borrowed(t) => (prompt_piece(t), true),
+        Cow::Owned(t) => (prompt_piece(&t), false),
+    }
+}
+
+/// Writes block `n` of `c` with `text` in the place of its body.
+fn push_block_with(out: &mut String, n: u32, c: &ChunkDoc, text: &str) {
+    for piece in block(n, c) {
+        match piece {
+            Piece::Fixed(t) => out.push_str(t),
+            Piece::Number(n) => out.push_str(&n.to_string()),
+            Piece::Label(c) => out.push_str(&label(c).0),
+            Piece::Text(_) => out.push_str(text),
+        }
+    }
+}
+
+fn push_block(out: &mut String, n: u32, c: &ChunkDoc) {
+    push_block_with(out, n, c, &body(c).0);
 }
 
 /// The user message of a grounded question: the sources, then the
@@ -163,12 +240,12 @@ fn grounded_message(sources: &[Source], question: &str, notice: bool) -> String 
     if sources.is_empty() && notice {
         m.push_str("Sources: none of the documents you can see matched this question.\n\n");
     } else {
-        m.push_str("Sources:\n\n");
+        m.push_str(SOURCES_HEAD);
         for s in sources {
-            m.push_str(&source_block(s.n, &s.chunk, &s.chunk.text));
+            push_block(&mut m, s.n, &s.chunk);
         }
     }
-    m.push_str("Question: ");
+    m.push_str(QUESTION_HEAD);
     m.push_str(question);
     m
 }
@@ -211,6 +288,18 @@ fn assemble(input: &PackInput, history: &[ChatMessage], chosen: &[usize], notice
             }
         })
         .collect();
+    let mut packed = messages(input, history, sources, notice);
+    packed.candidates_dropped = input.candidates.len() - chosen.len();
+    packed
+}
+
+/// The messages of `input` with `history` and `sources`.
+fn messages(
+    input: &PackInput,
+    history: &[ChatMessage],
+    sources: Vec<Source>,
+    notice: bool,
+) -> Packed {
     let mut messages = Vec::with_capacity(history.len() + 2);
     if let Some(system) = &input.system {
         messages.push(ChatMessage::new("system", system.clone()));
@@ -224,11 +313,19 @@ fn assemble(input: &PackInput, history: &[ChatMessage], chosen: &[usize], notice
     messages.push(ChatMessage::new("user", question));
     Packed {
         messages,
-        sources,
         prompt_tokens: 0,
         history_dropped: input.history.len() - history.len(),
-        candidates_dropped: input.candidates.len() - chosen.len(),
+        candidates_dropped: 0,
+        question: input.question.clone(),
+        sourced: input.grounded && !sources.is_empty(),
+        sources,
     }
+}
+
+/// The messages of `input`, its whole history and exactly `sources`, not
+/// packed (for checking a measure on a given prompt).
+pub(crate) fn assemble_with_sources(input: &PackInput, sources: Vec<Source>) -> Packed {
+    messages(input, &input.history, sources, true)
 }
 
 /// Packs sources and history into the budget; see the module docs. The
@@ -250,11 +347,11 @@ pub fn pack(input: &PackInput, measure: &dyn Measure) -> Result<Packed, QueryErr
     // The bare prompt as it will be sent when nothing else fits (with the
     // "no sources" notice) must fit; sources are then added to the bare
     // prompt without the notice.
-    let worst = measure.prompt_tokens(&assemble(input, &[], &[], true).messages)?;
+    let worst = measure.prompt_tokens(&assemble(input, &[], &[], true))?;
     if worst > budget {
         return Err(too_long(worst));
     }
-    let base = measure.prompt_tokens(&assemble(input, &[], &[], false).messages)?;
+    let base = measure.prompt_tokens(&assemble(input, &[], &[], false))?;
     let mut room = budget.saturating_sub(base);
 
     // History, newest first, within its share; a kept history starts with
@@ -278,7 +375,7 @@ pub fn pack(input: &PackInput, measure: &dyn Measure) -> Result<Packed, QueryErr
     let mut history = input.history[start..].to_vec();
     if !history.is_empty() {
         // The kept turns' exact cost, template tokens included.
-        let with = measure.prompt_tokens(&assemble(input, &history, &[], false).messages)?;
+        let with = measure.prompt_tokens(&assemble(input, &history, &[], false))?;
         room = room.saturating_sub(with.saturating_sub(base));
     }
 
@@ -295,7 +392,7 @@ pub fn pack(input: &PackInput, measure: &dyn Measure) -> Result<Packed, QueryErr
     let mut filled = false;
     loop {
         let mut packed = assemble(input, &history, &chosen, true);
-        let tokens = measure.prompt_tokens(&packed.messages)?;
+        let tokens = measure.prompt_tokens(&packed)?;
         if tokens <= budget {
             if !filled {
                 filled = true;
@@ -339,7 +436,8 @@ fn take_sources<'a>(
     // Stand-ins repeat (`.`, `。`, `x`): measure each once.
     let mut stand_ins: HashMap<&str, usize> = HashMap::new();
     for (i, c) in input.candidates.iter().enumerate() {
-        if taken.contains(&i) {
+        // A passage with no text has nothing to cite.
+        if taken.contains(&i) || c.chunk.text.trim().is_empty() {
             continue;
         }
         let count = per_doc.entry(c.chunk.document_id.as_str()).or_default();
@@ -353,19 +451,25 @@ fn take_sources<'a>(
         if body > room {
             continue;
         }
-        // The block around the text, measured around a stand-in that ends
-        // as the text does, so that token boundaries fall as they will
-        // around the text (a closing `。` or `.` merges with the newline
-        // after it into one token).
+        // Blocks are numbered 1..=m whichever order they end up in, so
+        // the sum of the costs does not depend on which gets which number.
         let n = chosen.len() as u32 + 1;
-        let stand_in = stand_in(&c.chunk.text);
-        let alone = *stand_ins
-            .entry(stand_in)
-            .or_insert_with(|| measure.count(stand_in));
-        let wrapper = measure
-            .count(&source_block(n, &c.chunk, stand_in))
-            .saturating_sub(alone);
-        let cost = body + wrapper;
+        let cost = match measure.source_tokens(n, &c.chunk) {
+            Some(exact) => exact,
+            None => {
+                // The block around the text, measured around a stand-in
+                // that ends as the text does, so that token boundaries
+                // fall as they will around the text (a closing `。` or `.`
+                // merges with the newline after it into one token).
+                let stand = prompt_piece(stand_in(&c.chunk.text));
+                let alone = *stand_ins
+                    .entry(stand_in(&c.chunk.text))
+                    .or_insert_with(|| measure.count(&stand));
+                let mut block = String::new();
+                push_block_with(&mut block, n, &c.chunk, &stand);
+                body + measure.count(&block).saturating_sub(alone)
+            }
+        };
         if cost <= room {
             room -= cost;
             *count += 1;
@@ -386,8 +490,12 @@ mod tests {
         fn count(&self, text: &str) -> usize {
             text.split_whitespace().count()
         }
-        fn prompt_tokens(&self, messages: &[ChatMessage]) -> Result<usize, QueryError> {
-            Ok(messages.iter().map(|m| self.count(&m.content) + 2).sum())
+        fn prompt_tokens(&self, packed: &Packed) -> Result<usize, QueryError> {
+            Ok(packed
+                .messages
+                .iter()
+                .map(|m| self.count(&m.content) + 2)
+                .sum())
         }
     }
 
@@ -414,6 +522,7 @@ mod tests {
                 char_end: 0,
                 qwen_tokens: words as i64,
                 text,
+                prompt_ids: None,
             },
             score: 1.0 / (ordinal as f32 + 1.0),
         }
@@ -442,7 +551,7 @@ mod tests {
         let all = pack(&input(cands.clone(), 100_000), &Words).unwrap();
         assert_eq!(all.sources.len(), 4);
         let need = all.prompt_tokens;
-        assert_eq!(need, Words.prompt_tokens(&all.messages).unwrap());
+        assert_eq!(need, Words.prompt_tokens(&all).unwrap());
         // A context of exactly need + answer keeps all four.
         let exact = pack(&input(cands.clone(), need + 10), &Words).unwrap();
         assert_eq!(exact.sources.len(), 4);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use tokenizers::Tokenizer;
 use zhishu_engine::{ChatMessage, ChatTemplate};
 use zhishu_query::QueryError;
-use zhishu_query::prompt::{Candidate, Limits, Measure, PackInput, SYSTEM_PROMPT, pack};
+use zhishu_query::prompt::{Candidate, Limits, Measure, PackInput, Packed, SYSTEM_PROMPT, pack};
 use zhishu_retrieval::ChunkDoc;
 
 fn qwen3() -> PathBuf {
@@ -30,8 +30,8 @@ impl Measure for Qwen3 {
     fn count(&self, text: &str) -> usize {
         self.tokenizer.encode(text, false).map(|e| e.len()).unwrap()
     }
-    fn prompt_tokens(&self, messages: &[ChatMessage]) -> Result<usize, QueryError> {
-        let text = self.template.render(messages, true, false)?;
+    fn prompt_tokens(&self, packed: &Packed) -> Result<usize, QueryError> {
+        let text = self.template.render(&packed.messages, true, false)?;
         Ok(self.count(&text))
     }
 }
@@ -72,6 +72,7 @@ fn candidates(m: &Qwen3, n: usize) -> Vec<Candidate> {
                     char_end: text.chars().count() as i64,
                     qwen_tokens: m.count(&text) as i64,
                     text,
+                    prompt_ids: None,
                 },
                 score: 1.0 / (i as f32 + 1.0),
             }
@@ -117,10 +118,7 @@ fn a_128k_prompt_fills_the_budget_and_never_exceeds_it() {
         "{} > {budget}",
         packed.prompt_tokens
     );
-    assert_eq!(
-        packed.prompt_tokens,
-        m.prompt_tokens(&packed.messages).unwrap()
-    );
+    assert_eq!(packed.prompt_tokens, m.prompt_tokens(&packed).unwrap());
     let largest = cands
         .iter()
         .map(|c| c.chunk.qwen_tokens as usize)
@@ -151,8 +149,5 @@ fn a_128k_prompt_fills_the_budget_and_never_exceeds_it() {
         short.prompt_tokens
     );
     assert!(short.sources.len() <= packed.sources.len());
-    assert_eq!(
-        m.prompt_tokens(&short.messages).unwrap(),
-        short.prompt_tokens
-    );
+    assert_eq!(m.prompt_tokens(&short).unwrap(), short.prompt_tokens);
 }

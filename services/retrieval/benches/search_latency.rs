@@ -115,6 +115,7 @@ fn corpus(n: usize, rng: &mut Rng, words: &[String], centres: &[Vec<f32>]) -> Co
             char_end: 0,
             qwen_tokens: len as i64,
             text: text.join(" "),
+            prompt_ids: None,
         });
         let c = &centres[rng.below(centres.len())];
         let mut v: Vec<f32> = c

@@ -1,7 +1,10 @@
 //! The unit both stores hold: one chunk of one document version.
 
-use serde::{Deserialize, Serialize};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
+use tokenizers::Tokenizer;
 
 /// A chunk with everything a hit must carry back (text, provenance, access
 /// groups). It is the Qdrant payload and the Tantivy document.
@@ -35,10 +38,166 @@ pub struct ChunkDoc {
     pub char_start: i64,
     /// End offset (exclusive), in characters.
     pub char_end: i64,
-    /// Length in Qwen3 tokens, so prompt assembly never re-tokenises.
+    /// Length in Qwen3 tokens of the text as it sits in a prompt
+    /// ([`prompt_piece`]), so prompt assembly never re-tokenises.
     pub qwen_tokens: i64,
     /// The chunk's text.
     pub text: String,
+    /// The token ids of [`prompt_piece`] of the text, from the tokenizer
+    /// that counted [`ChunkDoc::qwen_tokens`]. Stored in both stores
+    /// ([`ChunkDoc::stored_json`]) but left out of API responses, where it
+    /// would be noise of a few kilobytes per hit.
+    #[serde(default, skip_serializing)]
+    pub prompt_ids: Option<PromptIds>,
+}
+
+impl ChunkDoc {
+    /// The JSON both stores keep: every field, the prompt ids included.
+    ///
+    /// # Errors
+    /// Never in practice (every field serialises); typed for the stores.
+    pub fn stored_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let mut v = serde_json::to_value(self)?;
+        if let (Some(ids), Some(map)) = (&self.prompt_ids, v.as_object_mut()) {
+            map.insert("prompt_ids".into(), serde_json::to_value(ids)?);
+        }
+        Ok(v)
+    }
+
+    /// This chunk with the prompt ids and count ingestion stores, made by
+    /// `tokenizer` (whose [`tokenizer_fingerprint`] is `fingerprint`): for
+    /// chunks written to the stores without the ingestion pipeline
+    /// (synthetic corpora, tests).
+    pub fn with_prompt_ids(mut self, tokenizer: &Tokenizer, fingerprint: &str) -> Self {
+        let encode = |t: &str| {
+            tokenizer
+                .encode(t, false)
+                .map(|e| e.get_ids().to_vec())
+                .unwrap_or_default()
+        };
+        let ids = encode(&prompt_piece(&self.text));
+        self.qwen_tokens = ids.len() as i64;
+        self.prompt_ids = Some(PromptIds {
+            tokenizer: fingerprint.to_owned(),
+            label: encode(&prompt_label(&self.title, &self.section_path, self.page)),
+            ids,
+        });
+        self
+    }
+}
+
+/// How a chunk's text sits in a prompt, the piece whose ids are stored:
+/// trimmed, with the newline that ends it. A piece boundary falls where
+/// the tokenizer's pre-tokenizer always splits (after a newline that is
+/// followed by `<`), so the piece's ids are the same alone and inside the
+/// prompt; the newline belongs to the piece because a closing `.` or `。`
+/// merges with it into one token.
+pub fn prompt_piece(text: &str) -> String {
+    let text = text.trim();
+    let mut s = String::with_capacity(text.len() + 1);
+    s.push_str(text);
+    s.push('\n');
+    s
+}
+
+/// How a chunk names its source in a prompt, after the source's `[n]`:
+/// ` Title · Section · p. 3` and the newline that ends the line. Its ids
+/// are stored with the text's, so a prompt of a thousand sources is put
+/// together without tokenising a thousand headers.
+pub fn prompt_label(title: &str, section_path: &str, page: Option<i64>) -> String {
+    let mut s = String::with_capacity(title.len() + section_path.len() + 16);
+    s.push(' ');
+    s.push_str(title);
+    if !section_path.is_empty() {
+        s.push_str(" · ");
+        s.push_str(section_path);
+    }
+    if let Some(p) = page {
+        s.push_str(&format!(" · p. {p}"));
+    }
+    s.push('\n');
+    s
+}
+
+/// Token ids of a chunk's [`prompt_label`] and [`prompt_piece`], with the
+/// fingerprint of the tokenizer that made them: prompt assembly uses them
+/// only when the model it serves has the same tokenizer, and tokenises the
+/// text otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptIds {
+    /// [`tokenizer_fingerprint`] of the tokenizer.
+    pub tokenizer: String,
+    /// The ids of the label.
+    pub label: Vec<u32>,
+    /// The ids of the text.
+    pub ids: Vec<u32>,
+}
+
+/// A short, stable name for a tokenizer's behaviour: the sha256 (first 16
+/// hex digits) of its serialised form without truncation or padding, so
+/// the same `tokenizer.json` gives the same fingerprint wherever it is
+/// loaded, and any change to its vocabulary, merges, normaliser,
+/// pre-tokeniser or added tokens gives another.
+pub fn tokenizer_fingerprint(tokenizer: &Tokenizer) -> String {
+    let mut t = tokenizer.clone();
+    let _ = t.with_truncation(None);
+    t.with_padding(None);
+    let json = t.to_string(false).unwrap_or_default();
+    let digest = Sha256::digest(json.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Ids are stored as base64 of three little-endian bytes each (four
+/// characters a token): vocabularies stay below 2^24 entries, and JSON
+/// arrays of numbers would take half again as much.
+fn pack_ids<E: serde::ser::Error>(ids: &[u32]) -> Result<String, E> {
+    let mut bytes = Vec::with_capacity(ids.len() * 3);
+    for &id in ids {
+        if id >= 1 << 24 {
+            return Err(E::custom(format!("token id {id} does not fit 24 bits")));
+        }
+        bytes.extend_from_slice(&id.to_le_bytes()[..3]);
+    }
+    Ok(B64.encode(bytes))
+}
+
+fn unpack_ids<E: serde::de::Error>(text: &str) -> Result<Vec<u32>, E> {
+    let bytes = B64.decode(text.as_bytes()).map_err(E::custom)?;
+    if bytes.len() % 3 != 0 {
+        return Err(E::custom("prompt ids: not a whole number of tokens"));
+    }
+    Ok(bytes
+        .chunks_exact(3)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], 0]))
+        .collect())
+}
+
+impl Serialize for PromptIds {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("PromptIds", 3)?;
+        st.serialize_field("tokenizer", &self.tokenizer)?;
+        st.serialize_field("label", &pack_ids::<S::Error>(&self.label)?)?;
+        st.serialize_field("ids", &pack_ids::<S::Error>(&self.ids)?)?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for PromptIds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            tokenizer: String,
+            label: String,
+            ids: String,
+        }
+        let raw = Raw::deserialize(d)?;
+        Ok(Self {
+            tokenizer: raw.tokenizer,
+            label: unpack_ids::<D::Error>(&raw.label)?,
+            ids: unpack_ids::<D::Error>(&raw.ids)?,
+        })
+    }
 }
 
 /// The chunk id of position `ordinal` of `version` of a document: a UUID
@@ -62,6 +221,45 @@ pub fn chunk_id(document_id: &str, version: i64, ordinal: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prompt_ids_are_stored_but_not_shown() {
+        let ids = PromptIds {
+            tokenizer: "0123456789abcdef".into(),
+            label: vec![7, 8],
+            ids: vec![0, 1, 255, 256, 151_643, (1 << 24) - 1],
+        };
+        let json = serde_json::to_value(&ids).unwrap();
+        assert_eq!(json["ids"].as_str().unwrap().len(), 24);
+        assert_eq!(serde_json::from_value::<PromptIds>(json).unwrap(), ids);
+        let too_big = PromptIds {
+            tokenizer: String::new(),
+            label: Vec::new(),
+            ids: vec![1 << 24],
+        };
+        assert!(serde_json::to_value(&too_big).is_err());
+
+        let json = r#"{"chunk_id":"c","document_id":"d","version":1,"ordinal":0,
+            "collection":"x","path":"/p","title":"T","section_path":"","page":null,
+            "access_groups":["g"],"content_hash":"","modified_at":0,"char_start":0,
+            "char_end":1,"qwen_tokens":2,"text":"a"}"#;
+        let mut chunk: ChunkDoc = serde_json::from_str(json).unwrap();
+        assert_eq!(chunk.prompt_ids, None, "chunks stored before ids read fine");
+        chunk.prompt_ids = Some(ids.clone());
+        // The API shape leaves the ids out; the stored shape keeps them.
+        assert!(
+            serde_json::to_value(&chunk)
+                .unwrap()
+                .get("prompt_ids")
+                .is_none()
+        );
+        let stored = chunk.stored_json().unwrap();
+        let back: ChunkDoc = serde_json::from_value(stored).unwrap();
+        assert_eq!(back.prompt_ids, Some(ids));
+        assert_eq!(prompt_piece("  Fine print.\n\n"), "Fine print.\n");
+        assert_eq!(prompt_label("T", "A > B", Some(3)), " T · A > B · p. 3\n");
+        assert_eq!(prompt_label("T", "", None), " T\n");
+    }
 
     #[test]
     fn chunk_ids_are_deterministic_and_distinct() {

@@ -202,8 +202,10 @@ impl LexicalIndex {
                 doc.add_text(f.title, &c.title);
                 doc.add_text(f.section, &c.section_path);
                 doc.add_text(f.body, &c.text);
-                let payload =
-                    serde_json::to_string(c).map_err(|e| RetrievalError::Lexical(e.to_string()))?;
+                let payload = c
+                    .stored_json()
+                    .map_err(|e| RetrievalError::Lexical(e.to_string()))?
+                    .to_string();
                 doc.add_text(f.payload, payload);
                 w.add_document(doc)?;
             }

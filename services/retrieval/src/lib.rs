@@ -19,7 +19,7 @@ mod scope;
 pub mod synthetic;
 mod vector;
 
-pub use chunk::{ChunkDoc, chunk_id};
+pub use chunk::{ChunkDoc, PromptIds, chunk_id, prompt_label, prompt_piece, tokenizer_fingerprint};
 pub use error::RetrievalError;
 pub use hybrid::{Hit, HybridSearcher, Mode, SearchOptions, SearchResults, StageScores, Timings};
 pub use lexical::{LexicalHit, LexicalIndex, analyze};

@@ -55,6 +55,7 @@ pub fn chunk(
         char_end: text.chars().count() as i64,
         qwen_tokens,
         text,
+        prompt_ids: None,
     }
 }
 

@@ -257,7 +257,8 @@ impl VectorIndex for EdgeIndex {
                     got: vector.len(),
                 });
             }
-            let mut payload = qjson::to_value(&chunk)
+            let mut payload = chunk
+                .stored_json()
                 .map_err(|e| RetrievalError::Vector(format!("payload: {e}")))?;
             payload["dirs"] = json!(ancestors(&chunk.path));
             let id = point_id(&chunk.chunk_id)?;

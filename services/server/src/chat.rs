@@ -218,6 +218,8 @@ impl Exchange {
             rewrite_ms = t.rewrite_ms,
             retrieval_ms = t.retrieval_ms,
             assembly_ms = t.assembly_ms,
+            composed = t.composed,
+            stored_sources = t.stored_sources,
             prompt_tokens = answer.prompt_tokens,
             sources = self.prepared.sources.len(),
             prefill_s = answer.prefill_seconds,
