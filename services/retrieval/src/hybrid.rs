@@ -7,7 +7,7 @@
 //! weighting of raw scores is wrong for some queries. Ranks are comparable;
 //! `1 / (k + rank)` rewards agreement between the two without calibration.
 
-use crate::{ChunkDoc, LexicalIndex, RetrievalError, Scope, SearchFilter, VectorIndex};
+use crate::{ChunkDoc, LexicalIds, LexicalIndex, RetrievalError, Scope, SearchFilter, VectorIndex};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -116,25 +116,17 @@ pub struct HybridSearcher {
     pub fusion: RetrievalConfig,
 }
 
-/// Adds one retriever's vote for a chunk (`weight / (k + rank)`) and
-/// returns its entry.
-fn fuse(
-    fused: &mut HashMap<String, Hit>,
-    chunk: ChunkDoc,
-    rank: usize,
-    weight: f32,
-    rrf_k: f32,
-) -> &mut Hit {
-    let e = fused.entry(chunk.chunk_id.clone()).or_insert_with(|| Hit {
-        chunk,
-        score: 0.0,
-        scores: StageScores::default(),
-        duplicates: Vec::new(),
-        neighbours: Vec::new(),
-    });
-    e.scores.fused += weight / (rrf_k + (rank + 1) as f32);
-    e
+/// A fused candidate before its chunk is loaded.
+#[derive(Debug, Default)]
+struct Candidate {
+    scores: StageScores,
+    score: f32,
+    /// Its position among the BM25 hits, when BM25 found it.
+    lexical: Option<usize>,
 }
+
+/// Candidates loaded beyond those needed, for duplicates to give way to.
+const LOAD_SLACK: usize = 4;
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
@@ -203,14 +195,15 @@ impl HybridSearcher {
         let use_lexical = mode != Mode::Dense;
         let use_dense = mode != Mode::Bm25;
 
+        // Both retrievers return ids and scores only: of the `want`
+        // candidates each brings, fusion keeps about k, and only those are
+        // loaded.
         let lexical = async {
-            if !use_lexical {
-                return Ok((Vec::new(), 0.0));
-            }
             let t = Instant::now();
             let index = self.lexical.clone();
             let (q, s, f) = (query.to_owned(), scope.clone(), filter.clone());
-            let hits = tokio::task::spawn_blocking(move || index.search(&q, want, &s, &f))
+            let limit = if use_lexical { want } else { 0 };
+            let hits = tokio::task::spawn_blocking(move || index.search_ids(&q, limit, &s, &f))
                 .await
                 .map_err(|e| RetrievalError::Lexical(e.to_string()))??;
             Ok::<_, RetrievalError>((hits, ms(t)))
@@ -233,11 +226,12 @@ impl HybridSearcher {
             };
             let embed_ms = ms(t);
             let t = Instant::now();
-            let hits = self.vectors.search(v, want, scope, filter, false).await?;
+            let hits = self.vectors.search_ids(v, want, scope, filter).await?;
             Ok::<_, RetrievalError>((hits, embed_ms, ms(t)))
         };
         let (lexical, dense) = tokio::join!(lexical, dense);
         let (lexical, bm25_ms) = lexical?;
+        let lexical = Arc::new(lexical);
         let (dense, embed_ms, dense_ms) = dense?;
         timings.bm25_ms = bm25_ms;
         timings.embed_ms = embed_ms;
@@ -245,57 +239,76 @@ impl HybridSearcher {
 
         // Fuse by chunk id: each retriever adds weight / (k + rank).
         let f = &self.fusion;
-        let mut fused: HashMap<String, Hit> = HashMap::new();
-        for (rank, h) in lexical.into_iter().enumerate() {
-            let e = fuse(&mut fused, h.chunk, rank, f.lexical_weight, f.rrf_k);
-            e.scores.bm25 = Some(h.score);
+        let mut fused: HashMap<&str, Candidate> = HashMap::new();
+        for (rank, (id, score)) in lexical.hits().enumerate() {
+            let e = fused.entry(id).or_default();
+            e.scores.fused += f.lexical_weight / (f.rrf_k + (rank + 1) as f32);
+            e.scores.bm25 = Some(score);
             e.scores.bm25_rank = Some(rank + 1);
+            e.lexical = Some(rank);
         }
-        for (rank, h) in dense.into_iter().enumerate() {
-            let e = fuse(&mut fused, h.chunk, rank, f.dense_weight, f.rrf_k);
-            e.scores.dense = Some(h.score);
+        for (rank, (id, score)) in dense.iter().enumerate() {
+            let e = fused.entry(id.as_str()).or_default();
+            e.scores.fused += f.dense_weight / (f.rrf_k + (rank + 1) as f32);
+            e.scores.dense = Some(*score);
             e.scores.dense_rank = Some(rank + 1);
         }
-        let mut hits: Vec<Hit> = fused.into_values().collect();
-        for h in &mut hits {
-            h.score = match mode {
-                Mode::Bm25 => h.scores.bm25.unwrap_or(0.0),
-                Mode::Dense => h.scores.dense.unwrap_or(0.0),
-                Mode::Hybrid | Mode::HybridRerank => h.scores.fused,
+        let mut ranked: Vec<(&str, Candidate)> = fused.into_iter().collect();
+        for (_, c) in &mut ranked {
+            c.score = match mode {
+                Mode::Bm25 => c.scores.bm25.unwrap_or(0.0),
+                Mode::Dense => c.scores.dense.unwrap_or(0.0),
+                Mode::Hybrid | Mode::HybridRerank => c.scores.fused,
             };
         }
-        hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.chunk.chunk_id.cmp(&b.chunk.chunk_id))
+        ranked.sort_by(|(a_id, a), (b_id, b)| {
+            b.score.total_cmp(&a.score).then_with(|| a_id.cmp(b_id))
         });
 
-        // Collapse near-duplicates into the best-ranked copy. Only as many
-        // distinct hits as will be returned (or reranked) are needed, so
-        // the pairwise comparison stops there instead of running over every
-        // candidate; and sets whose sizes differ by more than the
-        // threshold allows cannot be that similar, so they skip the
-        // intersection.
+        // Load the best candidates, a batch at a time, and collapse
+        // near-duplicates into the best-ranked copy until as many distinct
+        // hits as will be returned (or reranked) are kept. Duplicates are
+        // rare, so one batch (what is needed, plus a little) almost always
+        // does; sets whose sizes differ by more than the threshold allows
+        // cannot be that similar, so they skip the intersection.
         let needed = if mode == Mode::HybridRerank && self.reranker.is_some() {
             f.rerank_top.max(k)
         } else {
             k
         };
         let mut kept: Vec<(Hit, HashSet<u64>)> = Vec::new();
-        for h in hits {
-            let sh = shingles(&h.chunk.text);
-            if let Some((first, _)) = kept.iter_mut().find(|(_, s)| {
-                let (small, large) = (s.len().min(sh.len()), s.len().max(sh.len()));
-                small as f32 >= f.duplicate_jaccard * large as f32
-                    && jaccard(s, &sh) >= f.duplicate_jaccard
-            }) {
-                first.duplicates.push(h.chunk.path.clone());
-                continue;
+        let mut next = 0;
+        while kept.len() < needed && next < ranked.len() {
+            let end = (next + needed - kept.len() + LOAD_SLACK).min(ranked.len());
+            let batch = &ranked[next..end];
+            next = end;
+            let mut chunks = self.load(&lexical, batch, scope).await?;
+            for (id, c) in batch {
+                // Gone since the search (a job committed a new version).
+                let Some(chunk) = chunks.remove(*id) else {
+                    continue;
+                };
+                let sh = shingles(&chunk.text);
+                if let Some((first, _)) = kept.iter_mut().find(|(_, s)| {
+                    let (small, large) = (s.len().min(sh.len()), s.len().max(sh.len()));
+                    small as f32 >= f.duplicate_jaccard * large as f32
+                        && jaccard(s, &sh) >= f.duplicate_jaccard
+                }) {
+                    first.duplicates.push(chunk.path.clone());
+                    continue;
+                }
+                if kept.len() == needed {
+                    break;
+                }
+                let hit = Hit {
+                    chunk,
+                    score: c.score,
+                    scores: c.scores.clone(),
+                    duplicates: Vec::new(),
+                    neighbours: Vec::new(),
+                };
+                kept.push((hit, sh));
             }
-            if kept.len() == needed {
-                break;
-            }
-            kept.push((h, sh));
         }
         let mut hits: Vec<Hit> = kept.into_iter().map(|(h, _)| h).collect();
 
@@ -327,6 +340,43 @@ impl HybridSearcher {
 }
 
 impl HybridSearcher {
+    /// The chunks of `batch`: BM25 hits from the index snapshot they were
+    /// found in, dense-only hits from the vector store, both at once.
+    async fn load(
+        &self,
+        lexical: &Arc<LexicalIds>,
+        batch: &[(&str, Candidate)],
+        scope: &Scope,
+    ) -> Result<HashMap<String, ChunkDoc>, RetrievalError> {
+        let positions: Vec<usize> = batch.iter().filter_map(|(_, c)| c.lexical).collect();
+        let dense_only: Vec<String> = batch
+            .iter()
+            .filter(|(_, c)| c.lexical.is_none())
+            .map(|(id, _)| (*id).to_owned())
+            .collect();
+        let from_lexical = async {
+            if positions.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (index, ids) = (self.lexical.clone(), lexical.clone());
+            tokio::task::spawn_blocking(move || index.load(&ids, &positions))
+                .await
+                .map_err(|e| RetrievalError::Lexical(e.to_string()))?
+        };
+        let from_vectors = async {
+            if dense_only.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.vectors.get(&dense_only, scope).await
+        };
+        let (a, b) = tokio::join!(from_lexical, from_vectors);
+        Ok(a?
+            .into_iter()
+            .chain(b?)
+            .map(|c| (c.chunk_id.clone(), c))
+            .collect())
+    }
+
     /// Attaches up to `n` chunks before and after each hit. Their ids follow
     /// from the hit's document, version and ordinal ([`crate::chunk_id`]),
     /// so this is one id lookup, still restricted to the caller's scope.

@@ -108,6 +108,32 @@ pub struct LexicalHit {
     pub chunk: ChunkDoc,
 }
 
+/// BM25 hits as chunk ids and scores, best first, holding the index
+/// snapshot they came from so that the few hits fusion keeps can be loaded
+/// afterwards ([`LexicalIndex::load`]) without searching again and without
+/// parsing the payloads of those it drops.
+pub struct LexicalIds {
+    searcher: tantivy::Searcher,
+    hits: Vec<(String, f32, tantivy::DocAddress)>,
+}
+
+impl LexicalIds {
+    /// `(chunk id, BM25 score)`, best first.
+    pub fn hits(&self) -> impl Iterator<Item = (&str, f32)> {
+        self.hits.iter().map(|(id, score, _)| (id.as_str(), *score))
+    }
+
+    /// How many hits.
+    pub fn len(&self) -> usize {
+        self.hits.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.hits.is_empty()
+    }
+}
+
 /// The Tantivy index of chunks.
 pub struct LexicalIndex {
     path: PathBuf,
@@ -352,11 +378,74 @@ impl LexicalIndex {
         scope: &Scope,
         filter: &SearchFilter,
     ) -> Result<Vec<LexicalHit>, RetrievalError> {
+        let searcher = self.reader.searcher();
+        let Some(query) = self.query(query, scope, filter) else {
+            return Ok(Vec::new());
+        };
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let top = searcher.search(&query, &TopDocs::with_limit(k).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let chunk = self.decode(&searcher, addr)?;
+            hits.push(LexicalHit { score, chunk });
+        }
+        Ok(hits)
+    }
+
+    /// The `k` best chunk ids and scores for a query that the scope may
+    /// see, narrowed by the filter; chunks are loaded with
+    /// [`LexicalIndex::load`] for the hits that are kept.
+    ///
+    /// # Errors
+    /// When the index cannot be read.
+    pub fn search_ids(
+        &self,
+        query: &str,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+    ) -> Result<LexicalIds, RetrievalError> {
+        let searcher = self.reader.searcher();
+        let mut hits = Vec::new();
+        if let Some(query) = self.query(query, scope, filter)
+            && k > 0
+        {
+            let top = searcher.search(&query, &TopDocs::with_limit(k).order_by_score())?;
+            hits.reserve(top.len());
+            for (score, addr) in top {
+                let doc: TantivyDocument = searcher.doc(addr)?;
+                let id = doc
+                    .get_first(self.fields.chunk_id)
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| RetrievalError::Lexical("a chunk has no id".into()))?;
+                hits.push((id.to_owned(), score, addr));
+            }
+        }
+        Ok(LexicalIds { searcher, hits })
+    }
+
+    /// The chunks of the hits at positions `which` of `ids`, in that order.
+    ///
+    /// # Errors
+    /// When a stored chunk cannot be read.
+    pub fn load(&self, ids: &LexicalIds, which: &[usize]) -> Result<Vec<ChunkDoc>, RetrievalError> {
+        which
+            .iter()
+            .filter_map(|&i| ids.hits.get(i))
+            .map(|(_, _, addr)| self.decode(&ids.searcher, *addr))
+            .collect()
+    }
+
+    /// The BM25 query over title, section and body, restricted to the
+    /// scope and filter; `None` when nothing can match.
+    fn query(&self, query: &str, scope: &Scope, filter: &SearchFilter) -> Option<BooleanQuery> {
         let mut terms = analyze(query);
         terms.sort();
         terms.dedup();
-        if scope.is_empty() || terms.is_empty() || k == 0 {
-            return Ok(Vec::new());
+        if scope.is_empty() || terms.is_empty() {
+            return None;
         }
         let f = &self.fields;
         let mut text: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -375,15 +464,7 @@ impl LexicalIndex {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> =
             vec![(Occur::Must, Box::new(BooleanQuery::new(text)))];
         clauses.extend(self.restriction(scope, filter));
-        let query = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
-        let top = searcher.search(&query, &TopDocs::with_limit(k).order_by_score())?;
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            let chunk = self.decode(&searcher, addr)?;
-            hits.push(LexicalHit { score, chunk });
-        }
-        Ok(hits)
+        Some(BooleanQuery::new(clauses))
     }
 
     /// The stored chunk behind a document address.

@@ -22,6 +22,6 @@ mod vector;
 pub use chunk::{ChunkDoc, PromptIds, chunk_id, prompt_label, prompt_piece, tokenizer_fingerprint};
 pub use error::RetrievalError;
 pub use hybrid::{Hit, HybridSearcher, Mode, SearchOptions, SearchResults, StageScores, Timings};
-pub use lexical::{LexicalHit, LexicalIndex, analyze};
+pub use lexical::{LexicalHit, LexicalIds, LexicalIndex, analyze};
 pub use scope::{Scope, SearchFilter, ancestors};
 pub use vector::{EdgeIndex, VectorHit, VectorIndex};

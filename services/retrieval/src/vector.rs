@@ -65,6 +65,21 @@ pub trait VectorIndex: Send + Sync {
         exact: bool,
     ) -> Result<Vec<VectorHit>, RetrievalError>;
 
+    /// The `k` nearest chunk ids with their similarity, without payloads:
+    /// what fusion needs, since only the few hits that are kept need their
+    /// text ([`VectorIndex::get`]).
+    async fn search_ids(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(String, f32)>, RetrievalError>;
+
+    /// The chunks with these ids, in the order asked, leaving out ids that
+    /// do not exist and chunks the scope may not see.
+    async fn get(&self, ids: &[String], scope: &Scope) -> Result<Vec<ChunkDoc>, RetrievalError>;
+
     /// Chunks the scope may see, narrowed by the filter.
     async fn count(&self, scope: &Scope, filter: &SearchFilter) -> Result<usize, RetrievalError>;
 
@@ -236,6 +251,57 @@ impl EdgeIndex {
     }
 }
 
+impl EdgeIndex {
+    /// The `k` nearest points the scope may see, with or without payloads.
+    async fn nearest(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+        exact: bool,
+        with_payload: bool,
+    ) -> Result<Vec<qdrant_edge::ScoredPoint>, RetrievalError> {
+        if scope.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        if vector.len() != self.dimensions {
+            return Err(RetrievalError::Dimensions {
+                want: self.dimensions,
+                got: vector.len(),
+            });
+        }
+        let filter = parse_filter(qdrant_filter(scope, filter))?;
+        let request = QueryRequest {
+            prefetches: vec![],
+            query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(
+                VectorInternal::Dense(vector),
+                VECTOR,
+            )))),
+            filter: Some(filter),
+            score_threshold: None,
+            limit: k,
+            offset: 0,
+            params: Some(SearchParams {
+                hnsw_ef: Some((k * 2).max(128)),
+                exact,
+                ..Default::default()
+            }),
+            with_vector: WithVector::Bool(false),
+            with_payload: WithPayloadInterface::Bool(with_payload),
+        };
+        self.blocking(false, move |s| Ok(s.query(request)?)).await
+    }
+}
+
+/// The chunk id behind a point id (the point id is the chunk id's UUID).
+fn chunk_id_of(id: &PointId) -> String {
+    match id {
+        PointId::Uuid(u) => u.to_string(),
+        PointId::NumId(n) => n.to_string(),
+    }
+}
+
 fn chunk_of(payload: Option<qdrant_edge::Payload>) -> Result<ChunkDoc, RetrievalError> {
     let map = payload.ok_or_else(|| RetrievalError::Vector("a point has no payload".into()))?;
     qjson::from_value(Value::Object(map.0.into_iter().collect()))
@@ -314,36 +380,8 @@ impl VectorIndex for EdgeIndex {
         filter: &SearchFilter,
         exact: bool,
     ) -> Result<Vec<VectorHit>, RetrievalError> {
-        if scope.is_empty() || k == 0 {
-            return Ok(Vec::new());
-        }
-        if vector.len() != self.dimensions {
-            return Err(RetrievalError::Dimensions {
-                want: self.dimensions,
-                got: vector.len(),
-            });
-        }
-        let filter = parse_filter(qdrant_filter(scope, filter))?;
-        let request = QueryRequest {
-            prefetches: vec![],
-            query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(
-                VectorInternal::Dense(vector),
-                VECTOR,
-            )))),
-            filter: Some(filter),
-            score_threshold: None,
-            limit: k,
-            offset: 0,
-            params: Some(SearchParams {
-                hnsw_ef: Some((k * 2).max(128)),
-                exact,
-                ..Default::default()
-            }),
-            with_vector: WithVector::Bool(false),
-            with_payload: WithPayloadInterface::Bool(true),
-        };
-        let points = self.blocking(false, move |s| Ok(s.query(request)?)).await?;
-        points
+        self.nearest(vector, k, scope, filter, exact, true)
+            .await?
             .into_iter()
             .map(|p| {
                 Ok(VectorHit {
@@ -352,6 +390,46 @@ impl VectorIndex for EdgeIndex {
                 })
             })
             .collect()
+    }
+
+    async fn search_ids(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(String, f32)>, RetrievalError> {
+        Ok(self
+            .nearest(vector, k, scope, filter, false, false)
+            .await?
+            .into_iter()
+            .map(|p| (chunk_id_of(&p.id), p.score))
+            .collect())
+    }
+
+    async fn get(&self, ids: &[String], scope: &Scope) -> Result<Vec<ChunkDoc>, RetrievalError> {
+        if scope.is_empty() || ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let points = ids
+            .iter()
+            .map(|id| point_id(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let records = self
+            .blocking(false, move |s| {
+                Ok(s.retrieve(&points, Some(WithPayloadInterface::Bool(true)), None)?)
+            })
+            .await?;
+        let mut chunks = Vec::with_capacity(records.len());
+        for r in records {
+            let c = chunk_of(r.payload)?;
+            // The ids came from a search inside the scope; checked again
+            // here so that `get` alone can never widen it.
+            if c.access_groups.iter().any(|g| scope.groups().contains(g)) {
+                chunks.push(c);
+            }
+        }
+        Ok(chunks)
     }
 
     async fn count(&self, scope: &Scope, filter: &SearchFilter) -> Result<usize, RetrievalError> {

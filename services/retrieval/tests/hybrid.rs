@@ -1,0 +1,143 @@
+//! Hybrid search fuses on ids and loads only the hits it keeps: BM25 hits
+//! from Tantivy, dense-only hits from Qdrant Edge, each whole; a copy of a
+//! passage under another path is collapsed into the first, with its path
+//! noted; and nothing outside the caller's groups comes back, whichever
+//! store found it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
+use zhishu_retrieval::synthetic::chunk;
+use zhishu_retrieval::{
+    ChunkDoc, EdgeIndex, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions,
+    VectorIndex,
+};
+
+const DIMS: usize = 384;
+
+fn assets() -> PathBuf {
+    std::env::var("ZHISHU_ASSETS_DIR").map_or_else(
+        |_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/zhishu/assets"),
+        PathBuf::from,
+    )
+}
+
+fn axis(i: usize) -> Vec<f32> {
+    let mut v = vec![0.0; DIMS];
+    v[i] = 1.0;
+    v
+}
+
+fn doc(i: usize, group: &str, path: &str, text: &str) -> ChunkDoc {
+    let mut c = chunk(i, 1, group, text.to_owned(), 0);
+    c.path = path.to_owned();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hybrid_loads_what_it_keeps_collapses_copies_and_stays_in_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = Arc::new(EdgeIndex::open(&dir.path().join("qdrant"), DIMS).unwrap());
+    let lexical = Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap());
+    let hotel = "Hotel stays in tier-one cities are reimbursed up to 600 yuan per night.";
+    let points = vec![
+        (doc(0, "public", "/policies/travel.md", hotel), axis(1)),
+        (doc(1, "public", "/archive/travel-copy.md", hotel), axis(1)),
+        (
+            doc(
+                2,
+                "public",
+                "/policies/rail.md",
+                "高铁二等座可以报销，hotel 除外。",
+            ),
+            axis(2),
+        ),
+        // Found by its vector alone: no query word in it.
+        (
+            doc(
+                3,
+                "public",
+                "/policies/parking.md",
+                "Parking at the office is free for visitors.",
+            ),
+            axis(0),
+        ),
+        // The best match of both retrievers, in a group the caller lacks.
+        (
+            doc(
+                4,
+                "hr",
+                "/hr/hotel.md",
+                "Hotel per night for HR offsites: 900 yuan.",
+            ),
+            axis(0),
+        ),
+    ];
+    let chunks: Vec<ChunkDoc> = points.iter().map(|(c, _)| c.clone()).collect();
+    lexical.upsert(&chunks).unwrap();
+    lexical.commit().unwrap();
+    vectors.upsert(points).await.unwrap();
+    vectors.commit().await.unwrap();
+
+    let embedder = Embedder::load(&assets().join("models/all-MiniLM-L6-v2"))
+        .expect("all-MiniLM-L6-v2 (scripts/fetch-assets.sh)");
+    let searcher = HybridSearcher {
+        vectors,
+        lexical,
+        encoder: EncoderWorker::start(embedder, WorkerConfig::default()).unwrap(),
+        reranker: None,
+        fusion: zhishu_core::config::RetrievalConfig::default(),
+    };
+    let scope = Scope::of_groups(["public"]);
+    let search = |mode| {
+        let options = SearchOptions {
+            mode,
+            neighbours: 0,
+            query_vector: Some(axis(0)),
+        };
+        let searcher = searcher.clone();
+        let scope = scope.clone();
+        async move {
+            searcher
+                .search_with(
+                    "hotel per night",
+                    10,
+                    &scope,
+                    &SearchFilter::default(),
+                    &options,
+                )
+                .await
+                .unwrap()
+                .hits
+        }
+    };
+
+    let hits = search(Mode::Hybrid).await;
+    let paths: Vec<&str> = hits.iter().map(|h| h.chunk.path.as_str()).collect();
+    assert!(!paths.contains(&"/hr/hotel.md"), "{paths:?}");
+    assert_eq!(hits.len(), 3, "the copy is collapsed: {paths:?}");
+    let travel = hits
+        .iter()
+        .find(|h| h.chunk.text == hotel)
+        .expect("the hotel passage");
+    assert_eq!(travel.duplicates.len(), 1, "{:?}", travel.duplicates);
+    assert_ne!(travel.duplicates[0], travel.chunk.path);
+    assert!(travel.scores.bm25.is_some() && travel.scores.dense.is_some());
+    let parking = hits
+        .iter()
+        .find(|h| h.chunk.path == "/policies/parking.md")
+        .expect("the dense-only hit is loaded from the vector store");
+    assert_eq!(
+        parking.chunk.text,
+        "Parking at the office is free for visitors."
+    );
+    assert!(parking.scores.bm25.is_none() && parking.scores.dense.is_some());
+    assert!(hits.iter().all(|h| h.chunk.access_groups == ["public"]));
+
+    let bm25 = search(Mode::Bm25).await;
+    assert!(bm25.iter().all(|h| h.scores.bm25.is_some()));
+    assert!(!bm25.iter().any(|h| h.chunk.path == "/policies/parking.md"));
+    let dense = search(Mode::Dense).await;
+    assert_eq!(dense[0].chunk.path, "/policies/parking.md");
+    assert!(!dense.iter().any(|h| h.chunk.path.starts_with("/hr/")));
+}
