@@ -232,6 +232,9 @@ fn probe_packed(sources: Vec<prompt::Source>) -> Packed {
     prompt::assemble_with_sources(&input, sources)
 }
 
+/// The ids of a chunk's label and of its text.
+type LabelAndText = (Vec<u32>, Vec<u32>);
+
 /// Measures with the engine's template and tokenizer, composing grounded
 /// prompts when it has a [`Composer`], and keeping the last prompt it
 /// measured with its ids: packing's final exact check is the prompt that
@@ -242,7 +245,7 @@ pub(crate) struct EngineMeasure<'a> {
     thinking: bool,
     /// Ids of labels and texts tokenised here (chunks without usable
     /// stored ids), by chunk id, so each is tokenised once per assembly.
-    fresh: RefCell<HashMap<String, (Vec<u32>, Vec<u32>)>>,
+    fresh: RefCell<HashMap<String, LabelAndText>>,
     /// The last prompt measured, its ids, and whether they were composed.
     last: RefCell<Option<(String, Vec<u32>, bool)>>,
 }

@@ -118,7 +118,7 @@ fn text(rng: &mut Rng, max: usize) -> String {
 fn random_chunk(rng: &mut Rng, i: usize, engine: &Engine, fingerprint: &str) -> ChunkDoc {
     let mut body = text(rng, 40);
     if body.trim().is_empty() {
-        body.push_str("x");
+        body.push('x');
     }
     let mut c = chunk(i, 3, "public", body, 0);
     c.title = if rng.below(5) == 0 {
