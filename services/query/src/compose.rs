@@ -193,22 +193,11 @@ impl Composer {
 fn probe_chunk(title: &str, section: &str, page: Option<i64>, text: &str) -> ChunkDoc {
     ChunkDoc {
         chunk_id: format!("probe-{title}-{page:?}"),
-        document_id: "probe".into(),
-        version: 1,
-        ordinal: 0,
-        collection: String::new(),
-        path: String::new(),
         title: title.into(),
         section_path: section.into(),
         page,
-        access_groups: Vec::new(),
-        content_hash: String::new(),
-        modified_at: 0,
-        char_start: 0,
-        char_end: 0,
-        qwen_tokens: 0,
         text: text.into(),
-        prompt_ids: None,
+        ..ChunkDoc::default()
     }
 }
 

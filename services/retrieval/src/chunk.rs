@@ -8,7 +8,7 @@ use tokenizers::Tokenizer;
 
 /// A chunk with everything a hit must carry back (text, provenance, access
 /// groups). It is the Qdrant payload and the Tantivy document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChunkDoc {
     /// Deterministic id (see [`chunk_id`]), a UUID string.
     pub chunk_id: String,
