@@ -332,18 +332,10 @@ impl Measure for EngineMeasure<'_> {
 
     fn source_tokens(&self, n: u32, chunk: &ChunkDoc) -> Option<usize> {
         let composer = self.composer?;
-        let fixed: usize = ["[", "]", "<source id=\"", "\">\n", "</source>\n\n"]
-            .iter()
-            .map(|t| composer.fixed[t].len())
-            .sum();
-        let digits: usize = n
-            .to_string()
-            .bytes()
-            .map(|d| composer.digits[usize::from(d - b'0')].len())
-            .sum();
-        Some(self.with_ids(composer, chunk, |label, body| {
-            fixed + 2 * digits + label.len() + body.len()
-        }))
+        // The block's own pieces, so the cost follows the block's layout.
+        let mut ids = Vec::new();
+        self.block_ids(composer, n, chunk, &mut ids);
+        Some(ids.len())
     }
 }
 
