@@ -735,3 +735,121 @@ fn a_planted_fact_is_answered_and_cited_to_its_page() {
         "nothing of the manual was retrieved for eve: {e}"
     );
 }
+
+/// Several employees at once over HTTP: answered together by the serving
+/// engine (its metrics show steps holding several sequences), and when the
+/// engine's queue is full the next request gets 503 at once instead of a
+/// silent wait; a client that leaves lets the queued one run.
+#[test]
+fn concurrent_questions_are_batched_and_a_full_queue_answers_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let server = Server::start_with(
+        dir,
+        &url,
+        &[
+            ("ZHISHU_ENGINE__MAX_RUNNING", "4"),
+            ("ZHISHU_CHAT__QUEUE", "1"),
+        ],
+    );
+    server.wait_ready(200);
+    let key = server.user_with_key("carol", &["employee"], &[]);
+    let plain = |q: &str, max: u32| {
+        json!({"messages": [{"role": "user", "content": q}], "max_tokens": max,
+               "temperature": 0, "zhishu": {"retrieval": false}})
+    };
+    // Four at once: all answered, and in shared steps.
+    let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = [
+            "Say hello.",
+            "Name a colour.",
+            "Count to three.",
+            "Name a fruit.",
+        ]
+        .into_iter()
+        .map(|q| {
+            let (server, key, body) = (&server, &key, plain(q, 12));
+            s.spawn(move || call(server, "POST", "/v1/chat/completions", key, Some(body)))
+        })
+        .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (status, a) in &answers {
+        assert_eq!(*status, 200, "{a}");
+        assert!(a["usage"]["completion_tokens"].as_u64().unwrap() > 0, "{a}");
+    }
+    let metrics = |name: &str| -> f64 {
+        let (_, text) = call(&server, "GET", "/metrics", &key, None);
+        let text = text.as_str().unwrap_or_default().to_owned();
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in /metrics"))
+    };
+    let per_step =
+        metrics("zhishu_engine_step_sequences_sum") / metrics("zhishu_engine_step_sequences_count");
+    assert!(per_step > 1.0, "{per_step} sequences per step");
+    assert!(metrics("zhishu_engine_kv_blocks_total") > 0.0);
+    assert!(metrics("zhishu_engine_time_to_first_token_seconds_count") >= 4.0);
+
+    // Fill the engine: four long streams run, one more waits, the next is
+    // refused with 503 and a retry hint.
+    use std::io::Read;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut long = Vec::new();
+    for i in 0..4 {
+        let mut res = agent
+            .post(&server.url("/v1/chat/completions"))
+            .header("authorization", &bearer(&key))
+            .header("content-type", "application/json")
+            .send(
+                json!({"messages": [{"role": "user", "content": format!("Write a very long story number {i}.")}],
+                       "stream": true, "max_tokens": 2000, "zhishu": {"retrieval": false}})
+                .to_string(),
+            )
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let mut buf = [0u8; 64];
+        assert!(res.body_mut().as_reader().read(&mut buf).unwrap() > 0);
+        long.push(res);
+    }
+    let (waiting, refused) = std::thread::scope(|s| {
+        let waiting = s.spawn(|| {
+            call(
+                &server,
+                "POST",
+                "/v1/chat/completions",
+                &key,
+                Some(plain("Say yes.", 4)),
+            )
+        });
+        // The first extra request is queued (or the second is): exactly one
+        // of the two is refused.
+        std::thread::sleep(Duration::from_millis(500));
+        let refused = call(
+            &server,
+            "POST",
+            "/v1/chat/completions",
+            &key,
+            Some(plain("Say no.", 4)),
+        );
+        // A stream's client leaves: the queued request runs.
+        drop(long.pop());
+        (waiting.join().unwrap(), refused)
+    });
+    let statuses = [waiting.0, refused.0];
+    assert!(
+        statuses.contains(&503) && statuses.contains(&200),
+        "{waiting:?} {refused:?}"
+    );
+    let body = if waiting.0 == 503 {
+        &waiting.1
+    } else {
+        &refused.1
+    };
+    assert!(body.to_string().contains("busy"), "{body}");
+    drop(long);
+}

@@ -5,6 +5,7 @@
 //! cache here and a paged block cache (issue #10) are interchangeable
 //! behind [`KvCache`]: the scheduler owns memory, the model owns math.
 
+use crate::attention;
 use candle_core::{Result, Tensor};
 
 /// Keys and values of one sequence, for every layer.
@@ -15,6 +16,31 @@ pub trait KvCache: Send {
     /// # Errors
     /// On a shape mismatch or when memory cannot be allocated.
     fn append(&mut self, layer: usize, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)>;
+
+    /// Appends `k` and `v` (`[kv_heads, n, head_dim]`, the new tokens'
+    /// keys and values) to `layer` and returns the attention of `q`
+    /// (`[heads, n, head_dim]`) over everything held, `[n, heads ×
+    /// head_dim]`. The default gathers the whole cache and runs
+    /// [`attention::attend`]; a paged cache reads its blocks in place.
+    ///
+    /// # Errors
+    /// On a shape mismatch or a kernel failure.
+    fn attend(
+        &mut self,
+        layer: usize,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        scale: f64,
+        block_elements: usize,
+    ) -> Result<Tensor> {
+        let n = k.dim(1)?;
+        let (kall, vall) = self.append(layer, k, v)?;
+        // Causality is by order in the cache: the new tokens follow
+        // everything it held before.
+        let past = kall.dim(1)? - n;
+        attention::attend(q, &kall, &vall, past, scale, block_elements)
+    }
 
     /// Tokens held (the position of the next token).
     fn len(&self) -> usize;

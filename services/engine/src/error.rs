@@ -47,6 +47,12 @@ pub enum EngineError {
     /// A request the engine cannot serve (too long, bad parameters).
     #[error("{0}")]
     Request(String),
+    /// The serving engine's queue is full: retry shortly.
+    #[error("the model is busy: {0} requests are already waiting; retry in a few seconds")]
+    Busy(usize),
+    /// The serving engine's thread has stopped.
+    #[error("the generation engine has stopped")]
+    Stopped,
     /// A tensor operation failed.
     #[error("tensor operation: {0}")]
     Candle(#[from] candle_core::Error),

@@ -42,7 +42,10 @@ pub struct Generation {
     pub finish_reason: FinishReason,
     /// Prompt length in tokens.
     pub prompt_tokens: usize,
-    /// Seconds spent on the prompt (time to first token).
+    /// Seconds waiting for the serving engine to admit it (0 when run
+    /// directly).
+    pub queued_seconds: f64,
+    /// Seconds from admission to the first token (the prompt's prefill).
     pub prefill_seconds: f64,
     /// Seconds spent generating after the first token.
     pub decode_seconds: f64,
@@ -86,6 +89,127 @@ impl Detokenizer {
             return Ok(Some(piece));
         }
         Ok(None)
+    }
+}
+
+/// What [`TextStream::accept`] made of a token.
+pub(crate) struct Accepted {
+    /// Text that is now final (may be empty); when finished, everything
+    /// not yet returned.
+    pub text: String,
+    /// Set when the token ended the output.
+    pub finish: Option<FinishReason>,
+}
+
+/// One sequence's output as it grows: its ids, its text, the stop checks,
+/// and which text is final. Text that could still be the beginning of a
+/// stop string is held back until it is clear, so a stop string is never
+/// streamed. Shared by [`Engine::generate`] and the serving engine, so
+/// both stop in exactly the same place.
+pub(crate) struct TextStream {
+    stop: Vec<String>,
+    stop_ids: Vec<u32>,
+    min_new: usize,
+    max_new: usize,
+    hold: usize,
+    ids: Vec<u32>,
+    text: String,
+    emitted: usize,
+    detok: Detokenizer,
+}
+
+impl TextStream {
+    /// An empty output under `params`' stop rules and length.
+    pub(crate) fn new(params: &SamplingParams) -> Self {
+        Self {
+            stop: params.stop.clone(),
+            stop_ids: params.stop_token_ids.clone(),
+            min_new: params.min_new_tokens,
+            max_new: params.max_new_tokens,
+            hold: params.stop.iter().map(String::len).max().unwrap_or(1) - 1,
+            ids: Vec::new(),
+            text: String::new(),
+            emitted: 0,
+            detok: Detokenizer { prefix: 0, read: 0 },
+        }
+    }
+
+    /// Before `min_new_tokens`, makes the end-of-sequence and stop tokens
+    /// unsampleable.
+    pub(crate) fn suppress_stops(&self, logits: &mut [f32], eos: &[u32]) {
+        if self.ids.len() < self.min_new {
+            for &t in eos.iter().chain(&self.stop_ids) {
+                if let Some(l) = logits.get_mut(t as usize) {
+                    *l = f32::NEG_INFINITY;
+                }
+            }
+        }
+    }
+
+    /// Takes the next sampled token.
+    ///
+    /// # Errors
+    /// When the tokenizer cannot decode.
+    pub(crate) fn accept(
+        &mut self,
+        token: u32,
+        tok: &Tokenizer,
+        eos: &[u32],
+    ) -> Result<Accepted, EngineError> {
+        let finished = |me: &mut Self, f| Accepted {
+            text: me.rest(),
+            finish: Some(f),
+        };
+        if eos.contains(&token) || self.stop_ids.contains(&token) {
+            return Ok(finished(self, FinishReason::Stop));
+        }
+        self.ids.push(token);
+        if let Some(piece) = self.detok.next(tok, &self.ids)? {
+            self.text.push_str(&piece);
+        }
+        let emitted = self.emitted;
+        if let Some(cut) = self
+            .stop
+            .iter()
+            // A stop string starting before `emitted` would have been whole
+            // (and found) when that text was emitted.
+            .filter_map(|s| self.text[emitted..].find(s.as_str()).map(|i| i + emitted))
+            .min()
+        {
+            self.text.truncate(cut);
+            return Ok(finished(self, FinishReason::Stop));
+        }
+        if self.ids.len() >= self.max_new {
+            return Ok(finished(self, FinishReason::Length));
+        }
+        // Emit what can no longer be the start of a stop string.
+        let mut safe = self.text.len().saturating_sub(self.hold);
+        while !self.text.is_char_boundary(safe) {
+            safe -= 1;
+        }
+        let mut text = String::new();
+        if safe > self.emitted {
+            text.push_str(&self.text[self.emitted..safe]);
+            self.emitted = safe;
+        }
+        Ok(Accepted { text, finish: None })
+    }
+
+    /// Everything not yet returned (the held-back tail), now final.
+    pub(crate) fn rest(&mut self) -> String {
+        let r = self.text[self.emitted..].to_owned();
+        self.emitted = self.text.len();
+        r
+    }
+
+    /// Generated tokens so far.
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The text and ids.
+    pub(crate) fn into_parts(self) -> (String, Vec<u32>) {
+        (self.text, self.ids)
     }
 }
 
@@ -300,60 +424,33 @@ impl Engine {
         let prefill_seconds = started.elapsed().as_secs_f64();
         let decode_started = Instant::now();
 
-        let hold = params.stop.iter().map(String::len).max().unwrap_or(1) - 1;
-        let mut ids: Vec<u32> = Vec::new();
-        let mut text = String::new();
-        let mut emitted = 0;
-        let mut detok = Detokenizer { prefix: 0, read: 0 };
-        let mut finish = FinishReason::Length;
-        loop {
+        let mut stream = TextStream::new(params);
+        let finish = loop {
+            stream.suppress_stops(&mut logits, &self.eos);
             let token = sampler.sample(&mut logits);
-            if self.eos.contains(&token) || params.stop_token_ids.contains(&token) {
-                finish = FinishReason::Stop;
-                break;
-            }
-            ids.push(token);
-            if let Some(piece) = detok.next(&self.tokenizer, &ids)? {
-                text.push_str(&piece);
-            }
-            if let Some(cut) = params
-                .stop
-                .iter()
-                // A stop string starting before `emitted` would have been whole
-                // (and found) when that text was emitted.
-                .filter_map(|s| text[emitted..].find(s.as_str()).map(|i| i + emitted))
-                .min()
-            {
-                text.truncate(cut);
-                finish = FinishReason::Stop;
-                break;
-            }
-            // Emit what can no longer be the start of a stop string.
-            let mut safe = text.len().saturating_sub(hold);
-            while !text.is_char_boundary(safe) {
-                safe -= 1;
-            }
-            if safe > emitted {
-                let go_on = on_text(&text[emitted..safe]);
-                emitted = safe;
-                if !go_on {
-                    finish = FinishReason::Cancelled;
-                    break;
+            let Accepted { mut text, finish } = stream.accept(token, &self.tokenizer, &self.eos)?;
+            let finish = match finish {
+                None if cache.len() + 1 >= context => {
+                    text.push_str(&stream.rest());
+                    Some(FinishReason::Length)
                 }
+                f => f,
+            };
+            if !text.is_empty() && !on_text(&text) && finish.is_none() {
+                break FinishReason::Cancelled;
             }
-            if ids.len() >= params.max_new_tokens || cache.len() + 1 >= context {
-                break;
+            if let Some(f) = finish {
+                break f;
             }
             logits = self.step(&[token], &mut cache)?;
-        }
-        if text.len() > emitted && finish != FinishReason::Cancelled {
-            on_text(&text[emitted..]);
-        }
+        };
+        let (text, token_ids) = stream.into_parts();
         Ok(Generation {
             text,
-            token_ids: ids,
+            token_ids,
             finish_reason: finish,
             prompt_tokens: prompt.len(),
+            queued_seconds: 0.0,
             prefill_seconds,
             decode_seconds: decode_started.elapsed().as_secs_f64(),
         })

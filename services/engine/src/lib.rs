@@ -5,9 +5,10 @@
 //! [`model`] is the math (a packed batch of sequences in, logits out, keys
 //! and values through the [`cache::KvCache`] trait), [`sampling`] picks
 //! tokens, [`chat`] renders prompts, and [`generate`] drives one sequence.
-//! The serving layer (paged cache, continuous batching, several GPUs;
-//! issue #10) plugs in at `Model::forward` and `KvCache` without touching
-//! the math. CUDA will sit behind a `cuda` feature; without it everything
+//! The serving layer ([`serving`]: paged KV cache, prefix sharing,
+//! continuous batching with chunked prefill) drives `Model::forward` with
+//! many sequences per step through the same `KvCache` seam, without
+//! touching the math. CUDA will sit behind a `cuda` feature; without it everything
 //! runs on the CPU.
 #![warn(missing_docs)]
 
@@ -20,6 +21,7 @@ pub mod generate;
 pub mod model;
 pub mod rope;
 pub mod sampling;
+pub mod serving;
 pub mod testing;
 pub mod tokenizer;
 pub mod weights;
@@ -31,4 +33,5 @@ pub use error::EngineError;
 pub use generate::{Engine, FinishReason, Generation};
 pub use model::{Logits, Model, SeqInput};
 pub use sampling::{Sampler, SamplingParams};
+pub use serving::{Event, Serving, ServingConfig};
 pub use weights::Checkpoint;

@@ -9,7 +9,6 @@
 //! positions (a 40K-token prefill beside a 10-token decode) share a step.
 
 use crate::EngineError;
-use crate::attention::attend;
 use crate::cache::KvCache;
 use crate::config::{Architecture, ModelConfig, RopeStyle};
 use crate::rope::Rotary;
@@ -38,6 +37,8 @@ pub enum Logits {
     Last,
     /// Every new token's (scoring, parity tests).
     All,
+    /// None: a prompt chunk that is not the prompt's last.
+    None,
 }
 
 /// One sequence's part of a batch.
@@ -177,7 +178,8 @@ impl Model {
 
     /// Runs the new tokens of every sequence through the model, appending
     /// to their caches, and returns each sequence's logits (f32): `[vocab]`
-    /// for [`Logits::Last`], `[tokens, vocab]` for [`Logits::All`].
+    /// for [`Logits::Last`], `[tokens, vocab]` for [`Logits::All`], an
+    /// empty `[0, vocab]` for [`Logits::None`].
     ///
     /// # Errors
     /// On an empty sequence, a position beyond the model's context, or a
@@ -239,15 +241,11 @@ impl Model {
                 let qs = q.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
                 let ks = k.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
                 let vs = v.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
-                let (kall, vall) = s.cache.append(li, &ks, &vs)?;
-                // Causality is by order in the cache: the new tokens follow
-                // everything it held before.
-                let past = kall.dim(1)? - len;
-                outs.push(attend(
+                outs.push(s.cache.attend(
+                    li,
                     &qs,
-                    &kall,
-                    &vall,
-                    past,
+                    &ks,
+                    &vs,
                     scale,
                     self.attention_block_elements,
                 )?);
@@ -267,14 +265,18 @@ impl Model {
             match s.logits {
                 Logits::Last => rows.push((off + len - 1) as u32),
                 Logits::All => rows.extend((off..off + len).map(|r| r as u32)),
+                Logits::None => {}
             }
         }
         let nrows = rows.len();
-        let idx = Tensor::from_vec(rows, nrows, &self.device)?;
-        let logits = self
-            .lm_head
-            .forward(&x.index_select(&idx, 0)?)?
-            .to_dtype(DType::F32)?;
+        let logits = if nrows == 0 {
+            Tensor::zeros((0, c.vocab_size), DType::F32, &self.device)?
+        } else {
+            let idx = Tensor::from_vec(rows, nrows, &self.device)?;
+            self.lm_head
+                .forward(&x.index_select(&idx, 0)?)?
+                .to_dtype(DType::F32)?
+        };
         let mut out = Vec::with_capacity(batch.len());
         let mut at = 0;
         for (s, &(_, len)) in batch.iter().zip(&spans) {
@@ -287,6 +289,7 @@ impl Model {
                     out.push(logits.narrow(0, at, len)?);
                     at += len;
                 }
+                Logits::None => out.push(logits.narrow(0, at, 0)?),
             }
         }
         Ok(out)

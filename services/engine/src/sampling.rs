@@ -38,6 +38,9 @@ pub struct SamplingParams {
     /// Generation stops at any of these tokens (besides the model's
     /// end-of-sequence tokens).
     pub stop_token_ids: Vec<u32>,
+    /// End-of-sequence and stop tokens are not sampled before this many
+    /// tokens (vLLM's `min_tokens`; benchmarks use it for exact lengths).
+    pub min_new_tokens: usize,
 }
 
 impl Default for SamplingParams {
@@ -54,6 +57,7 @@ impl Default for SamplingParams {
             max_new_tokens: 256,
             stop: Vec::new(),
             stop_token_ids: Vec::new(),
+            min_new_tokens: 0,
         }
     }
 }
@@ -118,6 +122,9 @@ impl SamplingParams {
         }
         if self.max_new_tokens == 0 {
             return bad("max_new_tokens must be at least 1");
+        }
+        if self.min_new_tokens > self.max_new_tokens {
+            return bad("min_new_tokens must not exceed max_new_tokens");
         }
         if self.stop.iter().any(String::is_empty) {
             return bad("stop strings must not be empty");

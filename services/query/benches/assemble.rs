@@ -221,7 +221,16 @@ fn pipeline(engine: Arc<Engine>, fingerprint: &str) {
         };
         let chat = zhishu_core::config::ChatConfig::default();
         let k = chat.sources;
-        let rag = Rag::new(engine, chat, 32_768, "bench".into()).expect("rag");
+        let rag = Rag::new(
+            engine,
+            chat,
+            zhishu_engine::ServingConfig {
+                max_context: 32_768,
+                ..Default::default()
+            },
+            "bench".into(),
+        )
+        .expect("rag");
         let scope = Scope::of_groups(["public"]);
         let filter = SearchFilter::default();
         let mut total = Vec::new();

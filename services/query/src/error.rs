@@ -32,11 +32,23 @@ pub enum QueryError {
     Retrieval(String),
     /// The engine failed.
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Engine(EngineError),
     /// Generation failed half-way.
     #[error("generation failed: {0}")]
     Generation(String),
     /// The engine's worker has stopped.
     #[error("the generation engine has stopped")]
     Stopped,
+}
+
+impl From<EngineError> for QueryError {
+    /// The engine's "busy" and "stopped" keep their own meaning (503 with
+    /// a retry for the first); everything else is an engine failure.
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Busy(n) => Self::Busy(n),
+            EngineError::Stopped => Self::Stopped,
+            e => Self::Engine(e),
+        }
+    }
 }

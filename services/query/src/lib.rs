@@ -4,8 +4,8 @@
 //! - [`pipeline`]: rewrite a follow-up, retrieve within the caller's scope,
 //!   pack, generate, resolve citations ([`Rag`]);
 //! - [`prompt`]: the packing of sources and history into the context;
-//! - [`compose`]: the prompt's token ids, put together from stored ids;
-//! - [`worker`]: the engine's thread and its bounded queue;
+//! - [`compose`]: the prompt's token ids, put together from stored ids
+//!   (generation itself is the engine's [`zhishu_engine::Serving`]);
 //! - [`think`] and [`citations`]: what happens to the text as it streams;
 //! - [`record`]: the audit record of an exchange.
 //!
@@ -21,7 +21,6 @@ pub mod pipeline;
 pub mod prompt;
 pub mod record;
 pub mod think;
-pub mod worker;
 
 pub use attribution::Origin;
 pub use citations::{Citation, CitationFilter};

@@ -12,7 +12,6 @@ use crate::citations::{Citation, CitationFilter, resolve};
 use crate::compose::Assembler;
 use crate::prompt::{Candidate, Limits, PackInput, SYSTEM_PROMPT, Source};
 use crate::think::{Routed, ThinkSplitter};
-use crate::worker::{GenEvent, GenerationWorker};
 use candle_core::Device;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -21,7 +20,9 @@ use std::time::Instant;
 use tokio::sync::mpsc::UnboundedReceiver;
 use zhishu_core::Config;
 use zhishu_core::config::ChatConfig;
-use zhishu_engine::{ChatMessage, Engine, FinishReason, SamplingParams};
+use zhishu_engine::{
+    ChatMessage, Engine, Event, FinishReason, SamplingParams, Serving, ServingConfig,
+};
 use zhishu_retrieval::{HybridSearcher, Mode, Scope, SearchFilter};
 
 /// Retrieval for one question.
@@ -121,7 +122,7 @@ pub enum AnswerEvent {
 pub struct Rag {
     engine: Arc<Engine>,
     assembler: Arc<Assembler>,
-    worker: GenerationWorker,
+    serving: Serving,
     chat: ChatConfig,
     context: usize,
     name: String,
@@ -142,35 +143,53 @@ impl Rag {
         }
         let path = config.model_path(&config.engine.model);
         let engine = Engine::load(&path, &Device::Cpu)?;
+        let e = &config.engine;
+        let serving = ServingConfig {
+            kv_cache_bytes: e.kv_budget(available_memory()) as usize,
+            block_size: e.block_size as usize,
+            max_batch_tokens: e.max_batch_tokens as usize,
+            max_running: e.max_running as usize,
+            max_waiting: config.chat.queue,
+            prefix_caching: e.prefix_caching,
+            max_context: e.max_context_tokens as usize,
+        };
         Self::new(
             Arc::new(engine),
             config.chat.clone(),
-            config.engine.max_context_tokens as usize,
+            serving,
             config.engine.served_name.clone(),
         )
     }
 
-    /// Wraps a loaded engine.
+    /// Wraps a loaded engine and starts serving it.
     ///
     /// # Errors
-    /// When the engine thread cannot start.
+    /// When the KV budget holds no block or the engine thread cannot
+    /// start.
     pub fn new(
         engine: Arc<Engine>,
         chat: ChatConfig,
-        max_context: usize,
+        serving: ServingConfig,
         name: String,
     ) -> Result<Self, QueryError> {
-        let context = max_context.min(engine.model().config().max_context());
-        let worker = GenerationWorker::start(engine.clone(), chat.queue)?;
+        let context = serving
+            .max_context
+            .min(engine.model().config().max_context());
+        let serving = Serving::start(engine.clone(), serving)?;
         let assembler = Arc::new(Assembler::new(engine.clone()));
         Ok(Self {
             engine,
             assembler,
-            worker,
+            serving,
             chat,
             context,
             name,
         })
+    }
+
+    /// The serving engine (its metrics, its capacity).
+    pub fn serving(&self) -> &Serving {
+        &self.serving
     }
 
     /// The name clients call the model by.
@@ -231,13 +250,13 @@ impl Rag {
         }
         let mut params = SamplingParams::greedy(64);
         params.stop = vec!["\n".into()];
-        let mut rx = self.worker.submit(ids, params)?;
+        let mut rx = self.serving.submit(ids, params)?;
         let mut text = String::new();
         while let Some(ev) = rx.recv().await {
             match ev {
-                GenEvent::Text(t) => text.push_str(&t),
-                GenEvent::Done(_) => break,
-                GenEvent::Failed(e) => return Err(QueryError::Generation(e)),
+                Event::Delta { text: t, .. } => text.push_str(&t),
+                Event::Done(_) => break,
+                Event::Failed(e) => return Err(QueryError::Generation(e)),
             }
         }
         let text = zhishu_engine::split_thinking(&text)
@@ -382,7 +401,7 @@ impl Rag {
         params: SamplingParams,
     ) -> Result<AnswerStream, QueryError> {
         params.validate()?;
-        let rx = self.worker.submit(prepared.prompt_ids.clone(), params)?;
+        let rx = self.serving.submit(prepared.prompt_ids.clone(), params)?;
         Ok(AnswerStream {
             rx,
             think: ThinkSplitter::new(prepared.thinking_open),
@@ -399,7 +418,7 @@ impl Rag {
 /// A streaming answer: thinking and answer text as they are generated,
 /// then the [`Answer`] with its citations.
 pub struct AnswerStream {
-    rx: UnboundedReceiver<GenEvent>,
+    rx: UnboundedReceiver<Event>,
     think: ThinkSplitter,
     cite: CitationFilter,
     sources: Vec<Source>,
@@ -438,13 +457,13 @@ impl AnswerStream {
                 return None;
             }
             match self.rx.recv().await {
-                Some(GenEvent::Text(t)) => {
+                Some(Event::Delta { text: t, .. }) => {
                     let routed = self.think.push(&t);
                     if let Some(ev) = self.route(routed, false) {
                         return Some(Ok(ev));
                     }
                 }
-                Some(GenEvent::Done(g)) => {
+                Some(Event::Done(g)) => {
                     self.finished = true;
                     let rest = self.think.finish();
                     if let Some(ev) = self.route(rest, true) {
@@ -467,7 +486,7 @@ impl AnswerStream {
                         decode_seconds: g.decode_seconds,
                     }));
                 }
-                Some(GenEvent::Failed(e)) => {
+                Some(Event::Failed(e)) => {
                     self.finished = true;
                     return Some(Err(QueryError::Generation(e)));
                 }
@@ -491,4 +510,13 @@ impl AnswerStream {
         }
         Err(QueryError::Stopped)
     }
+}
+
+/// Bytes of memory available now (`MemAvailable` in /proc/meminfo), for
+/// `engine.kv_cache_fraction`; `None` where the system does not say.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

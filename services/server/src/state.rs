@@ -98,10 +98,11 @@ impl AppState {
         let knowledge = Arc::new(OnceLock::new());
         load_embedder(&config, embedder.clone(), knowledge.clone(), repo.clone());
         let rag = Arc::new(OnceLock::new());
+        let metrics = Metrics::new()?;
         if service == Service::Ingest {
             let _ = rag.set(Err("this process serves the ingestion API only".into()));
         } else {
-            load_engine(&config, rag.clone());
+            load_engine(&config, rag.clone(), metrics.registry.clone());
         }
         Ok(Self {
             rag,
@@ -118,7 +119,7 @@ impl AppState {
             config,
             store,
             service,
-            metrics: Metrics::new()?,
+            metrics,
             migrations: RwLock::new(MigrationState::Pending("not attempted yet".into())),
         })
     }
@@ -222,9 +223,9 @@ fn load_embedder(
     }
 }
 
-/// Loads the language model on a thread of its own and starts its engine
-/// thread.
-fn load_engine(config: &Config, slot: Slot<Arc<Rag>>) {
+/// Loads the language model on a thread of its own, starts its serving
+/// engine and registers the engine's metrics in `registry`.
+fn load_engine(config: &Config, slot: Slot<Arc<Rag>>, registry: prometheus::Registry) {
     let config = config.clone();
     let spawned = std::thread::Builder::new()
         .name("engine-load".into())
@@ -238,12 +239,18 @@ fn load_engine(config: &Config, slot: Slot<Arc<Rag>>) {
                 )
             });
             match &result {
-                Ok(r) => info!(
-                    model = r.served_name(),
-                    context = r.context_tokens(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "language model loaded"
-                ),
+                Ok(r) => {
+                    if let Err(e) = r.serving().metrics().register(&registry) {
+                        warn!(error = %e, "engine metrics not registered");
+                    }
+                    info!(
+                        model = r.served_name(),
+                        context = r.context_tokens(),
+                        kv_tokens = r.serving().capacity_tokens(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "language model loaded"
+                    )
+                }
                 Err(e) => warn!(error = %e, "language model could not be loaded"),
             }
             let _ = slot.set(result);

@@ -11,9 +11,11 @@
 //! knobs (timeouts, pool sizes, limits) default to values that suit one box.
 
 mod chat;
+mod engine;
 mod load;
 
 pub use chat::ChatConfig;
+pub use engine::{EngineConfig, Parallelism};
 
 pub use load::{ConfigError, ConfigLoader, ENV_PREFIX};
 
@@ -496,54 +498,6 @@ impl Default for RetrievalConfig {
     }
 }
 
-/// How several devices share the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Parallelism {
-    /// One device (default).
-    #[default]
-    None,
-    /// Layer ranges per device.
-    Pipeline,
-    /// Heads and MLP sharded across devices.
-    Tensor,
-}
-
-/// The generation engine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EngineConfig {
-    /// A model folder (safetensors) or a `.gguf` file, relative to
-    /// `models.dir` or absolute. Required.
-    pub model: PathBuf,
-    /// The name clients use for it in the OpenAI-compatible API. Default
-    /// `zhishu`.
-    #[serde(default = "default_served_name")]
-    pub served_name: String,
-    /// Devices: `cpu`, `cuda:0`, `cuda:1`, … Default `["cpu"]`.
-    #[serde(default = "default_devices")]
-    pub devices: Vec<String>,
-    /// How several devices share the model. Default `none`.
-    #[serde(default)]
-    pub parallel: Parallelism,
-    /// Largest context in tokens (prompt + answer). Default 8192; Qwen3 with
-    /// YaRN allows up to 131072.
-    #[serde(default = "default_max_context")]
-    pub max_context_tokens: u32,
-}
-
-fn default_served_name() -> String {
-    "zhishu".into()
-}
-
-fn default_devices() -> Vec<String> {
-    vec!["cpu".into()]
-}
-
-fn default_max_context() -> u32 {
-    8192
-}
-
 /// Ingestion limits and allowed roots.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -688,6 +642,9 @@ impl Config {
                     }
                 }
             }
+        }
+        if let Err((key, message)) = self.engine.check() {
+            return Err(invalid(key, message));
         }
         if let Err((key, message)) = self.chat.check() {
             return Err(invalid(key, message));

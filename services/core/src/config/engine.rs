@@ -1,0 +1,138 @@
+//! The `[engine]` section: the model, its devices, and how the serving
+//! engine spends memory and batches requests.
+//!
+//! Why these serving defaults: 1 GiB of KV cache holds ~23K tokens of the
+//! demo SmolLM2-135M (and ~4K of a Qwen3-0.6B in f32), enough for several
+//! concurrent 8K-context answers on a laptop; 512 tokens per step keeps a
+//! step's latency, which every streaming answer waits for, near one prompt
+//! chunk; 16-token blocks are vLLM's default trade between table size and
+//! the memory a half-empty last block wastes.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// How several devices share the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Parallelism {
+    /// One device (default).
+    #[default]
+    None,
+    /// Layer ranges per device.
+    Pipeline,
+    /// Heads and MLP sharded across devices.
+    Tensor,
+}
+
+/// The generation engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// A model folder (safetensors) or a `.gguf` file, relative to
+    /// `models.dir` or absolute. Required.
+    pub model: PathBuf,
+    /// The name clients use for it in the OpenAI-compatible API. Default
+    /// `zhishu`.
+    #[serde(default = "default_served_name")]
+    pub served_name: String,
+    /// Devices: `cpu`, `cuda:0`, `cuda:1`, … Default `["cpu"]`.
+    #[serde(default = "default_devices")]
+    pub devices: Vec<String>,
+    /// How several devices share the model. Default `none`.
+    #[serde(default)]
+    pub parallel: Parallelism,
+    /// Largest context in tokens (prompt + answer). Default 8192; Qwen3 with
+    /// YaRN allows up to 131072.
+    #[serde(default = "default_max_context")]
+    pub max_context_tokens: u32,
+    /// Bytes of KV cache for the serving engine (keys and values of every
+    /// layer, shared by all running requests). Default 1 GiB.
+    #[serde(default = "default_kv_cache_bytes")]
+    pub kv_cache_bytes: u64,
+    /// Instead of `kv_cache_bytes`: this share (0–1] of the memory free when
+    /// the engine starts (`MemAvailable` on the CPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_cache_fraction: Option<f64>,
+    /// Tokens per KV block. Default 16.
+    #[serde(default = "default_block_size")]
+    pub block_size: u32,
+    /// Tokens one engine step computes over all requests (prompt chunks and
+    /// one token per answering request). Default 512.
+    #[serde(default = "default_max_batch_tokens")]
+    pub max_batch_tokens: u32,
+    /// Requests generating at once; more wait (see `chat.queue`). Default 16.
+    #[serde(default = "default_max_running")]
+    pub max_running: u32,
+    /// Requests share the KV blocks of a common prompt prefix (system
+    /// prompt, same sources). Default true.
+    #[serde(default = "default_true")]
+    pub prefix_caching: bool,
+}
+
+impl EngineConfig {
+    /// Checks the serving limits; the error names the key.
+    pub(crate) fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.kv_cache_bytes == 0 {
+            return Err(("engine.kv_cache_bytes", "must be more than 0".into()));
+        }
+        if let Some(f) = self.kv_cache_fraction
+            && !(f > 0.0 && f <= 1.0)
+        {
+            return Err((
+                "engine.kv_cache_fraction",
+                format!("{f} is not a share of memory: use a number in (0, 1]"),
+            ));
+        }
+        if !(1..=1024).contains(&self.block_size) {
+            return Err(("engine.block_size", "must be between 1 and 1024".into()));
+        }
+        if self.max_batch_tokens == 0 {
+            return Err(("engine.max_batch_tokens", "must be at least 1".into()));
+        }
+        if self.max_running == 0 {
+            return Err(("engine.max_running", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The KV cache budget in bytes: `kv_cache_fraction` of
+    /// `available_memory` when both are known, else `kv_cache_bytes`.
+    pub fn kv_budget(&self, available_memory: Option<u64>) -> u64 {
+        match (self.kv_cache_fraction, available_memory) {
+            (Some(f), Some(m)) => (m as f64 * f) as u64,
+            _ => self.kv_cache_bytes,
+        }
+    }
+}
+
+fn default_kv_cache_bytes() -> u64 {
+    1 << 30
+}
+
+fn default_block_size() -> u32 {
+    16
+}
+
+fn default_max_batch_tokens() -> u32 {
+    512
+}
+
+fn default_max_running() -> u32 {
+    16
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_served_name() -> String {
+    "zhishu".into()
+}
+
+fn default_devices() -> Vec<String> {
+    vec!["cpu".into()]
+}
+
+fn default_max_context() -> u32 {
+    8192
+}
