@@ -7,6 +7,15 @@
 //! attention is done per sequence, against that sequence's cache. Each
 //! sequence carries its own start position, so sequences at unrelated
 //! positions (a 40K-token prefill beside a 10-token decode) share a step.
+//!
+//! A `Model` may hold only part of the network ([`Placement`]): a range of
+//! layers (a pipeline stage) and/or one tensor-parallel shard of every
+//! layer (its share of the attention heads and of the MLP width). The
+//! forward pass is split into [`Model::prepare`], [`Model::embed_tokens`],
+//! [`Model::run_layers`] and [`Model::head`] so that
+//! [`crate::parallel`] can run stages one after another and shards side by
+//! side, summing the shards' partial outputs through a
+//! [`crate::parallel::Collective`].
 
 use crate::EngineError;
 use crate::cache::KvCache;
@@ -15,6 +24,7 @@ use crate::rope::Rotary;
 use crate::weights::{Checkpoint, Embedding, Linear, Slot};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::ops::rms_norm;
+use std::ops::Range;
 
 struct Layer {
     attn_norm: Tensor,
@@ -56,13 +66,49 @@ pub struct SeqInput<'a> {
     pub logits: Logits,
 }
 
-/// A loaded model.
+/// Which part of the network a [`Model`] holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// Decoder layers held (global indices): a pipeline stage.
+    pub layers: Range<usize>,
+    /// This part's tensor-parallel rank, `0..size`.
+    pub rank: usize,
+    /// Tensor-parallel world size (1: whole layers).
+    pub size: usize,
+}
+
+impl Placement {
+    /// The whole network.
+    pub fn whole(config: &ModelConfig) -> Self {
+        Self {
+            layers: 0..config.num_layers,
+            rank: 0,
+            size: 1,
+        }
+    }
+}
+
+/// What [`Model::prepare`] derives from a batch once for every part of
+/// the model: the packed ids, their positions, each sequence's rows.
+pub struct Prepared {
+    ids: Vec<u32>,
+    positions: Vec<usize>,
+    spans: Vec<(usize, usize)>,
+}
+
+/// A loaded model (or part of one, see [`Placement`]).
 pub struct Model {
     config: ModelConfig,
-    embed: Embedding,
+    placement: Placement,
+    /// Query and key/value heads of this shard.
+    heads: usize,
+    kv_heads: usize,
+    /// Present on the first stage, and on the last when embeddings are tied.
+    embed: Option<Embedding>,
     layers: Vec<Layer>,
-    norm: Tensor,
-    lm_head: Linear,
+    /// Present on the last stage.
+    norm: Option<Tensor>,
+    lm_head: Option<Linear>,
     rotary: Rotary,
     device: Device,
     dtype: DType,
@@ -79,22 +125,79 @@ impl Model {
     /// [`EngineError::MissingTensor`] / [`EngineError::Shape`] naming the
     /// tensor.
     pub fn load(ckpt: &Checkpoint) -> Result<Self, EngineError> {
+        Self::load_part(ckpt, Placement::whole(&ckpt.config))
+    }
+
+    /// Builds the part of the model `placement` names: its layers, and of
+    /// each its tensor-parallel share (query heads `rank·heads/size ..`,
+    /// the matching key/value heads, rows of q/k/v and gate/up, columns of
+    /// o and down). Quantised weights are dequantised when sharded.
+    ///
+    /// # Errors
+    /// As [`Model::load`]; [`EngineError::Config`] naming the field that
+    /// the world size does not divide, or an empty or out-of-range layer
+    /// range.
+    pub fn load_part(ckpt: &Checkpoint, placement: Placement) -> Result<Self, EngineError> {
         let c = ckpt.config.clone();
         let (h, d) = (c.hidden_size, c.head_dim);
+        let size = placement.size.max(1);
+        for (field, n) in [
+            ("num_attention_heads", c.num_heads),
+            ("num_key_value_heads", c.num_kv_heads),
+            ("intermediate_size", c.intermediate_size),
+        ] {
+            if !n.is_multiple_of(size) {
+                return Err(EngineError::Config {
+                    field: field.into(),
+                    message: format!("{n} is not divisible by the tensor-parallel size {size}"),
+                });
+            }
+        }
+        let range = placement.layers.clone();
+        if range.is_empty() || range.end > c.num_layers || placement.rank >= size {
+            return Err(EngineError::Config {
+                field: "num_hidden_layers".into(),
+                message: format!(
+                    "layers {range:?}, rank {} of {size}, do not fit a model of {} layers",
+                    placement.rank, c.num_layers
+                ),
+            });
+        }
+        let (heads, kv_heads, inter) = (
+            c.num_heads / size,
+            c.num_kv_heads / size,
+            c.intermediate_size / size,
+        );
+        let r = placement.rank;
+        // This shard's rows (dim 0) or columns (dim 1) of a projection.
+        let part = |w: Linear, dim: usize, per: usize| -> Result<Linear, EngineError> {
+            if size == 1 {
+                return Ok(w);
+            }
+            Ok(w.narrow(dim, r * per, per)?)
+        };
         // Norm scales are converted to the compute dtype once, here, not on
         // every forward step.
         let norm = |slot: Slot, len: usize| -> Result<Tensor, EngineError> {
             Ok(ckpt.vector(slot, len)?.to_dtype(ckpt.dtype())?)
         };
-        let mut layers = Vec::with_capacity(c.num_layers);
-        for i in 0..c.num_layers {
+        let mut layers = Vec::with_capacity(range.len());
+        for i in range.clone() {
             let qk_norm = c.architecture == Architecture::Qwen3;
             layers.push(Layer {
                 attn_norm: norm(Slot::AttnNorm(i), h)?,
-                q: ckpt.linear(Slot::Q(i), c.num_heads * d, h)?,
-                k: ckpt.linear(Slot::K(i), c.num_kv_heads * d, h)?,
-                v: ckpt.linear(Slot::V(i), c.num_kv_heads * d, h)?,
-                o: ckpt.linear(Slot::O(i), h, c.num_heads * d)?,
+                q: part(ckpt.linear(Slot::Q(i), c.num_heads * d, h)?, 0, heads * d)?,
+                k: part(
+                    ckpt.linear(Slot::K(i), c.num_kv_heads * d, h)?,
+                    0,
+                    kv_heads * d,
+                )?,
+                v: part(
+                    ckpt.linear(Slot::V(i), c.num_kv_heads * d, h)?,
+                    0,
+                    kv_heads * d,
+                )?,
+                o: part(ckpt.linear(Slot::O(i), h, c.num_heads * d)?, 1, heads * d)?,
                 q_norm: if qk_norm {
                     Some(norm(Slot::QNorm(i), d)?)
                 } else {
@@ -106,32 +209,66 @@ impl Model {
                     None
                 },
                 mlp_norm: norm(Slot::MlpNorm(i), h)?,
-                gate: ckpt.linear(Slot::Gate(i), c.intermediate_size, h)?,
-                up: ckpt.linear(Slot::Up(i), c.intermediate_size, h)?,
-                down: ckpt.linear(Slot::Down(i), h, c.intermediate_size)?,
+                gate: part(
+                    ckpt.linear(Slot::Gate(i), c.intermediate_size, h)?,
+                    0,
+                    inter,
+                )?,
+                up: part(ckpt.linear(Slot::Up(i), c.intermediate_size, h)?, 0, inter)?,
+                down: part(
+                    ckpt.linear(Slot::Down(i), h, c.intermediate_size)?,
+                    1,
+                    inter,
+                )?,
             });
         }
-        let embed = ckpt.embedding(c.vocab_size, h)?;
+        let first = range.start == 0;
+        let last = range.end == c.num_layers;
         // Tied when the configuration says so, or when a GGUF file simply
         // has no output matrix (llama.cpp's convention).
-        let lm_head = if !c.tie_word_embeddings && ckpt.has(Slot::LmHead) {
-            ckpt.linear(Slot::LmHead, c.vocab_size, h)?
-        } else if c.tie_word_embeddings || ckpt.gguf_metadata().is_some() {
-            embed.as_linear()?
+        let untied = !c.tie_word_embeddings && ckpt.has(Slot::LmHead);
+        let embed = if first || (last && !untied) {
+            Some(ckpt.embedding(c.vocab_size, h)?)
         } else {
-            return Err(EngineError::MissingTensor("lm_head.weight".into()));
+            None
         };
+        let lm_head = match (&embed, last) {
+            (_, false) => None,
+            (_, true) if untied => Some(ckpt.linear(Slot::LmHead, c.vocab_size, h)?),
+            (Some(e), true) if c.tie_word_embeddings || ckpt.gguf_metadata().is_some() => {
+                Some(e.as_linear()?)
+            }
+            _ => return Err(EngineError::MissingTensor("lm_head.weight".into())),
+        };
+        let embed = if first { embed } else { None };
         Ok(Self {
             rotary: Rotary::new(&c),
-            norm: norm(Slot::FinalNorm, h)?,
+            norm: if last {
+                Some(norm(Slot::FinalNorm, h)?)
+            } else {
+                None
+            },
             embed,
             layers,
             lm_head,
+            heads,
+            kv_heads,
+            placement,
             device: ckpt.device().clone(),
             dtype: ckpt.dtype(),
             config: c,
             attention_block_elements: 32 << 20,
         })
+    }
+
+    /// The part of the network this model holds.
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+
+    /// Key/value heads this part caches per layer.
+    pub fn kv_heads(&self) -> usize {
+        self.kv_heads
     }
 
     /// The model's shape.
@@ -157,7 +294,7 @@ impl Model {
                     .sum::<usize>()
             })
             .sum();
-        layer_bytes + self.lm_head.bytes()
+        layer_bytes + self.lm_head.as_ref().map_or(0, Linear::bytes)
     }
 
     fn rope(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
@@ -179,17 +316,44 @@ impl Model {
     /// Runs the new tokens of every sequence through the model, appending
     /// to their caches, and returns each sequence's logits (f32): `[vocab]`
     /// for [`Logits::Last`], `[tokens, vocab]` for [`Logits::All`], an
-    /// empty `[0, vocab]` for [`Logits::None`].
+    /// empty `[0, vocab]` for [`Logits::None`]. The model must be whole
+    /// ([`crate::parallel`] drives parts).
     ///
     /// # Errors
     /// On an empty sequence, a position beyond the model's context, or a
     /// kernel failure.
     pub fn forward(&self, batch: &mut [SeqInput<'_>]) -> Result<Vec<Tensor>, EngineError> {
+        self.forward_reduced(batch, &|t| Ok(t))
+    }
+
+    /// [`Model::forward`] of a whole-layer part (one tensor-parallel
+    /// shard): `reduce` sums each layer's partial attention and MLP
+    /// outputs over the shards.
+    ///
+    /// # Errors
+    /// As [`Model::forward`].
+    pub fn forward_reduced(
+        &self,
+        batch: &mut [SeqInput<'_>],
+        reduce: &dyn Fn(Tensor) -> candle_core::Result<Tensor>,
+    ) -> Result<Vec<Tensor>, EngineError> {
+        let p = self.prepare(batch)?;
+        let x = self.embed_tokens(&p)?;
+        let x = self.run_layers(x, batch, &p, reduce)?;
+        self.head(&x, batch, &p)
+    }
+
+    /// Checks the batch and packs its ids and positions (read from the
+    /// caches before any layer appends).
+    ///
+    /// # Errors
+    /// On an empty sequence or a position beyond the model's context.
+    pub fn prepare(&self, batch: &[SeqInput<'_>]) -> Result<Prepared, EngineError> {
         let c = &self.config;
         let mut ids = Vec::new();
         let mut positions = Vec::new();
         let mut spans = Vec::with_capacity(batch.len());
-        for s in batch.iter() {
+        for s in batch {
             if s.tokens.is_empty() {
                 return Err(EngineError::Request("a sequence has no new tokens".into()));
             }
@@ -216,16 +380,46 @@ impl Model {
             ids.extend_from_slice(s.tokens);
             positions.extend(pos);
         }
-        let n = ids.len();
-        let ids = Tensor::from_vec(ids, n, &self.device)?;
-        let (cos, sin) = self.rotary.tables(&positions, &self.device)?;
+        Ok(Prepared {
+            ids,
+            positions,
+            spans,
+        })
+    }
+
+    /// The packed tokens' embeddings, `[tokens, hidden]` (first stage).
+    ///
+    /// # Errors
+    /// When this part holds no embedding, or an id is out of range.
+    pub fn embed_tokens(&self, p: &Prepared) -> Result<Tensor, EngineError> {
+        let embed = self.embed.as_ref().ok_or_else(|| {
+            EngineError::Request("this part of the model holds no embedding".into())
+        })?;
+        let ids = Tensor::from_vec(p.ids.clone(), p.ids.len(), &self.device)?;
+        Ok(embed.forward(&ids, self.dtype)?)
+    }
+
+    /// Runs this part's layers over the hidden states `x` (moved to this
+    /// part's device), appending to the caches.
+    ///
+    /// # Errors
+    /// On a kernel failure.
+    pub fn run_layers(
+        &self,
+        x: Tensor,
+        batch: &mut [SeqInput<'_>],
+        p: &Prepared,
+        reduce: &dyn Fn(Tensor) -> candle_core::Result<Tensor>,
+    ) -> Result<Tensor, EngineError> {
+        let c = &self.config;
+        let n = p.ids.len();
+        let (cos, sin) = self.rotary.tables(&p.positions, &self.device)?;
         let (cos, sin) = (cos.to_dtype(self.dtype)?, sin.to_dtype(self.dtype)?);
         let eps = c.rms_norm_eps as f32;
-        let (hd, nh, nkv) = (c.head_dim, c.num_heads, c.num_kv_heads);
+        let (hd, nh, nkv) = (c.head_dim, self.heads, self.kv_heads);
         let scale = 1.0 / (hd as f64).sqrt();
-
-        let mut x = self.embed.forward(&ids, self.dtype)?;
-        for (li, layer) in self.layers.iter().enumerate() {
+        let mut x = x.to_device(&self.device)?;
+        for (li, layer) in self.placement.layers.clone().zip(&self.layers) {
             let h = rms_norm(&x, &layer.attn_norm, eps)?;
             let mut q = layer.q.forward(&h)?.reshape((n, nh, hd))?;
             let mut k = layer.k.forward(&h)?.reshape((n, nkv, hd))?;
@@ -237,7 +431,7 @@ impl Model {
             let q = self.rope(&q, &cos, &sin)?;
             let k = self.rope(&k, &cos, &sin)?;
             let mut outs = Vec::with_capacity(batch.len());
-            for (s, &(off, len)) in batch.iter_mut().zip(&spans) {
+            for (s, &(off, len)) in batch.iter_mut().zip(&p.spans) {
                 let qs = q.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
                 let ks = k.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
                 let vs = v.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
@@ -251,17 +445,37 @@ impl Model {
                 )?);
             }
             let attn = Tensor::cat(&outs, 0)?;
-            x = (x + layer.o.forward(&attn)?)?;
+            x = (x + reduce(layer.o.forward(&attn)?)?)?;
             let h = rms_norm(&x, &layer.mlp_norm, eps)?;
             let gate = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;
             let up = layer.up.forward(&h)?;
-            x = (x + layer.down.forward(&(gate * up)?)?)?;
+            x = (x + reduce(layer.down.forward(&(gate * up)?)?)?)?;
         }
-        let x = rms_norm(&x, &self.norm, eps)?;
+        Ok(x)
+    }
+
+    /// The final norm and the output projection of the rows whose logits
+    /// the batch wants (last stage).
+    ///
+    /// # Errors
+    /// When this part is not the last stage, or on a kernel failure.
+    pub fn head(
+        &self,
+        x: &Tensor,
+        batch: &[SeqInput<'_>],
+        p: &Prepared,
+    ) -> Result<Vec<Tensor>, EngineError> {
+        let (Some(norm), Some(lm_head)) = (&self.norm, &self.lm_head) else {
+            return Err(EngineError::Request(
+                "this part of the model holds no output layer".into(),
+            ));
+        };
+        let c = &self.config;
+        let x = rms_norm(&x.to_device(&self.device)?, norm, c.rms_norm_eps as f32)?;
         // Only the rows whose logits are wanted go through the (large)
         // output projection.
         let mut rows = Vec::new();
-        for (s, &(off, len)) in batch.iter().zip(&spans) {
+        for (s, &(off, len)) in batch.iter().zip(&p.spans) {
             match s.logits {
                 Logits::Last => rows.push((off + len - 1) as u32),
                 Logits::All => rows.extend((off..off + len).map(|r| r as u32)),
@@ -273,13 +487,13 @@ impl Model {
             Tensor::zeros((0, c.vocab_size), DType::F32, &self.device)?
         } else {
             let idx = Tensor::from_vec(rows, nrows, &self.device)?;
-            self.lm_head
+            lm_head
                 .forward(&x.index_select(&idx, 0)?)?
                 .to_dtype(DType::F32)?
         };
         let mut out = Vec::with_capacity(batch.len());
         let mut at = 0;
-        for (s, &(_, len)) in batch.iter().zip(&spans) {
+        for (s, &(_, len)) in batch.iter().zip(&p.spans) {
             match s.logits {
                 Logits::Last => {
                     out.push(logits.get(at)?);

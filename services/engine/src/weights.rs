@@ -113,6 +113,22 @@ impl Linear {
         }
     }
 
+    /// Rows (`dim` 0, output features) or columns (`dim` 1, input
+    /// features) `start..start + len`: one tensor-parallel shard. Quantised
+    /// blocks are dequantised first (blocks run along rows, so a column
+    /// share is not a whole number of blocks in general).
+    ///
+    /// # Errors
+    /// On a range outside the matrix.
+    pub fn narrow(&self, dim: usize, start: usize, len: usize) -> candle_core::Result<Self> {
+        let w = match self {
+            Self::Dense(w) => w.clone(),
+            Self::Quant(QMatMul::QTensor(q)) => q.dequantize(&q.device())?,
+            Self::Quant(QMatMul::Tensor(w) | QMatMul::TensorF16(w)) => w.clone(),
+        };
+        Ok(Self::Dense(w.narrow(dim, start, len)?.contiguous()?))
+    }
+
     /// Bytes of weights read per token (for bandwidth ceilings).
     pub fn bytes(&self) -> usize {
         match self {

@@ -48,7 +48,8 @@ pub struct ServingConfig {
     pub max_batch_tokens: usize,
     /// Sequences generating at once.
     pub max_running: usize,
-    /// Requests that may wait for admission before new ones are refused.
+    /// Requests that may wait beyond the `max_running` slots before new
+    /// ones are refused.
     pub max_waiting: usize,
     /// Whether sequences share the KV blocks of a common prompt prefix.
     pub prefix_caching: bool,
@@ -113,7 +114,10 @@ struct Job {
 #[derive(Clone)]
 pub struct Serving {
     tx: Sender<Incoming>,
-    waiting: Arc<AtomicUsize>,
+    /// Requests submitted and not finished (running, waiting, or still on
+    /// their way to the engine thread).
+    in_flight: Arc<AtomicUsize>,
+    max_running: usize,
     max_waiting: usize,
     capacity_tokens: usize,
     context: usize,
@@ -151,13 +155,13 @@ impl Serving {
             },
         );
         let (tx, rx) = channel();
-        let waiting = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let context = config.max_context.min(c.max_context());
         let runner = Runner {
             engine,
             pool: Mutex::new(pool),
             scheduler,
-            waiting: waiting.clone(),
+            in_flight: in_flight.clone(),
             metrics: metrics.clone(),
             context,
             arrivals: 0,
@@ -176,7 +180,8 @@ impl Serving {
         );
         Ok(Self {
             tx,
-            waiting,
+            in_flight,
+            max_running: config.max_running.max(1),
             max_waiting: config.max_waiting,
             capacity_tokens: blocks * block_size,
             context,
@@ -201,7 +206,8 @@ impl Serving {
     /// # Errors
     /// [`EngineError::Request`] for invalid parameters or a prompt that
     /// cannot fit the context or the KV pool even alone;
-    /// [`EngineError::Busy`] when `max_waiting` requests already wait;
+    /// [`EngineError::Busy`] when every running slot is taken and
+    /// `max_waiting` requests already wait;
     /// [`EngineError::Stopped`] when the engine thread is gone.
     pub fn submit(
         &self,
@@ -227,10 +233,13 @@ impl Serving {
                 self.capacity_tokens
             )));
         }
-        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
-        if queued >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(EngineError::Busy(queued));
+        // Refused only when the queue beyond the running slots is full: a
+        // burst that fits the slots is never turned away just because the
+        // engine thread has not picked it up yet.
+        let before = self.in_flight.fetch_add(1, Ordering::SeqCst);
+        if before >= self.max_running + self.max_waiting {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return Err(EngineError::Busy(before - self.max_running));
         }
         let (events, rx) = unbounded_channel();
         self.tx
@@ -241,7 +250,7 @@ impl Serving {
                 submitted: Instant::now(),
             })
             .map_err(|_| {
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
                 EngineError::Stopped
             })?;
         Ok(rx)
@@ -253,7 +262,7 @@ struct Runner {
     engine: Arc<Engine>,
     pool: Mutex<PagedKv>,
     scheduler: Scheduler<Job>,
-    waiting: Arc<AtomicUsize>,
+    in_flight: Arc<AtomicUsize>,
     metrics: ServingMetrics,
     context: usize,
     arrivals: u64,
@@ -311,10 +320,8 @@ impl Runner {
     /// Requests whose client went away: removed, blocks freed.
     fn drop_cancelled(&mut self) {
         let gone = self.scheduler.remove_where(|s| s.data.events.is_closed());
-        for seq in gone {
-            if seq.data.admitted.is_none() {
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
-            }
+        for _ in gone {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
             self.metrics
                 .requests
                 .with_label_values(&["cancelled"])
@@ -328,10 +335,7 @@ impl Runner {
         self.metrics.step_sequences.observe(plan.len() as f64);
         for slot in plan {
             let job = &mut self.scheduler.running_mut(slot.index).data;
-            if job.admitted.is_none() {
-                job.admitted = Some(now);
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
-            }
+            job.admitted.get_or_insert(now);
         }
         let logits = {
             let running = self.scheduler.running();
@@ -430,6 +434,7 @@ impl Runner {
                 .time_per_output_token
                 .observe((end - first).as_secs_f64() / (token_ids.len() - 1) as f64);
         }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         let reason = match finish {
             FinishReason::Stop => "stop",
             FinishReason::Length => "length",
@@ -448,9 +453,7 @@ impl Runner {
     }
 
     fn fail(&self, seq: Seq<Job>, message: String) {
-        if seq.data.admitted.is_none() {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         tracing::error!(error = %message, "generation failed");
         self.metrics.requests.with_label_values(&["error"]).inc();
         let _ = seq.data.events.send(Event::Failed(message));
