@@ -7,10 +7,11 @@
 #   PYTHON=~/.cache/zhishu/venv-bench/bin/python ./scripts/bench_serving.sh \
 #       [--model PATH] [--new-tokens 64] [--requests 32]
 #
-# PYTHON needs torch, transformers, gguf and numpy. --model defaults to the
+# PYTHON needs torch, transformers, accelerate, gguf and numpy. --model defaults to the
 # offline SmolLM2-135M-Instruct Q4_1 GGUF (transformers dequantises it to
-# f32; Zhishu runs it quantised, as `zhishu serve` does). Prints the JSON
-# lines of both sides on stdout.
+# f32; Zhishu too by default, as `zhishu serve` does for a model this size,
+# and then once more with the weights kept quantised). Prints the JSON lines
+# of both sides on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,8 +32,8 @@ if [ -z "$MODEL" ]; then
 fi
 MODEL=$(cd "$(dirname "$MODEL")" && pwd)/$(basename "$MODEL")
 PYTHON=${PYTHON:-python3}
-"$PYTHON" -c 'import torch, transformers, gguf' 2>/dev/null || {
-    echo "bench_serving.sh: '$PYTHON' cannot import torch, transformers and gguf; set PYTHON" >&2
+"$PYTHON" -c 'import torch, transformers, accelerate, gguf' 2>/dev/null || {
+    echo "bench_serving.sh: '$PYTHON' cannot import torch, transformers, accelerate and gguf; set PYTHON" >&2
     exit 1
 }
 THREADS=$(nproc)
@@ -40,6 +41,9 @@ THREADS=$(nproc)
 echo "== transformers (PyTorch CPU, f32, $THREADS threads)" >&2
 "$PYTHON" scripts/bench_serving_torch.py --model "$MODEL" --requests 8 --batch 16 \
     --new-tokens "$NEW_TOKENS" --threads "$THREADS"
-echo "== zhishu" >&2
+echo "== zhishu (weights dequantised at load, as zhishu serve does for a model this size)" >&2
 cargo bench -q -p zhishu-engine --bench serving -- --model "$MODEL" \
     --requests "$REQUESTS" --new-tokens "$NEW_TOKENS" --concurrency 1,4,16
+echo "== zhishu (weights kept quantised: engine.dense_weights_max_bytes = 0)" >&2
+cargo bench -q -p zhishu-engine --bench serving -- --model "$MODEL" \
+    --requests "$REQUESTS" --new-tokens "$NEW_TOKENS" --concurrency 1,16 --dense-bytes 0

@@ -7,8 +7,12 @@
 //!
 //! ```sh
 //! cargo bench -p zhishu-engine --bench serving -- --model DIR_OR_GGUF \
-//!     [--requests 32] [--new-tokens 64] [--concurrency 1,4,16]
+//!     [--requests 32] [--new-tokens 64] [--concurrency 1,4,16] \
+//!     [--dense-bytes N]
 //! ```
+//!
+//! `--dense-bytes` is `engine.dense_weights_max_bytes` (default 2 GiB:
+//! SmolLM2's GGUF weights are dequantised at load; 0 keeps them quantised).
 //!
 //! Prompts are the chat-templated questions of `QUESTIONS`, cycled; each
 //! request generates exactly `--new-tokens` tokens (`min_new_tokens`).
@@ -51,8 +55,13 @@ fn main() {
         .split(',')
         .map(|v| v.trim().parse().expect("--concurrency"))
         .collect();
+    let dense: u64 = arg(&args, "--dense-bytes")
+        .map_or(zhishu_engine::generate::DENSE_WEIGHT_BYTES, |v| {
+            v.parse().expect("--dense-bytes")
+        });
     let engine = Arc::new(
-        Engine::load(&PathBuf::from(&model), &candle_core::Device::Cpu).expect("model loads"),
+        Engine::load_with(&PathBuf::from(&model), &candle_core::Device::Cpu, dense)
+            .expect("model loads"),
     );
     let prompts: Vec<Vec<u32>> = (0..requests)
         .map(|i| {
@@ -82,7 +91,7 @@ fn main() {
     }
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "{{\"engine\":\"zhishu\",\"mode\":\"one_at_a_time\",\"requests\":{n},\"tokens\":{tokens},\"seconds\":{secs:.3},\"tokens_per_second\":{:.2}}}",
+        "{{\"engine\":\"zhishu\",\"dense_bytes\":{dense},\"mode\":\"one_at_a_time\",\"requests\":{n},\"tokens\":{tokens},\"seconds\":{secs:.3},\"tokens_per_second\":{:.2}}}",
         tokens as f64 / secs
     );
 
@@ -141,7 +150,7 @@ fn main() {
         ttft.sort_by(f64::total_cmp);
         let p50 = ttft.get(ttft.len() / 2).copied().unwrap_or(0.0);
         println!(
-            "{{\"engine\":\"zhishu\",\"mode\":\"serving\",\"concurrency\":{c},\"requests\":{requests},\"tokens\":{tokens},\"seconds\":{secs:.3},\"tokens_per_second\":{:.2},\"ttft_p50_seconds\":{p50:.3}}}",
+            "{{\"engine\":\"zhishu\",\"dense_bytes\":{dense},\"mode\":\"serving\",\"concurrency\":{c},\"requests\":{requests},\"tokens\":{tokens},\"seconds\":{secs:.3},\"tokens_per_second\":{:.2},\"ttft_p50_seconds\":{p50:.3}}}",
             tokens as f64 / secs
         );
     }

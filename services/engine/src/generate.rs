@@ -19,6 +19,10 @@ use tokenizers::Tokenizer;
 /// memory for long prompts without costing throughput.
 const PREFILL_CHUNK: usize = 512;
 
+/// [`Engine::load`]'s budget for dequantised GGUF weights (the default of
+/// `engine.dense_weights_max_bytes`).
+pub const DENSE_WEIGHT_BYTES: u64 = 2 << 30;
+
 /// Why generation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -236,12 +240,32 @@ impl Engine {
     /// # Errors
     /// Naming the file, tensor or field that is missing or wrong.
     pub fn load(path: &Path, device: &Device) -> Result<Self, EngineError> {
+        Self::load_with(path, device, DENSE_WEIGHT_BYTES)
+    }
+
+    /// [`Engine::load`], dequantising GGUF weights at load when their
+    /// dense form takes at most `dense_weight_bytes` (see
+    /// [`Checkpoint::dequantize_within`]; 0 keeps them quantised).
+    ///
+    /// # Errors
+    /// As [`Engine::load`].
+    pub fn load_with(
+        path: &Path,
+        device: &Device,
+        dense_weight_bytes: u64,
+    ) -> Result<Self, EngineError> {
         let dtype = if device.is_cpu() {
             DType::F32
         } else {
             DType::BF16
         };
-        let ckpt = Checkpoint::open(path, device, dtype)?;
+        let mut ckpt = Checkpoint::open(path, device, dtype)?;
+        if ckpt.dequantize_within(dense_weight_bytes) {
+            tracing::info!(
+                model = %path.display(),
+                "quantised weights dequantised at load (they fit the dense-weight budget)"
+            );
+        }
         let model = Model::load(&ckpt)?;
         let mut eos = model.config().eos_token_ids.clone();
         let (tokenizer, template) = match ckpt.gguf_metadata() {

@@ -192,6 +192,8 @@ pub struct Checkpoint {
     pub path: PathBuf,
     device: Device,
     dtype: DType,
+    /// Quantised GGUF matrices are dequantised to `dtype` at load.
+    dequantize: bool,
 }
 
 fn file_err(path: &Path, message: impl std::fmt::Display) -> EngineError {
@@ -252,6 +254,7 @@ impl Checkpoint {
             path: path.to_path_buf(),
             device: device.clone(),
             dtype,
+            dequantize: false,
         })
     }
 
@@ -269,7 +272,28 @@ impl Checkpoint {
             path: path.to_path_buf(),
             device: device.clone(),
             dtype,
+            dequantize: false,
         })
+    }
+
+    /// Makes quantised GGUF weights load dequantised (in the compute dtype)
+    /// when all of them together then take at most `max_bytes`; returns
+    /// whether they will. Why: a dense matrix product reads each weight
+    /// once for every row of a batch, where candle's quantised CPU kernel
+    /// re-reads it per row, so with many sequences per step (continuous
+    /// batching, prefill) dense weights are several times faster; the
+    /// price is memory. Safetensors checkpoints are dense already.
+    pub fn dequantize_within(&mut self, max_bytes: u64) -> bool {
+        let Source::Gguf { content, .. } = &self.source else {
+            return false;
+        };
+        let bytes: u64 = content
+            .tensor_infos
+            .values()
+            .map(|t| (t.shape.elem_count() * self.dtype.size_in_bytes()) as u64)
+            .sum();
+        self.dequantize = bytes <= max_bytes;
+        self.dequantize
     }
 
     /// The GGUF metadata, when the checkpoint is a GGUF file.
@@ -356,6 +380,11 @@ impl Checkpoint {
             Source::Safetensors(_) => Ok(Linear::Dense(self.dense(slot, &[out, inp])?)),
             Source::Gguf { .. } => {
                 let q = self.quant(slot, &[out, inp])?;
+                if self.dequantize {
+                    return Ok(Linear::Dense(
+                        q.dequantize(&self.device)?.to_dtype(self.dtype)?,
+                    ));
+                }
                 Ok(Linear::Quant(QMatMul::from_qtensor(q)?))
             }
         }
@@ -381,7 +410,9 @@ impl Checkpoint {
             }
             Source::Gguf { .. } => {
                 let q = self.quant(Slot::Embed, &[vocab, hidden])?;
-                if matches!(q.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
+                if self.dequantize
+                    || matches!(q.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16)
+                {
                     return Ok(Embedding::Dense(
                         q.dequantize(&self.device)?.to_dtype(self.dtype)?,
                     ));

@@ -22,19 +22,28 @@ fn assets() -> PathBuf {
     )
 }
 
+/// SmolLM2 as `zhishu serve` loads it (small enough to be dequantised).
 fn smollm2() -> Arc<Engine> {
     static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
-    ENGINE
-        .get_or_init(|| {
-            Arc::new(
-                Engine::load(
-                    &assets().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
-                    &Device::Cpu,
-                )
-                .expect("run scripts/fetch-assets.sh for SmolLM2"),
-            )
-        })
-        .clone()
+    ENGINE.get_or_init(|| load_smollm2(2 << 30)).clone()
+}
+
+/// SmolLM2 with its Q4_1 weights kept quantised (candle's quantised
+/// kernels).
+fn smollm2_quantised() -> Arc<Engine> {
+    static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
+    ENGINE.get_or_init(|| load_smollm2(0)).clone()
+}
+
+fn load_smollm2(dense_bytes: u64) -> Arc<Engine> {
+    Arc::new(
+        Engine::load_with(
+            &assets().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+            &Device::Cpu,
+            dense_bytes,
+        )
+        .expect("run scripts/fetch-assets.sh for SmolLM2"),
+    )
 }
 
 const PASSAGE: &str = "Zhishu's travel policy: employees book economy class for flights under six hours \
@@ -116,7 +125,11 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
 
 #[test]
 fn concurrent_greedy_requests_give_exactly_what_each_gives_alone() {
-    let engine = smollm2();
+    concurrent_equals_alone(smollm2());
+    concurrent_equals_alone(smollm2_quantised());
+}
+
+fn concurrent_equals_alone(engine: Arc<Engine>) {
     let prompts: Vec<Vec<u32>> = questions().iter().map(|q| prompt(&engine, q)).collect();
     let params = SamplingParams::greedy(24);
     let want = alone(&engine, &prompts, &params);

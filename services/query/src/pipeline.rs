@@ -142,8 +142,8 @@ impl Rag {
             )));
         }
         let path = config.model_path(&config.engine.model);
-        let engine = Engine::load(&path, &Device::Cpu)?;
         let e = &config.engine;
+        let engine = Engine::load_with(&path, &Device::Cpu, e.dense_weights_max_bytes)?;
         let serving = ServingConfig {
             kv_cache_bytes: e.kv_budget(available_memory()) as usize,
             block_size: e.block_size as usize,

@@ -67,6 +67,13 @@ pub struct EngineConfig {
     /// prompt, same sources). Default true.
     #[serde(default = "default_true")]
     pub prefix_caching: bool,
+    /// Quantised GGUF weights whose dense (f32 on the CPU) form fits this
+    /// many bytes are dequantised at load: a dense matrix product reuses
+    /// each weight for every request in a step, which candle's quantised
+    /// CPU kernel does not, so batching pays; 0 keeps them quantised
+    /// (least memory). Default 2 GiB.
+    #[serde(default = "default_dense_weights_max_bytes")]
+    pub dense_weights_max_bytes: u64,
 }
 
 impl EngineConfig {
@@ -107,6 +114,10 @@ impl EngineConfig {
 
 fn default_kv_cache_bytes() -> u64 {
     1 << 30
+}
+
+fn default_dense_weights_max_bytes() -> u64 {
+    2 << 30
 }
 
 fn default_block_size() -> u32 {
