@@ -42,6 +42,13 @@ pub trait KvCache: Send {
         attention::attend(q, &kall, &vall, past, scale, block_elements)
     }
 
+    /// The paged pool behind this cache, when it is a view of one: the
+    /// model then attends for the whole batch in one call
+    /// ([`crate::serving::paged::attend_batch`]).
+    fn paged(&self) -> Option<crate::serving::paged::PagedRef<'_>> {
+        None
+    }
+
     /// Tokens held (the position of the next token).
     fn len(&self) -> usize;
 

@@ -21,6 +21,7 @@ use crate::EngineError;
 use crate::cache::KvCache;
 use crate::config::{Architecture, ModelConfig, RopeStyle};
 use crate::rope::Rotary;
+use crate::serving::paged::attend_batch;
 use crate::weights::{Checkpoint, Embedding, Linear, Slot};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::ops::rms_norm;
@@ -430,21 +431,28 @@ impl Model {
             }
             let q = self.rope(&q, &cos, &sin)?;
             let k = self.rope(&k, &cos, &sin)?;
-            let mut outs = Vec::with_capacity(batch.len());
-            for (s, &(off, len)) in batch.iter_mut().zip(&p.spans) {
-                let qs = q.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
-                let ks = k.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
-                let vs = v.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
-                outs.push(s.cache.attend(
-                    li,
-                    &qs,
-                    &ks,
-                    &vs,
-                    scale,
-                    self.attention_block_elements,
-                )?);
-            }
-            let attn = Tensor::cat(&outs, 0)?;
+            let views: Vec<_> = batch.iter().map(|s| s.cache.paged()).collect();
+            let attn = match attend_batch(&views, li, &q, &k, &v, &p.spans, scale)? {
+                Some(attn) => attn,
+                None => {
+                    drop(views);
+                    let mut outs = Vec::with_capacity(batch.len());
+                    for (s, &(off, len)) in batch.iter_mut().zip(&p.spans) {
+                        let qs = q.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
+                        let ks = k.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
+                        let vs = v.narrow(0, off, len)?.transpose(0, 1)?.contiguous()?;
+                        outs.push(s.cache.attend(
+                            li,
+                            &qs,
+                            &ks,
+                            &vs,
+                            scale,
+                            self.attention_block_elements,
+                        )?);
+                    }
+                    Tensor::cat(&outs, 0)?
+                }
+            };
             x = (x + reduce(layer.o.forward(&attn)?)?)?;
             let h = rms_norm(&x, &layer.mlp_norm, eps)?;
             let gate = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;

@@ -75,17 +75,17 @@ impl PagedKv {
         ((block as usize * self.kv_heads + head) * self.block_size + slot) * self.head_dim
     }
 
-    /// Writes `n` tokens' keys and values (`[kv_heads, n, head_dim]`,
-    /// row-major) at positions `start..start + n` of the sequence whose
-    /// blocks are `table`.
-    fn write(&mut self, layer: usize, table: &[BlockId], start: usize, k: &[f32], v: &[f32]) {
-        let d = self.head_dim;
-        let n = k.len() / (self.kv_heads * d);
-        for h in 0..self.kv_heads {
-            for i in 0..n {
-                let pos = start + i;
-                let dst = self.at(table[pos / self.block_size], h, pos % self.block_size);
-                let src = (h * n + i) * d;
+    /// Writes a segment's keys and values: rows `seg.rows` of `k` and `v`
+    /// (`[tokens, kv_heads, head_dim]`, row-major, the whole batch) at
+    /// positions `seg.start..` of its sequence.
+    fn write(&mut self, layer: usize, seg: &Segment<'_>, k: &[f32], v: &[f32]) {
+        let (d, kvh) = (self.head_dim, self.kv_heads);
+        for i in 0..seg.rows.len() {
+            let pos = seg.start + i;
+            let block = seg.table[pos / self.block_size];
+            for h in 0..kvh {
+                let dst = self.at(block, h, pos % self.block_size);
+                let src = ((seg.rows.start + i) * kvh + h) * d;
                 self.k[layer][dst..dst + d].copy_from_slice(&k[src..src + d]);
                 self.v[layer][dst..dst + d].copy_from_slice(&v[src..src + d]);
             }
@@ -108,45 +108,48 @@ impl PagedKv {
         (k, v)
     }
 
-    /// Attention of `t` new query rows at cache positions `start..start +
-    /// t` (`q`: `[heads, t, head_dim]`) over the sequence's first
-    /// `start + t` tokens; returns `[t, heads × head_dim]`.
+    /// Attention of every segment's query rows (`q`: `[tokens, heads,
+    /// head_dim]`, the whole batch) over its sequence's cached tokens up to
+    /// each row; returns `[tokens, heads × head_dim]`. One parallel pass
+    /// over (segment, key/value head, tile of rows) units.
     fn attend(
         &self,
         layer: usize,
-        table: &[BlockId],
+        segs: &[Segment<'_>],
         q: &[f32],
         heads: usize,
-        start: usize,
         scale: f32,
     ) -> Vec<f32> {
         let d = self.head_dim;
-        let t = q.len() / (heads * d);
         let group = heads / self.kv_heads;
-        let tiles = t.div_ceil(TILE_ROWS);
-        let units: Vec<(usize, usize)> = (0..self.kv_heads)
-            .flat_map(|g| (0..tiles).map(move |tile| (g, tile)))
-            .collect();
-        let done: Vec<(usize, usize, Vec<f32>)> = units
-            .into_par_iter()
-            .map(|(g, tile)| {
-                let r0 = tile * TILE_ROWS;
-                let r1 = (r0 + TILE_ROWS).min(t);
-                (
-                    g,
-                    r0,
-                    self.tile(layer, table, q, g, group, t, r0, r1, start, scale),
-                )
+        let units: Vec<(usize, usize, usize)> = segs
+            .iter()
+            .enumerate()
+            .flat_map(|(si, seg)| {
+                let tiles = seg.rows.len().div_ceil(TILE_ROWS);
+                (0..self.kv_heads).flat_map(move |g| (0..tiles).map(move |t| (si, g, t)))
             })
             .collect();
-        let mut out = vec![0.0; t * heads * d];
-        for (g, r0, acc) in done {
+        let done: Vec<(usize, usize, usize, Vec<f32>)> = units
+            .into_par_iter()
+            .map(|(si, g, tile)| {
+                let seg = &segs[si];
+                let r0 = tile * TILE_ROWS;
+                let r1 = (r0 + TILE_ROWS).min(seg.rows.len());
+                let acc = self.tile(layer, seg, q, heads, g, r0, r1, scale);
+                (si, g, r0, acc)
+            })
+            .collect();
+        let tokens = q.len() / (heads * d);
+        let mut out = vec![0.0; tokens * heads * d];
+        for (si, g, r0, acc) in done {
+            let base = segs[si].rows.start + r0;
             let rows = acc.len() / (group * d);
             for j in 0..group {
                 let h = g * group + j;
                 for i in 0..rows {
                     let src = (j * rows + i) * d;
-                    let dst = ((r0 + i) * heads + h) * d;
+                    let dst = ((base + i) * heads + h) * d;
                     out[dst..dst + d].copy_from_slice(&acc[src..src + d]);
                 }
             }
@@ -154,23 +157,23 @@ impl PagedKv {
         out
     }
 
-    /// One tile: query heads `g × group ..` and rows `r0..r1`; returns
-    /// `[group, rows, head_dim]`, normalised.
+    /// One tile of a segment: query heads `g × group ..` and its rows
+    /// `r0..r1`; returns `[group, rows, head_dim]`, normalised.
     #[allow(clippy::too_many_arguments)]
     fn tile(
         &self,
         layer: usize,
-        table: &[BlockId],
+        seg: &Segment<'_>,
         q: &[f32],
+        heads: usize,
         g: usize,
-        group: usize,
-        t: usize,
         r0: usize,
         r1: usize,
-        start: usize,
         scale: f32,
     ) -> Vec<f32> {
         let (d, bs) = (self.head_dim, self.block_size);
+        let group = heads / self.kv_heads;
+        let (table, start) = (seg.table, seg.start);
         let rows = r1 - r0;
         let nq = group * rows;
         // Query j (head g·group + j / rows, row r0 + j % rows), pre-scaled.
@@ -178,7 +181,7 @@ impl PagedKv {
         for j in 0..group {
             let h = g * group + j;
             for i in r0..r1 {
-                let at = (h * t + i) * d;
+                let at = ((seg.rows.start + i) * heads + h) * d;
                 qs.extend(q[at..at + d].iter().map(|x| x * scale));
             }
         }
@@ -273,19 +276,116 @@ impl<'a> PagedSeq<'a> {
             .map_err(|_| candle_core::Error::Msg("the KV pool was poisoned by a panic".into()))
     }
 
+    /// Writes the step's keys and values (`[kv_heads, n, head_dim]`).
     fn store(&mut self, layer: usize, k: &Tensor, v: &Tensor) -> Result<usize> {
         let n = k.dim(1)?;
+        let seg = Segment {
+            table: self.table,
+            start: self.start,
+            rows: 0..n,
+        };
+        let (k, v) = (token_major(k)?, token_major(v)?);
         let mut pool = self.lock()?;
-        if (self.start + n).div_ceil(pool.block_size) > self.table.len() {
-            candle_core::bail!(
-                "paged cache: {} tokens do not fit {} blocks",
-                self.start + n,
-                self.table.len()
-            );
-        }
-        pool.write(layer, self.table, self.start, &to_f32(k)?, &to_f32(v)?);
+        pool.check(&seg)?;
+        pool.write(layer, &seg, &k, &v);
         Ok(n)
     }
+}
+
+/// `[heads, n, d]` as row-major `[n, heads, d]` f32.
+fn token_major(t: &Tensor) -> Result<Vec<f32>> {
+    to_f32(&t.transpose(0, 1)?.contiguous()?)
+}
+
+/// One sequence's rows in a batch: `rows` of the packed tensors are its
+/// new tokens, at positions `start..` of the sequence whose blocks are
+/// `table`.
+pub struct Segment<'a> {
+    table: &'a [BlockId],
+    start: usize,
+    rows: std::ops::Range<usize>,
+}
+
+impl PagedKv {
+    fn check(&self, seg: &Segment<'_>) -> Result<()> {
+        let need = seg.start + seg.rows.len();
+        if need.div_ceil(self.block_size) > seg.table.len() {
+            candle_core::bail!(
+                "paged cache: {need} tokens do not fit {} blocks",
+                seg.table.len()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What a [`PagedSeq`] shows of itself so that the model can attend for a
+/// whole batch in one call ([`attend_batch`]).
+#[derive(Clone, Copy)]
+pub struct PagedRef<'a> {
+    pool: &'a Mutex<PagedKv>,
+    table: &'a [BlockId],
+    start: usize,
+}
+
+/// Attention of a packed batch whose every sequence lives in the same
+/// pool: `q` `[tokens, heads, head_dim]`, `k` and `v` `[tokens, kv_heads,
+/// head_dim]` (the new tokens, written to the pool here), `spans` each
+/// sequence's (first row, rows). One lock, one copy of each input, one
+/// parallel pass: the per-sequence path costs a lock, six copies and a
+/// thread-pool round trip per sequence and layer, which dominates a step
+/// of many one-token decodes. Returns `None` when the caches are not all
+/// views of one pool.
+///
+/// # Errors
+/// On a sequence whose blocks cannot hold its tokens, or a kernel failure.
+pub fn attend_batch(
+    refs: &[Option<PagedRef<'_>>],
+    layer: usize,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    spans: &[(usize, usize)],
+    scale: f64,
+) -> Result<Option<Tensor>> {
+    let Some(Some(first)) = refs.first() else {
+        return Ok(None);
+    };
+    if !refs
+        .iter()
+        .all(|r| r.is_some_and(|r| std::ptr::eq(r.pool, first.pool)))
+    {
+        return Ok(None);
+    }
+    let (n, heads, d) = q.dims3()?;
+    let segs: Vec<Segment<'_>> = refs
+        .iter()
+        .flatten()
+        .zip(spans)
+        .map(|(r, &(off, len))| Segment {
+            table: r.table,
+            start: r.start,
+            rows: off..off + len,
+        })
+        .collect();
+    let (qf, kf, vf) = (
+        to_f32(&q.contiguous()?)?,
+        to_f32(&k.contiguous()?)?,
+        to_f32(&v.contiguous()?)?,
+    );
+    let mut pool = first
+        .pool
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("the KV pool was poisoned by a panic".into()))?;
+    for seg in &segs {
+        pool.check(seg)?;
+        pool.write(layer, seg, &kf, &vf);
+    }
+    let out = pool.attend(layer, &segs, &qf, heads, scale as f32);
+    drop(pool);
+    Ok(Some(
+        Tensor::from_vec(out, (n, heads * d), q.device())?.to_dtype(q.dtype())?,
+    ))
 }
 
 impl KvCache for PagedSeq<'_> {
@@ -311,15 +411,23 @@ impl KvCache for PagedSeq<'_> {
     ) -> Result<Tensor> {
         let (heads, t, d) = q.dims3()?;
         self.store(layer, k, v)?;
-        let out = self.lock()?.attend(
-            layer,
-            self.table,
-            &to_f32(q)?,
-            heads,
-            self.start,
-            scale as f32,
-        );
+        let seg = Segment {
+            table: self.table,
+            start: self.start,
+            rows: 0..t,
+        };
+        let out = self
+            .lock()?
+            .attend(layer, &[seg], &token_major(q)?, heads, scale as f32);
         Tensor::from_vec(out, (t, heads * d), q.device())?.to_dtype(q.dtype())
+    }
+
+    fn paged(&self) -> Option<PagedRef<'_>> {
+        Some(PagedRef {
+            pool: self.pool,
+            table: self.table,
+            start: self.start,
+        })
     }
 
     fn len(&self) -> usize {
