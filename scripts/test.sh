@@ -10,7 +10,8 @@
 #    Python virtual environment with the openai client for tests/chat.rs;
 # 4. builds the web UI (scripts/build-web.sh), runs its unit tests (vitest)
 #    and installs Debian's chromium for the browser tests (tests/web_ui.rs);
-# 5. cargo fmt --check, cargo clippy -D warnings, cargo test, all workspace.
+# 5. cargo fmt --check, cargo clippy -D warnings, the `cuda` feature's
+#    compile check (scripts/check-cuda.sh), cargo test, all workspace.
 # Any failure stops the run with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -93,6 +94,9 @@ cargo fmt --all --check
 
 say "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "the GPU build compiles (cuda feature, nvcc from PyPI, no GPU needed)"
+./scripts/check-cuda.sh
 
 say "cargo test"
 cargo test --workspace --locked

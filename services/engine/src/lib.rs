@@ -19,6 +19,8 @@ pub mod config;
 mod error;
 pub mod generate;
 pub mod model;
+#[cfg(feature = "cuda")]
+pub mod nccl;
 pub mod parallel;
 pub mod rope;
 pub mod sampling;

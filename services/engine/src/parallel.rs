@@ -13,7 +13,8 @@
 //!   threads of their own, one per device.
 //!
 //! [`LocalCollective`] is the in-process all-reduce (CPU, or devices that
-//! share memory); the NCCL one (under `cuda`) implements the same trait.
+//! share memory); `crate::nccl::NcclCollective` (under `cuda`) implements
+//! the same trait with NCCL.
 //! It sums the parts in rank order, so a result does not depend on which
 //! shard arrived first.
 
@@ -265,15 +266,28 @@ impl TensorParallel {
     /// # Errors
     /// The first shard's error when any fails (the others are released).
     pub fn forward(&self, batches: Vec<&mut [SeqInput<'_>]>) -> Result<Vec<Tensor>, EngineError> {
-        if batches.len() != self.shards.len() {
+        // A fresh collective per step: a failed step leaves nothing behind.
+        self.forward_with(batches, &LocalCollective::new(self.shards.len()))
+    }
+
+    /// [`TensorParallel::forward`] through a given collective (NCCL on
+    /// GPUs).
+    ///
+    /// # Errors
+    /// As [`TensorParallel::forward`].
+    pub fn forward_with(
+        &self,
+        batches: Vec<&mut [SeqInput<'_>]>,
+        collective: &dyn Collective,
+    ) -> Result<Vec<Tensor>, EngineError> {
+        if batches.len() != self.shards.len() || collective.size() != self.shards.len() {
             return Err(EngineError::Request(format!(
-                "{} batches for {} shards",
+                "{} batches and a collective of {} for {} shards",
                 batches.len(),
+                collective.size(),
                 self.shards.len()
             )));
         }
-        // A fresh collective per step: a failed step leaves nothing behind.
-        let collective = LocalCollective::new(self.shards.len());
         let results: Vec<Result<Vec<Tensor>, EngineError>> = std::thread::scope(|s| {
             let handles: Vec<_> = self
                 .shards
@@ -281,7 +295,6 @@ impl TensorParallel {
                 .zip(batches)
                 .enumerate()
                 .map(|(rank, (shard, batch))| {
-                    let collective = &collective;
                     s.spawn(move || {
                         let out =
                             shard.forward_reduced(batch, &|t| collective.all_reduce_sum(rank, &t));

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Compile check of the GPU build on a machine without a GPU, so the CUDA
+# path never rots: `cargo clippy --features cuda` of the engine (a check with
+# lints), with nvcc and the CUDA headers from PyPI (DESIGN.md) and candle's
+# kernels compiled for sm_90 (H100/H200). Run by scripts/test.sh; ~6 minutes
+# cold.
+#
+#   ./scripts/check-cuda.sh
+#
+# Environment: ZHISHU_CUDA_VENV (where the nvidia-* packages go; default
+# ~/.cache/zhishu/venv-cuda), CUDA_COMPUTE_CAP (default 90).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${ZHISHU_CUDA_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/zhishu/venv-cuda}
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check \
+    nvidia-cuda-nvcc==13.0.88 nvidia-cuda-runtime==13.0.96 \
+    'nvidia-cuda-cccl==13.0.*' 'nvidia-cuda-crt==13.0.*' 'nvidia-nvvm==13.0.*'
+CUDA_ROOT=$("$VENV/bin/python" -c 'import os, nvidia; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')
+[ -x "$CUDA_ROOT/bin/nvcc" ] || { echo "check-cuda.sh: no nvcc under $CUDA_ROOT" >&2; exit 1; }
+export CUDA_ROOT CUDA_PATH="$CUDA_ROOT" PATH="$CUDA_ROOT/bin:$PATH"
+export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
+"$CUDA_ROOT/bin/nvcc" --version | tail -n 2
+cargo clippy --locked -p zhishu-engine --features cuda --all-targets -- -D warnings
