@@ -7,6 +7,9 @@
 #   PYTHON=~/.cache/zhishu/venv-bench/bin/python ./scripts/bench_serving.sh \
 #       [--model PATH] [--new-tokens 64] [--requests 32]
 #
+# --model may also be the random Qwen3-0.6B-shaped folder that
+# scripts/engine_bench_model.py builds (Qwen3's tokenizer is copied in).
+#
 # PYTHON needs torch, transformers, accelerate, gguf and numpy. --model defaults to the
 # offline SmolLM2-135M-Instruct Q4_1 GGUF (transformers dequantises it to
 # f32; Zhishu too by default, as `zhishu serve` does for a model this size,
@@ -31,6 +34,13 @@ if [ -z "$MODEL" ]; then
     MODEL="$(./scripts/fetch-assets.sh --print-dir)/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 fi
 MODEL=$(cd "$(dirname "$MODEL")" && pwd)/$(basename "$MODEL")
+# A random-weight folder (scripts/engine_bench_model.py) has no tokenizer:
+# give it Qwen3's, so both sides can render chat prompts.
+if [ -d "$MODEL" ] && [ ! -f "$MODEL/tokenizer.json" ]; then
+    QWEN3_TOK="$(./scripts/fetch-assets.sh --print-dir)/tokenizers/qwen3"
+    echo "bench_serving.sh: copying Qwen3's tokenizer from $QWEN3_TOK into $MODEL" >&2
+    cp "$QWEN3_TOK/tokenizer.json" "$QWEN3_TOK/tokenizer_config.json" "$MODEL/"
+fi
 PYTHON=${PYTHON:-python3}
 "$PYTHON" -c 'import torch, transformers, accelerate, gguf' 2>/dev/null || {
     echo "bench_serving.sh: '$PYTHON' cannot import torch, transformers, accelerate and gguf; set PYTHON" >&2
@@ -44,6 +54,7 @@ echo "== transformers (PyTorch CPU, f32, $THREADS threads)" >&2
 echo "== zhishu (weights dequantised at load, as zhishu serve does for a model this size)" >&2
 cargo bench -q -p zhishu-engine --bench serving -- --model "$MODEL" \
     --requests "$REQUESTS" --new-tokens "$NEW_TOKENS" --concurrency 1,4,16
+case "$MODEL" in *.gguf) ;; *) exit 0 ;; esac
 echo "== zhishu (weights kept quantised: engine.dense_weights_max_bytes = 0)" >&2
 cargo bench -q -p zhishu-engine --bench serving -- --model "$MODEL" \
     --requests "$REQUESTS" --new-tokens "$NEW_TOKENS" --concurrency 1,16 --dense-bytes 0
