@@ -1,18 +1,17 @@
 //! The serving engine (paged KV cache, continuous batching, prefix cache,
 //! preemption, cancellation) against the one-request-at-a-time path, with
-//! SmolLM2-135M (real weights and tokenizer, from the offline assets) and
-//! the tiny random Qwen3 fixture.
+//! SmolLM2-135M (real weights and tokenizer, from the offline assets). The
+//! paged forward pass itself is checked against contiguous caches in
+//! tests/parallel.rs.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::Device;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
-use zhishu_engine::serving::blocks::BlockId;
-use zhishu_engine::serving::paged::{PagedKv, PagedSeq};
+use zhishu_engine::serving::paged::PagedKv;
 use zhishu_engine::{
-    ChatMessage, Checkpoint, ContiguousCache, Engine, EngineError, Event, Generation, Logits,
-    Model, SamplingParams, SeqInput, Serving, ServingConfig,
+    ChatMessage, Engine, EngineError, Event, Generation, SamplingParams, Serving, ServingConfig,
 };
 
 fn assets() -> PathBuf {
@@ -115,6 +114,19 @@ fn alone(engine: &Arc<Engine>, prompts: &[Vec<u32>], params: &SamplingParams) ->
         .collect()
 }
 
+/// Every prompt submitted at once; each one's events, in order.
+fn together(
+    serving: &Serving,
+    prompts: &[Vec<u32>],
+    params: &SamplingParams,
+) -> Vec<(String, Vec<u32>, Generation)> {
+    let rxs: Vec<_> = prompts
+        .iter()
+        .map(|p| serving.submit(p.clone(), params.clone()).unwrap())
+        .collect();
+    rxs.into_iter().map(collect).collect()
+}
+
 fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(20);
     while !ok() {
@@ -144,12 +156,9 @@ fn concurrent_equals_alone(engine: Arc<Engine>) {
         },
     )
     .unwrap();
-    let rxs: Vec<_> = prompts
-        .iter()
-        .map(|p| serving.submit(p.clone(), params.clone()).unwrap())
-        .collect();
-    for (rx, want) in rxs.into_iter().zip(&want) {
-        let (streamed, streamed_ids, got) = collect(rx);
+    for ((streamed, streamed_ids, got), want) in
+        together(&serving, &prompts, &params).into_iter().zip(&want)
+    {
         assert_eq!(got.token_ids, want.token_ids, "tokens of {:?}", want.text);
         assert_eq!(got.text, want.text);
         assert_eq!(got.finish_reason, want.finish_reason);
@@ -241,12 +250,7 @@ fn preemption_for_lack_of_blocks_does_not_change_outputs() {
         },
     )
     .unwrap();
-    let rxs: Vec<_> = prompts
-        .iter()
-        .map(|p| serving.submit(p.clone(), params.clone()).unwrap())
-        .collect();
-    for (rx, want) in rxs.into_iter().zip(&want) {
-        let (_, _, got) = collect(rx);
+    for ((_, _, got), want) in together(&serving, &prompts, &params).into_iter().zip(&want) {
         assert_eq!(got.token_ids, want.token_ids, "{:?}", want.text);
     }
     let m = serving.metrics();
@@ -303,128 +307,4 @@ fn a_client_that_goes_away_frees_its_blocks_and_a_full_queue_refuses_at_once() {
         ..SamplingParams::greedy(4)
     };
     assert!(serving.submit(p, bad).is_err());
-}
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-/// Logits of a packed batch through the paged pool equal those through
-/// contiguous caches (the path the transformers parity tests check), for
-/// prompts of different lengths in chunks and then batched decoding.
-fn paged_equals_contiguous(model: &Model, chunk: usize, tolerance: f32) {
-    let c = model.config();
-    let bs = 4;
-    let pool = Mutex::new(PagedKv::new(
-        c.num_layers,
-        c.num_kv_heads,
-        c.head_dim,
-        bs,
-        64,
-    ));
-    let prompts: Vec<Vec<u32>> = [13usize, 5, 22]
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| {
-            (0..n as u32)
-                .map(|t| (t * 7 + i as u32 * 31) % 500 + 3)
-                .collect()
-        })
-        .collect();
-    // Blocks handed out interleaved, as a busy pool would.
-    let tables: Vec<Vec<BlockId>> = (0..3)
-        .map(|i| (0..10).map(|b| (b * 3 + i) as BlockId).collect())
-        .collect();
-    let mut contiguous: Vec<ContiguousCache> =
-        (0..3).map(|_| ContiguousCache::new(c.num_layers)).collect();
-    let mut held = [0usize; 3];
-    let diff = |a: &Tensor, b: &Tensor| -> f32 {
-        let scale = b
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-            / scale
-    };
-    // Steps: prompts in chunks, then 3 decode steps.
-    let mut steps: Vec<Vec<Vec<u32>>> = Vec::new();
-    for k in 0..22usize.div_ceil(chunk) {
-        steps.push(
-            prompts
-                .iter()
-                .map(|p| p.iter().skip(k * chunk).take(chunk).copied().collect())
-                .collect(),
-        );
-    }
-    for d in 0..3u32 {
-        steps.push((0..3u32).map(|i| vec![100 + d * 3 + i]).collect());
-    }
-    for step in steps {
-        let live: Vec<usize> = (0..3).filter(|&i| !step[i].is_empty()).collect();
-        let mut views: Vec<PagedSeq<'_>> = live
-            .iter()
-            .map(|&i| PagedSeq::new(&pool, &tables[i], held[i]))
-            .collect();
-        let mut inputs: Vec<SeqInput<'_>> = live
-            .iter()
-            .zip(views.iter_mut())
-            .map(|(&i, v)| SeqInput {
-                tokens: &step[i],
-                cache: v,
-                positions: None,
-                logits: Logits::All,
-            })
-            .collect();
-        let paged = model.forward(&mut inputs).unwrap();
-        drop(inputs);
-        let mut refs: Vec<SeqInput<'_>> = Vec::new();
-        for (i, cache) in contiguous.iter_mut().enumerate() {
-            if !step[i].is_empty() {
-                refs.push(SeqInput {
-                    tokens: &step[i],
-                    cache,
-                    positions: None,
-                    logits: Logits::All,
-                });
-            }
-        }
-        let want = model.forward(&mut refs).unwrap();
-        for (k, &i) in live.iter().enumerate() {
-            let e = diff(&paged[k], &want[k]);
-            assert!(
-                e < tolerance,
-                "chunk {chunk}, sequence {i} at {}: relative error {e}",
-                held[i]
-            );
-            held[i] += step[i].len();
-        }
-    }
-}
-
-#[test]
-fn paged_forward_matches_the_contiguous_cache() {
-    // Qwen3: GQA, q/k norms, half-split rotary.
-    let ckpt = Checkpoint::open(&fixture("tiny-qwen3"), &Device::Cpu, DType::F32).unwrap();
-    paged_equals_contiguous(&Model::load(&ckpt).unwrap(), 8, 1e-5);
-    paged_equals_contiguous(&Model::load(&ckpt).unwrap(), 22, 1e-5);
-    // Llama: no q/k norms.
-    let ckpt = Checkpoint::open(&fixture("tiny-llama"), &Device::Cpu, DType::F32).unwrap();
-    paged_equals_contiguous(&Model::load(&ckpt).unwrap(), 8, 1e-5);
-    // Llama from GGUF: interleaved rotary, Q8_0 weights (activations are
-    // re-quantised per layer, so float-level differences grow a little).
-    let ckpt =
-        Checkpoint::open(&fixture("tiny-llama-q8_0.gguf"), &Device::Cpu, DType::F32).unwrap();
-    paged_equals_contiguous(&Model::load(&ckpt).unwrap(), 8, 1e-3);
 }
