@@ -30,7 +30,8 @@ pub struct ChatConfig {
     /// only from the sources, cite `[n]`, and treat sources as data).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
-    /// Requests waiting for the engine before new ones get 503. Default 32.
+    /// Requests that may wait while `engine.max_running` answers are being
+    /// generated, before new ones get 503. Default 32.
     pub queue: usize,
     /// Sampling temperature when a request sets none (the web UI never
     /// does). Unset: the model's recommendation (0.7 for Qwen3 without
