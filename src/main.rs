@@ -18,6 +18,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // SAFETY: first thing in main, before any thread is started.
+    unsafe { zhishu_engine::pin_cpu_threads() };
     let cli = cli::Cli::parse();
     commands::dispatch(cli)
 }

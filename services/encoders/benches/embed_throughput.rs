@@ -22,6 +22,14 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() {
+    // As `zhishu` does at start (zhishu_engine::pin_cpu_threads): without
+    // RAYON_NUM_THREADS, candle counts cores from /proc/cpuinfo on every
+    // matrix product.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let n = candle_core::utils::get_num_threads();
+        // SAFETY: first thing in main, before any thread is started.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+    }
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     let (Some(model), Some(sentences)) = (args.get(1), args.get(2)) else {
         eprintln!("usage: embed_throughput MODEL_DIR SENTENCES_JSON");

@@ -69,6 +69,8 @@ fn prefill(model: &Model, prompt: &[u32]) -> (ContiguousCache, Vec<f32>) {
 }
 
 fn main() {
+    // SAFETY: first thing in main, before any thread is started.
+    unsafe { zhishu_engine::pin_cpu_threads() };
     let args: Vec<String> = std::env::args().collect();
     let model_path = PathBuf::from(arg(&args, "--model").expect("--model DIR_OR_GGUF"));
     let prompt_tokens: usize =

@@ -40,6 +40,8 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 }
 
 fn main() {
+    // SAFETY: first thing in main, before any thread is started.
+    unsafe { zhishu_engine::pin_cpu_threads() };
     let args: Vec<String> = std::env::args().collect();
     let Some(model) = arg(&args, "--model") else {
         eprintln!(
