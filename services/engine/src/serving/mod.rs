@@ -273,12 +273,12 @@ impl Runner {
         loop {
             if self.scheduler.is_idle() {
                 match rx.recv() {
-                    Ok(r) => self.admit(r),
+                    Ok(r) => self.enqueue(r),
                     Err(_) => return,
                 }
             }
             while let Ok(r) = rx.try_recv() {
-                self.admit(r);
+                self.enqueue(r);
             }
             self.drop_cancelled();
             let plan = self.scheduler.schedule();
@@ -302,7 +302,8 @@ impl Runner {
         }
     }
 
-    fn admit(&mut self, r: Incoming) {
+    /// A new request joins the scheduler's waiting queue.
+    fn enqueue(&mut self, r: Incoming) {
         let job = Job {
             sampler: Sampler::new(r.params.clone(), &r.prompt),
             stream: TextStream::new(&r.params),

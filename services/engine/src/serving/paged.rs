@@ -259,37 +259,36 @@ fn to_f32(t: &Tensor) -> Result<Vec<f32>> {
 /// them. The block table already covers `start + new tokens` (the
 /// scheduler allocated before the step).
 pub struct PagedSeq<'a> {
-    pool: &'a Mutex<PagedKv>,
-    table: &'a [BlockId],
-    start: usize,
+    view: PagedRef<'a>,
 }
 
 impl<'a> PagedSeq<'a> {
     /// A view of the sequence holding `start` tokens in `table`'s blocks.
     pub fn new(pool: &'a Mutex<PagedKv>, table: &'a [BlockId], start: usize) -> Self {
-        Self { pool, table, start }
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'a, PagedKv>> {
-        self.pool
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("the KV pool was poisoned by a panic".into()))
+        Self {
+            view: PagedRef { pool, table, start },
+        }
     }
 
     /// Writes the step's keys and values (`[kv_heads, n, head_dim]`).
     fn store(&mut self, layer: usize, k: &Tensor, v: &Tensor) -> Result<usize> {
         let n = k.dim(1)?;
         let seg = Segment {
-            table: self.table,
-            start: self.start,
+            table: self.view.table,
+            start: self.view.start,
             rows: 0..n,
         };
         let (k, v) = (token_major(k)?, token_major(v)?);
-        let mut pool = self.lock()?;
+        let mut pool = lock(self.view.pool)?;
         pool.check(&seg)?;
         pool.write(layer, &seg, &k, &v);
         Ok(n)
     }
+}
+
+fn lock(pool: &Mutex<PagedKv>) -> Result<std::sync::MutexGuard<'_, PagedKv>> {
+    pool.lock()
+        .map_err(|_| candle_core::Error::Msg("the KV pool was poisoned by a panic".into()))
 }
 
 /// `[heads, n, d]` as row-major `[n, heads, d]` f32.
@@ -373,10 +372,7 @@ pub fn attend_batch(
         to_f32(&k.contiguous()?)?,
         to_f32(&v.contiguous()?)?,
     );
-    let mut pool = first
-        .pool
-        .lock()
-        .map_err(|_| candle_core::Error::Msg("the KV pool was poisoned by a panic".into()))?;
+    let mut pool = lock(first.pool)?;
     for seg in &segs {
         pool.check(seg)?;
         pool.write(layer, seg, &kf, &vf);
@@ -392,8 +388,8 @@ impl KvCache for PagedSeq<'_> {
     fn append(&mut self, layer: usize, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
         let (kv_heads, _, d) = k.dims3()?;
         let n = self.store(layer, k, v)?;
-        let len = self.start + n;
-        let (kd, vd) = self.lock()?.gather(layer, self.table, len);
+        let len = self.view.start + n;
+        let (kd, vd) = lock(self.view.pool)?.gather(layer, self.view.table, len);
         Ok((
             Tensor::from_vec(kd, (kv_heads, len, d), k.device())?.to_dtype(k.dtype())?,
             Tensor::from_vec(vd, (kv_heads, len, d), k.device())?.to_dtype(v.dtype())?,
@@ -409,33 +405,25 @@ impl KvCache for PagedSeq<'_> {
         scale: f64,
         _block_elements: usize,
     ) -> Result<Tensor> {
-        let (heads, t, d) = q.dims3()?;
-        self.store(layer, k, v)?;
-        let seg = Segment {
-            table: self.table,
-            start: self.start,
-            rows: 0..t,
-        };
-        let out = self
-            .lock()?
-            .attend(layer, &[seg], &token_major(q)?, heads, scale as f32);
-        Tensor::from_vec(out, (t, heads * d), q.device())?.to_dtype(q.dtype())
+        // The batch path with a batch of one: `[heads, t, d]` inputs
+        // become its token-major `[t, heads, d]`.
+        let t = q.dim(1)?;
+        let tm = |x: &Tensor| x.transpose(0, 1);
+        let views = [Some(self.view)];
+        attend_batch(&views, layer, &tm(q)?, &tm(k)?, &tm(v)?, &[(0, t)], scale)?
+            .ok_or_else(|| candle_core::Error::Msg("a paged view without its pool".into()))
     }
 
     fn paged(&self) -> Option<PagedRef<'_>> {
-        Some(PagedRef {
-            pool: self.pool,
-            table: self.table,
-            start: self.start,
-        })
+        Some(self.view)
     }
 
     fn len(&self) -> usize {
-        self.start
+        self.view.start
     }
 
     fn truncate(&mut self, len: usize) {
-        self.start = self.start.min(len);
+        self.view.start = self.view.start.min(len);
     }
 }
 

@@ -130,13 +130,9 @@ impl<T> Scheduler<T> {
         self.waiting.is_empty() && self.running.is_empty()
     }
 
-    /// Queues a new sequence.
+    /// Puts `seq` in the waiting queue at its place in arrival order (a new
+    /// sequence, or a preempted one going back).
     pub fn add(&mut self, seq: Seq<T>) {
-        self.enqueue(seq);
-    }
-
-    /// Puts `seq` in the waiting queue at its place in arrival order.
-    fn enqueue(&mut self, seq: Seq<T>) {
         let at = self.waiting.partition_point(|s| s.arrival < seq.arrival);
         self.waiting.insert(at, seq);
     }
@@ -152,7 +148,7 @@ impl<T> Scheduler<T> {
         let mut seq = self.running.remove(index);
         self.release(&mut seq);
         self.preemptions += 1;
-        self.enqueue(seq);
+        self.add(seq);
     }
 
     /// Removes every sequence (waiting or running) `gone` says goes,
