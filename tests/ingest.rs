@@ -8,7 +8,7 @@ use common::{BIN, assets, config_text};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use zhishu_retrieval::{EdgeIndex, LexicalIndex, Scope, SearchFilter, VectorIndex};
+use zhishu_retrieval::{LexicalIndex, Scope, SearchFilter};
 use zhishu_store::{DocumentStatus, Repository, SqlStore};
 
 struct Sandbox {
@@ -164,7 +164,7 @@ async fn stored_prompt_ids_are_qwen3s(data: &Path) {
     let scope = Scope::of_groups(["staff"]);
     let filter = SearchFilter::default();
     let lexical = LexicalIndex::open(&data.join("tantivy")).unwrap();
-    let vectors = EdgeIndex::open(&data.join("qdrant"), 384).unwrap();
+    let vectors = common::open_vectors(data.parent().unwrap());
     let mut probe = vec![0.0; 384];
     probe[0] = 1.0;
     let from_lexical = lexical
@@ -249,7 +249,7 @@ async fn a_job_killed_half_way_finishes_with_no_duplicates_or_orphans() {
     // Open the stores as the next process would and compare with the
     // registry: every document exactly once, at its version, nothing else.
     let data = b.dir.path().join("data");
-    let vectors = EdgeIndex::open(&data.join("qdrant"), 384).unwrap();
+    let vectors = common::open_vectors(b.dir.path());
     let lexical = LexicalIndex::open(&data.join("tantivy")).unwrap();
     let all = store.list_documents(None, 1000, 0).await.unwrap();
     assert_eq!(all.len(), 120);

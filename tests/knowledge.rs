@@ -537,3 +537,68 @@ fn search_attaches_neighbours_and_reranks_with_the_configured_cross_encoder() {
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     assert!(res["timings"]["rerank_ms"].as_f64().unwrap() > 0.0);
 }
+
+/// A Qdrant server that is down: readiness names it, and a search gets a
+/// 503 that says which server did not answer and what to check, instead
+/// of a 500 or a hang.
+#[test]
+fn search_with_the_qdrant_server_down_is_503_and_names_it() {
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let qdrant = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let server = Server::start_with(
+        dir,
+        &url,
+        &[
+            ("ZHISHU_VECTORS__BACKEND", "qdrant"),
+            ("ZHISHU_VECTORS__URL", qdrant.as_str()),
+        ],
+    );
+    // Before and after the stores are opened, readiness probes the server.
+    let ready = server.wait_ready(503);
+    let vectors = |ready: &Value| {
+        let checks = ready["checks"].as_array().unwrap();
+        checks
+            .iter()
+            .find(|c| c["name"] == "vectors")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(vectors(&ready)["ok"], false, "{ready}");
+
+    let key = server.user_with_key("ann", &["employee"], &["public"]);
+    let started = Instant::now();
+    loop {
+        let (status, res) = call(
+            &server,
+            "POST",
+            "/v1/search",
+            &key,
+            Some(json!({"query": "office hours", "k": 3})),
+        );
+        assert_eq!(status, 503, "{res}");
+        let text = res.to_string();
+        // Until the embedder has loaded, the 503 says so; then it names
+        // the Qdrant server.
+        if text.contains(&qdrant) {
+            assert!(text.contains("vectors.url"), "{text}");
+            let (status, ready) = common::get(&server.url("/readyz"));
+            assert_eq!(status, 503, "{ready}");
+            let v = vectors(&ready);
+            assert_eq!(v["ok"], false, "{ready}");
+            assert!(v["detail"].as_str().unwrap().contains(&qdrant), "{v}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the 503 never named the Qdrant server: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

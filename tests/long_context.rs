@@ -14,11 +14,10 @@ mod common;
 
 use common::{Server, assets, bearer};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
 use zhishu_engine::testing::{TinyQwen3, write_tiny_qwen3};
 use zhishu_retrieval::synthetic::{chunk, passage, unit_vector};
-use zhishu_retrieval::{ChunkDoc, EdgeIndex, LexicalIndex, VectorIndex, tokenizer_fingerprint};
+use zhishu_retrieval::{ChunkDoc, LexicalIndex, tokenizer_fingerprint};
 
 const CONTEXT: u64 = 131_072;
 const CHUNKS: usize = 2_400;
@@ -39,7 +38,8 @@ fn populate(data: &std::path::Path, tokenizer: &tokenizers::Tokenizer) -> u64 {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let vectors = Arc::new(EdgeIndex::open(&data.join("qdrant"), 384).expect("edge"));
+        let vectors = zhishu_retrieval::open_vectors_for_tests(&data.join("qdrant"), 384)
+            .expect("vector store");
         let points = chunks
             .iter()
             .cloned()

@@ -47,8 +47,7 @@ data_dir = "{data}"
 url = "{database_url}"
 connect_timeout_secs = 1
 
-[vectors]
-backend = "edge"
+{vectors}
 
 [embedder]
 model = "all-MiniLM-L6-v2"
@@ -56,8 +55,34 @@ model = "all-MiniLM-L6-v2"
 [engine]
 model = "SmolLM2-135M-Instruct.Q4_1.gguf"
 "#,
-        data = dir.join("data").display()
+        data = dir.join("data").display(),
+        vectors = vectors_section(dir),
     )
+}
+
+/// The `[vectors]` section of [`config_text`]: Qdrant Edge under the data
+/// folder, or a collection of its own on the Qdrant server at `QDRANT_URL`
+/// when that is set, so every test of the stores also runs against a
+/// server.
+pub fn vectors_section(dir: &Path) -> String {
+    let c = zhishu_retrieval::vectors_config_for_tests(&dir.join("data").join("qdrant"));
+    match c.url {
+        Some(url) => format!(
+            "[vectors]\nbackend = \"qdrant\"\nurl = \"{url}\"\ncollection = \"{}\"\n{}",
+            c.collection,
+            c.api_key
+                .map(|k| format!("api_key = \"{k}\"\n"))
+                .unwrap_or_default()
+        ),
+        None => "[vectors]\nbackend = \"edge\"\n".into(),
+    }
+}
+
+/// The vector store a [`config_text`] configuration rooted in `dir` names,
+/// opened as the next Zhishu process would.
+pub fn open_vectors(dir: &Path) -> std::sync::Arc<dyn zhishu_retrieval::VectorIndex> {
+    let path = dir.join("data").join("qdrant");
+    zhishu_retrieval::open_vectors_for_tests(&path, 384).expect("open the vector store")
 }
 
 /// A running server; killed on drop.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_ingest::chunk::{ChunkConfig, TokenCounter};
 use zhishu_ingest::sync::{JobSpec, Pipeline, Progress, Stores};
-use zhishu_retrieval::{EdgeIndex, LexicalIndex};
+use zhishu_retrieval::{LexicalIndex, open_vectors_for_tests};
 
 const EN: &[&str] = &[
     "the",
@@ -207,7 +207,8 @@ fn main() {
         let store = zhishu_store::SqlStore::connect(&zhishu_store::testing::config(&url)).await.unwrap();
         let pipeline = Pipeline {
             stores: Stores {
-                vectors: Arc::new(EdgeIndex::open(&dir.path().join("qdrant"), 384).unwrap()),
+                // Qdrant Edge, or the Qdrant server at QDRANT_URL when set.
+                vectors: open_vectors_for_tests(&dir.path().join("qdrant"), 384).unwrap(),
                 lexical: Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap()),
                 registry: Arc::new(store),
             },

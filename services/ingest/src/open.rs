@@ -7,7 +7,7 @@ use crate::sync::{Pipeline, Stores};
 use std::sync::Arc;
 use zhishu_core::Config;
 use zhishu_encoders::{EncoderWorker, RerankWorker, Reranker};
-use zhishu_retrieval::{EdgeIndex, HybridSearcher, LexicalIndex};
+use zhishu_retrieval::{HybridSearcher, LexicalIndex, open_vectors};
 use zhishu_store::Repository;
 
 /// Opens the configured stores and tokenizers around a running embedding
@@ -20,18 +20,14 @@ pub fn open_pipeline(
     registry: Arc<dyn Repository>,
     encoder: EncoderWorker,
 ) -> Result<Pipeline, String> {
-    if config.vectors.backend != zhishu_core::config::VectorBackend::Edge {
-        return Err(
-            "vectors.backend = \"qdrant\" (a Qdrant server) is not supported by this build yet; use backend = \"edge\"".into(),
-        );
-    }
     let text = TextSetup::load(config, &encoder)?;
     let dims = encoder.dimensions();
-    let vectors = EdgeIndex::open(&config.vectors_path(), dims).map_err(|e| e.to_string())?;
+    let vectors =
+        open_vectors(&config.vectors, &config.vectors_path(), dims).map_err(|e| e.to_string())?;
     let lexical = LexicalIndex::open(&config.lexical_path()).map_err(|e| e.to_string())?;
     Ok(Pipeline {
         stores: Stores {
-            vectors: Arc::new(vectors),
+            vectors,
             lexical: Arc::new(lexical),
             registry,
         },

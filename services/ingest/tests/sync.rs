@@ -9,7 +9,7 @@ use std::sync::Arc;
 use zhishu_encoders::{Embedder, EncoderWorker, TextKind, WorkerConfig};
 use zhishu_ingest::chunk::{ChunkConfig, TokenCounter};
 use zhishu_ingest::sync::{JobSpec, Pipeline, Progress, Stores, Summary};
-use zhishu_retrieval::{EdgeIndex, LexicalIndex, Scope, SearchFilter};
+use zhishu_retrieval::{LexicalIndex, Scope, SearchFilter, open_vectors_for_tests};
 use zhishu_store::DocumentStatus;
 
 fn assets() -> PathBuf {
@@ -33,7 +33,7 @@ async fn env(max_file_bytes: u64) -> Env {
     let db = zhishu_store::testing::sqlite().await;
     let pipeline = Pipeline {
         stores: Stores {
-            vectors: Arc::new(EdgeIndex::open(&dir.path().join("qdrant"), 384).unwrap()),
+            vectors: open_vectors_for_tests(&dir.path().join("qdrant"), 384).unwrap(),
             lexical: Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap()),
             registry: Arc::new(db.store.clone()),
         },

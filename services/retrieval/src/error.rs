@@ -8,6 +8,10 @@ pub enum RetrievalError {
     /// The vector store failed.
     #[error("vector store: {0}")]
     Vector(String),
+    /// The vector store cannot be reached (a Qdrant server that is down or
+    /// unreachable); the request may be retried later.
+    #[error("vector store unavailable: {0}")]
+    Unavailable(String),
     /// The lexical index failed.
     #[error("lexical index: {0}")]
     Lexical(String),

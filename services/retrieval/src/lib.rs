@@ -1,4 +1,5 @@
-//! Retrieval: the vector store (Qdrant Edge in-process), the lexical store
+//! Retrieval: the vector store (Qdrant Edge in-process, or a Qdrant
+//! server), the lexical store
 //! (Tantivy BM25 with Chinese and English analysis), and the access-control
 //! scope that both apply *inside* the store.
 //!
@@ -15,6 +16,8 @@ mod error;
 pub mod eval;
 mod hybrid;
 mod lexical;
+mod open;
+mod remote;
 mod scope;
 pub mod synthetic;
 mod vector;
@@ -23,5 +26,7 @@ pub use chunk::{ChunkDoc, PromptIds, chunk_id, prompt_label, prompt_piece, token
 pub use error::RetrievalError;
 pub use hybrid::{Hit, HybridSearcher, Mode, SearchOptions, SearchResults, StageScores, Timings};
 pub use lexical::{LexicalHit, LexicalIds, LexicalIndex, analyze};
+pub use open::{open_vectors, open_vectors_for_tests, vectors_config_for_tests};
+pub use remote::QdrantIndex;
 pub use scope::{Scope, SearchFilter, ancestors};
 pub use vector::{EdgeIndex, VectorHit, VectorIndex};

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Name of the dense vector in every point.
-const VECTOR: &str = "dense";
+pub(crate) const VECTOR: &str = "dense";
 /// Our own record of the store's shape, beside Qdrant's files.
 const META: &str = "zhishu-vectors.json";
 
@@ -88,23 +88,54 @@ pub trait VectorIndex: Send + Sync {
 
     /// Builds or refreshes the search index (HNSW) over what was written.
     async fn optimize(&self) -> Result<(), RetrievalError>;
+
+    /// What the store is, for readiness checks; an error when it cannot
+    /// serve now (a server that does not answer).
+    async fn status(&self) -> Result<String, RetrievalError>;
+}
+
+/// One condition of a store query, in terms both Qdrant front ends (the
+/// embedded engine's JSON filters and the server's gRPC filters) express,
+/// so the scope is written once.
+pub(crate) enum Condition {
+    /// The keyword field holds one of these values.
+    AnyOf(&'static str, Vec<String>),
+    /// The keyword field holds this value.
+    Is(&'static str, String),
+    /// The integer field is greater than this.
+    After(&'static str, i64),
+}
+
+/// The conditions of `scope AND filter`: the access groups always come
+/// first, and every filter field only adds conditions, so a filter can
+/// narrow the scope but never widen it.
+pub(crate) fn conditions(scope: &Scope, filter: &SearchFilter) -> Vec<Condition> {
+    let mut must = vec![Condition::AnyOf("access_groups", scope.groups().to_vec())];
+    if !filter.collections.is_empty() {
+        must.push(Condition::AnyOf("collection", filter.collections.clone()));
+    }
+    if !filter.document_ids.is_empty() {
+        must.push(Condition::AnyOf("document_id", filter.document_ids.clone()));
+    }
+    if let Some(prefix) = filter.normalised_prefix() {
+        must.push(Condition::Is("dirs", prefix));
+    }
+    if let Some(after) = filter.modified_after {
+        must.push(Condition::After("modified_at", after));
+    }
+    must
 }
 
 /// The Qdrant filter for `scope AND filter` (Qdrant's JSON filter format).
 pub(crate) fn qdrant_filter(scope: &Scope, filter: &SearchFilter) -> Value {
-    let mut must = vec![json!({"key": "access_groups", "match": {"any": scope.groups()}})];
-    if !filter.collections.is_empty() {
-        must.push(json!({"key": "collection", "match": {"any": filter.collections}}));
-    }
-    if !filter.document_ids.is_empty() {
-        must.push(json!({"key": "document_id", "match": {"any": filter.document_ids}}));
-    }
-    if let Some(prefix) = filter.normalised_prefix() {
-        must.push(json!({"key": "dirs", "match": {"value": prefix}}));
-    }
-    if let Some(after) = filter.modified_after {
-        must.push(json!({"key": "modified_at", "range": {"gt": after}}));
-    }
+    let must: Vec<Value> = conditions(scope, filter)
+        .into_iter()
+        .map(|c| match c {
+            Condition::AnyOf(key, values) => json!({"key": key, "match": {"any": values}}),
+            Condition::Is(key, value) => json!({"key": key, "match": {"value": value}}),
+            Condition::After(key, t) => json!({"key": key, "range": {"gt": t}}),
+        })
+        .collect();
     json!({ "must": must })
 }
 
@@ -473,6 +504,14 @@ impl VectorIndex for EdgeIndex {
             Ok(versions)
         })
         .await
+    }
+
+    async fn status(&self) -> Result<String, RetrievalError> {
+        Ok(format!(
+            "qdrant edge store open at {} ({} dimensions)",
+            self.path.display(),
+            self.dimensions
+        ))
     }
 
     async fn optimize(&self) -> Result<(), RetrievalError> {

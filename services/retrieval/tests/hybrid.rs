@@ -1,5 +1,6 @@
 //! Hybrid search fuses on ids and loads only the hits it keeps: BM25 hits
-//! from Tantivy, dense-only hits from Qdrant Edge, each whole; a copy of a
+//! from Tantivy, dense-only hits from Qdrant (Edge, or the server at
+//! `QDRANT_URL` when that is set), each whole; a copy of a
 //! passage under another path is collapsed into the first, with its path
 //! noted; and nothing outside the caller's groups comes back, whichever
 //! store found it.
@@ -9,8 +10,8 @@ use std::sync::Arc;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_retrieval::synthetic::chunk;
 use zhishu_retrieval::{
-    ChunkDoc, EdgeIndex, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions,
-    VectorIndex,
+    ChunkDoc, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions,
+    open_vectors_for_tests,
 };
 
 const DIMS: usize = 384;
@@ -37,7 +38,7 @@ fn doc(i: usize, group: &str, path: &str, text: &str) -> ChunkDoc {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hybrid_loads_what_it_keeps_collapses_copies_and_stays_in_scope() {
     let dir = tempfile::tempdir().unwrap();
-    let vectors = Arc::new(EdgeIndex::open(&dir.path().join("qdrant"), DIMS).unwrap());
+    let vectors = open_vectors_for_tests(&dir.path().join("qdrant"), DIMS).unwrap();
     let lexical = Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap());
     let hotel = "Hotel stays in tier-one cities are reimbursed up to 600 yuan per night.";
     let points = vec![

@@ -144,6 +144,31 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<zhishu_retrieval::RetrievalError> for ApiError {
+    fn from(e: zhishu_retrieval::RetrievalError) -> Self {
+        use zhishu_retrieval::RetrievalError as R;
+        match e {
+            R::Unavailable(m) => ApiError::Unavailable(m),
+            R::InvalidFilter(m) => ApiError::BadRequest {
+                code: "invalid_filter",
+                message: m,
+            },
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<zhishu_ingest::sync::SyncError> for ApiError {
+    fn from(e: zhishu_ingest::sync::SyncError) -> Self {
+        use zhishu_ingest::sync::SyncError as S;
+        match e {
+            S::Retrieval(e) => e.into(),
+            S::Registry(e) => e.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<zhishu_audit::AuditError> for ApiError {
     fn from(e: zhishu_audit::AuditError) -> Self {
         tracing::error!(error = %e, "refusing the request: its audit event could not be written");

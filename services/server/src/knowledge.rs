@@ -412,8 +412,7 @@ pub(crate) async fn search(
     let results = kn
         .searcher
         .search_with(&body.query, k, &scope, &filter, &options)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .await?;
     let mut ev = caller.event("search", Outcome::Ok);
     ev.question = Some(body.query.clone());
     ev.input = Some(
@@ -663,9 +662,6 @@ pub(crate) async fn delete_document(
     ev.documents = vec![doc.id.clone()];
     ev.input = Some(serde_json::json!({"path": doc.source_path, "collection": doc.collection}));
     state.audit.record(ev).await?;
-    k.jobs
-        .delete_document(&doc.id)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    k.jobs.delete_document(&doc.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -147,12 +147,7 @@ async fn check_lexical(state: &AppState) -> Result<String, String> {
 
 async fn check_vectors(state: &AppState) -> Result<String, String> {
     match state.knowledge.get() {
-        Some(Ok(k)) => {
-            return Ok(format!(
-                "vector store open ({} dimensions)",
-                k.searcher.vectors.dimensions()
-            ));
-        }
+        Some(Ok(k)) => return k.searcher.vectors.status().await.map_err(|e| e.to_string()),
         Some(Err(e)) => return Err(e.clone()),
         None => {}
     }

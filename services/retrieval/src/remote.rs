@@ -1,0 +1,511 @@
+//! A Qdrant server (or cluster) behind the same [`VectorIndex`] trait as
+//! the embedded store, through the official gRPC client.
+//!
+//! Why a second implementation rather than a thin wrapper: the server owns
+//! durability and index building, so `commit` and `optimize` mean different
+//! things here. Writes are sent with `wait = true` (acknowledged once they
+//! are in the server's write-ahead log and visible to searches), so a job
+//! that reaches its commit point has nothing left in flight; `optimize`
+//! waits until the server reports the collection green (its background
+//! optimisers have built the HNSW index).
+//!
+//! The collection is created on first use, not at construction, so that
+//! Zhishu starts while the server is still coming up or briefly down: every
+//! call then fails with [`RetrievalError::Unavailable`], which names the
+//! server and says what to check, and the next call tries again.
+//!
+//! The access scope is sent *inside* every query as a Qdrant filter, the
+//! same conditions as the embedded store builds (see
+//! [`crate::vector::conditions`]).
+
+use crate::vector::{Condition as Cond, VECTOR, VectorHit, VectorIndex, conditions};
+use crate::{ChunkDoc, RetrievalError, Scope, SearchFilter, ancestors};
+use async_trait::async_trait;
+use qdrant_client::qdrant::{
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, GetPointsBuilder, HnswConfigDiffBuilder,
+    PointId, PointStruct, QueryPointsBuilder, Range, RetrievedPoint, ScrollPointsBuilder,
+    SearchParamsBuilder, UpsertPointsBuilder, VectorParamsBuilder, VectorsConfigBuilder,
+    point_id::PointIdOptions, vectors_config,
+};
+use qdrant_client::{Payload, Qdrant, QdrantError};
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// How long one call may take before it counts as a failure.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting may take: a server that is down should be reported
+/// quickly, not after the call timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait in [`VectorIndex::optimize`] for the server's optimisers.
+const OPTIMIZE_WAIT: Duration = Duration::from_secs(600);
+
+/// Chunk vectors in a collection of a Qdrant server.
+pub struct QdrantIndex {
+    client: Qdrant,
+    url: String,
+    collection: String,
+    dimensions: usize,
+    /// Set once the collection exists with the right shape and indexes.
+    ready: OnceCell<()>,
+}
+
+impl QdrantIndex {
+    /// A store in `collection` on the server at `url` (its gRPC port, e.g.
+    /// `http://qdrant:6334`) for `dimensions`-dimensional cosine vectors.
+    /// Nothing is sent until the first call.
+    ///
+    /// # Errors
+    /// [`RetrievalError::Vector`] when the URL is not valid.
+    pub fn connect(
+        url: &str,
+        api_key: Option<&str>,
+        collection: &str,
+        dimensions: usize,
+    ) -> Result<Self, RetrievalError> {
+        let mut builder = Qdrant::from_url(url)
+            .timeout(CALL_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .skip_compatibility_check();
+        if let Some(key) = api_key {
+            builder = builder.api_key(key.to_string());
+        }
+        let client = builder
+            .build()
+            .map_err(|e| RetrievalError::Vector(format!("vectors.url {url:?}: {e}")))?;
+        Ok(Self {
+            client,
+            url: url.to_string(),
+            collection: collection.to_string(),
+            dimensions,
+            ready: OnceCell::new(),
+        })
+    }
+
+    /// The collection this store writes to.
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// Turns a client error into ours: a server that cannot be reached is
+    /// [`RetrievalError::Unavailable`] (retry later), anything else is a
+    /// store failure.
+    fn error(&self, what: &str, e: QdrantError) -> RetrievalError {
+        // The client reports a refused or failed connection as an internal
+        // error whose message says so; timeouts and an unavailable server
+        // have their own codes.
+        let (unreachable, detail) = match &e {
+            QdrantError::ResponseError { status } => (
+                matches!(
+                    status.code(),
+                    tonic::Code::Unavailable
+                        | tonic::Code::DeadlineExceeded
+                        | tonic::Code::Cancelled
+                ) || status.message().starts_with("Failed to connect"),
+                status.message().to_string(),
+            ),
+            QdrantError::Io(io) => (true, io.to_string()),
+            other => (false, other.to_string()),
+        };
+        if unreachable {
+            RetrievalError::Unavailable(format!(
+                "the Qdrant server at {} did not answer ({what}): {detail}; check that it runs and that vectors.url names its gRPC port (6334)",
+                self.url
+            ))
+        } else {
+            RetrievalError::Vector(format!(
+                "Qdrant server at {}, collection {:?}, {what}: {detail}",
+                self.url, self.collection
+            ))
+        }
+    }
+
+    /// Creates the collection and its payload indexes when absent, and
+    /// checks an existing one holds vectors of our size. Runs once.
+    async fn ensure(&self) -> Result<(), RetrievalError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let name = &self.collection;
+                let exists = self
+                    .client
+                    .collection_exists(name)
+                    .await
+                    .map_err(|e| self.error("checking the collection", e))?;
+                if exists {
+                    self.check_dimensions().await?;
+                } else {
+                    let mut vectors = VectorsConfigBuilder::default();
+                    vectors.add_named_vector_params(
+                        VECTOR,
+                        VectorParamsBuilder::new(self.dimensions as u64, Distance::Cosine),
+                    );
+                    let created = self
+                        .client
+                        .create_collection(
+                            CreateCollectionBuilder::new(name)
+                                .vectors_config(vectors)
+                                .hnsw_config(
+                                    HnswConfigDiffBuilder::default().m(16).ef_construct(128),
+                                )
+                                .on_disk_payload(true),
+                        )
+                        .await;
+                    // Another Zhishu process may have created it meanwhile.
+                    if let Err(e) = created {
+                        if !self.client.collection_exists(name).await.unwrap_or(false) {
+                            return Err(self.error("creating the collection", e));
+                        }
+                        self.check_dimensions().await?;
+                    }
+                }
+                for (field, kind) in [
+                    ("access_groups", FieldType::Keyword),
+                    ("collection", FieldType::Keyword),
+                    ("document_id", FieldType::Keyword),
+                    ("dirs", FieldType::Keyword),
+                    ("version", FieldType::Integer),
+                    ("modified_at", FieldType::Integer),
+                ] {
+                    self.client
+                        .create_field_index(
+                            CreateFieldIndexCollectionBuilder::new(name, field, kind).wait(true),
+                        )
+                        .await
+                        .map_err(|e| self.error(&format!("indexing payload field {field}"), e))?;
+                }
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn check_dimensions(&self) -> Result<(), RetrievalError> {
+        let info = self
+            .client
+            .collection_info(&self.collection)
+            .await
+            .map_err(|e| self.error("reading the collection", e))?;
+        let size = info
+            .result
+            .and_then(|i| i.config)
+            .and_then(|c| c.params)
+            .and_then(|p| p.vectors_config)
+            .and_then(|v| v.config)
+            .and_then(|c| match c {
+                vectors_config::Config::ParamsMap(m) => m.map.get(VECTOR).map(|p| p.size),
+                vectors_config::Config::Params(_) => None,
+            });
+        match size {
+            Some(s) if s as usize == self.dimensions => Ok(()),
+            Some(s) => Err(RetrievalError::Dimensions {
+                want: s as usize,
+                got: self.dimensions,
+            }),
+            None => Err(RetrievalError::Vector(format!(
+                "collection {:?} on {} has no vector named {VECTOR:?}: it was not made by Zhishu; set vectors.collection to another name",
+                self.collection, self.url
+            ))),
+        }
+    }
+
+    fn check_vector(&self, v: &[f32]) -> Result<(), RetrievalError> {
+        if v.len() == self.dimensions {
+            Ok(())
+        } else {
+            Err(RetrievalError::Dimensions {
+                want: self.dimensions,
+                got: v.len(),
+            })
+        }
+    }
+
+    async fn nearest(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+        exact: bool,
+        with_payload: bool,
+    ) -> Result<Vec<qdrant_client::qdrant::ScoredPoint>, RetrievalError> {
+        if scope.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        self.check_vector(&vector)?;
+        self.ensure().await?;
+        let request = QueryPointsBuilder::new(&self.collection)
+            .query(vector)
+            .using(VECTOR)
+            .filter(scoped(scope, filter))
+            .limit(k as u64)
+            .params(
+                SearchParamsBuilder::default()
+                    .hnsw_ef((k * 2).max(128) as u64)
+                    .exact(exact),
+            )
+            .with_payload(with_payload);
+        Ok(self
+            .client
+            .query(request)
+            .await
+            .map_err(|e| self.error("searching", e))?
+            .result)
+    }
+}
+
+/// The gRPC filter for `scope AND filter`.
+fn scoped(scope: &Scope, filter: &SearchFilter) -> Filter {
+    Filter::must(conditions(scope, filter).into_iter().map(grpc))
+}
+
+fn grpc(c: Cond) -> Condition {
+    match c {
+        Cond::AnyOf(key, values) => Condition::matches(key, values),
+        Cond::Is(key, value) => Condition::matches(key, value),
+        Cond::After(key, t) => Condition::range(
+            key,
+            Range {
+                gt: Some(t as f64),
+                ..Default::default()
+            },
+        ),
+    }
+}
+
+fn point_id(chunk_id: &str) -> Result<PointId, RetrievalError> {
+    uuid::Uuid::parse_str(chunk_id)
+        .map(|u| PointId::from(u.to_string()))
+        .map_err(|e| RetrievalError::Vector(format!("chunk id {chunk_id:?} is not a UUID: {e}")))
+}
+
+fn chunk_id_of(id: Option<PointId>) -> String {
+    match id.and_then(|p| p.point_id_options) {
+        Some(PointIdOptions::Uuid(u)) => u,
+        Some(PointIdOptions::Num(n)) => n.to_string(),
+        None => String::new(),
+    }
+}
+
+fn chunk_of(
+    payload: HashMap<String, qdrant_client::qdrant::Value>,
+) -> Result<ChunkDoc, RetrievalError> {
+    serde_json::from_value(serde_json::Value::from(Payload::from(payload)))
+        .map_err(|e| RetrievalError::Vector(format!("a point's payload: {e}")))
+}
+
+fn document_filter(document_id: &str) -> Filter {
+    Filter::must([Condition::matches("document_id", document_id.to_string())])
+}
+
+#[async_trait]
+impl VectorIndex for QdrantIndex {
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    async fn upsert(&self, points: Vec<(ChunkDoc, Vec<f32>)>) -> Result<(), RetrievalError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let mut list = Vec::with_capacity(points.len());
+        for (chunk, vector) in points {
+            self.check_vector(&vector)?;
+            let mut payload = chunk
+                .stored_json()
+                .map_err(|e| RetrievalError::Vector(format!("payload: {e}")))?;
+            payload["dirs"] = json!(ancestors(&chunk.path));
+            let payload = Payload::try_from(payload)
+                .map_err(|e| RetrievalError::Vector(format!("payload: {e}")))?;
+            let vectors: HashMap<String, Vec<f32>> = HashMap::from([(VECTOR.into(), vector)]);
+            list.push(PointStruct::new(
+                point_id(&chunk.chunk_id)?,
+                vectors,
+                payload,
+            ));
+        }
+        self.ensure().await?;
+        self.client
+            .upsert_points(UpsertPointsBuilder::new(&self.collection, list).wait(true))
+            .await
+            .map_err(|e| self.error("writing points", e))?;
+        Ok(())
+    }
+
+    async fn delete_document(
+        &self,
+        document_id: &str,
+        keep_version: Option<i64>,
+    ) -> Result<(), RetrievalError> {
+        self.ensure().await?;
+        let mut filter = document_filter(document_id);
+        if let Some(v) = keep_version {
+            filter.must_not = vec![Condition::matches("version", v)];
+        }
+        self.client
+            .delete_points(
+                DeletePointsBuilder::new(&self.collection)
+                    .points(filter)
+                    .wait(true),
+            )
+            .await
+            .map_err(|e| self.error("deleting a document's points", e))?;
+        Ok(())
+    }
+
+    async fn commit(&self) -> Result<(), RetrievalError> {
+        // Every write above waited for the server's acknowledgement (it is
+        // in the write-ahead log and visible), so nothing is in flight.
+        Ok(())
+    }
+
+    async fn search(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+        exact: bool,
+    ) -> Result<Vec<VectorHit>, RetrievalError> {
+        self.nearest(vector, k, scope, filter, exact, true)
+            .await?
+            .into_iter()
+            .map(|p| {
+                Ok(VectorHit {
+                    score: p.score,
+                    chunk: chunk_of(p.payload)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn search_ids(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(String, f32)>, RetrievalError> {
+        Ok(self
+            .nearest(vector, k, scope, filter, false, false)
+            .await?
+            .into_iter()
+            .map(|p| (chunk_id_of(p.id), p.score))
+            .collect())
+    }
+
+    async fn get(&self, ids: &[String], scope: &Scope) -> Result<Vec<ChunkDoc>, RetrievalError> {
+        if scope.is_empty() || ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let points = ids
+            .iter()
+            .map(|id| point_id(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.ensure().await?;
+        let found: Vec<RetrievedPoint> = self
+            .client
+            .get_points(GetPointsBuilder::new(&self.collection, points).with_payload(true))
+            .await
+            .map_err(|e| self.error("reading points", e))?
+            .result;
+        let mut by_id: HashMap<String, ChunkDoc> = HashMap::with_capacity(found.len());
+        for p in found {
+            let c = chunk_of(p.payload)?;
+            // The ids came from a search inside the scope; checked again
+            // here so that `get` alone can never widen it.
+            if c.access_groups.iter().any(|g| scope.groups().contains(g)) {
+                by_id.insert(c.chunk_id.clone(), c);
+            }
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
+    async fn count(&self, scope: &Scope, filter: &SearchFilter) -> Result<usize, RetrievalError> {
+        if scope.is_empty() {
+            return Ok(0);
+        }
+        self.ensure().await?;
+        let n = self
+            .client
+            .count(
+                CountPointsBuilder::new(&self.collection)
+                    .filter(scoped(scope, filter))
+                    .exact(true),
+            )
+            .await
+            .map_err(|e| self.error("counting points", e))?
+            .result
+            .map_or(0, |r| r.count);
+        Ok(n as usize)
+    }
+
+    async fn document_versions(&self, document_id: &str) -> Result<Vec<i64>, RetrievalError> {
+        self.ensure().await?;
+        let mut versions = Vec::new();
+        let mut offset: Option<PointId> = None;
+        loop {
+            let mut request = ScrollPointsBuilder::new(&self.collection)
+                .filter(document_filter(document_id))
+                .limit(1000)
+                .with_payload(true)
+                .with_vectors(false);
+            if let Some(o) = offset.take() {
+                request = request.offset(o);
+            }
+            let page = self
+                .client
+                .scroll(request)
+                .await
+                .map_err(|e| self.error("listing a document's points", e))?;
+            for p in page.result {
+                versions.push(chunk_of(p.payload)?.version);
+            }
+            match page.next_page_offset {
+                Some(next) => offset = Some(next),
+                None => break,
+            }
+        }
+        Ok(versions)
+    }
+
+    async fn status(&self) -> Result<String, RetrievalError> {
+        let reply = self
+            .client
+            .health_check()
+            .await
+            .map_err(|e| self.error("health check", e))?;
+        Ok(format!(
+            "qdrant server {} at {}, collection {:?} ({} dimensions)",
+            reply.version, self.url, self.collection, self.dimensions
+        ))
+    }
+
+    async fn optimize(&self) -> Result<(), RetrievalError> {
+        use qdrant_client::qdrant::CollectionStatus;
+        self.ensure().await?;
+        let started = std::time::Instant::now();
+        loop {
+            let status = self
+                .client
+                .collection_info(&self.collection)
+                .await
+                .map_err(|e| self.error("reading the collection", e))?
+                .result
+                .map(|i| i.status);
+            if status == Some(CollectionStatus::Green as i32) {
+                return Ok(());
+            }
+            if started.elapsed() > OPTIMIZE_WAIT {
+                return Err(RetrievalError::Vector(format!(
+                    "collection {:?} on {} is still being optimised after {} s",
+                    self.collection,
+                    self.url,
+                    OPTIMIZE_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
