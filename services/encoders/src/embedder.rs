@@ -1,11 +1,11 @@
 //! Embedding models: text → unit vector.
 
 use crate::EncoderError;
-use crate::batch::{cls_pool, l2_normalize, load_tokenizer, mean_pool, pad};
+use crate::batch::load_tokenizer;
+use crate::encoder::{Encoder, backbone_prefix, l2_normalize};
 use crate::folder::{Architecture, ModelFolder};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use candle_transformers::models::{bert, xlm_roberta};
 use std::path::Path;
 use tokenizers::Tokenizer;
 
@@ -16,25 +16,6 @@ pub enum Pooling {
     Mean,
     /// The first token's vector (bge, bge-m3).
     Cls,
-}
-
-pub(crate) enum Backbone {
-    Bert(bert::BertModel),
-    XlmRoberta(xlm_roberta::XLMRobertaModel),
-}
-
-impl Backbone {
-    pub(crate) fn forward(
-        &self,
-        ids: &Tensor,
-        types: &Tensor,
-        mask: &Tensor,
-    ) -> Result<Tensor, EncoderError> {
-        Ok(match self {
-            Backbone::Bert(m) => m.forward(ids, types, Some(mask))?,
-            Backbone::XlmRoberta(m) => m.forward(ids, mask, types, None, None, None)?,
-        })
-    }
 }
 
 pub(crate) fn var_builder(
@@ -59,48 +40,12 @@ pub(crate) fn var_builder(
     }
 }
 
-/// Defaults of `transformers` that newer versions leave out of config.json.
-const CONFIG_DEFAULTS: [(&str, &str); 9] = [
-    ("position_embedding_type", "\"absolute\""),
-    ("hidden_act", "\"gelu\""),
-    ("hidden_dropout_prob", "0.1"),
-    ("attention_probs_dropout_prob", "0.1"),
-    ("layer_norm_eps", "1e-12"),
-    ("type_vocab_size", "2"),
-    ("initializer_range", "0.02"),
-    ("pad_token_id", "0"),
-    ("max_position_embeddings", "512"),
-];
-
-pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(
-    folder: &ModelFolder,
-) -> Result<T, EncoderError> {
-    let mut config = folder.config.clone();
-    if let Some(map) = config.as_object_mut() {
-        for (key, value) in CONFIG_DEFAULTS {
-            if !map.contains_key(key) {
-                map.insert(
-                    key.to_string(),
-                    serde_json::from_str(value).unwrap_or_default(),
-                );
-            }
-        }
-    }
-    serde_json::from_value(config).map_err(|e| EncoderError::Invalid {
-        path: folder.dir.join("config.json"),
-        message: format!("unexpected configuration: {e}"),
-    })
-}
-
 /// An embedding model, loaded.
 pub struct Embedder {
     tokenizer: Tokenizer,
-    backbone: Backbone,
+    encoder: Encoder,
     pooling: Pooling,
-    pad_id: u32,
     max_tokens: usize,
-    dimensions: usize,
-    device: Device,
     name: String,
 }
 
@@ -113,40 +58,17 @@ impl Embedder {
     /// [`EncoderError`] naming the missing file or unsupported architecture.
     pub fn load(dir: &Path) -> Result<Self, EncoderError> {
         let folder = ModelFolder::open(dir)?;
-        let device = Device::Cpu;
-        let vb = var_builder(&folder, &device)?;
-        let (backbone, default_pooling) = match folder.architecture {
-            Architecture::Bert => {
-                let cfg: bert::Config = parse_config(&folder)?;
-                (
-                    Backbone::Bert(bert::BertModel::load(vb, &cfg)?),
-                    Pooling::Mean,
-                )
-            }
-            Architecture::XlmRoberta => {
-                let cfg: xlm_roberta::Config = parse_config(&folder)?;
-                let vb = if vb.contains_tensor("roberta.embeddings.word_embeddings.weight") {
-                    vb.pp("roberta")
-                } else {
-                    vb
-                };
-                (
-                    Backbone::XlmRoberta(xlm_roberta::XLMRobertaModel::new(&cfg, vb)?),
-                    Pooling::Cls,
-                )
-            }
+        let vb = var_builder(&folder, &Device::Cpu)?;
+        let encoder = Encoder::load(&folder, backbone_prefix(&folder, vb))?;
+        let default_pooling = match folder.architecture {
+            Architecture::Bert => Pooling::Mean,
+            Architecture::XlmRoberta => Pooling::Cls,
         };
-        let pad_id = folder.config["pad_token_id"].as_u64().unwrap_or(0) as u32;
         Ok(Self {
             tokenizer: load_tokenizer(&folder.tokenizer, folder.max_tokens)?,
-            backbone,
+            encoder,
             pooling: folder.pooling.unwrap_or(default_pooling),
-            pad_id,
             max_tokens: folder.max_tokens,
-            // Both families pool one hidden state, so vectors are as wide
-            // as the model.
-            dimensions: folder.config["hidden_size"].as_u64().unwrap_or(0) as usize,
-            device,
             name: dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -171,7 +93,9 @@ impl Embedder {
 
     /// Dimensions of the vectors.
     pub fn dimensions(&self) -> usize {
-        self.dimensions
+        // Both families pool one hidden state, so vectors are as wide as
+        // the model.
+        self.encoder.hidden_size()
     }
 
     /// Token counts of texts (before truncation), for batching and metrics.
@@ -228,7 +152,7 @@ impl Embedder {
             .map_err(|e| EncoderError::Tokenizer(e.to_string()))
     }
 
-    /// Embeds texts tokenised by [`Embedder::encode`], padded to the longest.
+    /// Embeds texts tokenised by [`Embedder::encode`] (packed, no padding).
     ///
     /// # Errors
     /// When the model fails.
@@ -239,16 +163,15 @@ impl Embedder {
         if encodings.is_empty() {
             return Ok(Vec::new());
         }
-        let batch = pad(encodings, self.pad_id, &self.device)?;
-        let hidden = self.backbone.forward(
-            &batch.input_ids,
-            &batch.token_type_ids,
-            &batch.attention_mask,
-        )?;
+        let hidden = self.encoder.forward(encodings)?;
         let pooled = match self.pooling {
-            Pooling::Mean => mean_pool(&hidden, &batch.attention_mask)?,
-            Pooling::Cls => cls_pool(&hidden)?,
+            Pooling::Mean => hidden.mean(),
+            Pooling::Cls => hidden
+                .first()
+                .chunks_exact(self.dimensions())
+                .map(<[f32]>::to_vec)
+                .collect(),
         };
-        Ok(l2_normalize(&pooled)?.to_vec2::<f32>()?)
+        Ok(pooled.into_iter().map(l2_normalize).collect())
     }
 }

@@ -11,14 +11,16 @@
 //! | XLM-RoBERTa | bge-m3, multilingual-e5 | bge-reranker-v2-m3 |
 //!
 //! [`Embedder`] pools as the model defines (mean or CLS) and L2-normalises;
-//! [`Reranker`] scores (query, passage) pairs. Both take a batch of texts and
-//! pad it to its longest member, so callers should group texts of similar
-//! length — [`EncoderWorker`] does that, and is the one place that runs a
-//! model, so ingestion and queries never oversubscribe the cores.
+//! [`Reranker`] scores (query, passage) pairs. Both run our own encoder
+//! forward pass (`encoder.rs`) on candle's `gemm` kernels, over the tokens
+//! of a batch packed end to end with no padding. [`EncoderWorker`] is the
+//! one place that runs a model, so ingestion and queries never
+//! oversubscribe the cores.
 #![warn(missing_docs)]
 
 mod batch;
 mod embedder;
+mod encoder;
 mod error;
 mod folder;
 mod reranker;

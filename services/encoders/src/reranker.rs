@@ -1,23 +1,20 @@
 //! Cross-encoders: (query, passage) → relevance score.
 
 use crate::EncoderError;
-use crate::batch::{cls_pool, load_tokenizer, pad};
-use crate::embedder::{parse_config, var_builder};
+use crate::batch::load_tokenizer;
+use crate::embedder::var_builder;
+use crate::encoder::{Dense, Encoder, backbone_prefix};
 use crate::folder::{Architecture, ModelFolder};
-use candle_core::{Device, IndexOp, Module, Tensor};
-use candle_nn::{Linear, linear};
-use candle_transformers::models::{bert, xlm_roberta};
+use candle_core::Device;
 use std::path::Path;
 use tokenizers::Tokenizer;
 
-enum Head {
-    /// BERT: pooler (dense + tanh over [CLS]) then a linear classifier.
-    Bert {
-        model: bert::BertModel,
-        pooler: Linear,
-        classifier: Linear,
-    },
-    XlmRoberta(xlm_roberta::XLMRobertaForSequenceClassification),
+/// The classification head over the first token's hidden state: BERT's
+/// pooler (dense + tanh) then its classifier; XLM-RoBERTa's dense + tanh
+/// then its output projection. The same two steps under other names.
+struct Head {
+    dense: Dense,
+    out: Dense,
 }
 
 /// A cross-encoder, loaded.
@@ -25,9 +22,8 @@ pub struct Reranker {
     name: String,
     max_tokens: usize,
     tokenizer: Tokenizer,
+    encoder: Encoder,
     head: Head,
-    pad_id: u32,
-    device: Device,
 }
 
 impl Reranker {
@@ -46,38 +42,37 @@ impl Reranker {
                 ),
             });
         }
-        let device = Device::Cpu;
-        let vb = var_builder(&folder, &device)?;
+        let vb = var_builder(&folder, &Device::Cpu)?;
         let labels = folder.config["id2label"]
             .as_object()
             .map_or(1, |m| m.len().max(1));
+        let encoder = Encoder::load(&folder, backbone_prefix(&folder, vb.clone()))?;
+        let hidden = encoder.hidden_size();
         let head = match folder.architecture {
             Architecture::Bert => {
-                let cfg: bert::Config = parse_config(&folder)?;
-                let hidden = cfg.hidden_size;
-                Head::Bert {
-                    model: bert::BertModel::load(vb.clone(), &cfg)?,
-                    pooler: linear(hidden, hidden, vb.pp("bert.pooler.dense"))?,
-                    classifier: linear(hidden, labels, vb.pp("classifier"))?,
+                let pooler = if vb.contains_tensor("bert.pooler.dense.weight") {
+                    vb.pp("bert.pooler.dense")
+                } else {
+                    vb.pp("pooler.dense")
+                };
+                Head {
+                    dense: Dense::load(&pooler, hidden, hidden)?,
+                    out: Dense::load(&vb.pp("classifier"), hidden, labels)?,
                 }
             }
-            Architecture::XlmRoberta => {
-                let cfg: xlm_roberta::Config = parse_config(&folder)?;
-                Head::XlmRoberta(xlm_roberta::XLMRobertaForSequenceClassification::new(
-                    labels, &cfg, vb,
-                )?)
-            }
+            Architecture::XlmRoberta => Head {
+                dense: Dense::load(&vb.pp("classifier.dense"), hidden, hidden)?,
+                out: Dense::load(&vb.pp("classifier.out_proj"), hidden, labels)?,
+            },
         };
-        let pad_id = folder.config["pad_token_id"].as_u64().unwrap_or(0) as u32;
         Ok(Self {
             name: dir
                 .file_name()
                 .map_or_else(|| "reranker".into(), |n| n.to_string_lossy().into_owned()),
             max_tokens: folder.max_tokens,
             tokenizer: load_tokenizer(&folder.tokenizer, folder.max_tokens)?,
+            encoder,
             head,
-            pad_id,
-            device,
         })
     }
 
@@ -128,27 +123,15 @@ impl Reranker {
         if encodings.is_empty() {
             return Ok(Vec::new());
         }
-        let batch = pad(encodings, self.pad_id, &self.device)?;
-        let logits: Tensor = match &self.head {
-            Head::Bert {
-                model,
-                pooler,
-                classifier,
-            } => {
-                let hidden = model.forward(
-                    &batch.input_ids,
-                    &batch.token_type_ids,
-                    Some(&batch.attention_mask),
-                )?;
-                let pooled = pooler.forward(&cls_pool(&hidden)?)?.tanh()?;
-                classifier.forward(&pooled)?
-            }
-            Head::XlmRoberta(m) => m.forward(
-                &batch.input_ids,
-                &batch.attention_mask,
-                &batch.token_type_ids,
-            )?,
-        };
-        Ok(logits.i((.., 0))?.to_vec1::<f32>()?)
+        let rows = encodings.len();
+        let first = self.encoder.forward(encodings)?.first();
+        let mut pooled = self.head.dense.forward(&first, rows);
+        pooled.iter_mut().for_each(|v| *v = v.tanh());
+        let logits = self.head.out.forward(&pooled, rows);
+        // The first label's logit is the relevance score.
+        Ok(logits
+            .chunks_exact(self.head.out.outputs())
+            .map(|row| row[0])
+            .collect())
     }
 }
