@@ -5,8 +5,11 @@
 //! oversubscribe the cores however many callers there are. The thread takes
 //! everything queued, drops requests whose caller has gone, sorts the inputs
 //! by token length and cuts them into batches whose *padded* size (inputs ×
-//! longest) stays under a token budget: short queries are not padded to the
-//! length of a long passage, and one huge batch cannot exhaust memory.
+//! longest) stays under a token budget, so one huge batch cannot exhaust
+//! memory. The models themselves run a batch packed, without padding
+//! (`encoder.rs`), so the padded size is an upper bound on the work and on
+//! the attention scratch, not what is computed; sorting by length keeps
+//! that bound tight.
 //!
 //! The batching is the same for both kinds of model, so it lives once, in
 //! [`Worker`], generic over [`BatchModel`]; [`EncoderWorker`] and
@@ -123,7 +126,8 @@ pub struct WorkerStats {
     pub truncated: AtomicU64,
     /// Batches run.
     pub batches: AtomicU64,
-    /// Tokens run, padding included.
+    /// Inputs × longest input, summed over batches: what a padded run
+    /// would have computed (the budget's measure; the models run packed).
     pub padded_tokens: AtomicU64,
     /// Tokens run, padding excluded.
     pub real_tokens: AtomicU64,
