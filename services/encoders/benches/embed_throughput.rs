@@ -22,9 +22,8 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() {
-    // As `zhishu` does at start (zhishu_engine::pin_cpu_threads): without
-    // RAYON_NUM_THREADS, candle counts cores from /proc/cpuinfo on every
-    // matrix product.
+    // As `zhishu` does at start (zhishu_engine::pin_cpu_threads), so the
+    // encoder's rayon pool (attention, gemm) has the size it has there.
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         let n = candle_core::utils::get_num_threads();
         // SAFETY: first thing in main, before any thread is started.

@@ -168,10 +168,8 @@ impl Dense {
 
     /// `x Wᵀ + b` for `rows` rows of `x`.
     pub(crate) fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        let mut out = Vec::with_capacity(rows * self.outputs);
-        for _ in 0..rows {
-            out.extend_from_slice(&self.bias);
-        }
+        let mut out = vec![0.0; rows * self.outputs];
+        self.fill_bias(&mut out);
         self.accumulate(x, rows, &mut out);
         out
     }
@@ -363,9 +361,8 @@ impl Encoder {
     /// The last hidden states of a batch of tokenised inputs.
     ///
     /// # Errors
-    /// [`EncoderError::Invalid`]-free by construction; an input longer than
-    /// the position table, or with an id outside the vocabulary, is an
-    /// error naming it.
+    /// [`EncoderError::Model`] for an input longer than the position table
+    /// or a token id outside the vocabulary, naming it.
     pub(crate) fn forward(&self, inputs: &[tokenizers::Encoding]) -> Result<Hidden, EncoderError> {
         let h = self.hidden;
         let mut spans = Vec::with_capacity(inputs.len());

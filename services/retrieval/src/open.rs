@@ -71,7 +71,7 @@ pub fn vectors_config_for_tests(dir: &Path) -> VectorsConfig {
         }
         _ => VectorsConfig {
             backend: VectorBackend::Edge,
-            path: Some(dir.to_path_buf()),
+            path: None,
             url: None,
             api_key: None,
             collection: "zhishu_chunks".into(),
