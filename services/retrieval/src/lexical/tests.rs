@@ -1,0 +1,188 @@
+//! The lexical store's search checked against Tantivy's exhaustive
+//! collector, and the opening of older and foreign indexes.
+
+use super::*;
+use std::collections::HashSet;
+
+/// splitmix64, for a reproducible corpus.
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const WORDS: [&str; 12] = [
+    "hotel", "travel", "报销", "发票", "policy", "audit", "合同", "server", "budget", "差旅",
+    "network", "审计",
+];
+const GROUPS: [&str; 3] = ["public", "finance", "hr"];
+
+fn chunk(i: usize, state: &mut u64) -> ChunkDoc {
+    let len = 3 + (next(state) % 20) as usize;
+    let text: Vec<&str> = (0..len)
+        .map(|_| {
+            // Skewed towards the first words, as real term frequencies are.
+            let r = next(state) % 78;
+            WORDS[((r as f64).sqrt() as usize).min(WORDS.len() - 1)]
+        })
+        .collect();
+    ChunkDoc {
+        chunk_id: crate::chunk_id(&format!("d{}", i / 3), 1, (i % 3) as i64),
+        document_id: format!("d{}", i / 3),
+        version: 1,
+        ordinal: (i % 3) as i64,
+        collection: if i % 5 == 0 { "legal" } else { "main" }.into(),
+        path: format!("/docs/{}.md", i / 3),
+        title: text[..2].join(" "),
+        access_groups: vec![GROUPS[i % GROUPS.len()].into()],
+        text: text.join(" "),
+        ..ChunkDoc::default()
+    }
+}
+
+/// What the search must equal: the whole `text AND restriction`
+/// query scored exhaustively by Tantivy's own collector.
+fn exhaustive(
+    index: &LexicalIndex,
+    query: &str,
+    k: usize,
+    scope: &Scope,
+    filter: &SearchFilter,
+) -> Vec<(Score, String)> {
+    let searcher = index.reader.searcher();
+    let Some(text) = index.text_query(query) else {
+        return Vec::new();
+    };
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(text))];
+    clauses.extend(index.restriction(scope, filter));
+    let top = searcher
+        .search(
+            &BooleanQuery::new(clauses),
+            &TopDocs::with_limit(k).order_by_score(),
+        )
+        .unwrap();
+    top.into_iter()
+        .map(|(score, addr)| (score, index.decode(&searcher, addr).unwrap().chunk_id))
+        .collect()
+}
+
+#[test]
+fn pruned_search_equals_exhaustive_search_within_the_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    let mut state = 7;
+    let mut all = Vec::new();
+    // Several commits make several segments; deletions leave dead
+    // documents inside them.
+    for batch in 0..4 {
+        let chunks: Vec<ChunkDoc> = (batch * 300..(batch + 1) * 300)
+            .map(|i| chunk(i, &mut state))
+            .collect();
+        index.upsert(&chunks).unwrap();
+        index.commit().unwrap();
+        all.extend(chunks);
+    }
+    for d in (0..400).step_by(7) {
+        index.delete_document(&format!("d{d}"), None).unwrap();
+    }
+    index.commit().unwrap();
+    assert!(index.reader.searcher().segment_readers().len() > 1);
+
+    let scopes = [
+        Scope::of_groups(["public"]),
+        Scope::of_groups(["finance", "hr"]),
+        Scope::of_groups(GROUPS),
+    ];
+    let filters = [
+        SearchFilter::default(),
+        SearchFilter {
+            collections: vec!["legal".into()],
+            ..SearchFilter::default()
+        },
+    ];
+    let queries = [
+        "hotel 报销",
+        "审计 network budget",
+        "travel",
+        "差旅 policy 发票 合同",
+    ];
+    let mut compared = 0;
+    for q in queries {
+        for scope in &scopes {
+            for filter in &filters {
+                for k in [1, 10, 50] {
+                    let want = exhaustive(&index, q, k, scope, filter);
+                    let got: Vec<(Score, String)> = index
+                        .search_ids(q, k, scope, filter)
+                        .unwrap()
+                        .hits()
+                        .map(|(id, s)| (s, id.to_owned()))
+                        .collect();
+                    // The same scores, up to the order in which a union and
+                    // an intersection add up their terms' floats.
+                    let close = |a: Score, b: Score| (a - b).abs() <= 1e-5 * a.abs().max(1.0);
+                    assert_eq!(got.len(), want.len(), "{q} k={k}");
+                    for (i, ((g, id), (w, wid))) in got.iter().zip(&want).enumerate() {
+                        assert!(close(*g, *w), "{q} k={k} rank {i}: {g} vs {w}");
+                        // Ids agree wherever the score does not tie.
+                        let ties = want.iter().filter(|(s, _)| close(*s, *w)).count();
+                        if ties == 1 {
+                            assert_eq!(id, wid, "{q} k={k} rank {i}");
+                        }
+                    }
+                    let visible: HashSet<&str> = all
+                        .iter()
+                        .filter(|c| c.access_groups.iter().any(|g| scope.groups().contains(g)))
+                        .map(|c| c.chunk_id.as_str())
+                        .collect();
+                    assert!(got.iter().all(|(_, id)| visible.contains(id.as_str())));
+                    compared += got.len();
+                }
+            }
+        }
+    }
+    assert!(compared > 500, "the queries must match something");
+}
+
+#[test]
+fn an_index_made_before_the_id_column_still_searches() {
+    let dir = tempfile::tempdir().unwrap();
+    let directory = MmapDirectory::open(dir.path()).unwrap();
+    Index::create(
+        directory,
+        schema(false).0,
+        tantivy::IndexSettings::default(),
+    )
+    .unwrap();
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    assert!(!index.fast_ids);
+    let mut state = 1;
+    let chunks: Vec<ChunkDoc> = (0..30).map(|i| chunk(i, &mut state)).collect();
+    index.upsert(&chunks).unwrap();
+    index.commit().unwrap();
+    let scope = Scope::of_groups(GROUPS);
+    let hits = index
+        .search_ids("hotel", 5, &scope, &SearchFilter::default())
+        .unwrap();
+    assert!(!hits.is_empty());
+    let want = exhaustive(&index, "hotel", 5, &scope, &SearchFilter::default());
+    let got: Vec<String> = hits.hits().map(|(id, _)| id.to_owned()).collect();
+    assert_eq!(got.len(), want.len());
+    assert!(
+        got.iter()
+            .all(|id| chunks.iter().any(|c| &c.chunk_id == id))
+    );
+}
+
+#[test]
+fn an_index_with_a_foreign_schema_is_refused_with_a_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Schema::builder();
+    b.add_text_field("something_else", STRING);
+    let directory = MmapDirectory::open(dir.path()).unwrap();
+    Index::create(directory, b.build(), tantivy::IndexSettings::default()).unwrap();
+    let err = LexicalIndex::open(dir.path()).err().expect("refused");
+    assert!(err.to_string().contains("zhishu ingest"), "{err}");
+}
