@@ -28,7 +28,7 @@ use zhishu_retrieval::{
 
 const DIMS: usize = 384;
 const CENTRES: usize = 2000;
-const QUERIES: usize = 300;
+const QUERIES: usize = 1000;
 const GROUPS: [&str; 4] = ["public", "finance", "hr", "engineering"];
 
 /// splitmix64: small, seedable, good enough for synthetic data.

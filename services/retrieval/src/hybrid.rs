@@ -340,8 +340,10 @@ impl HybridSearcher {
 }
 
 impl HybridSearcher {
-    /// The chunks of `batch`: BM25 hits from the index snapshot they were
-    /// found in, dense-only hits from the vector store, both at once.
+    /// The chunks of `batch`, all from the Tantivy snapshot the BM25 hits
+    /// came from: BM25 hits by address, dense-only hits by id (both stores
+    /// hold every chunk). One store call and one consistent view, instead
+    /// of a second round trip to the vector store for the dense-only hits.
     async fn load(
         &self,
         lexical: &Arc<LexicalIds>,
@@ -354,25 +356,14 @@ impl HybridSearcher {
             .filter(|(_, c)| c.lexical.is_none())
             .map(|(id, _)| (*id).to_owned())
             .collect();
-        let from_lexical = async {
-            if positions.is_empty() {
-                return Ok(Vec::new());
-            }
-            let (index, ids) = (self.lexical.clone(), lexical.clone());
-            tokio::task::spawn_blocking(move || index.load(&ids, &positions))
-                .await
-                .map_err(|e| RetrievalError::Lexical(e.to_string()))?
-        };
-        let from_vectors = async {
-            if dense_only.is_empty() {
-                return Ok(Vec::new());
-            }
-            self.vectors.get(&dense_only, scope).await
-        };
-        let (a, b) = tokio::join!(from_lexical, from_vectors);
-        Ok(a?
+        let (index, ids, scope) = (self.lexical.clone(), lexical.clone(), scope.clone());
+        let chunks = tokio::task::spawn_blocking(move || {
+            index.load_with(&ids, &positions, &dense_only, &scope)
+        })
+        .await
+        .map_err(|e| RetrievalError::Lexical(e.to_string()))??;
+        Ok(chunks
             .into_iter()
-            .chain(b?)
             .map(|c| (c.chunk_id.clone(), c))
             .collect())
     }

@@ -592,6 +592,34 @@ impl LexicalIndex {
     /// # Errors
     /// When the index cannot be read.
     pub fn get(&self, ids: &[String], scope: &Scope) -> Result<Vec<ChunkDoc>, RetrievalError> {
+        self.get_in(&self.reader.searcher(), ids, scope)
+    }
+
+    /// [`LexicalIndex::load`] for the hits at positions `which`, and
+    /// [`LexicalIndex::get`] for `more` ids (another retriever's hits),
+    /// both from the snapshot `ids` was found in: every hit a search
+    /// returns then comes from one consistent view of the index.
+    ///
+    /// # Errors
+    /// When a stored chunk cannot be read.
+    pub fn load_with(
+        &self,
+        ids: &LexicalIds,
+        which: &[usize],
+        more: &[String],
+        scope: &Scope,
+    ) -> Result<Vec<ChunkDoc>, RetrievalError> {
+        let mut chunks = self.load(ids, which)?;
+        chunks.extend(self.get_in(&ids.searcher, more, scope)?);
+        Ok(chunks)
+    }
+
+    fn get_in(
+        &self,
+        searcher: &tantivy::Searcher,
+        ids: &[String],
+        scope: &Scope,
+    ) -> Result<Vec<ChunkDoc>, RetrievalError> {
         if scope.is_empty() || ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -611,13 +639,12 @@ impl LexicalIndex {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> =
             vec![(Occur::Must, Box::new(BooleanQuery::new(wanted)))];
         clauses.extend(self.restriction(scope, &SearchFilter::default()));
-        let searcher = self.reader.searcher();
         let top = searcher.search(
             &BooleanQuery::new(clauses),
             &TopDocs::with_limit(ids.len()).order_by_score(),
         )?;
         top.into_iter()
-            .map(|(_, addr)| self.decode(&searcher, addr))
+            .map(|(_, addr)| self.decode(searcher, addr))
             .collect()
     }
 

@@ -33,7 +33,7 @@ fn chunk(i: usize, state: &mut u64) -> ChunkDoc {
         document_id: format!("d{}", i / 3),
         version: 1,
         ordinal: (i % 3) as i64,
-        collection: if i % 5 == 0 { "legal" } else { "main" }.into(),
+        collection: if i.is_multiple_of(5) { "legal" } else { "main" }.into(),
         path: format!("/docs/{}.md", i / 3),
         title: text[..2].join(" "),
         access_groups: vec![GROUPS[i % GROUPS.len()].into()],
