@@ -250,7 +250,15 @@ fn main() {
                         + progress.files_failed.load(Ordering::Relaxed)
                         + progress.files_skipped.load(Ordering::Relaxed)) as f64;
                     if done / total >= next {
-                        samples.push((next, rss_kib("VmRSS:") / 1024));
+                        // Anonymous memory is the process's own heap; the
+                        // file-backed part is the stores' memory-mapped
+                        // files, page cache the kernel can drop.
+                        samples.push((
+                            next,
+                            rss_kib("VmRSS:") / 1024,
+                            rss_kib("RssAnon:") / 1024,
+                            rss_kib("RssFile:") / 1024,
+                        ));
                         next += 0.25;
                     }
                     if next > 1.0 {
@@ -274,7 +282,10 @@ fn main() {
                     "embed": s.stage_seconds[2], "write": s.stage_seconds[3]},
                 "stage_share_percent": {"scan": share(0), "parse_chunk": share(1), "embed": share(2), "write": share(3)},
                 "non_embedding_percent": 100.0 - share(2),
-                "rss_mib_at_25_50_75_100_percent": samples.iter().map(|(_, m)| m).collect::<Vec<_>>(),
+                "rss_mib_at_25_50_75_100_percent": samples.iter().map(|s| s.1).collect::<Vec<_>>(),
+                "anon_mib_at_25_50_75_100_percent": samples.iter().map(|s| s.2).collect::<Vec<_>>(),
+                "file_mib_at_25_50_75_100_percent": samples.iter().map(|s| s.3).collect::<Vec<_>>(),
+                "rss_mib_at_end": {"total": rss_kib("VmRSS:") / 1024, "anon": rss_kib("RssAnon:") / 1024, "file": rss_kib("RssFile:") / 1024},
                 "peak_rss_mib": rss_kib("VmHWM:") / 1024,
             })
         );
