@@ -36,6 +36,11 @@ pub fn attend(
             "attention: {heads} heads over {kv_heads} kv heads, {len} cached for {start}+{t}"
         );
     }
+    if t == 1
+        && let Some(out) = attend_one(q, k, v, scale)?
+    {
+        return Ok(out);
+    }
     let group = heads / kv_heads;
     let q4 = q.reshape((kv_heads, group, t, d))?;
     let rows = (block_elements / (heads * len).max(1)).clamp(1, t);
@@ -49,8 +54,12 @@ pub fn attend(
             .narrow(2, t0, bt)?
             .contiguous()?
             .reshape((kv_heads, group * bt, d))?;
-        let kb = k.narrow(1, 0, visible)?.contiguous()?;
-        let vb = v.narrow(1, 0, visible)?.contiguous()?;
+        // Views, not copies: the matrix product takes any distance between
+        // heads as long as each head's rows are contiguous, which a prefix
+        // of a cache buffer's rows is. Copying them would move the whole
+        // cache once per layer and token.
+        let kb = k.narrow(1, 0, visible)?;
+        let vb = v.narrow(1, 0, visible)?;
         // Scaling the block's queries, not its scores: t × d values
         // instead of t × context.
         let scores = (qb * scale)?.matmul(&kb.t()?)?;
@@ -86,6 +95,65 @@ pub fn attend(
         Tensor::cat(&blocks, 1)?
     };
     out.transpose(0, 1)?.contiguous()?.reshape((t, heads * d))
+}
+
+/// One new token (a decode step) on the CPU in `f32`: each key/value
+/// head's group of query heads is scored against the cache where it lies
+/// (a prefix of the cache buffer, read in place), heads in parallel.
+/// Going through matrix products instead costs two small GEMM dispatches
+/// per head and layer, ~9% of a decode step on Qwen3-0.6B at 512 tokens
+/// of context. `None` when the tensors are not laid out for it.
+fn attend_one(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Option<Tensor>> {
+    use candle_core::{CpuStorage, DType, Storage};
+    use rayon::prelude::*;
+    if !q.device().is_cpu() || [q, k, v].iter().any(|t| t.dtype() != DType::F32) {
+        return Ok(None);
+    }
+    let (heads, _, d) = q.dims3()?;
+    let (kv_heads, len, _) = k.dims3()?;
+    let qv = q.flatten_all()?.to_vec1::<f32>()?;
+    let (ks, kl) = k.storage_and_layout();
+    let (vs, vl) = v.storage_and_layout();
+    let (Storage::Cpu(CpuStorage::F32(kall)), Storage::Cpu(CpuStorage::F32(vall))) = (&*ks, &*vs)
+    else {
+        return Ok(None);
+    };
+    // Each head's rows must be contiguous `[len, d]` runs.
+    let (kst, vst) = (kl.stride(), vl.stride());
+    if kst[1..] != [d, 1] || vst[1..] != [d, 1] {
+        return Ok(None);
+    }
+    let (k0, v0) = (kl.start_offset(), vl.start_offset());
+    let group = heads / kv_heads;
+    let scale = scale as f32;
+    let mut out = vec![0f32; heads * d];
+    out.par_chunks_mut(group * d)
+        .enumerate()
+        .for_each(|(h, o)| {
+            let kh = &kall[k0 + h * kst[0]..][..len * d];
+            let vh = &vall[v0 + h * vst[0]..][..len * d];
+            let mut p = vec![0f32; len];
+            for (g, og) in o.chunks_exact_mut(d).enumerate() {
+                let qg = &qv[(h * group + g) * d..][..d];
+                let mut max = f32::NEG_INFINITY;
+                for (s, key) in p.iter_mut().zip(kh.chunks_exact(d)) {
+                    *s = crate::serving::paged::dot(qg, key) * scale;
+                    max = max.max(*s);
+                }
+                let mut sum = 0f32;
+                for s in p.iter_mut() {
+                    *s = (*s - max).exp();
+                    sum += *s;
+                }
+                for (s, value) in p.iter().zip(vh.chunks_exact(d)) {
+                    let w = s / sum;
+                    for (a, b) in og.iter_mut().zip(value) {
+                        *a += w * b;
+                    }
+                }
+            }
+        });
+    Ok(Some(Tensor::from_vec(out, (1, heads * d), q.device())?))
 }
 
 /// Reference attention without blocks or grouping (tests only).
@@ -143,5 +211,42 @@ mod tests {
                 .unwrap();
             assert!(diff < 1e-5, "block {block}: {diff}");
         }
+    }
+
+    #[test]
+    fn one_token_over_a_prefix_of_a_cache_buffer_equals_the_naive_one() {
+        // The decode path reads keys and values in place from a buffer with
+        // room for more tokens than it holds (a strided view).
+        let dev = Device::Cpu;
+        let (heads, kv, d, start) = (6, 2, 40, 37);
+        let q = Tensor::randn(0f32, 1.0, (heads, 1, d), &dev).unwrap();
+        let kbuf = Tensor::randn(0f32, 1.0, (kv, 64, d), &dev).unwrap();
+        let vbuf = Tensor::randn(0f32, 1.0, (kv, 64, d), &dev).unwrap();
+        let (k, v) = (
+            kbuf.narrow(1, 0, start + 1).unwrap(),
+            vbuf.narrow(1, 0, start + 1).unwrap(),
+        );
+        assert!(
+            attend_one(&q, &k, &v, 0.2).unwrap().is_some(),
+            "decode path taken"
+        );
+        let got = attend(&q, &k, &v, start, 0.2, 1 << 20).unwrap();
+        let want = naive(
+            &q,
+            &k.contiguous().unwrap(),
+            &v.contiguous().unwrap(),
+            start,
+            0.2,
+        )
+        .unwrap();
+        let diff = (got - &want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "{diff}");
     }
 }

@@ -92,6 +92,33 @@ impl Slot {
     }
 }
 
+/// `x Wᵀ` through [`crate::matvec`] when it applies: `f32` on the CPU,
+/// `x` `[m, in]` with at most [`crate::matvec::MAX_ROWS`] rows (a decode
+/// step), `w` laid out whole. `None` otherwise: the caller uses GEMM.
+fn decode_product(x: &Tensor, w: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    use candle_core::{CpuStorage, Storage};
+    let (&[m, k], &[n, wk]) = (x.dims(), w.dims()) else {
+        return Ok(None);
+    };
+    if !x.device().is_cpu()
+        || x.dtype() != DType::F32
+        || w.dtype() != DType::F32
+        || k != wk
+        || !(1..=crate::matvec::MAX_ROWS).contains(&m)
+    {
+        return Ok(None);
+    }
+    let (storage, layout) = w.storage_and_layout();
+    let (Storage::Cpu(CpuStorage::F32(all)), Some((start, end))) =
+        (&*storage, layout.contiguous_offsets())
+    else {
+        return Ok(None);
+    };
+    let xs = x.flatten_all()?.to_vec1::<f32>()?;
+    let y = crate::matvec::matvec_f32(&xs, m, &all[start..end], n, k);
+    Ok(Some(Tensor::from_vec(y, (m, n), x.device())?))
+}
+
 /// A projection `y = x Wᵀ`, dense or quantised.
 #[derive(Debug, Clone)]
 pub enum Linear {
@@ -108,7 +135,10 @@ impl Linear {
     /// On a shape mismatch or a kernel failure.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
-            Self::Dense(w) => x.matmul(&w.t()?),
+            Self::Dense(w) => match decode_product(x, w)? {
+                Some(y) => Ok(y),
+                None => x.matmul(&w.t()?),
+            },
             Self::Quant(q) => q.forward(x),
         }
     }

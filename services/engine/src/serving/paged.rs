@@ -237,7 +237,7 @@ impl PagedKv {
 /// A dot product written so the compiler vectorises it: eight independent
 /// partial sums (a single running sum would pin the additions in order).
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (ac, ar) = a.as_chunks::<8>();
     let (bc, br) = b.as_chunks::<8>();
