@@ -238,37 +238,39 @@ fn main() {
             sync_deletes: false,
         };
         let progress = Arc::new(Progress::default());
+        // Sampled every 100 ms until the job (and its final optimisation)
+        // ends: the quartile readings show growth, the peaks show spikes.
+        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let sampler = {
             let progress = progress.clone();
+            let finished = finished.clone();
             tokio::spawn(async move {
                 let mut samples = Vec::new();
+                let (mut peak_anon, mut peak_file) = (0, 0);
                 let mut next = 0.25;
-                loop {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                while !finished.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let (anon, file) = (rss_kib("RssAnon:") / 1024, rss_kib("RssFile:") / 1024);
+                    peak_anon = peak_anon.max(anon);
+                    peak_file = peak_file.max(file);
                     let total = progress.files_total.load(Ordering::Relaxed).max(1) as f64;
                     let done = (progress.files_done.load(Ordering::Relaxed)
                         + progress.files_failed.load(Ordering::Relaxed)
                         + progress.files_skipped.load(Ordering::Relaxed)) as f64;
-                    if done / total >= next {
+                    if next <= 1.0 && done / total >= next {
                         // Anonymous memory is the process's own heap; the
                         // file-backed part is the stores' memory-mapped
                         // files, page cache the kernel can drop.
-                        samples.push((
-                            next,
-                            rss_kib("VmRSS:") / 1024,
-                            rss_kib("RssAnon:") / 1024,
-                            rss_kib("RssFile:") / 1024,
-                        ));
+                        samples.push((next, rss_kib("VmRSS:") / 1024, anon, file));
                         next += 0.25;
                     }
-                    if next > 1.0 {
-                        return samples;
-                    }
                 }
+                (samples, peak_anon, peak_file)
             })
         };
         let s = pipeline.run(&spec, progress, None).await.unwrap();
-        let samples = sampler.await.unwrap_or_default();
+        finished.store(true, Ordering::Relaxed);
+        let (samples, peak_anon, peak_file) = sampler.await.unwrap_or_default();
         let busy: f64 = s.stage_seconds.iter().sum();
         let share = |i: usize| 100.0 * s.stage_seconds[i] / busy.max(1e-9);
         println!(
@@ -287,6 +289,7 @@ fn main() {
                 "file_mib_at_25_50_75_100_percent": samples.iter().map(|s| s.3).collect::<Vec<_>>(),
                 "rss_mib_at_end": {"total": rss_kib("VmRSS:") / 1024, "anon": rss_kib("RssAnon:") / 1024, "file": rss_kib("RssFile:") / 1024},
                 "peak_rss_mib": rss_kib("VmHWM:") / 1024,
+                "peak_anon_mib": peak_anon, "peak_file_mib": peak_file,
             })
         );
     });
