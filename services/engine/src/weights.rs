@@ -93,8 +93,8 @@ impl Slot {
 }
 
 /// `x Wᵀ` through [`crate::matvec`] when it applies: `f32` on the CPU,
-/// `x` `[m, in]` with at most [`crate::matvec::MAX_ROWS`] rows (a decode
-/// step), `w` laid out whole. `None` otherwise: the caller uses GEMM.
+/// `x` `[m, in]` with at most [`crate::matvec::max_rows`] rows (decode
+/// steps), `w` laid out whole. `None` otherwise: the caller uses GEMM.
 fn decode_product(x: &Tensor, w: &Tensor) -> candle_core::Result<Option<Tensor>> {
     use candle_core::{CpuStorage, Storage};
     let (&[m, k], &[n, wk]) = (x.dims(), w.dims()) else {
@@ -104,7 +104,7 @@ fn decode_product(x: &Tensor, w: &Tensor) -> candle_core::Result<Option<Tensor>>
         || x.dtype() != DType::F32
         || w.dtype() != DType::F32
         || k != wk
-        || !(1..=crate::matvec::MAX_ROWS).contains(&m)
+        || !(1..=crate::matvec::max_rows()).contains(&m)
     {
         return Ok(None);
     }
