@@ -190,6 +190,14 @@ mod tests {
     use super::*;
     use candle_core::Device;
 
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.max_all())
+            .and_then(|d| d.to_scalar::<f32>())
+            .unwrap()
+    }
+
     #[test]
     fn blocked_grouped_attention_equals_the_naive_one() {
         let dev = Device::Cpu;
@@ -201,14 +209,7 @@ mod tests {
         // From one block per row to everything in one block.
         for block in [1, heads * (start + t) * 3, 1 << 20] {
             let got = attend(&q, &k, &v, start, 0.35, block).unwrap();
-            let diff = (got - &want)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_abs_diff(&got, &want);
             assert!(diff < 1e-5, "block {block}: {diff}");
         }
     }
@@ -239,14 +240,7 @@ mod tests {
             0.2,
         )
         .unwrap();
-        let diff = (got - &want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(&got, &want);
         assert!(diff < 1e-5, "{diff}");
     }
 }
