@@ -137,7 +137,7 @@ fn attend_one(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Option<T
                 let qg = &qv[(h * group + g) * d..][..d];
                 let mut max = f32::NEG_INFINITY;
                 for (s, key) in p.iter_mut().zip(kh.chunks_exact(d)) {
-                    *s = crate::serving::paged::dot(qg, key) * scale;
+                    *s = crate::matvec::dot(qg, key) * scale;
                     max = max.max(*s);
                 }
                 let mut sum = 0f32;

@@ -169,7 +169,7 @@ unsafe fn dot_avx512<const M: usize>(xs: &[&[f32]; M], w: &[f32]) -> [f32; M] {
     }
     std::array::from_fn(|i| {
         let s = _mm512_reduce_add_ps(_mm512_add_ps(acc[i][0], acc[i][1]));
-        s + tail(&xs[i][blocks..], &w[blocks..])
+        s + dot(&xs[i][blocks..], &w[blocks..])
     })
 }
 
@@ -200,41 +200,29 @@ unsafe fn dot_avx2<const M: usize>(xs: &[&[f32]; M], w: &[f32]) -> [f32; M] {
         let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
         let h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
-        _mm_cvtss_f32(h) + tail(&xs[i][blocks..], &w[blocks..])
+        _mm_cvtss_f32(h) + dot(&xs[i][blocks..], &w[blocks..])
     })
 }
 
-/// Any CPU: `LANES` independent partial sums per row, which the compiler
-/// may keep in vector registers, summed pairwise at the end.
+/// Any CPU: one [`dot`] per row.
 unsafe fn dot_portable<const M: usize>(xs: &[&[f32]; M], w: &[f32]) -> [f32; M] {
-    const LANES: usize = 16;
-    let blocks = w.len() / LANES * LANES;
-    let mut acc = [[0f32; LANES]; M];
-    for (b, wb) in w[..blocks].chunks_exact(LANES).enumerate() {
-        let at = b * LANES;
-        for (a, x) in acc.iter_mut().zip(xs) {
-            for ((s, xv), wv) in a.iter_mut().zip(&x[at..at + LANES]).zip(wb) {
-                *s += xv * wv;
-            }
+    std::array::from_fn(|i| dot(xs[i], w))
+}
+
+/// A dot product written so the compiler vectorises it: eight independent
+/// partial sums (a single running sum would pin the additions in order).
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (ac, ar) = a.as_chunks::<8>();
+    let (bc, br) = b.as_chunks::<8>();
+    for (x, y) in ac.iter().zip(bc) {
+        for ((l, p), q) in lanes.iter_mut().zip(x).zip(y) {
+            *l += p * q;
         }
     }
-    std::array::from_fn(|i| {
-        let mut v = acc[i];
-        let mut width = LANES;
-        while width > 1 {
-            width /= 2;
-            for l in 0..width {
-                v[l] += v[l + width];
-            }
-        }
-        v[0] + tail(&xs[i][blocks..], &w[blocks..])
-    })
-}
-
-/// The last `len % STEP` products, one at a time.
-#[inline(always)]
-fn tail(x: &[f32], w: &[f32]) -> f32 {
-    x.iter().zip(w).map(|(a, b)| a * b).sum()
+    let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
+    lanes.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
@@ -267,7 +255,7 @@ mod tests {
 
     #[test]
     fn equals_a_float64_reference_for_every_row_count_and_odd_sizes() {
-        // k not a multiple of LANES (tail), n not a multiple of the task
+        // k not a multiple of a kernel step (tail), n not a multiple of the task
         // size, and k = 1.
         for (n, k) in [(1, 1), (7, 3), (130, 100), (257, 1024), (65, 33)] {
             for m in 1..=MAX_ROWS {

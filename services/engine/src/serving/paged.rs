@@ -16,6 +16,7 @@
 
 use super::blocks::BlockId;
 use crate::cache::KvCache;
+use crate::matvec::dot;
 use candle_core::{DType, Result, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -232,22 +233,6 @@ impl PagedKv {
         }
         acc
     }
-}
-
-/// A dot product written so the compiler vectorises it: eight independent
-/// partial sums (a single running sum would pin the additions in order).
-#[inline]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (ac, ar) = a.as_chunks::<8>();
-    let (bc, br) = b.as_chunks::<8>();
-    for (x, y) in ac.iter().zip(bc) {
-        for ((l, p), q) in lanes.iter_mut().zip(x).zip(y) {
-            *l += p * q;
-        }
-    }
-    let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
-    lanes.iter().sum::<f32>() + tail
 }
 
 fn to_f32(t: &Tensor) -> Result<Vec<f32>> {
