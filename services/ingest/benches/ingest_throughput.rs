@@ -9,16 +9,18 @@
 //! # every stage but embedding at scale: a tiny random-weight embedder
 //! ZHISHU_BENCH_EMBEDDER=services/encoders/tests/fixtures/tiny-xlmr-embedder \
 //!     cargo bench -p zhishu-ingest --bench ingest_throughput -- 10000
+//! # ZHISHU_BENCH_CHECKPOINT=N: checkpoint the vector store every N points
+//! # (0: only at the end)
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_ingest::chunk::{ChunkConfig, TokenCounter};
-use zhishu_ingest::sync::{JobSpec, Pipeline, Progress, Stores};
-use zhishu_retrieval::{LexicalIndex, open_vectors_for_tests};
+use zhishu_ingest::sync::{DEFAULT_CHECKPOINT_POINTS, JobSpec, Pipeline, Progress, Stores};
+use zhishu_retrieval::{LexicalIndex, Scope, SearchFilter, open_vectors_for_tests};
 
 const EN: &[&str] = &[
     "the",
@@ -166,6 +168,15 @@ fn rss_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Bytes the allocator has handed out and not had back (glibc's
+/// `mallinfo2`): the live heap, where anonymous RSS also counts memory
+/// freed but kept by the allocator's arenas.
+fn live_heap_mib() -> u64 {
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let info = unsafe { libc::mallinfo2() };
+    ((info.uordblks + info.hblkhd) / (1 << 20)) as u64
+}
+
 fn generate(root: &Path, n: usize) -> u64 {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut bytes = 0;
@@ -229,6 +240,12 @@ fn main() {
             qwen_tokens: Arc::new(TokenCounter::load(&assets().join("tokenizers/qwen3")).unwrap()),
             chunking: ChunkConfig { max_tokens: 254, overlap_tokens: 32 },
             max_file_bytes: 100 << 20,
+            // ZHISHU_BENCH_CHECKPOINT=0 writes the whole job into one
+            // growing segment (the behaviour before checkpoints).
+            checkpoint_points: std::env::var("ZHISHU_BENCH_CHECKPOINT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_CHECKPOINT_POINTS),
         };
         let spec = JobSpec {
             paths: vec![corpus],
@@ -246,13 +263,15 @@ fn main() {
             let finished = finished.clone();
             tokio::spawn(async move {
                 let mut samples = Vec::new();
-                let (mut peak_anon, mut peak_file) = (0, 0);
+                let (mut peak_anon, mut peak_file, mut peak_live) = (0, 0, 0);
                 let mut next = 0.25;
                 while !finished.load(Ordering::Relaxed) {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     let (anon, file) = (rss_kib("RssAnon:") / 1024, rss_kib("RssFile:") / 1024);
                     peak_anon = peak_anon.max(anon);
                     peak_file = peak_file.max(file);
+                    let live = live_heap_mib();
+                    peak_live = peak_live.max(live);
                     let total = progress.files_total.load(Ordering::Relaxed).max(1) as f64;
                     let done = (progress.files_done.load(Ordering::Relaxed)
                         + progress.files_failed.load(Ordering::Relaxed)
@@ -261,16 +280,42 @@ fn main() {
                         // Anonymous memory is the process's own heap; the
                         // file-backed part is the stores' memory-mapped
                         // files, page cache the kernel can drop.
-                        samples.push((next, rss_kib("VmRSS:") / 1024, anon, file));
+                        samples.push((next, rss_kib("VmRSS:") / 1024, anon, file, live));
                         next += 0.25;
                     }
                 }
-                (samples, peak_anon, peak_file)
+                (samples, peak_anon, peak_file, peak_live)
             })
         };
         let s = pipeline.run(&spec, progress, None).await.unwrap();
         finished.store(true, Ordering::Relaxed);
-        let (samples, peak_anon, peak_file) = sampler.await.unwrap_or_default();
+        let (samples, peak_anon, peak_file, peak_live) = sampler.await.unwrap_or_default();
+        // Dense search over the finished store (what the checkpoints'
+        // segments cost a reader): 300 queries near stored points.
+        let scope = Scope::of_groups(["public"]);
+        let mut latencies = Vec::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..300 {
+            let query: Vec<f32> = (0..dims)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect();
+            let t = Instant::now();
+            let hits = pipeline
+                .stores
+                .vectors
+                .search_ids(query, 10, &scope, &SearchFilter::default())
+                .await
+                .unwrap();
+            latencies.push(t.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(hits.len(), 10);
+        }
+        latencies.sort_by(f64::total_cmp);
+        let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
         let busy: f64 = s.stage_seconds.iter().sum();
         let share = |i: usize| 100.0 * s.stage_seconds[i] / busy.max(1e-9);
         println!(
@@ -284,9 +329,13 @@ fn main() {
                     "embed": s.stage_seconds[2], "write": s.stage_seconds[3]},
                 "stage_share_percent": {"scan": share(0), "parse_chunk": share(1), "embed": share(2), "write": share(3)},
                 "non_embedding_percent": 100.0 - share(2),
+                "index_seconds": s.index_seconds,
+                "dense_search_ms_p50_p99": [pct(0.5), pct(0.99)],
                 "rss_mib_at_25_50_75_100_percent": samples.iter().map(|s| s.1).collect::<Vec<_>>(),
                 "anon_mib_at_25_50_75_100_percent": samples.iter().map(|s| s.2).collect::<Vec<_>>(),
                 "file_mib_at_25_50_75_100_percent": samples.iter().map(|s| s.3).collect::<Vec<_>>(),
+                "live_heap_mib_at_25_50_75_100_percent": samples.iter().map(|s| s.4).collect::<Vec<_>>(),
+                "peak_live_heap_mib": peak_live, "live_heap_mib_at_end": live_heap_mib(),
                 "rss_mib_at_end": {"total": rss_kib("VmRSS:") / 1024, "anon": rss_kib("RssAnon:") / 1024, "file": rss_kib("RssFile:") / 1024},
                 "peak_rss_mib": rss_kib("VmHWM:") / 1024,
                 "peak_anon_mib": peak_anon, "peak_file_mib": peak_file,

@@ -335,14 +335,19 @@ pub(crate) async fn embed_stage(
     Ok(())
 }
 
+/// Writes each embedded document to both stores, commits every few
+/// documents or seconds, and checkpoints the vector store every
+/// `checkpoint_points` points (0: only at the end of the job).
 pub(crate) async fn write_stage(
     stores: Stores,
     mut rx: mpsc::Receiver<Embedded>,
     out: mpsc::UnboundedSender<Outcome>,
     progress: Arc<Progress>,
+    checkpoint_points: usize,
 ) -> Result<(), SyncError> {
     let mut pending: Vec<Chunked> = Vec::new();
     let mut since = Instant::now();
+    let mut unchecked = 0usize;
     loop {
         let next = if pending.is_empty() {
             rx.recv().await
@@ -385,10 +390,18 @@ pub(crate) async fn write_stage(
             let i = id.clone();
             blocking(move || lexical.delete_document(&i, Some(version))).await?;
         }
+        unchecked += doc.chunks.len();
         pending.push(doc);
         add_time(&progress.stage_ns.write, busy);
         if pending.len() >= COMMIT_EVERY || since.elapsed() >= COMMIT_AFTER {
             flush(&stores, &mut pending, &out, &progress).await?;
+        }
+        if checkpoint_points > 0 && unchecked >= checkpoint_points && pending.is_empty() {
+            // After a commit, so a checkpoint only ever sees durable points.
+            let busy = Instant::now();
+            stores.vectors.checkpoint().await?;
+            add_time(&progress.stage_ns.index, busy);
+            unchecked = 0;
         }
     }
     flush(&stores, &mut pending, &out, &progress).await

@@ -78,7 +78,19 @@ pub struct Pipeline {
     pub chunking: ChunkConfig,
     /// Largest file read, in bytes.
     pub max_file_bytes: u64,
+    /// Points written between two checkpoints of the vector store
+    /// ([`VectorIndex::checkpoint`]); 0 leaves it to the end of the job.
+    /// Usually [`DEFAULT_CHECKPOINT_POINTS`].
+    pub checkpoint_points: usize,
 }
+
+/// Points between checkpoints: bounds what the embedded vector store holds
+/// on the heap for a job's recent writes (about 0.8 KB a point in its
+/// appendable segment, so about 40 MB) while the HNSW builds and merges
+/// the checkpoints cause stay a small share of the job (measured in
+/// docs/benchmarks.md: every 25,000 points cost 2.5× the index time of
+/// one build at the end, every 50,000 1.6×).
+pub const DEFAULT_CHECKPOINT_POINTS: usize = 50_000;
 
 /// What to ingest.
 #[derive(Debug, Clone, Serialize)]
@@ -176,6 +188,10 @@ pub struct StageTimes {
     pub embed: AtomicU64,
     /// Writing and committing the stores and the registry.
     pub write: AtomicU64,
+    /// Building the vector index: the checkpoints that keep the store's
+    /// growing segment small during the job, and the optimisation at its
+    /// end.
+    pub index: AtomicU64,
 }
 
 pub(crate) fn add_time(counter: &AtomicU64, since: Instant) {
@@ -216,6 +232,9 @@ pub struct Summary {
     pub cancelled: bool,
     /// Busy seconds per stage: scan, parse, embed, write.
     pub stage_seconds: [f64; 4],
+    /// Seconds spent building the vector index (checkpoints during the
+    /// job and the optimisation at its end), part of the wall time.
+    pub index_seconds: f64,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -275,6 +294,7 @@ impl Pipeline {
             emb_rx,
             out_tx.clone(),
             progress.clone(),
+            self.checkpoint_points,
         ));
         drop(out_tx);
 
@@ -321,7 +341,9 @@ impl Pipeline {
         if progress.chunks.load(Ordering::Relaxed) > 0 {
             // Build the HNSW graph over what was added (Edge has no
             // background optimiser; small collections stay exact).
+            let busy = Instant::now();
             self.stores.vectors.optimize().await?;
+            add_time(&progress.stage_ns.index, busy);
         }
         if spec.sync_deletes && !progress.cancel.load(Ordering::Relaxed) {
             self.delete_missing(spec, &progress, events.as_ref())
@@ -336,6 +358,7 @@ impl Pipeline {
         let t = &progress.stage_ns;
         summary.stage_seconds =
             [&t.scan, &t.parse, &t.embed, &t.write].map(|c| c.load(Ordering::Relaxed) as f64 / 1e9);
+        summary.index_seconds = t.index.load(Ordering::Relaxed) as f64 / 1e9;
         Ok(summary)
     }
 

@@ -45,6 +45,9 @@ async fn env(max_file_bytes: u64) -> Env {
             overlap_tokens: 32,
         },
         max_file_bytes,
+        // Far more often than the default, so every job here runs through
+        // mid-job checkpoints of the vector store.
+        checkpoint_points: 20,
     };
     Env {
         pipeline,

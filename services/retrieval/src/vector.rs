@@ -12,9 +12,9 @@ use qdrant_edge::external::serde_json::{self as qjson, Value, json};
 use qdrant_edge::{
     CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
     EdgeVectorParams, FieldIndexOperations, Filter, HnswIndexConfig, JsonPath, NamedQuery,
-    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
-    PointStruct, QueryEnum, QueryRequest, ScoringQuery, SearchParams, UpdateOperation, Vector,
-    VectorInternal, Vectors, WithPayloadInterface, WithVector,
+    PayloadFieldSchema, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum,
+    QueryRequest, ScoringQuery, SearchParams, UpdateOperation, Vector, VectorInternal, Vectors,
+    WithPayloadInterface, WithVector,
 };
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,27 @@ use std::sync::{Arc, Mutex};
 pub(crate) const VECTOR: &str = "dense";
 /// Our own record of the store's shape, beside Qdrant's files.
 const META: &str = "zhishu-vectors.json";
+/// Qdrant's indexing threshold (KB of vectors) above which a segment gets
+/// an HNSW graph; below it, searches scan the segment.
+const QDRANT_INDEXING_THRESHOLD_KB: usize = 10_000;
+/// Most points the growing (appendable) segment keeps before the optimiser
+/// indexes it. Qdrant's threshold counts vector bytes, but a point's cost
+/// in that segment is mostly per point: its payload indexes hold owned
+/// strings on the heap (~1 KB a point), and a filtered scan pays per point.
+/// With small vectors the byte threshold alone lets the segment reach
+/// ~80,000 points at 32 dimensions; this caps it whatever the size.
+const GROWING_SEGMENT_POINTS: usize = 20_000;
+
+/// The optimiser settings for `dimensions`-dimensional vectors: Qdrant's
+/// defaults, with the indexing threshold lowered to
+/// [`GROWING_SEGMENT_POINTS`] points where that is fewer bytes.
+fn optimizers_for(dimensions: usize) -> EdgeOptimizersConfig {
+    let points_kb = (GROWING_SEGMENT_POINTS * dimensions * 4).div_ceil(1024);
+    EdgeOptimizersConfig {
+        indexing_threshold: Some(points_kb.clamp(1, QDRANT_INDEXING_THRESHOLD_KB)),
+        ..EdgeOptimizersConfig::default()
+    }
+}
 
 /// A vector hit.
 #[derive(Debug, Clone)]
@@ -89,6 +110,17 @@ pub trait VectorIndex: Send + Sync {
     /// Builds or refreshes the search index (HNSW) over what was written.
     async fn optimize(&self) -> Result<(), RetrievalError>;
 
+    /// Called by long writers every so many points, so that what the store
+    /// holds in memory for recent writes stays bounded however large the
+    /// job. The embedded store keeps new points in one growing appendable
+    /// segment whose payload indexes live on the heap (an owned string per
+    /// point and field); a checkpoint turns it into an indexed,
+    /// memory-mapped segment and starts a fresh one. A server manages its
+    /// own segments, so by default this does nothing.
+    async fn checkpoint(&self) -> Result<(), RetrievalError> {
+        Ok(())
+    }
+
     /// What the store is, for readiness checks; an error when it cannot
     /// serve now (a server that does not answer).
     async fn status(&self) -> Result<String, RetrievalError>;
@@ -149,6 +181,20 @@ fn point_id(chunk_id: &str) -> Result<PointId, RetrievalError> {
         .map_err(|e| RetrievalError::Vector(format!("chunk id {chunk_id:?} is not a UUID: {e}")))
 }
 
+/// Hands memory freed by an optimisation back to the operating system.
+/// Qdrant's optimiser builds segments on its own worker threads and frees
+/// hundreds of megabytes when done; glibc keeps freed memory in per-thread
+/// arenas, so without this the process's resident size ratchets up with
+/// every checkpoint of a long job although its live heap stays flat.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's own
+    // arenas to the kernel; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Qdrant Edge: the Qdrant engine in this process, on a local folder.
 pub struct EdgeIndex {
     shard: Arc<EdgeShard>,
@@ -195,7 +241,13 @@ impl EdgeIndex {
                     got: dimensions,
                 });
             }
-            EdgeShard::load(dir, None)?
+            let shard = EdgeShard::load(dir, None)?;
+            // Stores created before the threshold was set get it now.
+            let optimizers = optimizers_for(dimensions);
+            if shard.config().optimizers != optimizers {
+                shard.set_optimizers_config(optimizers)?;
+            }
+            shard
         } else {
             let config = EdgeConfig::builder()
                 .vector(
@@ -210,7 +262,7 @@ impl EdgeIndex {
                     ..Default::default()
                 })
                 .on_disk_payload(true)
-                .optimizers(EdgeOptimizersConfig::default())
+                .optimizers(optimizers_for(dimensions))
                 .build();
             let shard = EdgeShard::new(dir, config)?;
             std::fs::write(&meta, json!({ "dimensions": dimensions }).to_string()).map_err(io)?;
@@ -232,25 +284,46 @@ impl EdgeIndex {
         &self.path
     }
 
+    /// Points and how many of them sit in indexed segments (HNSW graph,
+    /// memory-mapped payload indexes) rather than the growing appendable
+    /// one: what [`VectorIndex::checkpoint`] moves, for tests and
+    /// diagnostics.
+    pub fn indexed_points(&self) -> (usize, usize) {
+        let info = self.shard.info();
+        (info.points_count, info.indexed_vectors_count)
+    }
+
     /// Keyword and integer indexes on the fields filters use. Idempotent;
     /// re-run after optimisation, which starts a new appendable segment.
+    ///
+    /// Fields with a value per document or folder (document id, version,
+    /// ancestor folders) keep their indexes on disk in indexed segments and
+    /// get no extra HNSW links: they narrow deletes and rare filters, and
+    /// in memory they would cost the heap an owned string per point and
+    /// value, growing with the corpus. The scope's fields (access groups,
+    /// collection) and the date stay in memory with filter-aware HNSW
+    /// links, since every search filters on them.
     fn ensure_payload_indexes(&self) -> Result<(), RetrievalError> {
+        let per_document =
+            |kind: &str| json!({"type": kind, "on_disk": true, "enable_hnsw": false});
         let fields = [
-            ("access_groups", PayloadSchemaType::Keyword),
-            ("collection", PayloadSchemaType::Keyword),
-            ("document_id", PayloadSchemaType::Keyword),
-            ("dirs", PayloadSchemaType::Keyword),
-            ("version", PayloadSchemaType::Integer),
-            ("modified_at", PayloadSchemaType::Integer),
+            ("access_groups", json!("keyword")),
+            ("collection", json!("keyword")),
+            ("document_id", per_document("keyword")),
+            ("dirs", per_document("keyword")),
+            ("version", per_document("integer")),
+            ("modified_at", json!("integer")),
         ];
-        for (name, kind) in fields {
+        for (name, schema) in fields {
             let field_name: JsonPath = name
                 .parse()
                 .map_err(|_| RetrievalError::Vector(format!("bad payload key {name}")))?;
+            let field_schema: PayloadFieldSchema = qjson::from_value(schema)
+                .map_err(|e| RetrievalError::Vector(format!("payload index for {name}: {e}")))?;
             self.shard.update(UpdateOperation::FieldIndexOperation(
                 FieldIndexOperations::CreateIndex(CreateIndex {
                     field_name,
-                    field_schema: Some(PayloadFieldSchema::FieldType(kind)),
+                    field_schema: Some(field_schema),
                 }),
             ))?;
         }
@@ -514,6 +587,10 @@ impl VectorIndex for EdgeIndex {
         ))
     }
 
+    async fn checkpoint(&self) -> Result<(), RetrievalError> {
+        self.optimize().await
+    }
+
     async fn optimize(&self) -> Result<(), RetrievalError> {
         let shard = self.shard.clone();
         let lock = self.write.clone();
@@ -527,6 +604,7 @@ impl VectorIndex for EdgeIndex {
         .map_err(|e| RetrievalError::Vector(format!("store task failed: {e}")))??;
         if rebuilt {
             self.ensure_payload_indexes()?;
+            release_freed_memory();
         }
         Ok(())
     }

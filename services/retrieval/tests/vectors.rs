@@ -259,3 +259,74 @@ async fn a_server_that_is_down_is_reported_as_unavailable() {
     };
     assert!(err.to_string().contains("not a url"), "{err}");
 }
+
+/// A long write checkpoints the embedded store: the points written so far
+/// move out of the growing appendable segment into an indexed one, and
+/// nothing a reader relies on changes: the scope, filters on the document,
+/// replacing a version that spans both segments, and reopening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_move_points_out_of_the_growing_segment() {
+    use zhishu_retrieval::{EdgeIndex, VectorIndex};
+    // 1024-d so that 3,000 points pass Qdrant's 10 MB indexing threshold.
+    const WIDE: usize = 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("qdrant");
+    let store = EdgeIndex::open(&path, WIDE).unwrap();
+    let batch = |doc: &'static str, version: i64, range: std::ops::Range<usize>| {
+        range
+            .map(|i| {
+                let group = if i % 2 == 0 { "finance" } else { "hr" };
+                (
+                    piece(doc, version, i, group, "/finance/big.pdf", 1_000),
+                    unit_vector(i, WIDE),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    for start in (0..3_000).step_by(500) {
+        store
+            .upsert(batch("big", 1, start..start + 500))
+            .await
+            .unwrap();
+    }
+    store.commit().await.unwrap();
+    assert_eq!(store.indexed_points(), (3_000, 0));
+
+    store.checkpoint().await.unwrap();
+    assert_eq!(store.indexed_points(), (3_000, 3_000));
+
+    // Written after the checkpoint: a new version of part of the document
+    // lands in the fresh appendable segment, whose payload indexes must
+    // exist for the replacement's filter to find the old version there and
+    // in the indexed segment.
+    store.upsert(batch("big", 2, 0..10)).await.unwrap();
+    store.delete_document("big", Some(2)).await.unwrap();
+    store.commit().await.unwrap();
+    let finance = Scope::of_groups(["finance"]);
+    let all = SearchFilter::default();
+    assert_eq!(store.count(&finance, &all).await.unwrap(), 5);
+    let mut versions = store.document_versions("big").await.unwrap();
+    versions.dedup();
+    assert_eq!(versions, vec![2]);
+    let top = store
+        .search(unit_vector(4, WIDE), 1, &finance, &all, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        top[0].chunk.chunk_id,
+        zhishu_retrieval::chunk_id("big", 2, 4)
+    );
+    let hidden = store
+        .search(unit_vector(5, WIDE), 3, &finance, &all, false)
+        .await
+        .unwrap();
+    assert!(hidden.iter().all(|h| h.chunk.access_groups[0] == "finance"));
+
+    drop(store);
+    let again = EdgeIndex::open(&path, WIDE).unwrap();
+    assert_eq!(again.count(&finance, &all).await.unwrap(), 5);
+    assert_eq!(
+        again.count(&Scope::of_groups(["hr"]), &all).await.unwrap(),
+        5
+    );
+}
