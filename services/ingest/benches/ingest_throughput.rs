@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_ingest::chunk::{ChunkConfig, TokenCounter};
 use zhishu_ingest::sync::{DEFAULT_CHECKPOINT_POINTS, JobSpec, Pipeline, Progress, Stores};
+use zhishu_retrieval::synthetic::unit_vector;
 use zhishu_retrieval::{LexicalIndex, Scope, SearchFilter, open_vectors_for_tests};
 
 const EN: &[&str] = &[
@@ -291,19 +292,11 @@ fn main() {
         finished.store(true, Ordering::Relaxed);
         let (samples, peak_anon, peak_file, peak_live) = sampler.await.unwrap_or_default();
         // Dense search over the finished store (what the checkpoints'
-        // segments cost a reader): 300 queries near stored points.
+        // segments cost a reader): 300 random unit queries.
         let scope = Scope::of_groups(["public"]);
         let mut latencies = Vec::new();
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        for _ in 0..300 {
-            let query: Vec<f32> = (0..dims)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-                })
-                .collect();
+        for i in 0..300 {
+            let query = unit_vector(i, dims);
             let t = Instant::now();
             let hits = pipeline
                 .stores
