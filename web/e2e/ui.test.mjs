@@ -185,8 +185,13 @@ test("the stop button ends an answer, and the server records it as cancelled", a
 test("a rate-limited user is told plainly when to retry", async (t) => {
   // The refused request is the point; its 429 in the console is expected.
   const page = await session(t, { allow: /status of 429/ });
+  // Loading the conversations takes the one request of this minute. The
+  // question must wait for that load to be answered: sent while it is still
+  // in flight, the question could reach the server first, take the token
+  // and be answered.
+  const listed = page.waitForResponse((r) => r.url().includes("/v1/conversations?"));
   await signIn(page, "emma", process.env.ZHISHU_LIMITED_URL);
-  // Loading the conversations took the one request of this minute.
+  await listed;
   const box = page.getByLabel("Your question");
   await box.fill("What are the office hours?");
   await box.press("Enter");
