@@ -614,6 +614,12 @@ impl LexicalIndex {
         Ok(chunks)
     }
 
+    /// Looks each id up in the id field's postings, segment by segment
+    /// (ids are unique terms: a dictionary lookup each, not a scored
+    /// Boolean query over all of them), and keeps the live chunks whose
+    /// access groups meet the scope. The groups are checked on the stored
+    /// chunk, which holds the very groups the index was given: building the
+    /// scope's query for a handful of ids cost more than loading them.
     fn get_in(
         &self,
         searcher: &tantivy::Searcher,
@@ -623,29 +629,41 @@ impl LexicalIndex {
         if scope.is_empty() || ids.is_empty() {
             return Ok(Vec::new());
         }
-        let f = &self.fields;
-        let wanted: Vec<(Occur, Box<dyn Query>)> = ids
+        let terms: Vec<Term> = ids
             .iter()
-            .map(|id| {
-                (
-                    Occur::Should,
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(f.chunk_id, id),
-                        IndexRecordOption::Basic,
-                    )) as Box<dyn Query>,
-                )
-            })
+            .map(|id| Term::from_field_text(self.fields.chunk_id, id))
             .collect();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, Box::new(BooleanQuery::new(wanted)))];
-        clauses.extend(self.restriction(scope, &SearchFilter::default()));
-        let top = searcher.search(
-            &BooleanQuery::new(clauses),
-            &TopDocs::with_limit(ids.len()).order_by_score(),
-        )?;
-        top.into_iter()
-            .map(|(_, addr)| self.decode(searcher, addr))
-            .collect()
+        let mut found = Vec::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let postings = segment.inverted_index(self.fields.chunk_id)?;
+            let alive = segment.alive_bitset();
+            for term in &terms {
+                let read = postings.read_postings(term, IndexRecordOption::Basic);
+                let read = read.map_err(|e| RetrievalError::Lexical(format!("an id: {e}")))?;
+                if let Some(mut p) = read {
+                    while p.doc() != TERMINATED {
+                        if alive.is_none_or(|a| a.is_alive(p.doc())) {
+                            found.push(DocAddress::new(ord as u32, p.doc()));
+                        }
+                        p.advance();
+                    }
+                }
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        let mut chunks = Vec::with_capacity(found.len());
+        for addr in found {
+            let chunk = self.decode(searcher, addr)?;
+            if chunk
+                .access_groups
+                .iter()
+                .any(|g| scope.groups().contains(g))
+            {
+                chunks.push(chunk);
+            }
+        }
+        Ok(chunks)
     }
 
     /// Chunks the scope may see, narrowed by the filter.

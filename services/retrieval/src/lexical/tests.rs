@@ -147,6 +147,51 @@ fn pruned_search_equals_exhaustive_search_within_the_scope() {
 }
 
 #[test]
+fn get_by_id_finds_exactly_the_live_chunks_the_scope_may_see() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    let mut state = 11;
+    let mut all = Vec::new();
+    for batch in 0..3 {
+        let chunks: Vec<ChunkDoc> = (batch * 200..(batch + 1) * 200)
+            .map(|i| chunk(i, &mut state))
+            .collect();
+        index.upsert(&chunks).unwrap();
+        index.commit().unwrap();
+        all.extend(chunks);
+    }
+    let deleted: HashSet<String> = (0..200).step_by(5).map(|d| format!("d{d}")).collect();
+    for d in &deleted {
+        index.delete_document(d, None).unwrap();
+    }
+    index.commit().unwrap();
+    assert!(index.reader.searcher().segment_readers().len() > 1);
+
+    // Every other chunk, from every segment, plus ids that never existed.
+    let mut ids: Vec<String> = all.iter().step_by(2).map(|c| c.chunk_id.clone()).collect();
+    ids.push(crate::chunk_id("nowhere", 1, 0));
+    ids.push(String::new());
+    for scope in [
+        Scope::of_groups(["public"]),
+        Scope::of_groups(["finance", "hr"]),
+        Scope::of_groups(GROUPS),
+        Scope::of_groups(["nobody"]),
+    ] {
+        let want: HashSet<&str> = all
+            .iter()
+            .step_by(2)
+            .filter(|c| !deleted.contains(&c.document_id))
+            .filter(|c| c.access_groups.iter().any(|g| scope.groups().contains(g)))
+            .map(|c| c.chunk_id.as_str())
+            .collect();
+        let got = index.get(&ids, &scope).unwrap();
+        let got_ids: HashSet<&str> = got.iter().map(|c| c.chunk_id.as_str()).collect();
+        assert_eq!(got.len(), got_ids.len(), "no chunk twice");
+        assert_eq!(got_ids, want, "{:?}", scope.groups());
+    }
+}
+
+#[test]
 fn an_index_made_before_the_id_column_still_searches() {
     let dir = tempfile::tempdir().unwrap();
     let directory = MmapDirectory::open(dir.path()).unwrap();
