@@ -17,6 +17,7 @@ pub mod eval;
 mod hybrid;
 mod lexical;
 mod open;
+mod pool;
 mod remote;
 mod scope;
 pub mod synthetic;

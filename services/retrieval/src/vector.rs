@@ -330,24 +330,23 @@ impl EdgeIndex {
         Ok(())
     }
 
-    /// Runs a blocking store call off the async runtime, under the write
-    /// lock when `write` is set.
+    /// Runs a blocking store call off the async runtime: reads on the
+    /// search pool ([`crate::pool`]), writes (which can run for seconds)
+    /// on tokio's blocking pool under the write lock.
     async fn blocking<T: Send + 'static>(
         &self,
         write: bool,
         f: impl FnOnce(&EdgeShard) -> Result<T, RetrievalError> + Send + 'static,
     ) -> Result<T, RetrievalError> {
         let shard = self.shard.clone();
+        if !write {
+            return crate::pool::read(RetrievalError::Vector, move || f(&shard)).await;
+        }
         let lock = self.write.clone();
         tokio::task::spawn_blocking(move || {
-            let _guard = if write {
-                Some(
-                    lock.lock()
-                        .map_err(|_| RetrievalError::Vector("write lock poisoned".into()))?,
-                )
-            } else {
-                None
-            };
+            let _guard = lock
+                .lock()
+                .map_err(|_| RetrievalError::Vector("write lock poisoned".into()))?;
             f(&shard)
         })
         .await
