@@ -17,6 +17,8 @@ use std::time::Instant;
 use zhishu_core::config::RetrievalConfig;
 use zhishu_encoders::{EncoderWorker, RerankWorker, TextKind};
 
+mod here;
+
 /// Which retrievers a search uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -216,6 +218,93 @@ fn near_duplicates(a: &[u64], b: &[u64], t: f32) -> bool {
     jaccard(a, b) >= t
 }
 
+/// Loaded chunks by id, with their [`shingles`].
+type Loaded = HashMap<String, (ChunkDoc, Vec<u64>)>;
+
+/// What retrieval hands to loading: the fused ranking, and the first batch
+/// of it already loaded when the engines met on a search thread.
+struct Found {
+    lexical: Arc<LexicalIds>,
+    ranked: Vec<(String, Candidate)>,
+    first: Option<Loaded>,
+    bm25_ms: f64,
+    dense_ms: f64,
+    embed_ms: f64,
+}
+
+/// Reciprocal rank fusion by chunk id: each retriever adds
+/// `weight / (k + rank)`; best first, ties broken by id so that a ranking
+/// is reproducible.
+fn fuse(
+    lexical: &LexicalIds,
+    dense: &[(String, f32)],
+    f: &RetrievalConfig,
+    mode: Mode,
+) -> Vec<(String, Candidate)> {
+    let mut fused: HashMap<&str, Candidate> = HashMap::new();
+    for (rank, (id, score)) in lexical.hits().enumerate() {
+        let e = fused.entry(id).or_default();
+        e.scores.fused += f.lexical_weight / (f.rrf_k + (rank + 1) as f32);
+        e.scores.bm25 = Some(score);
+        e.scores.bm25_rank = Some(rank + 1);
+        e.lexical = Some(rank);
+    }
+    for (rank, (id, score)) in dense.iter().enumerate() {
+        let e = fused.entry(id.as_str()).or_default();
+        e.scores.fused += f.dense_weight / (f.rrf_k + (rank + 1) as f32);
+        e.scores.dense = Some(*score);
+        e.scores.dense_rank = Some(rank + 1);
+    }
+    let mut ranked: Vec<(&str, Candidate)> = fused.into_iter().collect();
+    for (_, c) in &mut ranked {
+        c.score = match mode {
+            Mode::Bm25 => c.scores.bm25.unwrap_or(0.0),
+            Mode::Dense => c.scores.dense.unwrap_or(0.0),
+            Mode::Hybrid | Mode::HybridRerank => c.scores.fused,
+        };
+    }
+    ranked.sort_by(|(a_id, a), (b_id, b)| b.score.total_cmp(&a.score).then_with(|| a_id.cmp(b_id)));
+    ranked
+        .into_iter()
+        .map(|(id, c)| (id.to_owned(), c))
+        .collect()
+}
+
+/// A batch's BM25 hits (by position among them) and dense-only hits (by
+/// id).
+fn split(batch: &[(String, Candidate)]) -> (Vec<usize>, Vec<String>) {
+    let positions = batch.iter().filter_map(|(_, c)| c.lexical).collect();
+    let dense_only = batch
+        .iter()
+        .filter(|(_, c)| c.lexical.is_none())
+        .map(|(id, _)| id.clone())
+        .collect();
+    (positions, dense_only)
+}
+
+/// Loads chunks with their [`shingles`], all from the Tantivy snapshot the
+/// BM25 hits came from: BM25 hits by address, dense-only hits by id (both
+/// stores hold every chunk). One store call and one consistent view,
+/// instead of a second round trip to the vector store for the dense-only
+/// hits; the shingles are hashed here, on a search thread, not on the
+/// async runtime.
+fn load_batch(
+    index: &LexicalIndex,
+    lexical: &LexicalIds,
+    positions: &[usize],
+    dense_only: &[String],
+    scope: &Scope,
+) -> Result<Loaded, RetrievalError> {
+    Ok(index
+        .load_with(lexical, positions, dense_only, scope)?
+        .into_iter()
+        .map(|c| {
+            let sh = shingles(&c.text);
+            (c.chunk_id.clone(), (c, sh))
+        })
+        .collect())
+}
+
 impl HybridSearcher {
     /// Searches with the given mode, attaching the configured number of
     /// neighbours.
@@ -255,79 +344,7 @@ impl HybridSearcher {
         let start = Instant::now();
         let mut timings = Timings::default();
         let want = self.fusion.candidates.max(k);
-        let use_lexical = mode != Mode::Dense;
-        let use_dense = mode != Mode::Bm25;
-
-        // Both retrievers return ids and scores only: of the `want`
-        // candidates each brings, fusion keeps about k, and only those are
-        // loaded.
-        let lexical = async {
-            let t = Instant::now();
-            let index = self.lexical.clone();
-            let (q, s, f) = (query.to_owned(), scope.clone(), filter.clone());
-            let limit = if use_lexical { want } else { 0 };
-            let hits = pool::read(RetrievalError::Lexical, move || {
-                index.search_ids(&q, limit, &s, &f)
-            })
-            .await?;
-            Ok::<_, RetrievalError>((hits, ms(t)))
-        };
-        let dense = async {
-            if !use_dense {
-                return Ok((Vec::new(), 0.0, 0.0));
-            }
-            let t = Instant::now();
-            let v = match &options.query_vector {
-                Some(v) => v.clone(),
-                None => self
-                    .encoder
-                    .embed(vec![query.to_owned()], TextKind::Query)
-                    .await
-                    .map_err(|e| RetrievalError::Vector(format!("embedding the query: {e}")))?
-                    .vectors
-                    .pop()
-                    .unwrap_or_default(),
-            };
-            let embed_ms = ms(t);
-            let t = Instant::now();
-            let hits = self.vectors.search_ids(v, want, scope, filter).await?;
-            Ok::<_, RetrievalError>((hits, embed_ms, ms(t)))
-        };
-        let (lexical, dense) = tokio::join!(lexical, dense);
-        let (lexical, bm25_ms) = lexical?;
-        let lexical = Arc::new(lexical);
-        let (dense, embed_ms, dense_ms) = dense?;
-        timings.bm25_ms = bm25_ms;
-        timings.embed_ms = embed_ms;
-        timings.dense_ms = dense_ms;
-
-        // Fuse by chunk id: each retriever adds weight / (k + rank).
         let f = &self.fusion;
-        let mut fused: HashMap<&str, Candidate> = HashMap::new();
-        for (rank, (id, score)) in lexical.hits().enumerate() {
-            let e = fused.entry(id).or_default();
-            e.scores.fused += f.lexical_weight / (f.rrf_k + (rank + 1) as f32);
-            e.scores.bm25 = Some(score);
-            e.scores.bm25_rank = Some(rank + 1);
-            e.lexical = Some(rank);
-        }
-        for (rank, (id, score)) in dense.iter().enumerate() {
-            let e = fused.entry(id.as_str()).or_default();
-            e.scores.fused += f.dense_weight / (f.rrf_k + (rank + 1) as f32);
-            e.scores.dense = Some(*score);
-            e.scores.dense_rank = Some(rank + 1);
-        }
-        let mut ranked: Vec<(&str, Candidate)> = fused.into_iter().collect();
-        for (_, c) in &mut ranked {
-            c.score = match mode {
-                Mode::Bm25 => c.scores.bm25.unwrap_or(0.0),
-                Mode::Dense => c.scores.dense.unwrap_or(0.0),
-                Mode::Hybrid | Mode::HybridRerank => c.scores.fused,
-            };
-        }
-        ranked.sort_by(|(a_id, a), (b_id, b)| {
-            b.score.total_cmp(&a.score).then_with(|| a_id.cmp(b_id))
-        });
 
         // Load the best candidates, a batch at a time, and collapse
         // near-duplicates into the best-ranked copy until as many distinct
@@ -340,16 +357,44 @@ impl HybridSearcher {
         } else {
             k
         };
+        let found = if mode != Mode::Bm25 && mode != Mode::Dense && self.vectors.searches_here() {
+            here::retrieve(
+                self,
+                query,
+                want,
+                needed + LOAD_SLACK,
+                scope,
+                filter,
+                options,
+            )
+            .await?
+        } else {
+            self.retrieve(query, want, scope, filter, options).await?
+        };
+        timings.bm25_ms = found.bm25_ms;
+        timings.embed_ms = found.embed_ms;
+        timings.dense_ms = found.dense_ms;
+        let Found {
+            lexical,
+            ranked,
+            first: mut preloaded,
+            ..
+        } = found;
+
         let mut kept: Vec<(Hit, Vec<u64>)> = Vec::new();
         let mut next = 0;
         while kept.len() < needed && next < ranked.len() {
             let end = (next + needed - kept.len() + LOAD_SLACK).min(ranked.len());
             let batch = &ranked[next..end];
             next = end;
-            let mut chunks = self.load(&lexical, batch, scope).await?;
+            // The first batch may have been loaded where the engines met.
+            let mut chunks = match preloaded.take() {
+                Some(chunks) => chunks,
+                None => self.load(&lexical, batch, scope).await?,
+            };
             for (id, c) in batch {
                 // Gone since the search (a job committed a new version).
-                let Some((chunk, sh)) = chunks.remove(*id) else {
+                let Some((chunk, sh)) = chunks.remove(id) else {
                     continue;
                 };
                 if let Some((first, _)) = kept
@@ -402,36 +447,87 @@ impl HybridSearcher {
 }
 
 impl HybridSearcher {
-    /// The chunks of `batch` with their [`shingles`], all from the Tantivy
-    /// snapshot the BM25 hits came from: BM25 hits by address, dense-only
-    /// hits by id (both stores hold every chunk). One store call and one
-    /// consistent view, instead of a second round trip to the vector store
-    /// for the dense-only hits; the shingles are hashed on the same search
-    /// thread, not on the async runtime.
+    /// The chunks of `batch` with their [`shingles`], loaded on the search
+    /// pool ([`load_batch`]).
     async fn load(
         &self,
         lexical: &Arc<LexicalIds>,
-        batch: &[(&str, Candidate)],
+        batch: &[(String, Candidate)],
         scope: &Scope,
-    ) -> Result<HashMap<String, (ChunkDoc, Vec<u64>)>, RetrievalError> {
-        let positions: Vec<usize> = batch.iter().filter_map(|(_, c)| c.lexical).collect();
-        let dense_only: Vec<String> = batch
-            .iter()
-            .filter(|(_, c)| c.lexical.is_none())
-            .map(|(id, _)| (*id).to_owned())
-            .collect();
+    ) -> Result<Loaded, RetrievalError> {
+        let (positions, dense_only) = split(batch);
         let (index, ids, scope) = (self.lexical.clone(), lexical.clone(), scope.clone());
         pool::read(RetrievalError::Lexical, move || {
-            Ok(index
-                .load_with(&ids, &positions, &dense_only, &scope)?
-                .into_iter()
-                .map(|c| {
-                    let sh = shingles(&c.text);
-                    (c.chunk_id.clone(), (c, sh))
-                })
-                .collect())
+            load_batch(&index, &ids, &positions, &dense_only, &scope)
         })
         .await
+    }
+
+    /// Both retrievers, awaited side by side, then fused: the path for a
+    /// vector store behind the network, and for single-retriever modes.
+    /// Both return ids and scores only: of the `want` candidates each
+    /// brings, fusion keeps about k, and only those are loaded.
+    async fn retrieve(
+        &self,
+        query: &str,
+        want: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+        options: &SearchOptions,
+    ) -> Result<Found, RetrievalError> {
+        let mode = options.mode;
+        let lexical = async {
+            let t = Instant::now();
+            let index = self.lexical.clone();
+            let (q, s, f) = (query.to_owned(), scope.clone(), filter.clone());
+            let limit = if mode == Mode::Dense { 0 } else { want };
+            let hits = pool::read(RetrievalError::Lexical, move || {
+                index.search_ids(&q, limit, &s, &f)
+            })
+            .await?;
+            Ok::<_, RetrievalError>((hits, ms(t)))
+        };
+        let dense = async {
+            if mode == Mode::Bm25 {
+                return Ok((Vec::new(), 0.0, 0.0));
+            }
+            let t = Instant::now();
+            let v = self.query_vector(query, options).await?;
+            let embed_ms = ms(t);
+            let t = Instant::now();
+            let hits = self.vectors.search_ids(v, want, scope, filter).await?;
+            Ok::<_, RetrievalError>((hits, embed_ms, ms(t)))
+        };
+        let (lexical, dense) = tokio::join!(lexical, dense);
+        let (lexical, bm25_ms) = lexical?;
+        let (dense, embed_ms, dense_ms) = dense?;
+        Ok(Found {
+            ranked: fuse(&lexical, &dense, &self.fusion, mode),
+            lexical: Arc::new(lexical),
+            first: None,
+            bm25_ms,
+            dense_ms,
+            embed_ms,
+        })
+    }
+
+    /// The query's embedding: the caller's, or the encoder's.
+    async fn query_vector(
+        &self,
+        query: &str,
+        options: &SearchOptions,
+    ) -> Result<Vec<f32>, RetrievalError> {
+        if let Some(v) = &options.query_vector {
+            return Ok(v.clone());
+        }
+        Ok(self
+            .encoder
+            .embed(vec![query.to_owned()], TextKind::Query)
+            .await
+            .map_err(|e| RetrievalError::Vector(format!("embedding the query: {e}")))?
+            .vectors
+            .pop()
+            .unwrap_or_default())
     }
 
     /// Attaches up to `n` chunks before and after each hit. Their ids follow

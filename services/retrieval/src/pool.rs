@@ -57,15 +57,35 @@ pub(crate) async fn read<T: Send + 'static>(
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     pool.spawn(move || {
-        // A panic must reach the caller as an error, not take down a
-        // worker thread of the pool.
-        let _ = tx.send(std::panic::catch_unwind(AssertUnwindSafe(f)));
+        let _ = tx.send(caught(on_panic, f));
     });
-    match rx.await {
-        Ok(Ok(result)) => result,
-        Ok(Err(_)) => Err(on_panic("a search task panicked".into())),
-        Err(_) => Err(on_panic("a search task was dropped".into())),
+    rx.await
+        .unwrap_or_else(|_| Err(on_panic("a search task was dropped".into())))
+}
+
+/// Runs `f` on the search pool without waiting for it; `f` reports its own
+/// result (hybrid search's engines meet this way, [`crate::hybrid`]).
+pub(crate) fn spawn(f: impl FnOnce() + Send + 'static) {
+    // Rayon aborts the process on a panic in a spawned task: caught here,
+    // the task just ends, and whoever waits for its report sees its sender
+    // dropped.
+    let f = move || {
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(f));
+    };
+    match pool() {
+        Some(pool) => pool.spawn(f),
+        None => drop(tokio::task::spawn_blocking(f)),
     }
+}
+
+/// `f`'s result, or the error `on_panic` makes should it panic: a panic
+/// must reach the caller as an error, not take down a search thread.
+pub(crate) fn caught<T>(
+    on_panic: fn(String) -> RetrievalError,
+    f: impl FnOnce() -> Result<T, RetrievalError>,
+) -> Result<T, RetrievalError> {
+    std::panic::catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(on_panic("a search task panicked".into())))
 }
 
 #[cfg(test)]

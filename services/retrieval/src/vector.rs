@@ -97,6 +97,26 @@ pub trait VectorIndex: Send + Sync {
         filter: &SearchFilter,
     ) -> Result<Vec<(String, f32)>, RetrievalError>;
 
+    /// [`VectorIndex::search_ids`] on the calling thread, for a store that
+    /// runs inside this process (`None` for one behind a network call,
+    /// which must be awaited). The caller is a search thread, never the
+    /// async runtime: hybrid search uses it to fuse on the thread where
+    /// the slower engine finished, instead of handing back and forth.
+    fn search_ids_here(
+        &self,
+        _vector: Vec<f32>,
+        _k: usize,
+        _scope: &Scope,
+        _filter: &SearchFilter,
+    ) -> Option<Result<Vec<(String, f32)>, RetrievalError>> {
+        None
+    }
+
+    /// Whether [`VectorIndex::search_ids_here`] is available.
+    fn searches_here(&self) -> bool {
+        false
+    }
+
     /// The chunks with these ids, in the order asked, leaving out ids that
     /// do not exist and chunks the scope may not see.
     async fn get(&self, ids: &[String], scope: &Scope) -> Result<Vec<ChunkDoc>, RetrievalError>;
@@ -365,8 +385,24 @@ impl EdgeIndex {
         exact: bool,
         with_payload: bool,
     ) -> Result<Vec<qdrant_edge::ScoredPoint>, RetrievalError> {
+        match self.nearest_request(vector, k, scope, filter, exact, with_payload)? {
+            Some(request) => self.blocking(false, move |s| Ok(s.query(request)?)).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The query for [`EdgeIndex::nearest`]; `None` when nothing can match.
+    fn nearest_request(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+        exact: bool,
+        with_payload: bool,
+    ) -> Result<Option<QueryRequest>, RetrievalError> {
         if scope.is_empty() || k == 0 {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         if vector.len() != self.dimensions {
             return Err(RetrievalError::Dimensions {
@@ -393,7 +429,7 @@ impl EdgeIndex {
             with_vector: WithVector::Bool(false),
             with_payload: WithPayloadInterface::Bool(with_payload),
         };
-        self.blocking(false, move |s| Ok(s.query(request)?)).await
+        Ok(Some(request))
     }
 }
 
@@ -508,6 +544,30 @@ impl VectorIndex for EdgeIndex {
             .into_iter()
             .map(|p| (chunk_id_of(&p.id), p.score))
             .collect())
+    }
+
+    fn search_ids_here(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+    ) -> Option<Result<Vec<(String, f32)>, RetrievalError>> {
+        let found = match self.nearest_request(vector, k, scope, filter, false, false) {
+            Ok(Some(request)) => self.shard.query(request).map_err(RetrievalError::from),
+            Ok(None) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        };
+        Some(found.map(|points| {
+            points
+                .into_iter()
+                .map(|p| (chunk_id_of(&p.id), p.score))
+                .collect()
+        }))
+    }
+
+    fn searches_here(&self) -> bool {
+        true
     }
 
     async fn get(&self, ids: &[String], scope: &Scope) -> Result<Vec<ChunkDoc>, RetrievalError> {
