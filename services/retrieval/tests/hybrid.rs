@@ -5,13 +5,14 @@
 //! noted; and nothing outside the caller's groups comes back, whichever
 //! store found it.
 
+use async_trait::async_trait;
 use std::path::PathBuf;
 use std::sync::Arc;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
-use zhishu_retrieval::synthetic::chunk;
+use zhishu_retrieval::synthetic::{chunk, passage, unit_vector};
 use zhishu_retrieval::{
-    ChunkDoc, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions,
-    open_vectors_for_tests,
+    ChunkDoc, HybridSearcher, LexicalIndex, Mode, RetrievalError, Scope, SearchFilter,
+    SearchOptions, VectorHit, VectorIndex, open_vectors_for_tests,
 };
 
 const DIMS: usize = 384;
@@ -141,4 +142,137 @@ async fn hybrid_loads_what_it_keeps_collapses_copies_and_stays_in_scope() {
     let dense = search(Mode::Dense).await;
     assert_eq!(dense[0].chunk.path, "/policies/parking.md");
     assert!(!dense.iter().any(|h| h.chunk.path.starts_with("/hr/")));
+}
+
+/// The same store, seen as one behind the network: hybrid search then
+/// awaits both engines in the caller instead of letting them meet on a
+/// search thread.
+struct Awaited(Arc<dyn VectorIndex>);
+
+#[async_trait]
+impl VectorIndex for Awaited {
+    fn dimensions(&self) -> usize {
+        self.0.dimensions()
+    }
+    async fn upsert(&self, points: Vec<(ChunkDoc, Vec<f32>)>) -> Result<(), RetrievalError> {
+        self.0.upsert(points).await
+    }
+    async fn delete_document(&self, id: &str, keep: Option<i64>) -> Result<(), RetrievalError> {
+        self.0.delete_document(id, keep).await
+    }
+    async fn commit(&self) -> Result<(), RetrievalError> {
+        self.0.commit().await
+    }
+    async fn search(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+        exact: bool,
+    ) -> Result<Vec<VectorHit>, RetrievalError> {
+        self.0.search(vector, k, scope, filter, exact).await
+    }
+    async fn search_ids(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(String, f32)>, RetrievalError> {
+        self.0.search_ids(vector, k, scope, filter).await
+    }
+    async fn get(&self, ids: &[String], scope: &Scope) -> Result<Vec<ChunkDoc>, RetrievalError> {
+        self.0.get(ids, scope).await
+    }
+    async fn count(&self, scope: &Scope, filter: &SearchFilter) -> Result<usize, RetrievalError> {
+        self.0.count(scope, filter).await
+    }
+    async fn document_versions(&self, id: &str) -> Result<Vec<i64>, RetrievalError> {
+        self.0.document_versions(id).await
+    }
+    async fn optimize(&self) -> Result<(), RetrievalError> {
+        self.0.optimize().await
+    }
+    async fn status(&self) -> Result<String, RetrievalError> {
+        self.0.status().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hybrid_results_do_not_depend_on_where_the_engines_meet() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = open_vectors_for_tests(&dir.path().join("qdrant"), DIMS).unwrap();
+    let lexical = Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap());
+    // 400 bilingual passages in three groups, with some exact copies under
+    // other paths so that collapsing is exercised too.
+    let groups = ["public", "finance", "hr"];
+    let mut points = Vec::new();
+    for i in 0..400 {
+        let mut c = chunk(i, 4, groups[i % 3], passage(i % 370, 2 + i % 3), 0);
+        if i >= 370 {
+            c.path = format!("/archive/copy-{i}.pdf");
+        }
+        points.push((c, unit_vector(i % 370, DIMS)));
+    }
+    let chunks: Vec<ChunkDoc> = points.iter().map(|(c, _)| c.clone()).collect();
+    lexical.upsert(&chunks).unwrap();
+    lexical.commit().unwrap();
+    vectors.upsert(points).await.unwrap();
+    vectors.commit().await.unwrap();
+
+    let embedder = Embedder::load(&assets().join("models/all-MiniLM-L6-v2"))
+        .expect("all-MiniLM-L6-v2 (scripts/fetch-assets.sh)");
+    let meeting = HybridSearcher {
+        vectors: vectors.clone(),
+        lexical,
+        encoder: EncoderWorker::start(embedder, WorkerConfig::default()).unwrap(),
+        reranker: None,
+        fusion: zhishu_core::config::RetrievalConfig::default(),
+    };
+    let awaiting = HybridSearcher {
+        vectors: Arc::new(Awaited(vectors)),
+        ..meeting.clone()
+    };
+    let mut compared = 0;
+    for (q, query) in [
+        "travel claims approval manager",
+        "差旅费用 报销 财务部",
+        "cost-centre 逾期 yuan",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for scope in [
+            Scope::of_groups(["public"]),
+            Scope::of_groups(["finance", "hr"]),
+        ] {
+            for k in [1, 5, 20] {
+                let options = SearchOptions {
+                    mode: Mode::Hybrid,
+                    neighbours: 0,
+                    query_vector: Some(unit_vector(q * 41, DIMS)),
+                };
+                let filter = SearchFilter::default();
+                let a = meeting.search_with(query, k, &scope, &filter, &options);
+                let b = awaiting.search_with(query, k, &scope, &filter, &options);
+                let (a, b) = (a.await.unwrap().hits, b.await.unwrap().hits);
+                let view = |hits: &[zhishu_retrieval::Hit]| -> Vec<(String, f32, Vec<String>)> {
+                    hits.iter()
+                        .map(|h| (h.chunk.chunk_id.clone(), h.score, h.duplicates.clone()))
+                        .collect()
+                };
+                assert_eq!(view(&a), view(&b), "{query} k={k}");
+                assert_eq!(a.len(), k, "{query} k={k}");
+                assert!(a.iter().all(|h| {
+                    h.chunk
+                        .access_groups
+                        .iter()
+                        .any(|g| scope.groups().contains(g))
+                }));
+                compared += a.len();
+            }
+        }
+    }
+    assert_eq!(compared, 3 * 2 * 26);
 }

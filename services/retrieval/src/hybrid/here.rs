@@ -94,7 +94,7 @@ pub(super) async fn retrieve(
     let then = Then {
         index: searcher.lexical.clone(),
         scope: scope.clone(),
-        fusion: searcher.fusion.clone(),
+        fusion: searcher.fusion,
         mode: options.mode,
         first_batch,
     };
