@@ -36,6 +36,29 @@ fn doc(i: usize, group: &str, path: &str, text: &str) -> ChunkDoc {
     c
 }
 
+/// Writes the points to both stores and searches them with the real query
+/// encoder and the default fusion settings.
+async fn searcher_over(
+    vectors: Arc<dyn VectorIndex>,
+    lexical: Arc<LexicalIndex>,
+    points: Vec<(ChunkDoc, Vec<f32>)>,
+) -> HybridSearcher {
+    let chunks: Vec<ChunkDoc> = points.iter().map(|(c, _)| c.clone()).collect();
+    lexical.upsert(&chunks).unwrap();
+    lexical.commit().unwrap();
+    vectors.upsert(points).await.unwrap();
+    vectors.commit().await.unwrap();
+    let embedder = Embedder::load(&assets().join("models/all-MiniLM-L6-v2"))
+        .expect("all-MiniLM-L6-v2 (scripts/fetch-assets.sh)");
+    HybridSearcher {
+        vectors,
+        lexical,
+        encoder: EncoderWorker::start(embedder, WorkerConfig::default()).unwrap(),
+        reranker: None,
+        fusion: zhishu_core::config::RetrievalConfig::default(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hybrid_loads_what_it_keeps_collapses_copies_and_stays_in_scope() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,21 +98,7 @@ async fn hybrid_loads_what_it_keeps_collapses_copies_and_stays_in_scope() {
             axis(0),
         ),
     ];
-    let chunks: Vec<ChunkDoc> = points.iter().map(|(c, _)| c.clone()).collect();
-    lexical.upsert(&chunks).unwrap();
-    lexical.commit().unwrap();
-    vectors.upsert(points).await.unwrap();
-    vectors.commit().await.unwrap();
-
-    let embedder = Embedder::load(&assets().join("models/all-MiniLM-L6-v2"))
-        .expect("all-MiniLM-L6-v2 (scripts/fetch-assets.sh)");
-    let searcher = HybridSearcher {
-        vectors,
-        lexical,
-        encoder: EncoderWorker::start(embedder, WorkerConfig::default()).unwrap(),
-        reranker: None,
-        fusion: zhishu_core::config::RetrievalConfig::default(),
-    };
+    let searcher = searcher_over(vectors, lexical, points).await;
     let scope = Scope::of_groups(["public"]);
     let search = |mode| {
         let options = SearchOptions {
@@ -215,21 +224,7 @@ async fn hybrid_results_do_not_depend_on_where_the_engines_meet() {
         }
         points.push((c, unit_vector(i % 370, DIMS)));
     }
-    let chunks: Vec<ChunkDoc> = points.iter().map(|(c, _)| c.clone()).collect();
-    lexical.upsert(&chunks).unwrap();
-    lexical.commit().unwrap();
-    vectors.upsert(points).await.unwrap();
-    vectors.commit().await.unwrap();
-
-    let embedder = Embedder::load(&assets().join("models/all-MiniLM-L6-v2"))
-        .expect("all-MiniLM-L6-v2 (scripts/fetch-assets.sh)");
-    let meeting = HybridSearcher {
-        vectors: vectors.clone(),
-        lexical,
-        encoder: EncoderWorker::start(embedder, WorkerConfig::default()).unwrap(),
-        reranker: None,
-        fusion: zhishu_core::config::RetrievalConfig::default(),
-    };
+    let meeting = searcher_over(vectors.clone(), lexical, points).await;
     let awaiting = HybridSearcher {
         vectors: Arc::new(Awaited(vectors)),
         ..meeting.clone()
