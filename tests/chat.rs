@@ -478,6 +478,66 @@ fn chat_answers_from_the_callers_documents_streams_and_keeps_conversations() {
         None,
     );
     assert_eq!(status, 404);
+
+    // Regression: the audit trail of all of the above (ingestion, answers
+    // streamed, not streamed and abandoned, refusals, a search, sampling
+    // parameters and retrieval scores that are floats of every kind) verifies
+    // as intact. Floats that did not survive a parse used to make ordinary
+    // chat events verify as "modified".
+    let (status, hits) = call(
+        &server,
+        "POST",
+        "/v1/search",
+        &alice,
+        Some(json!({"query": "salary band 薪资", "k": 5})),
+    );
+    assert_eq!(status, 200, "{hits}");
+    let (status, a) = ask(
+        &alice,
+        "When does the office open? 😀 \u{0} 「周末」",
+        json!({"temperature": 0.7, "top_p": 0.95, "max_tokens": 6, "seed": 9_007_199_254_740_993u64}),
+    );
+    assert_eq!(status, 200, "{a}");
+    let (status, v) = call(&server, "GET", "/v1/audit/verify", &officer, None);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["legacy_events"], 0, "{v}");
+    let (_, events) = call(
+        &server,
+        "GET",
+        "/v1/audit/events?limit=1000",
+        &officer,
+        None,
+    );
+    let events = events["events"].as_array().unwrap();
+    assert_eq!(
+        v["events_checked"].as_u64().unwrap() + 1,
+        events.len() as u64,
+        "every event was checked (the verification's own event came after)"
+    );
+    assert_eq!(events[0]["action"], "audit.verify");
+    let fractional_scores = events
+        .iter()
+        .flat_map(|e| {
+            e["event"]["retrieved"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|r| r["score"].as_f64().is_some_and(|s| s.fract() != 0.0))
+        .count();
+    assert!(
+        fractional_scores >= 5,
+        "the trail carries real float scores"
+    );
+    for action in ["chat.completion", "search", "ingest.job"] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["action"].as_str().unwrap_or("").starts_with(action)),
+            "{action} events are part of the verified trail"
+        );
+    }
 }
 
 /// The Python interpreter with the `openai` package: `ZHISHU_TEST_PYTHON`

@@ -255,6 +255,8 @@ export interface AuditEventBody {
 export interface Verification {
   ok: boolean;
   events_checked: number;
+  /** Events written by an earlier version in the legacy chain encoding, re-verified with it. */
+  legacy_events: number;
   last_seq: number;
   last_hash: string;
   problem: { seq: number; event_id: string; kind: string; detail: string } | null;

@@ -33,6 +33,9 @@ pub enum Outcome {
     /// Stopped before the end because the client went away (an abandoned
     /// stream); the event keeps what had been produced.
     Cancelled,
+    /// Started but never closed: the process stopped (crash, kill, power)
+    /// while answering; recorded when the server next starts.
+    Interrupted,
 }
 
 impl Outcome {
@@ -43,6 +46,7 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::Refused => "refused",
             Outcome::Cancelled => "cancelled",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
@@ -135,6 +139,10 @@ pub struct AuditEvent {
     /// The request id, to join with logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The exchange this event opens or closes: an `exchange.started`
+    /// event and the event that closes it carry the same id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_id: Option<String>,
     /// The input: question, messages, query and filters, changed fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<serde_json::Value>,
@@ -183,6 +191,7 @@ impl AuditEvent {
             action: action.into(),
             outcome,
             request_id: None,
+            exchange_id: None,
             input: None,
             question: None,
             retrieved: Vec::new(),
@@ -198,14 +207,16 @@ impl AuditEvent {
         }
     }
 
-    /// Text the `text` filter searches: question and answer, lower-cased.
+    /// Text the `text` filter searches: question and answer, lower-cased,
+    /// NUL characters as spaces (PostgreSQL's text columns cannot hold
+    /// them; the payload keeps them, escaped).
     pub(crate) fn search_text(&self) -> String {
         let mut text = String::new();
         for part in [&self.question, &self.answer].into_iter().flatten() {
             text.push_str(part);
             text.push('\n');
         }
-        text.to_lowercase()
+        text.to_lowercase().replace('\0', " ")
     }
 
     /// Ids of every document the event touched, padded for LIKE matching.

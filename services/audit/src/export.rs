@@ -1,28 +1,57 @@
 //! One line of an export, in JSON lines or CSV.
 
+use serde_json::value::RawValue;
 use zhishu_store::AuditRecord;
 
 /// The CSV header line.
 pub const CSV_HEADER: &str = "seq,id,time,actor,action,outcome,client_addr,question,answer,documents,prev_hash,hash,payload\n";
 
+/// One JSON line of an export. `event` is the stored payload text spliced
+/// in byte for byte (not re-serialised), so the line carries exactly what
+/// the chain hashed: a verifier outside Zhishu can recompute every hash
+/// from the export alone (docs/security.md).
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    seq: i64,
+    id: &'a str,
+    time: String,
+    occurred_at: i64,
+    actor: &'a str,
+    action: &'a str,
+    outcome: &'a str,
+    client_addr: Option<&'a str>,
+    encoding: i64,
+    event: Option<&'a RawValue>,
+    /// The stored text when it is not JSON (a tampered row): exported as
+    /// found, never dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_unparsable: Option<&'a str>,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
 /// The record as one JSON line (with its stored fields and payload).
 pub fn jsonl_line(r: &AuditRecord) -> String {
-    let mut line = serde_json::json!({
-        "seq": r.seq,
-        "id": r.id,
-        "time": rfc3339(r.occurred_at),
-        "occurred_at": r.occurred_at,
-        "actor": r.actor,
-        "action": r.action,
-        "outcome": r.outcome,
-        "client_addr": r.client_addr,
-        "event": r.payload,
-        "prev_hash": r.prev_hash,
-        "hash": r.hash,
-    })
-    .to_string();
-    line.push('\n');
-    line
+    let raw: Option<&RawValue> = serde_json::from_str(&r.payload_json).ok();
+    let line = Line {
+        seq: r.seq,
+        id: &r.id,
+        time: rfc3339(r.occurred_at),
+        occurred_at: r.occurred_at,
+        actor: &r.actor,
+        action: &r.action,
+        outcome: &r.outcome,
+        client_addr: r.client_addr.as_deref(),
+        encoding: r.encoding,
+        event: raw,
+        event_unparsable: raw.is_none().then_some(r.payload_json.as_str()),
+        prev_hash: &r.prev_hash,
+        hash: &r.hash,
+    };
+    // Strings, integers and already-valid JSON text: serialising cannot fail.
+    let mut text = serde_json::to_string(&line).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// The record as one CSV line (RFC 4180 quoting).
@@ -47,7 +76,7 @@ pub fn csv_line(r: &AuditRecord) -> String {
         r.document_ids.trim().to_string(),
         r.prev_hash.clone(),
         r.hash.clone(),
-        r.payload.to_string(),
+        r.payload_json.clone(),
     ];
     let mut line = fields
         .iter()

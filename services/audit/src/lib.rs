@@ -25,7 +25,9 @@ mod log;
 mod retention;
 mod verify;
 
-pub use chain::{GENESIS_HASH, link_hash};
+pub use chain::{
+    ENCODING, GENESIS_HASH, LEGACY_ENCODING, canonical_json, legacy_link_hash, link_hash,
+};
 pub use event::{
     Actor, AuditEvent, CitedSource, ModelInfo, Outcome, PolicyDecision, PromptInfo,
     RetrievedSource, Usage,

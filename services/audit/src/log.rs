@@ -1,6 +1,6 @@
 //! The single writer of the chain.
 
-use crate::chain::{GENESIS_HASH, link_hash};
+use crate::chain::{ENCODING, GENESIS_HASH, canonical_json, link_hash};
 use crate::event::AuditEvent;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -109,15 +109,20 @@ async fn commit(
 ) -> Result<Vec<AuditRecord>, AuditError> {
     let mut links = Vec::with_capacity(group.len());
     for p in group {
+        let payload =
+            serde_json::to_value(&p.event).map_err(|e| AuditError::Store(e.to_string()))?;
         links.push(NewAuditLink {
             id: uuid::Uuid::new_v4().to_string(),
             occurred_at: p.occurred_at,
-            actor: p.event.actor.user.clone(),
+            // A NUL cannot be stored in a PostgreSQL text column; the
+            // payload keeps the name exactly, escaped.
+            actor: p.event.actor.user.replace('\0', "\u{fffd}"),
             action: p.event.action.clone(),
             outcome: p.event.outcome.as_str().to_string(),
             client_addr: p.event.client_addr.clone(),
-            payload: serde_json::to_value(&p.event)
-                .map_err(|e| AuditError::Store(e.to_string()))?,
+            payload_json: canonical_json(&payload),
+            payload,
+            encoding: ENCODING,
             search_text: p.event.search_text(),
             document_ids: p.event.document_ids(),
         });

@@ -1,6 +1,6 @@
 //! Checking the whole chain.
 
-use crate::chain::{GENESIS_HASH, link_hash};
+use crate::chain::{ENCODING, GENESIS_HASH, LEGACY_ENCODING, expected_hash};
 use serde::Serialize;
 use zhishu_store::{Repository, StoreError};
 
@@ -15,7 +15,8 @@ pub struct Problem {
     pub seq: i64,
     /// Its id.
     pub event_id: String,
-    /// `modified`, `broken_link`, `sequence_gap` or `unvouched_anchor`.
+    /// `modified`, `unknown_encoding`, `broken_link`, `sequence_gap` or
+    /// `unvouched_anchor`.
     pub kind: &'static str,
     /// What it means.
     pub detail: String,
@@ -28,6 +29,10 @@ pub struct Verification {
     pub ok: bool,
     /// Events checked (up to the first problem).
     pub events_checked: u64,
+    /// How many of them were written by an earlier version in the legacy
+    /// chain encoding and re-verified with it (they are intact: a link that
+    /// fails its own encoding is reported as `modified`).
+    pub legacy_events: u64,
     /// Last good sequence number.
     pub last_seq: i64,
     /// Hash of the last good event: record it elsewhere as an anchor.
@@ -37,6 +42,31 @@ pub struct Verification {
     /// The retention anchor the chain starts after (0 when nothing was
     /// ever purged).
     pub starts_after: i64,
+}
+
+impl Verification {
+    /// The result in one or two lines for people: the CLI prints it and the
+    /// audit record of a verification keeps it.
+    pub fn summary(&self) -> String {
+        match &self.problem {
+            None => {
+                let legacy = match self.legacy_events {
+                    0 => String::new(),
+                    n => format!(
+                        " ({n} of them written by an earlier version in the legacy encoding and re-verified with it)"
+                    ),
+                };
+                format!(
+                    "audit trail intact: {} events{legacy}; last event #{} has hash {}",
+                    self.events_checked, self.last_seq, self.last_hash
+                )
+            }
+            Some(p) => format!(
+                "audit trail BROKEN at event #{} (id {}): {} — {}\n{} events before it verified; last good hash {}",
+                p.seq, p.event_id, p.kind, p.detail, self.events_checked, self.last_hash
+            ),
+        }
+    }
 }
 
 /// Reads the chain from the start and checks every link: the content hash,
@@ -53,14 +83,34 @@ pub async fn verify(store: &dyn Repository) -> Result<Verification, StoreError> 
         .as_ref()
         .map_or_else(|| GENESIS_HASH.to_string(), |a| a.anchor_hash.clone());
     let mut checked = 0;
+    let mut legacy = 0;
     loop {
         let page = store.audit_after(expected_seq - 1, PAGE).await?;
         if page.is_empty() {
             break;
         }
         for r in page {
-            let problem = if link_hash(&r) != r.hash {
-                Some(("modified", "the event's content does not match its hash: it was changed after it was written".to_string()))
+            let expected = expected_hash(&r);
+            let problem = if expected.is_none() {
+                Some((
+                    "unknown_encoding",
+                    format!(
+                        "the event says it was hashed with chain encoding {}, which this version does not know (it knows {LEGACY_ENCODING} and {ENCODING}): it was written by a newer Zhishu, or changed",
+                        r.encoding
+                    ),
+                ))
+            } else if expected.as_deref() != Some(r.hash.as_str()) {
+                let how = if r.encoding == LEGACY_ENCODING {
+                    " (checked with the legacy encoding it was written in)"
+                } else {
+                    ""
+                };
+                Some((
+                    "modified",
+                    format!(
+                        "the event's content does not match its hash: it was changed after it was written{how}"
+                    ),
+                ))
             } else if r.seq != expected_seq {
                 Some((
                     "sequence_gap",
@@ -78,6 +128,7 @@ pub async fn verify(store: &dyn Repository) -> Result<Verification, StoreError> 
                 return Ok(Verification {
                     ok: false,
                     events_checked: checked,
+                    legacy_events: legacy,
                     last_seq: expected_seq - 1,
                     last_hash: prev,
                     problem: Some(Problem {
@@ -90,6 +141,7 @@ pub async fn verify(store: &dyn Repository) -> Result<Verification, StoreError> 
                 });
             }
             checked += 1;
+            legacy += u64::from(r.encoding == LEGACY_ENCODING);
             expected_seq += 1;
             prev = r.hash;
         }
@@ -111,6 +163,7 @@ pub async fn verify(store: &dyn Repository) -> Result<Verification, StoreError> 
             return Ok(Verification {
                 ok: false,
                 events_checked: checked,
+                legacy_events: legacy,
                 last_seq: expected_seq - 1,
                 last_hash: prev,
                 problem: Some(Problem {
@@ -126,6 +179,7 @@ pub async fn verify(store: &dyn Repository) -> Result<Verification, StoreError> 
     Ok(Verification {
         ok: true,
         events_checked: checked,
+        legacy_events: legacy,
         last_seq: expected_seq - 1,
         last_hash: prev,
         problem: None,

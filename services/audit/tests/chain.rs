@@ -1,6 +1,9 @@
 //! The chain under concurrent writers, several processes, tampering and a
 //! store that is down — on SQLite and PostgreSQL.
 
+mod common;
+
+use common::{disarm, raw};
 use sqlx::Executor;
 use std::sync::Arc;
 use zhishu_audit::*;
@@ -66,10 +69,7 @@ async fn retention_purges_and_keeps_the_chain_verifiable(db: &TestDb) {
     assert!(verify(store.as_ref()).await.unwrap().ok);
 
     // Events above the anchor still cannot be deleted.
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url)
-        .await
-        .unwrap();
+    let mut conn = raw(db).await;
     assert!(
         conn.execute("DELETE FROM audit_events WHERE seq = 8")
             .await
@@ -97,10 +97,7 @@ async fn retention_purges_and_keeps_the_chain_verifiable(db: &TestDb) {
 
 async fn purge_refuses_to_hide_a_broken_chain(db: &TestDb) {
     let store = fresh_chain(db, 6).await;
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url)
-        .await
-        .unwrap();
+    let mut conn = raw(db).await;
     disarm(db, &mut conn).await;
     conn.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")
         .await
@@ -203,22 +200,6 @@ async fn two_processes_share_one_chain(db: &TestDb) {
     assert_eq!(v.events_checked, 300);
 }
 
-/// Removes the append-only triggers, as an attacker with database rights could.
-async fn disarm(db: &TestDb, conn: &mut sqlx::AnyConnection) {
-    if db.url.starts_with("sqlite") {
-        conn.execute("DROP TRIGGER audit_events_no_update")
-            .await
-            .unwrap();
-        conn.execute("DROP TRIGGER audit_events_no_delete")
-            .await
-            .unwrap();
-    } else {
-        conn.execute("DROP TRIGGER audit_events_no_update ON audit_events")
-            .await
-            .unwrap();
-    }
-}
-
 async fn fresh_chain(db: &TestDb, n: usize) -> Arc<dyn Repository> {
     let store: Arc<dyn Repository> = Arc::new(db.store.clone());
     let log = AuditLog::start(store.clone(), 16);
@@ -229,10 +210,7 @@ async fn fresh_chain(db: &TestDb, n: usize) -> Arc<dyn Repository> {
 }
 
 async fn tampering_is_detected_at_the_first_bad_event(db: &TestDb) {
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url)
-        .await
-        .unwrap();
+    let mut conn = raw(db).await;
     let store = fresh_chain(db, 10).await;
     assert!(verify(store.as_ref()).await.unwrap().ok);
     disarm(db, &mut conn).await;
@@ -300,6 +278,7 @@ async fn tampering_is_detected_at_the_first_bad_event(db: &TestDb) {
         .unwrap();
     middle.id = "forged".into();
     middle.payload["question"] = "rewritten".into();
+    middle.payload_json = canonical_json(&middle.payload);
     middle.hash = link_hash(&middle);
     store.append_audit(&middle).await.unwrap();
     let p = verify(store.as_ref()).await.unwrap().problem.unwrap();

@@ -138,11 +138,24 @@ pub struct PromptIds {
 /// the same `tokenizer.json` gives the same fingerprint wherever it is
 /// loaded, and any change to its vocabulary, merges, normaliser,
 /// pre-tokeniser or added tokens gives another.
+///
+/// The serialised form is a fixed point of parse → serialise: floats (a
+/// Unigram vocabulary's scores) are parsed correctly rounded (serde_json's
+/// `float_roundtrip`) and written as the shortest text that reads back as
+/// the same number, so loading the file again cannot move a score by one
+/// unit in the last place and change the fingerprint. A tokenizer that
+/// cannot be serialised gets a fingerprint that matches nothing, not even
+/// itself: stored ids are then never reused, instead of being shared by
+/// every such tokenizer.
 pub fn tokenizer_fingerprint(tokenizer: &Tokenizer) -> String {
+    static UNSERIALISABLE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut t = tokenizer.clone();
     let _ = t.with_truncation(None);
     t.with_padding(None);
-    let json = t.to_string(false).unwrap_or_default();
+    let Ok(json) = t.to_string(false) else {
+        let n = UNSERIALISABLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return format!("unserialisable-{}-{n}", std::process::id());
+    };
     let digest = Sha256::digest(json.as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -221,6 +234,26 @@ pub fn chunk_id(document_id: &str, version: i64, ordinal: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Regression: a Unigram tokenizer's float scores must survive
+        /// save → load, or the same file fingerprints differently once
+        /// loaded again and stored prompt ids stop being reused.
+        #[test]
+        fn a_tokenizer_fingerprints_the_same_after_a_save_and_load(
+            scores in prop::collection::vec(-30.0f64..0.0, 4..64),
+        ) {
+            let mut vocab = vec![("<unk>".to_string(), 0.0)];
+            vocab.extend(scores.iter().enumerate().map(|(i, s)| (format!("▁w{i}"), *s)));
+            let model = tokenizers::models::unigram::Unigram::from(vocab, Some(0), false)
+                .expect("a valid vocabulary");
+            let tokenizer = Tokenizer::new(model);
+            let saved = tokenizer.to_string(false).expect("serialisable");
+            let loaded: Tokenizer = saved.parse().expect("loads");
+            prop_assert_eq!(tokenizer_fingerprint(&loaded), tokenizer_fingerprint(&tokenizer));
+        }
+    }
 
     #[test]
     fn prompt_ids_are_stored_but_not_shown() {

@@ -72,11 +72,13 @@ impl AuditQuery {
                 })
         };
         if let Some(o) = &self.outcome
-            && !["ok", "error", "refused", "cancelled"].contains(&o.as_str())
+            && !["ok", "error", "refused", "cancelled", "interrupted"].contains(&o.as_str())
         {
             return Err(ApiError::BadRequest {
                 code: "invalid_outcome",
-                message: format!("`{o}` is not an outcome: use ok, error, refused or cancelled"),
+                message: format!(
+                    "`{o}` is not an outcome: use ok, error, refused, cancelled or interrupted"
+                ),
             });
         }
         Ok(AuditFilter {
@@ -106,7 +108,7 @@ pub struct EventView {
     pub actor: String,
     /// What was done.
     pub action: String,
-    /// `ok`, `error`, `refused` or `cancelled`.
+    /// `ok`, `error`, `refused`, `cancelled` or `interrupted`.
     pub outcome: String,
     /// Client address.
     pub client_addr: Option<String>,
@@ -118,6 +120,9 @@ pub struct EventView {
     pub prev_hash: String,
     /// Hash of this event.
     pub hash: String,
+    /// The chain encoding the event was hashed with (1: written before
+    /// version 0.2; 2: the stored payload bytes).
+    pub encoding: i64,
 }
 
 impl From<AuditRecord> for EventView {
@@ -133,6 +138,7 @@ impl From<AuditRecord> for EventView {
             event: r.payload,
             prev_hash: r.prev_hash,
             hash: r.hash,
+            encoding: r.encoding,
         }
     }
 }
@@ -271,16 +277,7 @@ pub(crate) async fn verify_chain(
 ) -> Result<HttpResponse, ApiError> {
     let result = verify(&state.store).await?;
     let mut audit = caller.event("audit.verify", Outcome::Ok);
-    audit.answer = Some(match &result.problem {
-        None => format!(
-            "chain intact: {} events, last hash {}",
-            result.events_checked, result.last_hash
-        ),
-        Some(p) => format!(
-            "chain broken at event #{} ({}): {}",
-            p.seq, p.kind, p.detail
-        ),
-    });
+    audit.answer = Some(result.summary());
     state.audit.record(audit).await?;
     Ok(HttpResponse::Ok().json(result))
 }

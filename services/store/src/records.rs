@@ -79,10 +79,12 @@ pub struct NewDocument {
 pub enum Upsert {
     /// A new document at version 1.
     Created,
-    /// The content changed: the version went up and status is `pending`.
+    /// The content or the access groups changed: the version went up and
+    /// status is `pending`, so the document is indexed again and its chunks
+    /// carry the new groups in both search stores.
     Updated,
-    /// Same content hash: nothing changed (access groups and title may
-    /// still have been refreshed).
+    /// Same content hash and the same access groups: nothing to re-index
+    /// (the title may still have been refreshed).
     Unchanged,
 }
 
@@ -285,8 +287,20 @@ pub struct AuditRecord {
     pub outcome: String,
     /// Client address.
     pub client_addr: Option<String>,
-    /// The rest of the event.
+    /// The rest of the event, parsed from [`AuditRecord::payload_json`] for
+    /// display and filtering (`null` when the stored text does not parse:
+    /// verification then reports the event as modified).
     pub payload: serde_json::Value,
+    /// The payload exactly as stored. Links of encoding 2 and later are
+    /// hashed over these bytes, never over a re-serialisation of
+    /// [`AuditRecord::payload`], so the hash cannot drift with a JSON
+    /// parser's float rounding.
+    #[serde(skip)]
+    pub payload_json: String,
+    /// The chain encoding the link was hashed with: 1 for links written
+    /// before version 0.2 (a canonical re-serialisation of the parsed
+    /// payload), 2 for the stored payload bytes.
+    pub encoding: i64,
     /// Hash of the previous link.
     pub prev_hash: String,
     /// Hash of this link.
@@ -319,6 +333,10 @@ pub struct NewAuditLink {
     pub client_addr: Option<String>,
     /// The rest of the event.
     pub payload: serde_json::Value,
+    /// The payload's text as it will be stored and hashed.
+    pub payload_json: String,
+    /// The chain encoding the link is hashed with.
+    pub encoding: i64,
     /// Derived search text.
     pub search_text: String,
     /// Derived document ids.
@@ -338,6 +356,8 @@ impl NewAuditLink {
             outcome: self.outcome,
             client_addr: self.client_addr,
             payload: self.payload,
+            payload_json: self.payload_json,
+            encoding: self.encoding,
             prev_hash,
             hash: String::new(),
             search_text: self.search_text,
@@ -448,4 +468,22 @@ pub struct MessageRecord {
     pub audit_event_id: Option<String>,
     /// When it was added.
     pub created_at: i64,
+}
+
+/// An exchange that has started and not yet closed: written before its
+/// `exchange.started` audit event, removed after its closing event, so a
+/// process that dies while answering leaves it behind to be closed as
+/// interrupted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenExchange {
+    /// The exchange id both audit events carry.
+    pub exchange_id: String,
+    /// The process that runs it (host and listen address for a server).
+    pub node: String,
+    /// The action its closing event will have, e.g. `chat.completion`.
+    pub action: String,
+    /// Who asked (user name).
+    pub actor: String,
+    /// When it started (Unix ms).
+    pub started_at: i64,
 }

@@ -99,7 +99,7 @@ export function Console() {
             <select name="outcome" value={draft.outcome}
               onChange={(e) => setDraft({ ...draft, outcome: (e.target as HTMLSelectElement).value })}>
               <option value="">{t("console.any")}</option>
-              {["ok", "error", "refused", "cancelled"].map((o) => (
+              {["ok", "error", "refused", "cancelled", "interrupted"].map((o) => (
                 <option value={o}>{o}</option>
               ))}
             </select>
@@ -132,7 +132,8 @@ export function Console() {
         {verification && (
           <p class={verification.ok ? "notice ok" : "error"} role="status">
             {verification.ok
-              ? t("console.verified", { n: verification.events_checked, hash: verification.last_hash.slice(0, 16) + "…" })
+              ? t("console.verified", { n: verification.events_checked, hash: verification.last_hash.slice(0, 16) + "…" }) +
+                (verification.legacy_events > 0 ? " " + t("console.legacy", { n: verification.legacy_events }) : "")
               : t("console.broken", {
                   seq: verification.problem?.seq ?? "?",
                   kind: verification.problem?.kind ?? "",

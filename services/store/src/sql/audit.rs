@@ -9,22 +9,30 @@ use sqlx::{Any, Arguments};
 
 macro_rules! columns {
     () => {
-        "seq, id, occurred_at, actor, action, outcome, client_addr, payload, prev_hash, hash, search_text, document_ids"
+        "seq, id, occurred_at, actor, action, outcome, client_addr, payload, prev_hash, hash, search_text, document_ids, encoding"
     };
 }
 
 fn audit(row: &AnyRow) -> Result<AuditRecord, StoreError> {
-    let payload: String = row.try_get("payload")?;
+    let payload_json: String = row.try_get("payload")?;
+    let seq: i64 = row.try_get("seq")?;
+    // A payload that no longer parses is tampering for verification to
+    // report, not a read error that would stop it.
+    let payload = serde_json::from_str(&payload_json).unwrap_or_else(|e| {
+        tracing::warn!(seq, error = %e, "an audit event's stored payload is not valid JSON");
+        serde_json::Value::Null
+    });
     Ok(AuditRecord {
-        seq: row.try_get("seq")?,
+        seq,
         id: row.try_get("id")?,
         occurred_at: row.try_get("occurred_at")?,
         actor: row.try_get("actor")?,
         action: row.try_get("action")?,
         outcome: row.try_get("outcome")?,
         client_addr: row.try_get("client_addr")?,
-        payload: serde_json::from_str(&payload)
-            .map_err(|e| StoreError::Corrupt(format!("audit payload: {e}")))?,
+        payload,
+        payload_json,
+        encoding: row.try_get("encoding")?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
         search_text: row.try_get("search_text")?,
@@ -32,7 +40,10 @@ fn audit(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     })
 }
 
-/// Rows per INSERT statement: 12 parameters each stays far below both
+/// Columns of one row.
+const COLUMNS: usize = 13;
+
+/// Rows per INSERT statement: 13 parameters each stays far below both
 /// backends' parameter limits.
 const MAX_ROWS_PER_INSERT: usize = 256;
 
@@ -45,11 +56,12 @@ fn bind_record(args: &mut AnyArguments, r: &AuditRecord) -> Result<(), StoreErro
     args.add(r.action.clone()).map_err(err)?;
     args.add(r.outcome.clone()).map_err(err)?;
     args.add(r.client_addr.clone()).map_err(err)?;
-    args.add(r.payload.to_string()).map_err(err)?;
+    args.add(r.payload_json.clone()).map_err(err)?;
     args.add(r.prev_hash.clone()).map_err(err)?;
     args.add(r.hash.clone()).map_err(err)?;
     args.add(r.search_text.clone()).map_err(err)?;
     args.add(r.document_ids.clone()).map_err(err)?;
+    args.add(r.encoding).map_err(err)?;
     Ok(())
 }
 
@@ -61,7 +73,7 @@ async fn insert(tx: &mut sqlx::Transaction<'_, Any>, r: &AuditRecord) -> Result<
     sqlx::query(concat!(
         "INSERT INTO audit_events (",
         columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(r.seq)
     .bind(&r.id)
@@ -70,11 +82,12 @@ async fn insert(tx: &mut sqlx::Transaction<'_, Any>, r: &AuditRecord) -> Result<
     .bind(&r.action)
     .bind(&r.outcome)
     .bind(r.client_addr.as_deref())
-    .bind(r.payload.to_string())
+    .bind(&r.payload_json)
     .bind(&r.prev_hash)
     .bind(&r.hash)
     .bind(&r.search_text)
     .bind(&r.document_ids)
+    .bind(r.encoding)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -116,7 +129,7 @@ impl SqlStore {
             if pg {
                 sql.push_str(&format!(
                     "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${}) AS locked) ",
-                    group.len() * 12 + 1
+                    group.len() * COLUMNS + 1
                 ));
             }
             sql.push_str(concat!("INSERT INTO audit_events (", columns!(), ") "));
@@ -130,9 +143,9 @@ impl SqlStore {
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                let base = i * 12;
+                let base = i * COLUMNS;
                 sql.push('(');
-                for k in 1..=12 {
+                for k in 1..=COLUMNS {
                     if k > 1 {
                         sql.push_str(", ");
                     }
