@@ -484,10 +484,39 @@ async fn access_groups_are_enforced_inside_both_stores() {
     assert!(
         stores
             .vectors
-            .search(q, 50, &nobody, &SearchFilter::default(), false)
+            .search(q.clone(), 50, &nobody, &SearchFilter::default(), false)
             .await
             .unwrap()
             .is_empty()
     );
+
+    // Regression: re-ingesting unchanged files with other access groups
+    // takes the old group's access away in both stores (the registry alone
+    // used to be updated, and the chunks kept the old groups).
+    let summary = run(&env, &spec(&hr, &["hr-leads"], false)).await;
+    assert_eq!((summary.indexed, summary.unchanged), (1, 0), "{summary:?}");
+    for (groups, sees) in [(["hr"], false), (["hr-leads"], true)] {
+        let scope = Scope::of_groups(groups);
+        let lexical = stores
+            .lexical
+            .search("salary 薪资", 50, &scope, &SearchFilter::default())
+            .unwrap();
+        let dense = stores
+            .vectors
+            .search(q.clone(), 50, &scope, &SearchFilter::default(), false)
+            .await
+            .unwrap();
+        for found in [
+            lexical
+                .iter()
+                .any(|h| h.chunk.path.ends_with("salaries.md")),
+            dense.iter().any(|h| h.chunk.path.ends_with("salaries.md")),
+        ] {
+            assert_eq!(found, sees, "{groups:?}");
+        }
+    }
+    // The same groups again, in another order: nothing to redo.
+    let summary = run(&env, &spec(&hr, &["hr-leads", "hr-leads"], false)).await;
+    assert_eq!((summary.indexed, summary.unchanged), (0, 1), "{summary:?}");
     env.db.cleanup().await;
 }

@@ -91,7 +91,13 @@ impl SqlStore {
                 .await?;
                 (id, Upsert::Created)
             }
-            Some(old) if old.content_hash == doc.content_hash => {
+            // Same content and the same access groups: nothing to re-index.
+            // New groups must reach the chunks in both search stores, whose
+            // scope filters read them there, so they count as a change.
+            Some(old)
+                if old.content_hash == doc.content_hash
+                    && same_groups(&old.access_groups, &doc.access_groups) =>
+            {
                 sqlx::query(
                     "UPDATE documents SET title = $1, access_groups = $2, modified_at = $3, updated_at = $4 WHERE id = $5",
                 )
@@ -272,4 +278,15 @@ impl SqlStore {
         .await?;
         rows.iter().map(chunk).collect()
     }
+}
+
+/// Whether two access-group lists grant the same groups, in any order.
+fn same_groups(a: &[String], b: &[String]) -> bool {
+    let mut a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let mut b: Vec<&str> = b.iter().map(String::as_str).collect();
+    a.sort_unstable();
+    a.dedup();
+    b.sort_unstable();
+    b.dedup();
+    a == b
 }
