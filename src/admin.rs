@@ -12,7 +12,11 @@ use zhishu_audit::{
 };
 use zhishu_auth::{hash_password, new_api_key};
 use zhishu_core::{Config, Role};
-use zhishu_store::{AuditFilter, NewApiKey, NewUser, Repository, SqlStore, StoreError};
+use zhishu_query::exchange::PUBLIC_GROUP;
+use zhishu_query::{Asker, Exchanges, Rag, Via};
+use zhishu_store::{
+    AuditFilter, AuditStore, IdentityStore, NewApiKey, NewUser, Repository, SqlStore, StoreError,
+};
 
 /// The stores a command works on.
 pub(crate) struct Ctx {
@@ -35,19 +39,36 @@ impl Ctx {
         })
     }
 
-    /// A new event by the operator at this terminal.
-    pub(crate) fn event(&self, action: &str, outcome: Outcome) -> AuditEvent {
-        AuditEvent::new(cli_actor(), action, outcome)
+    /// The operator at this terminal as the exchange service knows them,
+    /// asking as exactly `groups` (by default the public group alone).
+    pub(crate) fn asker(&self, groups: &[String]) -> Asker {
+        let mut actor = cli_actor();
+        actor.groups = if groups.is_empty() {
+            vec![PUBLIC_GROUP.to_owned()]
+        } else {
+            groups.to_vec()
+        };
+        Asker {
+            actor,
+            client_addr: None,
+            request_id: None,
+            owner: None,
+            via: Via::Cli,
+            public: false,
+        }
     }
 
-    /// Records a full event (see [`Ctx::event`]).
-    pub(crate) async fn record_event(&self, e: AuditEvent) -> Result<String> {
-        let record = self
-            .audit
-            .record(e)
-            .await
-            .context("the audit trail cannot be written")?;
-        Ok(record.id)
+    /// The exchange service of this command, over `rag` when it loaded a
+    /// model. Its node is this process: a command's exchanges are never
+    /// closed by a server's start-up, only by age.
+    pub(crate) fn exchanges(&self, config: &Config, rag: Option<Arc<Rag>>) -> Exchanges {
+        Exchanges::new(
+            rag,
+            self.audit.clone(),
+            Arc::new(self.store.clone()),
+            config.audit.store_prompts,
+            format!("cli:{}", std::process::id()),
+        )
     }
 
     /// Records an event by the operator at this terminal.
@@ -390,16 +411,7 @@ pub async fn audit(config: &Config, cmd: AuditCommand) -> Result<bool> {
         }
         AuditCommand::Verify => {
             let v = verify(&ctx.store).await?;
-            match &v.problem {
-                None => println!(
-                    "audit trail intact: {} events; last event #{} has hash {}",
-                    v.events_checked, v.last_seq, v.last_hash
-                ),
-                Some(p) => println!(
-                    "audit trail BROKEN at event #{} (id {}): {} — {}\n{} events before it verified; last good hash {}",
-                    p.seq, p.event_id, p.kind, p.detail, v.events_checked, v.last_hash
-                ),
-            }
+            println!("{}", v.summary());
             ctx.record(
                 "audit.verify",
                 serde_json::json!({"ok": v.ok, "problem": v.problem}),

@@ -1,85 +1,61 @@
 //! `zhishu ask`: a grounded, cited answer in the terminal, streamed as it
-//! is generated, then the sources. Recorded in the audit trail like an
-//! answer served over HTTP.
+//! is generated, then the sources. A thin adapter over the exchange
+//! service, like `POST /v1/chat/completions`: the same validation, scope,
+//! sampling defaults and audit events.
 
 use crate::admin::Ctx;
 use crate::cli::AskArgs;
 use anyhow::{Context, Result, bail};
 use std::io::Write;
 use std::sync::Arc;
-use zhishu_audit::{ModelInfo, Outcome};
 use zhishu_core::Config;
-use zhishu_engine::{ChatMessage, SamplingParams};
-use zhishu_query::{AnswerEvent, Question, Rag, Retrieval};
-use zhishu_retrieval::{Scope, SearchFilter};
+use zhishu_engine::ChatMessage;
+use zhishu_query::{ChatAsk, Rag, Sampling, Step};
+use zhishu_retrieval::SearchFilter;
 
 /// Runs `zhishu ask`.
 pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
+    // Refused before anything is opened or loaded (and so before there is
+    // a trail to record it in): nothing could be asked.
     if args.question.trim().is_empty() {
         bail!("the question is empty");
     }
-    let started = std::time::Instant::now();
     let ctx = Ctx::open(config).await?;
-    let groups = if args.groups.is_empty() {
-        vec!["public".to_owned()]
-    } else {
-        args.groups.clone()
-    };
     let pipeline = crate::ingest::pipeline(config, Arc::new(ctx.store.clone())).await?;
     let searcher = zhishu_ingest::open_searcher(config, &pipeline).map_err(anyhow::Error::msg)?;
     let path = config.model_path(&config.engine.model);
     let rag = Rag::load(config)
         .with_context(|| format!("loading the language model {}", path.display()))?;
-    let scope = Scope::of_groups(groups.clone());
-    let filter = SearchFilter {
-        collections: args.collection.clone(),
-        ..Default::default()
+    let exchanges = ctx.exchanges(config, Some(Arc::new(rag)));
+    let asker = ctx.asker(&args.groups);
+    let ask = ChatAsk {
+        model: None,
+        messages: vec![ChatMessage::new("user", args.question.clone())],
+        conversation_id: None,
+        retrieval: true,
+        filter: SearchFilter {
+            collections: args.collection.clone(),
+            ..Default::default()
+        },
+        k: args.k,
+        thinking: args.think,
+        sampling: Sampling {
+            max_tokens: args.max_tokens,
+            temperature: args.temperature,
+            seed: args.seed,
+            ..Default::default()
+        },
+        stream: !args.json,
+        client_tag: Some(std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
     };
-    filter.validate()?;
-    let mut params = if args.think {
-        SamplingParams::qwen3_thinking()
-    } else {
-        SamplingParams::qwen3_non_thinking()
-    };
-    params.max_new_tokens = args.max_tokens.unwrap_or(rag.chat_config().answer_tokens);
-    if let Some(t) = args.temperature {
-        params.temperature = t;
-    }
-    params.seed = args.seed;
-    let messages = [ChatMessage::new("user", args.question.clone())];
-    let k = args.k.unwrap_or(rag.chat_config().sources);
-    let prepared = rag
-        .prepare(Question {
-            messages: &messages,
-            retrieval: Some(Retrieval {
-                searcher: &searcher,
-                scope: &scope,
-                filter: &filter,
-                k,
-            }),
-            enable_thinking: args.think,
-            max_tokens: params.max_new_tokens,
-        })
-        .await?;
-    let mut event = ctx.event("chat.completion", Outcome::Ok);
-    event.question = Some(args.question.clone());
-    event.input = Some(serde_json::json!({
-        "via": "cli", "groups": groups, "collections": args.collection, "k": k,
-        "os_user": std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-    }));
-    zhishu_query::record::prepared(&mut event, &prepared, config.audit.store_prompts);
-    event.model = Some(ModelInfo {
-        name: rag.served_name().to_owned(),
-        parameters: serde_json::to_value(&params)?,
-    });
-
-    let mut stream = rag.generate(&prepared, params)?;
+    let exchange = exchanges.chat(&asker, ask, Some(&searcher)).await?;
+    let sources = exchange.prepared().sources.clone();
+    let mut steps = exchange.run();
     let mut out = std::io::stdout().lock();
-    let mut answer = None;
     let mut thinking = false;
-    while let Some(ev) = stream.next().await {
-        match ev? {
-            AnswerEvent::Delta(d) => {
+    let finished = loop {
+        match steps.recv().await {
+            Some(Step::Delta(d)) => {
                 if args.json {
                     continue;
                 }
@@ -99,16 +75,14 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
                 }
                 out.flush()?;
             }
-            AnswerEvent::Done(a) => answer = Some(a),
+            Some(Step::Done(f)) => break f,
+            Some(Step::Failed(e)) => return Err(e.into()),
+            None => bail!("the engine stopped before the answer ended"),
         }
-    }
-    let answer = answer.context("the engine stopped before the answer ended")?;
-    zhishu_query::record::answered(&mut event, &answer);
-    event.latency_ms = Some(started.elapsed().as_millis() as u64);
-    let audit_id = ctx.record_event(event).await?;
+    };
+    let answer = &finished.answer;
     if args.json {
-        let sources: Vec<_> = prepared
-            .sources
+        let sources: Vec<_> = sources
             .iter()
             .map(|s| {
                 serde_json::json!({"n": s.n, "document_id": s.chunk.document_id,
@@ -120,17 +94,17 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
             "answer": answer.content, "reasoning": answer.reasoning,
             "citations": answer.citations, "sources": sources,
             "usage": {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens},
-            "audit_event_id": audit_id,
+            "audit_event_id": finished.audit_event_id,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     writeln!(out)?;
-    if prepared.sources.is_empty() {
+    if sources.is_empty() {
         writeln!(
             out,
             "\nNo source: none of the documents the groups {} may see matched the question.",
-            groups.join(", ")
+            asker.scope().groups().join(", ")
         )?;
         return Ok(());
     }
@@ -141,7 +115,7 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
         out,
         "\nSources (* cited by the model, + matched to an unmarked sentence):"
     )?;
-    for s in &prepared.sources {
+    for s in &sources {
         let c = &s.chunk;
         let cited = match answer.citations.iter().find(|x| x.n == s.n) {
             Some(x) if x.origin == zhishu_query::Origin::Marker => "*",

@@ -5,49 +5,36 @@ use crate::cli::SearchArgs;
 use anyhow::{Result, bail};
 use std::sync::Arc;
 use zhishu_core::Config;
-use zhishu_retrieval::{Mode, Scope, SearchFilter};
+use zhishu_query::SearchAsk;
+use zhishu_retrieval::{Mode, SearchFilter};
 
-/// Runs `zhishu search`.
+/// Runs `zhishu search`: a thin adapter over the exchange service, like
+/// `POST /v1/search` (the same limits, scope and audit event).
 pub async fn run(config: &Config, args: SearchArgs) -> Result<()> {
-    let mode = match args.mode.as_str() {
-        "bm25" => Mode::Bm25,
-        "dense" => Mode::Dense,
-        "hybrid" => Mode::Hybrid,
-        "hybrid-rerank" => Mode::HybridRerank,
+    let (mode, rerank) = match args.mode.as_str() {
+        "bm25" => (Mode::Bm25, false),
+        "dense" => (Mode::Dense, false),
+        "hybrid" => (Mode::Hybrid, false),
+        "hybrid-rerank" => (Mode::Hybrid, true),
         other => bail!("--mode {other}: use bm25, dense, hybrid or hybrid-rerank"),
     };
-    // Refused before anything is opened or loaded.
-    if mode == Mode::HybridRerank && config.reranker.is_none() {
-        bail!(
-            "--mode hybrid-rerank needs a cross-encoder: set [reranker] model in the configuration"
-        );
-    }
     let ctx = Ctx::open(config).await?;
-    let groups = if args.groups.is_empty() {
-        vec!["public".to_owned()]
-    } else {
-        args.groups.clone()
-    };
-    ctx.record(
-        "search",
-        serde_json::json!({"query": args.query, "k": args.k, "groups": groups,
-            "collections": args.collection, "mode": args.mode}),
-    )
-    .await?;
     let pipeline = crate::ingest::pipeline(config, Arc::new(ctx.store.clone())).await?;
     let searcher = zhishu_ingest::open_searcher(config, &pipeline).map_err(anyhow::Error::msg)?;
-    let filter = SearchFilter {
-        collections: args.collection.clone(),
-        ..Default::default()
+    let ask = SearchAsk {
+        query: args.query.clone(),
+        k: Some(args.k),
+        filter: SearchFilter {
+            collections: args.collection.clone(),
+            ..Default::default()
+        },
+        mode,
+        rerank,
+        neighbours: None,
     };
-    let results = searcher
-        .search(
-            &args.query,
-            args.k,
-            &Scope::of_groups(groups),
-            &filter,
-            mode,
-        )
+    let results = ctx
+        .exchanges(config, None)
+        .search(&ctx.asker(&args.groups), ask, Some(&searcher))
         .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);

@@ -350,6 +350,38 @@ fn chat_answers_from_the_callers_documents_streams_and_keeps_conversations() {
     assert!(!streamed_event["retrieved"].as_array().unwrap().is_empty());
     assert!(streamed_event["prompt"]["sha256"].as_str().unwrap().len() == 64);
     assert_eq!(streamed_event["actor"]["user"], "bob");
+    // The officer sees where each source sat (title, path, page), as it was
+    // then, and can read the passage itself, only for chunks the exchange
+    // retrieved.
+    let streamed_id = events
+        .iter()
+        .find(|e| e["event"]["question"] == "办公室几点开门？")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let source = &streamed_event["retrieved"][0];
+    assert!(
+        source["title"].is_string() && source["path"].is_string(),
+        "{source}"
+    );
+    let chunk = source["chunk_id"].as_str().unwrap();
+    let passage_url = format!("/v1/audit/events/{streamed_id}/passages/{chunk}");
+    let (status, passage) = call(&server, "GET", &passage_url, &officer, None);
+    assert_eq!(status, 200, "{passage}");
+    assert_eq!(passage["chunk_id"], chunk);
+    assert_eq!(passage["title"], source["title"]);
+    assert!(!passage["text"].as_str().unwrap().is_empty(), "{passage}");
+    let (status, _) = call(&server, "GET", &passage_url, &bob, None);
+    assert_eq!(status, 403, "employees cannot read the trail");
+    let (status, _) = call(
+        &server,
+        "GET",
+        &format!("/v1/audit/events/{streamed_id}/passages/not-retrieved"),
+        &officer,
+        None,
+    );
+    assert_eq!(status, 404);
     let thin = &events
         .iter()
         .find(|e| e["event"]["question"] == "What about Sundays?")
@@ -510,12 +542,19 @@ fn chat_answers_from_the_callers_documents_streams_and_keeps_conversations() {
         None,
     );
     let events = events["events"].as_array().unwrap();
-    assert_eq!(
-        v["events_checked"].as_u64().unwrap() + 1,
-        events.len() as u64,
-        "every event was checked (the verification's own event came after)"
-    );
-    assert_eq!(events[0]["action"], "audit.verify");
+    // Every event up to the verification was checked; the verification's
+    // own event (and this search's) came after.
+    let last_seq = v["last_seq"].as_i64().unwrap();
+    let before = events
+        .iter()
+        .filter(|e| e["seq"].as_i64().unwrap() <= last_seq)
+        .count();
+    assert_eq!(v["events_checked"].as_u64().unwrap(), before as u64, "{v}");
+    let verify_event = events
+        .iter()
+        .find(|e| e["action"] == "audit.verify")
+        .unwrap();
+    assert_eq!(verify_event["seq"].as_i64().unwrap(), last_seq + 1, "{v}");
     let fractional_scores = events
         .iter()
         .flat_map(|e| {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use zhishu_retrieval::{LexicalIndex, Scope, SearchFilter};
-use zhishu_store::{DocumentStatus, Repository, SqlStore};
+use zhishu_store::{DocumentRegistry, DocumentStatus, SqlStore};
 
 struct Sandbox {
     dir: tempfile::TempDir,

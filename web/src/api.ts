@@ -238,7 +238,7 @@ export interface AuditEventBody {
   outcome: string;
   request_id?: string | null;
   question?: string | null;
-  retrieved?: { chunk_id: string; document_id: string; document_version: number; score: number }[];
+  retrieved?: RetrievedSource[];
   documents?: string[];
   prompt?: { tokens: number; sha256: string } | null;
   answer?: string | null;
@@ -249,6 +249,30 @@ export interface AuditEventBody {
   policy?: { policy: string; verdict: string; detail?: string | null }[];
   error?: string | null;
   input?: unknown;
+}
+
+/** A chunk an exchange retrieved, with its place in the document as it was then. */
+export interface RetrievedSource {
+  chunk_id: string;
+  document_id: string;
+  document_version: number;
+  score: number;
+  title?: string;
+  path?: string;
+  page?: number;
+  section?: string;
+}
+
+/** `GET /v1/audit/events/{id}/passages/{chunk_id}`: a retrieved passage. */
+export interface AuditPassage {
+  chunk_id: string;
+  document_id: string;
+  document_version: number;
+  title: string;
+  path: string;
+  page: number | null;
+  section: string;
+  text: string;
 }
 
 /** The result of `GET /v1/audit/verify`. */

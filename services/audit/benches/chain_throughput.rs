@@ -36,6 +36,10 @@ fn event(i: usize) -> AuditEvent {
             document_id: format!("doc{k}"),
             document_version: 3,
             score: 0.9 - k as f64 * 0.05,
+            title: None,
+            path: None,
+            page: None,
+            section: None,
         })
         .collect();
     e.latency_ms = Some(1234);

@@ -62,6 +62,18 @@ pub struct RetrievedSource {
     pub document_version: i64,
     /// Final score.
     pub score: f64,
+    /// The document's title when it was retrieved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The document's path when it was retrieved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The chunk's page, when the document has pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<i64>,
+    /// The chunk's section (headings path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
 }
 
 /// A source the answer cites with its `[n]` marker.

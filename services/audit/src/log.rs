@@ -4,7 +4,7 @@ use crate::chain::{ENCODING, GENESIS_HASH, canonical_json, link_hash};
 use crate::event::AuditEvent;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-use zhishu_store::{AuditRecord, NewAuditLink, Repository, StoreError, now_ms};
+use zhishu_store::{AuditRecord, AuditStore, NewAuditLink, StoreError, now_ms};
 
 /// Most events committed in one transaction.
 const MAX_GROUP: usize = 256;
@@ -41,7 +41,7 @@ pub struct AuditLog {
 impl AuditLog {
     /// Starts the writer task on the current tokio runtime. `queue` bounds
     /// how many events may wait; beyond it, [`AuditLog::record`] waits.
-    pub fn start(store: Arc<dyn Repository>, queue: usize) -> Self {
+    pub fn start(store: Arc<dyn AuditStore>, queue: usize) -> Self {
         let (tx, rx) = mpsc::channel(queue.max(1));
         tokio::spawn(writer(store, rx));
         Self { tx }
@@ -69,7 +69,7 @@ impl AuditLog {
     }
 }
 
-async fn writer(store: Arc<dyn Repository>, mut rx: mpsc::Receiver<Pending>) {
+async fn writer(store: Arc<dyn AuditStore>, mut rx: mpsc::Receiver<Pending>) {
     // The chain's tail as this writer last wrote it. While no other process
     // appends, groups go out as one INSERT with no lock and no read; if
     // another process did append, the INSERT hits a taken sequence number
@@ -103,7 +103,7 @@ async fn writer(store: Arc<dyn Repository>, mut rx: mpsc::Receiver<Pending>) {
 /// store's chain lock. A conflict on the locked path can only come from a
 /// writer that ignores the lock, and is retried.
 async fn commit(
-    store: &dyn Repository,
+    store: &dyn AuditStore,
     tail: &mut Option<(i64, String)>,
     group: &[Pending],
 ) -> Result<Vec<AuditRecord>, AuditError> {

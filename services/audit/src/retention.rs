@@ -9,7 +9,7 @@
 
 use crate::{Actor, AuditError, AuditEvent, AuditLog, Outcome, verify};
 use serde::Serialize;
-use zhishu_store::{AuditAnchor, Repository, StoreError, now_ms};
+use zhishu_store::{AuditAnchor, AuditStore, StoreError, now_ms};
 
 /// What a purge did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,7 +41,7 @@ pub enum PurgeError {
 /// # Errors
 /// [`PurgeError`]; nothing is removed unless the purge event was written.
 pub async fn purge(
-    store: &dyn Repository,
+    store: &dyn AuditStore,
     log: &AuditLog,
     actor: Actor,
     before_ms: i64,

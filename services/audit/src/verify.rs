@@ -2,7 +2,7 @@
 
 use crate::chain::{ENCODING, GENESIS_HASH, LEGACY_ENCODING, expected_hash};
 use serde::Serialize;
-use zhishu_store::{Repository, StoreError};
+use zhishu_store::{AuditStore, StoreError};
 
 /// Rows read per page while verifying: memory stays flat however long the
 /// trail is.
@@ -75,7 +75,7 @@ impl Verification {
 /// # Errors
 /// Only when the store cannot be read; a broken chain is a result, not an
 /// error.
-pub async fn verify(store: &dyn Repository) -> Result<Verification, StoreError> {
+pub async fn verify(store: &dyn AuditStore) -> Result<Verification, StoreError> {
     let anchor = store.latest_audit_anchor().await?;
     let starts_after = anchor.as_ref().map_or(0, |a| a.anchor_seq);
     let mut expected_seq = starts_after + 1;

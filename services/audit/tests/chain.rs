@@ -140,6 +140,10 @@ fn event(user: &str, i: usize) -> AuditEvent {
         document_id: format!("d{}", i % 3),
         document_version: 1,
         score: 0.5 + i as f64 / 1000.0,
+        title: None,
+        path: None,
+        page: None,
+        section: None,
     }];
     e
 }

@@ -94,6 +94,10 @@ fn event() -> impl Strategy<Value = AuditEvent> {
                 document_id: d,
                 document_version: v,
                 score: s,
+                title: None,
+                path: None,
+                page: None,
+                section: None,
             }
         }),
         0..6,
@@ -350,6 +354,10 @@ async fn trails_of_the_legacy_encoding_verify_with_it(db: &TestDb) {
         document_id: "d1".into(),
         document_version: 3,
         score: 0.394_301_325_082_778_93,
+        title: None,
+        path: None,
+        page: None,
+        section: None,
     }];
     events[1].input = Some(serde_json::json!({
         "scores": [0.032_786_883_413_791_656, 0.394_301_325_082_778_93], "temperature": 0.7f32,

@@ -8,7 +8,7 @@ use crate::sso::SsoFlow;
 use crate::{AuthMethod, Principal};
 use std::sync::Arc;
 use std::time::Duration;
-use zhishu_store::{NewUser, Repository, SessionRecord, StoreError, UserRecord, now_ms};
+use zhishu_store::{IdentityStore, NewUser, SessionRecord, StoreError, UserRecord, now_ms};
 
 /// Why a request could not be authenticated. The client sees only "missing"
 /// or "invalid"; the reason goes to the log and the audit trail.
@@ -58,7 +58,7 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$zjwgLlGhhJmw+bwhhDzOYw$
 /// Authenticates requests against the identity store (and an OIDC
 /// provider, when configured).
 pub struct Authenticator {
-    store: Arc<dyn Repository>,
+    store: Arc<dyn IdentityStore>,
     session_ttl: Duration,
     oidc: Option<OidcVerifier>,
     sso: Option<SsoFlow>,
@@ -67,7 +67,7 @@ pub struct Authenticator {
 impl Authenticator {
     /// A new authenticator. Sessions last `session_ttl`.
     pub fn new(
-        store: Arc<dyn Repository>,
+        store: Arc<dyn IdentityStore>,
         session_ttl: Duration,
         oidc: Option<OidcVerifier>,
     ) -> Self {

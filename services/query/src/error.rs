@@ -27,9 +27,10 @@ pub enum QueryError {
     /// Every engine slot and queue place is taken; retry later.
     #[error("the model is busy: {0} requests are already waiting; retry in a few seconds")]
     Busy(usize),
-    /// Retrieval failed.
+    /// Retrieval failed (kept typed: a bad filter is the caller's error,
+    /// a store that is down is not).
     #[error("retrieval failed: {0}")]
-    Retrieval(String),
+    Retrieval(zhishu_retrieval::RetrievalError),
     /// The engine failed.
     #[error(transparent)]
     Engine(EngineError),

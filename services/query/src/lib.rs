@@ -7,16 +7,20 @@
 //! - [`compose`]: the prompt's token ids, put together from stored ids
 //!   (generation itself is the engine's [`zhishu_engine::Serving`]);
 //! - [`think`] and [`citations`]: what happens to the text as it streams;
-//! - [`record`]: the audit record of an exchange.
+//! - [`record`]: the audit record of an exchange;
+//! - [`exchange`]: the whole exchange, written once for HTTP and the CLI:
+//!   validation, scope, sampling defaults, history, the audit event's life
+//!   and conversation writes.
 //!
-//! Authentication, rate limits, conversations and the audit record belong
-//! to the callers (the HTTP layer, the CLI), which know who is asking.
+//! Authentication and rate limits belong to the front ends, which know who
+//! is asking; they hand an [`exchange::Asker`] to [`exchange::Exchanges`].
 #![warn(missing_docs)]
 
 pub mod attribution;
 pub mod citations;
 pub mod compose;
 mod error;
+pub mod exchange;
 pub mod pipeline;
 pub mod prompt;
 pub mod record;
@@ -26,6 +30,9 @@ pub use attribution::Origin;
 pub use citations::{Citation, CitationFilter};
 pub use compose::{Assembled, Assembler};
 pub use error::QueryError;
+pub use exchange::{
+    Asker, ChatAsk, Exchange, ExchangeError, Exchanges, Finished, Sampling, SearchAsk, Step, Via,
+};
 pub use pipeline::{
     Answer, AnswerEvent, AnswerStream, PrepareTimings, Prepared, Question, Rag, Retrieval,
 };

@@ -327,7 +327,7 @@ impl Rag {
                 .searcher
                 .search(&query, r.k, r.scope, r.filter, mode)
                 .await
-                .map_err(|e| QueryError::Retrieval(e.to_string()))?;
+                .map_err(QueryError::Retrieval)?;
             candidates = results
                 .hits
                 .into_iter()

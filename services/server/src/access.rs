@@ -16,6 +16,7 @@ use std::marker::PhantomData;
 use zhishu_audit::{Actor, AuditEvent, Outcome, PolicyDecision};
 use zhishu_auth::{AuthError, Principal};
 use zhishu_core::Role;
+use zhishu_query::{Asker, Via};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "zhishu_session";
@@ -214,12 +215,22 @@ pub struct Caller<P: Policy> {
 }
 
 impl<P: Policy> Caller<P> {
+    /// This caller as the exchange service knows them: scope, audit actor,
+    /// and the owner of their conversations.
+    pub fn asker(&self) -> Asker {
+        Asker {
+            actor: actor(&self.principal),
+            client_addr: self.client_addr.clone(),
+            request_id: Some(self.request_id.clone()),
+            owner: Some(self.principal.username.clone()),
+            via: Via::Http,
+            public: true,
+        }
+    }
+
     /// A new audit event for this caller.
     pub fn event(&self, action: &str, outcome: Outcome) -> AuditEvent {
-        let mut e = AuditEvent::new(actor(&self.principal), action, outcome);
-        e.client_addr = self.client_addr.clone();
-        e.request_id = Some(self.request_id.clone());
-        e
+        self.asker().event(action, outcome)
     }
 }
 
@@ -283,17 +294,19 @@ async fn authorize<P: Policy>(req: &HttpRequest) -> Result<Caller<P>, ApiError> 
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
     let (client_addr, request_id) = origin(req);
     let refuse = |principal: Option<&Principal>, policy: &str, detail: String| {
-        let mut e = AuditEvent::new(
-            principal.map(actor).unwrap_or_else(|| Actor {
+        let asker = Asker {
+            actor: principal.map(actor).unwrap_or_else(|| Actor {
                 user: "anonymous".into(),
                 auth: "none".into(),
                 ..Default::default()
             }),
-            "access.denied",
-            Outcome::Refused,
-        );
-        e.client_addr = client_addr.clone();
-        e.request_id = Some(request_id.clone());
+            client_addr: client_addr.clone(),
+            request_id: Some(request_id.clone()),
+            owner: None,
+            via: Via::Http,
+            public: true,
+        };
+        let mut e = asker.event("access.denied", Outcome::Refused);
         e.input = Some(serde_json::json!({"method": req.method().as_str(), "path": req.path()}));
         e.policy = vec![PolicyDecision {
             policy: policy.into(),

@@ -2,6 +2,7 @@
 //! Compliance officers only; every call is itself audited before it answers.
 
 use crate::access::{Caller, Compliance};
+use crate::knowledge::{PUBLIC_GROUP, knowledge};
 use crate::{ApiError, AppState};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -9,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use zhishu_audit::{CSV_HEADER, Outcome, csv_line, jsonl_line, parse_time, rfc3339, verify};
-use zhishu_store::{AuditFilter, AuditRecord, Repository};
+use zhishu_retrieval::Scope;
+use zhishu_store::{AuditFilter, AuditRecord, AuditStore, Repository};
 
 /// Rows fetched per page while exporting: memory stays flat.
 const EXPORT_PAGE: i64 = 500;
@@ -18,6 +20,7 @@ const EXPORT_PAGE: i64 = 500;
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(events)
         .service(event)
+        .service(passage)
         .service(export)
         .service(verify_chain);
 }
@@ -194,6 +197,75 @@ pub(crate) async fn event(
     audit.input = Some(serde_json::json!({"id": *id}));
     state.audit.record(audit).await?;
     Ok(web::Json(state.store.audit_event(&id).await?.into()))
+}
+
+/// A passage an audited exchange retrieved, for the officer to read: only
+/// chunks the event names, looked up within the scope the asker had (the
+/// event's `input.scope`, else their groups and `public`). A chunk id names
+/// one version of its document, so the text is what was retrieved; once
+/// the document has changed or been deleted, the passage is gone (404).
+#[utoipa::path(get, path = "/v1/audit/events/{id}/passages/{chunk_id}", tag = "audit",
+    params(("id" = String, Path, description = "Event id"),
+        ("chunk_id" = String, Path, description = "A chunk the event retrieved")),
+    responses((status = 200, description = "The passage: document, version, title, path, page, section, text", body = Object),
+        (status = 404, description = "No such event, the event did not retrieve that chunk, or it is no longer indexed", body = crate::error::ErrorBody)))]
+#[get("/v1/audit/events/{id}/passages/{chunk_id}")]
+pub(crate) async fn passage(
+    state: web::Data<AppState>,
+    caller: Caller<Compliance>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<serde_json::Value>, ApiError> {
+    let (id, chunk_id) = path.into_inner();
+    let record = state.store.audit_event(&id).await?;
+    let retrieved = record.payload["retrieved"]
+        .as_array()
+        .and_then(|r| r.iter().find(|s| s["chunk_id"] == chunk_id.as_str()))
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("event {id} did not retrieve chunk {chunk_id}"))
+        })?;
+    let groups: Vec<String> = match record.payload["input"]["scope"].as_array() {
+        Some(scope) => scope
+            .iter()
+            .filter_map(|g| g.as_str().map(str::to_owned))
+            .collect(),
+        None => record.payload["actor"]["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g.as_str().map(str::to_owned))
+            .chain(std::iter::once(PUBLIC_GROUP.to_owned()))
+            .collect(),
+    };
+    let kn = knowledge(&state)?;
+    let mut audit = caller.event("audit.passage.read", Outcome::Ok);
+    audit.input = Some(serde_json::json!({"event_id": id, "chunk_id": chunk_id}));
+    audit.documents = retrieved["document_id"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    state.audit.record(audit).await?;
+    let found = kn
+        .searcher
+        .lexical
+        .get(std::slice::from_ref(&chunk_id), &Scope::of_groups(groups))?;
+    let Some(c) = found.into_iter().next() else {
+        return Err(ApiError::NotFound(format!(
+            "chunk {chunk_id} is no longer indexed: its document (version {}) was changed or deleted since",
+            retrieved["document_version"]
+        )));
+    };
+    Ok(web::Json(serde_json::json!({
+        "chunk_id": c.chunk_id,
+        "document_id": c.document_id,
+        "document_version": c.version,
+        "title": c.title,
+        "path": c.path,
+        "page": c.page,
+        "section": c.section_path,
+        "text": c.text,
+    })))
 }
 
 /// Exports the events matching the filters as JSON lines or CSV, streamed

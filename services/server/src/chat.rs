@@ -10,27 +10,21 @@
 //! abandoned by its client, is written to the audit trail.
 
 use crate::access::{Authenticated, Caller};
+use crate::departure;
 use crate::error::{bad, parse_json};
-use crate::knowledge::{knowledge, scope_of};
+use crate::knowledge::knowledge;
 use crate::{ApiError, AppState};
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Instant;
-use zhishu_audit::{ModelInfo, Outcome};
-use zhishu_engine::{ChatMessage, FinishReason, SamplingParams};
+use tokio::sync::mpsc;
+use zhishu_engine::{ChatMessage, FinishReason};
 use zhishu_query::{
-    Answer, AnswerEvent, AnswerStream, Citation, Prepared, QueryError, Question, Rag, Retrieval,
+    Answer, ChatAsk, Citation, Exchange, ExchangeError, Finished, Rag, Sampling, Step,
 };
 use zhishu_retrieval::SearchFilter;
-use zhishu_store::{NewMessage, Repository, StoreError};
-
-/// Most messages one request may carry.
-const MAX_MESSAGES: usize = 256;
-/// Most passages one question may retrieve: enough candidates to fill a
-/// 128K-token window with short chunks; packing keeps what fits.
-const MAX_SOURCES: usize = 2_000;
+use zhishu_store::{Repository, StoreError};
 
 /// Registers the routes.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
@@ -102,7 +96,7 @@ struct ChatRequest {
     zhishu: ZhishuOptions,
 }
 
-fn text_of(m: WireMessage) -> Result<ChatMessage, ApiError> {
+fn text_of(m: WireMessage) -> Result<ChatMessage, ExchangeError> {
     let content = match m.content {
         None => String::new(),
         Some(Content::Text(t)) => t,
@@ -110,7 +104,7 @@ fn text_of(m: WireMessage) -> Result<ChatMessage, ApiError> {
             let mut text = String::new();
             for p in parts {
                 if p.kind != "text" {
-                    return Err(bad(
+                    return Err(ExchangeError::invalid(
                         "invalid_request",
                         format!("message part type `{}` is not supported: send text", p.kind),
                     ));
@@ -127,39 +121,15 @@ fn text_of(m: WireMessage) -> Result<ChatMessage, ApiError> {
 fn rag(state: &AppState) -> Result<Arc<Rag>, ApiError> {
     match state.rag.get() {
         Some(Ok(r)) => Ok(r.clone()),
-        Some(Err(e)) => Err(ApiError::Unavailable(format!(
-            "the language model is not available: {e}"
-        ))),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "the language model is not available");
+            Err(ApiError::Unavailable(
+                "the language model is not available on this server; see the server log",
+            ))
+        }
         None => Err(ApiError::Unavailable(
-            "the language model is still loading; retry shortly".into(),
+            "the language model is still loading; retry shortly",
         )),
-    }
-}
-
-fn query_error(e: QueryError) -> ApiError {
-    match e {
-        QueryError::Invalid(m) => bad("invalid_request", m),
-        e @ QueryError::TooLong { .. } => bad("context_length_exceeded", e.to_string()),
-        e @ QueryError::Busy(_) => ApiError::Unavailable(e.to_string()),
-        QueryError::Retrieval(m) => ApiError::Unavailable(format!("retrieval failed: {m}")),
-        QueryError::Engine(zhishu_engine::EngineError::Request(m)) => bad("invalid_request", m),
-        e => ApiError::Internal(e.to_string()),
-    }
-}
-
-/// Records a failed exchange and returns the error to answer with (or
-/// the audit failure, since an unrecorded exchange must not be answered).
-async fn record_failure(
-    state: &AppState,
-    mut event: zhishu_audit::AuditEvent,
-    error: QueryError,
-) -> ApiError {
-    let api = query_error(error);
-    event.outcome = Outcome::Error;
-    event.error = Some(api.to_string());
-    match state.audit.record(event).await {
-        Ok(_) => api,
-        Err(e) => e.into(),
     }
 }
 
@@ -177,114 +147,116 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// Everything about one exchange the audit record and the conversation
-/// need, gathered before generation starts.
-struct Exchange {
-    state: web::Data<AppState>,
-    event: zhishu_audit::AuditEvent,
-    owner: String,
-    conversation_id: Option<String>,
-    question: String,
-    prepared: Prepared,
-    started: Instant,
-    id: String,
-    model: String,
+/// The request as the exchange service takes it.
+fn ask_of(body: ChatRequest) -> Result<ChatAsk, ExchangeError> {
+    if body.n.is_some_and(|n| n != 1) {
+        return Err(ExchangeError::invalid(
+            "invalid_request",
+            "only `n: 1` is supported",
+        ));
+    }
+    let messages = body
+        .messages
+        .into_iter()
+        .map(text_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = body.zhishu;
+    let mut filter = opts.filters.unwrap_or_default();
+    if let Some(c) = opts.collection {
+        filter.collections.push(c);
+    }
+    Ok(ChatAsk {
+        model: body.model,
+        messages,
+        conversation_id: opts.conversation_id,
+        retrieval: opts.retrieval.unwrap_or(true),
+        filter,
+        k: opts.k,
+        thinking: opts.enable_thinking.unwrap_or(false),
+        sampling: Sampling {
+            max_tokens: body.max_completion_tokens.or(body.max_tokens),
+            temperature: body.temperature,
+            top_p: body.top_p,
+            presence_penalty: body.presence_penalty,
+            frequency_penalty: body.frequency_penalty,
+            seed: body.seed,
+            stop: match body.stop {
+                None => Vec::new(),
+                Some(Stop::One(s)) => vec![s],
+                Some(Stop::Many(v)) => v,
+            },
+        },
+        stream: body.stream,
+        client_tag: body.user,
+    })
 }
 
-impl Exchange {
-    /// The audit event of the finished (or abandoned) exchange.
-    fn event(
-        &self,
-        answer: Option<&Answer>,
-        partial: &str,
-        outcome: Outcome,
-    ) -> zhishu_audit::AuditEvent {
-        let mut ev = self.event.clone();
-        ev.outcome = outcome;
-        match answer {
-            Some(a) => zhishu_query::record::answered(&mut ev, a),
-            None => ev.answer = Some(partial.to_owned()),
-        }
-        ev.latency_ms = Some(self.started.elapsed().as_millis() as u64);
-        ev
-    }
+/// What the response says about the exchange besides the answer, taken
+/// from the exchange before it runs.
+struct Meta {
+    id: String,
+    model: String,
+    created: u64,
+    search_query: Option<String>,
+    history_dropped: usize,
+    sources: Vec<Value>,
+}
 
-    /// Records the answer, then adds the exchange to the caller's
-    /// conversation (creating it for a first question). Returns the audit
-    /// event id and the conversation id.
-    async fn commit(&self, answer: &Answer) -> Result<(String, String), ApiError> {
-        let t = &self.prepared.timings;
-        tracing::info!(
-            rewrite_ms = t.rewrite_ms,
-            retrieval_ms = t.retrieval_ms,
-            assembly_ms = t.assembly_ms,
-            composed = t.composed,
-            stored_sources = t.stored_sources,
-            prompt_tokens = answer.prompt_tokens,
-            sources = self.prepared.sources.len(),
-            prefill_s = answer.prefill_seconds,
-            decode_s = answer.decode_seconds,
-            completion_tokens = answer.completion_tokens,
-            "chat answered"
-        );
-        let record = self
-            .state
-            .audit
-            .record(self.event(Some(answer), "", Outcome::Ok))
-            .await?;
-        let repo: &dyn Repository = &self.state.store;
-        let conversation = match &self.conversation_id {
-            Some(id) => id.clone(),
-            None => {
-                let title: String = self.question.chars().take(80).collect();
-                repo.create_conversation(&self.owner, title.trim())
-                    .await?
-                    .id
-            }
-        };
-        let citations = serde_json::to_value(&answer.citations).unwrap_or(Value::Null);
-        repo.append_messages(
-            &self.owner,
-            &conversation,
-            &[
-                NewMessage {
-                    role: "user".into(),
-                    content: self.question.clone(),
-                    reasoning: None,
-                    citations: json!([]),
-                    audit_event_id: Some(record.id.clone()),
-                },
-                NewMessage {
-                    role: "assistant".into(),
-                    content: answer.content.clone(),
-                    reasoning: answer.reasoning.clone(),
-                    citations,
-                    audit_event_id: Some(record.id.clone()),
-                },
-            ],
-        )
-        .await?;
-        Ok((record.id, conversation))
+impl Meta {
+    fn of(exchange: &Exchange) -> Self {
+        let p = exchange.prepared();
+        Self {
+            id: format!("chatcmpl-{}", exchange.id().replace('-', "")),
+            model: exchange.model().to_owned(),
+            created: now_secs(),
+            search_query: p.search_query.clone(),
+            history_dropped: p.history_dropped,
+            sources: p
+                .sources
+                .iter()
+                .map(|s| {
+                    json!({
+                        "n": s.n,
+                        "document_id": s.chunk.document_id,
+                        "title": s.chunk.title,
+                        "page": s.chunk.page,
+                        "section": s.chunk.section_path,
+                        "chunk_id": s.chunk.chunk_id,
+                        "score": s.score,
+                    })
+                })
+                .collect(),
+        }
     }
 
     /// The `zhishu` object of a response.
-    fn extension(&self, audit_id: &str, conversation: &str) -> Value {
+    fn extension(&self, f: &Finished) -> Value {
         json!({
-            "conversation_id": conversation,
-            "audit_event_id": audit_id,
-            "search_query": self.prepared.search_query,
-            "history_dropped": self.prepared.history_dropped,
-            "sources": self.prepared.sources.iter().map(|s| json!({
-                "n": s.n,
-                "document_id": s.chunk.document_id,
-                "title": s.chunk.title,
-                "page": s.chunk.page,
-                "section": s.chunk.section_path,
-                "chunk_id": s.chunk.chunk_id,
-                "score": s.score,
-            })).collect::<Vec<_>>(),
+            "conversation_id": f.conversation_id,
+            "audit_event_id": f.audit_event_id,
+            "search_query": self.search_query,
+            "history_dropped": self.history_dropped,
+            "sources": self.sources,
         })
     }
+
+    fn chunk(&self, delta: Value, finish: Option<&str>) -> Value {
+        json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}],
+        })
+    }
+}
+
+fn usage(a: &Answer) -> Value {
+    json!({
+        "prompt_tokens": a.prompt_tokens,
+        "completion_tokens": a.completion_tokens,
+        "total_tokens": a.prompt_tokens + a.completion_tokens,
+    })
 }
 
 fn citations_json(c: &[Citation]) -> Value {
@@ -301,259 +273,95 @@ fn citations_json(c: &[Citation]) -> Value {
         (status = 503, description = "Model loading or busy", body = crate::error::ErrorBody)))]
 #[post("/v1/chat/completions")]
 pub(crate) async fn chat_completions(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller<Authenticated>,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let started = Instant::now();
-    let body: ChatRequest = parse_json(&raw)?;
-    if body.messages.is_empty() {
-        return Err(bad("invalid_request", "`messages` is empty"));
-    }
-    if body.messages.len() > MAX_MESSAGES {
-        return Err(bad(
-            "invalid_request",
-            format!("`messages` holds more than {MAX_MESSAGES} messages"),
-        ));
-    }
-    if body.n.is_some_and(|n| n != 1) {
-        return Err(bad("invalid_request", "only `n: 1` is supported"));
-    }
-    let rag = rag(&state)?;
-    if let Some(model) = &body.model
-        && model != rag.served_name()
+    let asker = caller.asker();
+    let exchanges = state.exchanges();
+    let ask = match parse_json::<ChatRequest>(&raw)
+        .map_err(|e| ExchangeError::invalid("invalid_json", e.to_string()))
+        .and_then(ask_of)
     {
-        return Err(ApiError::NotFound(format!(
-            "model `{model}` does not exist; this server serves `{}` (GET /v1/models)",
-            rag.served_name()
-        )));
-    }
-    let mut messages = body
-        .messages
-        .into_iter()
-        .map(text_of)
-        .collect::<Result<Vec<_>, _>>()?;
-    let opts = body.zhishu;
-    let thinking = opts.enable_thinking.unwrap_or(false);
-    let mut params = if thinking {
-        SamplingParams::qwen3_thinking()
-    } else {
-        SamplingParams::qwen3_non_thinking()
+        Ok(ask) => ask,
+        Err(e) => return Err(exchanges.refuse(&asker, "chat.completion", e).await.into()),
     };
-    params.max_new_tokens = body
-        .max_completion_tokens
-        .or(body.max_tokens)
-        .unwrap_or(rag.chat_config().answer_tokens);
-    if let Some(t) = body.temperature.or(rag.chat_config().temperature) {
-        params.temperature = t;
-    }
-    if let Some(p) = body.top_p {
-        params.top_p = p;
-    }
-    if let Some(p) = body.presence_penalty {
-        params.presence_penalty = p;
-    }
-    if let Some(p) = body.frequency_penalty {
-        params.frequency_penalty = p;
-    }
-    params.seed = body.seed;
-    params.stop = match body.stop {
-        None => Vec::new(),
-        Some(Stop::One(s)) => vec![s],
-        Some(Stop::Many(v)) => v,
-    };
-    if params.stop.len() > 4 || params.stop.iter().any(String::is_empty) {
-        return Err(bad(
-            "invalid_request",
-            "`stop` takes up to 4 non-empty strings",
-        ));
-    }
-    params
-        .validate()
-        .map_err(|e| bad("invalid_request", e.to_string()))?;
-
-    let owner = caller.principal.username.clone();
-    if let Some(id) = &opts.conversation_id {
-        let repo: &dyn Repository = &state.store;
-        let stored = match repo.messages(&owner, id).await {
-            Ok(m) => m,
-            Err(StoreError::NotFound { .. }) => {
-                return Err(ApiError::NotFound(format!(
-                    "conversation {id} does not exist"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        // A client that sends only the new question continues the stored
-        // conversation; one that sends the whole history is taken as sent.
-        if messages.iter().filter(|m| m.role != "system").count() == 1 {
-            let at = messages.len() - 1;
-            let history = stored
-                .into_iter()
-                .map(|m| ChatMessage::new(&m.role, m.content));
-            messages.splice(at..at, history);
-        }
-    }
-    let retrieval_on = opts.retrieval.unwrap_or(true);
-    let mut filter = opts.filters.unwrap_or_default();
-    if let Some(c) = &opts.collection {
-        filter.collections.push(c.clone());
-    }
-    filter
-        .validate()
-        .map_err(|e| bad("invalid_filter", e.to_string()))?;
-    let k = opts.k.unwrap_or(rag.chat_config().sources);
-    if k == 0 || k > MAX_SOURCES {
-        return Err(bad(
-            "invalid_k",
-            format!("`zhishu.k` must be 1–{MAX_SOURCES}"),
-        ));
-    }
-    let scope = scope_of(&caller);
-    let question_text = messages
-        .last()
-        .map(|m| m.content.clone())
-        .unwrap_or_default();
-    let mut event = caller.event("chat.completion", Outcome::Ok);
-    event.question = Some(question_text.clone());
-    event.input = Some(json!({
-        "messages": messages.len(),
-        "stream": body.stream,
-        "retrieval": retrieval_on,
-        "k": k,
-        "filters": filter,
-        "enable_thinking": thinking,
-        "conversation_id": opts.conversation_id,
-        "user": body.user,
-    }));
-    event.model = Some(ModelInfo {
-        name: rag.served_name().to_owned(),
-        parameters: serde_json::to_value(&params).unwrap_or(Value::Null),
-    });
-
-    let kn;
-    let retrieval = if retrieval_on {
-        kn = knowledge(&state)?;
-        Some(Retrieval {
-            searcher: &kn.searcher,
-            scope: &scope,
-            filter: &filter,
-            k,
-        })
+    let stream = ask.stream;
+    let kn = if ask.retrieval {
+        knowledge(&state).ok()
     } else {
         None
     };
-    let prepared = match rag
-        .prepare(Question {
-            messages: &messages,
-            retrieval,
-            enable_thinking: thinking,
-            max_tokens: params.max_new_tokens,
-        })
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => return Err(record_failure(&state, event, e).await),
-    };
-    if let Some(input) = event.input.as_mut() {
-        input["search_query"] = json!(prepared.search_query);
-        input["sources_in_prompt"] = json!(prepared.sources.len());
-        input["history_dropped"] = json!(prepared.history_dropped);
-    }
-    zhishu_query::record::prepared(&mut event, &prepared, state.config.audit.store_prompts);
-    let answer = match rag.generate(&prepared, params) {
-        Ok(a) => a,
-        Err(e) => return Err(record_failure(&state, event, e).await),
-    };
-    let exchange = Exchange {
-        state: state.clone(),
-        event,
-        owner,
-        conversation_id: opts.conversation_id,
-        question: question_text,
-        prepared,
-        started,
-        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
-        model: rag.served_name().to_owned(),
-    };
-    if body.stream {
+    let exchange = exchanges
+        .chat(&asker, ask, kn.as_ref().map(|k| &k.searcher))
+        .await?;
+    // The `exchange.started` event is committed: the answer may flow.
+    let meta = Meta::of(&exchange);
+    let steps = exchange.run();
+    if stream {
         return Ok(HttpResponse::Ok()
             .content_type("text/event-stream")
             .insert_header(("cache-control", "no-cache"))
             .insert_header(("x-accel-buffering", "no"))
-            .streaming(sse(exchange, answer)));
+            .streaming(sse(meta, steps)));
     }
-    let answer = match answer.collect().await {
-        Ok(a) => a,
-        Err(e) => {
-            return Err(record_failure(&state, exchange.event(None, "", Outcome::Error), e).await);
+    // A client that leaves while waiting: dropping `steps` cancels the
+    // exchange, and its task records it (actix itself would not notice
+    // before writing the response).
+    let finished = tokio::select! {
+        finished = collect(steps) => finished?,
+        () = departure::departed(&req) => {
+            return Err(ApiError::Unavailable("the client closed the connection"));
         }
     };
-    let (audit_id, conversation) = exchange.commit(&answer).await?;
+    let answer = &finished.answer;
     let mut message = json!({"role": "assistant", "content": answer.content});
     if let Some(r) = &answer.reasoning {
         message["reasoning_content"] = json!(r);
     }
     Ok(HttpResponse::Ok().json(json!({
-        "id": exchange.id,
+        "id": meta.id,
         "object": "chat.completion",
-        "created": now_secs(),
-        "model": exchange.model,
+        "created": meta.created,
+        "model": meta.model,
         "choices": [{
             "index": 0,
             "message": message,
             "finish_reason": finish_reason(answer.finish_reason),
             "logprobs": null,
         }],
-        "usage": {
-            "prompt_tokens": answer.prompt_tokens,
-            "completion_tokens": answer.completion_tokens,
-            "total_tokens": answer.prompt_tokens + answer.completion_tokens,
-        },
+        "usage": usage(answer),
         "citations": citations_json(&answer.citations),
-        "zhishu": exchange.extension(&audit_id, &conversation),
+        "zhishu": meta.extension(&finished),
     })))
 }
 
-/// The state of one SSE response. If the client goes away before the end,
-/// dropping it records the abandoned exchange (and dropping the answer
-/// stream stops generation at the next token).
+/// Waits for the recorded end of an exchange.
+async fn collect(mut steps: mpsc::Receiver<Step>) -> Result<Box<Finished>, ApiError> {
+    while let Some(step) = steps.recv().await {
+        match step {
+            Step::Delta(_) => {}
+            Step::Done(f) => return Ok(f),
+            Step::Failed(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Internal(
+        "the exchange task ended without a result".into(),
+    ))
+}
+
+/// The state of one SSE response. Dropping it (the client left) drops the
+/// receiver, and the exchange's task stops generation and records the
+/// partial answer.
 struct Sse {
-    exchange: Exchange,
-    answer: AnswerStream,
-    partial: String,
-    created: u64,
+    meta: Meta,
+    steps: mpsc::Receiver<Step>,
     started: bool,
     done: bool,
 }
 
-impl Drop for Sse {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let mut ev = self.exchange.event(None, &self.partial, Outcome::Cancelled);
-        ev.error = Some("the client closed the connection before the answer ended".into());
-        let state = self.exchange.state.clone();
-        actix_web::rt::spawn(async move {
-            if let Err(e) = state.audit.record(ev).await {
-                tracing::error!(error = %e, "cannot record an abandoned chat in the audit trail");
-            }
-        });
-    }
-}
-
 impl Sse {
-    fn chunk(&self, delta: Value, finish: Option<&str>) -> Value {
-        json!({
-            "id": self.exchange.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.exchange.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}],
-        })
-    }
-
     /// The next SSE frames; `None` at the end.
     async fn next_frames(&mut self) -> Option<String> {
         if self.done {
@@ -562,49 +370,42 @@ impl Sse {
         if !self.started {
             self.started = true;
             return Some(frame(
-                &self.chunk(json!({"role": "assistant", "content": ""}), None),
+                &self
+                    .meta
+                    .chunk(json!({"role": "assistant", "content": ""}), None),
             ));
         }
-        match self.answer.next().await {
-            Some(Ok(AnswerEvent::Delta(d))) => {
+        match self.steps.recv().await {
+            Some(Step::Delta(d)) => {
                 let mut delta = json!({});
                 if !d.content.is_empty() {
-                    self.partial.push_str(&d.content);
                     delta["content"] = json!(d.content);
                 }
                 if !d.reasoning.is_empty() {
                     delta["reasoning_content"] = json!(d.reasoning);
                 }
-                Some(frame(&self.chunk(delta, None)))
+                Some(frame(&self.meta.chunk(delta, None)))
             }
-            Some(Ok(AnswerEvent::Done(answer))) => {
+            Some(Step::Done(f)) => {
                 self.done = true;
-                match self.exchange.commit(&answer).await {
-                    Ok((audit_id, conversation)) => {
-                        let mut last =
-                            self.chunk(json!({}), Some(finish_reason(answer.finish_reason)));
-                        last["usage"] = json!({
-                            "prompt_tokens": answer.prompt_tokens,
-                            "completion_tokens": answer.completion_tokens,
-                            "total_tokens": answer.prompt_tokens + answer.completion_tokens,
-                        });
-                        last["citations"] = citations_json(&answer.citations);
-                        last["zhishu"] = self.exchange.extension(&audit_id, &conversation);
-                        Some(frame(&last) + "data: [DONE]\n\n")
-                    }
-                    Err(e) => Some(error_frame(&e)),
-                }
+                let answer = &f.answer;
+                let mut last = self
+                    .meta
+                    .chunk(json!({}), Some(finish_reason(answer.finish_reason)));
+                last["usage"] = usage(answer);
+                last["citations"] = citations_json(&answer.citations);
+                last["zhishu"] = self.meta.extension(&f);
+                Some(frame(&last) + "data: [DONE]\n\n")
             }
-            Some(Err(e)) => {
+            Some(Step::Failed(e)) => {
                 self.done = true;
-                let ev = self.exchange.event(None, &self.partial, Outcome::Error);
-                Some(error_frame(
-                    &record_failure(&self.exchange.state, ev, e).await,
-                ))
+                Some(error_frame(&e.into()))
             }
             None => {
                 self.done = true;
-                None
+                Some(error_frame(&ApiError::Internal(
+                    "the exchange task ended without a result".into(),
+                )))
             }
         }
     }
@@ -617,22 +418,16 @@ fn frame(v: &Value) -> String {
 /// An error inside a stream, as OpenAI sends it: a frame with an `error`
 /// object (the clients raise it), then the end.
 fn error_frame(e: &ApiError) -> String {
-    let message = match e {
-        ApiError::Internal(_) => "internal error; see the server log".to_owned(),
-        other => other.to_string(),
-    };
-    frame(&json!({"error": {"code": e.code(), "message": message}})) + "data: [DONE]\n\n"
+    frame(&json!({"error": {"code": e.code(), "message": e.public_message()}})) + "data: [DONE]\n\n"
 }
 
 fn sse(
-    exchange: Exchange,
-    answer: AnswerStream,
+    meta: Meta,
+    steps: mpsc::Receiver<Step>,
 ) -> impl futures_util::Stream<Item = Result<web::Bytes, std::convert::Infallible>> {
     let state = Sse {
-        exchange,
-        answer,
-        partial: String::new(),
-        created: now_secs(),
+        meta,
+        steps,
         started: false,
         done: false,
     };

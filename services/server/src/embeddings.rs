@@ -6,7 +6,7 @@ use crate::{ApiError, AppState};
 use actix_web::{post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use zhishu_encoders::{EncoderError, TextKind};
+use zhishu_encoders::TextKind;
 
 /// Most inputs in one request (OpenAI's limit).
 const MAX_INPUTS: usize = 2048;
@@ -120,13 +120,14 @@ pub(crate) async fn embeddings(
     let worker = match state.embedder.get() {
         Some(Ok(w)) => w.clone(),
         Some(Err(e)) => {
-            return Err(ApiError::Unavailable(format!(
-                "the embedding model is not available: {e}"
-            )));
+            tracing::error!(error = %e, "the embedding model is not available");
+            return Err(ApiError::Unavailable(
+                "the embedding model is not available on this server; see the server log",
+            ));
         }
         None => {
             return Err(ApiError::Unavailable(
-                "the embedding model is still loading; retry shortly".into(),
+                "the embedding model is still loading; retry shortly",
             ));
         }
     };
@@ -180,10 +181,7 @@ pub(crate) async fn embeddings(
             format!("input {i} is longer than {MAX_INPUT_CHARS} characters"),
         ));
     }
-    let embedded = worker.embed(texts, kind).await.map_err(|e| match e {
-        EncoderError::Closed => ApiError::Unavailable("the embedding worker stopped".into()),
-        other => ApiError::Internal(other.to_string()),
-    })?;
+    let embedded = worker.embed(texts, kind).await?;
     let data = embedded
         .vectors
         .iter()

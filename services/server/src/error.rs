@@ -71,6 +71,10 @@ pub struct ErrorDetail {
     pub code: String,
     /// What happened and, where possible, what to do.
     pub message: String,
+    /// The request's id (also the `x-request-id` header), to quote when
+    /// reporting a failure: the server log has the details under it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// An error returned by a handler.
@@ -100,9 +104,10 @@ pub enum ApiError {
     /// 413: the body is too large.
     #[error("{0}")]
     PayloadTooLarge(String),
-    /// 503: a dependency is down; retry later.
+    /// 503: a dependency is down; retry later. A fixed sentence: what
+    /// failed inside goes to the log, never to the client.
     #[error("{0}")]
-    Unavailable(String),
+    Unavailable(&'static str),
     /// 500: a bug or an unexpected failure; details are in the log.
     #[error("internal error")]
     Internal(String),
@@ -123,11 +128,32 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The message a client may read: fixed sentences for failures inside
+    /// the server (their details are logged), the error's own text for
+    /// what the client can act on.
+    pub(crate) fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => {
+                "internal error; quote the request id when reporting it".to_string()
+            }
+            ApiError::BadRequest { .. }
+            | ApiError::Unauthorized(_)
+            | ApiError::Forbidden(_)
+            | ApiError::TooManyRequests(_)
+            | ApiError::NotFound(_)
+            | ApiError::PayloadTooLarge(_)
+            | ApiError::Unavailable(_) => self.to_string(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => {
-                ApiError::Unavailable(format!("the database is unavailable: {m}"))
+                tracing::error!(error = %m, "the database is unavailable");
+                ApiError::Unavailable("the database is unavailable; retry shortly")
             }
             StoreError::NotFound { what, id } => {
                 ApiError::NotFound(format!("{what} `{id}` not found"))
@@ -148,12 +174,37 @@ impl From<zhishu_retrieval::RetrievalError> for ApiError {
     fn from(e: zhishu_retrieval::RetrievalError) -> Self {
         use zhishu_retrieval::RetrievalError as R;
         match e {
-            R::Unavailable(m) => ApiError::Unavailable(m),
+            R::Unavailable(m) => {
+                tracing::error!(error = %m, "the vector store is unavailable");
+                ApiError::Unavailable("the vector store is unavailable; retry shortly")
+            }
             R::InvalidFilter(m) => ApiError::BadRequest {
                 code: "invalid_filter",
+                message: format!("invalid filter: {m}"),
+            },
+            e @ (R::Vector(_)
+            | R::Lexical(_)
+            | R::Locked(_)
+            | R::Dimensions { .. }
+            | R::Io { .. }) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<zhishu_encoders::EncoderError> for ApiError {
+    fn from(e: zhishu_encoders::EncoderError) -> Self {
+        use zhishu_encoders::EncoderError as E;
+        match e {
+            E::Closed => ApiError::Unavailable("the embedding worker has stopped; retry shortly"),
+            E::TooLarge(m) => ApiError::BadRequest {
+                code: "input_too_long",
                 message: m,
             },
-            other => ApiError::Internal(other.to_string()),
+            e @ (E::MissingFile { .. }
+            | E::UnsupportedArchitecture { .. }
+            | E::Invalid { .. }
+            | E::Tokenizer(_)
+            | E::Model(_)) => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -164,7 +215,8 @@ impl From<zhishu_ingest::sync::SyncError> for ApiError {
         match e {
             S::Retrieval(e) => e.into(),
             S::Registry(e) => e.into(),
-            other => ApiError::Internal(other.to_string()),
+            S::Encoder(e) => e.into(),
+            S::NotFound(path) => ApiError::NotFound(format!("{path}: no such file or folder")),
         }
     }
 }
@@ -173,8 +225,61 @@ impl From<zhishu_audit::AuditError> for ApiError {
     fn from(e: zhishu_audit::AuditError) -> Self {
         tracing::error!(error = %e, "refusing the request: its audit event could not be written");
         ApiError::Unavailable(
-            "the audit store is unavailable, so this request was refused and nothing was answered; retry later".into(),
+            "the audit store is unavailable, so this request was refused and nothing was answered; retry later",
         )
+    }
+}
+
+/// One mapping of every exchange error to a status, exhaustive: a new
+/// variant must be decided here.
+impl From<zhishu_query::ExchangeError> for ApiError {
+    fn from(e: zhishu_query::ExchangeError) -> Self {
+        use zhishu_engine::EngineError as G;
+        use zhishu_query::ExchangeError as X;
+        match e {
+            X::Invalid { code, message } => ApiError::BadRequest { code, message },
+            e @ (X::ConversationNotFound(_) | X::ModelNotFound { .. }) => {
+                ApiError::NotFound(e.to_string())
+            }
+            X::NoModel => ApiError::Unavailable(
+                "the language model is not available on this server; retry shortly",
+            ),
+            X::StoresUnavailable => ApiError::Unavailable(
+                "the document stores are not available on this server; retry shortly",
+            ),
+            X::ContextTooLong(m) => ApiError::BadRequest {
+                code: "context_length_exceeded",
+                message: m,
+            },
+            X::Busy(_) => ApiError::Unavailable(
+                "the model is busy: every slot and queue place is taken; retry in a few seconds",
+            ),
+            X::Stopped => ApiError::Unavailable("the generation engine has stopped; retry shortly"),
+            X::Retrieval(e) => e.into(),
+            X::Engine(G::Request(m)) => ApiError::BadRequest {
+                code: "invalid_request",
+                message: m,
+            },
+            X::Engine(G::Busy(_)) => ApiError::Unavailable(
+                "the model is busy: every slot and queue place is taken; retry in a few seconds",
+            ),
+            X::Engine(G::Stopped) => {
+                ApiError::Unavailable("the generation engine has stopped; retry shortly")
+            }
+            X::Engine(
+                e @ (G::Config { .. }
+                | G::Architecture(_)
+                | G::MissingTensor(_)
+                | G::Shape { .. }
+                | G::File { .. }
+                | G::Tokenizer(_)
+                | G::Template(_)
+                | G::Candle(_)),
+            ) => ApiError::Internal(e.to_string()),
+            X::Generation(m) => ApiError::Internal(format!("generation failed: {m}")),
+            X::Store(e) => e.into(),
+            X::Audit(e) => e.into(),
+        }
     }
 }
 
@@ -193,14 +298,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let message = match self {
-            ApiError::Internal(detail) => {
-                tracing::error!(detail = %detail, "internal error");
-                "internal error; quote the x-request-id response header when reporting it"
-                    .to_string()
-            }
-            other => other.to_string(),
-        };
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(detail = %detail, "internal error");
+        }
         let mut res = HttpResponse::build(self.status_code());
         match self {
             ApiError::Unavailable(_) => {
@@ -212,12 +312,17 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => {
                 res.insert_header(("WWW-Authenticate", "Bearer"));
             }
-            _ => {}
+            ApiError::BadRequest { .. }
+            | ApiError::Forbidden(_)
+            | ApiError::NotFound(_)
+            | ApiError::PayloadTooLarge(_)
+            | ApiError::Internal(_) => {}
         }
         res.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_string(),
-                message,
+                message: self.public_message(),
+                request_id: crate::middleware::current_request_id(),
             },
         })
     }
@@ -246,9 +351,15 @@ pub(crate) fn json_config(limit: usize) -> web::JsonConfig {
                     code: "unsupported_content_type",
                     message: "send the body as application/json".into(),
                 },
-                _ => ApiError::BadRequest {
+                actix_web::error::JsonPayloadError::Deserialize(_)
+                | actix_web::error::JsonPayloadError::Serialize(_)
+                | actix_web::error::JsonPayloadError::Payload(_) => ApiError::BadRequest {
                     code: "invalid_json",
                     message: err.to_string(),
+                },
+                other => ApiError::BadRequest {
+                    code: "invalid_json",
+                    message: other.to_string(),
                 },
             };
             api.into()

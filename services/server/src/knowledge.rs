@@ -15,21 +15,14 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use utoipa::ToSchema;
-use zhishu_audit::{Outcome, RetrievedSource};
+use zhishu_audit::Outcome;
 use zhishu_ingest::jobs::JobManager;
 use zhishu_ingest::sync::{Event, JobSpec};
-use zhishu_retrieval::{HybridSearcher, Mode, Scope, SearchFilter, SearchOptions, SearchResults};
-use zhishu_store::{DocumentRecord, Repository};
+use zhishu_query::{ExchangeError, SearchAsk};
+use zhishu_retrieval::{HybridSearcher, Mode, Scope, SearchFilter, SearchResults};
+use zhishu_store::{DocumentRecord, DocumentRegistry};
 
-/// Group every authenticated caller belongs to.
-pub const PUBLIC_GROUP: &str = "public";
-/// Most neighbours attached on each side of a hit.
-const MAX_NEIGHBOURS: usize = 5;
-
-/// Most hits one search returns.
-const MAX_K: usize = 100;
-/// Longest query, in characters.
-const MAX_QUERY_CHARS: usize = 4000;
+pub use zhishu_query::exchange::PUBLIC_GROUP;
 
 /// The loaded knowledge services.
 pub struct Knowledge {
@@ -55,25 +48,22 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 pub(crate) fn knowledge(state: &AppState) -> Result<Arc<Knowledge>, ApiError> {
     match state.knowledge.get() {
         Some(Ok(k)) => Ok(k.clone()),
-        Some(Err(e)) => Err(ApiError::Unavailable(format!(
-            "the document stores are not available: {e}"
-        ))),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "the document stores are not available");
+            Err(ApiError::Unavailable(
+                "the document stores are not available on this server; see the server log",
+            ))
+        }
         None => Err(ApiError::Unavailable(
-            "the embedding model and document stores are still loading; retry shortly".into(),
+            "the embedding model and document stores are still loading; retry shortly",
         )),
     }
 }
 
-/// The caller's scope: their groups and `public`.
+/// The caller's scope: their groups and `public` (the exchange service's
+/// rule, for every front end).
 pub(crate) fn scope_of<P: Policy>(caller: &Caller<P>) -> Scope {
-    Scope::of_groups(
-        caller
-            .principal
-            .groups
-            .iter()
-            .cloned()
-            .chain(std::iter::once(PUBLIC_GROUP.to_owned())),
-    )
+    caller.asker().scope()
 }
 
 /// Resolves a requested folder and checks that it lies under an allowed
@@ -363,79 +353,27 @@ pub(crate) async fn search(
     caller: Caller<Authenticated>,
     raw: web::Bytes,
 ) -> Result<web::Json<SearchResults>, ApiError> {
-    let body: SearchRequest = parse_json(&raw)?;
-    if body.query.trim().is_empty() {
-        return Err(bad("invalid_query", "`query` is empty"));
-    }
-    if body.query.chars().count() > MAX_QUERY_CHARS {
-        return Err(bad(
-            "invalid_query",
-            format!("`query` is longer than {MAX_QUERY_CHARS} characters"),
-        ));
-    }
-    let k = body.k.unwrap_or(10);
-    if k == 0 || k > MAX_K {
-        return Err(bad("invalid_k", format!("`k` must be 1–{MAX_K}")));
-    }
-    let filter = body.filters.unwrap_or_default();
-    filter
-        .validate()
-        .map_err(|e| bad("invalid_filter", e.to_string()))?;
-    let mode = match (
-        body.mode.unwrap_or(Mode::Hybrid),
-        body.rerank.unwrap_or(false),
-    ) {
-        (Mode::Hybrid, true) => Mode::HybridRerank,
-        (m, _) => m,
+    let asker = caller.asker();
+    let exchanges = state.exchanges();
+    let body: SearchRequest = match parse_json(&raw) {
+        Ok(b) => b,
+        Err(e) => {
+            let e = ExchangeError::invalid("invalid_json", e.to_string());
+            return Err(exchanges.refuse(&asker, "search", e).await.into());
+        }
     };
-    let kn = knowledge(&state)?;
-    if mode == Mode::HybridRerank && kn.searcher.reranker.is_none() {
-        return Err(bad(
-            "rerank_unavailable",
-            "no cross-encoder is configured on this server ([reranker] model); search without `rerank`",
-        ));
-    }
-    let neighbours = body.neighbours.unwrap_or(kn.searcher.fusion.neighbours);
-    if neighbours > MAX_NEIGHBOURS {
-        return Err(bad(
-            "invalid_neighbours",
-            format!("`neighbours` must be 0–{MAX_NEIGHBOURS}"),
-        ));
-    }
-    let scope = scope_of(&caller);
-    let started = std::time::Instant::now();
-    let options = SearchOptions {
-        mode,
-        neighbours,
-        query_vector: None,
+    let ask = SearchAsk {
+        query: body.query,
+        k: body.k,
+        filter: body.filters.unwrap_or_default(),
+        mode: body.mode.unwrap_or(Mode::Hybrid),
+        rerank: body.rerank.unwrap_or(false),
+        neighbours: body.neighbours,
     };
-    let results = kn
-        .searcher
-        .search_with(&body.query, k, &scope, &filter, &options)
+    let kn = knowledge(&state).ok();
+    let results = exchanges
+        .search(&asker, ask, kn.as_ref().map(|k| &k.searcher))
         .await?;
-    let mut ev = caller.event("search", Outcome::Ok);
-    ev.question = Some(body.query.clone());
-    ev.input = Some(
-        serde_json::json!({"k": k, "filters": filter, "mode": mode, "neighbours": neighbours}),
-    );
-    // Every chunk the caller receives is audited: hits with their score,
-    // attached neighbours with none.
-    let source = |c: &zhishu_retrieval::ChunkDoc, score: f32| RetrievedSource {
-        chunk_id: c.chunk_id.clone(),
-        document_id: c.document_id.clone(),
-        document_version: c.version,
-        score: f64::from(score),
-    };
-    ev.retrieved = results
-        .hits
-        .iter()
-        .flat_map(|h| {
-            std::iter::once(source(&h.chunk, h.score))
-                .chain(h.neighbours.iter().map(|n| source(n, 0.0)))
-        })
-        .collect();
-    ev.latency_ms = Some(started.elapsed().as_millis() as u64);
-    state.audit.record(ev).await?;
     Ok(web::Json(results))
 }
 

@@ -13,6 +13,7 @@
 pub mod access;
 mod audit_api;
 mod chat;
+mod departure;
 mod embeddings;
 mod error;
 mod identity;
@@ -76,6 +77,7 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
             .configure(chat::configure)
             .default_service(web::to(ui::fallback))
     })
+    .on_connect(departure::on_connect)
     .shutdown_timeout(cfg.shutdown_timeout_secs)
     .client_request_timeout(Duration::from_secs(30))
     // actix treats SIGINT as a forced stop; we want both SIGINT and SIGTERM

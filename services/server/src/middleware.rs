@@ -14,6 +14,17 @@ use crate::AppState;
 /// The request id header, accepted from a trusted proxy or generated.
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+tokio::task_local! {
+    /// The id of the request being served, for error bodies built where the
+    /// request itself is out of reach.
+    static CURRENT_REQUEST: String;
+}
+
+/// The id of the request being served on this task, if any.
+pub(crate) fn current_request_id() -> Option<String> {
+    CURRENT_REQUEST.try_with(Clone::clone).ok()
+}
+
 /// The id of the current request, available to handlers as an extension.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -50,7 +61,9 @@ pub(crate) async fn request_context(
         m.start();
     }
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    let result = CURRENT_REQUEST
+        .scope(id.clone(), next.call(req).instrument(span.clone()))
+        .await;
     let elapsed = started.elapsed();
     let (status, route) = match &result {
         Ok(res) => (

@@ -11,7 +11,7 @@ use utoipa::OpenApi;
         crate::ops::healthz, crate::ops::readyz, crate::ops::metrics, crate::ops::openapi,
         crate::identity::login, crate::identity::logout, crate::identity::me,
         crate::identity::providers, crate::identity::sso_login, crate::identity::sso_callback,
-        crate::audit_api::events, crate::audit_api::event, crate::audit_api::export, crate::audit_api::verify_chain,
+        crate::audit_api::events, crate::audit_api::event, crate::audit_api::passage, crate::audit_api::export, crate::audit_api::verify_chain,
         crate::embeddings::embeddings,
         crate::knowledge::create_job, crate::knowledge::job_status, crate::knowledge::job_events,
         crate::knowledge::cancel_job, crate::knowledge::search, crate::knowledge::upload_document,

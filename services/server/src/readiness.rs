@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use utoipa::ToSchema;
 use zhishu_core::config::VectorBackend;
-use zhishu_store::{Backend, Repository};
+use zhishu_store::{AuditStore, Backend};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Serialize, ToSchema)]

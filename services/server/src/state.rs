@@ -13,7 +13,7 @@ use zhishu_auth::{Authenticator, RateLimiter};
 use zhishu_core::Config;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_ingest::jobs::JobManager;
-use zhishu_query::Rag;
+use zhishu_query::{Exchanges, Rag};
 use zhishu_store::{Repository, SqlStore, StoreError};
 
 /// Which API a process serves. A single box serves both; scaled out, the
@@ -73,6 +73,12 @@ pub struct AppState {
     pub rag: Arc<OnceLock<Result<Arc<Rag>, String>>>,
     /// When the process started, seconds since the epoch.
     pub started_at: u64,
+    /// This process among those sharing the database (host and listen
+    /// address): exchanges it left open when it last stopped are closed as
+    /// interrupted when it starts.
+    pub node: String,
+    /// When the process started, Unix milliseconds.
+    started_ms: i64,
     pub(crate) limiter: RateLimiter,
     pub(crate) login_limiter: RateLimiter,
     pub(crate) metrics: Metrics,
@@ -105,6 +111,8 @@ impl AppState {
             load_engine(&config, rag.clone(), metrics.registry.clone());
         }
         Ok(Self {
+            node: format!("{}:{}", host_name(), config.server.listen),
+            started_ms: zhishu_store::now_ms(),
             rag,
             started_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -122,6 +130,17 @@ impl AppState {
             metrics,
             migrations: RwLock::new(MigrationState::Pending("not attempted yet".into())),
         })
+    }
+
+    /// The exchange service over what this process has loaded so far.
+    pub fn exchanges(&self) -> Exchanges {
+        Exchanges::new(
+            self.rag.get().and_then(|r| r.as_ref().ok().cloned()),
+            self.audit.clone(),
+            Arc::new(self.store.clone()),
+            self.config.audit.store_prompts,
+            self.node.clone(),
+        )
     }
 
     pub(crate) fn migration_state(&self) -> MigrationState {
@@ -149,6 +168,7 @@ pub(crate) async fn migrate_until_ready(state: Arc<AppState>) {
             Ok(()) => {
                 info!("database schema is up to date");
                 state.set_migration_state(MigrationState::Done);
+                close_interrupted(&state).await;
                 return;
             }
             Err(StoreError::Unavailable(e)) => {
@@ -164,6 +184,38 @@ pub(crate) async fn migrate_until_ready(state: Arc<AppState>) {
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(10));
     }
+}
+
+/// Closes, as interrupted, the exchanges this node's previous life left
+/// open (it stopped while answering), so the trail accounts for each.
+async fn close_interrupted(state: &AppState) {
+    let repo: &dyn Repository = &state.store;
+    match zhishu_query::exchange::close_interrupted(
+        &state.audit,
+        repo,
+        &state.node,
+        state.started_ms,
+    )
+    .await
+    {
+        Ok(0) => {}
+        Ok(n) => warn!(
+            exchanges = n,
+            "closed exchanges interrupted when this node last stopped"
+        ),
+        Err(e) => {
+            warn!(error = %e, "cannot close interrupted exchanges; will try at the next start")
+        }
+    }
+}
+
+/// The machine's host name (Linux), for the node name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Loads the embedding model on a thread of its own and starts its worker.

@@ -23,7 +23,10 @@ pub mod testing;
 pub use error::StoreError;
 pub use pool::{Backend, SqlStore};
 pub use records::*;
-pub use repository::Repository;
+pub use repository::{
+    AuditStore, ConversationStore, DocumentRegistry, ExchangeRegistry, ExchangeStore,
+    IdentityStore, JobStore, Repository,
+};
 
 /// Milliseconds since the Unix epoch, the time unit of every stored time.
 pub fn now_ms() -> i64 {

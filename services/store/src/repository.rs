@@ -1,17 +1,20 @@
-//! The repository contract the services program against.
+//! The repository contract the services program against: one trait per
+//! concern, so that each crate takes only what it uses (the audit writer
+//! cannot touch documents, the exchange service cannot touch users), and
+//! [`Repository`] for code that wires them together.
 
 use crate::StoreError;
 use crate::records::*;
 use async_trait::async_trait;
 
-/// Reads and writes of the relational store. Implemented by
-/// [`crate::SqlStore`] on both SQLite and PostgreSQL.
+/// The document registry: documents, their versions and chunks (ingestion
+/// writes it; search and the library read it).
 ///
 /// # Cancel safety
 /// Methods that write more than one row run in a transaction: dropping the
 /// future rolls it back, never leaving half a write.
 #[async_trait]
-pub trait Repository: Send + Sync {
+pub trait DocumentRegistry: Send + Sync {
     /// Registers a document or records a new version of it.
     ///
     /// A changed `content_hash` raises the version and resets the status to
@@ -20,8 +23,10 @@ pub trait Repository: Send + Sync {
         &self,
         doc: &NewDocument,
     ) -> Result<(DocumentRecord, Upsert), StoreError>;
+
     /// One document by id.
     async fn document(&self, id: &str) -> Result<DocumentRecord, StoreError>;
+
     /// Documents of a collection (all collections when `None`), by path.
     async fn list_documents(
         &self,
@@ -29,6 +34,7 @@ pub trait Repository: Send + Sync {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<DocumentRecord>, StoreError>;
+
     /// Sets a document's status and error.
     async fn set_document_status(
         &self,
@@ -36,8 +42,10 @@ pub trait Repository: Send + Sync {
         status: DocumentStatus,
         error: Option<&str>,
     ) -> Result<(), StoreError>;
+
     /// Deletes a document and its chunks.
     async fn delete_document(&self, id: &str) -> Result<(), StoreError>;
+
     /// Replaces every chunk of a document with those of `version`.
     async fn replace_chunks(
         &self,
@@ -45,9 +53,18 @@ pub trait Repository: Send + Sync {
         version: i64,
         chunks: &[ChunkRecord],
     ) -> Result<(), StoreError>;
+
     /// The chunks of a document, by ordinal.
     async fn chunks(&self, document_id: &str) -> Result<Vec<ChunkRecord>, StoreError>;
+}
 
+/// Ingestion jobs and their progress.
+///
+/// # Cancel safety
+/// Methods that write more than one row run in a transaction: dropping the
+/// future rolls it back, never leaving half a write.
+#[async_trait]
+pub trait JobStore: Send + Sync {
     /// Creates a queued ingest job.
     async fn create_job(
         &self,
@@ -56,10 +73,13 @@ pub trait Repository: Send + Sync {
         access_groups: &[String],
         created_by: &str,
     ) -> Result<JobRecord, StoreError>;
+
     /// One job by id.
     async fn job(&self, id: &str) -> Result<JobRecord, StoreError>;
+
     /// Recent jobs, newest first.
     async fn list_jobs(&self, limit: i64) -> Result<Vec<JobRecord>, StoreError>;
+
     /// Records progress and state. Entering `running` sets `started_at`;
     /// entering a terminal state sets `finished_at`.
     async fn update_job(
@@ -69,15 +89,28 @@ pub trait Repository: Send + Sync {
         progress: &JobProgress,
         error: Option<&str>,
     ) -> Result<JobRecord, StoreError>;
+}
 
+/// Users, API keys and web sessions (authentication, `zhishu users` and
+/// `zhishu keys`).
+///
+/// # Cancel safety
+/// Methods that write more than one row run in a transaction: dropping the
+/// future rolls it back, never leaving half a write.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
     /// Creates a user; a taken username is a [`StoreError::Conflict`].
     async fn create_user(&self, user: &NewUser) -> Result<UserRecord, StoreError>;
+
     /// One user by login name.
     async fn user_by_name(&self, username: &str) -> Result<UserRecord, StoreError>;
+
     /// Every user, by login name.
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
+
     /// Disables a user (idempotent).
     async fn disable_user(&self, username: &str) -> Result<UserRecord, StoreError>;
+
     /// Replaces a user's roles and access groups (single sign-on keeps
     /// them in step with the identity provider at every sign-in).
     async fn set_user_access(
@@ -89,29 +122,45 @@ pub trait Repository: Send + Sync {
 
     /// Stores an API key; a taken prefix is a [`StoreError::Conflict`].
     async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRecord, StoreError>;
+
     /// The key with this public prefix.
     async fn api_key_by_prefix(&self, prefix: &str) -> Result<ApiKeyRecord, StoreError>;
+
     /// Revokes a key (idempotent).
     async fn revoke_api_key(&self, id: &str) -> Result<(), StoreError>;
 
     /// One user by id.
     async fn user_by_id(&self, id: &str) -> Result<UserRecord, StoreError>;
+
     /// Every API key, newest first.
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
     /// Records a successful use of a key.
     async fn touch_api_key(&self, id: &str) -> Result<(), StoreError>;
 
     /// Stores a new session.
     async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+
     /// The session with this token hash.
     async fn session(&self, token_hash: &str) -> Result<SessionRecord, StoreError>;
+
     /// Ends a session (idempotent).
     async fn revoke_session(&self, token_hash: &str) -> Result<(), StoreError>;
+}
 
+/// The audit chain's rows: append and read only (building and verifying the
+/// chain is the audit crate's work).
+///
+/// # Cancel safety
+/// Methods that write more than one row run in a transaction: dropping the
+/// future rolls it back, never leaving half a write.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
     /// Appends links to the audit chain in one transaction: all or none.
     /// A taken `seq` is a [`StoreError::Conflict`]: another writer got there
     /// first, and nothing was written.
     async fn append_audit_batch(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+
     /// Appends links after the current tail, in one transaction that holds
     /// the chain's lock (a PostgreSQL advisory lock; SQLite's write lock), so
     /// writers in several processes extend one chain without forking it.
@@ -123,33 +172,70 @@ pub trait Repository: Send + Sync {
         genesis: &str,
         hash: for<'r> fn(&'r AuditRecord) -> String,
     ) -> Result<Vec<AuditRecord>, StoreError>;
+
     /// One link by event id.
     async fn audit_event(&self, id: &str) -> Result<AuditRecord, StoreError>;
+
     /// Links matching the filter, newest first.
     async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
+
     /// The most recent retention anchor, if any purge ran.
     async fn latest_audit_anchor(&self) -> Result<Option<AuditAnchor>, StoreError>;
+
     /// Records the anchor and deletes every event at or below it, in one
     /// transaction. Returns how many events were removed.
     async fn purge_audit(&self, anchor: &AuditAnchor) -> Result<u64, StoreError>;
+
     /// The last event that happened before `before_ms`.
     async fn last_audit_before(&self, before_ms: i64) -> Result<Option<AuditRecord>, StoreError>;
+
     /// Appends one link to the audit chain. A taken `seq` is a
     /// [`StoreError::Conflict`]: another writer got there first.
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+
     /// The last link of the chain, if any.
     async fn last_audit(&self) -> Result<Option<AuditRecord>, StoreError>;
+
     /// Links with `seq > after`, in order, at most `limit`.
     async fn audit_after(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
+}
 
+/// Exchanges that have started and not yet closed (see
+/// `zhishu_query::exchange`).
+///
+/// # Cancel safety
+/// Methods that write more than one row run in a transaction: dropping the
+/// future rolls it back, never leaving half a write.
+#[async_trait]
+pub trait ExchangeRegistry: Send + Sync {
+    /// Notes an exchange as started (before its `exchange.started` audit
+    /// event is written).
+    async fn open_exchange(&self, exchange: &OpenExchange) -> Result<(), StoreError>;
+
+    /// Notes an exchange as closed (after its closing audit event).
+    async fn close_exchange(&self, exchange_id: &str) -> Result<(), StoreError>;
+
+    /// Exchanges started and not closed, oldest first.
+    async fn open_exchanges(&self) -> Result<Vec<OpenExchange>, StoreError>;
+}
+
+/// Each user's conversations.
+///
+/// # Cancel safety
+/// Methods that write more than one row run in a transaction: dropping the
+/// future rolls it back, never leaving half a write.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
     /// Starts a conversation owned by `owner`.
     async fn create_conversation(
         &self,
         owner: &str,
         title: &str,
     ) -> Result<ConversationRecord, StoreError>;
+
     /// One of `owner`'s conversations; `NotFound` for anyone else's.
     async fn conversation(&self, owner: &str, id: &str) -> Result<ConversationRecord, StoreError>;
+
     /// `owner`'s conversations, most recently active first.
     async fn list_conversations(
         &self,
@@ -157,8 +243,10 @@ pub trait Repository: Send + Sync {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<ConversationRecord>, StoreError>;
+
     /// The messages of one of `owner`'s conversations, in order.
     async fn messages(&self, owner: &str, id: &str) -> Result<Vec<MessageRecord>, StoreError>;
+
     /// Appends messages to one of `owner`'s conversations, atomically.
     async fn append_messages(
         &self,
@@ -166,4 +254,32 @@ pub trait Repository: Send + Sync {
         id: &str,
         messages: &[NewMessage],
     ) -> Result<(), StoreError>;
+}
+
+/// What the exchange service writes: conversations, and which exchanges
+/// are open.
+pub trait ExchangeStore: ConversationStore + ExchangeRegistry {}
+
+impl<T: ConversationStore + ExchangeRegistry + ?Sized> ExchangeStore for T {}
+
+/// Everything the relational store does, one trait per concern above.
+/// Implemented by [`crate::SqlStore`] on both SQLite and PostgreSQL (and by
+/// anything that implements every part). Crates take the narrowest part
+/// they use: the audit writer an [`AuditStore`], authentication an
+/// [`IdentityStore`], the exchange service an [`ExchangeStore`]; a
+/// `dyn Repository` coerces to any of them.
+pub trait Repository:
+    DocumentRegistry + JobStore + IdentityStore + AuditStore + ExchangeRegistry + ConversationStore
+{
+}
+
+impl<T> Repository for T where
+    T: DocumentRegistry
+        + JobStore
+        + IdentityStore
+        + AuditStore
+        + ExchangeRegistry
+        + ConversationStore
+        + ?Sized
+{
 }

@@ -19,6 +19,42 @@ both_backends! {
     audit_search_filters_are_parameters;
     sessions_expire_and_revoke;
     conversations_belong_to_their_owner;
+    open_exchanges_are_noted_and_cleared;
+}
+
+async fn open_exchanges_are_noted_and_cleared(db: &TestDb) {
+    let s = &db.store;
+    assert!(s.open_exchanges().await.unwrap().is_empty());
+    let open = |id: &str, node: &str, at: i64| OpenExchange {
+        exchange_id: id.into(),
+        node: node.into(),
+        action: "chat.completion".into(),
+        actor: "张伟".into(),
+        started_at: at,
+    };
+    s.open_exchange(&open("x2", "host-b:8080", 20))
+        .await
+        .unwrap();
+    s.open_exchange(&open("x1", "host-a:8080", 10))
+        .await
+        .unwrap();
+    assert!(
+        s.open_exchange(&open("x1", "host-a:8080", 30))
+            .await
+            .is_err(),
+        "an exchange opens once"
+    );
+    assert_eq!(
+        s.open_exchanges().await.unwrap(),
+        vec![open("x1", "host-a:8080", 10), open("x2", "host-b:8080", 20)],
+        "oldest first"
+    );
+    s.close_exchange("x1").await.unwrap();
+    s.close_exchange("x1").await.unwrap();
+    assert_eq!(
+        s.open_exchanges().await.unwrap(),
+        vec![open("x2", "host-b:8080", 20)]
+    );
 }
 
 async fn audit_search_filters_are_parameters(db: &TestDb) {

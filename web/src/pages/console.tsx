@@ -3,7 +3,7 @@
 // of the hash chain.
 
 import { useEffect, useState } from "preact/hooks";
-import { api, query, type AuditEventView, type Verification } from "../api";
+import { api, query, type AuditEventView, type AuditPassage, type Verification } from "../api";
 import { formatTime, t } from "../i18n";
 import { ErrorNote } from "../components/error";
 import { Field } from "../components/field";
@@ -191,6 +191,26 @@ export function Console() {
 
 function EventDetail({ view, onClose }: { view: AuditEventView; onClose: () => void }) {
   const ev = view.event;
+  const [passage, setPassage] = useState<AuditPassage | null>(null);
+  const [passageError, setPassageError] = useState<unknown>(null);
+  useEffect(() => {
+    setPassage(null);
+    setPassageError(null);
+  }, [view.id]);
+  const readPassage = async (chunk: string) => {
+    setPassageError(null);
+    try {
+      setPassage(
+        await api<AuditPassage>(
+          "GET",
+          `/v1/audit/events/${encodeURIComponent(view.id)}/passages/${encodeURIComponent(chunk)}`,
+        ),
+      );
+    } catch (e) {
+      setPassage(null);
+      setPassageError(e);
+    }
+  };
   return (
     <aside class="panel event-detail" aria-labelledby="event-title">
       <div class="panel-head">
@@ -228,24 +248,46 @@ function EventDetail({ view, onClose }: { view: AuditEventView; onClose: () => v
       {ev.retrieved && ev.retrieved.length > 0 && (
         <>
           <h3>{t("console.sources")}</h3>
-          <table class="compact">
+          <table class="compact sources">
             <thead>
               <tr>
                 <th scope="col">{t("console.document")}</th>
-                <th scope="col">{t("console.chunk")}</th>
+                <th scope="col">{t("console.page")}</th>
+                <th scope="col">{t("console.version")}</th>
                 <th scope="col">{t("console.score")}</th>
+                <th scope="col"><span class="sr-only">{t("console.read")}</span></th>
               </tr>
             </thead>
             <tbody>
               {ev.retrieved.map((r) => (
                 <tr>
-                  <td class="mono small">{r.document_id}</td>
-                  <td class="mono small">{r.chunk_id}</td>
+                  <td>
+                    {r.title ?? <span class="mono small">{r.document_id}</span>}
+                    {r.section && <span class="small muted"> · {r.section}</span>}
+                    {r.path && <div class="mono small muted">{r.path}</div>}
+                  </td>
+                  <td>{r.page ?? "—"}</td>
+                  <td>{r.document_version}</td>
                   <td>{r.score.toFixed(4)}</td>
+                  <td>
+                    <button type="button" class="ghost small" onClick={() => readPassage(r.chunk_id)}>
+                      {t("console.read")}
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
+          {passage && (
+            <div class="passage-view">
+              <h4>
+                {t("console.passage")}: {passage.title}
+                {passage.page != null && ` · p.${passage.page}`} · v{passage.document_version}
+              </h4>
+              <blockquote class="passage">{passage.text}</blockquote>
+            </div>
+          )}
+          <ErrorNote error={passageError} />
         </>
       )}
       {ev.citations && ev.citations.length > 0 && (

@@ -6,6 +6,7 @@
 mod audit;
 mod conversations;
 mod documents;
+mod exchanges;
 mod identity;
 mod jobs;
 
@@ -54,46 +55,9 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Forwards the trait to the inherent methods of each module.
+/// Forwards each trait to the inherent methods of each module.
 #[async_trait::async_trait]
-impl crate::Repository for crate::SqlStore {
-    async fn create_conversation(
-        &self,
-        owner: &str,
-        title: &str,
-    ) -> Result<crate::ConversationRecord, StoreError> {
-        self.create_conversation_impl(owner, title).await
-    }
-    async fn conversation(
-        &self,
-        owner: &str,
-        id: &str,
-    ) -> Result<crate::ConversationRecord, StoreError> {
-        self.conversation_impl(owner, id).await
-    }
-    async fn list_conversations(
-        &self,
-        owner: &str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<crate::ConversationRecord>, StoreError> {
-        self.list_conversations_impl(owner, limit, offset).await
-    }
-    async fn messages(
-        &self,
-        owner: &str,
-        id: &str,
-    ) -> Result<Vec<crate::MessageRecord>, StoreError> {
-        self.messages_impl(owner, id).await
-    }
-    async fn append_messages(
-        &self,
-        owner: &str,
-        id: &str,
-        messages: &[crate::NewMessage],
-    ) -> Result<(), StoreError> {
-        self.append_messages_impl(owner, id, messages).await
-    }
+impl crate::DocumentRegistry for crate::SqlStore {
     async fn upsert_document(
         &self,
         d: &crate::NewDocument,
@@ -133,6 +97,10 @@ impl crate::Repository for crate::SqlStore {
     async fn chunks(&self, id: &str) -> Result<Vec<crate::ChunkRecord>, StoreError> {
         self.chunks_impl(id).await
     }
+}
+
+#[async_trait::async_trait]
+impl crate::JobStore for crate::SqlStore {
     async fn create_job(
         &self,
         root: &str,
@@ -157,6 +125,10 @@ impl crate::Repository for crate::SqlStore {
     ) -> Result<crate::JobRecord, StoreError> {
         self.update_job_impl(id, s, p, e).await
     }
+}
+
+#[async_trait::async_trait]
+impl crate::IdentityStore for crate::SqlStore {
     async fn create_user(&self, u: &crate::NewUser) -> Result<crate::UserRecord, StoreError> {
         self.create_user_impl(u).await
     }
@@ -189,41 +161,6 @@ impl crate::Repository for crate::SqlStore {
     async fn revoke_api_key(&self, id: &str) -> Result<(), StoreError> {
         self.revoke_api_key_impl(id).await
     }
-    async fn append_audit(&self, r: &crate::AuditRecord) -> Result<(), StoreError> {
-        self.append_audit_batch_impl(std::slice::from_ref(r)).await
-    }
-    async fn append_audit_batch(&self, r: &[crate::AuditRecord]) -> Result<(), StoreError> {
-        self.append_audit_batch_impl(r).await
-    }
-    async fn append_audit_chained(
-        &self,
-        links: Vec<crate::NewAuditLink>,
-        genesis: &str,
-        hash: for<'r> fn(&'r crate::AuditRecord) -> String,
-    ) -> Result<Vec<crate::AuditRecord>, StoreError> {
-        self.append_audit_chained_impl(links, genesis, hash).await
-    }
-    async fn latest_audit_anchor(&self) -> Result<Option<crate::AuditAnchor>, StoreError> {
-        self.latest_audit_anchor_impl().await
-    }
-    async fn purge_audit(&self, a: &crate::AuditAnchor) -> Result<u64, StoreError> {
-        self.purge_audit_impl(a).await
-    }
-    async fn last_audit_before(
-        &self,
-        before_ms: i64,
-    ) -> Result<Option<crate::AuditRecord>, StoreError> {
-        self.last_audit_before_impl(before_ms).await
-    }
-    async fn audit_event(&self, id: &str) -> Result<crate::AuditRecord, StoreError> {
-        self.audit_event_impl(id).await
-    }
-    async fn search_audit(
-        &self,
-        f: &crate::AuditFilter,
-    ) -> Result<Vec<crate::AuditRecord>, StoreError> {
-        self.search_audit_impl(f).await
-    }
     async fn user_by_id(&self, id: &str) -> Result<crate::UserRecord, StoreError> {
         self.user_by_id_impl(id).await
     }
@@ -242,6 +179,45 @@ impl crate::Repository for crate::SqlStore {
     async fn revoke_session(&self, h: &str) -> Result<(), StoreError> {
         self.revoke_session_impl(h).await
     }
+}
+
+#[async_trait::async_trait]
+impl crate::AuditStore for crate::SqlStore {
+    async fn append_audit_batch(&self, r: &[crate::AuditRecord]) -> Result<(), StoreError> {
+        self.append_audit_batch_impl(r).await
+    }
+    async fn append_audit_chained(
+        &self,
+        links: Vec<crate::NewAuditLink>,
+        genesis: &str,
+        hash: for<'r> fn(&'r crate::AuditRecord) -> String,
+    ) -> Result<Vec<crate::AuditRecord>, StoreError> {
+        self.append_audit_chained_impl(links, genesis, hash).await
+    }
+    async fn audit_event(&self, id: &str) -> Result<crate::AuditRecord, StoreError> {
+        self.audit_event_impl(id).await
+    }
+    async fn search_audit(
+        &self,
+        f: &crate::AuditFilter,
+    ) -> Result<Vec<crate::AuditRecord>, StoreError> {
+        self.search_audit_impl(f).await
+    }
+    async fn latest_audit_anchor(&self) -> Result<Option<crate::AuditAnchor>, StoreError> {
+        self.latest_audit_anchor_impl().await
+    }
+    async fn purge_audit(&self, a: &crate::AuditAnchor) -> Result<u64, StoreError> {
+        self.purge_audit_impl(a).await
+    }
+    async fn last_audit_before(
+        &self,
+        before_ms: i64,
+    ) -> Result<Option<crate::AuditRecord>, StoreError> {
+        self.last_audit_before_impl(before_ms).await
+    }
+    async fn append_audit(&self, r: &crate::AuditRecord) -> Result<(), StoreError> {
+        self.append_audit_batch_impl(std::slice::from_ref(r)).await
+    }
     async fn last_audit(&self) -> Result<Option<crate::AuditRecord>, StoreError> {
         self.last_audit_impl().await
     }
@@ -251,5 +227,59 @@ impl crate::Repository for crate::SqlStore {
         limit: i64,
     ) -> Result<Vec<crate::AuditRecord>, StoreError> {
         self.audit_after_impl(after, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ExchangeRegistry for crate::SqlStore {
+    async fn open_exchange(&self, e: &crate::OpenExchange) -> Result<(), StoreError> {
+        self.open_exchange_impl(e).await
+    }
+    async fn close_exchange(&self, exchange_id: &str) -> Result<(), StoreError> {
+        self.close_exchange_impl(exchange_id).await
+    }
+    async fn open_exchanges(&self) -> Result<Vec<crate::OpenExchange>, StoreError> {
+        self.open_exchanges_impl().await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ConversationStore for crate::SqlStore {
+    async fn create_conversation(
+        &self,
+        owner: &str,
+        title: &str,
+    ) -> Result<crate::ConversationRecord, StoreError> {
+        self.create_conversation_impl(owner, title).await
+    }
+    async fn conversation(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<crate::ConversationRecord, StoreError> {
+        self.conversation_impl(owner, id).await
+    }
+    async fn list_conversations(
+        &self,
+        owner: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<crate::ConversationRecord>, StoreError> {
+        self.list_conversations_impl(owner, limit, offset).await
+    }
+    async fn messages(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<Vec<crate::MessageRecord>, StoreError> {
+        self.messages_impl(owner, id).await
+    }
+    async fn append_messages(
+        &self,
+        owner: &str,
+        id: &str,
+        messages: &[crate::NewMessage],
+    ) -> Result<(), StoreError> {
+        self.append_messages_impl(owner, id, messages).await
     }
 }

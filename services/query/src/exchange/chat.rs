@@ -1,0 +1,484 @@
+//! A chat exchange: from the ask to the closing audit event.
+
+use super::{Asker, ExchangeError, Exchanges, MAX_MESSAGES, MAX_SOURCES, MAX_STOPS};
+use crate::{Answer, AnswerEvent, AnswerStream, Prepared, Question, Retrieval, Routed};
+use serde_json::json;
+use std::time::Instant;
+use tokio::sync::mpsc;
+use zhishu_audit::{AuditEvent, ModelInfo, Outcome};
+use zhishu_engine::{ChatMessage, SamplingParams};
+use zhishu_retrieval::{HybridSearcher, SearchFilter};
+use zhishu_store::{NewMessage, OpenExchange, StoreError, now_ms};
+
+/// The action of a chat exchange's closing event.
+const CHAT: &str = "chat.completion";
+/// Steps an answer may run ahead of a slow client.
+const STEPS_AHEAD: usize = 32;
+
+/// Sampling as the client asked; what is not set takes the configured or
+/// the model's recommended default (Qwen3's, thinking or not).
+#[derive(Debug, Clone, Default)]
+pub struct Sampling {
+    /// Tokens the answer may take. Default `chat.answer_tokens`.
+    pub max_tokens: Option<usize>,
+    /// Temperature. Default `chat.temperature`, else Qwen's.
+    pub temperature: Option<f32>,
+    /// Nucleus sampling. Default Qwen's.
+    pub top_p: Option<f32>,
+    /// Presence penalty. Default Qwen's.
+    pub presence_penalty: Option<f32>,
+    /// Frequency penalty. Default Qwen's.
+    pub frequency_penalty: Option<f32>,
+    /// Seed, for repeatable answers.
+    pub seed: Option<u64>,
+    /// Up to [`MAX_STOPS`] strings that end the answer.
+    pub stop: Vec<String>,
+}
+
+/// A question in its conversation, as a front end received it.
+#[derive(Debug, Clone, Default)]
+pub struct ChatAsk {
+    /// The model asked for; `None` for the served one.
+    pub model: Option<String>,
+    /// The messages, ending with the user's question.
+    pub messages: Vec<ChatMessage>,
+    /// Continue this stored conversation of the asker's.
+    pub conversation_id: Option<String>,
+    /// Ground the answer in documents (default on for every front end).
+    pub retrieval: bool,
+    /// Narrowing filters (they cannot widen the scope).
+    pub filter: SearchFilter,
+    /// Passages to retrieve. Default `chat.sources`.
+    pub k: Option<usize>,
+    /// Let the model think first.
+    pub thinking: bool,
+    /// Sampling.
+    pub sampling: Sampling,
+    /// Whether the front end streams the answer (recorded only).
+    pub stream: bool,
+    /// The client's own tag for its end user (OpenAI's `user`; the OS user
+    /// for the CLI), recorded only.
+    pub client_tag: Option<String>,
+}
+
+/// What a running exchange yields.
+#[derive(Debug)]
+pub enum Step {
+    /// New thinking and/or answer text.
+    Delta(Routed),
+    /// The end: the answer, recorded.
+    Done(Box<Finished>),
+    /// The end: a failure, recorded (or the audit failure itself).
+    Failed(ExchangeError),
+}
+
+/// A finished, recorded answer.
+#[derive(Debug)]
+pub struct Finished {
+    /// The answer.
+    pub answer: Answer,
+    /// The closing audit event.
+    pub audit_event_id: String,
+    /// The conversation it was added to (`None` for the CLI).
+    pub conversation_id: Option<String>,
+}
+
+/// A started exchange: its `exchange.started` event is committed and the
+/// engine is generating. [`Exchange::run`] takes it to its closing event.
+pub struct Exchange {
+    service: Exchanges,
+    id: String,
+    event: AuditEvent,
+    owner: Option<String>,
+    conversation_id: Option<String>,
+    question: String,
+    prepared: Prepared,
+    answer: AnswerStream,
+    started: Instant,
+    model: String,
+}
+
+impl Exchanges {
+    /// Starts a chat exchange: validates the ask, splices the stored
+    /// conversation, retrieves within the asker's scope with `searcher`
+    /// (`None` when the stores are not open), packs the prompt, starts
+    /// generation and commits the `exchange.started` audit event.
+    ///
+    /// # Errors
+    /// [`ExchangeError`]; every one is recorded in the audit trail first
+    /// (or is the audit failure itself).
+    ///
+    /// # Cancel safety
+    /// Dropping the future before it returns leaves at most an
+    /// `exchange.started` event without its closing event; the next
+    /// start-up closes it as interrupted.
+    #[tracing::instrument(skip_all, fields(via = asker.via.as_str()))]
+    pub async fn chat(
+        &self,
+        asker: &Asker,
+        ask: ChatAsk,
+        searcher: Option<&HybridSearcher>,
+    ) -> Result<Exchange, ExchangeError> {
+        let started = Instant::now();
+        let mut event = asker.event(CHAT, Outcome::Ok);
+        event.question = ask.messages.last().map(|m| m.content.clone());
+        match self.start(asker, ask, searcher, &mut event, started).await {
+            Ok(exchange) => Ok(exchange),
+            Err(e) => Err(self.record_failure(event, e, Some(started)).await),
+        }
+    }
+
+    async fn start(
+        &self,
+        asker: &Asker,
+        ask: ChatAsk,
+        searcher: Option<&HybridSearcher>,
+        event: &mut AuditEvent,
+        started: Instant,
+    ) -> Result<Exchange, ExchangeError> {
+        let rag = self.rag.clone().ok_or(ExchangeError::NoModel)?;
+        if let Some(model) = &ask.model
+            && model != rag.served_name()
+        {
+            return Err(ExchangeError::ModelNotFound {
+                asked: model.clone(),
+                served: rag.served_name().to_owned(),
+            });
+        }
+        let mut messages = ask.messages;
+        if messages.is_empty() {
+            return Err(ExchangeError::invalid(
+                "invalid_request",
+                "`messages` is empty",
+            ));
+        }
+        if messages.len() > MAX_MESSAGES {
+            return Err(ExchangeError::invalid(
+                "invalid_request",
+                format!("`messages` holds more than {MAX_MESSAGES} messages"),
+            ));
+        }
+        let params = sampling_params(&ask.sampling, ask.thinking, rag.chat_config())?;
+        if let Some(id) = &ask.conversation_id {
+            let Some(owner) = &asker.owner else {
+                return Err(ExchangeError::invalid(
+                    "invalid_request",
+                    "conversations are kept for signed-in users only",
+                ));
+            };
+            let stored = match self.repo.messages(owner, id).await {
+                Ok(m) => m,
+                Err(StoreError::NotFound { .. }) => {
+                    return Err(ExchangeError::ConversationNotFound(id.clone()));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            // A client that sends only the new question continues the
+            // stored conversation; one that sends the whole history is
+            // taken as sent.
+            if messages.iter().filter(|m| m.role != "system").count() == 1 {
+                let at = messages.len() - 1;
+                let history = stored
+                    .into_iter()
+                    .map(|m| ChatMessage::new(&m.role, m.content));
+                messages.splice(at..at, history);
+            }
+        }
+        ask.filter
+            .validate()
+            .map_err(|e| ExchangeError::invalid("invalid_filter", e.to_string()))?;
+        let k = ask.k.unwrap_or(rag.chat_config().sources);
+        if k == 0 || k > MAX_SOURCES {
+            return Err(ExchangeError::invalid(
+                "invalid_k",
+                format!("`k` must be 1–{MAX_SOURCES}"),
+            ));
+        }
+        let scope = asker.scope();
+        let searcher = match (ask.retrieval, searcher) {
+            (true, None) => return Err(ExchangeError::StoresUnavailable),
+            (true, Some(s)) => Some(s),
+            (false, _) => None,
+        };
+        event.input = Some(json!({
+            "via": asker.via.as_str(),
+            "messages": messages.len(),
+            "stream": ask.stream,
+            "retrieval": ask.retrieval,
+            "k": k,
+            "filters": ask.filter,
+            "scope": scope.groups(),
+            "enable_thinking": ask.thinking,
+            "conversation_id": ask.conversation_id,
+            "user": ask.client_tag,
+        }));
+        event.model = Some(ModelInfo {
+            name: rag.served_name().to_owned(),
+            parameters: serde_json::to_value(&params).unwrap_or_default(),
+        });
+        let prepared = rag
+            .prepare(Question {
+                messages: &messages,
+                retrieval: searcher.map(|searcher| Retrieval {
+                    searcher,
+                    scope: &scope,
+                    filter: &ask.filter,
+                    k,
+                }),
+                enable_thinking: ask.thinking,
+                max_tokens: params.max_new_tokens,
+            })
+            .await?;
+        if let Some(input) = event.input.as_mut() {
+            input["search_query"] = json!(prepared.search_query);
+            input["sources_in_prompt"] = json!(prepared.sources.len());
+            input["history_dropped"] = json!(prepared.history_dropped);
+        }
+        crate::record::prepared(event, &prepared, self.store_prompts);
+        // Generation starts now, overlapping the audit write below; no
+        // token can reach anyone before this function returns.
+        let answer = rag.generate(&prepared, params)?;
+
+        let id = uuid::Uuid::new_v4().to_string();
+        self.repo
+            .open_exchange(&OpenExchange {
+                exchange_id: id.clone(),
+                node: self.node.clone(),
+                action: CHAT.into(),
+                actor: asker.actor.user.clone(),
+                started_at: now_ms(),
+            })
+            .await?;
+        event.exchange_id = Some(id.clone());
+        let mut opening = event.clone();
+        opening.action = "exchange.started".into();
+        opening.prompt = opening.prompt.map(|mut p| {
+            p.text = None;
+            p
+        });
+        self.audit.record(opening).await?;
+        tracing::info!(exchange = %id, "exchange started");
+        Ok(Exchange {
+            service: self.clone(),
+            id,
+            event: event.clone(),
+            owner: asker.owner.clone(),
+            conversation_id: ask.conversation_id,
+            question: event.question.clone().unwrap_or_default(),
+            prepared,
+            answer,
+            started,
+            model: rag.served_name().to_owned(),
+        })
+    }
+}
+
+/// The sampling parameters of an ask: the model's recommended preset,
+/// then the configured defaults, then what the client set.
+fn sampling_params(
+    s: &Sampling,
+    thinking: bool,
+    chat: &zhishu_core::config::ChatConfig,
+) -> Result<SamplingParams, ExchangeError> {
+    let mut params = if thinking {
+        SamplingParams::qwen3_thinking()
+    } else {
+        SamplingParams::qwen3_non_thinking()
+    };
+    params.max_new_tokens = s.max_tokens.unwrap_or(chat.answer_tokens);
+    if let Some(t) = s.temperature.or(chat.temperature) {
+        params.temperature = t;
+    }
+    if let Some(p) = s.top_p {
+        params.top_p = p;
+    }
+    if let Some(p) = s.presence_penalty {
+        params.presence_penalty = p;
+    }
+    if let Some(p) = s.frequency_penalty {
+        params.frequency_penalty = p;
+    }
+    params.seed = s.seed;
+    if s.stop.len() > MAX_STOPS || s.stop.iter().any(String::is_empty) {
+        return Err(ExchangeError::invalid(
+            "invalid_request",
+            format!("`stop` takes up to {MAX_STOPS} non-empty strings"),
+        ));
+    }
+    params.stop = s.stop.clone();
+    params
+        .validate()
+        .map_err(|e| ExchangeError::invalid("invalid_request", e.to_string()))?;
+    Ok(params)
+}
+
+impl Exchange {
+    /// The exchange id its audit events carry.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The packed prompt: sources by label, the search query, history
+    /// left out.
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
+
+    /// The served model's name.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Runs the exchange to its end on a task of its own and returns its
+    /// steps. The task writes the closing audit event whatever happens: if
+    /// the receiver is dropped (the client left, streaming or not), it
+    /// stops generation and records the partial answer as `cancelled`.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn run(self) -> mpsc::Receiver<Step> {
+        let (tx, rx) = mpsc::channel(STEPS_AHEAD);
+        tokio::spawn(self.drive(tx));
+        rx
+    }
+
+    async fn drive(mut self, tx: mpsc::Sender<Step>) {
+        let mut partial = String::new();
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = tx.closed() => return self.cancelled(partial).await,
+                next = self.answer.next() => next,
+            };
+            let step = match next {
+                Some(Ok(AnswerEvent::Delta(d))) => {
+                    partial.push_str(&d.content);
+                    if tx.send(Step::Delta(d)).await.is_err() {
+                        return self.cancelled(partial).await;
+                    }
+                    continue;
+                }
+                Some(Ok(AnswerEvent::Done(answer))) => match self.answered(answer).await {
+                    Ok(f) => Step::Done(Box::new(f)),
+                    Err(e) => Step::Failed(e),
+                },
+                Some(Err(e)) => Step::Failed(self.failed(e.into(), partial).await),
+                None => Step::Failed(self.failed(ExchangeError::Stopped, partial).await),
+            };
+            let _ = tx.send(step).await;
+            return;
+        }
+    }
+
+    /// The closing event, from the opening one.
+    fn closing(&self, outcome: Outcome) -> AuditEvent {
+        let mut ev = self.event.clone();
+        ev.outcome = outcome;
+        ev.latency_ms = Some(self.started.elapsed().as_millis() as u64);
+        ev
+    }
+
+    async fn cancelled(self, partial: String) {
+        let mut ev = self.closing(Outcome::Cancelled);
+        ev.answer = Some(partial);
+        ev.error = Some("the client closed the connection before the answer ended".into());
+        let Self {
+            service,
+            id,
+            answer,
+            ..
+        } = self;
+        // Stop generating before writing: the engine frees the blocks.
+        drop(answer);
+        match service.audit.record(ev).await {
+            Ok(_) => close_row(&service, &id).await,
+            Err(e) => tracing::error!(error = %e, exchange = %id,
+                "cannot record an abandoned exchange; the next start-up records it as interrupted"),
+        }
+    }
+
+    async fn failed(&self, error: ExchangeError, partial: String) -> ExchangeError {
+        let mut ev = self.closing(Outcome::Error);
+        ev.answer = Some(partial);
+        self.service.record_failure(ev, error, None).await
+    }
+
+    /// Records the answer, then adds the exchange to the asker's
+    /// conversation (creating it for a first question).
+    async fn answered(&self, answer: Answer) -> Result<Finished, ExchangeError> {
+        let t = &self.prepared.timings;
+        tracing::info!(
+            exchange = %self.id,
+            rewrite_ms = t.rewrite_ms,
+            retrieval_ms = t.retrieval_ms,
+            assembly_ms = t.assembly_ms,
+            composed = t.composed,
+            prompt_tokens = answer.prompt_tokens,
+            sources = self.prepared.sources.len(),
+            prefill_s = answer.prefill_seconds,
+            decode_s = answer.decode_seconds,
+            completion_tokens = answer.completion_tokens,
+            "exchange answered"
+        );
+        let mut ev = self.closing(Outcome::Ok);
+        crate::record::answered(&mut ev, &answer);
+        let record = self.service.audit.record(ev).await?;
+        close_row(&self.service, &self.id).await;
+        let conversation_id = match &self.owner {
+            Some(owner) => Some(self.converse(owner, &answer, &record.id).await?),
+            None => None,
+        };
+        Ok(Finished {
+            answer,
+            audit_event_id: record.id,
+            conversation_id,
+        })
+    }
+
+    async fn converse(
+        &self,
+        owner: &str,
+        answer: &Answer,
+        audit_id: &str,
+    ) -> Result<String, ExchangeError> {
+        let repo = &self.service.repo;
+        // PostgreSQL's text columns cannot hold NUL; the audit event keeps
+        // the exact text.
+        let clean = |s: &str| s.replace('\0', "\u{fffd}");
+        let conversation = match &self.conversation_id {
+            Some(id) => id.clone(),
+            None => {
+                let title: String = clean(&self.question).chars().take(80).collect();
+                repo.create_conversation(owner, title.trim()).await?.id
+            }
+        };
+        repo.append_messages(
+            owner,
+            &conversation,
+            &[
+                NewMessage {
+                    role: "user".into(),
+                    content: clean(&self.question),
+                    reasoning: None,
+                    citations: json!([]),
+                    audit_event_id: Some(audit_id.to_owned()),
+                },
+                NewMessage {
+                    role: "assistant".into(),
+                    content: clean(&answer.content),
+                    reasoning: answer.reasoning.as_deref().map(clean),
+                    citations: serde_json::to_value(&answer.citations).unwrap_or_default(),
+                    audit_event_id: Some(audit_id.to_owned()),
+                },
+            ],
+        )
+        .await?;
+        Ok(conversation)
+    }
+}
+
+async fn close_row(service: &Exchanges, id: &str) {
+    if let Err(e) = service.repo.close_exchange(id).await {
+        tracing::warn!(error = %e, exchange = %id, "cannot remove a closed exchange from open_exchanges");
+    }
+}
