@@ -66,7 +66,7 @@ impl Ctx {
             rag,
             self.audit.clone(),
             Arc::new(self.store.clone()),
-            config.audit.store_prompts,
+            &config.audit,
             format!("cli:{}", std::process::id()),
         )
     }

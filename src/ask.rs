@@ -21,8 +21,7 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
         bail!("the question is empty");
     }
     let ctx = Ctx::open(config).await?;
-    let pipeline = crate::ingest::pipeline(config, Arc::new(ctx.store.clone())).await?;
-    let searcher = zhishu_ingest::open_searcher(config, &pipeline).map_err(anyhow::Error::msg)?;
+    let searcher = crate::ingest::searcher(config)?;
     let path = config.model_path(&config.engine.model);
     let rag = Rag::load(config)
         .with_context(|| format!("loading the language model {}", path.display()))?;

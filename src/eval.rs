@@ -33,7 +33,7 @@ pub async fn run(mut config: Config, args: EvalArgs) -> Result<()> {
         });
     }
     let encoder = crate::ingest::encoder(&config)?;
-    let setup = zhishu_ingest::open_eval_setup(&config, encoder).map_err(anyhow::Error::msg)?;
+    let setup = zhishu_ingest::open_eval_setup(&config, encoder)?;
     let scratch = tempfile::Builder::new()
         .prefix("zhishu-eval-")
         .tempdir()

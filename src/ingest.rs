@@ -32,9 +32,16 @@ pub(crate) fn encoder(config: &Config) -> Result<EncoderWorker> {
     )?)
 }
 
-/// Loads the embedding model and opens the stores.
+/// Loads the embedding model and opens the stores and the ingestion
+/// pipeline over them.
 pub(crate) async fn pipeline(config: &Config, registry: Arc<dyn Repository>) -> Result<Pipeline> {
-    zhishu_ingest::open_pipeline(config, registry, encoder(config)?).map_err(anyhow::Error::msg)
+    let searcher = searcher(config)?;
+    Ok(zhishu_ingest::open_pipeline(config, registry, &searcher)?)
+}
+
+/// Loads the embedding model and opens the stores for searching only.
+pub(crate) fn searcher(config: &Config) -> Result<zhishu_retrieval::HybridSearcher> {
+    Ok(zhishu_retrieval::open_searcher(config, encoder(config)?)?)
 }
 
 /// Runs `zhishu ingest`; `Ok(false)` when any file failed.

@@ -3,7 +3,6 @@
 use crate::admin::Ctx;
 use crate::cli::SearchArgs;
 use anyhow::{Result, bail};
-use std::sync::Arc;
 use zhishu_core::Config;
 use zhishu_query::SearchAsk;
 use zhishu_retrieval::{Mode, SearchFilter};
@@ -19,8 +18,7 @@ pub async fn run(config: &Config, args: SearchArgs) -> Result<()> {
         other => bail!("--mode {other}: use bm25, dense, hybrid or hybrid-rerank"),
     };
     let ctx = Ctx::open(config).await?;
-    let pipeline = crate::ingest::pipeline(config, Arc::new(ctx.store.clone())).await?;
-    let searcher = zhishu_ingest::open_searcher(config, &pipeline).map_err(anyhow::Error::msg)?;
+    let searcher = crate::ingest::searcher(config)?;
     let ask = SearchAsk {
         query: args.query.clone(),
         k: Some(args.k),

@@ -381,3 +381,56 @@ fn the_cli_and_http_record_the_same_fields_for_the_same_question() {
     );
     assert!(!from_cli["retrieved"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn questions_can_be_kept_as_hashes_only() {
+    use sha2::Digest;
+    let server = Server::start_env(&[("ZHISHU_AUDIT__STORE_QUESTIONS", "false")]);
+    let alice = server.user_with_key("alice", &["employee"], &[]);
+    let officer = server.user_with_key("olga", &["compliance_officer"], &[]);
+    let question = "我的工资条在哪里？ Where is my payslip?";
+    let (status, a) = post(
+        &server,
+        &alice,
+        "/v1/chat/completions",
+        &json!({"messages": [{"role": "user", "content": question}], "max_tokens": 2,
+            "zhishu": {"retrieval": false}})
+        .to_string(),
+    );
+    assert_eq!(status, 200, "{a}");
+    let (status, hits) = post(
+        &server,
+        &alice,
+        "/v1/search",
+        &json!({"query": question}).to_string(),
+    );
+    assert_eq!(status, 200, "{hits}");
+    let hash: String = sha2::Sha256::digest(question.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let all = events(&server, &officer, "");
+    let kept: Vec<&Value> = all
+        .iter()
+        .filter(|e| {
+            ["exchange.started", "chat.completion", "search"]
+                .contains(&e["action"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(kept.len(), 3, "{all:?}");
+    for e in kept {
+        assert!(e["event"].get("question").is_none(), "{e}");
+        assert_eq!(e["event"]["question_sha256"], hash.as_str(), "{e}");
+        assert!(!e.to_string().contains("payslip"), "{e}");
+    }
+    // The asker's own conversation keeps the question.
+    let conversation = a["zhishu"]["conversation_id"].as_str().unwrap();
+    let auth = bearer(&alice);
+    let (_, _, text) = request(
+        "GET",
+        &server.url(&format!("/v1/conversations/{conversation}")),
+        &[("authorization", auth.as_str())],
+        None,
+    );
+    assert!(text.contains("payslip"), "{text}");
+}

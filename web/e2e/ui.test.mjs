@@ -239,6 +239,12 @@ test("a compliance officer finds the exchange, opens it, exports it and verifies
   assert.match(await detail.locator(".detail-answer").innerText(), /4471-ZETA/);
   assert.match(await detail.innerText(), /Retrieved sources/);
   assert.match(await detail.innerText(), /sha256 [0-9a-f]{64}/);
+  // Each retrieved source names its document, path and page as they were,
+  // and the officer can read the passage itself.
+  const source = detail.locator("table.sources tbody tr").filter({ hasText: /kestrel-manual\.pdf/ }).first();
+  await source.getByRole("button", { name: "Read" }).click();
+  await detail.locator(".passage-view blockquote").waitFor();
+  assert.match(await detail.locator(".passage-view").innerText(), /Kestrel/);
   await shot(page, "console.png");
 
   // Export the current filter: the download holds that exchange only.

@@ -49,19 +49,9 @@ pub const LEGACY_ENCODING: i64 = 1;
 /// `record.hash` and `record.encoding` are not read (the encoding is the
 /// domain prefix). Writers set `payload_json` with [`canonical_json`].
 pub fn link_hash(record: &AuditRecord) -> String {
-    let header = serde_json::json!({
-        "seq": record.seq,
-        "id": record.id,
-        "occurred_at": record.occurred_at,
-        "actor": record.actor,
-        "action": record.action,
-        "outcome": record.outcome,
-        "client_addr": record.client_addr,
-        "prev_hash": record.prev_hash,
-    });
     let mut buf = String::with_capacity(256);
     buf.push_str("zhishu-audit-v2\n");
-    write_canonical(&header, &mut buf);
+    write_canonical(&Value::Object(fixed_columns(record)), &mut buf);
     buf.push('\n');
     let mut hasher = Sha256::new();
     hasher.update(buf.as_bytes());
@@ -69,24 +59,30 @@ pub fn link_hash(record: &AuditRecord) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// The columns both encodings hash besides the payload: strings and
+/// integers only.
+fn fixed_columns(record: &AuditRecord) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("seq".into(), record.seq.into());
+    m.insert("id".into(), record.id.clone().into());
+    m.insert("occurred_at".into(), record.occurred_at.into());
+    m.insert("actor".into(), record.actor.clone().into());
+    m.insert("action".into(), record.action.clone().into());
+    m.insert("outcome".into(), record.outcome.clone().into());
+    m.insert("client_addr".into(), record.client_addr.clone().into());
+    m.insert("prev_hash".into(), record.prev_hash.clone().into());
+    m
+}
+
 /// SHA-256 (hex) of a link of [`LEGACY_ENCODING`]: canonical JSON of every
 /// field with the *parsed* payload. Only verification uses it, for links
 /// written before encoding 2.
 pub fn legacy_link_hash(record: &AuditRecord) -> String {
-    let fields = serde_json::json!({
-        "seq": record.seq,
-        "id": record.id,
-        "occurred_at": record.occurred_at,
-        "actor": record.actor,
-        "action": record.action,
-        "outcome": record.outcome,
-        "client_addr": record.client_addr,
-        "payload": record.payload,
-        "prev_hash": record.prev_hash,
-    });
+    let mut fields = fixed_columns(record);
+    fields.insert("payload".into(), record.payload.clone());
     let mut buf = String::with_capacity(512);
     buf.push_str("zhishu-audit-v1\n");
-    write_canonical(&fields, &mut buf);
+    write_canonical(&Value::Object(fields), &mut buf);
     hex::encode(Sha256::digest(buf.as_bytes()))
 }
 

@@ -161,6 +161,10 @@ pub struct AuditEvent {
     /// The question, when there is one (searchable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub question: Option<String>,
+    /// The question's SHA-256 instead of its text, where the configuration
+    /// keeps no questions (`audit.store_questions = false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question_sha256: Option<String>,
     /// What retrieval returned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retrieved: Vec<RetrievedSource>,
@@ -206,6 +210,7 @@ impl AuditEvent {
             exchange_id: None,
             input: None,
             question: None,
+            question_sha256: None,
             retrieved: Vec::new(),
             documents: Vec::new(),
             prompt: None,

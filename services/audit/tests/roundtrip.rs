@@ -272,7 +272,10 @@ fn change_one_byte(text: &str, at: usize, other: u8) -> String {
     format!("{}{replacement}{}", &text[..start], &text[start + len..])
 }
 
-async fn text_column(conn: &mut sqlx::AnyConnection, column: &str, seq: i64) -> String {
+async fn column<T>(conn: &mut sqlx::AnyConnection, column: &str, seq: i64) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
     use sqlx::Row;
     let sql = format!("SELECT {column} FROM audit_events WHERE seq = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -280,38 +283,36 @@ async fn text_column(conn: &mut sqlx::AnyConnection, column: &str, seq: i64) -> 
         .fetch_one(conn)
         .await
         .unwrap();
-    row.try_get::<String, _>(0).unwrap()
+    row.try_get::<T, _>(0).unwrap()
 }
 
-async fn int_column(conn: &mut sqlx::AnyConnection, column: &str, seq: i64) -> i64 {
-    use sqlx::Row;
-    let sql = format!("SELECT {column} FROM audit_events WHERE seq = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+async fn text_column(conn: &mut sqlx::AnyConnection, name: &str, seq: i64) -> String {
+    column(conn, name, seq).await
+}
+
+async fn int_column(conn: &mut sqlx::AnyConnection, name: &str, seq: i64) -> i64 {
+    column(conn, name, seq).await
+}
+
+async fn set<T>(conn: &mut sqlx::AnyConnection, column: &str, seq: i64, value: T)
+where
+    T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
+{
+    let sql = format!("UPDATE audit_events SET {column} = $1 WHERE seq = $2");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(value)
         .bind(seq)
-        .fetch_one(conn)
+        .execute(conn)
         .await
         .unwrap();
-    row.try_get::<i64, _>(0).unwrap()
 }
 
 async fn set_text(conn: &mut sqlx::AnyConnection, column: &str, seq: i64, value: &str) {
-    let sql = format!("UPDATE audit_events SET {column} = $1 WHERE seq = $2");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(value)
-        .bind(seq)
-        .execute(conn)
-        .await
-        .unwrap();
+    set(conn, column, seq, value.to_owned()).await
 }
 
 async fn set_int(conn: &mut sqlx::AnyConnection, column: &str, seq: i64, value: i64) {
-    let sql = format!("UPDATE audit_events SET {column} = $1 WHERE seq = $2");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(value)
-        .bind(seq)
-        .execute(conn)
-        .await
-        .unwrap();
+    set(conn, column, seq, value).await
 }
 
 /// Links as the writer of earlier versions made them: encoding 1, the

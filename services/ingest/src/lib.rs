@@ -16,4 +16,4 @@ pub mod parse;
 mod stages;
 pub mod sync;
 
-pub use open::{open_eval_setup, open_pipeline, open_reranker, open_searcher};
+pub use open::{OpenError, open_eval_setup, open_pipeline};

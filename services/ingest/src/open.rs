@@ -6,29 +6,38 @@ use crate::eval::EvalSetup;
 use crate::sync::{Pipeline, Stores};
 use std::sync::Arc;
 use zhishu_core::Config;
-use zhishu_encoders::{EncoderWorker, RerankWorker, Reranker};
-use zhishu_retrieval::{HybridSearcher, LexicalIndex, open_vectors};
+use zhishu_encoders::EncoderWorker;
+use zhishu_retrieval::{HybridSearcher, open_reranker};
 use zhishu_store::Repository;
 
-/// Opens the configured stores and tokenizers around a running embedding
-/// worker.
+/// Why an ingestion pipeline or evaluation setup could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The searcher's stores or reranker.
+    #[error(transparent)]
+    Searcher(#[from] zhishu_retrieval::OpenError),
+    /// A tokenizer the chunker counts with.
+    #[error("{0}")]
+    Tokenizer(String),
+}
+
+/// The ingestion pipeline over the stores of an open `searcher` (the same
+/// handles: an embedded store is opened once per process), with the
+/// configured chunking tokenizers.
 ///
 /// # Errors
-/// A message naming what could not be opened and how to fix it.
+/// [`OpenError::Tokenizer`] naming the tokenizer and how to fetch it.
 pub fn open_pipeline(
     config: &Config,
     registry: Arc<dyn Repository>,
-    encoder: EncoderWorker,
-) -> Result<Pipeline, String> {
+    searcher: &HybridSearcher,
+) -> Result<Pipeline, OpenError> {
+    let encoder = searcher.encoder.clone();
     let text = TextSetup::load(config, &encoder)?;
-    let dims = encoder.dimensions();
-    let vectors =
-        open_vectors(&config.vectors, &config.vectors_path(), dims).map_err(|e| e.to_string())?;
-    let lexical = LexicalIndex::open(&config.lexical_path()).map_err(|e| e.to_string())?;
     Ok(Pipeline {
         stores: Stores {
-            vectors,
-            lexical: Arc::new(lexical),
+            vectors: searcher.vectors.clone(),
+            lexical: searcher.lexical.clone(),
             registry,
         },
         chunking: text.chunking,
@@ -49,14 +58,14 @@ struct TextSetup {
 }
 
 impl TextSetup {
-    fn load(config: &Config, encoder: &EncoderWorker) -> Result<Self, String> {
+    fn load(config: &Config, encoder: &EncoderWorker) -> Result<Self, OpenError> {
         let model = config.model_path(&config.embedder.model);
-        let embed_tokens = TokenCounter::load(&model)?;
+        let embed_tokens = TokenCounter::load(&model).map_err(OpenError::Tokenizer)?;
         let qwen_path = config.model_path(&config.ingest.prompt_tokenizer);
         let qwen_tokens = TokenCounter::load(&qwen_path).map_err(|e| {
-            format!(
+            OpenError::Tokenizer(format!(
                 "{e} (ingest.prompt_tokenizer; run scripts/fetch-assets.sh for the Qwen3 tokenizer)"
-            )
+            ))
         })?;
         Ok(Self {
             embed_tokens: Arc::new(embed_tokens),
@@ -77,8 +86,8 @@ impl TextSetup {
 /// chunking, fusion and reranker around a running embedding worker.
 ///
 /// # Errors
-/// A message naming the tokenizer or reranker that could not be loaded.
-pub fn open_eval_setup(config: &Config, encoder: EncoderWorker) -> Result<EvalSetup, String> {
+/// [`OpenError`] naming the tokenizer or reranker that could not be loaded.
+pub fn open_eval_setup(config: &Config, encoder: EncoderWorker) -> Result<EvalSetup, OpenError> {
     let text = TextSetup::load(config, &encoder)?;
     Ok(EvalSetup {
         reranker: open_reranker(config)?,
@@ -86,38 +95,6 @@ pub fn open_eval_setup(config: &Config, encoder: EncoderWorker) -> Result<EvalSe
         embed_tokens: text.embed_tokens,
         qwen_tokens: text.qwen_tokens,
         chunking: text.chunking,
-        fusion: config.retrieval,
-    })
-}
-
-/// Loads the configured cross-encoder (`[reranker]`) and starts its
-/// worker; `None` when no reranker is configured.
-///
-/// # Errors
-/// A message naming the model folder when it cannot be loaded.
-pub fn open_reranker(config: &Config) -> Result<Option<RerankWorker>, String> {
-    let Some(r) = &config.reranker else {
-        return Ok(None);
-    };
-    let path = config.model_path(&r.model);
-    let model =
-        Reranker::load(&path).map_err(|e| format!("reranker.model {}: {e}", path.display()))?;
-    RerankWorker::start(model, r.max_batch_tokens, 256)
-        .map(Some)
-        .map_err(|e| format!("starting the reranker: {e}"))
-}
-
-/// The hybrid searcher over a pipeline's stores, with the configured
-/// fusion settings and reranker.
-///
-/// # Errors
-/// When the configured reranker cannot be loaded.
-pub fn open_searcher(config: &Config, pipeline: &Pipeline) -> Result<HybridSearcher, String> {
-    Ok(HybridSearcher {
-        vectors: pipeline.stores.vectors.clone(),
-        lexical: pipeline.stores.lexical.clone(),
-        encoder: pipeline.encoder.clone(),
-        reranker: open_reranker(config)?,
         fusion: config.retrieval,
     })
 }

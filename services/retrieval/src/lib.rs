@@ -27,7 +27,10 @@ pub use chunk::{ChunkDoc, PromptIds, chunk_id, prompt_label, prompt_piece, token
 pub use error::RetrievalError;
 pub use hybrid::{Hit, HybridSearcher, Mode, SearchOptions, SearchResults, StageScores, Timings};
 pub use lexical::{LexicalHit, LexicalIds, LexicalIndex, analyze};
-pub use open::{open_vectors, open_vectors_for_tests, vectors_config_for_tests};
+pub use open::{
+    OpenError, open_reranker, open_searcher, open_vectors, open_vectors_for_tests,
+    vectors_config_for_tests,
+};
 pub use remote::QdrantIndex;
 pub use scope::{Scope, SearchFilter, ancestors};
 pub use vector::{EdgeIndex, VectorHit, VectorIndex};

@@ -1,11 +1,68 @@
-//! Opening the configured vector store: one place for the CLI, the server,
-//! the tests and the benches, so that all of them can run against either
-//! backend.
+//! Opening the configured stores and the searcher over them: one place for
+//! the CLI, the server, the tests and the benches, so that all of them can
+//! run against either backend. A query node opens only this (no ingestion
+//! pipeline, no chunking tokenizers).
 
-use crate::{EdgeIndex, QdrantIndex, RetrievalError, VectorIndex};
-use std::path::Path;
+use crate::{EdgeIndex, HybridSearcher, LexicalIndex, QdrantIndex, RetrievalError, VectorIndex};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use zhishu_core::Config;
 use zhishu_core::config::{VectorBackend, VectorsConfig};
+use zhishu_encoders::{EncoderError, EncoderWorker, RerankWorker, Reranker};
+
+/// Why the configured searcher could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// A store could not be opened.
+    #[error(transparent)]
+    Store(#[from] RetrievalError),
+    /// The configured cross-encoder could not be loaded or started.
+    #[error("reranker.model {path}: {source}")]
+    Reranker {
+        /// Its folder.
+        path: PathBuf,
+        /// Why.
+        source: EncoderError,
+    },
+}
+
+/// Loads the configured cross-encoder (`[reranker]`) and starts its
+/// worker; `None` when no reranker is configured.
+///
+/// # Errors
+/// [`OpenError::Reranker`] naming the model folder.
+pub fn open_reranker(config: &Config) -> Result<Option<RerankWorker>, OpenError> {
+    let Some(r) = &config.reranker else {
+        return Ok(None);
+    };
+    let path = config.model_path(&r.model);
+    Reranker::load(&path)
+        .and_then(|model| RerankWorker::start(model, r.max_batch_tokens, 256))
+        .map(Some)
+        .map_err(|source| OpenError::Reranker { path, source })
+}
+
+/// The hybrid searcher over the configured stores, with the configured
+/// fusion settings and reranker, around a running embedding worker.
+///
+/// # Errors
+/// [`OpenError`]: a store that cannot be opened (locked, wrong dimensions,
+/// a bad server URL), or the reranker.
+pub fn open_searcher(config: &Config, encoder: EncoderWorker) -> Result<HybridSearcher, OpenError> {
+    let vectors = open_vectors(
+        &config.vectors,
+        &config.vectors_path(),
+        encoder.dimensions(),
+    )?;
+    let lexical = LexicalIndex::open(&config.lexical_path())?;
+    Ok(HybridSearcher {
+        vectors,
+        lexical: Arc::new(lexical),
+        encoder,
+        reranker: open_reranker(config)?,
+        fusion: config.retrieval,
+    })
+}
 
 /// The vector store `config` names: Qdrant Edge in `edge_path`, or a
 /// collection on a Qdrant server, for `dimensions`-dimensional vectors.

@@ -26,8 +26,9 @@ pub use zhishu_query::exchange::PUBLIC_GROUP;
 
 /// The loaded knowledge services.
 pub struct Knowledge {
-    /// Ingest jobs.
-    pub jobs: Arc<JobManager>,
+    /// Ingest jobs; `None` on a query node, which builds no ingestion
+    /// pipeline.
+    pub jobs: Option<Arc<JobManager>>,
     /// Search.
     pub searcher: HybridSearcher,
 }
@@ -58,6 +59,13 @@ pub(crate) fn knowledge(state: &AppState) -> Result<Arc<Knowledge>, ApiError> {
             "the embedding model and document stores are still loading; retry shortly",
         )),
     }
+}
+
+/// The ingestion jobs, or why this node has none.
+fn jobs(k: &Knowledge) -> Result<&Arc<JobManager>, ApiError> {
+    k.jobs.as_ref().ok_or(ApiError::Unavailable(
+        "this node serves queries only; send ingestion and document changes to an ingest node",
+    ))
 }
 
 /// The caller's scope: their groups and `public` (the exchange service's
@@ -200,7 +208,7 @@ pub(crate) async fn create_job(
     let mut ev = caller.event("ingest.job.create", Outcome::Ok);
     ev.input = Some(serde_json::to_value(&spec).unwrap_or_default());
     state.audit.record(ev).await?;
-    let job = k.jobs.submit(spec, &caller.principal.username).await?;
+    let job = jobs(&k)?.submit(spec, &caller.principal.username).await?;
     Ok(HttpResponse::Accepted().json(JobCreated {
         job_id: job.id.clone(),
     }))
@@ -218,11 +226,11 @@ pub(crate) async fn job_status(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let k = knowledge(&state)?;
-    if let Some(job) = k.jobs.get(&id) {
+    if let Some(job) = jobs(&k)?.get(&id) {
         return Ok(HttpResponse::Ok().json(job.view()));
     }
     // A job of an earlier process: what the registry recorded.
-    let r = k.jobs.record(&id).await?;
+    let r = jobs(&k)?.record(&id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": r.id, "status": r.status, "paths": r.root_path.split('\n').collect::<Vec<_>>(),
         "collection": r.collection, "access_groups": r.access_groups, "created_by": r.created_by,
@@ -233,8 +241,8 @@ pub(crate) async fn job_status(
 
 /// A job started by this process (only those have live state).
 fn live_job(state: &AppState, id: &str) -> Result<Arc<zhishu_ingest::jobs::Job>, ApiError> {
-    knowledge(state)?
-        .jobs
+    let k = knowledge(state)?;
+    jobs(&k)?
         .get(id)
         .ok_or_else(|| ApiError::NotFound(format!("job `{id}` is not running in this process")))
 }
@@ -516,7 +524,7 @@ pub(crate) async fn upload_document(
         recursive: false,
         sync_deletes: false,
     };
-    let job = k.jobs.submit(spec, &caller.principal.username).await?;
+    let job = jobs(&k)?.submit(spec, &caller.principal.username).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "job_id": job.id, "path": path, "bytes": size,
     })))
@@ -600,6 +608,6 @@ pub(crate) async fn delete_document(
     ev.documents = vec![doc.id.clone()];
     ev.input = Some(serde_json::json!({"path": doc.source_path, "collection": doc.collection}));
     state.audit.record(ev).await?;
-    k.jobs.delete_document(&doc.id).await?;
+    jobs(&k)?.delete_document(&doc.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -102,7 +102,13 @@ impl AppState {
         let logins = config.limits.logins_per_minute;
         let embedder = Arc::new(OnceLock::new());
         let knowledge = Arc::new(OnceLock::new());
-        load_embedder(&config, embedder.clone(), knowledge.clone(), repo.clone());
+        load_embedder(
+            &config,
+            embedder.clone(),
+            knowledge.clone(),
+            repo.clone(),
+            service,
+        );
         let rag = Arc::new(OnceLock::new());
         let metrics = Metrics::new()?;
         if service == Service::Ingest {
@@ -138,7 +144,7 @@ impl AppState {
             self.rag.get().and_then(|r| r.as_ref().ok().cloned()),
             self.audit.clone(),
             Arc::new(self.store.clone()),
-            self.config.audit.store_prompts,
+            &self.config.audit,
             self.node.clone(),
         )
     }
@@ -221,18 +227,23 @@ fn host_name() -> String {
 /// Loads the embedding model on a thread of its own and starts its worker.
 type Slot<T> = Arc<OnceLock<Result<T, String>>>;
 
-/// Opens the document stores around the loaded embedder.
+/// Opens the document stores around the loaded embedder: the searcher
+/// always, the ingestion pipeline (chunking tokenizers, jobs) only where
+/// this process serves ingestion.
 fn open_knowledge(
     config: &Config,
     registry: Arc<dyn Repository>,
     encoder: EncoderWorker,
-) -> Result<Arc<Knowledge>, String> {
-    let pipeline = zhishu_ingest::open_pipeline(config, registry, encoder)?;
-    let searcher = zhishu_ingest::open_searcher(config, &pipeline)?;
-    Ok(Arc::new(Knowledge {
-        jobs: JobManager::new(pipeline),
-        searcher,
-    }))
+    service: Service,
+) -> Result<Arc<Knowledge>, zhishu_ingest::OpenError> {
+    let searcher = zhishu_retrieval::open_searcher(config, encoder)?;
+    let jobs = match service {
+        Service::Query => None,
+        Service::All | Service::Ingest => Some(JobManager::new(zhishu_ingest::open_pipeline(
+            config, registry, &searcher,
+        )?)),
+    };
+    Ok(Arc::new(Knowledge { jobs, searcher }))
 }
 
 fn load_embedder(
@@ -240,6 +251,7 @@ fn load_embedder(
     slot: Slot<EncoderWorker>,
     knowledge: Slot<Arc<Knowledge>>,
     registry: Arc<dyn Repository>,
+    service: Service,
 ) {
     let config = config.clone();
     let path = config.model_path(&config.embedder.model);
@@ -259,7 +271,8 @@ fn load_embedder(
             Err(e) => warn!(error = %e, "embedder could not be loaded"),
         }
         let stores = match &result {
-            Ok(w) => open_knowledge(&config, registry, w.clone()),
+            Ok(w) => open_knowledge(&config, registry, w.clone(), service)
+                .map_err(|e| e.to_string()),
             Err(e) => Err(format!("the embedding model is not available: {e}")),
         };
         if let Err(e) = &stores {

@@ -248,7 +248,9 @@ async fn migrations_are_applied_once(db: &TestDb) {
             "initial",
             "identity and audit search",
             "audit retention",
-            "conversations"
+            "conversations",
+            "audit encoding",
+            "open exchanges"
         ]
     );
     // Connecting again (a restart) applies nothing new and loses nothing.
@@ -259,7 +261,9 @@ async fn migrations_are_applied_once(db: &TestDb) {
             "initial",
             "identity and audit search",
             "audit retention",
-            "conversations"
+            "conversations",
+            "audit encoding",
+            "open exchanges"
         ]
     );
     again.ping().await.unwrap();

@@ -202,6 +202,10 @@ pub struct AuditConfig {
     /// Store the whole prompt in chat events (not only its hash and size).
     /// Default false.
     pub store_prompts: bool,
+    /// Store the text of questions and search queries in their events;
+    /// false keeps only their SHA-256 (`question_sha256`), for deployments
+    /// whose policy forbids keeping what employees asked. Default true.
+    pub store_questions: bool,
     /// Events that may wait for the writer before requests wait. Default 1024.
     pub queue: usize,
     /// Days of audit events that `zhishu audit purge` keeps; 0 keeps
@@ -214,6 +218,7 @@ impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             store_prompts: false,
+            store_questions: true,
             queue: 1024,
             retention_days: 0,
         }

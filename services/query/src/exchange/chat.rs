@@ -121,7 +121,7 @@ impl Exchanges {
     ) -> Result<Exchange, ExchangeError> {
         let started = Instant::now();
         let mut event = asker.event(CHAT, Outcome::Ok);
-        event.question = ask.messages.last().map(|m| m.content.clone());
+        self.set_question(&mut event, ask.messages.last().map(|m| m.content.as_str()));
         match self.start(asker, ask, searcher, &mut event, started).await {
             Ok(exchange) => Ok(exchange),
             Err(e) => Err(self.record_failure(event, e, Some(started)).await),
@@ -264,7 +264,10 @@ impl Exchanges {
             event: event.clone(),
             owner: asker.owner.clone(),
             conversation_id: ask.conversation_id,
-            question: event.question.clone().unwrap_or_default(),
+            question: messages
+                .last()
+                .map(|m| m.content.clone())
+                .unwrap_or_default(),
             prepared,
             answer,
             started,
@@ -413,12 +416,13 @@ impl Exchange {
             retrieval_ms = t.retrieval_ms,
             assembly_ms = t.assembly_ms,
             composed = t.composed,
+            stored_sources = t.stored_sources,
             prompt_tokens = answer.prompt_tokens,
             sources = self.prepared.sources.len(),
             prefill_s = answer.prefill_seconds,
             decode_s = answer.decode_seconds,
             completion_tokens = answer.completion_tokens,
-            "exchange answered"
+            "chat answered"
         );
         let mut ev = self.closing(Outcome::Ok);
         crate::record::answered(&mut ev, &answer);

@@ -39,8 +39,10 @@ pub use search::SearchAsk;
 pub use sweep::close_interrupted;
 
 use crate::Rag;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use zhishu_audit::{Actor, AuditEvent, AuditLog, Outcome};
+use zhishu_core::config::AuditConfig;
 use zhishu_retrieval::Scope;
 use zhishu_store::ExchangeStore;
 
@@ -130,6 +132,7 @@ pub struct Exchanges {
     audit: AuditLog,
     repo: Arc<dyn ExchangeStore>,
     store_prompts: bool,
+    store_questions: bool,
     node: String,
 }
 
@@ -138,21 +141,33 @@ impl Exchanges {
     /// no model: searches only), the audit writer and the store. `node`
     /// names this process among those sharing the database (host and
     /// listen address for a server): at start-up, it closes the exchanges
-    /// its previous life left open. `store_prompts` keeps whole prompts in
-    /// chat events (`audit.store_prompts`).
+    /// its previous life left open. `config` says what events keep
+    /// (`audit.store_prompts`, `audit.store_questions`).
     pub fn new(
         rag: Option<Arc<Rag>>,
         audit: AuditLog,
         repo: Arc<dyn ExchangeStore>,
-        store_prompts: bool,
+        config: &AuditConfig,
         node: impl Into<String>,
     ) -> Self {
         Self {
             rag,
             audit,
             repo,
-            store_prompts,
+            store_prompts: config.store_prompts,
+            store_questions: config.store_questions,
             node: node.into(),
+        }
+    }
+
+    /// Puts the question in `event`: its text, or only its SHA-256 where
+    /// the configuration keeps no questions.
+    fn set_question(&self, event: &mut AuditEvent, question: Option<&str>) {
+        let Some(q) = question else { return };
+        if self.store_questions {
+            event.question = Some(q.to_owned());
+        } else {
+            event.question_sha256 = Some(hex::encode(Sha256::digest(q.as_bytes())));
         }
     }
 

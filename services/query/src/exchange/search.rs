@@ -45,7 +45,7 @@ impl Exchanges {
     ) -> Result<SearchResults, ExchangeError> {
         let started = Instant::now();
         let mut event = asker.event(SEARCH, Outcome::Ok);
-        event.question = Some(ask.query.clone());
+        self.set_question(&mut event, Some(&ask.query));
         let results = match search(asker, &ask, searcher, &mut event).await {
             Ok(r) => r,
             Err(e) => return Err(self.record_failure(event, e, Some(started)).await),
