@@ -49,36 +49,14 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
     };
     let exchange = exchanges.chat(&asker, ask, Some(&searcher)).await?;
     let sources = exchange.prepared().sources.clone();
-    let mut steps = exchange.run();
+    let (mut steps, closing) = exchange.run();
+    let streamed = print_steps(&mut steps, args.json).await;
+    // Whatever happened (a broken pipe, an error), the exchange's closing
+    // event is written before this process exits.
+    drop(steps);
+    let _ = closing.await;
+    let finished = streamed?;
     let mut out = std::io::stdout().lock();
-    let mut thinking = false;
-    let finished = loop {
-        match steps.recv().await {
-            Some(Step::Delta(d)) => {
-                if args.json {
-                    continue;
-                }
-                if !d.reasoning.is_empty() {
-                    if !thinking {
-                        write!(out, "\x1b[2m")?;
-                        thinking = true;
-                    }
-                    write!(out, "{}", d.reasoning)?;
-                }
-                if !d.content.is_empty() {
-                    if thinking {
-                        write!(out, "\x1b[0m\n\n")?;
-                        thinking = false;
-                    }
-                    write!(out, "{}", d.content)?;
-                }
-                out.flush()?;
-            }
-            Some(Step::Done(f)) => break f,
-            Some(Step::Failed(e)) => return Err(e.into()),
-            None => bail!("the engine stopped before the answer ended"),
-        }
-    };
     let answer = &finished.answer;
     if args.json {
         let sources: Vec<_> = sources
@@ -134,4 +112,41 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Prints the answer as it streams (unless `json`) and returns the
+/// recorded end.
+async fn print_steps(
+    steps: &mut tokio::sync::mpsc::Receiver<Step>,
+    json: bool,
+) -> Result<Box<zhishu_query::Finished>> {
+    let mut out = std::io::stdout().lock();
+    let mut thinking = false;
+    loop {
+        match steps.recv().await {
+            Some(Step::Delta(d)) => {
+                if json {
+                    continue;
+                }
+                if !d.reasoning.is_empty() {
+                    if !thinking {
+                        write!(out, "\x1b[2m")?;
+                        thinking = true;
+                    }
+                    write!(out, "{}", d.reasoning)?;
+                }
+                if !d.content.is_empty() {
+                    if thinking {
+                        write!(out, "\x1b[0m\n\n")?;
+                        thinking = false;
+                    }
+                    write!(out, "{}", d.content)?;
+                }
+                out.flush()?;
+            }
+            Some(Step::Done(f)) => return Ok(f),
+            Some(Step::Failed(e)) => return Err(e.into()),
+            None => bail!("the engine stopped before the answer ended"),
+        }
+    }
 }

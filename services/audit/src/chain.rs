@@ -26,8 +26,11 @@
 //! encoding 1, now with a correctly rounded parser (serde_json's
 //! `float_roundtrip`), under which serde_json's own shortest float output
 //! parses back to the same `f64`: every link that was intact when written
-//! verifies. The encoding is bound into the hash through a distinct domain
-//! prefix, so relabelling a link's encoding cannot make a changed link pass.
+//! verifies; the stored text must also be exactly what that writer wrote
+//! (`payload.to_string()`), so bytes that merely parse to the same value —
+//! whitespace, a duplicated key — are caught too. The encoding is bound into
+//! the hash through a distinct domain prefix, so relabelling a link's
+//! encoding cannot make a changed link pass.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -91,9 +94,24 @@ pub fn legacy_link_hash(record: &AuditRecord) -> String {
 pub(crate) fn expected_hash(record: &AuditRecord) -> Option<String> {
     match record.encoding {
         ENCODING => Some(link_hash(record)),
-        LEGACY_ENCODING => Some(legacy_link_hash(record)),
+        // The old writer stored exactly `payload.to_string()`, and with a
+        // correctly rounded parser that text is a fixed point: anything else
+        // in the column (added whitespace, a duplicated key that a parser
+        // would read one way and a person another) was changed since.
+        LEGACY_ENCODING if written_by_the_old_writer(record) => {
+            Some(legacy_link_hash(record))
+        }
+        LEGACY_ENCODING => Some(String::new()),
         _ => None,
     }
+}
+
+/// Whether the stored text is exactly what the encoding-1 writer stored
+/// for this value (`Value::to_string`). Compared as text: `Value`'s own
+/// `PartialEq<String>` would compare a JSON string value instead.
+fn written_by_the_old_writer(record: &AuditRecord) -> bool {
+    let text: String = record.payload.to_string();
+    text.as_str() == record.payload_json.as_str()
 }
 
 /// `value` as JSON with object keys sorted at every depth and no

@@ -32,7 +32,11 @@ struct Line<'a> {
 
 /// The record as one JSON line (with its stored fields and payload).
 pub fn jsonl_line(r: &AuditRecord) -> String {
-    let raw: Option<&RawValue> = serde_json::from_str(&r.payload_json).ok();
+    // Spliced only when the stored text is exactly one JSON value (the
+    // parser would drop surrounding whitespace: a change to show, not hide).
+    let raw: Option<&RawValue> = serde_json::from_str::<&RawValue>(&r.payload_json)
+        .ok()
+        .filter(|raw| raw.get().len() == r.payload_json.len());
     let line = Line {
         seq: r.seq,
         id: &r.id,

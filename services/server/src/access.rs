@@ -122,6 +122,11 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/v1/audit/events/{id}/passages/{chunk_id}",
+        roles: Some(Compliance::ROLES),
+    },
+    RouteSpec {
+        method: "GET",
         path: "/v1/audit/export",
         roles: Some(Compliance::ROLES),
     },

@@ -224,38 +224,56 @@ pub(crate) async fn passage(
         .ok_or_else(|| {
             ApiError::NotFound(format!("event {id} did not retrieve chunk {chunk_id}"))
         })?;
-    let groups: Vec<String> = match record.payload["input"]["scope"].as_array() {
-        Some(scope) => scope
-            .iter()
+    let names = |v: &Vec<serde_json::Value>| -> Vec<String> {
+        v.iter()
             .filter_map(|g| g.as_str().map(str::to_owned))
-            .collect(),
-        None => record.payload["actor"]["groups"]
+            .collect()
+    };
+    let input = &record.payload["input"];
+    let groups: Vec<String> = match (input["scope"].as_array(), input["groups"].as_array()) {
+        (Some(scope), _) => names(scope),
+        // `zhishu ask` before the exchange service recorded its groups here.
+        (None, Some(groups)) => names(groups),
+        (None, None) => record.payload["actor"]["groups"]
             .as_array()
+            .map(names)
+            .unwrap_or_default()
             .into_iter()
-            .flatten()
-            .filter_map(|g| g.as_str().map(str::to_owned))
             .chain(std::iter::once(PUBLIC_GROUP.to_owned()))
             .collect(),
     };
     let kn = knowledge(&state)?;
-    let mut audit = caller.event("audit.passage.read", Outcome::Ok);
+    let found = kn
+        .searcher
+        .lexical
+        .get(std::slice::from_ref(&chunk_id), &Scope::of_groups(groups))?
+        .into_iter()
+        .next();
+    let mut audit = caller.event(
+        "audit.passage.read",
+        if found.is_some() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        },
+    );
     audit.input = Some(serde_json::json!({"event_id": id, "chunk_id": chunk_id}));
     audit.documents = retrieved["document_id"]
         .as_str()
         .map(str::to_owned)
         .into_iter()
         .collect();
-    state.audit.record(audit).await?;
-    let found = kn
-        .searcher
-        .lexical
-        .get(std::slice::from_ref(&chunk_id), &Scope::of_groups(groups))?;
-    let Some(c) = found.into_iter().next() else {
-        return Err(ApiError::NotFound(format!(
+    let Some(c) = found else {
+        let gone = format!(
             "chunk {chunk_id} is no longer indexed: its document (version {}) was changed or deleted since",
             retrieved["document_version"]
-        )));
+        );
+        audit.error = Some(gone.clone());
+        state.audit.record(audit).await?;
+        return Err(ApiError::NotFound(gone));
     };
+    // Recorded before the passage leaves.
+    state.audit.record(audit).await?;
     Ok(web::Json(serde_json::json!({
         "chunk_id": c.chunk_id,
         "document_id": c.document_id,

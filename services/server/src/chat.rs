@@ -298,7 +298,7 @@ pub(crate) async fn chat_completions(
         .await?;
     // The `exchange.started` event is committed: the answer may flow.
     let meta = Meta::of(&exchange);
-    let steps = exchange.run();
+    let (steps, _closing) = exchange.run();
     if stream {
         return Ok(HttpResponse::Ok()
             .content_type("text/event-stream")
@@ -418,6 +418,9 @@ fn frame(v: &Value) -> String {
 /// An error inside a stream, as OpenAI sends it: a frame with an `error`
 /// object (the clients raise it), then the end.
 fn error_frame(e: &ApiError) -> String {
+    if let ApiError::Internal(detail) = e {
+        tracing::error!(detail = %detail, "an answer failed while streaming");
+    }
     frame(&json!({"error": {"code": e.code(), "message": e.public_message()}})) + "data: [DONE]\n\n"
 }
 

@@ -242,10 +242,10 @@ impl From<zhishu_query::ExchangeError> for ApiError {
                 ApiError::NotFound(e.to_string())
             }
             X::NoModel => ApiError::Unavailable(
-                "the language model is not available on this server; retry shortly",
+                "the language model is not available on this server (still loading, or failed to load: see /readyz)",
             ),
             X::StoresUnavailable => ApiError::Unavailable(
-                "the document stores are not available on this server; retry shortly",
+                "the document stores are not available on this server (still loading, or failed to open: see /readyz)",
             ),
             X::ContextTooLong(m) => ApiError::BadRequest {
                 code: "context_length_exceeded",
@@ -277,7 +277,17 @@ impl From<zhishu_query::ExchangeError> for ApiError {
                 | G::Candle(_)),
             ) => ApiError::Internal(e.to_string()),
             X::Generation(m) => ApiError::Internal(format!("generation failed: {m}")),
-            X::Store(e) => e.into(),
+            // Conversations and open exchanges: a conflict here is the
+            // server's failure, never the client's, and its text is the
+            // database's.
+            X::Store(e @ (StoreError::Unavailable(_) | StoreError::NotFound { .. })) => e.into(),
+            X::Store(
+                e @ (StoreError::InvalidUrl(_)
+                | StoreError::Migration(_)
+                | StoreError::Conflict(_)
+                | StoreError::Corrupt(_)
+                | StoreError::Database(_)),
+            ) => ApiError::Internal(e.to_string()),
             X::Audit(e) => e.into(),
         }
     }

@@ -198,6 +198,7 @@ pub(crate) async fn create_job(
         }
     };
     let k = knowledge(&state)?;
+    let jobs = jobs(&k)?;
     let spec = JobSpec {
         paths: vec![path],
         collection,
@@ -208,7 +209,7 @@ pub(crate) async fn create_job(
     let mut ev = caller.event("ingest.job.create", Outcome::Ok);
     ev.input = Some(serde_json::to_value(&spec).unwrap_or_default());
     state.audit.record(ev).await?;
-    let job = jobs(&k)?.submit(spec, &caller.principal.username).await?;
+    let job = jobs.submit(spec, &caller.principal.username).await?;
     Ok(HttpResponse::Accepted().json(JobCreated {
         job_id: job.id.clone(),
     }))
@@ -429,6 +430,8 @@ pub(crate) async fn upload_document(
 ) -> Result<HttpResponse, ApiError> {
     use tokio::io::AsyncWriteExt;
     let k = knowledge(&state)?;
+    // A query node takes no uploads: refused before anything is written.
+    let jobs = jobs(&k)?;
     let limit = state.config.ingest.max_file_bytes;
     let uploads = state.config.storage.data_dir.join("uploads");
     tokio::fs::create_dir_all(&uploads)
@@ -524,7 +527,7 @@ pub(crate) async fn upload_document(
         recursive: false,
         sync_deletes: false,
     };
-    let job = jobs(&k)?.submit(spec, &caller.principal.username).await?;
+    let job = jobs.submit(spec, &caller.principal.username).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "job_id": job.id, "path": path, "bytes": size,
     })))
@@ -604,10 +607,11 @@ pub(crate) async fn delete_document(
 ) -> Result<HttpResponse, ApiError> {
     let doc = state.store.document(&id).await?;
     let k = knowledge(&state)?;
+    let jobs = jobs(&k)?;
     let mut ev = caller.event("document.delete", Outcome::Ok);
     ev.documents = vec![doc.id.clone()];
     ev.input = Some(serde_json::json!({"path": doc.source_path, "collection": doc.collection}));
     state.audit.record(ev).await?;
-    jobs(&k)?.delete_document(&doc.id).await?;
+    jobs.delete_document(&doc.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

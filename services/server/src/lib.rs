@@ -31,7 +31,7 @@ pub use error::{ApiError, ServerError};
 pub use knowledge::Knowledge;
 pub use middleware::RequestId;
 pub use openapi::ApiDoc;
-pub use state::{AppState, Service};
+pub use state::{AppState, LoadError, Service, Slot};
 
 use actix_web::{App, HttpServer, web};
 use std::sync::Arc;

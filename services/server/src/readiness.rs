@@ -102,7 +102,7 @@ async fn check_embedder(state: &AppState) -> Result<String, String> {
             w.name(),
             w.max_tokens()
         )),
-        Some(Err(e)) => Err(e.clone()),
+        Some(Err(e)) => Err(e.to_string()),
         None => Err("the embedding model is still loading".into()),
     }
 }
@@ -115,7 +115,7 @@ async fn check_engine(state: &AppState) -> Result<String, String> {
             r.served_name(),
             r.context_tokens()
         )),
-        Some(Err(e)) => Err(e.clone()),
+        Some(Err(e)) => Err(e.to_string()),
         None => Err("the language model is still loading".into()),
     }
 }
@@ -140,7 +140,7 @@ async fn check_lexical(state: &AppState) -> Result<String, String> {
             k.searcher.lexical.path().display(),
             k.searcher.lexical.num_chunks()
         )),
-        Some(Err(e)) => Err(e.clone()),
+        Some(Err(e)) => Err(e.to_string()),
         None => check_dir(state.config.lexical_path(), "tantivy index").await,
     }
 }
@@ -148,7 +148,7 @@ async fn check_lexical(state: &AppState) -> Result<String, String> {
 async fn check_vectors(state: &AppState) -> Result<String, String> {
     match state.knowledge.get() {
         Some(Ok(k)) => return k.searcher.vectors.status().await.map_err(|e| e.to_string()),
-        Some(Err(e)) => return Err(e.clone()),
+        Some(Err(e)) => return Err(e.to_string()),
         None => {}
     }
     let v = &state.config.vectors;

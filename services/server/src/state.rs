@@ -64,13 +64,13 @@ pub struct AppState {
     pub auth: Authenticator,
     /// The embedding model's worker, once loaded (it loads in the
     /// background so the server answers health checks meanwhile).
-    pub embedder: Arc<OnceLock<Result<EncoderWorker, String>>>,
+    pub embedder: Slot<EncoderWorker>,
     /// Ingestion jobs and search, once the embedder and the stores are
     /// open.
-    pub knowledge: Arc<OnceLock<Result<Arc<Knowledge>, String>>>,
+    pub knowledge: Slot<Arc<Knowledge>>,
     /// The language model and the chat pipeline, once loaded (in the
     /// background, like the embedder).
-    pub rag: Arc<OnceLock<Result<Arc<Rag>, String>>>,
+    pub rag: Slot<Arc<Rag>>,
     /// When the process started, seconds since the epoch.
     pub started_at: u64,
     /// This process among those sharing the database (host and listen
@@ -112,7 +112,7 @@ impl AppState {
         let rag = Arc::new(OnceLock::new());
         let metrics = Metrics::new()?;
         if service == Service::Ingest {
-            let _ = rag.set(Err("this process serves the ingestion API only".into()));
+            let _ = rag.set(Err(LoadError::IngestOnly));
         } else {
             load_engine(&config, rag.clone(), metrics.registry.clone());
         }
@@ -224,8 +224,40 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Loads the embedding model on a thread of its own and starts its worker.
-type Slot<T> = Arc<OnceLock<Result<T, String>>>;
+/// A component loaded in the background: not yet (`None`), loaded, or why
+/// not. The error is kept typed; readiness and the log say it in words,
+/// clients only learn that the component is unavailable.
+pub type Slot<T> = Arc<OnceLock<Result<T, LoadError>>>;
+
+/// Why a component loaded in the background is not there.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The embedding model could not be loaded or started.
+    #[error("{source} (model folder {path}; run scripts/fetch-assets.sh for the offline default)")]
+    Embedder {
+        /// Its folder.
+        path: std::path::PathBuf,
+        /// Why.
+        source: zhishu_encoders::EncoderError,
+    },
+    /// Without the embedding model there are no document stores.
+    #[error("the embedding model is not available, so neither are the document stores")]
+    NoEmbedder,
+    /// The document stores could not be opened.
+    #[error(transparent)]
+    Stores(#[from] zhishu_ingest::OpenError),
+    /// The language model could not be loaded.
+    #[error("{source} (engine.model {path}; run scripts/fetch-assets.sh for the offline default)")]
+    Model {
+        /// Its file or folder.
+        path: std::path::PathBuf,
+        /// Why.
+        source: zhishu_query::QueryError,
+    },
+    /// This process serves ingestion only, so it loads no model.
+    #[error("this process serves the ingestion API only")]
+    IngestOnly,
+}
 
 /// Opens the document stores around the loaded embedder: the searcher
 /// always, the ingestion pipeline (chunking tokenizers, jobs) only where
@@ -261,28 +293,35 @@ fn load_embedder(
         query_prefix: config.embedder.query_prefix.clone(),
         passage_prefix: config.embedder.passage_prefix.clone(),
     };
-    let spawned = std::thread::Builder::new().name("embedder-load".into()).spawn(move || {
-        let started = std::time::Instant::now();
-        let result = Embedder::load(&path)
-            .and_then(|e| EncoderWorker::start(e, worker_config))
-            .map_err(|e| format!("{e} (model folder {}; run scripts/fetch-assets.sh for the offline default)", path.display()));
-        match &result {
-            Ok(w) => info!(model = w.name(), ms = started.elapsed().as_millis() as u64, "embedder loaded"),
-            Err(e) => warn!(error = %e, "embedder could not be loaded"),
-        }
-        let stores = match &result {
-            Ok(w) => open_knowledge(&config, registry, w.clone(), service)
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(format!("the embedding model is not available: {e}")),
-        };
-        if let Err(e) = &stores {
-            warn!(error = %e, "the document stores could not be opened");
-        }
-        // Stores first: readiness reports ready once the embedder is set,
-        // and by then search must work.
-        let _ = knowledge.set(stores);
-        let _ = slot.set(result);
-    });
+    let spawned = std::thread::Builder::new()
+        .name("embedder-load".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let result = Embedder::load(&path)
+                .and_then(|e| EncoderWorker::start(e, worker_config))
+                .map_err(|source| LoadError::Embedder { path, source });
+            match &result {
+                Ok(w) => info!(
+                    model = w.name(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "embedder loaded"
+                ),
+                Err(e) => warn!(error = %e, "embedder could not be loaded"),
+            }
+            let stores = match &result {
+                Ok(w) => {
+                    open_knowledge(&config, registry, w.clone(), service).map_err(LoadError::from)
+                }
+                Err(_) => Err(LoadError::NoEmbedder),
+            };
+            if let Err(e) = &stores {
+                warn!(error = %e, "the document stores could not be opened");
+            }
+            // Stores first: readiness reports ready once the embedder is set,
+            // and by then search must work.
+            let _ = knowledge.set(stores);
+            let _ = slot.set(result);
+        });
     if let Err(e) = spawned {
         warn!(error = %e, "cannot start the embedder loader");
     }
@@ -297,12 +336,9 @@ fn load_engine(config: &Config, slot: Slot<Arc<Rag>>, registry: prometheus::Regi
         .spawn(move || {
             let started = std::time::Instant::now();
             let path = config.model_path(&config.engine.model);
-            let result = Rag::load(&config).map(Arc::new).map_err(|e| {
-                format!(
-                    "{e} (engine.model {}; run scripts/fetch-assets.sh for the offline default)",
-                    path.display()
-                )
-            });
+            let result = Rag::load(&config)
+                .map(Arc::new)
+                .map_err(|source| LoadError::Model { path, source });
             match &result {
                 Ok(r) => {
                     if let Err(e) = r.serving().metrics().register(&registry) {

@@ -212,8 +212,10 @@ pub trait ExchangeRegistry: Send + Sync {
     /// event is written).
     async fn open_exchange(&self, exchange: &OpenExchange) -> Result<(), StoreError>;
 
-    /// Notes an exchange as closed (after its closing audit event).
-    async fn close_exchange(&self, exchange_id: &str) -> Result<(), StoreError>;
+    /// Notes an exchange as closed (after its closing audit event); `true`
+    /// when this call removed it (so among several closers exactly one
+    /// wins).
+    async fn close_exchange(&self, exchange_id: &str) -> Result<bool, StoreError>;
 
     /// Exchanges started and not closed, oldest first.
     async fn open_exchanges(&self) -> Result<Vec<OpenExchange>, StoreError>;

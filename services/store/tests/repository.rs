@@ -49,8 +49,14 @@ async fn open_exchanges_are_noted_and_cleared(db: &TestDb) {
         vec![open("x1", "host-a:8080", 10), open("x2", "host-b:8080", 20)],
         "oldest first"
     );
-    s.close_exchange("x1").await.unwrap();
-    s.close_exchange("x1").await.unwrap();
+    assert!(
+        s.close_exchange("x1").await.unwrap(),
+        "the first close wins"
+    );
+    assert!(
+        !s.close_exchange("x1").await.unwrap(),
+        "a second finds nothing"
+    );
     assert_eq!(
         s.open_exchanges().await.unwrap(),
         vec![open("x2", "host-b:8080", 20)]

@@ -3,6 +3,7 @@
 use super::{Asker, ExchangeError, Exchanges, MAX_MESSAGES, MAX_SOURCES, MAX_STOPS};
 use crate::{Answer, AnswerEvent, AnswerStream, Prepared, Question, Retrieval, Routed};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::time::Instant;
 use tokio::sync::mpsc;
 use zhishu_audit::{AuditEvent, ModelInfo, Outcome};
@@ -230,7 +231,14 @@ impl Exchanges {
             })
             .await?;
         if let Some(input) = event.input.as_mut() {
-            input["search_query"] = json!(prepared.search_query);
+            // The search query is the question, or a rewrite of it: kept
+            // like the question.
+            match (&prepared.search_query, self.store_questions) {
+                (Some(q), false) => {
+                    input["search_query_sha256"] = json!(hex::encode(Sha256::digest(q.as_bytes())));
+                }
+                (q, _) => input["search_query"] = json!(q),
+            }
             input["sources_in_prompt"] = json!(prepared.sources.len());
             input["history_dropped"] = json!(prepared.history_dropped);
         }
@@ -245,18 +253,25 @@ impl Exchanges {
                 exchange_id: id.clone(),
                 node: self.node.clone(),
                 action: CHAT.into(),
-                actor: asker.actor.user.clone(),
+                actor: asker.actor.user.replace('\0', "\u{fffd}"),
                 started_at: now_ms(),
             })
             .await?;
-        event.exchange_id = Some(id.clone());
         let mut opening = event.clone();
+        opening.exchange_id = Some(id.clone());
         opening.action = "exchange.started".into();
         opening.prompt = opening.prompt.map(|mut p| {
             p.text = None;
             p
         });
-        self.audit.record(opening).await?;
+        if let Err(e) = self.audit.record(opening).await {
+            // Not started after all: nothing for a later start-up to close.
+            if let Err(e) = self.repo.close_exchange(&id).await {
+                tracing::warn!(error = %e, exchange = %id, "cannot remove an exchange that never started");
+            }
+            return Err(e.into());
+        }
+        event.exchange_id = Some(id.clone());
         tracing::info!(exchange = %id, "exchange started");
         Ok(Exchange {
             service: self.clone(),
@@ -337,12 +352,16 @@ impl Exchange {
     /// the receiver is dropped (the client left, streaming or not), it
     /// stops generation and records the partial answer as `cancelled`.
     ///
+    /// A process that exits while the exchange runs (the CLI) drops the
+    /// receiver and then awaits the returned handle, so the closing event
+    /// is written before the runtime stops.
+    ///
     /// # Panics
     /// Outside a tokio runtime.
-    pub fn run(self) -> mpsc::Receiver<Step> {
+    pub fn run(self) -> (mpsc::Receiver<Step>, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(STEPS_AHEAD);
-        tokio::spawn(self.drive(tx));
-        rx
+        let task = tokio::spawn(self.drive(tx));
+        (rx, task)
     }
 
     async fn drive(mut self, tx: mpsc::Sender<Step>) {

@@ -29,6 +29,10 @@ pub async fn close_interrupted(
         if !ours && now - open.started_at < ABANDONED_AFTER_MS {
             continue;
         }
+        // Claim it first: of several nodes starting at once, one closes it.
+        if !repo.close_exchange(&open.exchange_id).await? {
+            continue;
+        }
         let mut ev = AuditEvent::new(
             Actor {
                 user: open.actor.clone(),
@@ -48,8 +52,11 @@ pub async fn close_interrupted(
             "the process answering stopped (crash, kill or power loss) before the exchange ended"
                 .into(),
         );
-        audit.record(ev).await?;
-        repo.close_exchange(&open.exchange_id).await?;
+        if let Err(e) = audit.record(ev).await {
+            // Put it back for the next start-up.
+            repo.open_exchange(&open).await?;
+            return Err(e.into());
+        }
         tracing::warn!(exchange = %open.exchange_id, node = %open.node, "closed an interrupted exchange");
         closed += 1;
     }

@@ -18,12 +18,12 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn close_exchange_impl(&self, exchange_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM open_exchanges WHERE exchange_id = $1")
+    pub(crate) async fn close_exchange_impl(&self, exchange_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM open_exchanges WHERE exchange_id = $1")
             .bind(exchange_id)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     pub(crate) async fn open_exchanges_impl(&self) -> Result<Vec<OpenExchange>, StoreError> {

@@ -235,7 +235,7 @@ impl crate::ExchangeRegistry for crate::SqlStore {
     async fn open_exchange(&self, e: &crate::OpenExchange) -> Result<(), StoreError> {
         self.open_exchange_impl(e).await
     }
-    async fn close_exchange(&self, exchange_id: &str) -> Result<(), StoreError> {
+    async fn close_exchange(&self, exchange_id: &str) -> Result<bool, StoreError> {
         self.close_exchange_impl(exchange_id).await
     }
     async fn open_exchanges(&self) -> Result<Vec<crate::OpenExchange>, StoreError> {
