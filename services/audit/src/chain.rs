@@ -98,9 +98,7 @@ pub(crate) fn expected_hash(record: &AuditRecord) -> Option<String> {
         // correctly rounded parser that text is a fixed point: anything else
         // in the column (added whitespace, a duplicated key that a parser
         // would read one way and a person another) was changed since.
-        LEGACY_ENCODING if written_by_the_old_writer(record) => {
-            Some(legacy_link_hash(record))
-        }
+        LEGACY_ENCODING if written_by_the_old_writer(record) => Some(legacy_link_hash(record)),
         LEGACY_ENCODING => Some(String::new()),
         _ => None,
     }
