@@ -8,7 +8,7 @@ use std::sync::Arc;
 use zhishu_core::Config;
 use zhishu_encoders::EncoderWorker;
 use zhishu_retrieval::{HybridSearcher, open_reranker};
-use zhishu_store::Repository;
+use zhishu_store::IngestStore;
 
 /// Why an ingestion pipeline or evaluation setup could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +29,7 @@ pub enum OpenError {
 /// [`OpenError::Tokenizer`] naming the tokenizer and how to fetch it.
 pub fn open_pipeline(
     config: &Config,
-    registry: Arc<dyn Repository>,
+    registry: Arc<dyn IngestStore>,
     searcher: &HybridSearcher,
 ) -> Result<Pipeline, OpenError> {
     let encoder = searcher.encoder.clone();

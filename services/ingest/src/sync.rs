@@ -32,7 +32,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use zhishu_encoders::EncoderWorker;
 use zhishu_retrieval::{LexicalIndex, RetrievalError, VectorIndex};
-use zhishu_store::{Repository, StoreError};
+use zhishu_store::{IngestStore, StoreError};
 
 /// Errors that stop a whole job (per-file problems are reported, not
 /// raised).
@@ -60,7 +60,7 @@ pub struct Stores {
     /// The lexical index.
     pub lexical: Arc<LexicalIndex>,
     /// The document registry.
-    pub registry: Arc<dyn Repository>,
+    pub registry: Arc<dyn IngestStore>,
 }
 
 /// How files become chunks.

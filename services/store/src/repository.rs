@@ -258,6 +258,11 @@ pub trait ConversationStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// What ingestion reads and writes: the document registry and its jobs.
+pub trait IngestStore: DocumentRegistry + JobStore {}
+
+impl<T: DocumentRegistry + JobStore + ?Sized> IngestStore for T {}
+
 /// What the exchange service writes: conversations, and which exchanges
 /// are open.
 pub trait ExchangeStore: ConversationStore + ExchangeRegistry {}
@@ -268,20 +273,9 @@ impl<T: ConversationStore + ExchangeRegistry + ?Sized> ExchangeStore for T {}
 /// Implemented by [`crate::SqlStore`] on both SQLite and PostgreSQL (and by
 /// anything that implements every part). Crates take the narrowest part
 /// they use: the audit writer an [`AuditStore`], authentication an
-/// [`IdentityStore`], the exchange service an [`ExchangeStore`]; a
+/// [`IdentityStore`], ingestion an [`IngestStore`], the exchange service an
+/// [`ExchangeStore`]; a
 /// `dyn Repository` coerces to any of them.
-pub trait Repository:
-    DocumentRegistry + JobStore + IdentityStore + AuditStore + ExchangeRegistry + ConversationStore
-{
-}
+pub trait Repository: IngestStore + IdentityStore + AuditStore + ExchangeStore {}
 
-impl<T> Repository for T where
-    T: DocumentRegistry
-        + JobStore
-        + IdentityStore
-        + AuditStore
-        + ExchangeRegistry
-        + ConversationStore
-        + ?Sized
-{
-}
+impl<T: IngestStore + IdentityStore + AuditStore + ExchangeStore + ?Sized> Repository for T {}
