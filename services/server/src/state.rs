@@ -79,6 +79,9 @@ pub struct AppState {
     pub node: String,
     /// When the process started, Unix milliseconds.
     started_ms: i64,
+    /// The store as the exchange service uses it (one handle for every
+    /// request).
+    exchange_store: Arc<dyn zhishu_store::ExchangeStore>,
     pub(crate) limiter: RateLimiter,
     pub(crate) login_limiter: RateLimiter,
     pub(crate) metrics: Metrics,
@@ -119,6 +122,7 @@ impl AppState {
         Ok(Self {
             node: format!("{}:{}", host_name(), config.server.listen),
             started_ms: zhishu_store::now_ms(),
+            exchange_store: repo.clone(),
             rag,
             started_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -143,7 +147,7 @@ impl AppState {
         Exchanges::new(
             self.rag.get().and_then(|r| r.as_ref().ok().cloned()),
             self.audit.clone(),
-            Arc::new(self.store.clone()),
+            self.exchange_store.clone(),
             &self.config.audit,
             self.node.clone(),
         )

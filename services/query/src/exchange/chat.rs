@@ -266,9 +266,7 @@ impl Exchanges {
         });
         if let Err(e) = self.audit.record(opening).await {
             // Not started after all: nothing for a later start-up to close.
-            if let Err(e) = self.repo.close_exchange(&id).await {
-                tracing::warn!(error = %e, exchange = %id, "cannot remove an exchange that never started");
-            }
+            self.forget(&id).await;
             return Err(e.into());
         }
         event.exchange_id = Some(id.clone());
@@ -413,7 +411,7 @@ impl Exchange {
         // Stop generating before writing: the engine frees the blocks.
         drop(answer);
         match service.audit.record(ev).await {
-            Ok(_) => close_row(&service, &id).await,
+            Ok(_) => service.forget(&id).await,
             Err(e) => tracing::error!(error = %e, exchange = %id,
                 "cannot record an abandoned exchange; the next start-up records it as interrupted"),
         }
@@ -446,7 +444,7 @@ impl Exchange {
         let mut ev = self.closing(Outcome::Ok);
         crate::record::answered(&mut ev, &answer);
         let record = self.service.audit.record(ev).await?;
-        close_row(&self.service, &self.id).await;
+        self.service.forget(&self.id).await;
         let conversation_id = match &self.owner {
             Some(owner) => Some(self.converse(owner, &answer, &record.id).await?),
             None => None,
@@ -497,11 +495,5 @@ impl Exchange {
         )
         .await?;
         Ok(conversation)
-    }
-}
-
-async fn close_row(service: &Exchanges, id: &str) {
-    if let Err(e) = service.repo.close_exchange(id).await {
-        tracing::warn!(error = %e, exchange = %id, "cannot remove a closed exchange from open_exchanges");
     }
 }

@@ -198,13 +198,18 @@ impl Exchanges {
         if let Err(e) = self.audit.record(event).await {
             return ExchangeError::Audit(e);
         }
-        if let Some(id) = exchange
-            && let Err(e) = self.repo.close_exchange(&id).await
-        {
-            // The closing event is written; the row only makes the next
-            // start-up record the exchange as interrupted too.
-            tracing::warn!(error = %e, exchange = %id, "cannot remove a closed exchange from open_exchanges");
+        if let Some(id) = exchange {
+            self.forget(&id).await;
         }
         error
+    }
+
+    /// Removes an exchange from `open_exchanges` once it is closed (or
+    /// never started). A failure is only logged: the row would make the
+    /// next start-up record the exchange as interrupted too.
+    async fn forget(&self, id: &str) {
+        if let Err(e) = self.repo.close_exchange(id).await {
+            tracing::warn!(error = %e, exchange = %id, "cannot remove an exchange from open_exchanges");
+        }
     }
 }
