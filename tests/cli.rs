@@ -4,6 +4,7 @@
 mod common;
 
 use common::{repo_root, run_cli};
+use std::path::Path;
 
 const SUBCOMMANDS: [&str; 10] = [
     "serve", "ingest", "search", "ask", "audit", "eval", "users", "keys", "models", "config",
@@ -170,4 +171,52 @@ fn models_list_says_where_models_are_expected() {
         "{out}"
     );
     assert!(err.contains("scripts/fetch-assets.sh"), "{err}");
+}
+
+#[test]
+fn an_index_built_with_another_embedder_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("leave.md"),
+        "# Leave\n\nAnnual leave is 15 days a year.\n",
+    )
+    .unwrap();
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let minilm = common::config_text(dir.path(), &url);
+    let e5 = minilm.replace(
+        "model = \"all-MiniLM-L6-v2\"",
+        "model = \"multilingual-e5-small\"\nquery_prefix = \"query: \"\npassage_prefix = \"passage: \"",
+    );
+    assert_ne!(minilm, e5);
+    let (a, b) = (dir.path().join("a.toml"), dir.path().join("b.toml"));
+    std::fs::write(&a, minilm).unwrap();
+    std::fs::write(&b, e5).unwrap();
+    let run = |config: &Path, args: &[&str]| {
+        let mut all = vec!["--config", config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_cli(&all, &[], dir.path())
+    };
+    let (code, out, err) = run(&a, &["ingest", docs.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // Both models make 384-wide vectors: only the stamp tells them apart.
+    for args in [
+        &["search", "annual leave"][..],
+        &["ingest", docs.to_str().unwrap()][..],
+    ] {
+        let (code, out, err) = run(&b, args);
+        assert_ne!(code, 0, "{args:?} on a MiniLM index with e5: {out}{err}");
+        assert!(
+            err.contains("built with the embedder all-MiniLM-L6-v2")
+                && err.contains("multilingual-e5-small")
+                && err.contains("zhishu ingest"),
+            "{err}"
+        );
+    }
+    // The model it was built with still searches it.
+    let (code, out, err) = run(&a, &["search", "annual leave"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("15 days"), "{out}");
 }

@@ -236,6 +236,9 @@ pub struct Embedded {
 #[derive(Clone)]
 pub struct EncoderWorker {
     inner: Worker<Embedder>,
+    /// A copy of the model's tokenizer, for questions about a text that
+    /// need no model run ([`EncoderWorker::unknown_share`]).
+    tokenizer: Arc<tokenizers::Tokenizer>,
     dimensions: usize,
     query_prefix: Arc<str>,
     passage_prefix: Arc<str>,
@@ -249,6 +252,7 @@ impl EncoderWorker {
     pub fn start(embedder: Embedder, config: WorkerConfig) -> Result<Self, EncoderError> {
         Ok(Self {
             dimensions: embedder.dimensions(),
+            tokenizer: Arc::new(embedder.tokenizer().clone()),
             inner: Worker::start(embedder, config.max_batch_tokens, config.queue)?,
             query_prefix: config.query_prefix.into(),
             passage_prefix: config.passage_prefix.into(),
@@ -270,6 +274,23 @@ impl EncoderWorker {
         self.dimensions
     }
 
+    /// [`Embedder::unknown_share`] of a query (with its prefix), on the
+    /// caller's thread: tokenising a question takes microseconds.
+    ///
+    /// # Errors
+    /// When the tokenizer fails.
+    pub fn unknown_share(&self, query: &str) -> Result<f32, EncoderError> {
+        crate::embedder::unknown_share(&self.tokenizer, query)
+    }
+
+    /// The prefix put before texts of a kind.
+    pub fn prefix(&self, kind: TextKind) -> &str {
+        match kind {
+            TextKind::Query => &self.query_prefix,
+            TextKind::Passage => &self.passage_prefix,
+        }
+    }
+
     /// The counters.
     pub fn stats(&self) -> &WorkerStats {
         self.inner.stats()
@@ -287,10 +308,7 @@ impl EncoderWorker {
         texts: Vec<String>,
         kind: TextKind,
     ) -> Result<Embedded, EncoderError> {
-        let prefix = match kind {
-            TextKind::Query => &self.query_prefix,
-            TextKind::Passage => &self.passage_prefix,
-        };
+        let prefix = self.prefix(kind);
         let texts = if prefix.is_empty() {
             texts
         } else {

@@ -96,7 +96,7 @@ fn schema(fast_ids: bool) -> (Schema, Fields) {
 
 /// The Chinese + English analyzer (see the module documentation).
 fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(tantivy_jieba::JiebaTokenizer::new())
+    TextAnalyzer::builder(FoldWidth::new(tantivy_jieba::JiebaTokenizer::new()))
         .filter(WordsOnly)
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
@@ -162,6 +162,10 @@ pub struct LexicalIndex {
     /// Taken on the first write and held until [`LexicalIndex::release`]:
     /// Tantivy allows one writer per index, across processes.
     writer: Mutex<Option<IndexWriter>>,
+    /// What every commit records in the index's metadata: which embedder
+    /// the chunks written alongside it were embedded with (see
+    /// [`crate::open_searcher`]).
+    stamp: Mutex<Option<String>>,
 }
 
 impl LexicalIndex {
@@ -207,7 +211,25 @@ impl LexicalIndex {
             fields,
             fast_ids,
             writer: Mutex::new(None),
+            stamp: Mutex::new(None),
         })
+    }
+
+    /// The stamp the last commit recorded ([`LexicalIndex::set_stamp`]),
+    /// `None` for an index committed without one (made by an earlier
+    /// version, or never written).
+    ///
+    /// # Errors
+    /// When the index metadata cannot be read.
+    pub fn stamp(&self) -> Result<Option<String>, RetrievalError> {
+        Ok(self.index.load_metas()?.payload)
+    }
+
+    /// Sets what every later commit records as the index's stamp.
+    pub fn set_stamp(&self, stamp: String) {
+        if let Ok(mut slot) = self.stamp.lock() {
+            *slot = Some(stamp);
+        }
     }
 
     /// The index's folder.
@@ -264,6 +286,11 @@ impl LexicalIndex {
                 doc.add_i64(f.modified_at, c.modified_at);
                 doc.add_text(f.title, &c.title);
                 doc.add_text(f.section, &c.section_path);
+                // The body field also holds the document title and section
+                // path, so a chunk is scored with the words that say what
+                // it is about, under one length norm (see BOOSTS).
+                doc.add_text(f.body, &c.title);
+                doc.add_text(f.body, &c.section_path);
                 doc.add_text(f.body, &c.text);
                 let payload = c
                     .stored_json()
@@ -324,9 +351,16 @@ impl LexicalIndex {
                 .writer
                 .lock()
                 .map_err(|_| RetrievalError::Lexical("writer lock poisoned".into()))?;
+            let stamp = self.stamp.lock().ok().and_then(|s| s.clone());
             match slot.as_mut() {
                 Some(w) => {
-                    if let Err(e) = w.commit() {
+                    let done = w.prepare_commit().and_then(|mut p| {
+                        if let Some(stamp) = &stamp {
+                            p.set_payload(stamp);
+                        }
+                        p.commit()
+                    });
+                    if let Err(e) = done {
                         let _ = w.rollback();
                         return Err(e.into());
                     }
@@ -497,7 +531,17 @@ impl LexicalIndex {
         }
         let f = &self.fields;
         let mut text: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (field, boost) in [f.title, f.section, f.body].into_iter().zip(BOOSTS) {
+        let boosts: [f32; 3] = std::env::var("ZHISHU_EXPERIMENT_BOOSTS")
+            .ok()
+            .and_then(|v| {
+                let p: Vec<f32> = v.split(',').filter_map(|x| x.parse().ok()).collect();
+                p.try_into().ok()
+            })
+            .unwrap_or(BOOSTS);
+        for (field, boost) in [f.title, f.section, f.body].into_iter().zip(boosts) {
+            if boost == 0.0 {
+                continue;
+            }
             for t in &terms {
                 let tq = TermQuery::new(
                     Term::from_field_text(field, t),
@@ -704,6 +748,45 @@ impl LexicalIndex {
     /// Chunks in the index (all scopes): for metrics and tests.
     pub fn num_chunks(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+}
+
+/// Folds full-width forms to their ASCII twins (`ＶＰＮ　８０９` →
+/// `VPN 809`) before segmentation, as Chinese input methods type them: a
+/// query and a document then meet whichever width each was typed in.
+#[derive(Clone)]
+struct FoldWidth<T> {
+    inner: T,
+    folded: String,
+}
+
+impl<T> FoldWidth<T> {
+    fn new(inner: T) -> Self {
+        Self {
+            inner,
+            folded: String::new(),
+        }
+    }
+}
+
+/// The ASCII twin of a full-width form (U+FF01–FF5E) or of the ideographic
+/// space; the character itself otherwise.
+fn fold_width(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
+}
+
+impl<T: Tokenizer> Tokenizer for FoldWidth<T> {
+    type TokenStream<'a> = T::TokenStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        // Offsets then refer to the folded text; nothing reads them (the
+        // index keeps positions, and snippets come from the stored chunk).
+        self.folded.clear();
+        self.folded.extend(text.chars().map(fold_width));
+        self.inner.token_stream(&self.folded)
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zhishu_core::Config;
 use zhishu_core::config::{VectorBackend, VectorsConfig};
-use zhishu_encoders::{EncoderError, EncoderWorker, RerankWorker, Reranker};
+use zhishu_encoders::{EncoderError, EncoderWorker, RerankWorker, Reranker, TextKind};
 
 /// Why the configured searcher could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +16,23 @@ pub enum OpenError {
     /// A store could not be opened.
     #[error(transparent)]
     Store(#[from] RetrievalError),
+    /// The index was built with another embedding model (or prefixes) than
+    /// the one configured: its vectors and the queries' would not be
+    /// comparable.
+    #[error(
+        "the index was built with the embedder {built}, but the configuration names {configured}; \
+         set embedder.model (and its prefixes) back, or rebuild the index with the new model: \
+         stop Zhishu, move the vector store and the Tantivy folder ({lexical}) away, and run \
+         `zhishu ingest` on your folders again"
+    )]
+    EmbedderChanged {
+        /// What the index records.
+        built: String,
+        /// What the configuration names.
+        configured: String,
+        /// The Tantivy folder.
+        lexical: String,
+    },
     /// The configured cross-encoder could not be loaded or started.
     #[error("reranker.model {path}: {source}")]
     Reranker {
@@ -55,6 +72,7 @@ pub fn open_searcher(config: &Config, encoder: EncoderWorker) -> Result<HybridSe
         encoder.dimensions(),
     )?;
     let lexical = LexicalIndex::open(&config.lexical_path())?;
+    check_embedder(&lexical, &encoder)?;
     Ok(HybridSearcher {
         vectors,
         lexical: Arc::new(lexical),
@@ -62,6 +80,65 @@ pub fn open_searcher(config: &Config, encoder: EncoderWorker) -> Result<HybridSe
         reranker: open_reranker(config)?,
         fusion: config.retrieval,
     })
+}
+
+/// Which embedder (model, width and prefixes) a set of vectors was made
+/// with, as recorded in the lexical index's commit metadata: both stores are
+/// written by the same jobs, and Tantivy keeps a payload per commit where a
+/// Qdrant collection keeps nothing of the kind.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct EmbedderStamp {
+    embedder: String,
+    dimensions: usize,
+    query_prefix: String,
+    passage_prefix: String,
+}
+
+impl std::fmt::Display for EmbedderStamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} dimensions, prefixes {:?}/{:?})",
+            self.embedder, self.dimensions, self.query_prefix, self.passage_prefix
+        )
+    }
+}
+
+/// Refuses an index whose vectors another embedder made (switching models,
+/// say from all-MiniLM-L6-v2 to multilingual-e5-small, both 384-wide, would
+/// otherwise compare vectors of two unrelated spaces without a word), and
+/// has every later commit record the configured one. An index from before
+/// stamps existed is accepted with a warning.
+fn check_embedder(lexical: &LexicalIndex, encoder: &EncoderWorker) -> Result<(), OpenError> {
+    let configured = EmbedderStamp {
+        embedder: encoder.name().to_owned(),
+        dimensions: encoder.dimensions(),
+        query_prefix: encoder.prefix(TextKind::Query).to_owned(),
+        passage_prefix: encoder.prefix(TextKind::Passage).to_owned(),
+    };
+    match lexical.stamp()? {
+        Some(text) => {
+            let built = serde_json::from_str::<EmbedderStamp>(&text)
+                .map_or_else(|_| format!("recorded as {text:?}"), |b| b.to_string());
+            if serde_json::from_str::<EmbedderStamp>(&text).ok().as_ref() != Some(&configured) {
+                return Err(OpenError::EmbedderChanged {
+                    built,
+                    configured: configured.to_string(),
+                    lexical: lexical.path().display().to_string(),
+                });
+            }
+        }
+        None if lexical.num_chunks() > 0 => tracing::warn!(
+            embedder = %configured,
+            "the index predates embedder stamps: if it was built with another embedding model, \
+             rebuild it (see docs/retrieval.md); the next ingestion records this one"
+        ),
+        None => {}
+    }
+    let stamp = serde_json::to_string(&configured)
+        .map_err(|e| RetrievalError::Lexical(format!("the embedder stamp: {e}")))?;
+    lexical.set_stamp(stamp);
+    Ok(())
 }
 
 /// The vector store `config` names: Qdrant Edge in `edge_path`, or a

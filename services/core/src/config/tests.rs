@@ -30,8 +30,10 @@ fn embedded_default_is_a_single_box() {
     );
     assert_eq!(
         c.model_path(&c.embedder.model),
-        PathBuf::from("/home/u/.cache/zhishu/assets/models/all-MiniLM-L6-v2")
+        PathBuf::from("/home/u/.cache/zhishu/assets/models/multilingual-e5-small")
     );
+    assert_eq!(c.embedder.query_prefix, "query: ");
+    assert_eq!(c.embedder.passage_prefix, "passage: ");
 }
 
 #[test]
@@ -59,6 +61,11 @@ fn production_needs_the_database_url_from_the_environment() {
     assert_eq!(c.vectors.backend, VectorBackend::Qdrant);
     assert_eq!(c.engine.parallel, Parallelism::Tensor);
     assert_eq!(c.engine.max_context_tokens, 131_072);
+    assert_eq!(
+        c.reranker.as_ref().map(|r| r.model.clone()),
+        Some(PathBuf::from("bge-reranker-v2-m3")),
+        "production reranks with the multilingual cross-encoder"
+    );
     let shown = c.to_redacted_toml();
     assert!(!shown.contains("s3cret"), "{shown}");
     assert!(
