@@ -232,6 +232,41 @@ struct Found {
     embed_ms: f64,
 }
 
+/// How much each retriever's vote counts for one query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Votes {
+    /// BM25's weight.
+    pub lexical: f32,
+    /// Dense search's weight.
+    pub dense: f32,
+}
+
+impl Votes {
+    /// The configured weights, each scaled by evidence of how well its
+    /// retriever covers this query:
+    ///
+    /// - dense search's by how much of the query its model can read,
+    ///   `(1 - u)²` for an unknown-token share `u`. A model that maps a
+    ///   question to `[UNK]`s returns neighbours of `[UNK]`, which must not
+    ///   outvote BM25 (all-MiniLM on Chinese: dense fell to 0.32 where BM25
+    ///   had 0.47, and fusion dragged hybrid down with it);
+    /// - BM25's by its coverage `c`, the share of the query's terms the
+    ///   index holds at all ([`crate::LexicalIndex::coverage`]): a Chinese
+    ///   question over English pages matches a stray Latin word or two, and
+    ///   that ranking should not outvote the embedder that reads both.
+    ///
+    /// A query both read in full keeps the configured votes. Chosen on the
+    /// shipped sets against `c²`, no coverage and equal weights
+    /// (docs/retrieval.md has the table).
+    pub(crate) fn for_query(f: &RetrievalConfig, unknown_share: f32, coverage: f32) -> Self {
+        let readable = (1.0 - unknown_share.clamp(0.0, 1.0)).powi(2);
+        Self {
+            lexical: f.lexical_weight * coverage.clamp(0.0, 1.0),
+            dense: f.dense_weight * readable,
+        }
+    }
+}
+
 /// Reciprocal rank fusion by chunk id: each retriever adds
 /// `weight / (k + rank)`; best first, ties broken by id so that a ranking
 /// is reproducible.
@@ -239,19 +274,20 @@ fn fuse(
     lexical: &LexicalIds,
     dense: &[(String, f32)],
     f: &RetrievalConfig,
+    votes: Votes,
     mode: Mode,
 ) -> Vec<(String, Candidate)> {
     let mut fused: HashMap<&str, Candidate> = HashMap::new();
     for (rank, (id, score)) in lexical.hits().enumerate() {
         let e = fused.entry(id).or_default();
-        e.scores.fused += f.lexical_weight / (f.rrf_k + (rank + 1) as f32);
+        e.scores.fused += votes.lexical / (f.rrf_k + (rank + 1) as f32);
         e.scores.bm25 = Some(score);
         e.scores.bm25_rank = Some(rank + 1);
         e.lexical = Some(rank);
     }
     for (rank, (id, score)) in dense.iter().enumerate() {
         let e = fused.entry(id.as_str()).or_default();
-        e.scores.fused += f.dense_weight / (f.rrf_k + (rank + 1) as f32);
+        e.scores.fused += votes.dense / (f.rrf_k + (rank + 1) as f32);
         e.scores.dense = Some(*score);
         e.scores.dense_rank = Some(rank + 1);
     }
@@ -502,13 +538,22 @@ impl HybridSearcher {
         let (lexical, bm25_ms) = lexical?;
         let (dense, embed_ms, dense_ms) = dense?;
         Ok(Found {
-            ranked: fuse(&lexical, &dense, &self.fusion, mode),
+            ranked: fuse(&lexical, &dense, &self.fusion, self.votes(query), mode),
             lexical: Arc::new(lexical),
             first: None,
             bm25_ms,
             dense_ms,
             embed_ms,
         })
+    }
+
+    /// How much each retriever's vote counts for this query
+    /// ([`Votes::for_query`]).
+    pub(crate) fn votes(&self, query: &str) -> Votes {
+        // A tokenizer failure only loses the adjustment, not the search.
+        let unknown = self.encoder.unknown_share(query).unwrap_or(0.0);
+        let coverage = self.lexical.coverage(query).unwrap_or(1.0);
+        Votes::for_query(&self.fusion, unknown, coverage)
     }
 
     /// The query's embedding: the caller's, or the encoder's.
@@ -570,6 +615,38 @@ impl HybridSearcher {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    proptest::proptest! {
+        /// Dense search's vote never grows as less of the query is
+        /// readable, stays within its configured weight, and BM25's never
+        /// moves.
+        #[test]
+        fn votes_shrink_with_the_evidence_against_their_retriever(
+            a in 0.0f32..=1.0, b in 0.0f32..=1.0, c in 0.0f32..=1.0,
+        ) {
+            let f = RetrievalConfig::default();
+            let (lo, hi) = (a.min(b), a.max(b));
+            // More unknown tokens: dense's vote never grows, BM25's stays.
+            let (more, less) = (Votes::for_query(&f, lo, c), Votes::for_query(&f, hi, c));
+            proptest::prop_assert!(less.dense <= more.dense);
+            proptest::prop_assert!(more.dense <= f.dense_weight && less.dense >= 0.0);
+            proptest::prop_assert_eq!(more.lexical, less.lexical);
+            // Less coverage: BM25's vote never grows, dense's stays.
+            let (wide, narrow) = (Votes::for_query(&f, c, hi), Votes::for_query(&f, c, lo));
+            proptest::prop_assert!(narrow.lexical <= wide.lexical);
+            proptest::prop_assert!(wide.lexical <= f.lexical_weight && narrow.lexical >= 0.0);
+            proptest::prop_assert_eq!(wide.dense, narrow.dense);
+        }
+    }
+
+    #[test]
+    fn a_query_both_read_in_full_keeps_the_configured_votes() {
+        let f = RetrievalConfig::default();
+        let v = Votes::for_query(&f, 0.0, 1.0);
+        assert_eq!((v.lexical, v.dense), (f.lexical_weight, f.dense_weight));
+        assert_eq!(Votes::for_query(&f, 1.0, 1.0).dense, 0.0);
+        assert_eq!(Votes::for_query(&f, 0.0, 0.0).lexical, 0.0);
+    }
 
     #[test]
     fn jaccard_of_identical_and_disjoint_texts() {

@@ -96,7 +96,7 @@ fn schema(fast_ids: bool) -> (Schema, Fields) {
 
 /// The Chinese + English analyzer (see the module documentation).
 fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(FoldWidth::new(tantivy_jieba::JiebaTokenizer::new()))
+    TextAnalyzer::builder(ZhEn::new())
         .filter(WordsOnly)
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
@@ -531,17 +531,7 @@ impl LexicalIndex {
         }
         let f = &self.fields;
         let mut text: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let boosts: [f32; 3] = std::env::var("ZHISHU_EXPERIMENT_BOOSTS")
-            .ok()
-            .and_then(|v| {
-                let p: Vec<f32> = v.split(',').filter_map(|x| x.parse().ok()).collect();
-                p.try_into().ok()
-            })
-            .unwrap_or(BOOSTS);
-        for (field, boost) in [f.title, f.section, f.body].into_iter().zip(boosts) {
-            if boost == 0.0 {
-                continue;
-            }
+        for (field, boost) in [f.title, f.section, f.body].into_iter().zip(BOOSTS) {
             for t in &terms {
                 let tq = TermQuery::new(
                     Term::from_field_text(field, t),
@@ -745,26 +735,68 @@ impl LexicalIndex {
         Ok(versions)
     }
 
+    /// The share of a query's distinct terms that occur in the index at all
+    /// (1 for a query without terms): how much of the question BM25 can
+    /// match. An English question over Chinese pages, or the reverse,
+    /// leaves most of its terms unmatched; fusion then trusts BM25 less.
+    /// Counted over the whole index, as BM25's IDF is, not per scope.
+    ///
+    /// # Errors
+    /// When the index cannot be read.
+    pub fn coverage(&self, query: &str) -> Result<f32, RetrievalError> {
+        let mut terms = analyze(query);
+        terms.sort();
+        terms.dedup();
+        if terms.is_empty() {
+            return Ok(1.0);
+        }
+        let searcher = self.reader.searcher();
+        let mut known = 0;
+        for t in &terms {
+            if searcher.doc_freq(&Term::from_field_text(self.fields.body, t))? > 0 {
+                known += 1;
+            }
+        }
+        Ok(known as f32 / terms.len() as f32)
+    }
+
     /// Chunks in the index (all scopes): for metrics and tests.
     pub fn num_chunks(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
 }
 
-/// Folds full-width forms to their ASCII twins (`ＶＰＮ　８０９` →
-/// `VPN 809`) before segmentation, as Chinese input methods type them: a
-/// query and a document then meet whichever width each was typed in.
+/// The tokenizer under the analyzer: full-width forms folded to ASCII,
+/// jieba's words (search mode), then the character bigrams of every run of
+/// Chinese characters.
+///
+/// Why both: jieba finds words, but a word it does not know, or segments
+/// differently in a question than in the page ("数据库备份" vs "备份数据库"),
+/// would not match at all; overlapping bigrams, the classic CJK indexing
+/// unit, always overlap where the text does. Bigrams are their own terms
+/// (prefixed [`BIGRAM`]), so a two-character word counts once as a word
+/// and once as a bigram, never twice as one term. An index written before
+/// bigrams existed still answers: its queries' bigrams just match nothing.
+///
+/// Full-width folding (`ＶＰＮ　８０９` → `VPN 809`), as Chinese input
+/// methods type them: a query and a document then meet whichever width each
+/// was typed in.
 #[derive(Clone)]
-struct FoldWidth<T> {
-    inner: T,
+struct ZhEn {
+    jieba: tantivy_jieba::JiebaTokenizer,
     folded: String,
+    tokens: Vec<Token>,
 }
 
-impl<T> FoldWidth<T> {
-    fn new(inner: T) -> Self {
+/// What marks a bigram term.
+const BIGRAM: char = '\u{2082}'; // subscript two, in no real word
+
+impl ZhEn {
+    fn new() -> Self {
         Self {
-            inner,
+            jieba: tantivy_jieba::JiebaTokenizer::new(),
             folded: String::new(),
+            tokens: Vec::new(),
         }
     }
 }
@@ -779,14 +811,72 @@ fn fold_width(c: char) -> char {
     }
 }
 
-impl<T: Tokenizer> Tokenizer for FoldWidth<T> {
-    type TokenStream<'a> = T::TokenStream<'a>;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+/// Whether a character is a Chinese character (CJK unified ideographs,
+/// extension A, compatibility ideographs).
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}')
+}
+
+/// Appends the bigrams of every run of Chinese characters in `text`.
+fn push_bigrams(text: &str, tokens: &mut Vec<Token>) {
+    let mut position = tokens.last().map_or(0, |t| t.position + 1);
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for (i, pair) in chars.windows(2).enumerate() {
+        let ((a, x), (_, y)) = (pair[0], pair[1]);
+        if is_han(x) && is_han(y) {
+            let end = chars.get(i + 2).map_or(text.len(), |(b, _)| *b);
+            let mut term = String::with_capacity(7);
+            term.push(BIGRAM);
+            term.push(x);
+            term.push(y);
+            tokens.push(Token {
+                offset_from: a,
+                offset_to: end,
+                position,
+                text: term,
+                position_length: 1,
+            });
+            position += 1;
+        }
+    }
+}
+
+impl Tokenizer for ZhEn {
+    type TokenStream<'a> = VecTokens<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokens<'a> {
         // Offsets then refer to the folded text; nothing reads them (the
         // index keeps positions, and snippets come from the stored chunk).
         self.folded.clear();
         self.folded.extend(text.chars().map(fold_width));
-        self.inner.token_stream(&self.folded)
+        self.tokens.clear();
+        let mut words = self.jieba.token_stream(&self.folded);
+        while words.advance() {
+            self.tokens.push(words.token().clone());
+        }
+        push_bigrams(&self.folded, &mut self.tokens);
+        VecTokens {
+            tokens: &mut self.tokens,
+            next: 0,
+        }
+    }
+}
+
+/// A token stream over tokens already made.
+struct VecTokens<'a> {
+    tokens: &'a mut Vec<Token>,
+    next: usize,
+}
+
+impl TokenStream for VecTokens<'_> {
+    fn advance(&mut self) -> bool {
+        self.next += 1;
+        self.next <= self.tokens.len()
+    }
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
     }
 }
 

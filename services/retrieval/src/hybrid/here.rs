@@ -12,7 +12,7 @@
 //! Neither task ever waits for the other (a full pool would deadlock), so
 //! the meeting is a rendezvous of results, not of threads.
 
-use super::{Found, HybridSearcher, Loaded, fuse, load_batch, ms, split};
+use super::{Found, HybridSearcher, Loaded, Votes, fuse, load_batch, ms, split};
 use crate::{LexicalIds, LexicalIndex, RetrievalError, Scope, SearchFilter, SearchOptions, pool};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -35,6 +35,7 @@ struct Then {
     index: Arc<LexicalIndex>,
     scope: Scope,
     fusion: RetrievalConfig,
+    votes: Votes,
     mode: crate::Mode,
     first_batch: usize,
 }
@@ -66,7 +67,7 @@ fn finish(
 ) -> Result<Found, RetrievalError> {
     let (lexical, bm25_ms) = lexical?;
     let (dense, dense_ms) = dense?;
-    let ranked = fuse(&lexical, &dense, &then.fusion, then.mode);
+    let ranked = fuse(&lexical, &dense, &then.fusion, then.votes, then.mode);
     let (positions, dense_only) = split(&ranked[..then.first_batch.min(ranked.len())]);
     let first: Loaded = load_batch(&then.index, &lexical, &positions, &dense_only, &then.scope)?;
     Ok(Found {
@@ -95,6 +96,7 @@ pub(super) async fn retrieve(
         index: searcher.lexical.clone(),
         scope: scope.clone(),
         fusion: searcher.fusion,
+        votes: searcher.votes(query),
         mode: options.mode,
         first_batch,
     };

@@ -231,3 +231,34 @@ fn an_index_with_a_foreign_schema_is_refused_with_a_way_out() {
     let err = LexicalIndex::open(dir.path()).err().expect("refused");
     assert!(err.to_string().contains("zhishu ingest"), "{err}");
 }
+
+#[test]
+fn full_width_text_meets_its_ascii_twin() {
+    assert_eq!(analyze("ＶＰＮ　错误８０９"), analyze("VPN 错误809"));
+    assert_eq!(analyze("Ｐｏｓｔｇｒｅｓ"), vec!["postgr".to_string()]);
+}
+
+#[test]
+fn a_chunk_is_found_by_its_document_title_and_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    let with_title = ChunkDoc {
+        chunk_id: crate::chunk_id("d1", 1, 3),
+        document_id: "d1".into(),
+        version: 1,
+        ordinal: 3,
+        title: "pg_dump".into(),
+        section_path: "Options".into(),
+        access_groups: vec!["public".into()],
+        text: "Compress the output at the given level.".into(),
+        ..ChunkDoc::default()
+    };
+    index.upsert(&[with_title]).unwrap();
+    index.commit().unwrap();
+    let scope = Scope::of_groups(["public"]);
+    let hits = index
+        .search("pg_dump options", 5, &scope, &SearchFilter::default())
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].chunk.document_id, "d1");
+}
