@@ -244,6 +244,15 @@ pub struct EvalArgs {
     /// Also write the JSON report to this file.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Quality gate: fail (exit 1) when an nDCG@10 figure recorded in FILE
+    /// (overall, per language, per query kind) drops by more than its
+    /// tolerance.
+    #[arg(long, value_name = "FILE")]
+    pub gate: Option<PathBuf>,
+    /// Write this run's nDCG@10 figures to FILE as a gate (maintainers,
+    /// after an intended change in quality).
+    #[arg(long, value_name = "FILE", conflicts_with = "gate")]
+    pub record_gate: Option<PathBuf>,
 }
 
 /// `zhishu users …`

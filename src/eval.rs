@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use zhishu_core::Config;
 use zhishu_core::config::RerankerConfig;
-use zhishu_retrieval::eval::{Dataset, EvalReport};
+use zhishu_retrieval::eval::{Dataset, EvalReport, Gate, ModeReport};
 
 /// Runs `zhishu eval`.
 pub async fn run(mut config: Config, args: EvalArgs) -> Result<()> {
@@ -70,8 +70,43 @@ pub async fn run(mut config: Config, args: EvalArgs) -> Result<()> {
     } else {
         print!("{}", table(&report));
     }
+    if let Some(path) = &args.record_gate {
+        let gate = Gate::record(&report, GATE_TOLERANCE);
+        std::fs::write(path, format!("{}\n", serde_json::to_string_pretty(&gate)?))
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "recorded {} figures in {}",
+            gate.ndcg_at_10.len(),
+            path.display()
+        );
+    }
+    if let Some(path) = &args.gate {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the gate {}", path.display()))?;
+        let gate: Gate = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a gate written by --record-gate", path.display()))?;
+        let failed = gate.check(&report);
+        if !failed.is_empty() {
+            let lines: Vec<String> = failed.iter().map(|r| format!("  {r}")).collect();
+            anyhow::bail!(
+                "retrieval quality fell below the gate {} (tolerance {}):\n{}",
+                path.display(),
+                gate.tolerance,
+                lines.join("\n")
+            );
+        }
+        eprintln!(
+            "gate {}: all {} figures within {} of the recorded ones",
+            path.display(),
+            gate.ndcg_at_10.len(),
+            gate.tolerance
+        );
+    }
     Ok(())
 }
+
+/// How far below a recorded nDCG@10 a run may fall (`--record-gate`).
+const GATE_TOLERANCE: f64 = 0.02;
 
 /// The report as an aligned text table.
 fn table(r: &EvalReport) -> String {
@@ -83,7 +118,7 @@ fn table(r: &EvalReport) -> String {
         "{:<14} {:>8} {:>9} {:>10} {:>7} {:>9} {:>9}\n",
         "mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms"
     ));
-    for (name, m) in &r.modes {
+    let row = |out: &mut String, name: &str, m: &ModeReport| {
         out.push_str(&format!(
             "{:<14} {:>8.4} {:>9.4} {:>10.4} {:>7.4} {:>9.1} {:>9.1}\n",
             name,
@@ -94,9 +129,24 @@ fn table(r: &EvalReport) -> String {
             m.latency_p50_ms,
             m.latency_p95_ms
         ));
+    };
+    for (name, m) in &r.modes {
+        row(&mut out, name, m);
     }
     for (name, why) in &r.skipped {
         out.push_str(&format!("{name:<14} skipped: {why}\n"));
+    }
+    for (title, breakdown) in [("language", &r.languages), ("kind", &r.kinds)] {
+        if breakdown.len() < 2 && title == "kind" {
+            continue;
+        }
+        for (key, modes) in breakdown {
+            let queries = modes.values().next().map_or(0, |m| m.queries);
+            out.push_str(&format!("\n{title} {key} ({queries} queries)\n"));
+            for (name, m) in modes {
+                row(&mut out, name, m);
+            }
+        }
     }
     out
 }

@@ -163,7 +163,7 @@ fn models_list_says_where_models_are_expected() {
     );
     assert_eq!(code, 1);
     assert!(
-        out.contains("missing  /nonexistent/models/all-MiniLM-L6-v2"),
+        out.contains("missing  /nonexistent/models/multilingual-e5-small"),
         "{out}"
     );
     assert!(

@@ -155,3 +155,92 @@ fn a_broken_dataset_is_reported_with_file_and_line() {
     assert_ne!(code, 0);
     assert!(stderr.contains("corpus.jsonl"), "{stderr}");
 }
+
+/// The single-box default embedder (multilingual-e5-small, with its
+/// prefixes) in place of the test configuration's all-MiniLM.
+fn default_embedder(config: &str) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let text = text.replace(
+        "model = \"all-MiniLM-L6-v2\"",
+        "model = \"multilingual-e5-small\"\nquery_prefix = \"query: \"\npassage_prefix = \"passage: \"",
+    );
+    std::fs::write(config, text).unwrap();
+}
+
+/// Groups where fusion still falls short of the better retriever by more
+/// than 0.01 (see docs/retrieval.md): English questions over the Chinese
+/// documentation (16 queries), where BM25 matches the English terms the
+/// Chinese pages keep (LibreOffice's menu names) and outvotes the
+/// embedder, which reads both languages.
+const KNOWN_SHORT: [(&str, &str); 1] = [("docs-zh", "en")];
+
+/// Runs `zhishu eval --gate` on a shipped set of real documentation with
+/// the default models, and checks the rule on top of the recorded
+/// figures: fusion never makes things worse than the better retriever
+/// (within 0.01 nDCG@10), overall and per language.
+///
+/// The sets' passage vectors come from `passage-vectors.bin` beside them
+/// (`ZHISHU_EVAL_CACHE`; copied, since a run adds what it misses):
+/// embedding their 3,000-odd chunks takes 25 minutes of this machine's two
+/// cores, and the embedder itself is pinned by the e5 parity test in
+/// services/encoders. Chunking, BM25, query embedding, fusion and ranking
+/// all run for real; a chunk whose text changed is embedded afresh.
+fn gate(set: &str) {
+    let (dir, config) = sandbox();
+    default_embedder(&config);
+    let data = repo_root().join("tests/data").join(set);
+    let gate = data.join("gate.json");
+    let cache = dir.path().join("passage-vectors.bin");
+    std::fs::copy(data.join("passage-vectors.bin"), &cache).unwrap();
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "--config",
+            &config,
+            "eval",
+            "--dataset",
+            data.to_str().unwrap(),
+            "--json",
+            "--gate",
+            gate.to_str().unwrap(),
+        ],
+        &[("ZHISHU_EVAL_CACHE", cache.to_str().unwrap())],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{set}: {stderr}");
+    assert!(stderr.contains("within 0.02 of the recorded"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let mut groups = vec![("all".to_string(), report["modes"].clone())];
+    for (lang, modes) in report["languages"].as_object().unwrap() {
+        groups.push((lang.clone(), modes.clone()));
+    }
+    for (name, modes) in groups {
+        let ndcg = |m: &str| modes[m]["ndcg_at_10"].as_f64().unwrap();
+        let best = ndcg("bm25").max(ndcg("dense"));
+        if KNOWN_SHORT.contains(&(set, name.as_str())) {
+            // Still short: when this fails, the shortfall is gone; drop it
+            // from KNOWN_SHORT.
+            assert!(ndcg("hybrid") < best - 0.01, "{set} {name} now holds");
+            continue;
+        }
+        assert!(
+            ndcg("hybrid") >= best - 0.01,
+            "{set} {name}: hybrid {:.4} below the better retriever {best:.4}",
+            ndcg("hybrid")
+        );
+    }
+}
+
+#[test]
+fn quality_gate_english_documentation() {
+    gate("docs-en");
+}
+
+#[test]
+fn quality_gate_chinese_documentation() {
+    gate("docs-zh");
+}
+
+#[test]
+fn quality_gate_bilingual_knowledge_base() {
+    gate("eval-zh-en");
+}

@@ -9,10 +9,11 @@
 
 use crate::chunk::{ChunkConfig, TokenCounter, chunk};
 use crate::parse::{Format, parse};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use zhishu_encoders::{EncoderWorker, RerankWorker, TextKind};
-use zhishu_retrieval::eval::{Dataset, EvalReport, ModeScorer, rank_documents};
+use zhishu_retrieval::eval::{Dataset, EvalReport, ModeScorer, query_language, rank_documents};
 use zhishu_retrieval::{
     ChunkDoc, EdgeIndex, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions,
     VectorIndex, chunk_id,
@@ -40,6 +41,111 @@ pub struct EvalSetup {
     pub chunking: ChunkConfig,
     /// Fusion settings (`[retrieval]`).
     pub fusion: zhishu_core::config::RetrievalConfig,
+}
+
+/// Passage vectors kept between evaluation runs, for maintainers comparing
+/// retrieval changes that leave the embedder alone: with
+/// `ZHISHU_EVAL_CACHE=FILE`, vectors are looked up by the SHA-256 of the
+/// model's stamp and the passage text, and new ones are added to the file.
+/// Off by default: a run then embeds everything, as ingestion would.
+struct VectorCache {
+    path: Option<std::path::PathBuf>,
+    /// What the vectors depend on besides the text.
+    model: String,
+    vectors: std::collections::HashMap<[u8; 32], Vec<f32>>,
+    added: usize,
+}
+
+impl VectorCache {
+    fn open(encoder: &EncoderWorker) -> Self {
+        let path = std::env::var_os("ZHISHU_EVAL_CACHE").map(std::path::PathBuf::from);
+        let dims = encoder.dimensions();
+        let mut vectors = std::collections::HashMap::new();
+        if let Some(bytes) = path.as_ref().and_then(|p| std::fs::read(p).ok()) {
+            for record in bytes.chunks_exact(32 + 4 * dims) {
+                let (key, values) = record.split_at(32);
+                let mut k = [0u8; 32];
+                k.copy_from_slice(key);
+                let v = values
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                vectors.insert(k, v);
+            }
+        }
+        let model = format!(
+            "{}|{}|{}",
+            encoder.name(),
+            dims,
+            encoder.prefix(TextKind::Passage)
+        );
+        Self {
+            path,
+            model,
+            vectors,
+            added: 0,
+        }
+    }
+
+    fn key(&self, text: &str) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(self.model.as_bytes());
+        h.update([0]);
+        h.update(text.as_bytes());
+        h.finalize().into()
+    }
+
+    /// The texts' passage vectors, embedding only those not cached.
+    async fn embed(
+        &mut self,
+        encoder: &EncoderWorker,
+        texts: Vec<String>,
+    ) -> Result<Vec<Vec<f32>>, zhishu_encoders::EncoderError> {
+        if self.path.is_none() {
+            return Ok(encoder.embed(texts, TextKind::Passage).await?.vectors);
+        }
+        let keys: Vec<[u8; 32]> = texts.iter().map(|t| self.key(t)).collect();
+        let missing: Vec<String> = texts
+            .iter()
+            .zip(&keys)
+            .filter(|(_, k)| !self.vectors.contains_key(*k))
+            .map(|(t, _)| t.clone())
+            .collect();
+        let missing_keys: Vec<[u8; 32]> = keys
+            .iter()
+            .filter(|k| !self.vectors.contains_key(*k))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            let embedded = encoder.embed(missing, TextKind::Passage).await?.vectors;
+            self.added += embedded.len();
+            self.vectors.extend(missing_keys.into_iter().zip(embedded));
+        }
+        Ok(keys
+            .iter()
+            .map(|k| self.vectors.get(k).cloned().unwrap_or_default())
+            .collect())
+    }
+
+    fn save(&self) {
+        let Some(path) = &self.path else { return };
+        if self.added == 0 {
+            return;
+        }
+        // Sorted by key: the same vectors make the same file.
+        let mut entries: Vec<_> = self.vectors.iter().collect();
+        entries.sort_unstable_by_key(|(k, _)| **k);
+        let mut bytes = Vec::new();
+        for (k, v) in entries {
+            bytes.extend_from_slice(k);
+            v.iter()
+                .for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
+        }
+        if let Err(e) = std::fs::write(path, bytes) {
+            tracing::warn!(error = %e, path = %path.display(), "could not write the eval vector cache");
+        }
+    }
 }
 
 /// The name a mode has in reports.
@@ -74,6 +180,7 @@ pub async fn evaluate(
             .map_err(|e| err("opening the scratch lexical index", &e))?,
     );
 
+    let mut cache = VectorCache::open(&setup.encoder);
     let started = Instant::now();
     let mut chunks_indexed = 0;
     let total = dataset.corpus.len();
@@ -114,13 +221,12 @@ pub async fn evaluate(
             }
         }
         let texts: Vec<String> = docs.iter().map(|c| c.text.clone()).collect();
-        let embedded = setup
-            .encoder
-            .embed(texts, TextKind::Passage)
+        let vectors_of = cache
+            .embed(&setup.encoder, texts)
             .await
             .map_err(|e| err("embedding the corpus", &e))?;
         chunks_indexed += docs.len();
-        let points = docs.iter().cloned().zip(embedded.vectors).collect();
+        let points = docs.iter().cloned().zip(vectors_of).collect();
         vectors
             .upsert(points)
             .await
@@ -142,6 +248,7 @@ pub async fn evaluate(
         .map_err(|e| err("lexical task", &e))?
         .map_err(|e| err("committing the lexical index", &e))?;
     let index_seconds = started.elapsed().as_secs_f64();
+    cache.save();
 
     let searcher = HybridSearcher {
         vectors,
@@ -173,6 +280,8 @@ pub async fn evaluate(
             query_vector: None,
         };
         let mut scorer = ModeScorer::default();
+        let mut languages: BTreeMap<&str, ModeScorer> = BTreeMap::new();
+        let mut kinds: BTreeMap<&str, ModeScorer> = BTreeMap::new();
         for (i, q) in dataset.queries.iter().enumerate() {
             let t = Instant::now();
             let results = searcher
@@ -183,10 +292,30 @@ pub async fn evaluate(
             let ranked = rank_documents(results.hits.iter().map(|h| h.chunk.document_id.as_str()));
             if let Some(judged) = dataset.qrels.get(&q.id) {
                 scorer.add(&ranked, judged, latency);
+                let language = query_language(&q.text);
+                languages
+                    .entry(language)
+                    .or_default()
+                    .add(&ranked, judged, latency);
+                if let Some(kind) = &q.kind {
+                    kinds.entry(kind).or_default().add(&ranked, judged, latency);
+                }
             }
             progress(mode_name(mode), i + 1, dataset.queries.len());
         }
-        report.modes.insert(mode_name(mode).into(), scorer.report());
+        let name = mode_name(mode);
+        report.modes.insert(name.into(), scorer.report());
+        for (breakdown, scorers) in [
+            (&mut report.languages, languages),
+            (&mut report.kinds, kinds),
+        ] {
+            for (key, s) in scorers {
+                breakdown
+                    .entry(key.to_owned())
+                    .or_default()
+                    .insert(name.into(), s.report());
+            }
+        }
     }
     Ok(report)
 }

@@ -57,6 +57,19 @@ pub struct EvalQuery {
     pub id: String,
     /// Query text.
     pub text: String,
+    /// What kind of query it is (a free label some datasets carry, e.g.
+    /// `zh-question`); reports break results down by it.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+/// The language a query is reported under: `zh` when it holds a Chinese
+/// character (CJK unified ideographs, extension A or compatibility), `en`
+/// otherwise. Mixed queries ("VPN 连接失败") count as Chinese: a Chinese
+/// speaker typed them.
+pub fn query_language(text: &str) -> &'static str {
+    let han = |c: char| matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}');
+    if text.chars().any(han) { "zh" } else { "en" }
 }
 
 /// A BEIR dataset: corpus, queries and the judgements of one split.
@@ -279,8 +292,108 @@ pub struct EvalReport {
     pub index_seconds: f64,
     /// Mode name → scores.
     pub modes: BTreeMap<String, ModeReport>,
+    /// Query language ([`query_language`]) → mode name → scores.
+    pub languages: BTreeMap<String, BTreeMap<String, ModeReport>>,
+    /// Query kind (queries that carry one) → mode name → scores.
+    pub kinds: BTreeMap<String, BTreeMap<String, ModeReport>>,
     /// Modes that were not run, with the reason.
     pub skipped: BTreeMap<String, String>,
+}
+
+impl EvalReport {
+    /// nDCG@10 of every mode, and of every mode per language and per kind,
+    /// keyed `mode`, `language/mode` and `kind:KIND/mode`: the figures a
+    /// quality gate records ([`Gate`]).
+    pub fn figures(&self) -> BTreeMap<String, f64> {
+        let mut out: BTreeMap<String, f64> = self
+            .modes
+            .iter()
+            .map(|(m, r)| (m.clone(), r.ndcg_at_10))
+            .collect();
+        for (lang, modes) in &self.languages {
+            for (m, r) in modes {
+                out.insert(format!("{lang}/{m}"), r.ndcg_at_10);
+            }
+        }
+        for (kind, modes) in &self.kinds {
+            for (m, r) in modes {
+                out.insert(format!("kind:{kind}/{m}"), r.ndcg_at_10);
+            }
+        }
+        out
+    }
+}
+
+/// Recorded nDCG@10 figures and how far below them a run may fall: the
+/// regression gate `zhishu eval --gate FILE` applies in CI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gate {
+    /// Largest allowed drop below a recorded figure.
+    pub tolerance: f64,
+    /// Figure name ([`EvalReport::figures`]) → recorded nDCG@10.
+    pub ndcg_at_10: BTreeMap<String, f64>,
+}
+
+/// One figure that fell below its recorded value by more than the
+/// tolerance, or that the run no longer produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regression {
+    /// The figure's name.
+    pub figure: String,
+    /// What was recorded.
+    pub recorded: f64,
+    /// What this run measured; `None` when it measured nothing under that
+    /// name (a mode skipped, a kind gone).
+    pub measured: Option<f64>,
+}
+
+impl std::fmt::Display for Regression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.measured {
+            Some(m) => write!(
+                f,
+                "{}: nDCG@10 {m:.4}, recorded {:.4} ({:+.4})",
+                self.figure,
+                self.recorded,
+                m - self.recorded
+            ),
+            None => write!(
+                f,
+                "{}: not measured by this run, recorded {:.4}",
+                self.figure, self.recorded
+            ),
+        }
+    }
+}
+
+impl Gate {
+    /// A gate recording a run's figures with a tolerance.
+    pub fn record(report: &EvalReport, tolerance: f64) -> Self {
+        Self {
+            tolerance,
+            ndcg_at_10: report.figures(),
+        }
+    }
+
+    /// The recorded figures the report falls short of, in name order.
+    /// Figures the report has and the gate does not are new, not failures.
+    pub fn check(&self, report: &EvalReport) -> Vec<Regression> {
+        let measured = report.figures();
+        self.ndcg_at_10
+            .iter()
+            .filter_map(|(figure, &recorded)| {
+                let m = measured.get(figure).copied();
+                // A tiny epsilon keeps a figure recorded from this very run
+                // from failing on float noise at the boundary.
+                let low = m.is_none_or(|m| m < recorded - self.tolerance - 1e-9);
+                low.then(|| Regression {
+                    figure: figure.clone(),
+                    recorded,
+                    measured: m,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Turns chunk hits into a ranking of documents: the first (best) chunk of
@@ -333,6 +446,46 @@ mod tests {
         let r = ids(&["a", "x", "b"]);
         assert!((recall_at(&r, &j, 2) - 0.5).abs() < 1e-12);
         assert!((recall_at(&r, &j, 3) - 1.0).abs() < 1e-12);
+    }
+
+    fn report_with(hybrid: f64, zh: f64) -> EvalReport {
+        let mode = |n: f64| ModeReport {
+            ndcg_at_10: n,
+            ..Default::default()
+        };
+        let mut r = EvalReport::default();
+        r.modes.insert("hybrid".into(), mode(hybrid));
+        r.languages
+            .entry("zh".into())
+            .or_default()
+            .insert("hybrid".into(), mode(zh));
+        r
+    }
+
+    #[test]
+    fn the_gate_fails_a_drop_beyond_the_tolerance_and_a_missing_figure() {
+        let recorded = Gate::record(&report_with(0.80, 0.70), 0.02);
+        assert_eq!(
+            recorded.ndcg_at_10.keys().collect::<Vec<_>>(),
+            ["hybrid", "zh/hybrid"]
+        );
+        assert!(recorded.check(&report_with(0.80, 0.70)).is_empty());
+        assert!(recorded.check(&report_with(0.781, 0.90)).is_empty());
+        let failed = recorded.check(&report_with(0.85, 0.67));
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].figure, "zh/hybrid");
+        assert!(failed[0].to_string().contains("-0.03"), "{}", failed[0]);
+        let mut gone = report_with(0.8, 0.7);
+        gone.languages.clear();
+        assert_eq!(recorded.check(&gone)[0].measured, None);
+    }
+
+    #[test]
+    fn queries_with_chinese_characters_count_as_chinese() {
+        assert_eq!(query_language("VPN 连接失败 809"), "zh");
+        assert_eq!(query_language("how do I reset my password"), "en");
+        assert_eq!(query_language("年假"), "zh");
+        assert_eq!(query_language("ＡＢＣ"), "en");
     }
 
     #[test]
