@@ -483,20 +483,9 @@ def write_jsonl(path, rows):
 # --------------------------------------------------------------------------
 # BM25 baseline: whole pages, character bigrams (Chinese) + lowercased words
 
-STOP = set("a an the of to in on for and or is are be by with at as it its my i me do does can "
-           "what which when where who how this that there from our your we you if".split())
-TOKEN = re.compile(r"[a-z0-9]+|[\u4e00-\u9fff]+")
-
-
-def tokenize(s):
-    out = []
-    for m in TOKEN.finditer(s.lower()):
-        t = m.group()
-        if CJK.match(t):
-            out.extend([t] if len(t) == 1 else [t[i:i + 2] for i in range(len(t) - 1)])
-        elif t not in STOP:
-            out.append(t)
-    return out
+# The synthetic set's baseline tokenizer: character bigrams for Chinese runs,
+# lowercased Latin words without English stop words.
+from make_eval_set import tokenize  # noqa: E402
 
 
 def bm25_rank(corpus, queries, k1=1.2, b=0.75, top=10):
