@@ -608,3 +608,76 @@ fn search_with_the_qdrant_server_down_is_503_and_readiness_names_it() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// With the default multilingual embedder, a question in one language finds
+/// the page written in the other, over HTTP as an employee searches: no
+/// word of the question occurs in the page it finds.
+#[test]
+fn a_chinese_question_finds_the_english_page_and_the_reverse() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let pages = [
+        (
+            "backup.md",
+            "# Backups\n\nTo back up a single database into a compressed archive, run the dump utility with the custom format; restore it later with the restore tool.\n",
+        ),
+        (
+            "printer.md",
+            "# Printers\n\nThe colour printer on the third floor needs a badge to release jobs; toner is ordered through the facilities desk.\n",
+        ),
+        (
+            "年假.md",
+            "# 年假制度\n\n员工入职满一年后每年享有十五天带薪年假，未休完的天数可以顺延到次年三月底。\n",
+        ),
+        (
+            "报销.md",
+            "# 差旅报销\n\n出差住宿费用按城市等级报销，一线城市每晚上限六百元，须在返回后十个工作日内提交发票。\n",
+        ),
+    ];
+    for (name, text) in pages {
+        std::fs::write(docs.join(name), text).unwrap();
+    }
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let roots = format!("[\"{}\"]", docs.display());
+    let server = Server::start_with(
+        dir,
+        &url,
+        &[
+            ("ZHISHU_INGEST__ROOTS", roots.as_str()),
+            ("ZHISHU_EMBEDDER__MODEL", "multilingual-e5-small"),
+            ("ZHISHU_EMBEDDER__QUERY_PREFIX", "query: "),
+            ("ZHISHU_EMBEDDER__PASSAGE_PREFIX", "passage: "),
+        ],
+    );
+    server.wait_ready(200);
+    let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
+    let alice = server.user_with_key("alice", &["employee"], &["public"]);
+    let job = ingest(&server, &admin, &docs.display().to_string(), &["public"]);
+    assert_eq!(job["summary"]["indexed"], 4, "{job}");
+    for (question, page) in [
+        ("怎么把一个数据库备份成压缩文件？", "backup.md"),
+        (
+            "How many days of paid annual leave do employees get?",
+            "年假.md",
+        ),
+        (
+            "What is the hotel limit per night for business trips?",
+            "报销.md",
+        ),
+    ] {
+        let (status, res) = call(
+            &server,
+            "POST",
+            "/v1/search",
+            &alice,
+            Some(json!({"query": question, "k": 1})),
+        );
+        assert_eq!(status, 200, "{res}");
+        let found = paths(&res);
+        assert!(
+            found.first().is_some_and(|p| p.ends_with(page)),
+            "{question} → {found:?}, want {page}"
+        );
+    }
+}
