@@ -31,7 +31,7 @@ fn main() {
     }
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     let (Some(model), Some(sentences)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: embed_throughput MODEL_DIR SENTENCES_JSON");
+        eprintln!("usage: embed_throughput MODEL_DIR SENTENCES_JSON [TEXTS]");
         std::process::exit(2);
     };
     let text = std::fs::read_to_string(sentences).expect("sentences file");
@@ -42,14 +42,20 @@ fn main() {
             .iter()
             .filter_map(|s| s.as_str().map(String::from))
             .collect();
-    // 512 sentences, as sentence-transformers would order them: by length.
-    let mut corpus: Vec<String> = list.iter().cycle().take(512).cloned().collect();
+    // TEXTS (default 512) sentences, as sentence-transformers would order
+    // them: by length.
+    let total: usize = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(512);
+    let mut corpus: Vec<String> = list.iter().cycle().take(total).cloned().collect();
     corpus.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let model = Embedder::load(std::path::Path::new(model)).expect("model");
     let refs: Vec<&str> = corpus.iter().map(String::as_str).collect();
     model.embed(&refs[..32]).expect("warm-up");
     for batch in [1usize, 32, 256] {
-        let n = if batch == 1 { 128 } else { refs.len() };
+        let n = if batch == 1 {
+            128.min(refs.len())
+        } else {
+            refs.len()
+        };
         let started = Instant::now();
         for chunk in refs[..n].chunks(batch) {
             model.embed(chunk).expect("embed");
