@@ -106,17 +106,12 @@ impl VectorCache {
             return Ok(encoder.embed(texts, TextKind::Passage).await?.vectors);
         }
         let keys: Vec<[u8; 32]> = texts.iter().map(|t| self.key(t)).collect();
-        let missing: Vec<String> = texts
+        let (missing_keys, missing): (Vec<[u8; 32]>, Vec<String>) = keys
             .iter()
-            .zip(&keys)
-            .filter(|(_, k)| !self.vectors.contains_key(*k))
-            .map(|(t, _)| t.clone())
-            .collect();
-        let missing_keys: Vec<[u8; 32]> = keys
-            .iter()
-            .filter(|k| !self.vectors.contains_key(*k))
-            .copied()
-            .collect();
+            .zip(texts)
+            .filter(|(k, _)| !self.vectors.contains_key(*k))
+            .map(|(k, t)| (*k, t))
+            .unzip();
         if !missing.is_empty() {
             let embedded = encoder.embed(missing, TextKind::Passage).await?.vectors;
             self.added += embedded.len();

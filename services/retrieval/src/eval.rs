@@ -68,8 +68,11 @@ pub struct EvalQuery {
 /// otherwise. Mixed queries ("VPN 连接失败") count as Chinese: a Chinese
 /// speaker typed them.
 pub fn query_language(text: &str) -> &'static str {
-    let han = |c: char| matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}');
-    if text.chars().any(han) { "zh" } else { "en" }
+    if text.chars().any(crate::lexical::is_han) {
+        "zh"
+    } else {
+        "en"
+    }
 }
 
 /// A BEIR dataset: corpus, queries and the judgements of one split.

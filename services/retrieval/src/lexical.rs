@@ -827,7 +827,7 @@ fn fold_width(c: char) -> char {
 
 /// Whether a character is a Chinese character (CJK unified ideographs,
 /// extension A, compatibility ideographs).
-fn is_han(c: char) -> bool {
+pub(crate) fn is_han(c: char) -> bool {
     matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}')
 }
 

@@ -118,11 +118,10 @@ fn check_embedder(lexical: &LexicalIndex, encoder: &EncoderWorker) -> Result<(),
     };
     match lexical.stamp()? {
         Some(text) => {
-            let built = serde_json::from_str::<EmbedderStamp>(&text)
-                .map_or_else(|_| format!("recorded as {text:?}"), |b| b.to_string());
-            if serde_json::from_str::<EmbedderStamp>(&text).ok().as_ref() != Some(&configured) {
+            let built = serde_json::from_str::<EmbedderStamp>(&text).ok();
+            if built.as_ref() != Some(&configured) {
                 return Err(OpenError::EmbedderChanged {
-                    built,
+                    built: built.map_or_else(|| format!("recorded as {text:?}"), |b| b.to_string()),
                     configured: configured.to_string(),
                     lexical: lexical.path().display().to_string(),
                 });
