@@ -12,10 +12,12 @@
 
 mod chat;
 mod engine;
+mod guard;
 mod load;
 
 pub use chat::ChatConfig;
 pub use engine::{EngineConfig, Parallelism};
+pub use guard::{GuardAction, GuardConfig, GuardPoint, GuardRule, MaskTarget, PlaceholderLanguage};
 
 pub use load::{ConfigError, ConfigLoader, ENV_PREFIX};
 
@@ -75,6 +77,9 @@ pub struct Config {
     /// The audit trail.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Guardrails: sensitive words, personal data, prompt injection.
+    #[serde(default)]
+    pub guard: GuardConfig,
 }
 
 /// Authentication.
@@ -212,11 +217,17 @@ pub struct AuditConfig {
     /// everything (the default). Purges are themselves audited and keep the
     /// chain verifiable from a recorded anchor.
     pub retention_days: u32,
+    /// Keep personal data the guards found (ID numbers, phone numbers, …)
+    /// in events as it was typed. Default false: events keep the
+    /// question with each value replaced by its placeholder, and the
+    /// guards' decisions carry offsets, never values.
+    pub store_pii: bool,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
+            store_pii: false,
             store_prompts: false,
             store_questions: true,
             queue: 1024,
@@ -553,6 +564,9 @@ impl Config {
             message,
         };
         self.listen_addr()?;
+        self.guard
+            .validate()
+            .map_err(|(key, message)| invalid(&key, message))?;
         if self.database.kind().is_none() {
             return Err(invalid(
                 "database.url",

@@ -1,0 +1,244 @@
+//! Measuring the guards on a labelled set (tests/data/guard): detection and
+//! false-positive rates per category and language.
+//!
+//! - `injection.jsonl`: questions (attack or benign) and document passages
+//!   (indirect injection or benign). A question counts as caught when the
+//!   default policy *blocks* it for an injection rule; a passage when any
+//!   injection rule flags it.
+//! - `pii.jsonl`: texts carrying values (with their exact spans) and
+//!   look-alikes carrying none. A value counts as found when a finding of
+//!   its kind covers exactly its span; a look-alike text counts as a false
+//!   positive when anything is found in it.
+
+use crate::{Context, Guard, GuardAction, GuardPoint};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+struct InjectionItem {
+    lang: String,
+    label: String,
+    category: String,
+    #[serde(rename = "where")]
+    place: String,
+    split: String,
+    text: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Span {
+    kind: String,
+    start: usize,
+    end: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct PiiItem {
+    lang: String,
+    label: String,
+    split: String,
+    text: String,
+    spans: Vec<Span>,
+}
+
+/// Hits over a total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rate {
+    /// Counted.
+    pub hits: usize,
+    /// Out of.
+    pub total: usize,
+}
+
+impl Rate {
+    fn add(&mut self, hit: bool) {
+        self.total += 1;
+        self.hits += usize::from(hit);
+    }
+
+    /// The rate (0 for an empty total).
+    pub fn value(self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.hits as f64 / self.total as f64
+        }
+    }
+}
+
+/// Rates by (split, language, row), where a row is an attack category
+/// (recall), `benign`/`hard_negative`/`benign_document` (false positives),
+/// a PII kind (recall) or `lookalike` (false positives).
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// `(split, lang, row)` → rate.
+    pub rows: BTreeMap<(String, String, String), Rate>,
+    /// Texts missed or wrongly caught, with the row, for tuning on `dev`.
+    pub misses: Vec<(String, String, String)>,
+}
+
+/// Errors reading a set.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The file cannot be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line that is not an item.
+    #[error("{path}:{line}: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// The line.
+        line: usize,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, EvalError> {
+    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|source| EvalError::Json {
+                path: path.display().to_string(),
+                line: i + 1,
+                source,
+            })
+        })
+        .collect()
+}
+
+impl Report {
+    fn add(&mut self, split: &str, lang: &str, row: &str, hit: bool) {
+        for s in [split, "all"] {
+            self.rows
+                .entry((s.to_owned(), lang.to_owned(), row.to_owned()))
+                .or_default()
+                .add(hit);
+        }
+    }
+
+    /// A rate, or an empty one.
+    pub fn rate(&self, split: &str, lang: &str, row: &str) -> Rate {
+        self.rows
+            .get(&(split.to_owned(), lang.to_owned(), row.to_owned()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The sum of several rows.
+    pub fn sum(&self, split: &str, lang: &str, rows: &[&str]) -> Rate {
+        rows.iter().fold(Rate::default(), |mut acc, r| {
+            let x = self.rate(split, lang, r);
+            acc.hits += x.hits;
+            acc.total += x.total;
+            acc
+        })
+    }
+
+    /// The report as a Markdown table for one split.
+    pub fn markdown(&self, split: &str) -> String {
+        let mut s =
+            String::from("| language | row | measure | rate | n |\n|---|---|---|---|---|\n");
+        for ((sp, lang, row), r) in &self.rows {
+            if sp != split {
+                continue;
+            }
+            let measure = match row.as_str() {
+                "benign" | "hard_negative" | "benign_document" | "lookalike"
+                | "extra_in_pii_text" => "false positives",
+                _ => "detected",
+            };
+            s.push_str(&format!(
+                "| {lang} | {row} | {measure} | {:.3} | {} |\n",
+                r.value(),
+                r.total
+            ));
+        }
+        s
+    }
+}
+
+/// Runs the guards over the sets in `dir` with the built-in policy.
+///
+/// # Errors
+/// When a set cannot be read.
+pub fn run(guard: &Guard, dir: &Path) -> Result<Report, EvalError> {
+    let mut report = Report::default();
+    let ctx = Context::default();
+    for item in read::<InjectionItem>(&dir.join("injection.jsonl"))? {
+        let (point, attack) = match item.place.as_str() {
+            "document" => (GuardPoint::Passage, item.label == "attack"),
+            _ => (GuardPoint::Question, item.label == "attack"),
+        };
+        let v = guard.check(&item.text, point, &ctx);
+        let caught = match point {
+            GuardPoint::Question => v
+                .findings
+                .iter()
+                .any(|f| f.rule.starts_with("injection.") && f.action == GuardAction::Block),
+            _ => v.injection(),
+        };
+        report.add(&item.split, &item.lang, &item.category, caught);
+        if caught != attack {
+            report
+                .misses
+                .push((item.split.clone(), item.category.clone(), item.text.clone()));
+        }
+    }
+    for item in read::<PiiItem>(&dir.join("pii.jsonl"))? {
+        let v = guard.check(&item.text, GuardPoint::Question, &ctx);
+        let found: Vec<_> = v
+            .findings
+            .iter()
+            .filter(|f| f.rule.starts_with("pii."))
+            .collect();
+        if item.label == "lookalike" {
+            report.add(&item.split, &item.lang, "lookalike", !found.is_empty());
+            if !found.is_empty() {
+                report
+                    .misses
+                    .push((item.split.clone(), "lookalike".into(), item.text.clone()));
+            }
+            continue;
+        }
+        for span in &item.spans {
+            let rule = format!("pii.{}", span.kind);
+            let hit = found
+                .iter()
+                .any(|f| f.rule == rule && f.start == span.start && f.end == span.end);
+            report.add(&item.split, &item.lang, &span.kind, hit);
+            if !hit {
+                let chars: Vec<char> = item.text.chars().collect();
+                let value: String = chars[span.start.min(chars.len())..span.end.min(chars.len())]
+                    .iter()
+                    .collect();
+                report.misses.push((
+                    item.split.clone(),
+                    span.kind.clone(),
+                    format!("{value} ⟵ {}", item.text),
+                ));
+            }
+        }
+        // Extra findings in a text with values: false positives too.
+        let extra = found.iter().any(|f| {
+            !item
+                .spans
+                .iter()
+                .any(|s| f.start < s.end && s.start < f.end)
+        });
+        report.add(&item.split, &item.lang, "extra_in_pii_text", extra);
+    }
+    Ok(report)
+}
