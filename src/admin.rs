@@ -24,6 +24,13 @@ pub(crate) struct Ctx {
     audit: AuditLog,
 }
 
+/// The guards as configured, for a command that asks or searches.
+pub(crate) fn guard(config: &Config) -> Result<Arc<zhishu_guard::Guard>> {
+    Ok(Arc::new(zhishu_guard::Guard::new(&config.guard).context(
+        "the guards cannot start, so nothing is answered; fix the lexicon named above or guard.lexicons",
+    )?))
+}
+
 impl Ctx {
     pub(crate) async fn open(config: &Config) -> Result<Self> {
         let store = SqlStore::connect(&config.database).await.with_context(|| {
@@ -61,14 +68,18 @@ impl Ctx {
     /// The exchange service of this command, over `rag` when it loaded a
     /// model. Its node is this process: a command's exchanges are never
     /// closed by a server's start-up, only by age.
-    pub(crate) fn exchanges(&self, config: &Config, rag: Option<Arc<Rag>>) -> Exchanges {
-        Exchanges::new(
+    ///
+    /// # Errors
+    /// When the guards cannot load their lexicons.
+    pub(crate) fn exchanges(&self, config: &Config, rag: Option<Arc<Rag>>) -> Result<Exchanges> {
+        Ok(Exchanges::new(
             rag,
             self.audit.clone(),
             Arc::new(self.store.clone()),
             &config.audit,
             format!("cli:{}", std::process::id()),
-        )
+            guard(config)?,
+        ))
     }
 
     /// Records an event by the operator at this terminal.

@@ -25,7 +25,7 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
     let path = config.model_path(&config.engine.model);
     let rag = Rag::load(config)
         .with_context(|| format!("loading the language model {}", path.display()))?;
-    let exchanges = ctx.exchanges(config, Some(Arc::new(rag)));
+    let exchanges = ctx.exchanges(config, Some(Arc::new(rag)))?;
     let asker = ctx.asker(&args.groups);
     let ask = ChatAsk {
         model: None,

@@ -31,7 +31,7 @@ pub async fn run(config: &Config, args: SearchArgs) -> Result<()> {
         neighbours: None,
     };
     let results = ctx
-        .exchanges(config, None)
+        .exchanges(config, None)?
         .search(&ctx.asker(&args.groups), ask, Some(&searcher))
         .await?;
     if args.json {

@@ -134,6 +134,37 @@ pub struct PolicyDecision {
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For a guard: the rule that fired (`pii.cn_id`, `lexicon.sensitive`,
+    /// `injection.override`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// For a guard: where it ran (`question`, `passage`, `answer`,
+    /// `document`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<String>,
+    /// For a guard: the text it read (`messages[2]`, a passage's chunk id,
+    /// `answer`, a document id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// For a guard: the character offsets `[start, end)` of what it found
+    /// in that text — never the matched text itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<[u64; 2]>,
+}
+
+impl PolicyDecision {
+    /// A decision with a policy and a verdict only.
+    pub fn new(policy: impl Into<String>, verdict: impl Into<String>) -> Self {
+        Self {
+            policy: policy.into(),
+            verdict: verdict.into(),
+            detail: None,
+            rule: None,
+            point: None,
+            target: None,
+            spans: Vec::new(),
+        }
+    }
 }
 
 /// One audit event, before it is chained.

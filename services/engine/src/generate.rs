@@ -33,6 +33,10 @@ pub enum FinishReason {
     Length,
     /// The caller stopped it (its client went away).
     Cancelled,
+    /// A guard stopped it: the answer broke a content rule. The engine
+    /// never ends a generation this way itself; the query service does,
+    /// and reports it as OpenAI does (`content_filter`).
+    ContentFilter,
 }
 
 /// The result of one generation.

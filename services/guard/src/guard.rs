@@ -11,7 +11,8 @@ use crate::redact::Redactor;
 use crate::store::LexiconStore;
 use crate::stream::StreamGuard;
 use serde::Serialize;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use zhishu_core::config::{GuardAction, GuardConfig, GuardPoint, MaskTarget, PlaceholderLanguage};
 
 /// One finding and what the policy does with it.
@@ -96,13 +97,18 @@ impl Verdict {
     }
 }
 
-/// The guards of a process: lexicons, policy, placeholders.
+/// Decisions taken, by (point, rule, action).
+type Counts = BTreeMap<(&'static str, String, &'static str), u64>;
+
+/// The guards of a process: lexicons, policy, placeholders, and the count
+/// of decisions taken (for `/metrics`).
 #[derive(Debug)]
 pub struct Guard {
     enabled: bool,
     lexicons: Arc<LexiconStore>,
     policy: Policy,
     chinese: bool,
+    counts: Mutex<Counts>,
 }
 
 impl Guard {
@@ -127,7 +133,31 @@ impl Guard {
             lexicons,
             policy: Policy::new(config),
             chinese: config.placeholders == PlaceholderLanguage::Zh,
+            counts: Mutex::new(Counts::new()),
         }
+    }
+
+    /// Counts the decisions applied at `point` (what `/metrics` reports as
+    /// `zhishu_guard_decisions_total`).
+    pub fn record(&self, point: GuardPoint, findings: &[Finding]) {
+        if findings.is_empty() {
+            return;
+        }
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        for f in findings {
+            *counts
+                .entry((point.as_str(), f.rule.clone(), f.action.as_str()))
+                .or_default() += 1;
+        }
+    }
+
+    /// Decisions counted so far: `(point, rule, action, count)`.
+    pub fn decision_counts(&self) -> Vec<(&'static str, String, &'static str, u64)> {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts
+            .iter()
+            .map(|((p, r, a), n)| (*p, r.clone(), *a, *n))
+            .collect()
     }
 
     /// Guards that check nothing (`guard.enabled = false`).

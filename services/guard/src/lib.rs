@@ -39,6 +39,6 @@ pub use error::GuardError;
 pub use guard::{Finding, Guard, Verdict};
 pub use policy::{Context, Policy};
 pub use redact::Redactor;
-pub use store::{LexiconInfo, LexiconStore};
+pub use store::{LexiconInfo, LexiconStore, Reload};
 pub use stream::{Released, StreamGuard};
 pub use zhishu_core::config::{GuardAction, GuardPoint, MaskTarget};

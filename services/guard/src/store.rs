@@ -2,12 +2,14 @@
 //! edited through the CLI and the admin API.
 //!
 //! The lists in force are swapped whole: a request sees either the old or
-//! the new lists, never half of each. A file that does not parse leaves the
-//! lists in force untouched and its error (file and line) is reported.
+//! the new lists, never half of each. A file that does not parse is
+//! refused and its error (file and line) reported; the version of that list
+//! last loaded stays in force, and the other files load normally.
 
 use crate::GuardError;
 use crate::lexicon::{Compiled, Lexicon, list_files, read_file, valid_name};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
@@ -26,12 +28,24 @@ pub struct LexiconInfo {
 
 type Stamps = Vec<(PathBuf, Option<SystemTime>, u64)>;
 
+/// What a reload did.
+#[derive(Debug)]
+pub struct Reload {
+    /// The lists in force now.
+    pub lists: Vec<LexiconInfo>,
+    /// Files refused (each error names file and line); their last loaded
+    /// version, if any, stays in force.
+    pub refused: Vec<GuardError>,
+}
+
 /// The lexicon folder and the lists in force.
 #[derive(Debug)]
 pub struct LexiconStore {
     dir: Option<PathBuf>,
     current: RwLock<Arc<Compiled>>,
     stamps: Mutex<Stamps>,
+    /// The last version of each list that parsed.
+    last_good: Mutex<BTreeMap<String, Lexicon>>,
 }
 
 fn stamps(dir: &Path) -> Result<Stamps, GuardError> {
@@ -46,12 +60,18 @@ fn stamps(dir: &Path) -> Result<Stamps, GuardError> {
         .collect())
 }
 
-fn load(dir: &Path) -> Result<Compiled, GuardError> {
-    let lists = list_files(dir)?
-        .iter()
-        .map(|p| read_file(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Compiled::new(lists))
+/// Reads every file of `dir`: the lists that parse, and the errors of
+/// those that do not.
+fn read_all(dir: &Path) -> Result<(Vec<Lexicon>, Vec<GuardError>), GuardError> {
+    let mut lists = Vec::new();
+    let mut refused = Vec::new();
+    for p in list_files(dir)? {
+        match read_file(&p) {
+            Ok(l) => lists.push(l),
+            Err(e) => refused.push(e),
+        }
+    }
+    Ok((lists, refused))
 }
 
 impl LexiconStore {
@@ -73,12 +93,18 @@ impl LexiconStore {
             tracing::info!(dir = %dir.display(), "created the lexicon folder with the shipped list");
         }
         let stamp = stamps(dir)?;
-        let compiled = load(dir)?;
+        let (lists, mut refused) = read_all(dir)?;
+        if !refused.is_empty() {
+            return Err(refused.swap_remove(0));
+        }
+        let last_good = lists.iter().map(|l| (l.name.clone(), l.clone())).collect();
+        let compiled = Compiled::new(lists);
         tracing::info!(dir = %dir.display(), lists = compiled.lexicons().len(), entries = compiled.entries(), "lexicons loaded");
         Ok(Self {
             dir: Some(dir.to_path_buf()),
             current: RwLock::new(Arc::new(compiled)),
             stamps: Mutex::new(stamp),
+            last_good: Mutex::new(last_good),
         })
     }
 
@@ -86,6 +112,7 @@ impl LexiconStore {
     pub fn in_memory(lists: Vec<Lexicon>) -> Self {
         Self {
             dir: None,
+            last_good: Mutex::new(lists.iter().map(|l| (l.name.clone(), l.clone())).collect()),
             current: RwLock::new(Arc::new(Compiled::new(lists))),
             stamps: Mutex::new(Vec::new()),
         }
@@ -104,13 +131,18 @@ impl LexiconStore {
         self.dir.as_deref()
     }
 
-    /// Reloads every list from the folder.
+    /// Reloads every list from the folder. A file that does not parse is
+    /// refused (reported in [`Reload::refused`]) and its last good version
+    /// stays in force; a deleted file's list goes.
     ///
     /// # Errors
-    /// As [`LexiconStore::open`]; the lists in force stay.
-    pub fn reload(&self) -> Result<Vec<LexiconInfo>, GuardError> {
+    /// When the folder cannot be read; the lists in force stay.
+    pub fn reload(&self) -> Result<Reload, GuardError> {
         let Some(dir) = &self.dir else {
-            return Ok(self.list());
+            return Ok(Reload {
+                lists: self.list(),
+                refused: Vec::new(),
+            });
         };
         let stamp = stamps(dir)?;
         // Whatever the outcome, this state of the folder has been seen: a
@@ -118,17 +150,37 @@ impl LexiconStore {
         if let Ok(mut s) = self.stamps.lock() {
             *s = stamp;
         }
-        let compiled = load(dir)?;
+        let (mut lists, refused) = read_all(dir)?;
+        let mut last_good = self.last_good.lock().unwrap_or_else(|p| p.into_inner());
+        let present: Vec<String> = list_files(dir)?
+            .iter()
+            .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+            .collect();
+        last_good.retain(|name, _| present.contains(name));
+        for l in &lists {
+            last_good.insert(l.name.clone(), l.clone());
+        }
+        for (name, l) in last_good.iter() {
+            if !lists.iter().any(|x| &x.name == name) {
+                lists.push(l.clone());
+            }
+        }
+        lists.sort_by(|a, b| a.name.cmp(&b.name));
+        drop(last_good);
+        let compiled = Compiled::new(lists);
         match self.current.write() {
             Ok(mut c) => *c = Arc::new(compiled),
             Err(p) => *p.into_inner() = Arc::new(compiled),
         }
-        Ok(self.list())
+        Ok(Reload {
+            lists: self.list(),
+            refused,
+        })
     }
 
     /// Reloads when a file was added, removed or changed since the last
     /// load; `None` when nothing changed.
-    pub fn reload_if_changed(&self) -> Option<Result<Vec<LexiconInfo>, GuardError>> {
+    pub fn reload_if_changed(&self) -> Option<Result<Reload, GuardError>> {
         let dir = self.dir.as_ref()?;
         let now = match stamps(dir) {
             Ok(s) => s,
@@ -189,6 +241,8 @@ impl LexiconStore {
         let tmp = path.with_extension("txt.tmp");
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
+        // Other files' errors do not undo this change; the watch reports
+        // them.
         self.reload()?;
         Ok(parsed)
     }
@@ -261,15 +315,24 @@ mod tests {
         assert_eq!(store.list()[0].name, "sensitive");
         let before = store.current().entries();
         std::fs::write(dir.path().join("guard/extra.txt"), "好词\n坏 | 字\n").unwrap();
-        let e = store.reload_if_changed().unwrap().unwrap_err();
+        let r = store.reload_if_changed().unwrap().unwrap();
+        let e = &r.refused[0];
         assert!(e.to_string().ends_with("extra.txt:2: unknown flag `字` after `|`: the only flag is `word` (whole-word match)"), "{e}");
         assert_eq!(store.current().entries(), before);
         // Seen once: not reported again until the folder changes.
         assert!(store.reload_if_changed().is_none());
         std::fs::write(dir.path().join("guard/extra.txt"), "好词\n坏字 | word\n").unwrap();
-        let lists = store.reload_if_changed().unwrap().unwrap();
-        assert_eq!(lists.len(), 2);
+        let r = store.reload_if_changed().unwrap().unwrap();
+        assert_eq!(r.lists.len(), 2);
         assert_eq!(store.current().entries(), before + 2);
+        // Broken again: its last good version stays, the rest reloads.
+        std::fs::write(dir.path().join("guard/extra.txt"), "|\n").unwrap();
+        std::fs::write(dir.path().join("guard/more.txt"), "三词\n").unwrap();
+        let r = store.reload_if_changed().unwrap().unwrap();
+        assert_eq!(r.refused.len(), 1);
+        assert_eq!(store.current().entries(), before + 3);
+        // A startup with a broken file fails closed.
+        assert!(LexiconStore::open(&dir.path().join("guard")).is_err());
     }
 
     #[test]

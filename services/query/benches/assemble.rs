@@ -254,6 +254,7 @@ fn pipeline(engine: Arc<Engine>, fingerprint: &str) {
                     }),
                     enable_thinking: false,
                     max_tokens: 1024,
+                    screen: None,
                 })
                 .await
                 .expect("prepare");

@@ -7,6 +7,8 @@
 //! - [`compose`]: the prompt's token ids, put together from stored ids
 //!   (generation itself is the engine's [`zhishu_engine::Serving`]);
 //! - [`think`] and [`citations`]: what happens to the text as it streams;
+//! - [`screen`]: the guards applied to an exchange (question, passages,
+//!   answer) and their audit decisions;
 //! - [`record`]: the audit record of an exchange;
 //! - [`exchange`]: the whole exchange, written once for HTTP and the CLI:
 //!   validation, scope, sampling defaults, history, the audit event's life
@@ -24,6 +26,7 @@ pub mod exchange;
 pub mod pipeline;
 pub mod prompt;
 pub mod record;
+pub mod screen;
 pub mod think;
 
 pub use attribution::Origin;

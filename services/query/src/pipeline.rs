@@ -11,6 +11,7 @@ use crate::attribution::{Origin, attribute};
 use crate::citations::{Citation, CitationFilter, resolve};
 use crate::compose::Assembler;
 use crate::prompt::{Candidate, Limits, PackInput, SYSTEM_PROMPT, Source};
+use crate::screen::{PassageScreen, Screened};
 use crate::think::{Routed, ThinkSplitter};
 use candle_core::Device;
 use serde::Serialize;
@@ -48,6 +49,9 @@ pub struct Question<'a> {
     pub enable_thinking: bool,
     /// Tokens reserved for the answer.
     pub max_tokens: usize,
+    /// The passage guard: each retrieved passage is checked before it may
+    /// enter the prompt (`None`: no guard, as in tests of packing).
+    pub screen: Option<PassageScreen<'a>>,
 }
 
 /// A packed prompt, ready to generate from.
@@ -61,6 +65,8 @@ pub struct Prepared {
     pub sources: Vec<Source>,
     /// Everything retrieval returned (for the audit record), best first.
     pub retrieved: Vec<Candidate>,
+    /// What the passage guard did, for each passage it found something in.
+    pub screened: Vec<Screened>,
     /// The query retrieval ran (the rewritten follow-up, when rewritten).
     pub search_query: Option<String>,
     /// Earlier turns left out for lack of room.
@@ -307,6 +313,8 @@ impl Rag {
         let grounded = q.retrieval.is_some();
         let mut search_query = None;
         let mut candidates = Vec::new();
+        let mut screen = q.screen;
+        let mut screened = Vec::new();
         let mut timings = PrepareTimings::default();
         let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
         if let Some(r) = &q.retrieval {
@@ -336,6 +344,19 @@ impl Rag {
                     score: h.score,
                 })
                 .collect();
+            if let Some(screen) = screen.as_mut() {
+                candidates = std::mem::take(&mut candidates)
+                    .into_iter()
+                    .filter_map(|c| {
+                        let (kept, s) = screen.screen(c.chunk);
+                        screened.extend(s);
+                        kept.map(|chunk| Candidate {
+                            chunk,
+                            score: c.score,
+                        })
+                    })
+                    .collect();
+            }
             search_query = Some(query);
             timings.retrieval_ms = ms(t);
         }
@@ -380,6 +401,7 @@ impl Rag {
                 prompt_ids: assembled.prompt_ids,
                 sources: assembled.packed.sources,
                 retrieved: input.candidates,
+                screened,
                 timings,
                 search_query,
                 history_dropped: assembled.packed.history_dropped,
@@ -442,6 +464,14 @@ impl AnswerStream {
                 content,
             },
         ))
+    }
+
+    /// Stops generating: the engine sees the stream closed and frees the
+    /// sequence's KV blocks. No event follows.
+    pub fn stop(&mut self) {
+        self.rx.close();
+        self.finished = true;
+        self.queued.clear();
     }
 
     /// The next event; `None` after [`AnswerEvent::Done`].

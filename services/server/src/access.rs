@@ -45,6 +45,19 @@ impl Policy for KnowledgeAdmin {
     const ROLES: &'static [Role] = &[Role::KnowledgeAdmin, Role::Admin];
 }
 
+/// Administrators: the guards' lexicons.
+pub struct GuardAdmin;
+impl Policy for GuardAdmin {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
+/// Administrators and compliance officers: reading the lexicons, checking
+/// texts against the guards.
+pub struct GuardReader;
+impl Policy for GuardReader {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::ComplianceOfficer];
+}
+
 /// One endpoint and the roles it admits (`None`: public).
 #[derive(Debug, Clone, Copy)]
 pub struct RouteSpec {
@@ -205,6 +218,36 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/v1/conversations/{id}",
         roles: Some(Authenticated::ROLES),
     },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/guard/lexicons",
+        roles: Some(GuardReader::ROLES),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/guard/lexicons/{name}",
+        roles: Some(GuardReader::ROLES),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/v1/guard/lexicons/{name}",
+        roles: Some(GuardAdmin::ROLES),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/guard/lexicons/{name}/entries",
+        roles: Some(GuardAdmin::ROLES),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/v1/guard/lexicons/{name}",
+        roles: Some(GuardAdmin::ROLES),
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/guard/check",
+        roles: Some(GuardReader::ROLES),
+    },
 ];
 
 /// An authenticated, authorised, rate-limited caller of an endpoint with
@@ -314,9 +357,8 @@ async fn authorize<P: Policy>(req: &HttpRequest) -> Result<Caller<P>, ApiError> 
         let mut e = asker.event("access.denied", Outcome::Refused);
         e.input = Some(serde_json::json!({"method": req.method().as_str(), "path": req.path()}));
         e.policy = vec![PolicyDecision {
-            policy: policy.into(),
-            verdict: "deny".into(),
             detail: Some(detail.clone()),
+            ..PolicyDecision::new(policy, "deny")
         }];
         e.error = Some(detail);
         e

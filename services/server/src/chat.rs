@@ -137,6 +137,7 @@ fn finish_reason(f: FinishReason) -> &'static str {
     match f {
         FinishReason::Length => "length",
         FinishReason::Stop | FinishReason::Cancelled => "stop",
+        FinishReason::ContentFilter => "content_filter",
     }
 }
 

@@ -52,6 +52,10 @@ pub enum ServerError {
     /// The metrics registry could not be built.
     #[error("metrics registry: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The guards cannot start (a lexicon that does not parse, a folder
+    /// that cannot be read): no answer without its checks.
+    #[error("guards: {0}; fix the file or guard.lexicons, then start again")]
+    Guard(#[from] zhishu_guard::GuardError),
     /// The server failed while running.
     #[error("server error: {0}")]
     Io(std::io::Error),
@@ -238,6 +242,11 @@ impl From<zhishu_query::ExchangeError> for ApiError {
         use zhishu_query::ExchangeError as X;
         match e {
             X::Invalid { code, message } => ApiError::BadRequest { code, message },
+            // OpenAI's code for a prompt its filters refused.
+            X::Filtered { message, .. } => ApiError::BadRequest {
+                code: "content_filter",
+                message,
+            },
             e @ (X::ConversationNotFound(_) | X::ModelNotFound { .. }) => {
                 ApiError::NotFound(e.to_string())
             }

@@ -112,9 +112,8 @@ fn login_refused(
     let secs = state.login_limiter.check(&key).err()?.as_secs().max(1);
     event.outcome = Outcome::Refused;
     event.policy.push(PolicyDecision {
-        policy: "login_rate_limit".into(),
-        verdict: "deny".into(),
         detail: Some(format!("retry in {secs} s")),
+        ..PolicyDecision::new("login_rate_limit", "deny")
     });
     Some(secs)
 }

@@ -16,6 +16,7 @@ mod chat;
 mod departure;
 mod embeddings;
 mod error;
+mod guard_api;
 mod identity;
 mod knowledge;
 mod metrics;
@@ -57,6 +58,7 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
     let store = SqlStore::connect_lazy(&config.database)?;
     let state = web::Data::new(AppState::new(Arc::new(config), store, service)?);
     let migrations = actix_web::rt::spawn(state::migrate_until_ready(state.clone().into_inner()));
+    let lexicon_watch = actix_web::rt::spawn(guard_api::watch_lexicons(state.clone().into_inner()));
 
     let app_state = state.clone();
     let cfg = &state.config.server;
@@ -75,6 +77,7 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
             .configure(embeddings::configure)
             .configure(knowledge::configure)
             .configure(chat::configure)
+            .configure(guard_api::configure)
             .default_service(web::to(ui::fallback))
     })
     .on_connect(departure::on_connect)
@@ -108,6 +111,7 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
     });
     let result = server.await;
     migrations.abort();
+    lexicon_watch.abort();
     state.store.close().await;
     match result {
         Ok(()) => {

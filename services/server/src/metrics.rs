@@ -15,6 +15,7 @@ pub(crate) struct Metrics {
     in_flight: IntGauge,
     pub readiness: IntGaugeVec,
     encoder: IntCounterVec,
+    guard: IntCounterVec,
 }
 
 impl Metrics {
@@ -66,7 +67,16 @@ impl Metrics {
         )?;
         registry.register(Box::new(build))?;
         registry.register(Box::new(encoder.clone()))?;
+        let guard = IntCounterVec::new(
+            Opts::new(
+                "zhishu_guard_decisions_total",
+                "Guard decisions applied in exchanges, by point (question, passage, answer, document), rule and action (flag, redact, block)",
+            ),
+            &["point", "rule", "action"],
+        )?;
+        registry.register(Box::new(guard.clone()))?;
         Ok(Self {
+            guard,
             registry,
             requests,
             duration,
@@ -103,6 +113,14 @@ impl Metrics {
         ] {
             let c = self.encoder.with_label_values(&[worker.name(), name]);
             c.inc_by(value.saturating_sub(c.get()));
+        }
+    }
+
+    /// Brings the guard counters up to the guard's own counts.
+    pub fn observe_guard(&self, guard: &zhishu_guard::Guard) {
+        for (point, rule, action, n) in guard.decision_counts() {
+            let c = self.guard.with_label_values(&[point, &rule, action]);
+            c.inc_by(n.saturating_sub(c.get()));
         }
     }
 

@@ -19,6 +19,8 @@ use utoipa::OpenApi;
         crate::knowledge::get_document, crate::knowledge::delete_document,
         crate::chat::chat_completions, crate::chat::models,
         crate::chat::list_conversations, crate::chat::get_conversation,
+        crate::guard_api::list_lexicons, crate::guard_api::get_lexicon, crate::guard_api::put_lexicon,
+        crate::guard_api::edit_lexicon, crate::guard_api::delete_lexicon, crate::guard_api::check,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&Security),
@@ -30,6 +32,7 @@ use utoipa::OpenApi;
         (name = "ingest", description = "Folder ingestion jobs, for knowledge admins"),
         (name = "search", description = "Hybrid search within the caller's access groups"),
         (name = "documents", description = "The document registry"),
+        (name = "guard", description = "Guardrails: sensitive-word lexicons (administrators) and policy checks (administrators, compliance officers)"),
     )
 )]
 pub struct ApiDoc;

@@ -82,6 +82,7 @@ pub(crate) async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, 
     if let Some(Ok(worker)) = state.embedder.get() {
         state.metrics.observe_encoder(worker);
     }
+    state.metrics.observe_guard(&state.guard);
     let text = state
         .metrics
         .render()

@@ -12,6 +12,7 @@ use zhishu_auth::oidc::OidcVerifier;
 use zhishu_auth::{Authenticator, RateLimiter};
 use zhishu_core::Config;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
+use zhishu_guard::Guard;
 use zhishu_ingest::jobs::JobManager;
 use zhishu_query::{Exchanges, Rag};
 use zhishu_store::{Repository, SqlStore, StoreError};
@@ -77,6 +78,8 @@ pub struct AppState {
     /// address): exchanges it left open when it last stopped are closed as
     /// interrupted when it starts.
     pub node: String,
+    /// The guards (lexicons reloaded in the background).
+    pub guard: Arc<Guard>,
     /// When the process started, Unix milliseconds.
     started_ms: i64,
     /// The store as the exchange service uses it (one handle for every
@@ -93,12 +96,14 @@ impl AppState {
     /// reachable yet. Must run inside a tokio runtime.
     ///
     /// # Errors
-    /// When the metrics registry cannot be built (a bug).
+    /// When the metrics registry cannot be built (a bug), or the guards'
+    /// lexicons cannot be loaded (the file and line are named).
     pub fn new(
         config: Arc<Config>,
         store: SqlStore,
         service: Service,
     ) -> Result<Self, ServerError> {
+        let guard = Arc::new(Guard::new(&config.guard)?);
         let repo: Arc<dyn Repository> = Arc::new(store.clone());
         let oidc = config.auth.oidc.clone().map(OidcVerifier::new);
         let ttl = Duration::from_secs(config.auth.session_ttl_minutes.max(1) * 60);
@@ -120,6 +125,7 @@ impl AppState {
             load_engine(&config, rag.clone(), metrics.registry.clone());
         }
         Ok(Self {
+            guard,
             node: format!("{}:{}", host_name(), config.server.listen),
             started_ms: zhishu_store::now_ms(),
             exchange_store: repo.clone(),
@@ -150,6 +156,7 @@ impl AppState {
             self.exchange_store.clone(),
             &self.config.audit,
             self.node.clone(),
+            self.guard.clone(),
         )
     }
 

@@ -440,6 +440,7 @@ impl Runner {
             FinishReason::Stop => "stop",
             FinishReason::Length => "length",
             FinishReason::Cancelled => "cancelled",
+            FinishReason::ContentFilter => "content_filter",
         };
         self.metrics.requests.with_label_values(&[reason]).inc();
         let _ = job.events.send(Event::Done(Generation {

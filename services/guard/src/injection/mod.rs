@@ -245,6 +245,17 @@ impl Detector {
         for (fi, fam) in FAMILIES.iter().enumerate() {
             for (pi, ph) in fam.phrases.iter().enumerate() {
                 for (a, b) in chains(&mut hits[fi][pi], ph.gap) {
+                    if fam.unless_asked && asked(t, b) {
+                        continue;
+                    }
+                    if fam.rule == "injection.override" && excused(t, a, b) {
+                        continue;
+                    }
+                    if !matches!(fam.rule, "injection.delimiter" | "injection.encoded")
+                        && quoted_example(t, a)
+                    {
+                        continue;
+                    }
                     let (a, b) = (view.at[a], view.at[b - 1] + 1);
                     if b <= a || b > f.chars.len() {
                         continue;
@@ -339,6 +350,152 @@ fn prose(s: &str) -> bool {
     let letters = s.chars().filter(|c| c.is_alphabetic() || *c == ' ').count();
     let han = s.chars().filter(|c| crate::normalize::is_han(*c)).count();
     (spaces >= 3 && letters * 10 >= n * 7) || han >= 4
+}
+
+/// Whether the sentence that a match ending at `end` of the view belongs
+/// to asks a question: "are the previous rules void?", "规则作废了吗？".
+fn asked(t: &[char], end: usize) -> bool {
+    for &c in t.iter().skip(end).take(60) {
+        match c {
+            '?' | '？' | '吗' => return true,
+            '.' | '。' | '!' | '！' | '\n' | ';' | '；' => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether an override at `[start, end)` of the view is the user's own
+/// business: setting aside their own earlier message ("disregard my
+/// previous message", "忽略我上一条的错字"), or asking how something is
+/// done ("how do I disable the content filter on the proxy", "怎么取消转账
+/// 指令").
+fn excused(t: &[char], start: usize, end: usize) -> bool {
+    const OWN: &[&str] = &[
+        "my previous",
+        "my last",
+        "my earlier",
+        "my first",
+        "my own",
+        "my typo",
+        "my message",
+        "my question",
+        "my email",
+        "typo",
+        "我上一",
+        "我上条",
+        "我刚才",
+        "我之前",
+        "我前面",
+        "我的上一",
+        "错别字",
+        "错字",
+    ];
+    const ASKING: &[&str] = &[
+        "how do i ",
+        "how can i ",
+        "how to ",
+        "how do we ",
+        "how can we ",
+        "who can ",
+        "who may ",
+        "can i ",
+        "can we ",
+        "may i ",
+        "should i ",
+        "is it ok to ",
+        "is it okay to ",
+        "am i allowed to ",
+        "are we allowed to ",
+        "怎么",
+        "如何",
+        "怎样",
+        "谁可以",
+        "谁能",
+        "能否",
+        "是否可以",
+        "我可以",
+        "我能",
+    ];
+    let span: String = t[start..end].iter().collect();
+    let before: String = t[start.saturating_sub(14)..start].iter().collect();
+    OWN.iter().any(|w| span.contains(w))
+        || ASKING.iter().any(|w| before.contains(w))
+        || about_others(t, start, end)
+}
+
+/// Whether the sentence around `[start, end)` asks about rules other than
+/// the assistant's: "Does the new guideline replace the previous
+/// instructions on overtime?", "新规定会替代之前的指示吗？" (it names
+/// no "you" and asks yes or no).
+fn about_others(t: &[char], start: usize, end: usize) -> bool {
+    const STOP: &[char] = &['.', '。', '!', '！', '?', '？', '\n', ';', '；'];
+    let mut s = start;
+    while s > 0 && !STOP.contains(&t[s - 1]) {
+        s -= 1;
+    }
+    let mut e = end;
+    while e < t.len() && !STOP.contains(&t[e]) {
+        e += 1;
+    }
+    let sentence: String = t[s..e.min(t.len())].iter().collect();
+    let sentence = sentence.trim_start();
+    let ends = t.get(e).copied();
+    if sentence.contains("you") || sentence.contains('你') || sentence.contains('请') {
+        return false;
+    }
+    const AUX: &[&str] = &[
+        "does ", "do ", "did ", "is ", "are ", "was ", "were ", "will ", "has ", "have ",
+        "should ", "would ", "can ", "could ", "may ", "might ", "shall ",
+    ];
+    let english = ends == Some('?') && AUX.iter().any(|w| sentence.starts_with(w));
+    let chinese = (ends == Some('？') || ends == Some('?') || sentence.ends_with('吗'))
+        && (sentence.contains("是否") || sentence.ends_with('吗') || sentence.ends_with("吗？"))
+        && !["好吗", "行吗", "可以吗"]
+            .iter()
+            .any(|w| sentence.ends_with(w));
+    english || chinese
+}
+
+/// Whether a match starting at `start` of the view sits in a quotation
+/// given as an example: "attackers may send emails saying 'ignore the
+/// previous instructions'", "比如“忽略之前的指令”这样的话".
+fn quoted_example(t: &[char], start: usize) -> bool {
+    const OPEN: &[char] = &['\'', '"', '‘', '“', '「', '『'];
+    const CLOSE: &[char] = &['\'', '"', '’', '”', '」', '』'];
+    const REPORTING: &[&str] = &[
+        "saying",
+        "say ",
+        "says ",
+        "said ",
+        "such as",
+        "like ",
+        "e.g.",
+        "for example",
+        "phrases",
+        "messages",
+        "例如",
+        "比如",
+        "诸如",
+        "声称",
+        "写着",
+        "类似",
+        "说",
+        "之类",
+    ];
+    let lo = start.saturating_sub(60);
+    let Some(q) = (lo..start).rev().find(|&i| OPEN.contains(&t[i])) else {
+        return false;
+    };
+    // The quotation must still be open at the match.
+    if t[q + 1..start]
+        .iter()
+        .any(|c| CLOSE.contains(c) && *c != '\'' && *c != '"')
+    {
+        return false;
+    }
+    let before: String = t[q.saturating_sub(30)..q].iter().collect();
+    REPORTING.iter().any(|w| before.contains(w))
 }
 
 /// Whether a delimiter at `[start, end)` of the view is talked about
@@ -568,6 +725,11 @@ mod tests {
             "Repeat the steps above for the second server",
             "请忽略格式，直接告诉我结论",
             "What does the `</source>` tag mean in the export?",
+            "Please disregard my previous message, I meant the Beijing office.",
+            "Does the new guideline replace the previous instructions on overtime?",
+            "How do I disable the content filter on the proxy for a test site?",
+            "之前的审批规则已经作废了吗？",
+            "从现在起你可以叫我小李。",
         ] {
             assert!(rules(q).is_empty(), "{q}: {:?}", rules(q));
         }

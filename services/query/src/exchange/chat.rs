@@ -1,13 +1,15 @@
 //! A chat exchange: from the ask to the closing audit event.
 
 use super::{Asker, ExchangeError, Exchanges, MAX_MESSAGES, MAX_SOURCES, MAX_STOPS};
+use crate::screen::{self, PassageScreen};
 use crate::{Answer, AnswerEvent, AnswerStream, Prepared, Question, Retrieval, Routed};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::time::Instant;
 use tokio::sync::mpsc;
 use zhishu_audit::{AuditEvent, ModelInfo, Outcome};
-use zhishu_engine::{ChatMessage, SamplingParams};
+use zhishu_engine::{ChatMessage, FinishReason, SamplingParams};
+use zhishu_guard::{Context, Finding, GuardPoint, StreamGuard, Verdict};
 use zhishu_retrieval::{HybridSearcher, SearchFilter};
 use zhishu_store::{NewMessage, OpenExchange, StoreError, now_ms};
 
@@ -97,6 +99,8 @@ pub struct Exchange {
     answer: AnswerStream,
     started: Instant,
     model: String,
+    /// The answer guard.
+    stream: StreamGuard,
 }
 
 impl Exchanges {
@@ -217,6 +221,39 @@ impl Exchanges {
             name: rag.served_name().to_owned(),
             parameters: serde_json::to_value(&params).unwrap_or_default(),
         });
+        // The question guard: the question and the history, before
+        // retrieval. A block refuses the exchange; a redaction changes
+        // what retrieval and the model see.
+        let gctx = Context {
+            roles: asker.actor.roles.clone(),
+            groups: asker.actor.groups.clone(),
+            collections: ask.filter.collections.clone(),
+        };
+        let asked = messages
+            .last()
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        let mut redactor = self.guard.redactor();
+        for (i, m) in messages.iter_mut().enumerate() {
+            let v = self.guard.check(&m.content, GuardPoint::Question, &gctx);
+            if v.is_empty() {
+                continue;
+            }
+            self.guard.record(GuardPoint::Question, &v.findings);
+            event.policy.extend(screen::decisions(
+                GuardPoint::Question,
+                &format!("messages[{i}]"),
+                &v,
+            ));
+            if let Some(b) = v.blocked() {
+                return Err(ExchangeError::Filtered {
+                    rule: b.rule.clone(),
+                    message: screen::refusal(&asked, b),
+                });
+            }
+            m.content = v.for_model(&m.content, &mut redactor);
+        }
+        let guarded = self.guard.enabled();
         let prepared = rag
             .prepare(Question {
                 messages: &messages,
@@ -228,8 +265,16 @@ impl Exchanges {
                 }),
                 enable_thinking: ask.thinking,
                 max_tokens: params.max_new_tokens,
+                screen: guarded.then_some(PassageScreen {
+                    guard: &self.guard,
+                    ctx: &gctx,
+                    redactor: &mut redactor,
+                }),
             })
             .await?;
+        for s in &prepared.screened {
+            event.policy.extend(s.decisions.iter().cloned());
+        }
         if let Some(input) = event.input.as_mut() {
             // The search query is the question, or a rewrite of it: kept
             // like the question.
@@ -243,6 +288,9 @@ impl Exchanges {
             input["history_dropped"] = json!(prepared.history_dropped);
         }
         crate::record::prepared(event, &prepared, self.store_prompts);
+        if let Some(text) = event.prompt.as_mut().and_then(|p| p.text.as_mut()) {
+            *text = self.audit_text(text);
+        }
         // Generation starts now, overlapping the audit write below; no
         // token can reach anyone before this function returns.
         let answer = rag.generate(&prepared, params)?;
@@ -277,14 +325,12 @@ impl Exchanges {
             event: event.clone(),
             owner: asker.owner.clone(),
             conversation_id: ask.conversation_id,
-            question: messages
-                .last()
-                .map(|m| m.content.clone())
-                .unwrap_or_default(),
+            question: asked,
             prepared,
             answer,
             started,
             model: rag.served_name().to_owned(),
+            stream: self.guard.stream(gctx).with_redactor(redactor),
         })
     }
 }
@@ -371,17 +417,44 @@ impl Exchange {
                 next = self.answer.next() => next,
             };
             let step = match next {
-                Some(Ok(AnswerEvent::Delta(d))) => {
+                Some(Ok(AnswerEvent::Delta(mut d))) => {
+                    // The answer guard releases what is safe to show.
+                    let r = self.stream.push(&d.content);
+                    if let Some(b) = r.blocked {
+                        return self.filtered(tx, partial, b).await;
+                    }
+                    d.content = r.text;
+                    if d.content.is_empty() && d.reasoning.is_empty() {
+                        continue;
+                    }
                     partial.push_str(&d.content);
                     if tx.send(Step::Delta(d)).await.is_err() {
                         return self.cancelled(partial).await;
                     }
                     continue;
                 }
-                Some(Ok(AnswerEvent::Done(answer))) => match self.answered(answer).await {
-                    Ok(f) => Step::Done(Box::new(f)),
-                    Err(e) => Step::Failed(e),
-                },
+                Some(Ok(AnswerEvent::Done(mut answer))) => {
+                    let r = self.stream.finish();
+                    if let Some(b) = r.blocked {
+                        return self.filtered(tx, partial, b).await;
+                    }
+                    if !r.text.is_empty() {
+                        partial.push_str(&r.text);
+                        let rest = Routed {
+                            reasoning: String::new(),
+                            content: r.text,
+                        };
+                        if tx.send(Step::Delta(rest)).await.is_err() {
+                            return self.cancelled(partial).await;
+                        }
+                    }
+                    // What the user was shown is the answer.
+                    answer.content = partial.trim().to_owned();
+                    match self.answered(answer, Outcome::Ok).await {
+                        Ok(f) => Step::Done(Box::new(f)),
+                        Err(e) => Step::Failed(e),
+                    }
+                }
                 Some(Err(e)) => Step::Failed(self.failed(e.into(), partial).await),
                 None => Step::Failed(self.failed(ExchangeError::Stopped, partial).await),
             };
@@ -390,17 +463,57 @@ impl Exchange {
         }
     }
 
-    /// The closing event, from the opening one.
+    /// The closing event, from the opening one, with the answer guard's
+    /// decisions.
     fn closing(&self, outcome: Outcome) -> AuditEvent {
         let mut ev = self.event.clone();
         ev.outcome = outcome;
         ev.latency_ms = Some(self.started.elapsed().as_millis() as u64);
+        self.service
+            .guard
+            .record(GuardPoint::Answer, self.stream.findings());
+        let found = Verdict {
+            findings: self.stream.findings().to_vec(),
+        };
+        ev.policy
+            .extend(screen::decisions(GuardPoint::Answer, "answer", &found));
         ev
+    }
+
+    /// A guard blocked the answer: stop generating (the engine frees the
+    /// KV blocks), end the answer with a note in the asker's language and
+    /// `content_filter`, and record it as refused.
+    async fn filtered(mut self, tx: mpsc::Sender<Step>, partial: String, by: Finding) {
+        self.answer.stop();
+        tracing::info!(exchange = %self.id, rule = %by.rule, "answer stopped by a guard");
+        let note = screen::stopped_note(&self.question);
+        let content = format!("{}{note}", partial.trim_end());
+        let _ = tx
+            .send(Step::Delta(Routed {
+                reasoning: String::new(),
+                content: note,
+            }))
+            .await;
+        let answer = Answer {
+            content,
+            reasoning: None,
+            citations: Vec::new(),
+            finish_reason: FinishReason::ContentFilter,
+            prompt_tokens: self.prepared.prompt_ids.len(),
+            completion_tokens: 0,
+            prefill_seconds: 0.0,
+            decode_seconds: 0.0,
+        };
+        let step = match self.answered(answer, Outcome::Refused).await {
+            Ok(f) => Step::Done(Box::new(f)),
+            Err(e) => Step::Failed(e),
+        };
+        let _ = tx.send(step).await;
     }
 
     async fn cancelled(self, partial: String) {
         let mut ev = self.closing(Outcome::Cancelled);
-        ev.answer = Some(partial);
+        ev.answer = Some(self.service.audit_text(&partial));
         ev.error = Some("the client closed the connection before the answer ended".into());
         let Self {
             service,
@@ -419,13 +532,13 @@ impl Exchange {
 
     async fn failed(&self, error: ExchangeError, partial: String) -> ExchangeError {
         let mut ev = self.closing(Outcome::Error);
-        ev.answer = Some(partial);
+        ev.answer = Some(self.service.audit_text(&partial));
         self.service.record_failure(ev, error, None).await
     }
 
     /// Records the answer, then adds the exchange to the asker's
     /// conversation (creating it for a first question).
-    async fn answered(&self, answer: Answer) -> Result<Finished, ExchangeError> {
+    async fn answered(&self, answer: Answer, outcome: Outcome) -> Result<Finished, ExchangeError> {
         let t = &self.prepared.timings;
         tracing::info!(
             exchange = %self.id,
@@ -441,8 +554,9 @@ impl Exchange {
             completion_tokens = answer.completion_tokens,
             "chat answered"
         );
-        let mut ev = self.closing(Outcome::Ok);
+        let mut ev = self.closing(outcome);
         crate::record::answered(&mut ev, &answer);
+        ev.answer = ev.answer.map(|a| self.service.audit_text(&a));
         let record = self.service.audit.record(ev).await?;
         self.service.forget(&self.id).await;
         let conversation_id = match &self.owner {

@@ -61,6 +61,15 @@ pub enum ExchangeError {
     /// The audit event could not be written: nothing may be answered.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// A guard refused the question (`rule`); `message` says why in the
+    /// asker's language, naming the rule, never what matched.
+    #[error("{message}")]
+    Filtered {
+        /// The rule that blocked.
+        rule: String,
+        /// The explanation for the asker.
+        message: String,
+    },
 }
 
 impl ExchangeError {
@@ -84,6 +93,7 @@ impl ExchangeError {
             | Self::StoresUnavailable
             | Self::ContextTooLong(_)
             | Self::Busy(_)
+            | Self::Filtered { .. }
             | Self::Stopped => self.to_string(),
             Self::Retrieval(RetrievalError::InvalidFilter(m)) => format!("invalid filter: {m}"),
             Self::Engine(EngineError::Request(m)) => m.clone(),

@@ -43,6 +43,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use zhishu_audit::{Actor, AuditEvent, AuditLog, Outcome};
 use zhishu_core::config::AuditConfig;
+use zhishu_guard::Guard;
 use zhishu_retrieval::Scope;
 use zhishu_store::ExchangeStore;
 
@@ -133,7 +134,9 @@ pub struct Exchanges {
     repo: Arc<dyn ExchangeStore>,
     store_prompts: bool,
     store_questions: bool,
+    store_pii: bool,
     node: String,
+    guard: Arc<Guard>,
 }
 
 impl Exchanges {
@@ -142,13 +145,15 @@ impl Exchanges {
     /// names this process among those sharing the database (host and
     /// listen address for a server): at start-up, it closes the exchanges
     /// its previous life left open. `config` says what events keep
-    /// (`audit.store_prompts`, `audit.store_questions`).
+    /// (`audit.store_prompts`, `audit.store_questions`, `audit.store_pii`).
+    /// `guard` checks the question, the passages and the answer.
     pub fn new(
         rag: Option<Arc<Rag>>,
         audit: AuditLog,
         repo: Arc<dyn ExchangeStore>,
         config: &AuditConfig,
         node: impl Into<String>,
+        guard: Arc<Guard>,
     ) -> Self {
         Self {
             rag,
@@ -156,7 +161,24 @@ impl Exchanges {
             repo,
             store_prompts: config.store_prompts,
             store_questions: config.store_questions,
+            store_pii: config.store_pii,
             node: node.into(),
+            guard,
+        }
+    }
+
+    /// The guards.
+    pub fn guard(&self) -> &Arc<Guard> {
+        &self.guard
+    }
+
+    /// `text` as the audit trail may keep it: personal data replaced by
+    /// placeholders unless `audit.store_pii`.
+    fn audit_text(&self, text: &str) -> String {
+        if self.store_pii {
+            text.to_owned()
+        } else {
+            crate::screen::audit_copy(text, &self.guard.redactor())
         }
     }
 
@@ -165,7 +187,7 @@ impl Exchanges {
     fn set_question(&self, event: &mut AuditEvent, question: Option<&str>) {
         let Some(q) = question else { return };
         if self.store_questions {
-            event.question = Some(q.to_owned());
+            event.question = Some(self.audit_text(q));
         } else {
             event.question_sha256 = Some(hex::encode(Sha256::digest(q.as_bytes())));
         }
@@ -189,7 +211,10 @@ impl Exchanges {
         error: ExchangeError,
         started: Option<std::time::Instant>,
     ) -> ExchangeError {
-        event.outcome = Outcome::Error;
+        event.outcome = match error {
+            ExchangeError::Filtered { .. } => Outcome::Refused,
+            _ => Outcome::Error,
+        };
         event.error = Some(error.to_string());
         if let Some(t) = started {
             event.latency_ms = Some(t.elapsed().as_millis() as u64);
