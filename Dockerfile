@@ -29,6 +29,9 @@ RUN apt-get update \
  && chown zhishu /var/lib/zhishu
 COPY --from=build /usr/local/bin/zhishu /usr/local/bin/zhishu
 COPY configs/ /etc/zhishu/
+# The lexicons are edited at run time (`zhishu guard`, /v1/guard/lexicons):
+# the service user owns their folder; mount a volume there to keep edits.
+RUN chown -R zhishu /etc/zhishu/guard
 USER zhishu
 WORKDIR /var/lib/zhishu
 ENV ZHISHU_CONFIG=/etc/zhishu/production.toml

@@ -305,6 +305,7 @@ fn filter(args: &AuditFilterArgs, text: Option<String>, limit: i64) -> Result<Au
         to_ms: t(&args.to)?,
         text,
         document_id: args.document.clone(),
+        guard: args.guard.clone(),
         before_seq: None,
         limit,
     })

@@ -50,6 +50,84 @@ pub enum Command {
     /// Check or show the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Guardrails: sensitive-word lexicons, checking a text, measuring.
+    #[command(subcommand)]
+    Guard(GuardCommand),
+}
+
+/// Subcommands of `zhishu guard`. Lexicon changes are written to the files
+/// under `guard.lexicons` (a running server loads them within
+/// `guard.reload_secs`) and recorded in the audit trail.
+#[derive(Debug, Subcommand)]
+pub enum GuardCommand {
+    /// List the lexicons and their entry counts.
+    List,
+    /// Print a lexicon's entries.
+    Show {
+        /// The lexicon (rule `lexicon.NAME`).
+        name: String,
+    },
+    /// Add entries to a lexicon (created if missing); `"ENTRY | word"`
+    /// matches whole words only.
+    Add {
+        /// The lexicon.
+        name: String,
+        /// The entries.
+        #[arg(required = true)]
+        entries: Vec<String>,
+    },
+    /// Remove entries from a lexicon.
+    Remove {
+        /// The lexicon.
+        name: String,
+        /// The entries, as written.
+        #[arg(required = true)]
+        entries: Vec<String>,
+    },
+    /// Delete a lexicon.
+    Delete {
+        /// The lexicon.
+        name: String,
+    },
+    /// Check a text (or `-` for standard input) against the guards and the
+    /// policy in force, and print what they find and what the model and
+    /// the user would see. Exit code 1 when the text is blocked.
+    Check {
+        /// The text, or `-`.
+        text: String,
+        /// Where the text would be checked.
+        #[arg(long, value_enum, default_value_t = GuardPointArg::Question)]
+        point: GuardPointArg,
+        /// The collection (for per-collection rules).
+        #[arg(long)]
+        collection: Option<String>,
+        /// Roles the text is checked for (per-role rules).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Measure the guards on a labelled set (tests/data/guard): detection
+    /// and false-positive rates per category and language.
+    Eval {
+        /// The folder with injection.jsonl and pii.jsonl.
+        #[arg(long, default_value = "tests/data/guard")]
+        data: PathBuf,
+        /// Which split to report: dev, test or all.
+        #[arg(long, default_value = "test")]
+        split: String,
+    },
+}
+
+/// A guard point on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GuardPointArg {
+    /// The question and history.
+    Question,
+    /// A retrieved passage.
+    Passage,
+    /// The answer.
+    Answer,
+    /// A document at ingestion.
+    Document,
 }
 
 /// Arguments of `zhishu serve`.
@@ -211,6 +289,10 @@ pub struct AuditFilterArgs {
     /// Before this time.
     #[arg(long)]
     pub to: Option<String>,
+    /// Events with a guard decision of this rule (`pii.cn_id`), family
+    /// (`injection.`) or any (`*`).
+    #[arg(long)]
+    pub guard: Option<String>,
     /// Events that retrieved or changed this document.
     #[arg(long)]
     pub document: Option<String>,

@@ -72,6 +72,11 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Eval(args) => done(block_on(crate::eval::run(config, args))),
         Command::Users(cmd) => done(block_on(crate::admin::users(&config, cmd))),
         Command::Keys(cmd) => done(block_on(crate::admin::keys(&config, cmd))),
+        Command::Guard(cmd) => match block_on(crate::guard::run(&config, cmd)) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => fail(e),
+        },
     }
 }
 

@@ -36,7 +36,13 @@ pub(crate) fn encoder(config: &Config) -> Result<EncoderWorker> {
 /// pipeline over them.
 pub(crate) async fn pipeline(config: &Config, registry: Arc<dyn Repository>) -> Result<Pipeline> {
     let searcher = searcher(config)?;
-    Ok(zhishu_ingest::open_pipeline(config, registry, &searcher)?)
+    let guard = crate::admin::guard(config)?;
+    Ok(zhishu_ingest::open_pipeline(
+        config,
+        registry,
+        &searcher,
+        guard.enabled().then_some(guard),
+    )?)
 }
 
 /// Loads the embedding model and opens the stores for searching only.

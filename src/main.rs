@@ -9,6 +9,7 @@ mod ask;
 mod cli;
 mod commands;
 mod eval;
+mod guard;
 mod ingest;
 mod models;
 mod run;

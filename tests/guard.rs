@@ -145,6 +145,30 @@ fn questions_passages_and_the_trail_are_guarded() {
     let alice = server.user_with_key("alice", &["employee"], &["public"]);
     let officer = server.user_with_key("olga", &["compliance_officer"], &[]);
     ingest(&server, &admin, &root);
+    // The document guard noted what the vendor notes carry; the library
+    // and the documents API show it.
+    let (status, docs) = call(&server, "GET", "/v1/documents", &admin, None);
+    assert_eq!(status, 200, "{docs}");
+    let notes = docs["documents"][0]["guard"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n["rule"] == "injection.indirect" && n["action"] == "flag"),
+        "{docs}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n["rule"] == "pii.cn_mobile" && n["action"] == "flag"),
+        "{docs}"
+    );
+    assert_eq!(
+        docs["documents"][0]["status"], "indexed",
+        "flagged, not refused"
+    );
 
     // An injection in Chinese is refused in Chinese, naming the rule.
     let (status, body) = ask(
@@ -229,6 +253,33 @@ fn questions_passages_and_the_trail_are_guarded() {
             .any(|p| p["rule"] == "pii.cn_mobile" && p["verdict"] == "redact"),
         "{d:#?}"
     );
+
+    // Compliance officers filter the trail on guard decisions.
+    let count = |q: &str| {
+        let (status, v) = call(
+            &server,
+            "GET",
+            &format!("/v1/audit/events?{q}"),
+            &officer,
+            None,
+        );
+        assert_eq!(status, 200, "{v}");
+        v["events"].as_array().unwrap().len()
+    };
+    let chats = "action=chat.completion";
+    assert_eq!(
+        count(&format!("{chats}&guard=injection.")),
+        3,
+        "two refused questions and one fenced passage"
+    );
+    assert_eq!(count(&format!("{chats}&guard=pii.cn_id")), 1);
+    assert_eq!(
+        count(&format!("{chats}&guard=injection.&outcome=refused")),
+        2
+    );
+    assert_eq!(count(&format!("{chats}&guard=lexicon.")), 0);
+    // The opening event of the answered exchange carries its decisions too.
+    assert_eq!(count("action=exchange.started&guard=pii.cn_id"), 1);
 
     // Counted on /metrics.
     let (status, _, metrics) = common::get_text(&server.url("/metrics"), &[]);

@@ -247,6 +247,7 @@ fn main() {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_CHECKPOINT_POINTS),
+            guard: None,
         };
         let spec = JobSpec {
             paths: vec![corpus],

@@ -25,12 +25,15 @@ pub enum OpenError {
 /// handles: an embedded store is opened once per process), with the
 /// configured chunking tokenizers.
 ///
+/// `guard` checks documents at ingestion.
+///
 /// # Errors
 /// [`OpenError::Tokenizer`] naming the tokenizer and how to fetch it.
 pub fn open_pipeline(
     config: &Config,
     registry: Arc<dyn IngestStore>,
     searcher: &HybridSearcher,
+    guard: Option<Arc<zhishu_guard::Guard>>,
 ) -> Result<Pipeline, OpenError> {
     let encoder = searcher.encoder.clone();
     let text = TextSetup::load(config, &encoder)?;
@@ -46,6 +49,7 @@ pub fn open_pipeline(
         qwen_tokens: text.qwen_tokens,
         max_file_bytes: config.ingest.max_file_bytes,
         checkpoint_points: crate::sync::DEFAULT_CHECKPOINT_POINTS,
+        guard,
     })
 }
 

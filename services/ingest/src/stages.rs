@@ -14,8 +14,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use zhishu_encoders::{EncoderWorker, TextKind};
+use zhishu_guard::{Context, GuardAction, GuardPoint};
 use zhishu_retrieval::{ChunkDoc, PromptIds, chunk_id, prompt_label};
-use zhishu_store::{ChunkRecord, DocumentRecord, DocumentStatus, NewDocument, Upsert};
+use zhishu_store::{ChunkRecord, DocumentRecord, DocumentStatus, GuardNote, NewDocument, Upsert};
 
 /// Documents written between two commits of the stores.
 const COMMIT_EVERY: usize = 32;
@@ -40,6 +41,8 @@ pub(crate) struct Chunked {
     retry: bool,
     /// Why the file gave no chunks, when it failed.
     error: Option<String>,
+    /// What the document guard found.
+    guard: Vec<GuardNote>,
 }
 
 /// A file embedded.
@@ -224,6 +227,7 @@ pub(crate) fn parse_stage(
                     records: Vec::new(),
                     retry: true,
                     error: Some(e.to_string()),
+                    guard: Vec::new(),
                 };
                 let _ = out.send(Outcome::Event(Event::Failed {
                     path: c.path,
@@ -287,19 +291,81 @@ pub(crate) fn parse_stage(
                 section_path: p.section_path,
             });
         }
-        let doc = Chunked {
+        let mut doc = Chunked {
             record: c.record,
             chunks,
             records,
             retry: c.retry,
             error: None,
+            guard: Vec::new(),
         };
+        if let Some(g) = &me.guard {
+            screen(g, spec, &mut doc);
+            if let Some(e) = &doc.error {
+                progress.files_failed.fetch_add(1, Ordering::Relaxed);
+                let _ = out.send(Outcome::Event(Event::Failed {
+                    path: c.path.clone(),
+                    error: e.clone(),
+                }));
+            }
+        }
         add_time(&progress.stage_ns.parse, busy);
         if tx.blocking_send(doc).is_err() {
             break;
         }
     }
     Ok(())
+}
+
+/// The document guard over a chunked document: a `block` empties it (it
+/// is recorded as failed, with the rule), a redaction masks the chunk text
+/// before anything is indexed, and every rule that fired is noted.
+fn screen(guard: &zhishu_guard::Guard, spec: &JobSpec, doc: &mut Chunked) {
+    let ctx = Context {
+        collections: vec![spec.collection.clone()],
+        ..Context::default()
+    };
+    let mut redactor = guard.redactor();
+    let mut notes: Vec<GuardNote> = Vec::new();
+    let mut blocked = None;
+    for c in &mut doc.chunks {
+        let v = guard.check(&c.text, GuardPoint::Document, &ctx);
+        if v.is_empty() {
+            continue;
+        }
+        guard.record(GuardPoint::Document, &v.findings);
+        for f in &v.findings {
+            match notes
+                .iter_mut()
+                .find(|n| n.rule == f.rule && n.action == f.action.as_str())
+            {
+                Some(n) => n.count += 1,
+                None => notes.push(GuardNote {
+                    rule: f.rule.clone(),
+                    action: f.action.as_str().into(),
+                    count: 1,
+                }),
+            }
+            if f.action == GuardAction::Block && blocked.is_none() {
+                blocked = Some(f.rule.clone());
+            }
+        }
+        let masked = v.for_model(&c.text, &mut redactor);
+        if masked != c.text {
+            c.text = masked;
+            // The stored ids were of the text before masking.
+            c.prompt_ids = None;
+        }
+    }
+    if let Some(rule) = blocked {
+        doc.chunks.clear();
+        doc.records.clear();
+        doc.retry = true;
+        doc.error = Some(format!(
+            "refused by the document guard (rule {rule}); see guard.rules"
+        ));
+    }
+    doc.guard = notes;
 }
 
 /// What the embedding model reads for a chunk: its title and section
@@ -422,6 +488,10 @@ async fn flush(
     commit(stores).await?;
     for doc in pending.drain(..) {
         let r = &doc.record;
+        stores
+            .registry
+            .set_document_guard(&r.id, &doc.guard)
+            .await?;
         if doc.chunks.is_empty() {
             let error = doc.error.as_deref().unwrap_or("no text could be extracted");
             stores

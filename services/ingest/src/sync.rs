@@ -82,6 +82,10 @@ pub struct Pipeline {
     /// ([`VectorIndex::checkpoint`]); 0 leaves it to the end of the job.
     /// Usually [`DEFAULT_CHECKPOINT_POINTS`].
     pub checkpoint_points: usize,
+    /// The document guard: each chunk is checked at ingestion (a `block`
+    /// refuses the document, a `redact` masks before indexing, a `flag` is
+    /// noted on the document). `None`: nothing is checked.
+    pub guard: Option<Arc<zhishu_guard::Guard>>,
 }
 
 /// Points between checkpoints: bounds what the embedded vector store holds

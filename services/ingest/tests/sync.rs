@@ -48,6 +48,7 @@ async fn env(max_file_bytes: u64) -> Env {
         // Far more often than the default, so every job here runs through
         // mid-job checkpoints of the vector store.
         checkpoint_points: 20,
+        guard: None,
     };
     Env {
         pipeline,

@@ -44,6 +44,9 @@ pub struct AuditQuery {
     pub text: Option<String>,
     /// Events that retrieved or changed this document.
     pub document_id: Option<String>,
+    /// Events with a guard decision of this rule (`pii.cn_id`), of this
+    /// family (`injection.`), or of any rule (`*`).
+    pub guard: Option<String>,
     /// Cursor from the previous page (`next_cursor`).
     pub cursor: Option<i64>,
     /// Page size, 1–1000 (default 100).
@@ -92,6 +95,7 @@ impl AuditQuery {
             to_ms: time(&self.to)?,
             text: self.text.clone(),
             document_id: self.document_id.clone(),
+            guard: self.guard.clone(),
             before_seq: self.cursor,
             limit: self.limit.unwrap_or(100).clamp(1, 1000),
         })

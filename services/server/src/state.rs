@@ -112,6 +112,7 @@ impl AppState {
         let knowledge = Arc::new(OnceLock::new());
         load_embedder(
             &config,
+            guard.clone(),
             embedder.clone(),
             knowledge.clone(),
             repo.clone(),
@@ -275,6 +276,7 @@ pub enum LoadError {
 /// this process serves ingestion.
 fn open_knowledge(
     config: &Config,
+    guard: Arc<Guard>,
     registry: Arc<dyn Repository>,
     encoder: EncoderWorker,
     service: Service,
@@ -283,7 +285,10 @@ fn open_knowledge(
     let jobs = match service {
         Service::Query => None,
         Service::All | Service::Ingest => Some(JobManager::new(zhishu_ingest::open_pipeline(
-            config, registry, &searcher,
+            config,
+            registry,
+            &searcher,
+            guard.enabled().then_some(guard),
         )?)),
     };
     Ok(Arc::new(Knowledge { jobs, searcher }))
@@ -291,6 +296,7 @@ fn open_knowledge(
 
 fn load_embedder(
     config: &Config,
+    guard: Arc<Guard>,
     slot: Slot<EncoderWorker>,
     knowledge: Slot<Arc<Knowledge>>,
     registry: Arc<dyn Repository>,
@@ -320,9 +326,8 @@ fn load_embedder(
                 Err(e) => warn!(error = %e, "embedder could not be loaded"),
             }
             let stores = match &result {
-                Ok(w) => {
-                    open_knowledge(&config, registry, w.clone(), service).map_err(LoadError::from)
-                }
+                Ok(w) => open_knowledge(&config, guard, registry, w.clone(), service)
+                    .map_err(LoadError::from),
                 Err(_) => Err(LoadError::NoEmbedder),
             };
             if let Err(e) = &stores {

@@ -34,10 +34,25 @@ pub struct DocumentRecord {
     pub status: DocumentStatus,
     /// Why indexing failed, when it did.
     pub error: Option<String>,
+    /// What the document guard found at the last indexing (empty when
+    /// nothing).
+    #[serde(default)]
+    pub guard: Vec<GuardNote>,
     /// When the registry first saw it.
     pub created_at: i64,
     /// When the record last changed.
     pub updated_at: i64,
+}
+
+/// One rule the document guard applied to a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardNote {
+    /// The rule (`injection.indirect`, `pii.cn_id`, `lexicon.sensitive`).
+    pub rule: String,
+    /// What it did (`flag`, `redact`, `block`).
+    pub action: String,
+    /// How many times it fired in the document.
+    pub count: u32,
 }
 
 /// Indexing state of a document.
@@ -384,6 +399,9 @@ pub struct AuditFilter {
     pub text: Option<String>,
     /// Events that retrieved or changed this document.
     pub document_id: Option<String>,
+    /// Events with a guard decision of this rule (`pii.cn_id`), of this
+    /// family (a prefix ending in `.`: `injection.`), or of any rule (`*`).
+    pub guard: Option<String>,
     /// Cursor: only events with a smaller sequence number.
     pub before_seq: Option<i64>,
     /// Page size.

@@ -43,6 +43,9 @@ pub trait DocumentRegistry: Send + Sync {
         error: Option<&str>,
     ) -> Result<(), StoreError>;
 
+    /// Sets what the document guard found in a document.
+    async fn set_document_guard(&self, id: &str, notes: &[GuardNote]) -> Result<(), StoreError>;
+
     /// Deletes a document and its chunks.
     async fn delete_document(&self, id: &str) -> Result<(), StoreError>;
 

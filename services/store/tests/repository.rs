@@ -256,7 +256,8 @@ async fn migrations_are_applied_once(db: &TestDb) {
             "audit retention",
             "conversations",
             "audit encoding",
-            "open exchanges"
+            "open exchanges",
+            "document guard"
         ]
     );
     // Connecting again (a restart) applies nothing new and loses nothing.
@@ -269,7 +270,8 @@ async fn migrations_are_applied_once(db: &TestDb) {
             "audit retention",
             "conversations",
             "audit encoding",
-            "open exchanges"
+            "open exchanges",
+            "document guard"
         ]
     );
     again.ping().await.unwrap();
@@ -336,6 +338,17 @@ async fn documents_are_versioned_by_content(db: &TestDb) {
             .unwrap()
             .is_empty()
     );
+
+    // What the document guard found is kept with the document.
+    assert!(s.document(&d1.id).await.unwrap().guard.is_empty());
+    let notes = vec![zhishu_store::GuardNote {
+        rule: "injection.indirect".into(),
+        action: "flag".into(),
+        count: 2,
+    }];
+    s.set_document_guard(&d1.id, &notes).await.unwrap();
+    assert_eq!(s.document(&d1.id).await.unwrap().guard, notes);
+    assert!(s.set_document_guard("no-such-id", &notes).await.is_err());
 
     s.set_document_status(&d1.id, DocumentStatus::Failed, Some("encrypted PDF"))
         .await

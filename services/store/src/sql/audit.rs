@@ -372,6 +372,23 @@ impl SqlStore {
                 None,
             )?;
         }
+        if let Some(g) = &f.guard {
+            // The stored payload is serde_json's compact text, where a
+            // guard decision reads `"policy":"guard","verdict":…,"rule":"…"`.
+            let needle = match g.as_str() {
+                "*" => "%\"policy\":\"guard\"%".to_owned(),
+                family if family.ends_with('.') => {
+                    format!("%\"rule\":\"{}%", like_escape(family))
+                }
+                rule => format!("%\"rule\":\"{}\"%", like_escape(rule)),
+            };
+            bind(
+                &mut sql,
+                " AND payload LIKE $? ESCAPE '\\'",
+                Some(needle),
+                None,
+            )?;
+        }
         if let Some(s) = f.before_seq {
             bind(&mut sql, " AND seq < $?", None, Some(s))?;
         }

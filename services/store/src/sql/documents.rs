@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 macro_rules! columns {
     () => {
         "id, collection, source_path, title, mime_type, content_hash, version, size_bytes, \
-     modified_at, access_groups, status, error, created_at, updated_at"
+     modified_at, access_groups, status, error, guard, created_at, updated_at"
     };
 }
 
@@ -28,6 +28,7 @@ fn document(row: &AnyRow) -> Result<DocumentRecord, StoreError> {
         access_groups: json_col(row, "access_groups")?,
         status: enum_col(row, "status")?,
         error: row.try_get("error")?,
+        guard: json_col(row, "guard")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -74,7 +75,7 @@ impl SqlStore {
                 sqlx::query(concat!(
                     "INSERT INTO documents (",
                     columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, NULL, $11, $11)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, NULL, '[]', $11, $11)"
                 ))
                 .bind(&id)
                 .bind(&doc.collection)
@@ -196,6 +197,19 @@ impl SqlStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
+        found((done.rows_affected() > 0).then_some(()), "document", id)
+    }
+
+    pub(crate) async fn set_document_guard_impl(
+        &self,
+        id: &str,
+        notes: &[crate::GuardNote],
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE documents SET guard = $1 WHERE id = $2")
+            .bind(to_json(&notes)?)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         found((done.rows_affected() > 0).then_some(()), "document", id)
     }
 

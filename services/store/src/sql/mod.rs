@@ -83,6 +83,13 @@ impl crate::DocumentRegistry for crate::SqlStore {
     ) -> Result<(), StoreError> {
         self.set_document_status_impl(id, s, e).await
     }
+    async fn set_document_guard(
+        &self,
+        id: &str,
+        notes: &[crate::GuardNote],
+    ) -> Result<(), StoreError> {
+        self.set_document_guard_impl(id, notes).await
+    }
     async fn delete_document(&self, id: &str) -> Result<(), StoreError> {
         self.delete_document_impl(id).await
     }
