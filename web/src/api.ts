@@ -212,6 +212,8 @@ export interface DocumentRecord {
   access_groups: string[];
   status: string;
   error: string | null;
+  /** What the document guard found at the last indexing. */
+  guard?: { rule: string; action: string; count: number }[];
   updated_at: number;
 }
 
@@ -246,7 +248,16 @@ export interface AuditEventBody {
   model?: { name: string; parameters: unknown } | null;
   usage?: { prompt_tokens: number; completion_tokens: number } | null;
   latency_ms?: number | null;
-  policy?: { policy: string; verdict: string; detail?: string | null }[];
+  policy?: {
+    policy: string;
+    verdict: string;
+    detail?: string | null;
+    /** Guard decisions: the rule, where it ran, what it read, offsets. */
+    rule?: string;
+    point?: string;
+    target?: string;
+    spans?: [number, number][];
+  }[];
   error?: string | null;
   input?: unknown;
 }

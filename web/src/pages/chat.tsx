@@ -111,7 +111,12 @@ export function Chat({ conversationId }: { conversationId: string | null }) {
         streaming: false,
         citations: end.citations,
         sources: end.meta?.sources ?? [],
-        note: end.finish_reason === "length" ? t("chat.truncated") : undefined,
+        note:
+          end.finish_reason === "length"
+            ? t("chat.truncated")
+            : end.finish_reason === "content_filter"
+              ? t("chat.filtered")
+              : undefined,
       }));
       if (end.meta?.conversation_id && end.meta.conversation_id !== current.current) {
         current.current = end.meta.conversation_id;

@@ -15,9 +15,10 @@ interface Filter {
   from: string;
   to: string;
   text: string;
+  guard: string;
 }
 
-const EMPTY: Filter = { user: "", action: "", outcome: "", from: "", to: "", text: "" };
+const EMPTY: Filter = { user: "", action: "", outcome: "", from: "", to: "", text: "", guard: "" };
 
 /** A `datetime-local` value as Unix milliseconds (what the API takes). */
 function millis(local: string): number | undefined {
@@ -34,6 +35,7 @@ function params(f: Filter) {
     from: millis(f.from),
     to: millis(f.to),
     text: f.text.trim(),
+    guard: f.guard.trim(),
   };
 }
 
@@ -115,6 +117,10 @@ export function Console() {
           <label class="grow">
             {t("console.text")}
             <input name="text" type="search" {...field("text")} />
+          </label>
+          <label>
+            {t("console.guard")}
+            <input name="guard" type="search" placeholder={t("console.guard.hint")} {...field("guard")} />
           </label>
           <button type="submit" class="primary">
             {t("console.search")}
@@ -309,8 +315,12 @@ function EventDetail({ view, onClose }: { view: AuditEventView; onClose: () => v
           <h3>{t("console.policy")}</h3>
           <ul class="small">
             {ev.policy.map((p) => (
-              <li>
+              <li class={p.policy === "guard" ? "guard-decision" : undefined}>
                 <b>{p.policy}</b>: {p.verdict}
+                {p.rule && <> · <span class="mono">{p.rule}</span></>}
+                {p.point && ` · ${p.point}`}
+                {p.target && <> · <span class="mono">{p.target}</span></>}
+                {p.spans && p.spans.length > 0 && ` · ${p.spans.map(([a, b]) => `${a}–${b}`).join(", ")}`}
                 {p.detail && ` — ${p.detail}`}
               </li>
             ))}

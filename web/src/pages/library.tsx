@@ -104,6 +104,14 @@ export function Library() {
                       <span class={"badge " + d.status} title={d.error ?? ""}>
                         {statusLabel(d.status)}
                       </span>
+                      {d.guard && d.guard.length > 0 && (
+                        <span class="badge flagged"
+                          title={t("library.flagged.title", {
+                            notes: d.guard.map((n) => `${n.rule} (${n.action} ×${n.count})`).join(", "),
+                          })}>
+                          {t("library.flagged")}
+                        </span>
+                      )}
                     </td>
                     <td>{d.version}</td>
                     <td>{formatTime(d.updated_at)}</td>
