@@ -6,8 +6,9 @@ mod common;
 use common::{repo_root, run_cli};
 use std::path::Path;
 
-const SUBCOMMANDS: [&str; 10] = [
+const SUBCOMMANDS: [&str; 11] = [
     "serve", "ingest", "search", "ask", "audit", "eval", "users", "keys", "models", "config",
+    "guard",
 ];
 
 #[test]
@@ -219,4 +220,60 @@ fn an_index_built_with_another_embedder_is_refused_with_what_to_do() {
     let (code, out, err) = run(&a, &["search", "annual leave"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("15 days"), "{out}");
+}
+
+#[test]
+fn zhishu_guard_edits_lexicons_checks_texts_and_audits_changes() {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| run_cli(args, &[], cwd.path());
+    // The lexicon folder is created with the shipped list.
+    let (code, out, err) = run(&["guard", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("sensitive") && out.contains("lexicon.sensitive"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["guard", "add", "bank", "内幕消息", "tip | word"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run(&["guard", "show", "bank"]);
+    assert_eq!(out, "内幕消息\ntip | word\n");
+    // A broken entry is refused with its line; the file keeps what it had.
+    let (code, _, err) = run(&["guard", "add", "bank", "x | whole"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("bank.txt:3: unknown flag `whole`"), "{err}");
+    let (_, out, _) = run(&["guard", "show", "bank"]);
+    assert_eq!(out, "内幕消息\ntip | word\n");
+    // A check says what the policy does; blocked texts exit 1.
+    let (code, out, _) = run(&["guard", "check", "有什么內幕 消息？"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\"rule\": \"lexicon.bank\""), "{out}");
+    let (code, out, _) = run(&["guard", "check", "--point", "answer", "call 13812345678"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("call [手机号-1]"), "{out}");
+    let (code, _, err) = run(&["guard", "remove", "bank", "tip"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run(&["guard", "show", "bank"]);
+    assert_eq!(out, "内幕消息\n");
+    // Both changes are in the trail.
+    let (code, out, err) = run(&[
+        "audit",
+        "search",
+        "--action",
+        "guard.lexicon.write",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    // The measurement runs on the labelled sets.
+    let data = repo_root().join("tests/data/guard");
+    let (code, out, err) = run(&[
+        "guard",
+        "eval",
+        "--data",
+        data.to_str().unwrap(),
+        "--split",
+        "all",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("| zh | override | detected |"), "{out}");
 }

@@ -288,8 +288,8 @@ fn adversarial(g: &Guard) {
     );
 }
 
-fn holdback(g: &Arc<Guard>) {
-    println!("\n## Stream hold-back on benign text (Qwen3 tokens)\n");
+fn holdback(g: &Arc<Guard>, title: &str) {
+    println!("\n## Stream hold-back on benign text (Qwen3 tokens): {title}\n");
     let path = std::env::var("ZHISHU_ASSETS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
@@ -303,10 +303,13 @@ fn holdback(g: &Arc<Guard>) {
         );
         return;
     };
-    println!("| language | texts | tokens | mean tokens held back | max |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| language | texts | tokens | mean characters held | in tokens of mean length | tokens not wholly released (mean) | max |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for lang in ["en", "zh"] {
         let (mut held_sum, mut steps, mut max, mut texts) = (0usize, 0usize, 0usize, 0usize);
+        let (mut chars_held, mut chars_total) = (0usize, 0usize);
         for v in items("injection.jsonl") {
             if v["lang"] != lang || v["label"] != "benign" {
                 continue;
@@ -336,14 +339,19 @@ fn holdback(g: &Arc<Guard>) {
                 }
                 // Tokens not yet wholly released to the user.
                 let released = total - s.held();
+                chars_held += s.held();
                 let held = ends.iter().filter(|&&e| e > released).count();
                 held_sum += held;
                 max = max.max(held);
                 steps += 1;
             }
+            chars_total += total;
         }
+        let per_token = chars_total as f64 / steps.max(1) as f64;
+        let held = chars_held as f64 / steps.max(1) as f64;
         println!(
-            "| {lang} | {texts} | {steps} | {:.2} | {max} |",
+            "| {lang} | {texts} | {steps} | {held:.2} | {:.2} | {:.2} | {max} |",
+            held / per_token,
             held_sum as f64 / steps.max(1) as f64
         );
     }
@@ -355,5 +363,24 @@ fn main() {
     latency(&g, &b);
     quality(&g, &b);
     adversarial(&g);
-    holdback(&g);
+    holdback(&g, "the built-in policy (every kind redacted in answers)");
+    // E-mail addresses only flagged in answers: a word no longer waits for
+    // a possible `@`.
+    let mut config = GuardConfig::default();
+    config.rules.push(zhishu_core::config::GuardRule {
+        rule: "pii.email".into(),
+        points: vec![GuardPoint::Answer],
+        action: GuardAction::Flag,
+        mask: Default::default(),
+        roles: Vec::new(),
+        groups: Vec::new(),
+        collections: Vec::new(),
+    });
+    let shipped = Lexicon::parse("sensitive", zhishu_guard::store::SHIPPED, Path::new("s.txt"))
+        .expect("the shipped list parses");
+    let flagged = Arc::new(Guard::with_lexicons(
+        &config,
+        Arc::new(LexiconStore::in_memory(vec![shipped])),
+    ));
+    holdback(&flagged, "e-mail addresses flagged, not redacted, in answers");
 }

@@ -65,7 +65,13 @@ impl Policy {
 
     /// Whether any rule of the family (`pii.`, `lexicon.`) may change text
     /// at `point` for `ctx`: what a stream must hold back for.
+    /// An exact rule id (no trailing `.`) asks what [`Policy::decide`]
+    /// says for it.
     pub fn may_change(&self, family: &str, point: GuardPoint, ctx: &Context) -> bool {
+        if !family.ends_with('.') {
+            let (action, _) = self.decide(family, point, ctx);
+            return matches!(action, GuardAction::Redact | GuardAction::Block);
+        }
         self.rules.iter().any(|r| {
             let covers = r.rule == "*"
                 || r.rule.starts_with(family)

@@ -46,6 +46,7 @@ pub struct StreamGuard {
     findings: Vec<Finding>,
     hold_lexicon: bool,
     hold_pii: bool,
+    hold_email: bool,
     blocked: bool,
     steps: usize,
     held_total: usize,
@@ -59,6 +60,10 @@ impl StreamGuard {
                 .policy()
                 .may_change("lexicon.", GuardPoint::Answer, &ctx);
         let hold_pii = on && guard.policy().may_change("pii.", GuardPoint::Answer, &ctx);
+        let hold_email = on
+            && guard
+                .policy()
+                .may_change("pii.email", GuardPoint::Answer, &ctx);
         let redactor = guard.redactor();
         Self {
             guard,
@@ -69,6 +74,7 @@ impl StreamGuard {
             findings: Vec::new(),
             hold_lexicon,
             hold_pii,
+            hold_email,
             blocked: false,
             steps: 0,
             held_total: 0,
@@ -158,7 +164,7 @@ impl StreamGuard {
                 safe = safe.min(from + lex_pending);
             }
             if self.hold_pii {
-                safe = safe.min(from + pii::pending(&width));
+                safe = safe.min(from + pii::pending(&width, self.hold_email));
             }
         }
         for f in &mut found {

@@ -218,8 +218,10 @@ pub fn scan_folded(f: &Folded) -> Vec<PiiMatch> {
 
 /// Where, in a text that may still grow, a value might be forming: the
 /// start (original characters) of the trailing run that could be part of
-/// one, or the text's length when there is none.
-pub fn pending(f: &Folded) -> usize {
+/// one, or the text's length when there is none. A run of letters and dots
+/// alone can only become an e-mail address (its local part): it is
+/// pending only when `email` says e-mail addresses matter.
+pub fn pending(f: &Folded, email: bool) -> usize {
     let c = &f.chars;
     let part = |x: char| {
         x.is_ascii_alphanumeric() || matches!(x, '@' | '.' | '_' | '%' | '+' | '-' | '(' | ')')
@@ -227,18 +229,25 @@ pub fn pending(f: &Folded) -> usize {
     let mut i = c.len();
     while i > 0 && c.len() - i < MAX_SPAN {
         let x = c[i - 1];
+        // A space inside a value: between digit groups (cards, phones), or
+        // between the upper-case groups of an IBAN in print form — never
+        // between words.
+        let group = |x: char| x.is_ascii_digit() || x.is_ascii_uppercase();
         let inner_space = x == ' '
             && i >= 2
             && i < c.len()
-            && c[i - 2].is_ascii_alphanumeric()
-            && c[i].is_ascii_alphanumeric();
+            && ((c[i - 2].is_ascii_digit() && c[i].is_ascii_digit())
+                || (group(c[i - 2]) && group(c[i])));
         if part(x) || inner_space {
             i -= 1;
         } else {
             break;
         }
     }
-    if i == c.len() {
+    let only_letters = c[i..]
+        .iter()
+        .all(|x| x.is_ascii_alphabetic() || matches!(x, '.' | '_' | '-'));
+    if i == c.len() || (only_letters && !email) {
         f.original_len
     } else {
         f.origin[i] as usize
@@ -626,8 +635,12 @@ mod tests {
     #[test]
     fn a_trailing_partial_number_is_pending() {
         let f = Folded::new("我的手机是 138 12", Depth::Width);
-        assert_eq!(pending(&f), 6);
+        assert_eq!(pending(&f, true), 6);
         let f = Folded::new("好的。", Depth::Width);
-        assert_eq!(pending(&f), 3);
+        assert_eq!(pending(&f, true), 3);
+        // Words are held only while they could be an address's local part.
+        let f = Folded::new("write to john", Depth::Width);
+        assert_eq!(pending(&f, true), 9);
+        assert_eq!(pending(&f, false), 13);
     }
 }
