@@ -376,11 +376,18 @@ fn main() {
         groups: Vec::new(),
         collections: Vec::new(),
     });
-    let shipped = Lexicon::parse("sensitive", zhishu_guard::store::SHIPPED, Path::new("s.txt"))
-        .expect("the shipped list parses");
+    let shipped = Lexicon::parse(
+        "sensitive",
+        zhishu_guard::store::SHIPPED,
+        Path::new("s.txt"),
+    )
+    .expect("the shipped list parses");
     let flagged = Arc::new(Guard::with_lexicons(
         &config,
         Arc::new(LexiconStore::in_memory(vec![shipped])),
     ));
-    holdback(&flagged, "e-mail addresses flagged, not redacted, in answers");
+    holdback(
+        &flagged,
+        "e-mail addresses flagged, not redacted, in answers",
+    );
 }

@@ -101,6 +101,8 @@ pub struct Exchange {
     model: String,
     /// The answer guard.
     stream: StreamGuard,
+    /// The answer guard over the thinking (shown to the user too).
+    think: StreamGuard,
 }
 
 impl Exchanges {
@@ -330,6 +332,10 @@ impl Exchanges {
             answer,
             started,
             model: rag.served_name().to_owned(),
+            think: self
+                .guard
+                .stream(gctx.clone())
+                .with_redactor(redactor.clone()),
             stream: self.guard.stream(gctx).with_redactor(redactor),
         })
     }
@@ -410,6 +416,7 @@ impl Exchange {
 
     async fn drive(mut self, tx: mpsc::Sender<Step>) {
         let mut partial = String::new();
+        let mut thought = String::new();
         loop {
             let next = tokio::select! {
                 biased;
@@ -424,24 +431,34 @@ impl Exchange {
                         return self.filtered(tx, partial, b).await;
                     }
                     d.content = r.text;
+                    if !d.reasoning.is_empty() {
+                        let t = self.think.push(&d.reasoning);
+                        if let Some(b) = t.blocked {
+                            return self.filtered(tx, partial, b).await;
+                        }
+                        d.reasoning = t.text;
+                    }
                     if d.content.is_empty() && d.reasoning.is_empty() {
                         continue;
                     }
                     partial.push_str(&d.content);
+                    thought.push_str(&d.reasoning);
                     if tx.send(Step::Delta(d)).await.is_err() {
                         return self.cancelled(partial).await;
                     }
                     continue;
                 }
                 Some(Ok(AnswerEvent::Done(mut answer))) => {
+                    let t = self.think.finish();
                     let r = self.stream.finish();
-                    if let Some(b) = r.blocked {
+                    if let Some(b) = t.blocked.or(r.blocked) {
                         return self.filtered(tx, partial, b).await;
                     }
-                    if !r.text.is_empty() {
+                    if !r.text.is_empty() || !t.text.is_empty() {
                         partial.push_str(&r.text);
+                        thought.push_str(&t.text);
                         let rest = Routed {
-                            reasoning: String::new(),
+                            reasoning: t.text,
                             content: r.text,
                         };
                         if tx.send(Step::Delta(rest)).await.is_err() {
@@ -450,6 +467,8 @@ impl Exchange {
                     }
                     // What the user was shown is the answer.
                     answer.content = partial.trim().to_owned();
+                    let thought = thought.trim();
+                    answer.reasoning = (!thought.is_empty()).then(|| thought.to_owned());
                     match self.answered(answer, Outcome::Ok).await {
                         Ok(f) => Step::Done(Box::new(f)),
                         Err(e) => Step::Failed(e),
@@ -469,14 +488,16 @@ impl Exchange {
         let mut ev = self.event.clone();
         ev.outcome = outcome;
         ev.latency_ms = Some(self.started.elapsed().as_millis() as u64);
-        self.service
-            .guard
-            .record(GuardPoint::Answer, self.stream.findings());
-        let found = Verdict {
-            findings: self.stream.findings().to_vec(),
-        };
-        ev.policy
-            .extend(screen::decisions(GuardPoint::Answer, "answer", &found));
+        for (guard, target) in [(&self.stream, "answer"), (&self.think, "reasoning")] {
+            self.service
+                .guard
+                .record(GuardPoint::Answer, guard.findings());
+            let found = Verdict {
+                findings: guard.findings().to_vec(),
+            };
+            ev.policy
+                .extend(screen::decisions(GuardPoint::Answer, target, &found));
+        }
         ev
     }
 
