@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Server, bearer, repo_root, request};
+use common::{Server, bearer, ingest, repo_root, request};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -34,29 +34,6 @@ fn call(server: &Server, method: &str, path: &str, key: &str, body: Option<Value
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
-}
-
-fn ingest(server: &Server, key: &str, path: &str, groups: &[&str]) {
-    let (status, body) = call(
-        server,
-        "POST",
-        "/v1/ingest/jobs",
-        key,
-        Some(json!({"path": path, "collection": "company", "access_groups": groups})),
-    );
-    assert_eq!(status, 202, "{body}");
-    let id = body["job_id"].as_str().unwrap().to_owned();
-    let started = Instant::now();
-    loop {
-        let (_, job) = call(server, "GET", &format!("/v1/ingest/jobs/{id}"), key, None);
-        match job["status"].as_str().unwrap_or("") {
-            "succeeded" => return,
-            "failed" | "cancelled" => panic!("job: {job}"),
-            _ => {}
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "{job}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn write_docs(root: &std::path::Path) {

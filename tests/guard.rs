@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Server, bearer};
+use common::{Server, bearer, ingest};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -63,30 +63,6 @@ fn ask(server: &Server, key: &str, question: &str, stream: bool) -> (u16, String
         .expect("HTTP");
     let status = res.status().as_u16();
     (status, res.body_mut().read_to_string().unwrap_or_default())
-}
-
-fn ingest(server: &Server, key: &str, path: &str) {
-    let body = json!({"path": path, "collection": "company", "access_groups": ["public"]});
-    let (status, job) = call(
-        server,
-        "POST",
-        "/v1/ingest/jobs",
-        key,
-        Some(&body.to_string()),
-    );
-    assert_eq!(status, 202, "{job}");
-    let id = job["job_id"].as_str().unwrap().to_owned();
-    let started = Instant::now();
-    loop {
-        let (_, job) = call(server, "GET", &format!("/v1/ingest/jobs/{id}"), key, None);
-        match job["status"].as_str().unwrap_or("") {
-            "succeeded" => return,
-            "failed" | "cancelled" => panic!("job: {job}"),
-            _ => {}
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "{job}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// The chat events of the trail, newest first.
@@ -144,7 +120,7 @@ fn questions_passages_and_the_trail_are_guarded() {
     let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
     let alice = server.user_with_key("alice", &["employee"], &["public"]);
     let officer = server.user_with_key("olga", &["compliance_officer"], &[]);
-    ingest(&server, &admin, &root);
+    ingest(&server, &admin, &root, &["public"]);
     // The document guard noted what the vendor notes carry; the library
     // and the documents API show it.
     let (status, docs) = call(&server, "GET", "/v1/documents", &admin, None);

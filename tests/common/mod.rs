@@ -496,3 +496,38 @@ pub fn write_pdf(path: &Path, pages: &[&str]) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     doc.save(path).expect("write PDF");
 }
+
+/// Ingests a folder into the collection `company` for `groups` through
+/// `POST /v1/ingest/jobs`, and waits until the job succeeds.
+#[allow(dead_code)]
+pub fn ingest(server: &Server, key: &str, path: &str, groups: &[&str]) {
+    let body = serde_json::json!({"path": path, "collection": "company", "access_groups": groups});
+    let auth = bearer(key);
+    let headers = [("authorization", auth.as_str())];
+    let (status, _, text) = request(
+        "POST",
+        &server.url("/v1/ingest/jobs"),
+        &headers,
+        Some(&body.to_string()),
+    );
+    assert_eq!(status, 202, "{text}");
+    let job: serde_json::Value = serde_json::from_str(&text).expect("a job");
+    let id = job["job_id"].as_str().expect("a job id").to_owned();
+    let started = std::time::Instant::now();
+    loop {
+        let (_, _, text) = request(
+            "GET",
+            &server.url(&format!("/v1/ingest/jobs/{id}")),
+            &headers,
+            None,
+        );
+        let job: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        match job["status"].as_str().unwrap_or("") {
+            "succeeded" => return,
+            "failed" | "cancelled" => panic!("job: {job}"),
+            _ => {}
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{job}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

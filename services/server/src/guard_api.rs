@@ -44,6 +44,27 @@ fn client_error(e: GuardError) -> ApiError {
     }
 }
 
+/// Records an administrator's change, succeeded or not, before the
+/// response leaves.
+async fn record_change<T>(
+    state: &AppState,
+    caller: &Caller<GuardAdmin>,
+    action: &str,
+    input: serde_json::Value,
+    result: &Result<T, GuardError>,
+) -> Result<(), ApiError> {
+    let outcome = if result.is_ok() {
+        Outcome::Ok
+    } else {
+        Outcome::Error
+    };
+    let mut ev = caller.event(action, outcome);
+    ev.input = Some(input);
+    ev.error = result.as_ref().err().map(ToString::to_string);
+    state.audit.record(ev).await?;
+    Ok(())
+}
+
 /// The lists in force.
 #[utoipa::path(get, path = "/v1/guard/lexicons", tag = "guard",
     responses((status = 200, description = "Each list's name (rule `lexicon.NAME`) and entry count", body = Object)))]
@@ -110,19 +131,8 @@ pub(crate) async fn put_lexicon(
         )
     })?;
     let result = state.guard.lexicons().put(&name, text);
-    let mut ev = caller.event(
-        "guard.lexicon.write",
-        if result.is_ok() {
-            Outcome::Ok
-        } else {
-            Outcome::Error
-        },
-    );
-    ev.input = Some(json!({"name": *name, "bytes": body.len()}));
-    if let Err(e) = &result {
-        ev.error = Some(e.to_string());
-    }
-    state.audit.record(ev).await?;
+    let input = json!({"name": *name, "bytes": body.len()});
+    record_change(&state, &caller, "guard.lexicon.write", input, &result).await?;
     let l = result.map_err(client_error)?;
     Ok(web::Json(
         json!({"name": l.name, "entries": l.entries.len()}),
@@ -174,19 +184,8 @@ pub(crate) async fn edit_lexicon(
             None => store.get(&name),
         }
     })();
-    let mut ev = caller.event(
-        "guard.lexicon.write",
-        if result.is_ok() {
-            Outcome::Ok
-        } else {
-            Outcome::Error
-        },
-    );
-    ev.input = Some(json!({"name": *name, "added": edit.add.len(), "removed": edit.remove.len()}));
-    if let Err(e) = &result {
-        ev.error = Some(e.to_string());
-    }
-    state.audit.record(ev).await?;
+    let input = json!({"name": *name, "added": edit.add.len(), "removed": edit.remove.len()});
+    record_change(&state, &caller, "guard.lexicon.write", input, &result).await?;
     let l = result.map_err(client_error)?;
     Ok(web::Json(
         json!({"name": l.name, "entries": l.entries.len()}),
@@ -205,16 +204,8 @@ pub(crate) async fn delete_lexicon(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let result = state.guard.lexicons().delete(&name);
-    let mut ev = caller.event(
-        "guard.lexicon.delete",
-        if result.is_ok() {
-            Outcome::Ok
-        } else {
-            Outcome::Error
-        },
-    );
-    ev.input = Some(json!({"name": *name}));
-    state.audit.record(ev).await?;
+    let input = json!({"name": *name});
+    record_change(&state, &caller, "guard.lexicon.delete", input, &result).await?;
     result.map_err(client_error)?;
     Ok(HttpResponse::NoContent().finish())
 }
