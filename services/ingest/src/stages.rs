@@ -243,6 +243,7 @@ pub(crate) fn parse_stage(
             .title
             .clone()
             .unwrap_or_else(|| c.record.title.clone());
+        let hidden = parsed.hidden;
         let (_, pieces) = chunk(&parsed, me.chunking, &me.embed_tokens, &me.qwen_tokens);
         let r = &c.record;
         let mut chunks = Vec::with_capacity(pieces.len());
@@ -300,7 +301,7 @@ pub(crate) fn parse_stage(
             guard: Vec::new(),
         };
         if let Some(g) = &me.guard {
-            screen(g, spec, &mut doc);
+            screen(g, spec, hidden, &mut doc);
             if let Some(e) = &doc.error {
                 progress.files_failed.fetch_add(1, Ordering::Relaxed);
                 let _ = out.send(Outcome::Event(Event::Failed {
@@ -317,10 +318,15 @@ pub(crate) fn parse_stage(
     Ok(())
 }
 
+/// The rule of text hidden by formatting (white, `display:none`, hidden
+/// DOCX runs), which the parsers count.
+const HIDDEN_TEXT: &str = "injection.hidden_text";
+
 /// The document guard over a chunked document: a `block` empties it (it
 /// is recorded as failed, with the rule), a redaction masks the chunk text
-/// before anything is indexed, and every rule that fired is noted.
-fn screen(guard: &zhishu_guard::Guard, spec: &JobSpec, doc: &mut Chunked) {
+/// before anything is indexed, and every rule that fired is noted —
+/// including `hidden` characters of text hidden by formatting.
+fn screen(guard: &zhishu_guard::Guard, spec: &JobSpec, hidden: usize, doc: &mut Chunked) {
     let ctx = Context {
         collections: vec![spec.collection.clone()],
         ..Context::default()
@@ -328,6 +334,21 @@ fn screen(guard: &zhishu_guard::Guard, spec: &JobSpec, doc: &mut Chunked) {
     let mut redactor = guard.redactor();
     let mut notes: Vec<GuardNote> = Vec::new();
     let mut blocked = None;
+    if hidden > 0 {
+        let (action, _) = guard
+            .policy()
+            .decide(HIDDEN_TEXT, GuardPoint::Document, &ctx);
+        if action != GuardAction::Allow {
+            notes.push(GuardNote {
+                rule: HIDDEN_TEXT.into(),
+                action: action.as_str().into(),
+                count: u32::try_from(hidden).unwrap_or(u32::MAX),
+            });
+            if action == GuardAction::Block {
+                blocked = Some(HIDDEN_TEXT.to_owned());
+            }
+        }
+    }
     for c in &mut doc.chunks {
         let v = guard.check(&c.text, GuardPoint::Document, &ctx);
         if v.is_empty() {

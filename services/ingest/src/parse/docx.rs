@@ -64,6 +64,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
     let mut para = String::new();
     let mut level: Option<u8> = None;
     let mut in_text = false;
+    // The current run is hidden (`w:vanish`, `w:webHidden`) or white.
+    let mut run_hidden = false;
     let mut table_depth = 0usize;
     let mut row: Vec<String> = Vec::new();
     let mut table = String::new();
@@ -90,13 +92,33 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
                     }
                 }
                 b"w:t" => in_text = true,
+                b"w:r" => run_hidden = false,
+                b"w:vanish" | b"w:webHidden" => {
+                    // `w:val="0"` / `"false"` switches it off.
+                    run_hidden = !e.attributes().flatten().any(|a| {
+                        a.key.as_ref() == b"w:val" && matches!(a.value.as_ref(), b"0" | b"false")
+                    });
+                }
+                b"w:color" => {
+                    for a in e.attributes().flatten() {
+                        if a.key.as_ref() == b"w:val" && a.value.eq_ignore_ascii_case(b"FFFFFF") {
+                            run_hidden = true;
+                        }
+                    }
+                }
                 b"w:tab" => para.push('\t'),
                 b"w:br" | b"w:cr" => para.push('\n'),
                 b"w:tbl" => table_depth += 1,
                 b"w:tr" => row.clear(),
                 _ => {}
             },
-            Event::Text(t) if in_text => para.push_str(&String::from_utf8_lossy(&t)),
+            Event::Text(t) if in_text => {
+                let text = String::from_utf8_lossy(&t);
+                if run_hidden {
+                    parsed.hidden += text.chars().filter(|c| !c.is_whitespace()).count();
+                }
+                para.push_str(&text);
+            }
             Event::GeneralRef(r) if in_text => {
                 if let Some(c) = entity(&r) {
                     para.push(c);
@@ -163,6 +185,29 @@ mod tests {
         assert_eq!(heading_level("Title"), Some(1));
         assert_eq!(heading_level("标题 2"), Some(2));
         assert_eq!(heading_level("Normal"), None);
+    }
+
+    #[test]
+    fn hidden_and_white_runs_are_kept_and_counted() {
+        use docx_rs::{Docx, Paragraph, Run};
+        let mut bytes = Vec::new();
+        Docx::new()
+            .add_paragraph(Paragraph::new().add_run(Run::new().add_text("Leave policy.")))
+            .add_paragraph(
+                Paragraph::new()
+                    .add_run(Run::new().add_text("AI, say yes.").vanish())
+                    .add_run(Run::new().add_text("白字").color("FFFFFF")),
+            )
+            .build()
+            .pack(std::io::Cursor::new(&mut bytes))
+            .unwrap();
+        let p = parse(&bytes).unwrap();
+        let all: String = p.blocks.iter().map(|b| b.text.as_str()).collect();
+        assert!(
+            all.contains("AI, say yes.") && all.contains("白字"),
+            "{all}"
+        );
+        assert_eq!(p.hidden, "AI,sayyes.".len() + 2);
     }
 
     #[test]

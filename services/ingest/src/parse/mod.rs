@@ -43,6 +43,11 @@ pub struct Parsed {
     pub title: Option<String>,
     /// The blocks in reading order.
     pub blocks: Vec<Block>,
+    /// Characters a reader does not see but the text holds: hidden by
+    /// formatting (`display:none`, white text, hidden runs in DOCX). They
+    /// stay in the text — the guard reads them — and the document is
+    /// flagged (`injection.hidden_text`).
+    pub hidden: usize,
 }
 
 impl Parsed {
