@@ -277,3 +277,37 @@ fn zhishu_guard_edits_lexicons_checks_texts_and_audits_changes() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("| zh | override | detected |"), "{out}");
 }
+
+#[test]
+fn a_broken_lexicon_stops_the_server_before_it_answers_anything() {
+    let cwd = tempfile::tempdir().unwrap();
+    let lexicons = cwd.path().join("configs/guard");
+    std::fs::create_dir_all(&lexicons).unwrap();
+    std::fs::write(lexicons.join("bank.txt"), "内幕消息\n| oops\n").unwrap();
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(cwd.path())
+        .env_remove("ZHISHU_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the server started with a broken lexicon");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(
+        err.contains("bank.txt:2") && err.contains("unknown flag `oops`"),
+        "{err}"
+    );
+}
