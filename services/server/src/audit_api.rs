@@ -95,7 +95,7 @@ impl AuditQuery {
             to_ms: time(&self.to)?,
             text: self.text.clone(),
             document_id: self.document_id.clone(),
-            guard: self.guard.clone(),
+            guard: self.guard.clone().filter(|g| !g.trim().is_empty()),
             before_seq: self.cursor,
             limit: self.limit.unwrap_or(100).clamp(1, 1000),
         })
