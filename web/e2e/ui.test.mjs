@@ -314,3 +314,31 @@ test("the language switch turns the UI into Chinese and is remembered", async (t
   assert.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
   await shot(page, "chat-zh.png");
 });
+
+test("an answer the content filter stops is shown as stopped by it", async (t) => {
+  // Administrators block, in answers, the words a short English answer
+  // cannot avoid; the list is removed again whatever happens.
+  const admin = await session(t);
+  await signIn(admin, "admin");
+  const words = ["the", "is", "a", "an", "to", "and", "of", "in", "it", "you", "at", "i", "not", "are", "this",
+    "that", "for", "with", "be", "no", "can", "documents", "sources", "answer"].map((w) => `${w} | word`).join("\n");
+  const put = await admin.evaluate(
+    async (body) => (await fetch("/v1/guard/lexicons/e2e", { method: "PUT", body })).status,
+    words + "\n",
+  );
+  assert.equal(put, 200);
+  try {
+    const page = await session(t);
+    await signIn(page, "emma");
+    const box = page.getByLabel("Your question");
+    await box.fill("When does office open?");
+    await box.press("Enter");
+    const answer = page.locator("article.msg.assistant").last();
+    await answer.getByText("The content filter stopped this answer.").waitFor({ timeout: 120_000 });
+    assert.match(await answer.innerText(), /\[The answer was stopped by the content filter\.\]/);
+    await page.getByRole("button", { name: "Send" }).waitFor({ state: "attached" });
+  } finally {
+    const gone = await admin.evaluate(async () => (await fetch("/v1/guard/lexicons/e2e", { method: "DELETE" })).status);
+    assert.equal(gone, 204);
+  }
+});
