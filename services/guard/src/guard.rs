@@ -245,7 +245,7 @@ impl Guard {
                 .filter(|(c, o)| (m.start..m.end).contains(&(**o as usize)) && c.is_alphanumeric())
                 .map(|(c, _)| *c)
                 .collect();
-            self.push_owned(rule, m.start, m.end, value, point, ctx, out);
+            self.push(rule, m.start, m.end, value, point, ctx, out);
         }
         pending
     }
@@ -273,7 +273,7 @@ impl Guard {
     #[allow(clippy::too_many_arguments)]
     fn push(
         &self,
-        rule: &str,
+        rule: impl Into<String>,
         start: usize,
         end: usize,
         value: String,
@@ -281,20 +281,7 @@ impl Guard {
         ctx: &Context,
         out: &mut Vec<Finding>,
     ) {
-        self.push_owned(rule.to_owned(), start, end, value, point, ctx, out);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn push_owned(
-        &self,
-        rule: String,
-        start: usize,
-        end: usize,
-        value: String,
-        point: GuardPoint,
-        ctx: &Context,
-        out: &mut Vec<Finding>,
-    ) {
+        let rule = rule.into();
         let (action, mask) = self.policy.decide(&rule, point, ctx);
         if action != GuardAction::Allow {
             out.push(Finding {

@@ -435,11 +435,9 @@ fn excused(t: &[char], start: usize, end: usize) -> bool {
         || about_others(t, start, end)
 }
 
-/// Whether the sentence around `[start, end)` asks about rules other than
-/// the assistant's: "Does the new guideline replace the previous
-/// instructions on overtime?", "新规定会替代之前的指示吗？" (it names
-/// no "you" and asks yes or no).
-fn about_others(t: &[char], start: usize, end: usize) -> bool {
+/// The sentence around `[start, end)` of the view: from after the last
+/// sentence end before it to the first one after it.
+fn sentence_of(t: &[char], start: usize, end: usize) -> (usize, usize) {
     const STOP: &[char] = &['.', '。', '!', '！', '?', '？', '\n', ';', '；'];
     let mut s = start;
     while s > 0 && !STOP.contains(&t[s - 1]) {
@@ -449,6 +447,15 @@ fn about_others(t: &[char], start: usize, end: usize) -> bool {
     while e < t.len() && !STOP.contains(&t[e]) {
         e += 1;
     }
+    (s, e)
+}
+
+/// Whether the sentence around `[start, end)` asks about rules other than
+/// the assistant's: "Does the new guideline replace the previous
+/// instructions on overtime?", "新规定会替代之前的指示吗？" (it names
+/// no "you" and asks yes or no).
+fn about_others(t: &[char], start: usize, end: usize) -> bool {
+    let (s, e) = sentence_of(t, start, end);
     let sentence: String = t[s..e.min(t.len())].iter().collect();
     let sentence = sentence.trim_start();
     let ends = t.get(e).copied();
@@ -559,15 +566,7 @@ fn seeks_advice(t: &[char], start: usize, end: usize) -> bool {
 /// rules must you follow when handling customer complaints, according to
 /// the handbook?", "按照员工手册，处理投诉时要遵守哪些规定？".
 fn about_work(t: &[char], start: usize, end: usize) -> bool {
-    const STOP: &[char] = &['.', '。', '!', '！', '?', '？', '\n', ';', '；'];
-    let mut s = start;
-    while s > 0 && !STOP.contains(&t[s - 1]) {
-        s -= 1;
-    }
-    let mut e = end;
-    while e < t.len() && !STOP.contains(&t[e]) {
-        e += 1;
-    }
+    let (s, e) = sentence_of(t, start, end);
     let sentence: String = t[s..e].iter().collect();
     const WORK: &[&str] = &[
         "according to the handbook",
