@@ -232,6 +232,16 @@ impl LexiconStore {
     /// A text that does not parse (nothing is written), or I/O.
     pub fn put(&self, name: &str, text: &str) -> Result<Lexicon, GuardError> {
         let path = self.path_of(name)?;
+        if text.len() as u64 > crate::lexicon::MAX_FILE_BYTES {
+            return Err(GuardError::Lexicon {
+                file: path,
+                line: 0,
+                message: format!(
+                    "the list is larger than {} MiB",
+                    crate::lexicon::MAX_FILE_BYTES >> 20
+                ),
+            });
+        }
         let parsed = Lexicon::parse(name, text, &path)?;
         let io = |source| GuardError::Io {
             path: path.clone(),
