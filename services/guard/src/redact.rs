@@ -56,7 +56,13 @@ impl Redactor {
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
         for f in spans {
-            if f.start < at || f.end > chars.len() {
+            if f.end > chars.len() {
+                continue;
+            }
+            if f.start < at {
+                // Overlapping spans mask as one: the rest of this one goes
+                // under the previous placeholder.
+                at = at.max(f.end);
                 continue;
             }
             out.extend(&chars[at..f.start]);
@@ -65,5 +71,33 @@ impl Redactor {
         }
         out.extend(&chars[at..]);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zhishu_core::config::{GuardAction, MaskTarget};
+
+    fn finding(rule: &str, start: usize, end: usize) -> Finding {
+        Finding {
+            rule: rule.into(),
+            action: GuardAction::Redact,
+            mask: MaskTarget::Both,
+            start,
+            end,
+            value: format!("{start}-{end}"),
+        }
+    }
+
+    #[test]
+    fn overlapping_spans_leave_nothing_unmasked() {
+        let mut r = Redactor::new(true);
+        let text = "abcdefghij";
+        let out = r.apply(
+            text,
+            &[finding("lexicon.x", 2, 6), finding("pii.email", 4, 8)],
+        );
+        assert_eq!(out, "ab[敏感词-1]ij");
     }
 }

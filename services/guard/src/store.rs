@@ -46,6 +46,9 @@ pub struct LexiconStore {
     stamps: Mutex<Stamps>,
     /// The last version of each list that parsed.
     last_good: Mutex<BTreeMap<String, Lexicon>>,
+    /// Held by every change and reload, so a reload that read the folder
+    /// earlier cannot install its lists after a later one.
+    edits: Mutex<()>,
 }
 
 fn stamps(dir: &Path) -> Result<Stamps, GuardError> {
@@ -105,6 +108,7 @@ impl LexiconStore {
             current: RwLock::new(Arc::new(compiled)),
             stamps: Mutex::new(stamp),
             last_good: Mutex::new(last_good),
+            edits: Mutex::new(()),
         })
     }
 
@@ -115,6 +119,7 @@ impl LexiconStore {
             last_good: Mutex::new(lists.iter().map(|l| (l.name.clone(), l.clone())).collect()),
             current: RwLock::new(Arc::new(Compiled::new(lists))),
             stamps: Mutex::new(Vec::new()),
+            edits: Mutex::new(()),
         }
     }
 
@@ -138,6 +143,11 @@ impl LexiconStore {
     /// # Errors
     /// When the folder cannot be read; the lists in force stay.
     pub fn reload(&self) -> Result<Reload, GuardError> {
+        let _edits = self.edits.lock().unwrap_or_else(|p| p.into_inner());
+        self.reload_locked()
+    }
+
+    fn reload_locked(&self) -> Result<Reload, GuardError> {
         let Some(dir) = &self.dir else {
             return Ok(Reload {
                 lists: self.list(),
@@ -182,12 +192,13 @@ impl LexiconStore {
     /// load; `None` when nothing changed.
     pub fn reload_if_changed(&self) -> Option<Result<Reload, GuardError>> {
         let dir = self.dir.as_ref()?;
+        let _edits = self.edits.lock().unwrap_or_else(|p| p.into_inner());
         let now = match stamps(dir) {
             Ok(s) => s,
             Err(e) => return Some(Err(e)),
         };
         let changed = self.stamps.lock().map(|s| *s != now).unwrap_or(true);
-        changed.then(|| self.reload())
+        changed.then(|| self.reload_locked())
     }
 
     /// The lists in force.
@@ -231,6 +242,11 @@ impl LexiconStore {
     /// # Errors
     /// A text that does not parse (nothing is written), or I/O.
     pub fn put(&self, name: &str, text: &str) -> Result<Lexicon, GuardError> {
+        let _edits = self.edits.lock().unwrap_or_else(|p| p.into_inner());
+        self.put_locked(name, text)
+    }
+
+    fn put_locked(&self, name: &str, text: &str) -> Result<Lexicon, GuardError> {
         let path = self.path_of(name)?;
         if text.len() as u64 > crate::lexicon::MAX_FILE_BYTES {
             return Err(GuardError::Lexicon {
@@ -247,13 +263,14 @@ impl LexiconStore {
             path: path.clone(),
             source,
         };
-        // Write then rename: a reader never sees half a file.
-        let tmp = path.with_extension("txt.tmp");
+        // Write then rename: a reader never sees half a file (the name is
+        // this process's, for a CLI writing beside a server).
+        let tmp = path.with_extension(format!("txt.{}.tmp", std::process::id()));
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
         // Other files' errors do not undo this change; the watch reports
         // them.
-        self.reload()?;
+        self.reload_locked()?;
         Ok(parsed)
     }
 
@@ -263,8 +280,14 @@ impl LexiconStore {
     /// # Errors
     /// As [`LexiconStore::put`].
     pub fn add(&self, name: &str, entries: &[String]) -> Result<Lexicon, GuardError> {
+        let _edits = self.edits.lock().unwrap_or_else(|p| p.into_inner());
         let path = self.path_of(name)?;
-        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            // Unreadable or not UTF-8: never rewrite a list from nothing.
+            Err(source) => return Err(GuardError::Io { path, source }),
+        };
         let have: Vec<String> = text.lines().map(|l| l.trim().to_owned()).collect();
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
@@ -275,7 +298,7 @@ impl LexiconStore {
                 text.push('\n');
             }
         }
-        self.put(name, &text)
+        self.put_locked(name, &text)
     }
 
     /// Removes entries (as written, flags included) from list `name`.
@@ -283,9 +306,15 @@ impl LexiconStore {
     /// # Errors
     /// [`GuardError::NoLexicon`], or as [`LexiconStore::put`].
     pub fn remove(&self, name: &str, entries: &[String]) -> Result<Lexicon, GuardError> {
+        let _edits = self.edits.lock().unwrap_or_else(|p| p.into_inner());
         let path = self.path_of(name)?;
-        let text =
-            std::fs::read_to_string(&path).map_err(|_| GuardError::NoLexicon(name.to_owned()))?;
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(GuardError::NoLexicon(name.to_owned()));
+            }
+            Err(source) => return Err(GuardError::Io { path, source }),
+        };
         let drop: Vec<&str> = entries.iter().map(|e| e.trim()).collect();
         let kept: String = text
             .lines()
@@ -296,7 +325,7 @@ impl LexiconStore {
             })
             .map(|l| format!("{l}\n"))
             .collect();
-        self.put(name, &kept)
+        self.put_locked(name, &kept)
     }
 
     /// Deletes list `name`.
@@ -304,12 +333,13 @@ impl LexiconStore {
     /// # Errors
     /// [`GuardError::NoLexicon`] or I/O.
     pub fn delete(&self, name: &str) -> Result<(), GuardError> {
+        let _edits = self.edits.lock().unwrap_or_else(|p| p.into_inner());
         let path = self.path_of(name)?;
         if !path.exists() {
             return Err(GuardError::NoLexicon(name.to_owned()));
         }
         std::fs::remove_file(&path).map_err(|source| GuardError::Io { path, source })?;
-        self.reload()?;
+        self.reload_locked()?;
         Ok(())
     }
 }

@@ -374,8 +374,9 @@ fn screen(guard: &zhishu_guard::Guard, spec: &JobSpec, hidden: usize, doc: &mut 
         let masked = v.for_model(&c.text, &mut redactor);
         if masked != c.text {
             c.text = masked;
-            // The stored ids were of the text before masking.
+            // The stored ids and count were of the text before masking.
             c.prompt_ids = None;
+            c.qwen_tokens = 0;
         }
     }
     if let Some(rule) = blocked {

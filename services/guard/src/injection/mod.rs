@@ -291,14 +291,18 @@ impl Detector {
                 continue;
             }
             let s = i;
+            // Whether the run so far is hex (with spaces between byte
+            // pairs): kept as it grows, so the scan stays linear.
+            let mut hex = true;
             while i < c.len()
                 && (b64(c[i])
                     || (c[i] == ' '
+                        && hex
                         && i + 2 < c.len()
                         && c[i + 1].is_ascii_hexdigit()
-                        && c[i + 2].is_ascii_hexdigit()
-                        && c[s..i].iter().all(|x| x.is_ascii_hexdigit() || *x == ' ')))
+                        && c[i + 2].is_ascii_hexdigit()))
             {
+                hex &= c[i].is_ascii_hexdigit() || c[i] == ' ';
                 i += 1;
             }
             let run: String = c[s..i].iter().collect();

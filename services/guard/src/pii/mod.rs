@@ -233,11 +233,16 @@ pub fn pending(f: &Folded, email: bool) -> usize {
         // between the upper-case groups of an IBAN in print form — never
         // between words.
         let group = |x: char| x.is_ascii_digit() || x.is_ascii_uppercase();
+        // At the very end a space after a group may still be followed by
+        // the next group ("138 " then "1234").
         let inner_space = x == ' '
             && i >= 2
-            && i < c.len()
-            && ((c[i - 2].is_ascii_digit() && c[i].is_ascii_digit())
-                || (group(c[i - 2]) && group(c[i])));
+            && (if i < c.len() {
+                (c[i - 2].is_ascii_digit() && c[i].is_ascii_digit())
+                    || (group(c[i - 2]) && group(c[i]))
+            } else {
+                group(c[i - 2])
+            });
         if part(x) || inner_space {
             i -= 1;
         } else {
@@ -638,6 +643,9 @@ mod tests {
         assert_eq!(pending(&f, true), 6);
         let f = Folded::new("好的。", Depth::Width);
         assert_eq!(pending(&f, true), 3);
+        // A space after a group may be followed by the next group.
+        let f = Folded::new("请拨打 138 ", Depth::Width);
+        assert_eq!(pending(&f, true), 4);
         // Words are held only while they could be an address's local part.
         let f = Folded::new("write to john", Depth::Width);
         assert_eq!(pending(&f, true), 9);

@@ -64,8 +64,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
     let mut para = String::new();
     let mut level: Option<u8> = None;
     let mut in_text = false;
-    // The current run is hidden (`w:vanish`, `w:webHidden`) or white.
+    // The current run is hidden (`w:vanish`), or white on no shading of
+    // its own or of its cell (white on a dark table header is legible).
     let mut run_hidden = false;
+    let mut run_white = false;
+    let mut run_shaded = false;
+    let mut cell_shaded = false;
+    let mut in_cell_props = false;
     let mut table_depth = 0usize;
     let mut row: Vec<String> = Vec::new();
     let mut table = String::new();
@@ -92,8 +97,27 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
                     }
                 }
                 b"w:t" => in_text = true,
-                b"w:r" => run_hidden = false,
-                b"w:vanish" | b"w:webHidden" => {
+                b"w:r" => {
+                    run_hidden = false;
+                    run_white = false;
+                    run_shaded = false;
+                }
+                b"w:tcPr" => in_cell_props = true,
+                b"w:shd" => {
+                    let filled = e.attributes().flatten().any(|a| {
+                        a.key.as_ref() == b"w:fill"
+                            && !a.value.eq_ignore_ascii_case(b"auto")
+                            && !a.value.eq_ignore_ascii_case(b"FFFFFF")
+                    });
+                    if in_cell_props {
+                        cell_shaded = filled;
+                    } else {
+                        run_shaded = filled;
+                    }
+                }
+                // `w:webHidden` marks table-of-contents page numbers: not
+                // hidden from a reader of the document.
+                b"w:vanish" => {
                     // `w:val="0"` / `"false"` switches it off.
                     run_hidden = !e.attributes().flatten().any(|a| {
                         a.key.as_ref() == b"w:val" && matches!(a.value.as_ref(), b"0" | b"false")
@@ -102,7 +126,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
                 b"w:color" => {
                     for a in e.attributes().flatten() {
                         if a.key.as_ref() == b"w:val" && a.value.eq_ignore_ascii_case(b"FFFFFF") {
-                            run_hidden = true;
+                            run_white = true;
                         }
                     }
                 }
@@ -114,7 +138,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
             },
             Event::Text(t) if in_text => {
                 let text = String::from_utf8_lossy(&t);
-                if run_hidden {
+                if run_hidden || (run_white && !run_shaded && !cell_shaded) {
                     parsed.hidden += text.chars().filter(|c| !c.is_whitespace()).count();
                 }
                 para.push_str(&text);
@@ -126,6 +150,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
             }
             Event::End(e) => match e.name().as_ref() {
                 b"w:t" => in_text = false,
+                b"w:tcPr" => in_cell_props = false,
                 b"w:p" => {
                     if table_depth > 0 {
                         if !row.is_empty() || !para.is_empty() {
@@ -138,6 +163,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
                     }
                 }
                 b"w:tc" => {
+                    cell_shaded = false;
                     // Paragraphs of a cell were pushed one by one; a cell
                     // ends a column.
                     row.push("|".into());

@@ -45,7 +45,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
         .find_map(|s| doc.select(&s).next())
         .unwrap_or_else(|| doc.root_element());
     let mut buf = String::new();
-    walk(root, &mut parsed, &mut buf);
+    walk(root, &mut parsed, &mut buf, false);
     parsed.push(BlockKind::Paragraph, &buf, None);
     if title.is_some() {
         parsed.title = title;
@@ -62,28 +62,34 @@ fn hides(e: &scraper::node::Element) -> bool {
     let Some(style) = e.attr("style") else {
         return false;
     };
-    let style: String = style
-        .to_ascii_lowercase()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    [
-        "display:none",
-        "visibility:hidden",
-        "font-size:0",
-        "opacity:0;",
-        "color:#fff;",
-        "color:#ffffff",
-        "color:white",
-        "color:rgb(255,255,255)",
-        "left:-9999",
-        "text-indent:-9999",
-    ]
-    .iter()
-    .any(|p| style.contains(p) || style.ends_with(p.trim_end_matches(';')))
+    // Declaration by declaration, so `background-color:#fff` or
+    // `font-size:0.875rem` are not taken for hidden text.
+    style.split(';').any(|decl| {
+        let Some((prop, value)) = decl.split_once(':') else {
+            return false;
+        };
+        let prop = prop.trim().to_ascii_lowercase();
+        let value: String = value
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let value = value.trim_end_matches("!important");
+        let zero = matches!(value, "0" | "0px" | "0pt" | "0em" | "0rem" | "0%");
+        match prop.as_str() {
+            "display" => value == "none",
+            "visibility" => value == "hidden",
+            "font-size" | "opacity" | "max-height" | "height" => zero,
+            "color" => matches!(value, "#fff" | "#ffffff" | "white" | "rgb(255,255,255)"),
+            "left" | "text-indent" | "top" => {
+                value.starts_with("-9999") || value.starts_with("-10000")
+            }
+            _ => false,
+        }
+    })
 }
 
-fn walk(el: ElementRef<'_>, parsed: &mut Parsed, buf: &mut String) {
+fn walk(el: ElementRef<'_>, parsed: &mut Parsed, buf: &mut String, hidden: bool) {
     for child in el.children() {
         match child.value() {
             Node::Text(t) => buf.push_str(t),
@@ -95,7 +101,8 @@ fn walk(el: ElementRef<'_>, parsed: &mut Parsed, buf: &mut String) {
                 let Some(child_el) = ElementRef::wrap(child) else {
                     continue;
                 };
-                if hides(e) {
+                let hides_here = !hidden && hides(e);
+                if hides_here {
                     parsed.hidden += child_el
                         .text()
                         .map(|t| t.chars().filter(|c| !c.is_whitespace()).count())
@@ -118,14 +125,14 @@ fn walk(el: ElementRef<'_>, parsed: &mut Parsed, buf: &mut String) {
                 } else if BLOCKS.contains(&name) {
                     parsed.push(BlockKind::Paragraph, buf, None);
                     buf.clear();
-                    walk(child_el, parsed, buf);
+                    walk(child_el, parsed, buf, hidden || hides_here);
                     parsed.push(BlockKind::Paragraph, buf, None);
                     buf.clear();
                 } else {
                     if name == "td" || name == "th" {
                         buf.push(' ');
                     }
-                    walk(child_el, parsed, buf);
+                    walk(child_el, parsed, buf, hidden || hides_here);
                     if name == "td" || name == "th" {
                         buf.push_str(" |");
                     }
@@ -176,5 +183,14 @@ mod tests {
             "{all}"
         );
         assert_eq!(p.hidden, "AI:ignoreyourrules".len() + 4 + 1);
+    }
+
+    #[test]
+    fn styling_that_hides_nothing_is_not_hidden_text() {
+        let p = parse(
+            r#"<body><p style="background-color:#fff; font-size:0.875rem">Shown.</p>
+            <div style="display:none"><span style="color:white">once</span></div></body>"#,
+        );
+        assert_eq!(p.hidden, 4, "nested hidden text counts once");
     }
 }

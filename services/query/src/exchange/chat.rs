@@ -284,7 +284,7 @@ impl Exchanges {
                 (Some(q), false) => {
                     input["search_query_sha256"] = json!(hex::encode(Sha256::digest(q.as_bytes())));
                 }
-                (q, _) => input["search_query"] = json!(q),
+                (q, _) => input["search_query"] = json!(q.as_deref().map(|q| self.audit_text(q))),
             }
             input["sources_in_prompt"] = json!(prepared.sources.len());
             input["history_dropped"] = json!(prepared.history_dropped);
