@@ -339,6 +339,17 @@ fn screen(guard: &zhishu_guard::Guard, spec: &JobSpec, hidden: usize, doc: &mut 
             .policy()
             .decide(HIDDEN_TEXT, GuardPoint::Document, &ctx);
         if action != GuardAction::Allow {
+            guard.record(
+                GuardPoint::Document,
+                &[zhishu_guard::Finding {
+                    rule: HIDDEN_TEXT.into(),
+                    action,
+                    mask: zhishu_guard::MaskTarget::Both,
+                    start: 0,
+                    end: 0,
+                    value: String::new(),
+                }],
+            );
             notes.push(GuardNote {
                 rule: HIDDEN_TEXT.into(),
                 action: action.as_str().into(),
