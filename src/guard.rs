@@ -95,16 +95,9 @@ pub(crate) async fn run(config: &Config, cmd: GuardCommand) -> Result<bool> {
                 groups: Vec::new(),
                 collections: collection.into_iter().collect(),
             };
-            let v = guard.check(&text, point, &ctx);
-            let mut r = guard.redactor();
-            let out = serde_json::json!({
-                "findings": v.findings,
-                "blocked": v.blocked().is_some(),
-                "for_model": v.for_model(&text, &mut r),
-                "for_user": v.for_user(&text, &mut r),
-            });
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            return Ok(v.blocked().is_none());
+            let report = guard.report(&text, point, &ctx);
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(!report.blocked);
         }
         GuardCommand::Eval { data, split } => {
             if !["dev", "test", "all"].contains(&split.as_str()) {

@@ -97,6 +97,22 @@ impl Verdict {
     }
 }
 
+/// What the guards make of one text: the findings, whether it is blocked,
+/// and the text as the model and the user would see it. What `zhishu guard
+/// check` prints and `POST /v1/guard/check` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// The findings.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// Whether a finding blocks.
+    pub blocked: bool,
+    /// The text as the model would see it.
+    pub for_model: String,
+    /// The text as the user would see it.
+    pub for_user: String,
+}
+
 /// Decisions taken, by (point, rule, action).
 type Counts = BTreeMap<(&'static str, String, &'static str), u64>;
 
@@ -196,17 +212,15 @@ impl Guard {
         }
         let lexicons = self.lexicons.current();
         let mut findings = Vec::new();
-        self.lexicon_findings(
-            &lexicons,
-            &Folded::new(text, Depth::Full),
-            point,
-            ctx,
-            &mut findings,
-        );
-        self.pii_findings(&pii::scan(text), point, ctx, &mut findings);
+        // Each fold once: the lexicons and the injection rules read the
+        // full fold, personal data and encoded payloads the width fold.
+        let full = Folded::new(text, Depth::Full);
+        let width = Folded::new(text, Depth::Width);
+        self.lexicon_findings(&lexicons, &full, point, ctx, &mut findings);
+        self.pii_findings(&pii::scan_folded(&width), point, ctx, &mut findings);
         if point != GuardPoint::Answer {
             let indirect = matches!(point, GuardPoint::Passage | GuardPoint::Document);
-            for m in detector().scan(text, indirect) {
+            for m in detector().scan_folded(text, &full, &width, indirect) {
                 self.push(
                     m.rule,
                     m.start,
@@ -220,6 +234,18 @@ impl Guard {
         }
         findings.sort_by_key(|f| (f.start, f.end));
         Verdict { findings }
+    }
+
+    /// Checks `text` at `point` and shows what each view of it becomes.
+    pub fn report(&self, text: &str, point: GuardPoint, ctx: &Context) -> CheckReport {
+        let verdict = self.check(text, point, ctx);
+        let mut r = self.redactor();
+        CheckReport {
+            blocked: verdict.blocked().is_some(),
+            for_model: verdict.for_model(text, &mut r),
+            for_user: verdict.for_user(text, &mut r),
+            verdict,
+        }
     }
 
     /// A guard for an answer as it streams.
@@ -238,14 +264,7 @@ impl Guard {
         let (found, pending) = lexicons.scan(f);
         for m in found {
             let rule = format!("lexicon.{}", lexicons.lexicons()[m.lexicon].name);
-            let value: String = f
-                .chars
-                .iter()
-                .zip(&f.origin)
-                .filter(|(c, o)| (m.start..m.end).contains(&(**o as usize)) && c.is_alphanumeric())
-                .map(|(c, _)| *c)
-                .collect();
-            self.push(rule, m.start, m.end, value, point, ctx, out);
+            self.push(rule, m.start, m.end, m.value, point, ctx, out);
         }
         pending
     }

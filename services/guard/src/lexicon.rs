@@ -213,6 +213,8 @@ pub struct LexiconMatch {
     pub start: usize,
     /// End (exclusive).
     pub end: usize,
+    /// The letters and digits matched, folded (for stable placeholders).
+    pub value: String,
 }
 
 /// Every list, compiled into one automaton.
@@ -293,6 +295,7 @@ impl Compiled {
                     lexicon,
                     start,
                     end,
+                    value: skel[first..=i].iter().collect(),
                 });
             }
         }

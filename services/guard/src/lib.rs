@@ -36,7 +36,7 @@ pub mod store;
 pub mod stream;
 
 pub use error::GuardError;
-pub use guard::{Finding, Guard, Verdict};
+pub use guard::{CheckReport, Finding, Guard, Verdict};
 pub use policy::{Context, Policy};
 pub use redact::Redactor;
 pub use store::{LexiconInfo, LexiconStore, Reload};

@@ -50,13 +50,11 @@ impl Policy {
         ctx: &Context,
     ) -> (GuardAction, MaskTarget) {
         for r in &self.rules {
-            let applies = r.governs(rule)
-                && (r.points.is_empty() || r.points.contains(&point))
-                && (r.roles.is_empty() || ctx.roles.iter().any(|x| r.roles.contains(x)))
-                && (r.groups.is_empty() || ctx.groups.iter().any(|x| r.groups.contains(x)))
+            if r.governs(rule)
+                && selects(r, point, ctx)
                 && (r.collections.is_empty()
-                    || ctx.collections.iter().any(|x| r.collections.contains(x)));
-            if applies {
+                    || ctx.collections.iter().any(|x| r.collections.contains(x)))
+            {
                 return (r.action, r.mask);
             }
         }
@@ -78,11 +76,17 @@ impl Policy {
                 || family.starts_with(r.rule.trim_end_matches('*'));
             covers
                 && matches!(r.action, GuardAction::Redact | GuardAction::Block)
-                && (r.points.is_empty() || r.points.contains(&point))
-                && (r.roles.is_empty() || ctx.roles.iter().any(|x| r.roles.contains(x)))
-                && (r.groups.is_empty() || ctx.groups.iter().any(|x| r.groups.contains(x)))
+                && selects(r, point, ctx)
         })
     }
+}
+
+/// Whether `r`'s point, role and group selectors admit `point` and `ctx`
+/// (collections are the caller's to check: a stream cannot know them).
+fn selects(r: &GuardRule, point: GuardPoint, ctx: &Context) -> bool {
+    (r.points.is_empty() || r.points.contains(&point))
+        && (r.roles.is_empty() || ctx.roles.iter().any(|x| r.roles.contains(x)))
+        && (r.groups.is_empty() || ctx.groups.iter().any(|x| r.groups.contains(x)))
 }
 
 #[cfg(test)]

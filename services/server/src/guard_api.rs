@@ -251,25 +251,16 @@ pub(crate) async fn check(
     let text = req.text.clone();
     let point = req.point;
     // A megabyte is checked in linear time, but not on an HTTP worker.
-    let (verdict, for_model, for_user) = web::block(move || {
-        let v = guard.check(&text, point, &ctx);
-        let mut r = guard.redactor();
-        let m = v.for_model(&text, &mut r);
-        let u = v.for_user(&text, &mut r);
-        (v, m, u)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("guard check: {e}")))?;
+    let report = web::block(move || guard.report(&text, point, &ctx))
+        .await
+        .map_err(|e| ApiError::Internal(format!("guard check: {e}")))?;
     let mut ev = caller.event("guard.check", Outcome::Ok);
     ev.input = Some(json!({"point": point.as_str(), "chars": req.text.chars().count()}));
-    ev.policy = zhishu_query::screen::decisions(point, "check", &verdict);
+    ev.policy = zhishu_query::screen::decisions(point, "check", &report.verdict);
     state.audit.record(ev).await?;
-    Ok(web::Json(json!({
-        "findings": verdict.findings,
-        "blocked": verdict.blocked().is_some(),
-        "for_model": for_model,
-        "for_user": for_user,
-    })))
+    Ok(web::Json(serde_json::to_value(&report).map_err(|e| {
+        ApiError::Internal(format!("guard check report: {e}"))
+    })?))
 }
 
 /// Reloads the lexicons when their files change, every

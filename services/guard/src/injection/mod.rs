@@ -180,13 +180,25 @@ impl Detector {
     /// Every finding in `text`. `indirect` adds the rules for passages and
     /// documents (text addressing the assistant).
     pub fn scan(&self, text: &str, indirect: bool) -> Vec<InjectionMatch> {
-        let f = Folded::new(text, Depth::Full);
-        let mut found = self.phrases(&f, false, indirect);
+        let full = Folded::new(text, Depth::Full);
+        let width = Folded::new(text, Depth::Width);
+        self.scan_folded(text, &full, &width, indirect)
+    }
+
+    /// As [`Detector::scan`], over `text` already folded both ways.
+    pub fn scan_folded(
+        &self,
+        text: &str,
+        f: &Folded,
+        width: &Folded,
+        indirect: bool,
+    ) -> Vec<InjectionMatch> {
+        let mut found = self.phrases(f, false, indirect);
         if spelled_out(&f.chars) {
-            found.extend(self.phrases(&f, true, indirect));
+            found.extend(self.phrases(f, true, indirect));
         }
-        found.extend(self.encoded(text, indirect));
-        let hidden = obfuscation(text, &f);
+        found.extend(self.encoded(width, indirect));
+        let hidden = obfuscation(text, f);
         found.extend(smuggled(text, &hidden));
         found.extend(hidden);
         found.sort_by(|a, b| a.rule.cmp(b.rule).then(a.start.cmp(&b.start)));
@@ -279,8 +291,7 @@ impl Detector {
     }
 
     /// Base64 and hex runs that decode to text the phrase rules flag.
-    fn encoded(&self, text: &str, indirect: bool) -> Vec<InjectionMatch> {
-        let f = Folded::new(text, Depth::Width);
+    fn encoded(&self, f: &Folded, indirect: bool) -> Vec<InjectionMatch> {
         let c = &f.chars;
         let mut out = Vec::new();
         let b64 = |x: char| x.is_ascii_alphanumeric() || matches!(x, '+' | '/' | '=' | '-' | '_');
