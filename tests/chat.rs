@@ -57,10 +57,7 @@ fn start() -> (Server, String) {
     let dir = tempfile::tempdir().unwrap();
     let docs = dir.path().join("docs");
     write_docs(&docs);
-    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
-    let roots = format!("[\"{}\"]", docs.display());
-    let server = Server::start_with(dir, &url, &[("ZHISHU_INGEST__ROOTS", roots.as_str())]);
-    server.wait_ready(200);
+    let server = Server::start_over(dir, &docs, &[]);
     let root = docs.display().to_string();
     (server, root)
 }
@@ -682,10 +679,7 @@ fn a_planted_fact_is_answered_and_cited_to_its_page() {
         "# Canteen\n\nThe canteen serves lunch from noon to two.\n",
     )
     .unwrap();
-    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
-    let roots = format!("[\"{}\"]", docs.display());
-    let server = Server::start_with(dir, &url, &[("ZHISHU_INGEST__ROOTS", roots.as_str())]);
-    server.wait_ready(200);
+    let server = Server::start_over(dir, &docs, &[]);
     let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
     let sam = server.user_with_key("sam", &["employee"], &["security"]);
     let eve = server.user_with_key("eve", &["employee"], &["sales"]);

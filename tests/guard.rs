@@ -111,12 +111,7 @@ fn start(env: &[(&str, &str)]) -> (Server, String) {
          </body></html>",
     )
     .unwrap();
-    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
-    let roots = format!("[\"{}\"]", docs.display());
-    let mut all = vec![("ZHISHU_INGEST__ROOTS", roots.as_str())];
-    all.extend_from_slice(env);
-    let server = Server::start_with(dir, &url, &all);
-    server.wait_ready(200);
+    let server = Server::start_over(dir, &docs, env);
     let root = docs.display().to_string();
     (server, root)
 }

@@ -124,17 +124,7 @@ fn ingest_jobs_search_and_documents_respect_roots_and_groups() {
         std::fs::write(path, text).unwrap();
     }
     std::os::unix::fs::symlink("/etc", docs.join("escape")).unwrap();
-    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
-    let roots = format!("[\"{}\"]", docs.display());
-    let server = Server::start_with(
-        dir,
-        &url,
-        &[
-            ("ZHISHU_INGEST__ROOTS", roots.as_str()),
-            ("ZHISHU_INGEST__MAX_FILE_BYTES", "4096"),
-        ],
-    );
-    server.wait_ready(200);
+    let server = Server::start_over(dir, &docs, &[("ZHISHU_INGEST__MAX_FILE_BYTES", "4096")]);
     let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
     let alice = server.user_with_key("alice", &["employee"], &["hr"]);
     let bob = server.user_with_key("bob", &["employee"], &["eng"]);
@@ -456,20 +446,16 @@ fn search_attaches_neighbours_and_reranks_with_the_configured_cross_encoder() {
         ));
     }
     std::fs::write(docs.join("handbook.md"), text).unwrap();
-    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
-    let roots = format!("[\"{}\"]", docs.display());
     let reranker = common::repo_root().join("services/encoders/tests/fixtures/tiny-cross-encoder");
-    let server = Server::start_with(
+    let server = Server::start_over(
         dir,
-        &url,
+        &docs,
         &[
-            ("ZHISHU_INGEST__ROOTS", roots.as_str()),
             ("ZHISHU_INGEST__CHUNK_TOKENS", "40"),
             ("ZHISHU_INGEST__CHUNK_OVERLAP_TOKENS", "0"),
             ("ZHISHU_RERANKER__MODEL", reranker.to_str().unwrap()),
         ],
     );
-    server.wait_ready(200);
     let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
     let alice = server.user_with_key("alice", &["employee"], &["public"]);
     let job = ingest(&server, &admin, &docs.display().to_string(), &["public"]);
@@ -638,19 +624,15 @@ fn a_chinese_question_finds_the_english_page_and_the_reverse() {
     for (name, text) in pages {
         std::fs::write(docs.join(name), text).unwrap();
     }
-    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
-    let roots = format!("[\"{}\"]", docs.display());
-    let server = Server::start_with(
+    let server = Server::start_over(
         dir,
-        &url,
+        &docs,
         &[
-            ("ZHISHU_INGEST__ROOTS", roots.as_str()),
             ("ZHISHU_EMBEDDER__MODEL", "multilingual-e5-small"),
             ("ZHISHU_EMBEDDER__QUERY_PREFIX", "query: "),
             ("ZHISHU_EMBEDDER__PASSAGE_PREFIX", "passage: "),
         ],
     );
-    server.wait_ready(200);
     let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
     let alice = server.user_with_key("alice", &["employee"], &["public"]);
     let job = ingest(&server, &admin, &docs.display().to_string(), &["public"]);

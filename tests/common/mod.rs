@@ -110,6 +110,20 @@ impl Server {
         server
     }
 
+    /// Starts `zhishu serve` on a fresh SQLite database in `dir`, with
+    /// `docs` as the one folder ingestion may read, and extra environment;
+    /// waits until it is ready.
+    #[allow(dead_code)]
+    pub fn start_over(dir: tempfile::TempDir, docs: &Path, env: &[(&str, &str)]) -> Server {
+        let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+        let roots = format!("[\"{}\"]", docs.display());
+        let mut all = vec![("ZHISHU_INGEST__ROOTS", roots.as_str())];
+        all.extend_from_slice(env);
+        let server = Self::start_with(dir, &url, &all);
+        server.wait_ready(200);
+        server
+    }
+
     /// Starts `zhishu serve` with this database URL and extra environment.
     pub fn start_with(dir: tempfile::TempDir, database_url: &str, env: &[(&str, &str)]) -> Server {
         let config = dir.path().join("zhishu.toml");

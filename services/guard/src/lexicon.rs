@@ -412,4 +412,38 @@ mod tests {
         let (_, pending) = c.scan(&Folded::new("好的", Depth::Full));
         assert_eq!(pending, 2);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// An entry is found with up to three separators between any
+            /// of its characters, and its span covers exactly the spread
+            /// entry in the text.
+            #[test]
+            fn separated_entries_are_found_where_they_are(
+                entry in "[敏感词代开发票]{2,6}",
+                gaps in prop::collection::vec(prop::sample::select(vec!["", " ", "*", " . ", "-- "]), 6),
+                before in "[好的 ]{0,6}",
+            ) {
+                let c = compiled(&format!("{entry}\n"));
+                let chars: Vec<char> = entry.chars().collect();
+                let mut spread = String::new();
+                for (i, ch) in chars.iter().enumerate() {
+                    if i > 0 {
+                        spread.push_str(gaps[i]);
+                    }
+                    spread.push(*ch);
+                }
+                let text = format!("{before}{spread}");
+                let start = before.chars().count();
+                let found = spans(&c, &text);
+                prop_assert!(
+                    found.contains(&(start, start + spread.chars().count())),
+                    "{:?} in {}", found, text
+                );
+            }
+        }
+    }
 }

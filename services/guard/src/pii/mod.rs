@@ -651,4 +651,56 @@ mod tests {
         assert_eq!(pending(&f, true), 9);
         assert_eq!(pending(&f, false), 13);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A resident ID with its check character, from a region, a date
+        /// and a sequence.
+        fn resident_id(region: u32, y: u32, m: u32, d: u32, seq: u32) -> String {
+            const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+            let body = format!("{region:06}{y:04}{m:02}{d:02}{seq:03}");
+            let sum: u32 = body
+                .bytes()
+                .zip(W)
+                .map(|(b, w)| u32::from(b - b'0') * w)
+                .sum();
+            let check = b"10X98765432"[(sum % 11) as usize] as char;
+            format!("{body}{check}")
+        }
+
+        proptest! {
+            /// A valid ID is found, exactly, wherever it sits in Chinese or
+            /// English text; changing any one of its digits makes it no ID.
+            #[test]
+            fn valid_ids_are_found_and_one_changed_digit_is_not(
+                region in prop::sample::select(vec![110101u32, 310104, 440305, 510107, 650102]),
+                y in 1930u32..2010, m in 1u32..=12, d in 1u32..=28, seq in 0u32..1000,
+                before in "[a-z 是的，：]{0,12}", after in "[a-z 。，]{0,12}",
+                at in 0usize..17, delta in 1u8..10,
+            ) {
+                let id = resident_id(region, y, m, d, seq);
+                let text = format!("{before} {id} {after}");
+                let found = scan(&text);
+                let start = before.chars().count() + 1;
+                prop_assert_eq!(found.len(), 1, "{}", text);
+                prop_assert_eq!((found[0].kind, found[0].start, found[0].end), (PiiKind::CnId, start, start + 18));
+                let mut bytes = id.into_bytes();
+                bytes[at] = b'0' + (bytes[at] - b'0' + delta) % 10;
+                let changed = String::from_utf8(bytes).unwrap();
+                prop_assert!(!validate::cn_resident_id(changed.as_bytes()), "{}", changed);
+            }
+
+            /// The scanner never panics and never reports a span outside
+            /// the text, whatever the text.
+            #[test]
+            fn spans_stay_inside_any_text(text in "[0-9a-zA-Z +@.()\\-－１２３４５６７８９０中文]{0,80}") {
+                let n = text.chars().count();
+                for m in scan(&text) {
+                    prop_assert!(m.start < m.end && m.end <= n, "{:?} in {}", m, text);
+                }
+            }
+        }
+    }
 }
