@@ -12,6 +12,13 @@ RUN npm ci --no-audit --no-fund
 COPY web/ ./
 RUN npm run build
 
+# PDFium, Chrome's PDF engine, from the same pinned pypdfium2 wheel that
+# scripts/fetch-assets.sh takes it from.
+FROM python:3.12-slim-bookworm AS pdfium
+RUN python -m pip download -q --no-deps --only-binary=:all: -d /w pypdfium2==5.15.2 \
+ && python -m zipfile -e /w/*.whl /x \
+ && install -D -m 0644 /x/pypdfium2_raw/libpdfium.so /out/libpdfium.so
+
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
@@ -23,11 +30,13 @@ RUN cargo build --release --locked --bin zhishu \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
+      tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-chi-tra \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/zhishu zhishu \
  && mkdir -p /var/lib/zhishu /etc/zhishu \
  && chown zhishu /var/lib/zhishu
 COPY --from=build /usr/local/bin/zhishu /usr/local/bin/zhishu
+COPY --from=pdfium /out/libpdfium.so /usr/local/lib/zhishu/libpdfium.so
 COPY configs/ /etc/zhishu/
 # The lexicons are edited at run time (`zhishu guard`, /v1/guard/lexicons):
 # the service user owns their folder; mount a volume there to keep edits.

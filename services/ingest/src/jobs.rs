@@ -45,6 +45,8 @@ pub struct JobView {
     pub chunks: u64,
     /// Bytes read.
     pub bytes: u64,
+    /// Pages recognised with OCR so far.
+    pub ocr_pages: u64,
     /// Files handled per second so far.
     pub files_per_second: f64,
     /// Seconds to go at the current rate, when known.
@@ -122,6 +124,7 @@ impl Job {
             files_deleted: p.deleted.load(Ordering::Relaxed),
             chunks: p.chunks.load(Ordering::Relaxed),
             bytes: p.bytes.load(Ordering::Relaxed),
+            ocr_pages: p.ocr_pages.load(Ordering::Relaxed),
             files_per_second: rate,
             eta_seconds: eta,
             errors: s.errors.clone(),

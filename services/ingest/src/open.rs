@@ -48,6 +48,7 @@ pub fn open_pipeline(
         embed_tokens: text.embed_tokens,
         qwen_tokens: text.qwen_tokens,
         max_file_bytes: config.ingest.max_file_bytes,
+        reader: Arc::new(crate::parse::Reader::from_config(config)),
         checkpoint_points: crate::sync::DEFAULT_CHECKPOINT_POINTS,
         guard,
     })

@@ -2,7 +2,7 @@
 //! ordered as they are).
 
 use crate::chunk::chunk;
-use crate::parse::{Format, ParseError, parse};
+use crate::parse::{Format, ParseError, Watch};
 use crate::sync::{
     Event, JobSpec, Pipeline, Progress, Stores, SyncError, absolute, add_time, blocking, commit,
     now_ms,
@@ -211,7 +211,11 @@ pub(crate) fn parse_stage(
 ) -> Result<(), SyncError> {
     while let Some(c) = rx.blocking_recv() {
         let busy = Instant::now();
-        let parsed = match parse(c.format, &c.bytes) {
+        let watch = Watch {
+            cancel: Some(&progress.cancel),
+            ocr_pages: Some(&progress.ocr_pages),
+        };
+        let parsed = match me.reader.parse(c.format, &c.bytes, &watch) {
             Ok(p) if p.is_empty() => Err(ParseError::Invalid("the file holds no text".into())),
             other => other,
         };
@@ -263,6 +267,7 @@ pub(crate) fn parse_stage(
                 embed_tokens: p.embed_tokens as i64,
                 qwen_tokens: p.qwen_tokens as i64,
                 content_hash: hash,
+                boxes: p.boxes.iter().map(|b| [b.x0, b.y0, b.x1, b.y1]).collect(),
             });
             chunks.push(ChunkDoc {
                 chunk_id: id,

@@ -78,6 +78,8 @@ pub struct Pipeline {
     pub chunking: ChunkConfig,
     /// Largest file read, in bytes.
     pub max_file_bytes: u64,
+    /// Reads files: the PDF and OCR engines and the per-file limits.
+    pub reader: Arc<crate::parse::Reader>,
     /// Points written between two checkpoints of the vector store
     /// ([`VectorIndex::checkpoint`]); 0 leaves it to the end of the job.
     /// Usually [`DEFAULT_CHECKPOINT_POINTS`].
@@ -173,6 +175,8 @@ pub struct Progress {
     pub chunks: AtomicU64,
     /// Bytes read.
     pub bytes: AtomicU64,
+    /// Pages recognised with OCR (scanned PDF pages, image pages).
+    pub ocr_pages: AtomicU64,
     /// Set to stop the job after the current files; what is written stays
     /// consistent.
     pub cancel: AtomicBool,

@@ -45,6 +45,10 @@ async fn env(max_file_bytes: u64) -> Env {
             overlap_tokens: 32,
         },
         max_file_bytes,
+        reader: Arc::new(zhishu_ingest::parse::Reader::new(
+            &zhishu_core::config::IngestConfig::default(),
+            &assets().join("pdfium/libpdfium.so"),
+        )),
         // Far more often than the default, so every job here runs through
         // mid-job checkpoints of the vector store.
         checkpoint_points: 20,
@@ -283,10 +287,10 @@ async fn a_folder_is_indexed_then_kept_in_step() {
         .lexical
         .search("Shenzhen hotel limit", 5, &public, &SearchFilter::default())
         .unwrap();
+    let t = &hits[0].chunk.text;
     assert!(
-        hits[0].chunk.text.contains("Hotel limit: 580"),
-        "{:?}",
-        hits[0].chunk.text
+        t.contains("| City | Hotel limit |") && t.contains("| Shenzhen 深圳 | 580 |"),
+        "{t:?}"
     );
     // HTML without its script and navigation.
     let hits = stores
@@ -520,4 +524,165 @@ async fn access_groups_are_enforced_inside_both_stores() {
     let summary = run(&env, &spec(&hr, &["hr-leads", "hr-leads"], false)).await;
     assert_eq!((summary.indexed, summary.unchanged), (0, 1), "{summary:?}");
     env.db.cleanup().await;
+}
+
+/// A 500-row staff directory with a formula column, dates, a merged
+/// title row and a hidden sheet of salaries.
+fn write_directory(path: &Path) {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("分机表").unwrap();
+    sheet
+        .merge_range(0, 0, 0, 4, "Staff directory 员工通讯录", &Format::new())
+        .unwrap();
+    for (c, h) in ["工号", "Name", "部门", "Extension", "Joined"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(1, c as u16, *h).unwrap();
+    }
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    for i in 0..500u32 {
+        let r = i + 2;
+        sheet.write_string(r, 0, format!("E{:04}", i + 1)).unwrap();
+        sheet
+            .write_string(r, 1, format!("Person {}", i + 1))
+            .unwrap();
+        sheet
+            .write_string(
+                r,
+                2,
+                ["财务部", "Engineering", "法务部", "Sales"][i as usize % 4],
+            )
+            .unwrap();
+        // The extension is a formula; its cached value is what a reader sees.
+        let ext = 6000 + i * 7 % 1000;
+        sheet
+            .write_formula(
+                r,
+                3,
+                Formula::new(format!("={ext}+0")).set_result(ext.to_string()),
+            )
+            .unwrap();
+        let d = ExcelDateTime::from_ymd(
+            2020 + (i % 5) as u16,
+            1 + (i % 12) as u8,
+            1 + (i % 28) as u8,
+        )
+        .unwrap();
+        sheet.write_datetime_with_format(r, 4, &d, &date).unwrap();
+    }
+    let hidden = book.add_worksheet();
+    hidden.set_name("Salaries").unwrap();
+    hidden.write_string(0, 0, "Name").unwrap();
+    hidden.write_string(0, 1, "Salary").unwrap();
+    hidden.write_string(1, 0, "Person 1").unwrap();
+    hidden.write_number(1, 1, 98765.0).unwrap();
+    hidden.set_hidden(true);
+    book.save(path).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chinese_pdfs_scans_and_big_tables_are_searchable() {
+    let env = env(20 << 20).await;
+    let src = tempfile::tempdir().unwrap();
+    let root = src.path().join("archive");
+    std::fs::create_dir_all(&root).unwrap();
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data");
+    for f in [
+        "pdf/policy-zh.pdf",
+        "pdf/mixed-scan.pdf",
+        "ocr/scan-zh.tiff",
+    ] {
+        let from = fixtures.join(f);
+        std::fs::copy(&from, root.join(from.file_name().unwrap())).unwrap();
+    }
+    write_directory(&root.join("directory.xlsx"));
+    let progress = Arc::new(Progress::default());
+    let s = env
+        .pipeline
+        .run(&spec(&root, &["public"], true), progress.clone(), None)
+        .await
+        .unwrap();
+    assert!(s.failed.is_empty(), "{:?}", s.failed);
+    assert_eq!(s.indexed, 4, "{s:?}");
+    // One scanned PDF page and two TIFF pages went through OCR.
+    assert_eq!(
+        progress
+            .ocr_pages
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
+    let lexical = &env.pipeline.stores.lexical;
+    let public = Scope::of_groups(["public"]);
+    let any = SearchFilter::default();
+
+    // A sentence of the XeLaTeX PDF, with its page and section.
+    let hits = lexical
+        .search("出差结束后三十日内提交报销申请", 3, &public, &any)
+        .unwrap();
+    let top = &hits[0].chunk;
+    assert!(top.path.ends_with("policy-zh.pdf"), "{hits:?}");
+    assert_eq!(top.page, Some(2));
+    assert_eq!(top.section_path, "差旅费用报销管理办法 > 4 报销时限");
+    assert!(
+        top.text.contains("逾期未提交的，财务部有权不予受理"),
+        "{}",
+        top.text
+    );
+
+    // Row 347 of 500, far past the first chunk: its cells come with the
+    // header row, the extension as the formula's value, the date as a date.
+    let hits = lexical.search("E0347 Extension", 3, &public, &any).unwrap();
+    let row = &hits[0].chunk;
+    assert!(row.path.ends_with("directory.xlsx"), "{hits:?}");
+    assert!(row.section_path.contains("分机表"), "{}", row.section_path);
+    assert!(
+        row.text
+            .starts_with("| 工号 | Name | 部门 | Extension | Joined |\n| --- |"),
+        "{}",
+        row.text
+    );
+    let ext = 6000 + 346 * 7 % 1000;
+    assert!(
+        row.text.contains(&format!(
+            "| E0347 | Person 347 | 法务部 | {ext} | 2021-11-11 |"
+        )),
+        "{}",
+        row.text
+    );
+    assert!(!row.text.contains("=6"), "a formula is never indexed");
+    let chunks = lexical.search("Person", 100, &public, &any).unwrap();
+    let table_chunks = chunks
+        .iter()
+        .filter(|h| h.chunk.path.ends_with("directory.xlsx"))
+        .count();
+    assert!(
+        table_chunks > 3,
+        "500 rows span several chunks: {table_chunks}"
+    );
+    // The hidden sheet is not indexed by default.
+    assert!(
+        lexical
+            .search("98765", 3, &public, &any)
+            .unwrap()
+            .is_empty()
+    );
+    // Words only the TIFF's second scanned page holds are found, with it.
+    let truth = std::fs::read_to_string(fixtures.join("ocr/truth.jsonl")).unwrap();
+    let tiff: serde_json::Value = truth
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|t| t["file"] == "scan-zh.tiff")
+        .unwrap();
+    let second = tiff["text"].as_str().unwrap().split('\n').nth(1).unwrap();
+    let query: String = second.chars().take(24).collect();
+    let hits = lexical.search(&query, 3, &public, &any).unwrap();
+    assert!(
+        hits[0].chunk.path.ends_with("scan-zh.tiff"),
+        "{query}: {hits:?}"
+    );
+    assert_eq!(hits[0].chunk.page, Some(2));
+    assert_consistent(&env).await;
 }

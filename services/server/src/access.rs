@@ -199,6 +199,26 @@ pub const ROUTES: &[RouteSpec] = &[
         roles: Some(KnowledgeAdmin::ROLES),
     },
     RouteSpec {
+        method: "GET",
+        path: "/v1/documents/{id}/file",
+        roles: Some(Authenticated::ROLES),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/documents/{id}/pages/{page}",
+        roles: Some(Authenticated::ROLES),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/collections/{name}/settings",
+        roles: Some(KnowledgeAdmin::ROLES),
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/v1/collections/{name}/settings",
+        roles: Some(KnowledgeAdmin::ROLES),
+    },
+    RouteSpec {
         method: "POST",
         path: "/v1/chat/completions",
         roles: Some(Authenticated::ROLES),

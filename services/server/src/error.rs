@@ -105,6 +105,10 @@ pub enum ApiError {
     /// 404: no such route or record.
     #[error("{0}")]
     NotFound(String),
+    /// 409: the request conflicts with the current state (a file changed
+    /// since it was indexed).
+    #[error("{0}")]
+    Conflict(String),
     /// 413: the body is too large.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -125,6 +129,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::TooManyRequests(_) => "rate_limited",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -146,6 +151,7 @@ impl ApiError {
             | ApiError::Forbidden(_)
             | ApiError::TooManyRequests(_)
             | ApiError::NotFound(_)
+            | ApiError::Conflict(_)
             | ApiError::PayloadTooLarge(_)
             | ApiError::Unavailable(_) => self.to_string(),
         }
@@ -310,6 +316,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -334,6 +341,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. }
             | ApiError::Forbidden(_)
             | ApiError::NotFound(_)
+            | ApiError::Conflict(_)
             | ApiError::PayloadTooLarge(_)
             | ApiError::Internal(_) => {}
         }

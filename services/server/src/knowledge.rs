@@ -31,6 +31,9 @@ pub struct Knowledge {
     pub jobs: Option<Arc<JobManager>>,
     /// Search.
     pub searcher: HybridSearcher,
+    /// Reads documents: the ingestion pipeline's reader on an ingest node,
+    /// one of its own on a query node (for page views).
+    pub reader: Arc<zhishu_ingest::parse::Reader>,
 }
 
 /// Registers the routes.

@@ -14,6 +14,7 @@ pub mod access;
 mod audit_api;
 mod chat;
 mod departure;
+mod document_files;
 mod embeddings;
 mod error;
 mod guard_api;
@@ -76,6 +77,7 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
             .configure(audit_api::configure)
             .configure(embeddings::configure)
             .configure(knowledge::configure)
+            .configure(document_files::configure)
             .configure(chat::configure)
             .configure(guard_api::configure)
             .default_service(web::to(ui::fallback))

@@ -17,6 +17,8 @@ use utoipa::OpenApi;
         crate::knowledge::cancel_job, crate::knowledge::search, crate::knowledge::upload_document,
         crate::knowledge::list_documents,
         crate::knowledge::get_document, crate::knowledge::delete_document,
+        crate::document_files::download, crate::document_files::page_image,
+        crate::document_files::get_collection_settings, crate::document_files::put_collection_settings,
         crate::chat::chat_completions, crate::chat::models,
         crate::chat::list_conversations, crate::chat::get_conversation,
         crate::guard_api::list_lexicons, crate::guard_api::get_lexicon, crate::guard_api::put_lexicon,

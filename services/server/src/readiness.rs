@@ -16,7 +16,8 @@ use zhishu_store::{AuditStore, Backend};
 /// The outcome of one check.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Check {
-    /// `database`, `audit`, `embedder`, `vectors`, `lexical` or `engine`.
+    /// `database`, `audit`, `embedder`, `vectors`, `lexical`, `documents`
+    /// (ingest nodes) or `engine` (query nodes).
     pub name: &'static str,
     /// Whether it passed.
     pub ok: bool,
@@ -29,15 +30,19 @@ pub struct Check {
 /// Runs every check.
 pub(crate) async fn run_checks(state: &AppState) -> Vec<Check> {
     let limit = Duration::from_secs(state.config.server.readiness_timeout_secs.max(1));
-    let (db, audit, embedder, vectors, lexical, engine) = tokio::join!(
+    let (db, audit, embedder, vectors, lexical, engine, documents) = tokio::join!(
         timed("database", limit, check_database(state)),
         timed("audit", limit, check_audit(state)),
         timed("embedder", limit, check_embedder(state)),
         timed("vectors", limit, check_vectors(state)),
         timed("lexical", limit, check_lexical(state)),
         timed("engine", limit, check_engine(state)),
+        timed("documents", limit, check_documents(state)),
     );
     let mut checks = vec![db, audit, embedder, vectors, lexical];
+    if state.service != crate::Service::Query {
+        checks.push(documents);
+    }
     if state.service != crate::Service::Ingest {
         checks.push(engine);
     }
@@ -118,6 +123,32 @@ async fn check_engine(state: &AppState) -> Result<String, String> {
         Some(Err(e)) => Err(e.to_string()),
         None => Err("the language model is still loading".into()),
     }
+}
+
+/// The document readers of an ingest node: which PDF engine runs and
+/// whether OCR does. A missing engine does not fail the check — it fails
+/// only the files that need it, saying so — but the detail names it, so an
+/// operator sees "OCR unavailable" before a scan fails.
+async fn check_documents(state: &AppState) -> Result<String, String> {
+    let k = match state.knowledge.get() {
+        Some(Ok(k)) => k,
+        Some(Err(e)) => return Err(e.to_string()),
+        None => return Err("the ingestion pipeline is still loading".into()),
+    };
+    let Some(jobs) = &k.jobs else {
+        return Ok("no ingestion on this node".into());
+    };
+    let s = jobs.pipeline().reader.status();
+    let pdf = match &s.pdf_problem {
+        None => format!("PDF: {}", s.pdf_engine),
+        Some(p) => format!("PDF: {} fallback ({p})", s.pdf_engine),
+    };
+    let ocr = match (&s.ocr, &s.ocr_problem) {
+        (Some(o), _) => format!("OCR: {o}"),
+        (None, Some(p)) => format!("OCR unavailable: {p}"),
+        (None, None) => "OCR unavailable".into(),
+    };
+    Ok(format!("{pdf}; {ocr}"))
 }
 
 /// The audit trail must be readable; without it every request is refused.

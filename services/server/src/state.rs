@@ -291,7 +291,15 @@ fn open_knowledge(
             guard.enabled().then_some(guard),
         )?)),
     };
-    Ok(Arc::new(Knowledge { jobs, searcher }))
+    let reader = match &jobs {
+        Some(j) => j.pipeline().reader.clone(),
+        None => Arc::new(zhishu_ingest::parse::Reader::from_config(config)),
+    };
+    Ok(Arc::new(Knowledge {
+        jobs,
+        searcher,
+        reader,
+    }))
 }
 
 fn load_embedder(

@@ -129,6 +129,24 @@ pub struct ChunkRecord {
     pub qwen_tokens: i64,
     /// sha256 of the chunk text.
     pub content_hash: String,
+    /// The boxes of the chunk's lines on its page, `[x0, y0, x1, y1]` as
+    /// fractions of the page from its top-left corner (PDFs and scans).
+    #[serde(default)]
+    pub boxes: Vec<[f32; 4]>,
+}
+
+/// Settings of one collection an administrator changes at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionSettings {
+    /// The collection.
+    pub collection: String,
+    /// Whether readers may download its original files (page views and
+    /// passages stay available either way).
+    pub downloads: bool,
+    /// Who changed them last (empty for the defaults).
+    pub updated_by: String,
+    /// When, in ms since the epoch (0 for the defaults).
+    pub updated_at: i64,
 }
 
 /// State of an ingest job.

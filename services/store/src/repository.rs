@@ -59,6 +59,19 @@ pub trait DocumentRegistry: Send + Sync {
 
     /// The chunks of a document, by ordinal.
     async fn chunks(&self, document_id: &str) -> Result<Vec<ChunkRecord>, StoreError>;
+
+    /// A collection's settings; the defaults (downloads allowed) when none
+    /// were ever set.
+    async fn collection_settings(&self, collection: &str)
+    -> Result<CollectionSettings, StoreError>;
+
+    /// Allows or forbids downloading a collection's original files.
+    async fn set_collection_downloads(
+        &self,
+        collection: &str,
+        downloads: bool,
+        by: &str,
+    ) -> Result<CollectionSettings, StoreError>;
 }
 
 /// Ingestion jobs and their progress.

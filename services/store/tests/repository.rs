@@ -20,6 +20,28 @@ both_backends! {
     sessions_expire_and_revoke;
     conversations_belong_to_their_owner;
     open_exchanges_are_noted_and_cleared;
+    collection_downloads_default_on_and_switch;
+}
+
+async fn collection_downloads_default_on_and_switch(db: &TestDb) {
+    let s = &db.store;
+    let d = s.collection_settings("合同").await.unwrap();
+    assert!(d.downloads && d.updated_by.is_empty());
+    let off = s
+        .set_collection_downloads("合同", false, "admin")
+        .await
+        .unwrap();
+    assert!(!off.downloads);
+    assert_eq!(off.updated_by, "admin");
+    assert!(!s.collection_settings("合同").await.unwrap().downloads);
+    // Another collection is untouched; switching back works.
+    assert!(s.collection_settings("handbook").await.unwrap().downloads);
+    assert!(
+        s.set_collection_downloads("合同", true, "root")
+            .await
+            .unwrap()
+            .downloads
+    );
 }
 
 async fn open_exchanges_are_noted_and_cleared(db: &TestDb) {
@@ -257,7 +279,8 @@ async fn migrations_are_applied_once(db: &TestDb) {
             "conversations",
             "audit encoding",
             "open exchanges",
-            "document guard"
+            "document guard",
+            "citations"
         ]
     );
     // Connecting again (a restart) applies nothing new and loses nothing.
@@ -271,7 +294,8 @@ async fn migrations_are_applied_once(db: &TestDb) {
             "conversations",
             "audit encoding",
             "open exchanges",
-            "document guard"
+            "document guard",
+            "citations"
         ]
     );
     again.ping().await.unwrap();
@@ -382,6 +406,7 @@ fn chunk(doc: &DocumentRecord, ordinal: i64) -> ChunkRecord {
         embed_tokens: 90,
         qwen_tokens: 80,
         content_hash: format!("c{ordinal}"),
+        boxes: vec![[0.1, 0.2, 0.9, 0.25]],
     }
 }
 

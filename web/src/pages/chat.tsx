@@ -282,6 +282,28 @@ function CitationPanel({ citation, onClose }: { citation: Citation; onClose: () 
       <h4>{t("cite.passage")}</h4>
       <blockquote class="passage">{citation.text || citation.snippet}</blockquote>
       {citation.origin === "overlap" && <p class="muted small">{t("cite.matched")}</p>}
+      <PageView citation={citation} />
+      <p class="small">
+        <a href={`/v1/documents/${encodeURIComponent(citation.document_id)}/file`} download>
+          {t("cite.download")}
+        </a>
+      </p>
     </aside>
+  );
+}
+
+/** The cited page of a PDF, rendered by the server with the passage marked.
+ * Hidden when the server cannot show it (not a PDF, file changed). */
+function PageView({ citation }: { citation: Citation }) {
+  const [failed, setFailed] = useState(false);
+  useEffect(() => setFailed(false), [citation]);
+  if (failed || citation.page == null || !/\.pdf$/i.test(citation.path)) return null;
+  const src =
+    `/v1/documents/${encodeURIComponent(citation.document_id)}/pages/${citation.page}` +
+    `?chunk=${encodeURIComponent(citation.chunk_id)}&width=900`;
+  return (
+    <figure class="page-view">
+      <img src={src} alt={t("cite.pageimage", { page: citation.page })} loading="lazy" onError={() => setFailed(true)} />
+    </figure>
   );
 }

@@ -13,11 +13,13 @@
 mod chat;
 mod engine;
 mod guard;
+mod ingest;
 mod load;
 
 pub use chat::ChatConfig;
 pub use engine::{EngineConfig, Parallelism};
 pub use guard::{GuardAction, GuardConfig, GuardPoint, GuardRule, MaskTarget, PlaceholderLanguage};
+pub use ingest::{HiddenSheets, IngestConfig, OcrMode};
 
 pub use load::{ConfigError, ConfigLoader, ENV_PREFIX};
 
@@ -65,7 +67,7 @@ pub struct Config {
     /// Retrieval-augmented chat.
     #[serde(default)]
     pub chat: ChatConfig,
-    /// Ingestion limits and allowed roots.
+    /// Ingestion limits, allowed roots and document readers.
     #[serde(default)]
     pub ingest: IngestConfig,
     /// Authentication.
@@ -517,38 +519,6 @@ impl Default for RetrievalConfig {
     }
 }
 
-/// Ingestion limits and allowed roots.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IngestConfig {
-    /// Folders that folder ingestion may read under; anything outside is
-    /// refused. Default empty (folder ingestion disabled until configured).
-    pub roots: Vec<PathBuf>,
-    /// Largest file accepted, in bytes. Default 100 MiB.
-    pub max_file_bytes: u64,
-    /// Most embedding-model tokens per chunk (capped at the model's own
-    /// limit). Default 512.
-    pub chunk_tokens: usize,
-    /// Tokens repeated between consecutive chunks. Default 64.
-    pub chunk_overlap_tokens: usize,
-    /// Tokenizer of the chat model (a folder with `tokenizer.json`, or the
-    /// file), used to record each chunk's prompt token count; relative
-    /// paths are under `models.dir`. Default `../tokenizers/qwen3`.
-    pub prompt_tokenizer: PathBuf,
-}
-
-impl Default for IngestConfig {
-    fn default() -> Self {
-        Self {
-            roots: Vec::new(),
-            max_file_bytes: 100 << 20,
-            chunk_tokens: 512,
-            chunk_overlap_tokens: 64,
-            prompt_tokenizer: PathBuf::from("../tokenizers/qwen3"),
-        }
-    }
-}
-
 /// Largest context any supported model allows (Qwen3 with YaRN factor 4).
 pub const MAX_CONTEXT_TOKENS: u32 = 131_072;
 
@@ -567,6 +537,9 @@ impl Config {
         self.guard
             .validate()
             .map_err(|(key, message)| invalid(&key, message))?;
+        self.ingest
+            .validate()
+            .map_err(|(key, message)| invalid(key, message))?;
         if self.database.kind().is_none() {
             return Err(invalid(
                 "database.url",

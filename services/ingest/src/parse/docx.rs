@@ -2,7 +2,7 @@
 //! its outline level) and tables row by row, read from `word/document.xml`;
 //! the title from `docProps/core.xml`.
 
-use super::{BlockKind, ParseError, Parsed, normalise_space};
+use super::{BlockKind, ParseError, Parsed, Table, normalise_space};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use std::io::{Cursor, Read};
@@ -73,7 +73,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
     let mut in_cell_props = false;
     let mut table_depth = 0usize;
     let mut row: Vec<String> = Vec::new();
-    let mut table = String::new();
+    let mut cell = String::new();
+    let mut table = Table::default();
     loop {
         let event = reader
             .read_event()
@@ -133,7 +134,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
                 b"w:tab" => para.push('\t'),
                 b"w:br" | b"w:cr" => para.push('\n'),
                 b"w:tbl" => table_depth += 1,
-                b"w:tr" => row.clear(),
+                b"w:tr" if table_depth == 1 => row.clear(),
                 _ => {}
             },
             Event::Text(t) if in_text => {
@@ -153,39 +154,44 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
                 b"w:tcPr" => in_cell_props = false,
                 b"w:p" => {
                     if table_depth > 0 {
-                        if !row.is_empty() || !para.is_empty() {
-                            row.push(std::mem::take(&mut para));
+                        // A cell's paragraphs make one cell text.
+                        if !cell.is_empty() {
+                            cell.push(' ');
                         }
+                        cell.push_str(&std::mem::take(&mut para));
                     } else {
                         let kind = level.map_or(BlockKind::Paragraph, BlockKind::Heading);
                         parsed.push(kind, &para, None);
                         para.clear();
                     }
                 }
-                b"w:tc" => {
+                // Cells and rows of a nested table stay inside the outer
+                // table's cell.
+                b"w:tc" if table_depth == 1 => {
                     cell_shaded = false;
-                    // Paragraphs of a cell were pushed one by one; a cell
-                    // ends a column.
-                    row.push("|".into());
+                    row.push(normalise_space(&std::mem::take(&mut cell)));
                 }
-                b"w:tr" => {
-                    let cells: Vec<String> = row
-                        .join(" ")
-                        .split('|')
-                        .map(normalise_space)
-                        .filter(|c| !c.is_empty())
-                        .collect();
-                    if !cells.is_empty() {
-                        table.push_str(&cells.join(" | "));
-                        table.push_str(" ;\n");
+                b"w:tc" => cell_shaded = false,
+                b"w:tr" if table_depth == 1 => {
+                    let cells = std::mem::take(&mut row);
+                    if cells.iter().any(|c| !c.is_empty()) {
+                        if table.header.is_empty() && table.rows.is_empty() {
+                            table.header = cells;
+                        } else {
+                            table.rows.push(cells);
+                        }
                     }
-                    row.clear();
                 }
                 b"w:tbl" => {
                     table_depth = table_depth.saturating_sub(1);
                     if table_depth == 0 {
-                        parsed.push(BlockKind::Table, &table, None);
-                        table.clear();
+                        let t = std::mem::take(&mut table);
+                        if t.rows.is_empty() {
+                            // A one-row table is a layout box, not data.
+                            parsed.push(BlockKind::Paragraph, &t.header.join(" "), None);
+                        } else {
+                            parsed.push_table(&t, None);
+                        }
                     }
                 }
                 _ => {}

@@ -2,7 +2,7 @@
 //! headers, footers and asides are dropped. When the page marks its main
 //! content (`<main>`, `<article>`), only that is read.
 
-use super::{BlockKind, Parsed, normalise_space};
+use super::{BlockKind, Parsed, Table, normalise_space};
 use scraper::{ElementRef, Html, Node, Selector};
 
 const SKIP: &[&str] = &[
@@ -117,7 +117,11 @@ fn walk(el: ElementRef<'_>, parsed: &mut Parsed, buf: &mut String, hidden: bool)
                     "h6" => Some(6),
                     _ => None,
                 };
-                if let Some(level) = level {
+                if name == "table" {
+                    parsed.push(BlockKind::Paragraph, buf, None);
+                    buf.clear();
+                    table(child_el, parsed, hidden || hides_here);
+                } else if let Some(level) = level {
                     parsed.push(BlockKind::Paragraph, buf, None);
                     buf.clear();
                     let text: String = child_el.text().collect();
@@ -138,6 +142,60 @@ fn walk(el: ElementRef<'_>, parsed: &mut Parsed, buf: &mut String, hidden: bool)
                     }
                 }
             }
+            _ => {}
+        }
+    }
+}
+
+/// The rows of a table element (through `thead`/`tbody`/`tfoot`, not
+/// into nested tables), each cell read like any other content; a cell
+/// spanning columns fills each of them. The first row is the header.
+fn table(el: ElementRef<'_>, parsed: &mut Parsed, hidden: bool) {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut trs = Vec::new();
+    rows_of(el, &mut trs);
+    for tr in trs {
+        let mut row = Vec::new();
+        for cell in tr.children().filter_map(ElementRef::wrap) {
+            if !matches!(cell.value().name(), "td" | "th") {
+                continue;
+            }
+            let mut inner = Parsed::default();
+            let mut text = String::new();
+            walk(cell, &mut inner, &mut text, hidden || hides(cell.value()));
+            parsed.hidden += inner.hidden;
+            let mut parts: Vec<String> = inner.blocks.into_iter().map(|b| b.text).collect();
+            parts.push(text);
+            let value = normalise_space(&parts.join(" "));
+            let span = cell
+                .value()
+                .attr("colspan")
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(1)
+                .clamp(1, 64);
+            row.extend(std::iter::repeat_n(value, span));
+        }
+        rows.push(row);
+    }
+    let mut rows = rows.into_iter().filter(|r| r.iter().any(|c| !c.is_empty()));
+    let Some(header) = rows.next() else {
+        return;
+    };
+    let rows: Vec<Vec<String>> = rows.collect();
+    if rows.is_empty() {
+        // A one-row table is layout, not data.
+        parsed.push(BlockKind::Paragraph, &header.join(" "), None);
+    } else {
+        parsed.push_table(&Table { header, rows }, None);
+    }
+}
+
+/// The `tr` elements of a table, in order, not those of nested tables.
+fn rows_of<'a>(e: ElementRef<'a>, out: &mut Vec<ElementRef<'a>>) {
+    for c in e.children().filter_map(ElementRef::wrap) {
+        match c.value().name() {
+            "tr" => out.push(c),
+            "thead" | "tbody" | "tfoot" => rows_of(c, out),
             _ => {}
         }
     }

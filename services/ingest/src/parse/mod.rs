@@ -1,17 +1,32 @@
 //! Parsers: a file's bytes → a [`Parsed`] document of structured blocks.
 //!
 //! Every parser keeps what chunking needs to cite a passage: headings (so a
-//! chunk knows its section path) and pages (for PDFs). A parser never
-//! panics on hostile input: PDF parsing runs under `catch_unwind`, because
-//! a malformed file must cost one per-file error, not the job.
+//! chunk knows its section path), pages and, for PDFs and scans, where on
+//! the page the text sits. Tables stay tables (a header and rows), so a
+//! chunk of rows still carries its header. A parser never panics on
+//! hostile input, and a file that claims more than the limits allow
+//! (pages, pixels) fails alone, saying which limit.
+//!
+//! [`Reader`] holds what reading needs beyond the bytes: the PDF engine
+//! (PDFium), the OCR engine (Tesseract), the limits and the policies.
 
 mod docx;
 mod html;
+mod image;
+mod layout;
 mod markdown;
+mod ocr;
 mod pdf;
-mod table;
+mod reader;
+pub(crate) mod table;
 mod text;
 
+pub use ocr::char_accuracy;
+pub use pdf::pdfium::PageImage;
+pub use reader::{Reader, ReaderStatus, Watch};
+pub use table::Table;
+
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// What a block of text is.
@@ -25,15 +40,46 @@ pub enum BlockKind {
     Table,
 }
 
+/// A rectangle on a page, as fractions of the page's width and height
+/// measured from its top-left corner: independent of the resolution the
+/// page is later shown at.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Rect {
+    /// Left edge, 0 to 1.
+    pub x0: f32,
+    /// Top edge, 0 to 1.
+    pub y0: f32,
+    /// Right edge, 0 to 1.
+    pub x1: f32,
+    /// Bottom edge, 0 to 1.
+    pub y1: f32,
+}
+
+impl Rect {
+    /// The smallest rectangle holding both.
+    pub fn union(self, other: Rect) -> Rect {
+        Rect {
+            x0: self.x0.min(other.x0),
+            y0: self.y0.min(other.y0),
+            x1: self.x1.max(other.x1),
+            y1: self.y1.max(other.y1),
+        }
+    }
+}
+
 /// One block of a document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Block {
     /// Heading, paragraph or table.
     pub kind: BlockKind,
-    /// The text, whitespace-normalised.
+    /// The text, whitespace-normalised; a table is a Markdown table, one
+    /// row a line, its header first.
     pub text: String,
     /// 1-based page, for paged formats.
     pub page: Option<u32>,
+    /// Where the block's lines sit on its page (PDFs and scans), one
+    /// rectangle a line; empty where the format has no pages.
+    pub boxes: Vec<Rect>,
 }
 
 /// A parsed document.
@@ -52,6 +98,17 @@ pub struct Parsed {
 
 impl Parsed {
     pub(crate) fn push(&mut self, kind: BlockKind, text: &str, page: Option<u32>) {
+        self.push_boxed(kind, text, page, Vec::new());
+    }
+
+    /// Pushes a block with the rectangles its lines occupy on its page.
+    pub(crate) fn push_boxed(
+        &mut self,
+        kind: BlockKind,
+        text: &str,
+        page: Option<u32>,
+        boxes: Vec<Rect>,
+    ) {
         let text = normalise_space(text);
         if text.is_empty() {
             return;
@@ -61,7 +118,25 @@ impl Parsed {
         {
             self.title = Some(text.clone());
         }
-        self.blocks.push(Block { kind, text, page });
+        self.blocks.push(Block {
+            kind,
+            text,
+            page,
+            boxes,
+        });
+    }
+
+    /// Pushes a table as one Markdown block (see [`Table::markdown`]);
+    /// chunking cuts it between rows and repeats the header in every chunk.
+    pub(crate) fn push_table(&mut self, table: &Table, page: Option<u32>) {
+        if let Some(text) = table.markdown() {
+            self.blocks.push(Block {
+                kind: BlockKind::Table,
+                text,
+                page,
+                boxes: Vec::new(),
+            });
+        }
     }
 
     /// True when no block holds text.
@@ -82,9 +157,23 @@ pub enum ParseError {
     /// The PDF is encrypted.
     #[error("the PDF is encrypted; decrypt it and ingest again")]
     Encrypted,
-    /// The PDF has no text layer (scanned pages).
-    #[error("the PDF has no extractable text (scanned images?); OCR it and ingest again")]
-    NoText,
+    /// The PDF has no text layer (scanned pages) and OCR could not read it:
+    /// the reason says why (off, not installed, nothing recognised).
+    #[error("the PDF has no extractable text (scanned images?) and {0}")]
+    NoText(String),
+    /// The file exceeds a configured limit (pages, pixels): the message
+    /// names the limit and its key.
+    #[error("{0}")]
+    TooLarge(String),
+    /// OCR failed on a page (the program failed or ran past its time).
+    #[error("{0}")]
+    Ocr(String),
+    /// An engine the operation needs is not available: why.
+    #[error("{0}")]
+    NoEngine(String),
+    /// The job was cancelled while this file was being read.
+    #[error("cancelled while reading the file")]
+    Cancelled,
 }
 
 /// The formats Zhishu reads, by file extension.
@@ -104,6 +193,9 @@ pub enum Format {
     Csv,
     /// Excel 2007+ (and the other spreadsheet formats calamine reads).
     Spreadsheet,
+    /// A picture or scan (PNG, JPEG, TIFF with its pages, BMP, WebP, GIF),
+    /// read with OCR.
+    Image,
 }
 
 impl Format {
@@ -125,6 +217,7 @@ impl Format {
             "txt" | "text" | "log" | "rst" => Self::Text,
             "csv" => Self::Csv,
             "xlsx" | "xlsm" | "xls" | "ods" => Self::Spreadsheet,
+            "png" | "jpg" | "jpeg" | "tif" | "tiff" | "bmp" | "webp" | "gif" => Self::Image,
             "" => return Err(ParseError::Unsupported(" (no extension)".into())),
             other => return Err(ParseError::Unsupported(format!(" (.{other})"))),
         })
@@ -142,25 +235,19 @@ impl Format {
             Self::Spreadsheet => {
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
             }
+            Self::Image => "image/*",
         }
     }
 }
 
-/// Parses a file's bytes in the given format.
+/// Parses a file's bytes in the given format with the default reader: no
+/// PDF engine beyond the built-in fallback, no OCR. Ingestion uses a
+/// configured [`Reader`]; this serves evaluation and tests of text formats.
 ///
 /// # Errors
 /// [`ParseError`] saying why the file gave no text.
 pub fn parse(format: Format, bytes: &[u8]) -> Result<Parsed, ParseError> {
-    let parsed = match format {
-        Format::Pdf => pdf::parse(bytes)?,
-        Format::Docx => docx::parse(bytes)?,
-        Format::Html => html::parse(&text::decode(bytes)),
-        Format::Markdown => markdown::parse(&text::decode(bytes)),
-        Format::Text => text::parse(&text::decode(bytes)),
-        Format::Csv => table::parse_csv(&text::decode(bytes))?,
-        Format::Spreadsheet => table::parse_spreadsheet(bytes)?,
-    };
-    Ok(parsed)
+    Reader::plain().parse(format, bytes, &Watch::default())
 }
 
 pub use text::decode;

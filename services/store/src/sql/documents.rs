@@ -47,6 +47,9 @@ fn chunk(row: &AnyRow) -> Result<ChunkRecord, StoreError> {
         embed_tokens: row.try_get("embed_tokens")?,
         qwen_tokens: row.try_get("qwen_tokens")?,
         content_hash: row.try_get("content_hash")?,
+        // A malformed value (never written by Zhishu) reads as no boxes:
+        // the citation falls back to the whole page.
+        boxes: serde_json::from_str(&row.try_get::<String, _>("boxes")?).unwrap_or_default(),
     })
 }
 
@@ -213,6 +216,55 @@ impl SqlStore {
         found((done.rows_affected() > 0).then_some(()), "document", id)
     }
 
+    pub(crate) async fn collection_settings_impl(
+        &self,
+        collection: &str,
+    ) -> Result<crate::CollectionSettings, StoreError> {
+        let row = sqlx::query(
+            "SELECT collection, downloads, updated_by, updated_at FROM collection_settings \
+             WHERE collection = $1",
+        )
+        .bind(collection)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => crate::CollectionSettings {
+                collection: r.try_get("collection")?,
+                downloads: r.try_get::<i64, _>("downloads")? != 0,
+                updated_by: r.try_get("updated_by")?,
+                updated_at: r.try_get("updated_at")?,
+            },
+            None => crate::CollectionSettings {
+                collection: collection.to_owned(),
+                downloads: true,
+                updated_by: String::new(),
+                updated_at: 0,
+            },
+        })
+    }
+
+    pub(crate) async fn set_collection_downloads_impl(
+        &self,
+        collection: &str,
+        downloads: bool,
+        by: &str,
+    ) -> Result<crate::CollectionSettings, StoreError> {
+        let now = crate::now_ms();
+        sqlx::query(
+            "INSERT INTO collection_settings (collection, downloads, updated_by, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (collection) DO UPDATE SET \
+             downloads = excluded.downloads, updated_by = excluded.updated_by, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(collection)
+        .bind(i64::from(downloads))
+        .bind(by)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.collection_settings_impl(collection).await
+    }
+
     pub(crate) async fn delete_document_impl(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM chunks WHERE document_id = $1")
@@ -258,8 +310,8 @@ impl SqlStore {
             }
             sqlx::query(
                 "INSERT INTO chunks (id, document_id, document_version, ordinal, page, section_path, \
-                 char_start, char_end, embed_tokens, qwen_tokens, content_hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 char_start, char_end, embed_tokens, qwen_tokens, content_hash, boxes) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&c.id)
             .bind(&c.document_id)
@@ -272,6 +324,7 @@ impl SqlStore {
             .bind(c.embed_tokens)
             .bind(c.qwen_tokens)
             .bind(&c.content_hash)
+            .bind(serde_json::to_string(&c.boxes).unwrap_or_else(|_| "[]".into()))
             .execute(&mut *tx)
             .await?;
         }
@@ -285,7 +338,7 @@ impl SqlStore {
     ) -> Result<Vec<ChunkRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, document_id, document_version, ordinal, page, section_path, char_start, char_end, \
-             embed_tokens, qwen_tokens, content_hash FROM chunks WHERE document_id = $1 ORDER BY ordinal",
+             embed_tokens, qwen_tokens, content_hash, boxes FROM chunks WHERE document_id = $1 ORDER BY ordinal",
         )
         .bind(document_id)
         .fetch_all(&self.pool)

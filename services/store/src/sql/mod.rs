@@ -104,6 +104,17 @@ impl crate::DocumentRegistry for crate::SqlStore {
     async fn chunks(&self, id: &str) -> Result<Vec<crate::ChunkRecord>, StoreError> {
         self.chunks_impl(id).await
     }
+    async fn collection_settings(&self, c: &str) -> Result<crate::CollectionSettings, StoreError> {
+        self.collection_settings_impl(c).await
+    }
+    async fn set_collection_downloads(
+        &self,
+        c: &str,
+        downloads: bool,
+        by: &str,
+    ) -> Result<crate::CollectionSettings, StoreError> {
+        self.set_collection_downloads_impl(c, downloads, by).await
+    }
 }
 
 #[async_trait::async_trait]

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Typesets the PDF fixtures in tests/data/pdf/ from their .tex sources with
+# XeLaTeX and the standard Chinese TeX toolchain (ctex, xdvipdfmx, Fandol
+# CID fonts): the kind of Chinese PDF the pure-Rust reader could not read.
+#
+#   apt-get install texlive-xetex texlive-lang-chinese
+#   ./scripts/make-pdf-fixtures.sh
+#
+# mixed-scan.tex includes tests/data/ocr/scan-zh.png (scripts/make_ocr_fixtures.py).
+# The PDFs are committed; the tests need no TeX.
+set -euo pipefail
+cd "$(dirname "$0")/../tests/data/pdf"
+command -v xelatex >/dev/null || { echo "xelatex not found: apt-get install texlive-xetex texlive-lang-chinese" >&2; exit 1; }
+for tex in *.tex; do
+  name=${tex%.tex}
+  # SOURCE_DATE_EPOCH: the same bytes on every run.
+  SOURCE_DATE_EPOCH=1764892800 xelatex -interaction=nonstopmode -halt-on-error "$tex" >/dev/null \
+    || { echo "xelatex failed on $tex (see $name.log)" >&2; exit 1; }
+  rm -f "$name.aux" "$name.log" "$name.out"
+  echo "wrote tests/data/pdf/$name.pdf"
+done
