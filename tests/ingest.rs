@@ -71,7 +71,7 @@ async fn ingest_then_search_from_the_terminal() {
         docs.join("sub/broken.pdf"),
     )
     .unwrap();
-    std::fs::write(docs.join("sub/image.png"), [137u8, 80, 78, 71]).unwrap();
+    std::fs::write(docs.join("sub/archive.7z"), [55u8, 122, 188, 175]).unwrap();
     let path = docs.display().to_string();
 
     let (code, out, err) = b.run(&[
@@ -91,7 +91,7 @@ async fn ingest_then_search_from_the_terminal() {
         "{out}"
     );
     assert!(
-        out.contains("skipped") && out.contains("image.png: unsupported file type (.png)"),
+        out.contains("skipped") && out.contains("archive.7z: unsupported file type (.7z)"),
         "{out}"
     );
     assert!(

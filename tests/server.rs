@@ -29,8 +29,26 @@ fn operational_endpoints_of_a_started_server() {
     assert_eq!(
         names,
         vec![
-            "database", "audit", "embedder", "vectors", "lexical", "engine"
+            "database",
+            "audit",
+            "embedder",
+            "vectors",
+            "lexical",
+            "documents",
+            "engine"
         ]
+    );
+    // The document readers say which engines run.
+    let documents = ready["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "documents")
+        .unwrap();
+    let detail = documents["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("PDF: pdfium; OCR: tesseract (chi_sim+eng)"),
+        "{detail}"
     );
     assert!(
         ready["checks"]

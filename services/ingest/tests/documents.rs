@@ -240,6 +240,10 @@ fn bombs_corrupt_images_and_limits_fail_alone_with_the_reason() {
         r.parse(Format::Pdf, &broken, &w),
         Err(ParseError::Invalid(_))
     ));
+    match r.parse(Format::Pdf, b"%PDF-1.7\nthis is not a PDF body", &w) {
+        Err(ParseError::Invalid(m)) => assert!(m.contains("damaged"), "{m}"),
+        other => panic!("{other:?}"),
+    }
     let mut cut = data("pdf/policy-zh.pdf");
     cut.truncate(cut.len() / 3);
     let _ = r.parse(Format::Pdf, &cut, &w); // any answer but a panic

@@ -12,7 +12,7 @@
 
 use crate::access::{Authenticated, Caller, KnowledgeAdmin, Policy};
 use crate::error::{bad, parse_json};
-use crate::knowledge::{knowledge, scope_of};
+use crate::knowledge::{knowledge, scope_of, visible};
 use crate::{ApiError, AppState};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, put, web};
@@ -37,8 +37,7 @@ async fn readable<P: Policy>(
     id: &str,
 ) -> Result<DocumentRecord, ApiError> {
     let doc = state.store.document(id).await?;
-    let scope = scope_of(caller);
-    if doc.access_groups.iter().any(|g| scope.groups().contains(g)) {
+    if visible(&doc, &scope_of(caller)) {
         Ok(doc)
     } else {
         Err(ApiError::NotFound(format!("document `{id}` not found")))

@@ -547,7 +547,9 @@ pub struct DocumentQuery {
     pub offset: Option<i64>,
 }
 
-fn visible(doc: &DocumentRecord, scope: &Scope) -> bool {
+/// Whether a document shares an access group with the caller's scope: the
+/// one rule every document endpoint applies (404 when it does not).
+pub(crate) fn visible(doc: &DocumentRecord, scope: &Scope) -> bool {
     doc.access_groups.iter().any(|g| scope.groups().contains(g))
 }
 

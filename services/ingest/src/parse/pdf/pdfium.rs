@@ -78,6 +78,11 @@ pub(crate) fn parse(
         .map_err(damaged)?;
     let count = doc.pages().len();
     let count = u32::try_from(count).unwrap_or(0);
+    if count == 0 {
+        return Err(ParseError::Invalid(
+            "the PDF is damaged (PDFium found no pages in it)".into(),
+        ));
+    }
     if count > reader.limits.max_pages {
         return Err(ParseError::TooLarge(format!(
             "the PDF has {count} pages, over the limit of {} (ingest.max_pages)",
@@ -91,6 +96,7 @@ pub(crate) fn parse(
         .filter(|t| !t.is_empty());
     let mut pages = Vec::new();
     let mut unread = 0u32;
+    let mut recognised = 0u32;
     for (i, page) in doc.pages().iter().enumerate() {
         if watch.cancelled() {
             return Err(ParseError::Cancelled);
@@ -110,6 +116,7 @@ pub(crate) fn parse(
             (Some(ocr), true) => {
                 let (image, dpi) = render_gray(&page, reader)?;
                 let mut got = ocr.recognise(&image, Some(dpi), 1, watch)?;
+                recognised += 1;
                 if let Some(w) = watch.ocr_pages {
                     w.fetch_add(1, Ordering::Relaxed);
                 }
@@ -137,10 +144,12 @@ pub(crate) fn parse(
     }
     let parsed = assemble(title, pages);
     if parsed.is_empty() {
-        return Err(ParseError::NoText(match (&reader.ocr, unread) {
-            (None, _) => reader.ocr_unavailable(),
-            (Some(_), 0) => "OCR found no text on its pages".into(),
-            (Some(_), _) => "OCR is not applied to it".into(),
+        return Err(ParseError::NoText(if unread > 0 {
+            reader.ocr_unavailable()
+        } else if recognised > 0 {
+            format!("OCR recognised no text on its {recognised} scanned pages")
+        } else {
+            "it draws no image to recognise either (blank pages?)".into()
         }));
     }
     if unread > 0 {
