@@ -60,8 +60,9 @@ pub struct IngestConfig {
     /// Tesseract languages, tried together. Default `chi_sim` and `eng`
     /// (Debian's `tesseract-ocr-chi-sim`, `-eng`). Add `chi_tra`
     /// (`tesseract-ocr-chi-tra`) for archives in traditional characters:
-    /// with it, simplified text comes back partly traditional, so it is
-    /// not on by default (measured in docs/benchmarks.md).
+    /// on simplified text it gains nothing and costs about 40 % more time
+    /// per page (measured in docs/benchmarks.md), so it is not on by
+    /// default.
     pub ocr_languages: Vec<String>,
     /// The Tesseract program: a name looked up in `PATH`, or a path.
     /// Default `tesseract`.
