@@ -60,7 +60,7 @@ pub struct IngestConfig {
     /// Tesseract languages, tried together. Default `chi_sim` and `eng`
     /// (Debian's `tesseract-ocr-chi-sim`, `-eng`). Add `chi_tra`
     /// (`tesseract-ocr-chi-tra`) for archives in traditional characters:
-    /// on simplified text it gains nothing and costs about 40 % more time
+    /// on simplified text it gains little and costs about a third more time
     /// per page (measured in docs/benchmarks.md), so it is not on by
     /// default.
     pub ocr_languages: Vec<String>,
