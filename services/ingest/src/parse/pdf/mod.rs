@@ -9,7 +9,7 @@ pub(crate) mod pdfium;
 use super::layout::{Para, heading_levels};
 use super::{BlockKind, ParseError, Parsed, Reader, Watch};
 
-/// A page's paragraphs and where they came from.
+/// A page's paragraphs, from its text layer or from OCR.
 pub(crate) struct PageText {
     /// 1-based page number.
     pub number: u32,
