@@ -27,7 +27,7 @@ pub(crate) struct Ctx {
 /// The guards as configured, for a command that asks or searches.
 pub(crate) fn guard(config: &Config) -> Result<Arc<zhishu_guard::Guard>> {
     Ok(Arc::new(zhishu_guard::Guard::new(&config.guard).context(
-        "the guards cannot start, so nothing is answered; fix the lexicon named above or guard.lexicons",
+        "the guards cannot start, so nothing is answered; fix the lexicon or injection model named above (guard.lexicons, guard.injection_model)",
     )?))
 }
 

@@ -114,6 +114,29 @@ pub enum GuardCommand {
         /// Which split to report: dev, test or all.
         #[arg(long, default_value = "test")]
         split: String,
+        /// Measure the rules alone, without the injection model.
+        #[arg(long)]
+        rules_only: bool,
+        /// Print the texts missed or wrongly caught in the split.
+        #[arg(long)]
+        misses: bool,
+    },
+    /// Train the injection model on labelled questions with this node's
+    /// embedder, and write it where guard.injection_model can name it.
+    Train {
+        /// The folder with injection.jsonl.
+        #[arg(long, default_value = "tests/data/guard")]
+        data: PathBuf,
+        /// Which split to train on: dev, test or all.
+        #[arg(long, default_value = "dev")]
+        split: String,
+        /// Where to write the model.
+        #[arg(long, default_value = "configs/guard/injection-model.json")]
+        out: PathBuf,
+        /// The false-positive rate on benign questions to set the cut-off
+        /// for (cross-validated).
+        #[arg(long, default_value_t = 0.01)]
+        target_fp: f64,
     },
 }
 

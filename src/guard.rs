@@ -1,13 +1,18 @@
 //! `zhishu guard`: the lexicons on this machine, a check of a text against
-//! the policy in force, and the measurement on a labelled set. The same
-//! lexicon store and guard the server uses; changes are audited.
+//! the policy in force, the measurement on a labelled set, and training the
+//! injection model. The same lexicon store, guard and question check the
+//! server uses; changes are audited.
 
 use crate::admin::Ctx;
 use crate::cli::{GuardCommand, GuardPointArg};
 use anyhow::{Context as _, Result, bail};
+use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 use zhishu_core::{Config, Role};
+use zhishu_encoders::{EncoderWorker, TextKind};
+use zhishu_guard::eval::{self, Judged};
+use zhishu_guard::injection::model::{TrainOptions, train};
 use zhishu_guard::{Context, Guard, GuardPoint, LexiconStore};
 
 fn store(config: &Config) -> Result<LexiconStore> {
@@ -95,20 +100,156 @@ pub(crate) async fn run(config: &Config, cmd: GuardCommand) -> Result<bool> {
                 groups: Vec::new(),
                 collections: collection.into_iter().collect(),
             };
-            let report = guard.report(&text, point, &ctx);
+            let mut verdict = guard.check(&text, point, &ctx);
+            if point == GuardPoint::Question && guard.has_injection_model() {
+                // Judged as the server judges a chat question.
+                let encoder = crate::ingest::encoder(config)?;
+                let seen = verdict.for_model(&text, &mut guard.redactor());
+                zhishu_query::screen::weigh_question(
+                    &guard,
+                    Some(&encoder),
+                    &seen,
+                    &mut verdict,
+                    &ctx,
+                )
+                .await?;
+            }
+            let report = guard.report_of(&text, verdict);
             println!("{}", serde_json::to_string_pretty(&report)?);
             return Ok(!report.blocked);
         }
-        GuardCommand::Eval { data, split } => {
-            if !["dev", "test", "all"].contains(&split.as_str()) {
-                bail!("--split {split}: use dev, test or all");
-            }
+        GuardCommand::Eval {
+            data,
+            split,
+            rules_only,
+            misses,
+        } => {
+            check_split(&split)?;
             // The built-in policy over the lexicons in force.
             let lists = store(config)?;
-            let guard = Guard::with_lexicons(&config.guard, Arc::new(lists));
-            let report = zhishu_guard::eval::run(&guard, &data)?;
+            let guard = Guard::with_lexicons(&config.guard, Arc::new(lists))?;
+            let vectors;
+            let mut judged = None;
+            if !rules_only && guard.has_injection_model() {
+                let encoder = crate::ingest::encoder(config)?;
+                let id = zhishu_query::screen::embedder_id(&encoder);
+                match guard.injection_model(&id)? {
+                    Some(model) => {
+                        let texts: Vec<String> = eval::questions(&data, "all")?
+                            .into_iter()
+                            .map(|(t, _)| t)
+                            .collect();
+                        eprintln!("embedding {} questions with {id}", texts.len());
+                        vectors = embed(&encoder, texts).await?;
+                        judged = Some(Judged {
+                            model,
+                            vectors: &vectors,
+                        });
+                    }
+                    None => eprintln!(
+                        "the built-in injection model does not fit {id}: measuring the rules alone"
+                    ),
+                }
+            }
+            let report = eval::run(&guard, &data, judged.as_ref())?;
             print!("{}", report.markdown(&split));
+            if misses {
+                for (s, row, text) in &report.misses {
+                    if *s == split || split == "all" {
+                        println!("MISS [{row}] {text}");
+                    }
+                }
+            }
+        }
+        GuardCommand::Train {
+            data,
+            split,
+            out,
+            target_fp,
+        } => {
+            check_split(&split)?;
+            let questions = eval::questions(&data, &split)?;
+            if questions.is_empty() {
+                bail!(
+                    "{} holds no questions in split {split}",
+                    data.join("injection.jsonl").display()
+                );
+            }
+            // The rules are the model's evidence: the lexicons in force,
+            // the built-in policy.
+            let mut rules_only = config.guard.clone();
+            rules_only.injection_model = "off".into();
+            let guard = Guard::with_lexicons(&rules_only, Arc::new(store(config)?))?;
+            let encoder = crate::ingest::encoder(config)?;
+            let id = zhishu_query::screen::embedder_id(&encoder);
+            eprintln!("embedding {} questions with {id}", questions.len());
+            let texts = questions.iter().map(|(t, _)| t.clone()).collect();
+            let by_text = embed(&encoder, texts).await?;
+            let vectors = questions
+                .iter()
+                .map(|(t, _)| by_text.get(t).cloned().unwrap_or_default())
+                .collect();
+            let examples = eval::examples(&guard, &questions, vectors);
+            let options = TrainOptions {
+                target_fp,
+                set: data.join("injection.jsonl").display().to_string(),
+                split: split.clone(),
+                ..TrainOptions::default()
+            };
+            let model = train(&examples, id, &options)?;
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let tmp = out.with_extension("json.tmp");
+            std::fs::write(&tmp, model.to_json() + "\n")
+                .and_then(|()| std::fs::rename(&tmp, &out))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            let ctx = Ctx::open(config).await?;
+            let t = &model.trained;
+            ctx.record(
+                "guard.model.train",
+                serde_json::json!({
+                    "out": out.display().to_string(),
+                    "set": t.set, "split": t.split, "questions": t.questions,
+                    "attacks": t.attacks, "cv_recall": t.cv_recall, "cv_fp": t.cv_fp,
+                }),
+            )
+            .await?;
+            eprintln!(
+                "{}: {} questions ({} attacks), penalty {}; cross-validated recall {:.3} at {:.3} false positives (target {target_fp})\n\
+                 use it with guard.injection_model = {:?}",
+                out.display(),
+                t.questions,
+                t.attacks,
+                t.lambda,
+                t.cv_recall,
+                t.cv_fp,
+                out.display().to_string()
+            );
         }
     }
     Ok(true)
+}
+
+fn check_split(split: &str) -> Result<()> {
+    if !["dev", "test", "all"].contains(&split) {
+        bail!("--split {split}: use dev, test or all");
+    }
+    Ok(())
+}
+
+/// The query-kind embedding of each text, as retrieval and the question
+/// guard compute it.
+async fn embed(encoder: &EncoderWorker, texts: Vec<String>) -> Result<HashMap<String, Vec<f32>>> {
+    let mut out = HashMap::new();
+    for batch in texts.chunks(64) {
+        let vectors = encoder
+            .embed(batch.to_vec(), TextKind::Query)
+            .await
+            .context("cannot embed the questions")?
+            .vectors;
+        out.extend(batch.iter().cloned().zip(vectors));
+    }
+    Ok(out)
 }

@@ -245,3 +245,49 @@ fn quality_gate_chinese_documentation() {
 fn quality_gate_bilingual_knowledge_base() {
     gate("eval-zh-en");
 }
+
+/// The injection goals of the guard issue, on the labelled set's `test`
+/// split (the built-in model was trained on `dev` only), as `zhishu guard
+/// eval` measures them with the default embedder: per language, recall
+/// over every attack category of questions at or above 0.9 with at most
+/// 2 % false positives on benign questions and hard negatives.
+#[test]
+fn the_question_guard_meets_its_injection_goals_on_the_held_out_split() {
+    let (dir, config) = sandbox();
+    default_embedder(&config);
+    let data = repo_root().join("tests/data/guard");
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "--config",
+            &config,
+            "guard",
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--split",
+            "test",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    println!("{stdout}");
+    let rate = |lang: &str, row: &str| -> (f64, usize) {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {lang} | {row} |")))
+            .unwrap_or_else(|| panic!("no row {lang}/{row}:\n{stdout}"));
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        (cells[4].parse().unwrap(), cells[5].parse().unwrap())
+    };
+    for lang in ["en", "zh"] {
+        let (recall, attacks) = rate(lang, "all attack questions");
+        let (fp, benign) = rate(lang, "all benign questions");
+        assert!(
+            attacks >= 120 && benign >= 120,
+            "{lang}: {attacks}/{benign}"
+        );
+        assert!(recall >= 0.9, "{lang}: recall {recall} below 0.9");
+        assert!(fp <= 0.02, "{lang}: {fp} false positives above 0.02");
+    }
+}

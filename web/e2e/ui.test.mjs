@@ -23,6 +23,7 @@ import { chromium } from "playwright-core";
 
 const BASE = process.env.ZHISHU_URL;
 const DOCS = process.env.ZHISHU_DOCS;
+const FLAGGED_DOCS = process.env.ZHISHU_FLAGGED_DOCS;
 const PASSWORD = process.env.ZHISHU_PASSWORD;
 const SHOTS = process.env.ZHISHU_SCREENSHOTS;
 const QUESTION = "What is the emergency vault code for Project Kestrel?";
@@ -154,6 +155,16 @@ test("an admin ingests a folder, asks, sees the answer stream and opens its cita
   assert.match(passage, /4471-ZETA/);
   assert.match(passage, /changes the code every quarter/);
   assert.equal(await panel.locator(".cite-page").innerText(), "2");
+  // The cited page, rendered by the server with the passage marked, loads
+  // with the session's cookie; the original can be downloaded.
+  const image = panel.getByRole("img", { name: "Page 2 with the passage marked" });
+  await image.waitFor();
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await image.elementHandle(), {
+    timeout: 60_000,
+  });
+  assert.equal(await image.evaluate((el) => el.naturalWidth), 900);
+  const download = panel.getByRole("link", { name: "Download the original file" });
+  assert.match(await download.getAttribute("href"), /^\/v1\/documents\/[^/]+\/file$/);
   await shot(page, "chat.png");
   // Escape closes the panel (keyboard users).
   await page.keyboard.press("Escape");
@@ -341,4 +352,25 @@ test("an answer the content filter stops is shown as stopped by it", async (t) =
     const gone = await admin.evaluate(async () => (await fetch("/v1/guard/lexicons/e2e", { method: "DELETE" })).status);
     assert.equal(gone, 204);
   }
+});
+
+test("a document that addresses the assistant is marked flagged in the library", async (t) => {
+  const page = await session(t);
+  await signIn(page, "admin");
+  await page.getByRole("navigation", { name: "Main navigation" }).getByRole("link", { name: "Library" }).click();
+  // The last test: no chat after it retrieves the note. The admin's own
+  // group, since the library lists only what its reader may read.
+  await page.getByLabel("Folder on the server").fill(FLAGGED_DOCS);
+  await page.getByLabel("Collection", { exact: true }).fill("vendor-notes");
+  await page.getByLabel("Access groups (comma-separated)").fill("security");
+  await page.getByRole("button", { name: "Start ingestion" }).click();
+  const progress = page.getByRole("status").filter({ hasText: "files" });
+  await progress.getByText("Finished: succeeded").waitFor({ timeout: 120_000 });
+  const row = page.locator("table.docs tr").filter({ hasText: "vendor-notes.md" });
+  await row.waitFor();
+  // Indexed, flagged, and the badge says by which rule.
+  assert.match(await row.innerText(), /indexed/);
+  const badge = row.locator(".badge.flagged");
+  assert.equal(await badge.innerText(), "Flagged");
+  assert.match(await badge.getAttribute("title"), /injection\.indirect \(flag ×\d+\)/);
 });

@@ -24,6 +24,28 @@ pub enum GuardError {
     /// No lexicon of that name.
     #[error("there is no lexicon `{0}`")]
     NoLexicon(String),
+    /// An injection model file that cannot be used, or a vector that does
+    /// not fit it.
+    #[error("{origin}: {message}")]
+    Model {
+        /// The file (or `training`, `the injection model`).
+        origin: String,
+        /// What is wrong, and what to do.
+        message: String,
+    },
+    /// The configured injection model was trained over another embedder
+    /// than the one this node runs.
+    #[error(
+        "guard.injection_model {path} was trained over {trained}, but this node embeds with {running}: retrain it with `zhishu guard train --out {path}`, or set guard.injection_model = \"off\""
+    )]
+    ModelEmbedder {
+        /// The model file.
+        path: String,
+        /// The embedder it was trained over.
+        trained: String,
+        /// The embedder configured.
+        running: String,
+    },
     /// The lexicon folder cannot be read or written.
     #[error("{}: {source}", path.display())]
     Io {

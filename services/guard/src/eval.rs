@@ -3,16 +3,18 @@
 //!
 //! - `injection.jsonl`: questions (attack or benign) and document passages
 //!   (indirect injection or benign). A question counts as caught when the
-//!   default policy *blocks* it for an injection rule; a passage when any
-//!   injection rule flags it.
+//!   default policy *blocks* it for an injection rule (or, given the
+//!   questions' embeddings, for the injection model's verdict); a passage
+//!   when any injection rule flags it.
 //! - `pii.jsonl`: texts carrying values (with their exact spans) and
 //!   look-alikes carrying none. A value counts as found when a finding of
 //!   its kind covers exactly its span; a look-alike text counts as a false
 //!   positive when anything is found in it.
 
-use crate::{Context, Guard, GuardAction, GuardPoint};
+use crate::injection::model::{Example, InjectionModel};
+use crate::{Context, Guard, GuardAction, GuardError, GuardPoint};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +69,10 @@ impl Rate {
     }
 }
 
+/// The attack categories of questions.
+pub const QUESTION_ATTACKS: [&str; 5] =
+    ["override", "roleplay", "extraction", "delimiter", "encoded"];
+
 /// Rates by (split, language, row), where a row is an attack category
 /// (recall), `benign`/`hard_negative`/`benign_document` (false positives),
 /// a PII kind (recall) or `lookalike` (false positives).
@@ -99,6 +105,56 @@ pub enum EvalError {
         /// Why.
         source: serde_json::Error,
     },
+    /// A question's vector does not fit the model.
+    #[error(transparent)]
+    Guard(#[from] GuardError),
+}
+
+/// The injection model and the embedding of each question text, for
+/// measuring the guards as a node with that model judges.
+pub struct Judged<'a> {
+    /// The model.
+    pub model: &'a InjectionModel,
+    /// Question text → its embedding (query kind).
+    pub vectors: &'a HashMap<String, Vec<f32>>,
+}
+
+/// The questions of `injection.jsonl` in `split` (`all`: every split), as
+/// `(text, attack)`.
+///
+/// # Errors
+/// When the set cannot be read.
+pub fn questions(dir: &Path, split: &str) -> Result<Vec<(String, bool)>, EvalError> {
+    Ok(read::<InjectionItem>(&dir.join("injection.jsonl"))?
+        .into_iter()
+        .filter(|i| i.place != "document" && (split == "all" || i.split == split))
+        .map(|i| (i.text, i.label == "attack"))
+        .collect())
+}
+
+/// Training examples: each question with the injection rules `guard` finds
+/// in it and its embedding (`vectors[i]` for `questions[i]`).
+pub fn examples(
+    guard: &Guard,
+    questions: &[(String, bool)],
+    vectors: Vec<Vec<f32>>,
+) -> Vec<Example> {
+    let ctx = Context::default();
+    questions
+        .iter()
+        .zip(vectors)
+        .map(|((text, attack), vector)| Example {
+            vector,
+            rules: guard
+                .check(text, GuardPoint::Question, &ctx)
+                .findings
+                .into_iter()
+                .filter(|f| f.rule.starts_with("injection."))
+                .map(|f| f.rule)
+                .collect(),
+            attack: *attack,
+        })
+        .collect()
 }
 
 fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, EvalError> {
@@ -147,10 +203,45 @@ impl Report {
         })
     }
 
-    /// The report as a Markdown table for one split.
+    /// Per language in `split`: the questions' injection recall over every
+    /// attack category, and false positives over benign questions and
+    /// hard negatives together (the goals).
+    pub fn questions_summary(&self, split: &str) -> Vec<(String, Rate, Rate)> {
+        let langs: std::collections::BTreeSet<&String> = self
+            .rows
+            .keys()
+            .filter(|(s, _, _)| s == split)
+            .map(|(_, l, _)| l)
+            .collect();
+        langs
+            .into_iter()
+            .map(|lang| {
+                (
+                    lang.clone(),
+                    self.sum(split, lang, &QUESTION_ATTACKS),
+                    self.sum(split, lang, &["benign", "hard_negative"]),
+                )
+            })
+            .collect()
+    }
+
+    /// The report as a Markdown table for one split, ending with the
+    /// questions' totals per language.
     pub fn markdown(&self, split: &str) -> String {
         let mut s =
             String::from("| language | row | measure | rate | n |\n|---|---|---|---|---|\n");
+        for (lang, recall, fp) in self.questions_summary(split) {
+            if recall.total + fp.total == 0 {
+                continue;
+            }
+            s.push_str(&format!(
+                "| {lang} | all attack questions | detected | {:.3} | {} |\n| {lang} | all benign questions | false positives | {:.3} | {} |\n",
+                recall.value(),
+                recall.total,
+                fp.value(),
+                fp.total
+            ));
+        }
         for ((sp, lang, row), r) in &self.rows {
             if sp != split {
                 continue;
@@ -170,11 +261,12 @@ impl Report {
     }
 }
 
-/// Runs the guards over the sets in `dir` with the built-in policy.
+/// Runs the guards over the sets in `dir` with the built-in policy; with
+/// `judged`, questions go through the injection model too.
 ///
 /// # Errors
-/// When a set cannot be read.
-pub fn run(guard: &Guard, dir: &Path) -> Result<Report, EvalError> {
+/// When a set cannot be read, or a vector does not fit the model.
+pub fn run(guard: &Guard, dir: &Path, judged: Option<&Judged<'_>>) -> Result<Report, EvalError> {
     let mut report = Report::default();
     let ctx = Context::default();
     for item in read::<InjectionItem>(&dir.join("injection.jsonl"))? {
@@ -182,7 +274,14 @@ pub fn run(guard: &Guard, dir: &Path) -> Result<Report, EvalError> {
             "document" => (GuardPoint::Passage, item.label == "attack"),
             _ => (GuardPoint::Question, item.label == "attack"),
         };
-        let v = guard.check(&item.text, point, &ctx);
+        let mut v = guard.check(&item.text, point, &ctx);
+        if point == GuardPoint::Question
+            && let Some(j) = judged
+            && let Some(vector) = j.vectors.get(&item.text)
+        {
+            let chars = item.text.chars().count();
+            guard.weigh(&mut v, j.model, chars, vector, &ctx)?;
+        }
         let caught = match point {
             GuardPoint::Question => v
                 .findings

@@ -3,6 +3,7 @@
 
 use crate::GuardError;
 use crate::injection::detector;
+use crate::injection::model::{self, EmbedderId, InjectionModel};
 use crate::lexicon::Compiled;
 use crate::normalize::{Depth, Folded};
 use crate::pii::{self, PiiKind};
@@ -32,6 +33,9 @@ pub struct Finding {
     /// it may be the very secret the guard protects.
     #[serde(skip)]
     pub value: String,
+    /// Why, where a rule alone does not say (the injection model's score).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl Finding {
@@ -116,41 +120,84 @@ pub struct CheckReport {
 /// Decisions taken, by (point, rule, action).
 type Counts = BTreeMap<(&'static str, String, &'static str), u64>;
 
-/// The guards of a process: lexicons, policy, placeholders, and the count
-/// of decisions taken (for `/metrics`).
+/// Where the injection model came from: the binary's own may not fit the
+/// embedder configured (the rules then judge alone); a configured file
+/// that does not fit is an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ModelOrigin {
+    Builtin,
+    File(String),
+}
+
+/// The guards of a process: lexicons, policy, placeholders, the injection
+/// model, and the count of decisions taken (for `/metrics`).
 #[derive(Debug)]
 pub struct Guard {
     enabled: bool,
     lexicons: Arc<LexiconStore>,
     policy: Policy,
     chinese: bool,
+    model: Option<(InjectionModel, ModelOrigin)>,
     counts: Mutex<Counts>,
+}
+
+/// The injection model `config` names (`None` for `off`).
+fn load_model(config: &GuardConfig) -> Result<Option<(InjectionModel, ModelOrigin)>, GuardError> {
+    match config.injection_model.trim() {
+        "off" => Ok(None),
+        "builtin" => Ok(Some((
+            InjectionModel::parse(model::BUILTIN, "the built-in injection model")?,
+            ModelOrigin::Builtin,
+        ))),
+        path => {
+            let text = std::fs::read_to_string(path).map_err(|source| GuardError::Io {
+                path: path.into(),
+                source,
+            })?;
+            Ok(Some((
+                InjectionModel::parse(&text, path)?,
+                ModelOrigin::File(path.to_owned()),
+            )))
+        }
+    }
 }
 
 impl Guard {
     /// The guards as configured: opens the lexicon folder.
     ///
     /// # Errors
-    /// When the lexicons cannot be loaded (fail closed: no guard, no
-    /// service).
+    /// When the lexicons or the injection model cannot be loaded (fail
+    /// closed: no guard, no service).
     pub fn new(config: &GuardConfig) -> Result<Self, GuardError> {
         let lexicons = if config.enabled {
             LexiconStore::open(&config.lexicons)?
         } else {
             LexiconStore::in_memory(Vec::new())
         };
-        Ok(Self::with_lexicons(config, Arc::new(lexicons)))
+        Self::with_lexicons(config, Arc::new(lexicons))
     }
 
     /// The guards over lists already loaded.
-    pub fn with_lexicons(config: &GuardConfig, lexicons: Arc<LexiconStore>) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// When the injection model cannot be loaded.
+    pub fn with_lexicons(
+        config: &GuardConfig,
+        lexicons: Arc<LexiconStore>,
+    ) -> Result<Self, GuardError> {
+        let model = if config.enabled {
+            load_model(config)?
+        } else {
+            None
+        };
+        Ok(Self {
             enabled: config.enabled,
             lexicons,
             policy: Policy::new(config),
             chinese: config.placeholders == PlaceholderLanguage::Zh,
+            model,
             counts: Mutex::new(Counts::new()),
-        }
+        })
     }
 
     /// Counts the decisions applied at `point` (what `/metrics` reports as
@@ -182,7 +229,14 @@ impl Guard {
             enabled: false,
             ..GuardConfig::default()
         };
-        Self::with_lexicons(&config, Arc::new(LexiconStore::in_memory(Vec::new())))
+        Self {
+            enabled: false,
+            lexicons: Arc::new(LexiconStore::in_memory(Vec::new())),
+            policy: Policy::new(&config),
+            chinese: true,
+            model: None,
+            counts: Mutex::new(Counts::new()),
+        }
     }
 
     /// Whether the guards run.
@@ -198,6 +252,101 @@ impl Guard {
     /// The policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The injection model for questions embedded by `embedder`: `None`
+    /// when there is none, or when the built-in one was trained over
+    /// another embedder (the rules then judge alone).
+    ///
+    /// # Errors
+    /// [`GuardError::ModelEmbedder`] when the configured model file was
+    /// trained over another embedder: the node must not serve with a model
+    /// that reads vectors it does not understand.
+    pub fn injection_model(
+        &self,
+        embedder: &EmbedderId,
+    ) -> Result<Option<&InjectionModel>, GuardError> {
+        match &self.model {
+            Some((m, _)) if m.fits(embedder) => Ok(Some(m)),
+            Some((m, ModelOrigin::File(path))) => Err(GuardError::ModelEmbedder {
+                path: path.clone(),
+                trained: m.embedder.to_string(),
+                running: embedder.to_string(),
+            }),
+            Some((_, ModelOrigin::Builtin)) | None => Ok(None),
+        }
+    }
+
+    /// Whether an injection model is configured at all.
+    pub fn has_injection_model(&self) -> bool {
+        self.model.is_some()
+    }
+
+    /// Lets `model` judge a question's verdict from the rules, given the
+    /// question's embedding `vector` (of the text as the model would see
+    /// it; `chars` characters long). At or above the cut-off the question
+    /// is an injection: the rules' findings keep their actions, and when
+    /// none of them blocks, an `injection.model` finding over the whole
+    /// question takes the policy's action. Below it, an injection rule's
+    /// block becomes a flag. Returns the score.
+    ///
+    /// # Errors
+    /// [`GuardError::Model`] when the vector does not fit the model.
+    pub fn weigh(
+        &self,
+        verdict: &mut Verdict,
+        model: &InjectionModel,
+        chars: usize,
+        vector: &[f32],
+        ctx: &Context,
+    ) -> Result<f64, GuardError> {
+        let fired: Vec<String> = verdict
+            .findings
+            .iter()
+            .filter(|f| f.rule.starts_with("injection."))
+            .map(|f| f.rule.clone())
+            .collect();
+        let score = model.score(vector, fired.iter().map(String::as_str))?;
+        let is_injection = |f: &Finding| f.rule.starts_with("injection.");
+        if model.flags(score) {
+            let detail = format!("model score {score:.2} ≥ cut-off {:.2}", model.cutoff);
+            let blocked = verdict
+                .findings
+                .iter()
+                .any(|f| is_injection(f) && f.action == GuardAction::Block);
+            for f in verdict.findings.iter_mut().filter(|f| is_injection(f)) {
+                f.detail = Some(detail.clone());
+            }
+            if !blocked {
+                let mut found = Vec::new();
+                self.push(
+                    model::RULE,
+                    0,
+                    chars,
+                    String::new(),
+                    GuardPoint::Question,
+                    ctx,
+                    &mut found,
+                );
+                for mut f in found {
+                    f.detail = Some(detail.clone());
+                    verdict.findings.push(f);
+                }
+                verdict.findings.sort_by_key(|f| (f.start, f.end));
+            }
+        } else {
+            let detail = format!(
+                "model score {score:.2} < cut-off {:.2}: flagged, not blocked",
+                model.cutoff
+            );
+            for f in verdict.findings.iter_mut().filter(|f| is_injection(f)) {
+                if f.action == GuardAction::Block {
+                    f.action = GuardAction::Flag;
+                    f.detail = Some(detail.clone());
+                }
+            }
+        }
+        Ok(score)
     }
 
     /// A placeholder numbering for one exchange.
@@ -238,7 +387,11 @@ impl Guard {
 
     /// Checks `text` at `point` and shows what each view of it becomes.
     pub fn report(&self, text: &str, point: GuardPoint, ctx: &Context) -> CheckReport {
-        let verdict = self.check(text, point, ctx);
+        self.report_of(text, self.check(text, point, ctx))
+    }
+
+    /// The report of a verdict already taken on `text`.
+    pub fn report_of(&self, text: &str, verdict: Verdict) -> CheckReport {
         let mut r = self.redactor();
         CheckReport {
             blocked: verdict.blocked().is_some(),
@@ -310,6 +463,7 @@ impl Guard {
                 start,
                 end,
                 value,
+                detail: None,
             });
         }
     }
@@ -327,6 +481,7 @@ mod tests {
             &GuardConfig::default(),
             Arc::new(LexiconStore::in_memory(lists)),
         )
+        .unwrap()
     }
 
     #[test]

@@ -87,6 +87,7 @@ mod tests {
             start,
             end,
             value: format!("{start}-{end}"),
+            detail: None,
         }
     }
 

@@ -34,6 +34,7 @@ fn guard() -> Guard {
         &GuardConfig::default(),
         Arc::new(LexiconStore::in_memory(vec![shipped])),
     )
+    .unwrap()
 }
 
 /// Injection floors on `test`: (language, recall, false positives on
@@ -45,7 +46,7 @@ const FLOORS: [(&str, f64, f64, f64, f64); 2] = [
 
 #[test]
 fn the_guards_hold_their_measured_quality_on_the_labelled_sets() {
-    let report = eval::run(&guard(), &data()).unwrap();
+    let report = eval::run(&guard(), &data(), None).unwrap();
     println!("{}", report.markdown("test"));
     if let Ok(split) = std::env::var("ZHISHU_GUARD_MISSES") {
         for (s, row, text) in &report.misses {

@@ -353,6 +353,7 @@ fn screen(guard: &zhishu_guard::Guard, spec: &JobSpec, hidden: usize, doc: &mut 
                     start: 0,
                     end: 0,
                     value: String::new(),
+                    detail: None,
                 }],
             );
             notes.push(GuardNote {

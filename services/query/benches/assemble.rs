@@ -251,6 +251,7 @@ fn pipeline(engine: Arc<Engine>, fingerprint: &str) {
                         scope: &scope,
                         filter: &filter,
                         k,
+                        question_vector: None,
                     }),
                     enable_thinking: false,
                     max_tokens: 1024,

@@ -24,7 +24,7 @@ use zhishu_core::config::ChatConfig;
 use zhishu_engine::{
     ChatMessage, Engine, Event, FinishReason, SamplingParams, Serving, ServingConfig,
 };
-use zhishu_retrieval::{HybridSearcher, Mode, Scope, SearchFilter};
+use zhishu_retrieval::{HybridSearcher, Mode, Scope, SearchFilter, SearchOptions};
 
 /// Retrieval for one question.
 pub struct Retrieval<'a> {
@@ -36,6 +36,9 @@ pub struct Retrieval<'a> {
     pub filter: &'a SearchFilter,
     /// Passages to retrieve.
     pub k: usize,
+    /// The question's embedding, when already computed (by the question
+    /// guard): used when the search query is the question itself.
+    pub question_vector: Option<Vec<f32>>,
 }
 
 /// One question in its conversation.
@@ -331,9 +334,14 @@ impl Rag {
             } else {
                 Mode::Hybrid
             };
+            let options = SearchOptions {
+                mode,
+                neighbours: r.searcher.fusion.neighbours,
+                query_vector: r.question_vector.clone().filter(|_| query == question),
+            };
             let results = r
                 .searcher
-                .search(&query, r.k, r.scope, r.filter, mode)
+                .search_with(&query, r.k, r.scope, r.filter, &options)
                 .await
                 .map_err(QueryError::Retrieval)?;
             candidates = results

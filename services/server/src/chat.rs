@@ -289,10 +289,12 @@ pub(crate) async fn chat_completions(
         Err(e) => return Err(exchanges.refuse(&asker, "chat.completion", e).await.into()),
     };
     let stream = ask.stream;
+    // Without retrieval the stores still lend the question guard their
+    // embedder (for the injection model).
     let kn = if ask.retrieval {
         knowledge(&state).ok()
     } else {
-        None
+        state.knowledge.get().and_then(|k| k.as_ref().ok().cloned())
     };
     let exchange = exchanges
         .chat(&asker, ask, kn.as_ref().map(|k| &k.searcher))

@@ -270,6 +270,12 @@ impl From<zhishu_query::ExchangeError> for ApiError {
                 "the model is busy: every slot and queue place is taken; retry in a few seconds",
             ),
             X::Stopped => ApiError::Unavailable("the generation engine has stopped; retry shortly"),
+            X::GuardFailed(e) => {
+                tracing::error!(error = %e, "refusing the question: the guards could not check it");
+                ApiError::Unavailable(
+                    "the guards could not check this question, so it was not answered; retry later",
+                )
+            }
             X::Retrieval(e) => e.into(),
             X::Engine(G::Request(m)) => ApiError::BadRequest {
                 code: "invalid_request",

@@ -250,10 +250,27 @@ pub(crate) async fn check(
     let guard = state.guard.clone();
     let text = req.text.clone();
     let point = req.point;
+    let checked = ctx.clone();
     // A megabyte is checked in linear time, but not on an HTTP worker.
-    let report = web::block(move || guard.report(&text, point, &ctx))
+    let mut verdict = web::block(move || guard.check(&text, point, &checked))
         .await
         .map_err(|e| ApiError::Internal(format!("guard check: {e}")))?;
+    // A question is judged as a chat question would be: by the injection
+    // model too, with this node's embedder.
+    if point == GuardPoint::Question {
+        let kn = state.knowledge.get().and_then(|k| k.as_ref().ok().cloned());
+        let seen = verdict.for_model(&req.text, &mut state.guard.redactor());
+        zhishu_query::screen::weigh_question(
+            &state.guard,
+            kn.as_ref().map(|k| &k.searcher.encoder),
+            &seen,
+            &mut verdict,
+            &ctx,
+        )
+        .await
+        .map_err(|e| ApiError::from(zhishu_query::ExchangeError::GuardFailed(e)))?;
+    }
+    let report = state.guard.report_of(&req.text, verdict);
     let mut ev = caller.event("guard.check", Outcome::Ok);
     ev.input = Some(json!({"point": point.as_str(), "chars": req.text.chars().count()}));
     ev.policy = zhishu_query::screen::decisions(point, "check", &report.verdict);

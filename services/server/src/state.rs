@@ -266,6 +266,10 @@ pub enum LoadError {
         /// Why.
         source: zhishu_query::QueryError,
     },
+    /// The configured injection model does not fit the embedder: the
+    /// question guard cannot run, so nothing is served (fail closed).
+    #[error(transparent)]
+    Guard(#[from] zhishu_guard::GuardError),
     /// This process serves ingestion only, so it loads no model.
     #[error("this process serves the ingestion API only")]
     IngestOnly,
@@ -302,6 +306,22 @@ fn open_knowledge(
     }))
 }
 
+/// Whether the question guard's injection model reads this embedder's
+/// vectors: a configured file that does not is an error; the built-in one
+/// is set aside with a warning (the rules judge alone).
+fn check_injection_model(guard: &Guard, encoder: &EncoderWorker) -> Result<(), LoadError> {
+    let id = zhishu_query::screen::embedder_id(encoder);
+    if guard.enabled() && guard.has_injection_model() && guard.injection_model(&id)?.is_none() {
+        warn!(
+            embedder = %id,
+            "the built-in injection model was trained for multilingual-e5-small: questions are \
+             judged by the injection rules alone; train one for this embedder with \
+             `zhishu guard train` and set guard.injection_model (docs/guard.md)"
+        );
+    }
+    Ok(())
+}
+
 fn load_embedder(
     config: &Config,
     guard: Arc<Guard>,
@@ -334,8 +354,10 @@ fn load_embedder(
                 Err(e) => warn!(error = %e, "embedder could not be loaded"),
             }
             let stores = match &result {
-                Ok(w) => open_knowledge(&config, guard, registry, w.clone(), service)
-                    .map_err(LoadError::from),
+                Ok(w) => check_injection_model(&guard, w).and_then(|()| {
+                    open_knowledge(&config, guard, registry, w.clone(), service)
+                        .map_err(LoadError::from)
+                }),
                 Err(_) => Err(LoadError::NoEmbedder),
             };
             if let Err(e) = &stores {

@@ -127,7 +127,9 @@ pub struct GuardRule {
 }
 
 impl GuardRule {
-    fn new(rule: &str, points: &[GuardPoint], action: GuardAction) -> Self {
+    /// A rule for everyone, everywhere in `points` (all when empty),
+    /// masking both views.
+    pub fn new(rule: &str, points: &[GuardPoint], action: GuardAction) -> Self {
         Self {
             rule: rule.into(),
             points: points.to_vec(),
@@ -169,6 +171,13 @@ pub struct GuardConfig {
     pub placeholders: PlaceholderLanguage,
     /// Policy rules, first match wins, before [`GuardConfig::default_rules`].
     pub rules: Vec<GuardRule>,
+    /// The learned injection check on questions (docs/guard.md): `builtin`
+    /// (default: the model shipped in the binary, trained for the
+    /// single-box embedder multilingual-e5-small; with another embedder
+    /// the rules judge alone, and the log says so), `off`, or the path of
+    /// a model written by `zhishu guard train` (a node whose embedder it
+    /// does not fit refuses to serve).
+    pub injection_model: String,
 }
 
 impl Default for GuardConfig {
@@ -179,6 +188,7 @@ impl Default for GuardConfig {
             reload_secs: 5,
             placeholders: PlaceholderLanguage::Zh,
             rules: Vec::new(),
+            injection_model: "builtin".into(),
         }
     }
 }
@@ -191,9 +201,14 @@ impl GuardConfig {
     /// | `injection.obfuscation` | flag | flag | — | flag |
     /// | `injection.*` | block | flag (fenced) | — | flag |
     /// | `lexicon.*` | block | flag | block | flag |
+    /// | `pii.email` | redact | redact | flag | flag |
     /// | `pii.*` | redact | redact | redact | flag |
     ///
-    /// Anything else is allowed.
+    /// Anything else is allowed. E-mail addresses are only flagged in
+    /// answers: the passages the model reads have theirs masked already, a
+    /// work address is what an answer often must give ("write to
+    /// it-support@…"), and redacting them on the stream would hold back
+    /// every word until the next token shows it is not followed by `@`.
     pub fn default_rules() -> Vec<GuardRule> {
         use GuardAction::*;
         use GuardPoint::*;
@@ -205,6 +220,7 @@ impl GuardConfig {
             GuardRule::new("injection.*", &[Passage, Document], Flag),
             GuardRule::new("lexicon.*", &[Question, Answer], Block),
             GuardRule::new("lexicon.*", &[Passage, Document], Flag),
+            GuardRule::new("pii.email", &[Answer], Flag),
             GuardRule::new("pii.*", &[Question, Passage, Answer], Redact),
             GuardRule::new("pii.*", &[Document], Flag),
         ]
@@ -215,6 +231,13 @@ impl GuardConfig {
     /// # Errors
     /// The offending rule's index and why.
     pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.injection_model.trim().is_empty() {
+            return Err((
+                "guard.injection_model".into(),
+                "empty: use \"builtin\", \"off\" or the path of a model from `zhishu guard train`"
+                    .into(),
+            ));
+        }
         for (i, r) in self.rules.iter().enumerate() {
             let key = format!("guard.rules[{i}].rule");
             let family = r.rule.strip_suffix('*').unwrap_or(&r.rule);

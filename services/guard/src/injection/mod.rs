@@ -15,6 +15,7 @@
 //! Every phrase is matched in one pass of one automaton, then chained slot
 //! by slot with a binary search: linear in the text for any input.
 
+pub mod model;
 pub mod phrases;
 
 use crate::automaton::Automaton;

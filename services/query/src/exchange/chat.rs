@@ -202,6 +202,9 @@ impl Exchanges {
             ));
         }
         let scope = asker.scope();
+        // The question guard embeds with the stores' embedder even when
+        // retrieval is off.
+        let encoder = searcher.map(|s| &s.encoder);
         let searcher = match (ask.retrieval, searcher) {
             (true, None) => return Err(ExchangeError::StoresUnavailable),
             (true, Some(s)) => Some(s),
@@ -236,8 +239,21 @@ impl Exchanges {
             .map(|m| m.content.clone())
             .unwrap_or_default();
         let mut redactor = self.guard.redactor();
+        // The question's embedding, when the injection model read it: what
+        // retrieval would compute for the same text.
+        let mut question_vector = None;
+        let last = messages.len() - 1;
         for (i, m) in messages.iter_mut().enumerate() {
-            let v = self.guard.check(&m.content, GuardPoint::Question, &gctx);
+            let mut v = self.guard.check(&m.content, GuardPoint::Question, &gctx);
+            if i == last && m.role == "user" {
+                // The learned check reads the question as the model will.
+                let seen = v.for_model(&m.content, &mut redactor.clone());
+                question_vector =
+                    screen::weigh_question(&self.guard, encoder, &seen, &mut v, &gctx)
+                        .await
+                        .map_err(ExchangeError::GuardFailed)?
+                        .map(|vector| (seen, vector));
+            }
             if v.is_empty() {
                 continue;
             }
@@ -264,6 +280,9 @@ impl Exchanges {
                     scope: &scope,
                     filter: &ask.filter,
                     k,
+                    question_vector: question_vector
+                        .filter(|(seen, _)| messages.last().is_some_and(|m| &m.content == seen))
+                        .map(|(_, v)| v),
                 }),
                 enable_thinking: ask.thinking,
                 max_tokens: params.max_new_tokens,

@@ -2,6 +2,7 @@
 //! each variant to a status once (server/src/error.rs), exhaustively.
 
 use crate::QueryError;
+use crate::screen::GuardFailure;
 use zhishu_audit::AuditError;
 use zhishu_engine::EngineError;
 use zhishu_retrieval::RetrievalError;
@@ -70,6 +71,11 @@ pub enum ExchangeError {
         /// The explanation for the asker.
         message: String,
     },
+    /// The guards could not check the question (the injection model does
+    /// not fit this node's embedder, or embedding the question failed):
+    /// nothing is answered without its checks.
+    #[error("the guards could not check the question: {0}")]
+    GuardFailed(#[source] GuardFailure),
 }
 
 impl ExchangeError {
@@ -100,6 +106,7 @@ impl ExchangeError {
             Self::Retrieval(_) | Self::Engine(_) | Self::Generation(_) | Self::Store(_) => {
                 "the answer failed inside the server; quote the x-request-id response header when reporting it".into()
             }
+            Self::GuardFailed(_) => "the guards could not check this question, so it was not answered; retry later".into(),
             Self::Audit(_) => "the audit store is unavailable, so this request was refused and nothing was answered; retry later".into(),
         }
     }
