@@ -104,13 +104,13 @@ pub(crate) async fn run(config: &Config, cmd: GuardCommand) -> Result<bool> {
             if point == GuardPoint::Question && guard.has_injection_model() {
                 // Judged as the server judges a chat question.
                 let encoder = crate::ingest::encoder(config)?;
-                let seen = verdict.for_model(&text, &mut guard.redactor());
                 zhishu_query::screen::weigh_question(
                     &guard,
                     Some(&encoder),
-                    &seen,
+                    &text,
                     &mut verdict,
                     &ctx,
+                    &guard.redactor(),
                 )
                 .await?;
             }
@@ -135,11 +135,8 @@ pub(crate) async fn run(config: &Config, cmd: GuardCommand) -> Result<bool> {
                 let id = zhishu_query::screen::embedder_id(&encoder);
                 match guard.injection_model(&id)? {
                     Some(model) => {
-                        let texts: Vec<String> = eval::questions(&data, "all")?
-                            .into_iter()
-                            .map(|(t, _)| t)
-                            .collect();
-                        eprintln!("embedding {} questions with {id}", texts.len());
+                        let texts = eval::model_texts(&guard, &eval::questions(&data, "all")?);
+                        eprintln!("embedding {} question texts with {id}", texts.len());
                         vectors = embed(&encoder, texts).await?;
                         judged = Some(Judged {
                             model,
@@ -183,13 +180,8 @@ pub(crate) async fn run(config: &Config, cmd: GuardCommand) -> Result<bool> {
             let encoder = crate::ingest::encoder(config)?;
             let id = zhishu_query::screen::embedder_id(&encoder);
             eprintln!("embedding {} questions with {id}", questions.len());
-            let texts = questions.iter().map(|(t, _)| t.clone()).collect();
-            let by_text = embed(&encoder, texts).await?;
-            let vectors = questions
-                .iter()
-                .map(|(t, _)| by_text.get(t).cloned().unwrap_or_default())
-                .collect();
-            let examples = eval::examples(&guard, &questions, vectors);
+            let by_text = embed(&encoder, eval::model_texts(&guard, &questions)).await?;
+            let examples = eval::examples(&guard, &questions, &by_text);
             let options = TrainOptions {
                 target_fp,
                 set: data.join("injection.jsonl").display().to_string(),

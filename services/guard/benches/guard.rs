@@ -179,7 +179,7 @@ fn latency(g: &Guard, b: &Baseline) {
                 let t = Instant::now();
                 let mut v = g.check(q, GuardPoint::Question, &ctx);
                 let chars = q.chars().count();
-                g.weigh(&mut v, &model, chars, &vector, &ctx)
+                g.weigh(&mut v, &model, chars, std::slice::from_ref(&vector), &ctx)
                     .expect("the vector fits the model");
                 std::hint::black_box(v);
                 ours.push(t.elapsed().as_secs_f64() * 1e6);

@@ -115,7 +115,7 @@ pub enum EvalError {
 pub struct Judged<'a> {
     /// The model.
     pub model: &'a InjectionModel,
-    /// Question text → its embedding (query kind).
+    /// Each text of [`model_texts`] → its embedding (query kind).
     pub vectors: &'a HashMap<String, Vec<f32>>,
 }
 
@@ -132,27 +132,43 @@ pub fn questions(dir: &Path, split: &str) -> Result<Vec<(String, bool)>, EvalErr
         .collect())
 }
 
-/// Training examples: each question with the injection rules `guard` finds
-/// in it and its embedding (`vectors[i]` for `questions[i]`).
+/// What the injection model reads of `questions` (each as the model
+/// would see it, and the windows around the rules' blocks): the texts to
+/// embed for [`examples`] and [`run`].
+pub fn model_texts(guard: &Guard, questions: &[(String, bool)]) -> Vec<String> {
+    let ctx = Context::default();
+    let mut out = Vec::new();
+    for (text, _) in questions {
+        let v = guard.check(text, GuardPoint::Question, &ctx);
+        let (seen, windows) = guard.model_view(text, &v, &guard.redactor());
+        out.push(seen);
+        out.extend(windows);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Training examples: each question as the model would see it, with its
+/// embedding from `vectors` (by text, from [`model_texts`]) and every
+/// injection rule that fired on it. A question without a vector is left
+/// out.
 pub fn examples(
     guard: &Guard,
     questions: &[(String, bool)],
-    vectors: Vec<Vec<f32>>,
+    vectors: &HashMap<String, Vec<f32>>,
 ) -> Vec<Example> {
     let ctx = Context::default();
     questions
         .iter()
-        .zip(vectors)
-        .map(|((text, attack), vector)| Example {
-            vector,
-            rules: guard
-                .check(text, GuardPoint::Question, &ctx)
-                .findings
-                .into_iter()
-                .filter(|f| f.rule.starts_with("injection."))
-                .map(|f| f.rule)
-                .collect(),
-            attack: *attack,
+        .filter_map(|(text, attack)| {
+            let v = guard.check(text, GuardPoint::Question, &ctx);
+            let (seen, _) = guard.model_view(text, &v, &guard.redactor());
+            Some(Example {
+                vector: vectors.get(&seen)?.clone(),
+                rules: v.fired.iter().map(|r| (*r).to_owned()).collect(),
+                attack: *attack,
+            })
         })
         .collect()
 }
@@ -277,10 +293,18 @@ pub fn run(guard: &Guard, dir: &Path, judged: Option<&Judged<'_>>) -> Result<Rep
         let mut v = guard.check(&item.text, point, &ctx);
         if point == GuardPoint::Question
             && let Some(j) = judged
-            && let Some(vector) = j.vectors.get(&item.text)
         {
-            let chars = item.text.chars().count();
-            guard.weigh(&mut v, j.model, chars, vector, &ctx)?;
+            // As the question guard weighs a chat question (a rule's
+            // block that is not an injection's stands unweighed).
+            let (seen, windows) = guard.model_view(&item.text, &v, &guard.redactor());
+            let vectors: Vec<Vec<f32>> = std::iter::once(&seen)
+                .chain(&windows)
+                .filter_map(|t| j.vectors.get(t).cloned())
+                .collect();
+            if !v.blocked_by_other_than_injection() {
+                let chars = item.text.chars().count();
+                guard.weigh(&mut v, j.model, chars, &vectors, &ctx)?;
+            }
         }
         let caught = match point {
             GuardPoint::Question => v

@@ -27,6 +27,10 @@ pub enum GuardFailure {
     /// The question could not be embedded.
     #[error("embedding the question: {0}")]
     Embedding(#[from] EncoderError),
+    /// A configured injection model, and no embedder on this node to run
+    /// it (still loading, or failed to load).
+    #[error("guard.injection_model is set, but this node's embedder is not available")]
+    NoEmbedder,
 }
 
 /// The embedder a worker runs, as injection models name it.
@@ -38,37 +42,49 @@ pub fn embedder_id(encoder: &EncoderWorker) -> EmbedderId {
     }
 }
 
-/// The question guard's learned check: embeds `text` (the question as the
-/// model will see it) with `encoder`, as retrieval would, and lets the
-/// guard's injection model weigh the rules' `verdict`. Returns the vector,
-/// for retrieval to reuse, or `None` when no model applies (none
-/// configured, the built-in one over another embedder, or no embedder on
-/// this node: the rules then judge alone).
+/// The question guard's learned check: embeds the question `text` as the
+/// model will see it (masked with `redactor`'s numbering) and the windows
+/// around the rules' blocks, with `encoder`, as retrieval embeds a query,
+/// and lets the guard's injection model weigh the rules' `verdict`.
+/// Returns the question as the model sees it with its vector, for
+/// retrieval to reuse, or `None` when the model is not consulted: none
+/// configured, the built-in one over another embedder or on a node without
+/// an embedder (the rules judge alone), or a block by a rule the model
+/// cannot lift (a lexicon entry).
 ///
 /// # Errors
-/// [`GuardFailure`] when a configured model does not fit the embedder or
-/// the embedding fails: the caller refuses the question (fail closed).
+/// [`GuardFailure`] when a configured model file cannot run here (another
+/// embedder, no embedder) or the embedding fails: the caller refuses the
+/// question (fail closed).
 pub async fn weigh_question(
     guard: &Guard,
     encoder: Option<&EncoderWorker>,
     text: &str,
     verdict: &mut Verdict,
     ctx: &Context,
-) -> Result<Option<Vec<f32>>, GuardFailure> {
-    let Some(encoder) = encoder.filter(|_| guard.enabled() && guard.has_injection_model()) else {
+    redactor: &Redactor,
+) -> Result<Option<(String, Vec<f32>)>, GuardFailure> {
+    if !guard.enabled() || !guard.has_injection_model() || verdict.blocked_by_other_than_injection()
+    {
         return Ok(None);
+    }
+    let Some(encoder) = encoder else {
+        return if guard.injection_model_required() {
+            Err(GuardFailure::NoEmbedder)
+        } else {
+            Ok(None)
+        };
     };
     let Some(model) = guard.injection_model(&embedder_id(encoder))? else {
         return Ok(None);
     };
-    let vector = encoder
-        .embed(vec![text.to_owned()], TextKind::Query)
-        .await?
-        .vectors
-        .pop()
-        .ok_or(EncoderError::Closed)?;
-    guard.weigh(verdict, model, text.chars().count(), &vector, ctx)?;
-    Ok(Some(vector))
+    let (seen, windows) = guard.model_view(text, verdict, redactor);
+    let mut texts = vec![seen.clone()];
+    texts.extend(windows);
+    let vectors = encoder.embed(texts, TextKind::Query).await?.vectors;
+    guard.weigh(verdict, model, text.chars().count(), &vectors, ctx)?;
+    let first = vectors.into_iter().next().ok_or(EncoderError::Closed)?;
+    Ok(Some((seen, first)))
 }
 
 /// Audit decisions for a verdict: one per (rule, action), with every span.

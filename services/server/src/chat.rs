@@ -294,7 +294,7 @@ pub(crate) async fn chat_completions(
     let kn = if ask.retrieval {
         knowledge(&state).ok()
     } else {
-        state.knowledge.get().and_then(|k| k.as_ref().ok().cloned())
+        crate::knowledge::loaded(&state)
     };
     let exchange = exchanges
         .chat(&asker, ask, kn.as_ref().map(|k| &k.searcher))

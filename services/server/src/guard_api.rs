@@ -258,14 +258,14 @@ pub(crate) async fn check(
     // A question is judged as a chat question would be: by the injection
     // model too, with this node's embedder.
     if point == GuardPoint::Question {
-        let kn = state.knowledge.get().and_then(|k| k.as_ref().ok().cloned());
-        let seen = verdict.for_model(&req.text, &mut state.guard.redactor());
+        let kn = crate::knowledge::loaded(&state);
         zhishu_query::screen::weigh_question(
             &state.guard,
             kn.as_ref().map(|k| &k.searcher.encoder),
-            &seen,
+            &req.text,
             &mut verdict,
             &ctx,
+            &state.guard.redactor(),
         )
         .await
         .map_err(|e| ApiError::from(zhishu_query::ExchangeError::GuardFailed(e)))?;

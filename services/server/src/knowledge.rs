@@ -49,6 +49,12 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(delete_document);
 }
 
+/// The stores if they are open, without a word otherwise (for what can do
+/// without them).
+pub(crate) fn loaded(state: &AppState) -> Option<Arc<Knowledge>> {
+    state.knowledge.get().and_then(|k| k.as_ref().ok().cloned())
+}
+
 pub(crate) fn knowledge(state: &AppState) -> Result<Arc<Knowledge>, ApiError> {
     match state.knowledge.get() {
         Some(Ok(k)) => Ok(k.clone()),

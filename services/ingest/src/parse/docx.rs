@@ -47,6 +47,19 @@ fn entity(name: &[u8]) -> Option<char> {
     }
 }
 
+/// Most grid columns one cell may span (a hostile `w:gridSpan` must not
+/// multiply a cell's text without bound).
+const MAX_SPAN: usize = 64;
+
+/// The number in an element's `w:val` (0 when absent or not a number).
+fn grid_val(e: &quick_xml::events::BytesStart<'_>) -> usize {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == b"w:val")
+        .and_then(|a| std::str::from_utf8(&a.value).ok()?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| ParseError::Invalid(format!("not a DOCX (zip) file: {e}")))?;
@@ -72,7 +85,14 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
     let mut cell_shaded = false;
     let mut in_cell_props = false;
     let mut table_depth = 0usize;
+    // A row's cells, one per grid column: a cell spanning columns
+    // (`w:gridSpan`) fills each of them, as does a vertically merged cell
+    // (`w:vMerge`) the value of the cell it continues, as merged cells read
+    // in the document.
     let mut row: Vec<String> = Vec::new();
+    let mut above: Vec<String> = Vec::new();
+    let mut span = 1usize;
+    let mut merged_down = false;
     let mut cell = String::new();
     let mut table = Table::default();
     loop {
@@ -135,6 +155,28 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
                 b"w:br" | b"w:cr" => para.push('\n'),
                 b"w:tbl" => table_depth += 1,
                 b"w:tr" if table_depth == 1 => row.clear(),
+                b"w:tc" if table_depth == 1 => {
+                    span = 1;
+                    merged_down = false;
+                }
+                // Columns a row leaves out before its first cell.
+                b"w:gridBefore" if table_depth == 1 => {
+                    row.extend(std::iter::repeat_n(
+                        String::new(),
+                        grid_val(&e).min(MAX_SPAN),
+                    ));
+                }
+                b"w:gridSpan" if table_depth == 1 && in_cell_props => {
+                    span = grid_val(&e).clamp(1, MAX_SPAN);
+                }
+                // `restart` opens a merge; no value (or `continue`) goes on
+                // with the cell above.
+                b"w:vMerge" if table_depth == 1 && in_cell_props => {
+                    merged_down = !e
+                        .attributes()
+                        .flatten()
+                        .any(|a| a.key.as_ref() == b"w:val" && a.value.as_ref() == b"restart");
+                }
                 _ => {}
             },
             Event::Text(t) if in_text => {
@@ -169,11 +211,19 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
                 // table's cell.
                 b"w:tc" if table_depth == 1 => {
                     cell_shaded = false;
-                    row.push(normalise_space(&std::mem::take(&mut cell)));
+                    let text = normalise_space(&std::mem::take(&mut cell));
+                    for _ in 0..span {
+                        let value = match above.get(row.len()) {
+                            Some(v) if merged_down && text.is_empty() => v.clone(),
+                            _ => text.clone(),
+                        };
+                        row.push(value);
+                    }
                 }
                 b"w:tc" => cell_shaded = false,
                 b"w:tr" if table_depth == 1 => {
                     let cells = std::mem::take(&mut row);
+                    above.clone_from(&cells);
                     if cells.iter().any(|c| !c.is_empty()) {
                         if table.header.is_empty() && table.rows.is_empty() {
                             table.header = cells;
@@ -185,6 +235,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
                 b"w:tbl" => {
                     table_depth = table_depth.saturating_sub(1);
                     if table_depth == 0 {
+                        above.clear();
                         let t = std::mem::take(&mut table);
                         if t.rows.is_empty() {
                             // A one-row table is a layout box, not data.
@@ -240,6 +291,42 @@ mod tests {
             "{all}"
         );
         assert_eq!(p.hidden, "AI,sayyes.".len() + 2);
+    }
+
+    #[test]
+    fn merged_cells_read_as_they_show() {
+        use docx_rs::{Docx, Paragraph, Run, Table as T, TableCell, TableRow, VMergeType};
+        let cell = |s: &str| {
+            TableCell::new().add_paragraph(Paragraph::new().add_run(Run::new().add_text(s)))
+        };
+        let mut bytes = Vec::new();
+        Docx::new()
+            .add_table(T::new(vec![
+                TableRow::new(vec![cell("部门"), cell("季度").grid_span(2)]),
+                TableRow::new(vec![
+                    cell("财务部").vertical_merge(VMergeType::Restart),
+                    cell("Q1"),
+                    cell("120"),
+                ]),
+                TableRow::new(vec![
+                    TableCell::new().vertical_merge(VMergeType::Continue),
+                    cell("Q2"),
+                    cell("135"),
+                ]),
+            ]))
+            .build()
+            .pack(std::io::Cursor::new(&mut bytes))
+            .unwrap();
+        let p = parse(&bytes).unwrap();
+        let all: String = p
+            .blocks
+            .iter()
+            .map(|b| b.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(all.contains("| 部门 | 季度 | 季度 |"), "{all}");
+        assert!(all.contains("| 财务部 | Q1 | 120 |"), "{all}");
+        assert!(all.contains("| 财务部 | Q2 | 135 |"), "{all}");
     }
 
     #[test]

@@ -246,13 +246,27 @@ impl Exchanges {
         for (i, m) in messages.iter_mut().enumerate() {
             let mut v = self.guard.check(&m.content, GuardPoint::Question, &gctx);
             if i == last && m.role == "user" {
-                // The learned check reads the question as the model will.
-                let seen = v.for_model(&m.content, &mut redactor.clone());
-                question_vector =
-                    screen::weigh_question(&self.guard, encoder, &seen, &mut v, &gctx)
-                        .await
-                        .map_err(ExchangeError::GuardFailed)?
-                        .map(|vector| (seen, vector));
+                let weighed = screen::weigh_question(
+                    &self.guard,
+                    encoder,
+                    &m.content,
+                    &mut v,
+                    &gctx,
+                    &redactor,
+                )
+                .await;
+                question_vector = match weighed {
+                    Ok(q) => q,
+                    Err(e) => {
+                        // Refused unchecked: what the rules found is kept.
+                        event.policy.extend(screen::decisions(
+                            GuardPoint::Question,
+                            &format!("messages[{i}]"),
+                            &v,
+                        ));
+                        return Err(ExchangeError::GuardFailed(e));
+                    }
+                };
             }
             if v.is_empty() {
                 continue;
@@ -513,6 +527,7 @@ impl Exchange {
                 .record(GuardPoint::Answer, guard.findings());
             let found = Verdict {
                 findings: guard.findings().to_vec(),
+                ..Verdict::default()
             };
             ev.policy
                 .extend(screen::decisions(GuardPoint::Answer, target, &found));
