@@ -168,12 +168,11 @@ fn default_embedder(config: &str) {
 }
 
 /// Groups where fusion still falls short of the better retriever by more
-/// than 0.01 (see docs/retrieval.md): English questions over the Chinese
-/// documentation (16 queries, -0.022), where BM25 matches the English terms
-/// the Chinese pages keep (LibreOffice's menu names) and outvotes the
-/// embedder, which reads both languages; and the synthetic set's English
-/// queries (36, -0.012), half of them paraphrases only the embedder reads.
-const KNOWN_SHORT: [(&str, &str); 2] = [("docs-zh", "en"), ("eval-zh-en", "en")];
+/// than 0.01 (see docs/retrieval.md): the synthetic set's English queries
+/// (36, -0.025), half of them paraphrases only the embedder reads. (English
+/// questions over the Chinese documentation held once BM25 counted each
+/// chunk's page.)
+const KNOWN_SHORT: [(&str, &str); 1] = [("eval-zh-en", "en")];
 
 /// Runs `zhishu eval --gate` on a shipped set of real documentation with
 /// the default models, and checks the rule on top of the recorded

@@ -517,8 +517,9 @@ impl HybridSearcher {
             let index = self.lexical.clone();
             let (q, s, f) = (query.to_owned(), scope.clone(), filter.clone());
             let limit = if mode == Mode::Dense { 0 } else { want };
+            let page_weight = self.fusion.page_weight;
             let hits = pool::read(RetrievalError::Lexical, move || {
-                index.search_ids(&q, limit, &s, &f)
+                index.search_ids(&q, limit, &s, &f, page_weight)
             })
             .await?;
             Ok::<_, RetrievalError>((hits, ms(t)))

@@ -278,6 +278,7 @@ fn retrieval_values_out_of_range_are_refused_by_name() {
         ("rrf_k", "0.0", "retrieval.rrf_k"),
         ("lexical_weight", "-1.0", "retrieval.lexical_weight"),
         ("candidates", "0", "retrieval.candidates"),
+        ("page_weight", "-0.5", "retrieval.page_weight"),
         ("duplicate_jaccard", "1.5", "retrieval.duplicate_jaccard"),
         ("neighbours", "9", "retrieval.neighbours"),
     ] {

@@ -109,10 +109,11 @@ pub(super) async fn retrieve(
     // BM25 starts at once; the query is embedded meanwhile.
     let (m, index) = (meeting.clone(), searcher.lexical.clone());
     let (q, s, f) = (query.to_owned(), scope.clone(), filter.clone());
+    let page_weight = searcher.fusion.page_weight;
     pool::spawn(move || {
         let t = Instant::now();
         let found = pool::caught(RetrievalError::Lexical, || {
-            index.search_ids(&q, want, &s, &f)
+            index.search_ids(&q, want, &s, &f, page_weight)
         });
         arrive(&m, |m| m.lexical = Some(found.map(|ids| (ids, ms(t)))));
     });

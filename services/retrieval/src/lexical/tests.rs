@@ -115,7 +115,7 @@ fn pruned_search_equals_exhaustive_search_within_the_scope() {
                 for k in [1, 10, 50] {
                     let want = exhaustive(&index, q, k, scope, filter);
                     let got: Vec<(Score, String)> = index
-                        .search_ids(q, k, scope, filter)
+                        .search_ids(q, k, scope, filter, 0.0)
                         .unwrap()
                         .hits()
                         .map(|(id, s)| (s, id.to_owned()))
@@ -209,7 +209,7 @@ fn an_index_made_before_the_id_column_still_searches() {
     index.commit().unwrap();
     let scope = Scope::of_groups(GROUPS);
     let hits = index
-        .search_ids("hotel", 5, &scope, &SearchFilter::default())
+        .search_ids("hotel", 5, &scope, &SearchFilter::default(), 1.0)
         .unwrap();
     assert!(!hits.is_empty());
     let want = exhaustive(&index, "hotel", 5, &scope, &SearchFilter::default());
@@ -261,4 +261,201 @@ fn a_chunk_is_found_by_its_document_title_and_section() {
         .unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].chunk.document_id, "d1");
+}
+
+fn page_chunk(doc: &str, ordinal: i64, title: &str, group: &str, text: &str) -> ChunkDoc {
+    ChunkDoc {
+        chunk_id: crate::chunk_id(doc, 1, ordinal),
+        document_id: doc.into(),
+        version: 1,
+        ordinal,
+        title: title.into(),
+        access_groups: vec![group.into()],
+        text: text.into(),
+        ..ChunkDoc::default()
+    }
+}
+
+/// A manual's pages: the one that answers spreads the question's words
+/// over three chunks; another repeats two of them in one paragraph.
+fn manual() -> Vec<ChunkDoc> {
+    let mut chunks = vec![
+        page_chunk(
+            "dump",
+            0,
+            "pg_dump",
+            "public",
+            "pg_dump backs up one database.",
+        ),
+        page_chunk("dump", 1, "pg_dump", "public", "It writes an archive file."),
+        page_chunk(
+            "dump",
+            2,
+            "pg_dump",
+            "public",
+            "The custom format is compressed.",
+        ),
+        page_chunk(
+            "dump",
+            3,
+            "pg_dump",
+            "public",
+            "pg_restore reads the compressed archive file back into one database.",
+        ),
+        page_chunk(
+            "create",
+            0,
+            "Creating a Database",
+            "public",
+            "A database is created with createdb; back up each database.",
+        ),
+    ];
+    for (i, topic) in ["roles", "vacuum", "indexes", "replication", "locale"]
+        .iter()
+        .enumerate()
+    {
+        chunks.push(page_chunk(
+            &format!("other{i}"),
+            0,
+            topic,
+            "public",
+            &format!("About {topic}: settings, views and the server's behaviour."),
+        ));
+    }
+    chunks
+}
+
+#[test]
+fn a_page_that_answers_outranks_a_chunk_that_repeats_the_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    index.upsert(&manual()).unwrap();
+    index.commit().unwrap();
+    let scope = Scope::of_groups(["public"]);
+    let question = "back up one database into a compressed file";
+    let first = |weight: f32| -> String {
+        let hits = index
+            .search_ids(question, 5, &scope, &SearchFilter::default(), weight)
+            .unwrap();
+        let chunks = index.load(&hits, &[0]).unwrap();
+        chunks[0].document_id.clone()
+    };
+    assert_eq!(
+        first(0.0),
+        "create",
+        "chunks alone favour the repeated words"
+    );
+    assert_eq!(first(1.0), "dump", "the page that answers comes first");
+}
+
+#[test]
+fn a_page_brings_its_best_chunk_when_none_of_its_chunks_ranked() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    index.upsert(&manual()).unwrap();
+    index.commit().unwrap();
+    let scope = Scope::of_groups(["public"]);
+    // k = 1: the chunks' own top hit is `create`; the page `dump` ranks
+    // first among pages and brings its best chunk, which then wins.
+    let hits = index
+        .search_ids(
+            "back up one database into a compressed file",
+            1,
+            &scope,
+            &SearchFilter::default(),
+            1.0,
+        )
+        .unwrap();
+    let chunks = index.load(&hits, &[0]).unwrap();
+    assert_eq!(chunks[0].document_id, "dump");
+}
+
+#[test]
+fn page_evidence_stays_inside_the_scope_and_the_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    let mut state = 11;
+    // Documents' chunks share their groups, as ingestion writes them.
+    let chunks: Vec<ChunkDoc> = (0..900)
+        .map(|i| {
+            let mut c = chunk(i, &mut state);
+            c.access_groups = vec![GROUPS[(i / 3) % GROUPS.len()].into()];
+            c.collection = if (i / 3).is_multiple_of(5) {
+                "legal"
+            } else {
+                "main"
+            }
+            .into();
+            c
+        })
+        .collect();
+    index.upsert(&chunks).unwrap();
+    index.commit().unwrap();
+    let filters = [
+        SearchFilter::default(),
+        SearchFilter {
+            collections: vec!["legal".into()],
+            ..SearchFilter::default()
+        },
+    ];
+    let mut seen = 0;
+    for q in ["hotel 报销", "审计 network budget", "差旅 policy 发票 合同"] {
+        for groups in [&["public"][..], &["finance", "hr"][..]] {
+            let scope = Scope::of_groups(groups.iter().copied());
+            for filter in &filters {
+                let hits = index.search_ids(q, 20, &scope, filter, 1.0).unwrap();
+                let ids: Vec<usize> = (0..hits.len()).collect();
+                for c in index.load(&hits, &ids).unwrap() {
+                    assert!(c.access_groups.iter().any(|g| groups.contains(&g.as_str())));
+                    assert!(filter.collections.is_empty() || filter.collections == [c.collection]);
+                    seen += 1;
+                }
+            }
+        }
+    }
+    assert!(seen > 100);
+}
+
+#[test]
+fn pages_follow_their_documents_and_are_rebuilt_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let question = "back up one database into a compressed file";
+    let scope = Scope::of_groups(["public"]);
+    let ranking = |index: &LexicalIndex| -> Vec<String> {
+        index
+            .search_ids(question, 5, &scope, &SearchFilter::default(), 1.0)
+            .unwrap()
+            .hits()
+            .map(|(id, _)| id.to_owned())
+            .collect()
+    };
+    let before = {
+        let index = LexicalIndex::open(dir.path()).unwrap();
+        index.upsert(&manual()).unwrap();
+        index.commit().unwrap();
+        let pages = index.pages.as_deref().unwrap();
+        assert_eq!(pages.num_chunks(), 7, "one page per document");
+        index.delete_document("other0", None).unwrap();
+        index.commit().unwrap();
+        assert_eq!(index.pages.as_deref().unwrap().num_chunks(), 6);
+        ranking(&index)
+    };
+    // An index made before pages existed: its pages are written at open.
+    std::fs::remove_dir_all(dir.path().join(PAGES_DIR)).unwrap();
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    assert_eq!(index.pages.as_deref().unwrap().num_chunks(), 6);
+    assert_eq!(ranking(&index), before);
+    // A new version replaces its page.
+    let mut v2 = page_chunk("dump", 0, "pg_dump", "public", "Nothing about it now.");
+    v2.version = 2;
+    v2.chunk_id = crate::chunk_id("dump", 2, 0);
+    index.upsert(&[v2]).unwrap();
+    index.delete_document("dump", Some(2)).unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.pages.as_deref().unwrap().num_chunks(), 6);
+    assert!(
+        !ranking(&index)
+            .iter()
+            .any(|id| id == &crate::chunk_id("dump", 1, 2))
+    );
 }
