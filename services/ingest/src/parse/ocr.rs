@@ -120,13 +120,8 @@ impl Ocr {
         let mut child = cmd
             .spawn()
             .map_err(|e| ParseError::Ocr(format!("cannot start Tesseract: {e}")))?;
-        // Feed and drain on threads so neither pipe can fill and stall.
-        let input = child.stdin.take().map(|mut stdin| {
-            let image = image.to_vec();
-            std::thread::spawn(move || {
-                let _ = stdin.write_all(&image);
-            })
-        });
+        // Feed and drain on threads so neither pipe can fill and stall; the
+        // feeding thread borrows the image (a scoped thread, no copy).
         let drain = |pipe: Option<Box<dyn Read + Send>>| {
             pipe.map(|mut p| {
                 std::thread::spawn(move || {
@@ -148,11 +143,43 @@ impl Ocr {
                 .take()
                 .map(|p| Box::new(p) as Box<dyn Read + Send>),
         );
+        let status = std::thread::scope(|scope| {
+            if let Some(mut stdin) = child.stdin.take() {
+                // Joined when the scope ends: a Tesseract that exits or is
+                // killed closes the pipe, so the write returns.
+                scope.spawn(move || {
+                    let _ = stdin.write_all(image);
+                });
+            }
+            self.wait(&mut child, pages, watch)
+        })?;
+        let out = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
+        let err = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+        if !status.success() {
+            let err = String::from_utf8_lossy(&err);
+            let reason = err
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("Error") || l.contains("Cannot") || l.contains("cannot"))
+                .unwrap_or("it could not read the image");
+            return Err(ParseError::Ocr(format!("OCR failed: {reason}")));
+        }
+        Ok(parse_tsv(&String::from_utf8_lossy(&out)))
+    }
+
+    /// Waits for Tesseract within its time (`ingest.ocr_page_timeout_secs`
+    /// per page), killing it when the job is cancelled or the time is up.
+    fn wait(
+        &self,
+        child: &mut std::process::Child,
+        pages: u32,
+        watch: &Watch<'_>,
+    ) -> Result<std::process::ExitStatus, ParseError> {
         let limit = self.timeout * pages.max(1);
         let started = Instant::now();
-        let status = loop {
+        loop {
             if let Ok(Some(status)) = child.try_wait() {
-                break status;
+                return Ok(status);
             }
             if watch.cancelled() {
                 let _ = child.kill();
@@ -168,22 +195,7 @@ impl Ocr {
                 )));
             }
             std::thread::sleep(Duration::from_millis(20));
-        };
-        if let Some(t) = input {
-            let _ = t.join();
         }
-        let out = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
-        let err = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
-        if !status.success() {
-            let err = String::from_utf8_lossy(&err);
-            let reason = err
-                .lines()
-                .map(str::trim)
-                .find(|l| l.starts_with("Error") || l.contains("Cannot") || l.contains("cannot"))
-                .unwrap_or("it could not read the image");
-            return Err(ParseError::Ocr(format!("OCR failed: {reason}")));
-        }
-        Ok(parse_tsv(&String::from_utf8_lossy(&out)))
     }
 }
 

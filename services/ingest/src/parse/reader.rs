@@ -145,13 +145,13 @@ impl Reader {
         }
     }
 
-    /// Why scanned pages cannot be read: the end of a "no text" message.
+    /// Why scanned pages go unread, as the end of a "no text" message: OCR
+    /// is off or unavailable, and the reason says which and what to do.
+    /// Only asked when there is no OCR engine (with one, pages are read).
     pub(crate) fn ocr_unavailable(&self) -> String {
-        match (&self.ocr, &self.ocr_problem) {
-            (Some(_), _) => "OCR found no text".into(),
-            (None, Some(p)) => format!("cannot be read: {p}"),
-            (None, None) => "OCR is unavailable".into(),
-        }
+        self.ocr_problem
+            .clone()
+            .unwrap_or_else(|| "OCR is unavailable".into())
     }
 
     /// Parses a file's bytes in the given format.
@@ -233,7 +233,7 @@ impl Reader {
         }
         let Some(ocr) = &self.ocr else {
             return Err(ParseError::Ocr(format!(
-                "an image is read with OCR, which {}",
+                "an image needs OCR to be read, and {}",
                 self.ocr_unavailable()
             )));
         };
