@@ -303,7 +303,7 @@ fn main() {
             let hits = pipeline
                 .stores
                 .vectors
-                .search_ids(query, 10, &scope, &SearchFilter::default(), 1.0)
+                .search_ids(query, 10, &scope, &SearchFilter::default())
                 .await
                 .unwrap();
             latencies.push(t.elapsed().as_secs_f64() * 1e3);

@@ -36,7 +36,9 @@ pub enum Mode {
 /// The score of every stage a hit went through.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StageScores {
-    /// BM25 score, when BM25 found it.
+    /// BM25 score, when BM25 found it: with page evidence
+    /// (`retrieval.page_weight` > 0) on its combined scale, `chunk / best
+    /// chunk + page_weight · page / best page`, else Tantivy's own.
     pub bm25: Option<f32>,
     /// 1-based BM25 rank.
     pub bm25_rank: Option<usize>,

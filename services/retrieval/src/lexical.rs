@@ -14,7 +14,6 @@
 //! term is looked up in title, section path and body with per-field boosts.
 
 use crate::{ChunkDoc, RetrievalError, Scope, SearchFilter, ancestors};
-use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -66,7 +65,7 @@ struct Fields {
 /// The index schema. `fast_ids` stores chunk ids in a fast-field column
 /// as well, so that a search reads its hits' ids from a column instead of
 /// decompressing their stored documents; indexes made before that column
-/// existed open without it (see [`LexicalIndex::open`]).
+/// existed open without it (see `LexicalIndex::open_one`).
 fn schema(fast_ids: bool) -> (Schema, Fields) {
     let mut b = Schema::builder();
     let chunk_id = if fast_ids {
@@ -166,7 +165,8 @@ impl LexicalIds {
     }
 }
 
-/// The Tantivy index of chunks.
+/// The Tantivy index of chunks, with its page index beside it (itself a
+/// `LexicalIndex` whose entries are whole documents).
 pub struct LexicalIndex {
     path: PathBuf,
     index: Index,
@@ -187,6 +187,9 @@ pub struct LexicalIndex {
     pages: Option<Box<LexicalIndex>>,
     /// Whether this is a page index (its entries are whole documents).
     page_entries: bool,
+    /// Whether the page index holds every document's page, so that page
+    /// evidence may be used (see the `pages` module).
+    pages_ready: pages::Readiness,
 }
 
 /// The page index's folder inside the chunk index's.
@@ -194,17 +197,24 @@ const PAGES_DIR: &str = "pages";
 
 impl LexicalIndex {
     /// Opens the index in `dir`, creating it when absent, with its page
-    /// index in `dir/pages`. An index made before page entries existed gets
-    /// them now, from its stored chunks ([`LexicalIndex::backfill_pages`]).
+    /// index in `dir/pages`. An index whose pages are not complete (made
+    /// before page entries existed, or whose rebuild was cut short) gets
+    /// them now, from its stored chunks (see the `pages` module).
     ///
     /// # Errors
     /// When the folder cannot be created or holds something else.
     pub fn open(dir: &Path) -> Result<Self, RetrievalError> {
         let mut index = Self::open_one(dir)?;
-        let mut pages = Self::open_one(&dir.join(PAGES_DIR))?;
+        let pages_dir = dir.join(PAGES_DIR);
+        // Two nodes opening a new index at once race to create the page
+        // index; the one that loses finds it made a moment later.
+        let mut pages = Self::open_one(&pages_dir).or_else(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            Self::open_one(&pages_dir)
+        })?;
         pages.page_entries = true;
         index.pages = Some(Box::new(pages));
-        index.backfill_pages();
+        index.prepare_pages();
         Ok(index)
     }
 
@@ -250,70 +260,8 @@ impl LexicalIndex {
             stamp: Mutex::new(None),
             pages: None,
             page_entries: false,
+            pages_ready: pages::Readiness::default(),
         })
-    }
-
-    /// Writes the page entries of an index that has chunks but no pages
-    /// (made before page entries existed), from the stored chunks, one
-    /// document at a time. A failure (another process holds the writer)
-    /// only leaves searches without page evidence until the next open; it
-    /// is logged, never fatal.
-    fn backfill_pages(&self) {
-        let Some(pages) = self.pages.as_deref() else {
-            return;
-        };
-        if pages.num_chunks() > 0 || self.num_chunks() == 0 {
-            return;
-        }
-        match self.write_pages(pages) {
-            Ok(n) => tracing::info!(
-                index = %self.path.display(),
-                pages = n,
-                "wrote the page entries this index was made without"
-            ),
-            Err(e) => tracing::warn!(
-                index = %self.path.display(),
-                error = %e,
-                "could not write page entries; searches run without page evidence"
-            ),
-        }
-        pages.release();
-    }
-
-    /// Page entries for every live chunk, in index order: a document's
-    /// chunks are written in one call and so lie together (merges keep
-    /// that order), which lets this hold one document at a time.
-    fn write_pages(&self, pages: &LexicalIndex) -> Result<usize, RetrievalError> {
-        let searcher = self.reader.searcher();
-        let mut written = 0;
-        let mut group: Vec<ChunkDoc> = Vec::new();
-        let mut flush = |group: &mut Vec<ChunkDoc>| -> Result<(), RetrievalError> {
-            if !group.is_empty() {
-                let entries = pages::pages_of(group);
-                written += entries.len();
-                pages.upsert(&entries)?;
-                group.clear();
-            }
-            Ok(())
-        };
-        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let alive = segment.alive_bitset();
-            for doc in 0..segment.max_doc() {
-                if alive.is_some_and(|a| a.is_deleted(doc)) {
-                    continue;
-                }
-                let chunk = self.decode(&searcher, DocAddress::new(ord as u32, doc))?;
-                if group.last().is_some_and(|last| {
-                    last.document_id != chunk.document_id || last.version != chunk.version
-                }) {
-                    flush(&mut group)?;
-                }
-                group.push(chunk);
-            }
-        }
-        flush(&mut group)?;
-        pages.commit()?;
-        Ok(written)
     }
 
     /// The stamp the last commit recorded ([`LexicalIndex::set_stamp`]),
@@ -370,6 +318,7 @@ impl LexicalIndex {
     /// # Errors
     /// When the writer cannot be taken or a document cannot be added.
     pub fn upsert(&self, chunks: &[ChunkDoc]) -> Result<(), RetrievalError> {
+        self.take_writers()?;
         self.with_writer(|w, f| {
             for c in chunks {
                 w.delete_term(Term::from_field_text(f.chunk_id, &c.chunk_id));
@@ -393,11 +342,15 @@ impl LexicalIndex {
                 doc.add_text(f.body, &c.title);
                 doc.add_text(f.body, &c.section_path);
                 doc.add_text(f.body, &c.text);
-                let payload = c
-                    .stored_json()
-                    .map_err(|e| RetrievalError::Lexical(e.to_string()))?
-                    .to_string();
-                doc.add_text(f.payload, payload);
+                // A page is only ever searched for its id and score: its
+                // text is not stored a second time.
+                if !self.page_entries {
+                    let payload = c
+                        .stored_json()
+                        .map_err(|e| RetrievalError::Lexical(e.to_string()))?
+                        .to_string();
+                    doc.add_text(f.payload, payload);
+                }
                 w.add_document(doc)?;
             }
             Ok(())
@@ -418,6 +371,7 @@ impl LexicalIndex {
         document_id: &str,
         keep_version: Option<i64>,
     ) -> Result<(), RetrievalError> {
+        self.take_writers()?;
         if let Some(pages) = self.pages.as_deref() {
             pages.delete_document(document_id, keep_version)?;
         }
@@ -454,10 +408,15 @@ impl LexicalIndex {
     /// # Errors
     /// When the commit fails (the changes are then rolled back).
     pub fn commit(&self) -> Result<(), RetrievalError> {
-        // Pages first: should the chunks' commit then fail, a page whose
-        // chunks are missing only finds no chunk to lift.
-        if let Some(pages) = self.pages.as_deref() {
-            pages.commit()?;
+        // Pages first: should they fail, the chunks' changes are rolled
+        // back too, so no chunk is ever committed without its page; should
+        // the chunks' commit then fail, a page whose chunks are missing
+        // only finds no chunk to lift.
+        if let Some(pages) = self.pages.as_deref()
+            && let Err(e) = pages.commit()
+        {
+            self.rollback();
+            return Err(e);
         }
         let committed = {
             let mut slot = self
@@ -488,6 +447,24 @@ impl LexicalIndex {
         Ok(())
     }
 
+    /// Takes the writers of both indexes before anything is queued, so that
+    /// a writer held elsewhere fails a write before either index changes.
+    fn take_writers(&self) -> Result<(), RetrievalError> {
+        if let Some(pages) = self.pages.as_deref() {
+            pages.with_writer(|_, _| Ok(()))?;
+        }
+        self.with_writer(|_, _| Ok(()))
+    }
+
+    /// Drops the changes queued since the last commit.
+    fn rollback(&self) {
+        if let Ok(mut slot) = self.writer.lock()
+            && let Some(w) = slot.as_mut()
+        {
+            let _ = w.rollback();
+        }
+    }
+
     /// Drops the writer (uncommitted changes are lost), freeing the index
     /// for another process.
     pub fn release(&self) {
@@ -506,6 +483,7 @@ impl LexicalIndex {
     pub fn refresh(&self) -> Result<(), RetrievalError> {
         if let Some(pages) = self.pages.as_deref() {
             pages.reader.reload()?;
+            self.pages_ready.check_now(pages);
         }
         Ok(self.reader.reload()?)
     }
@@ -733,100 +711,6 @@ impl LexicalIndex {
         Ok(top.into_sorted())
     }
 
-    /// The `k` best chunks with their pages' evidence (see the `pages`
-    /// module): the chunks' own top k and the pages' top k, each chunk
-    /// rescored with its page, plus the best chunk of each ranked page
-    /// that brought none, cut to `k`. Without a page index, or at weight 0,
-    /// the chunks' own top k.
-    fn top_k_with_pages(
-        &self,
-        searcher: &tantivy::Searcher,
-        query: &str,
-        k: usize,
-        scope: &Scope,
-        filter: &SearchFilter,
-        weight: f32,
-    ) -> Result<Vec<(Score, DocAddress)>, RetrievalError> {
-        let chunks = self.top_k(searcher, query, k, scope, filter)?;
-        let Some(pages) = self.pages.as_deref().filter(|_| weight > 0.0) else {
-            return Ok(chunks);
-        };
-        let ranked = pages.search_ids(query, k, scope, filter, 0.0)?;
-        if ranked.is_empty() || chunks.is_empty() {
-            return Ok(chunks);
-        }
-        // Each ranked page's chunks, found through the document id's
-        // postings: a dictionary lookup per page, no stored document read.
-        let mut page_of: HashMap<DocAddress, usize> = HashMap::new();
-        let mut page_docs: Vec<(&str, f32)> = Vec::with_capacity(ranked.len());
-        for (i, (id, score)) in ranked.hits().enumerate() {
-            let document = pages::document_of(id).unwrap_or(id);
-            page_docs.push((document, score));
-            for addr in self.addresses_of(searcher, document)? {
-                page_of.insert(addr, i);
-            }
-        }
-        let mut seen = vec![false; page_docs.len()];
-        let mut hits: Vec<(f32, f32, DocAddress)> = chunks
-            .iter()
-            .map(|&(score, addr)| {
-                let page = page_of.get(&addr).map_or(0.0, |&i| {
-                    seen[i] = true;
-                    page_docs[i].1
-                });
-                (score, page, addr)
-            })
-            .collect();
-        let missing: Vec<String> = page_docs
-            .iter()
-            .zip(&seen)
-            .filter(|(_, seen)| !**seen)
-            .map(|((d, _), _)| (*d).to_owned())
-            .collect();
-        if !missing.is_empty() {
-            let within = SearchFilter {
-                document_ids: missing.clone(),
-                ..filter.clone()
-            };
-            for (score, addr) in self.top_k(searcher, query, missing.len() * 4, scope, &within)? {
-                if let Some(&i) = page_of.get(&addr)
-                    && !seen[i]
-                {
-                    seen[i] = true;
-                    hits.push((score, page_docs[i].1, addr));
-                }
-            }
-        }
-        let mut top: Vec<(Score, DocAddress)> = pages::combine(&hits, weight);
-        top.truncate(k);
-        Ok(top)
-    }
-
-    /// The live chunks of a document, all versions, in this snapshot.
-    fn addresses_of(
-        &self,
-        searcher: &tantivy::Searcher,
-        document_id: &str,
-    ) -> Result<Vec<DocAddress>, RetrievalError> {
-        let term = Term::from_field_text(self.fields.document_id, document_id);
-        let mut found = Vec::new();
-        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let postings = segment.inverted_index(self.fields.document_id)?;
-            let read = postings.read_postings(&term, IndexRecordOption::Basic);
-            let read = read.map_err(|e| RetrievalError::Lexical(format!("a document id: {e}")))?;
-            let alive = segment.alive_bitset();
-            if let Some(mut p) = read {
-                while p.doc() != TERMINATED {
-                    if alive.is_none_or(|a| a.is_alive(p.doc())) {
-                        found.push(DocAddress::new(ord as u32, p.doc()));
-                    }
-                    p.advance();
-                }
-            }
-        }
-        Ok(found)
-    }
-
     /// The stored chunk behind a document address.
     fn decode(
         &self,
@@ -984,7 +868,8 @@ impl LexicalIndex {
         Ok(known as f32 / terms.len() as f32)
     }
 
-    /// Chunks in the index (all scopes): for metrics and tests.
+    /// Chunks in the index (all scopes; pages, in a page index): for
+    /// metrics and tests.
     pub fn num_chunks(&self) -> u64 {
         self.reader.searcher().num_docs()
     }

@@ -459,3 +459,38 @@ fn pages_follow_their_documents_and_are_rebuilt_when_missing() {
             .any(|id| id == &crate::chunk_id("dump", 1, 2))
     );
 }
+
+#[test]
+fn an_incomplete_page_index_gives_no_evidence_until_an_open_completes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let question = "back up one database into a compressed file";
+    let scope = Scope::of_groups(["public"]);
+    let first = |index: &LexicalIndex| -> String {
+        let hits = index
+            .search_ids(question, 5, &scope, &SearchFilter::default(), 1.0)
+            .unwrap();
+        index.load(&hits, &[0]).unwrap()[0].document_id.clone()
+    };
+    {
+        let index = LexicalIndex::open(dir.path()).unwrap();
+        index.upsert(&manual()).unwrap();
+        index.commit().unwrap();
+        assert_eq!(first(&index), "dump");
+    }
+    // Pages lost, and another process holds their writer: the rebuild
+    // cannot run, and page evidence stays off rather than half there.
+    std::fs::remove_dir_all(dir.path().join(PAGES_DIR)).unwrap();
+    let blocker = LexicalIndex::open_one(&dir.path().join(PAGES_DIR)).unwrap();
+    blocker.with_writer(|_, _| Ok(())).unwrap();
+    {
+        let index = LexicalIndex::open(dir.path()).unwrap();
+        assert_eq!(
+            first(&index),
+            "create",
+            "chunks alone while pages are incomplete"
+        );
+    }
+    drop(blocker);
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    assert_eq!(first(&index), "dump", "the next open completes the pages");
+}
