@@ -18,8 +18,9 @@
 //! same scope and filter, inside the store, as its chunks. A search runs
 //! both; each chunk's score becomes `chunk / best chunk + w · page / best
 //! page` ([`combine`]), and the best chunk of a page that ranks among the
-//! pages but brought no chunk is fetched so that the page can still be
-//! found. `w` is `retrieval.page_weight`, learned on the shipped sets
+//! pages but brought no chunk is scored and added, so that the page can
+//! still be found. Until the page index is complete (see [`COMPLETE`]),
+//! searches run on chunks alone. `w` is `retrieval.page_weight`, learned on the shipped sets
 //! (docs/retrieval.md); 0 turns page evidence off.
 
 use super::{LexicalIndex, Score};
