@@ -255,7 +255,7 @@ impl LexicalIndex {
         let Some(pages) = self.pages.as_deref() else {
             return Ok(chunks);
         };
-        if !(weight > 0.0) || chunks.is_empty() || !self.pages_ready.get(pages) {
+        if weight.is_nan() || weight <= 0.0 || chunks.is_empty() || !self.pages_ready.get(pages) {
             return Ok(chunks);
         }
         let ranked = pages.search_ids(query, k, scope, filter, 0.0)?;
