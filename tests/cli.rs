@@ -223,6 +223,46 @@ fn an_index_built_with_another_embedder_is_refused_with_what_to_do() {
 }
 
 #[test]
+fn the_enterprise_vocabulary_reaches_search_and_a_broken_one_is_named_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("travel.md"),
+        "# 差旅管理办法\n\n差旅报销标准：一线城市住宿每晚不超过800元，凭发票报销。\n",
+    )
+    .unwrap();
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let config = dir.path().join("zhishu.toml");
+    std::fs::write(&config, common::config_text(dir.path(), &url)).unwrap();
+    let vocabulary = dir.path().join("vocabulary.txt");
+    std::fs::write(&vocabulary, "# 公司用语\n报销 = 报账\n").unwrap();
+    let with = [("ZHISHU_LEXICAL__VOCABULARY", vocabulary.to_str().unwrap())];
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["--config", config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_cli(&all, env, dir.path())
+    };
+    let (code, out, err) = run(&["ingest", docs.to_str().unwrap()], &with);
+    assert_eq!(code, 0, "{out}{err}");
+    // BM25 alone: the policy never says 报账; the synonym asks for 报销.
+    let (code, out, err) = run(&["search", "报账", "--mode", "bm25"], &with);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("800元"), "{out}");
+    let (code, out, err) = run(&["search", "报账", "--mode", "bm25"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("800元"), "without the vocabulary: {out}");
+    // A broken vocabulary stops the command, naming the file and line.
+    std::fs::write(&vocabulary, "# 公司用语\n报销 =\n").unwrap();
+    let (code, out, err) = run(&["search", "报账"], &with);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("lexical.vocabulary") && err.contains("vocabulary.txt:2"),
+        "{err}"
+    );
+}
+
+#[test]
 fn zhishu_guard_edits_lexicons_checks_texts_and_audits_changes() {
     let cwd = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| run_cli(args, &[], cwd.path());

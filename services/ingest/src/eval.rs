@@ -41,6 +41,8 @@ pub struct EvalSetup {
     pub chunking: ChunkConfig,
     /// Fusion settings (`[retrieval]`).
     pub fusion: zhishu_core::config::RetrievalConfig,
+    /// The enterprise vocabulary (`lexical.vocabulary`), when configured.
+    pub vocabulary: Option<Arc<zhishu_retrieval::VocabularyFile>>,
 }
 
 /// Passage vectors kept between evaluation runs, for maintainers comparing
@@ -171,7 +173,7 @@ pub async fn evaluate(
             .map_err(|e| err("opening the scratch vector store", &e))?,
     );
     let lexical = Arc::new(
-        LexicalIndex::open(&scratch.join("tantivy"))
+        LexicalIndex::open_with(&scratch.join("tantivy"), setup.vocabulary.clone())
             .map_err(|e| err("opening the scratch lexical index", &e))?,
     );
 

@@ -101,5 +101,6 @@ pub fn open_eval_setup(config: &Config, encoder: EncoderWorker) -> Result<EvalSe
         qwen_tokens: text.qwen_tokens,
         chunking: text.chunking,
         fusion: config.retrieval,
+        vocabulary: zhishu_retrieval::open_vocabulary(config)?,
     })
 }

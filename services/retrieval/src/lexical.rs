@@ -16,7 +16,7 @@
 use crate::{ChunkDoc, RetrievalError, Scope, SearchFilter, ancestors};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::columnar::StrColumn;
 use tantivy::directory::MmapDirectory;
@@ -38,7 +38,10 @@ use tantivy::{
 
 mod pages;
 mod top_k;
+pub mod vocabulary;
+
 use top_k::TopK;
+use vocabulary::{VocabularyFile, Words};
 
 /// Name of the Chinese + English analyzer in the index.
 const ANALYZER: &str = "zh_en";
@@ -106,9 +109,10 @@ const ENGLISH_STOP_WORDS: [&str; 33] = [
     "they", "this", "to", "was", "will", "with",
 ];
 
-/// The Chinese + English analyzer (see the module documentation).
-fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(ZhEn::new())
+/// The Chinese + English analyzer (see the module documentation), with
+/// the enterprise vocabulary's words when there is one.
+fn analyzer(words: Option<Words>) -> TextAnalyzer {
+    TextAnalyzer::builder(ZhEn::new(words))
         .filter(WordsOnly)
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
@@ -121,7 +125,12 @@ fn analyzer() -> TextAnalyzer {
 
 /// The terms the index sees for a text: what a query is matched on.
 pub fn analyze(text: &str) -> Vec<String> {
-    let mut a = analyzer();
+    analyze_with(text, None)
+}
+
+/// [`analyze`] with an enterprise vocabulary's words.
+fn analyze_with(text: &str, words: Option<Words>) -> Vec<String> {
+    let mut a = analyzer(words);
     let mut stream = a.token_stream(text);
     let mut out = Vec::new();
     while stream.advance() {
@@ -190,6 +199,8 @@ pub struct LexicalIndex {
     /// Whether the page index holds every document's page, so that page
     /// evidence may be used (see the `pages` module).
     pages_ready: pages::Readiness,
+    /// The enterprise vocabulary, when one is configured.
+    words: Option<Words>,
 }
 
 /// The page index's folder inside the chunk index's.
@@ -204,13 +215,27 @@ impl LexicalIndex {
     /// # Errors
     /// When the folder cannot be created or holds something else.
     pub fn open(dir: &Path) -> Result<Self, RetrievalError> {
-        let mut index = Self::open_one(dir)?;
+        Self::open_with(dir, None)
+    }
+
+    /// [`LexicalIndex::open`] with an enterprise vocabulary (the `vocabulary`
+    /// module): its words are kept whole in what is indexed and asked, its
+    /// synonyms expand questions.
+    ///
+    /// # Errors
+    /// When the folder cannot be created or holds something else.
+    pub fn open_with(
+        dir: &Path,
+        vocabulary: Option<Arc<VocabularyFile>>,
+    ) -> Result<Self, RetrievalError> {
+        let words = vocabulary.map(Words::File);
+        let mut index = Self::open_one(dir, words.clone())?;
         let pages_dir = dir.join(PAGES_DIR);
         // Two nodes opening a new index at once race to create the page
         // index; the one that loses finds it made a moment later.
-        let mut pages = Self::open_one(&pages_dir).or_else(|_| {
+        let mut pages = Self::open_one(&pages_dir, words.clone()).or_else(|_| {
             std::thread::sleep(std::time::Duration::from_millis(250));
-            Self::open_one(&pages_dir)
+            Self::open_one(&pages_dir, words)
         })?;
         pages.page_entries = true;
         index.pages = Some(Box::new(pages));
@@ -219,7 +244,7 @@ impl LexicalIndex {
     }
 
     /// One Tantivy index of chunks (or of pages) in `dir`.
-    fn open_one(dir: &Path) -> Result<Self, RetrievalError> {
+    fn open_one(dir: &Path, words: Option<Words>) -> Result<Self, RetrievalError> {
         std::fs::create_dir_all(dir).map_err(|source| RetrievalError::Io {
             path: dir.display().to_string(),
             source,
@@ -245,7 +270,9 @@ impl LexicalIndex {
             Index::create(directory, schema, tantivy::IndexSettings::default())?
         };
         let fast_ids = index.schema().get_field_entry(fields.chunk_id).is_fast();
-        index.tokenizers().register(ANALYZER, analyzer());
+        index
+            .tokenizers()
+            .register(ANALYZER, analyzer(words.clone()));
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
@@ -261,6 +288,7 @@ impl LexicalIndex {
             pages: None,
             page_entries: false,
             pages_ready: pages::Readiness::default(),
+            words,
         })
     }
 
@@ -624,7 +652,8 @@ impl LexicalIndex {
     /// with block-max WAND (whole blocks of postings that cannot reach the
     /// current top k are skipped). `None` when the text has no terms.
     fn text_query(&self, query: &str) -> Option<BooleanQuery> {
-        let mut terms = analyze(query);
+        let (mut terms, synonyms) = self.terms(query);
+        terms.extend(synonyms);
         terms.sort();
         terms.dedup();
         if terms.is_empty() {
@@ -852,20 +881,35 @@ impl LexicalIndex {
     /// # Errors
     /// When the index cannot be read.
     pub fn coverage(&self, query: &str) -> Result<f32, RetrievalError> {
-        let mut terms = analyze(query);
-        terms.sort();
-        terms.dedup();
+        let (terms, synonyms) = self.terms(query);
         if terms.is_empty() {
             return Ok(1.0);
         }
+        // A synonym the index holds covers the question as well as its own
+        // word would ("报账" over pages that say "报销"), so those count
+        // too, capped at the question's own number of terms.
         let searcher = self.reader.searcher();
         let mut known = 0;
-        for t in &terms {
+        for t in terms.iter().chain(&synonyms) {
             if searcher.doc_freq(&Term::from_field_text(self.fields.body, t))? > 0 {
                 known += 1;
             }
         }
-        Ok(known as f32 / terms.len() as f32)
+        Ok((known as f32 / terms.len() as f32).min(1.0))
+    }
+
+    /// A query's distinct terms, and the distinct terms its synonyms add
+    /// (the enterprise vocabulary's, none without one).
+    fn terms(&self, query: &str) -> (Vec<String>, Vec<String>) {
+        let mut terms = analyze_with(query, self.words.clone());
+        terms.sort();
+        terms.dedup();
+        let synonyms = self
+            .words
+            .as_ref()
+            .map(|w| w.current().expand(&terms))
+            .unwrap_or_default();
+        (terms, synonyms)
     }
 
     /// Chunks in the index (all scopes; pages, in a page index): for
@@ -893,6 +937,8 @@ impl LexicalIndex {
 #[derive(Clone)]
 struct ZhEn {
     jieba: tantivy_jieba::JiebaTokenizer,
+    /// The enterprise vocabulary's words, kept whole.
+    words: Option<Words>,
     folded: String,
     tokens: Vec<Token>,
 }
@@ -901,9 +947,10 @@ struct ZhEn {
 const BIGRAM: char = '\u{2082}'; // subscript two, in no real word
 
 impl ZhEn {
-    fn new() -> Self {
+    fn new(words: Option<Words>) -> Self {
         Self {
             jieba: tantivy_jieba::JiebaTokenizer::new(),
+            words,
             folded: String::new(),
             tokens: Vec::new(),
         }
@@ -963,6 +1010,19 @@ impl Tokenizer for ZhEn {
             self.tokens.push(words.token().clone());
         }
         push_bigrams(&self.folded, &mut self.tokens);
+        if let Some(words) = &self.words {
+            let first = self.tokens.last().map_or(0, |t| t.position + 1);
+            let spans = words.current().word_spans(&self.folded);
+            for (position, (from, to)) in (first..).zip(spans) {
+                self.tokens.push(Token {
+                    offset_from: from,
+                    offset_to: to,
+                    position,
+                    text: self.folded[from..to].to_owned(),
+                    position_length: 1,
+                });
+            }
+        }
         VecTokens {
             tokens: &mut self.tokens,
             next: 0,

@@ -26,9 +26,10 @@ mod vector;
 pub use chunk::{ChunkDoc, PromptIds, chunk_id, prompt_label, prompt_piece, tokenizer_fingerprint};
 pub use error::RetrievalError;
 pub use hybrid::{Hit, HybridSearcher, Mode, SearchOptions, SearchResults, StageScores, Timings};
+pub use lexical::vocabulary::{Vocabulary, VocabularyError, VocabularyFile};
 pub use lexical::{LexicalHit, LexicalIds, LexicalIndex, analyze};
 pub use open::{
-    OpenError, open_reranker, open_searcher, open_vectors, open_vectors_for_tests,
+    OpenError, open_reranker, open_searcher, open_vectors, open_vectors_for_tests, open_vocabulary,
     vectors_config_for_tests,
 };
 pub use remote::QdrantIndex;

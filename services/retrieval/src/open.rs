@@ -33,6 +33,10 @@ pub enum OpenError {
         /// The Tantivy folder.
         lexical: String,
     },
+    /// The enterprise vocabulary (`lexical.vocabulary`) cannot be read or
+    /// has a wrong line (named).
+    #[error("lexical.vocabulary: {0}")]
+    Vocabulary(#[from] crate::VocabularyError),
     /// The configured cross-encoder could not be loaded or started.
     #[error("reranker.model {path}: {source}")]
     Reranker {
@@ -71,7 +75,7 @@ pub fn open_searcher(config: &Config, encoder: EncoderWorker) -> Result<HybridSe
         &config.vectors_path(),
         encoder.dimensions(),
     )?;
-    let lexical = LexicalIndex::open(&config.lexical_path())?;
+    let lexical = LexicalIndex::open_with(&config.lexical_path(), open_vocabulary(config)?)?;
     check_embedder(&lexical, &encoder)?;
     Ok(HybridSearcher {
         vectors,
@@ -79,6 +83,18 @@ pub fn open_searcher(config: &Config, encoder: EncoderWorker) -> Result<HybridSe
         encoder,
         reranker: open_reranker(config)?,
         fusion: config.retrieval,
+    })
+}
+
+/// The configured enterprise vocabulary (`lexical.vocabulary`), read now;
+/// `None` without one.
+///
+/// # Errors
+/// [`OpenError::Vocabulary`] naming the file and the wrong line.
+pub fn open_vocabulary(config: &Config) -> Result<Option<Arc<crate::VocabularyFile>>, OpenError> {
+    Ok(match &config.lexical.vocabulary {
+        Some(path) => Some(crate::VocabularyFile::open(path)?),
+        None => None,
     })
 }
 

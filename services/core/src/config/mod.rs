@@ -423,6 +423,9 @@ fn default_collection() -> String {
 pub struct LexicalConfig {
     /// Folder of the Tantivy index; default `<data_dir>/tantivy`.
     pub path: Option<PathBuf>,
+    /// The enterprise vocabulary: words kept whole and synonyms, one per
+    /// line, re-read when it changes (docs/retrieval.md). None by default.
+    pub vocabulary: Option<PathBuf>,
 }
 
 /// Where model files are looked up.

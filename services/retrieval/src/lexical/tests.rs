@@ -480,7 +480,7 @@ fn an_incomplete_page_index_gives_no_evidence_until_an_open_completes_it() {
     // Pages lost, and another process holds their writer: the rebuild
     // cannot run, and page evidence stays off rather than half there.
     std::fs::remove_dir_all(dir.path().join(PAGES_DIR)).unwrap();
-    let blocker = LexicalIndex::open_one(&dir.path().join(PAGES_DIR)).unwrap();
+    let blocker = LexicalIndex::open_one(&dir.path().join(PAGES_DIR), None).unwrap();
     blocker.with_writer(|_, _| Ok(())).unwrap();
     {
         let index = LexicalIndex::open(dir.path()).unwrap();
@@ -493,4 +493,72 @@ fn an_incomplete_page_index_gives_no_evidence_until_an_open_completes_it() {
     drop(blocker);
     let index = LexicalIndex::open(dir.path()).unwrap();
     assert_eq!(first(&index), "dump", "the next open completes the pages");
+}
+
+#[test]
+fn the_enterprise_vocabulary_keeps_words_whole_expands_synonyms_and_is_re_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vocabulary.txt");
+    std::fs::write(&file, "# company words\n知枢平台\n").unwrap();
+    let vocabulary = VocabularyFile::open(&file).unwrap();
+    let index =
+        LexicalIndex::open_with(&dir.path().join("tantivy"), Some(vocabulary.clone())).unwrap();
+    let word = "知枢平台".to_string();
+    assert!(index.terms("知枢平台上线了").0.contains(&word));
+    assert!(
+        !analyze("知枢平台上线了").contains(&word),
+        "jieba alone cuts it"
+    );
+
+    let policy = ChunkDoc {
+        chunk_id: crate::chunk_id("travel", 1, 0),
+        document_id: "travel".into(),
+        version: 1,
+        title: "差旅管理办法".into(),
+        access_groups: vec!["public".into()],
+        text: "差旅报销标准：一线城市住宿每晚不超过800元，凭发票报销。".into(),
+        ..ChunkDoc::default()
+    };
+    index.upsert(&[policy]).unwrap();
+    index.commit().unwrap();
+    let scope = Scope::of_groups(["public"]);
+    let found = |q: &str| {
+        index
+            .search_ids(q, 5, &scope, &SearchFilter::default(), 1.0)
+            .unwrap()
+            .len()
+    };
+    assert_eq!(found("报账"), 0, "the policy never says 报账");
+    assert_eq!(index.coverage("报账").unwrap(), 0.0);
+
+    // An administrator adds a synonym: the next look at the file takes it.
+    std::fs::write(&file, "知枢平台\n报销 = 报账 = reimbursement\n").unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
+    std::fs::File::options()
+        .append(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    assert!(vocabulary.reload().unwrap());
+    assert_eq!(found("报账"), 1, "报账 asks for 报销 too");
+    assert_eq!(found("how is a reimbursement made"), 1);
+    assert_eq!(index.coverage("报账").unwrap(), 1.0);
+
+    // A broken edit is refused, naming the line; the last good one stays.
+    std::fs::write(&file, "知枢平台\n报销 =\n").unwrap();
+    let later = later + std::time::Duration::from_secs(2);
+    std::fs::File::options()
+        .append(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let err = vocabulary.reload().unwrap_err().to_string();
+    assert!(err.contains("vocabulary.txt:2"), "{err}");
+    assert_eq!(found("报账"), 1);
+    assert!(
+        VocabularyFile::open(&file).is_err(),
+        "a broken file does not open"
+    );
 }
