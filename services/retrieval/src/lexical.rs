@@ -652,13 +652,15 @@ impl LexicalIndex {
     /// with block-max WAND (whole blocks of postings that cannot reach the
     /// current top k are skipped). `None` when the text has no terms.
     fn text_query(&self, query: &str) -> Option<BooleanQuery> {
-        let (mut terms, synonyms) = self.terms(query);
-        terms.extend(synonyms);
-        terms.sort();
-        terms.dedup();
+        let (terms, synonyms) = self.terms(query);
         if terms.is_empty() {
             return None;
         }
+        let weighted: Vec<(&String, f32)> = terms
+            .iter()
+            .map(|t| (t, 1.0))
+            .chain(synonyms.added.iter().map(|(t, w)| (t, *w)))
+            .collect();
         let f = &self.fields;
         let mut text: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (field, boost) in [f.title, f.section, f.body].into_iter().zip(BOOSTS) {
@@ -669,14 +671,14 @@ impl LexicalIndex {
             if self.page_entries && field != f.body {
                 continue;
             }
-            for t in &terms {
+            for &(t, weight) in &weighted {
                 let tq = TermQuery::new(
                     Term::from_field_text(field, t),
                     IndexRecordOption::WithFreqs,
                 );
                 text.push((
                     Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(tq), boost)),
+                    Box::new(BoostQuery::new(Box::new(tq), boost * weight)),
                 ));
             }
         }
@@ -885,30 +887,41 @@ impl LexicalIndex {
         if terms.is_empty() {
             return Ok(1.0);
         }
-        // A synonym the index holds covers the question as well as its own
-        // word would ("报账" over pages that say "报销"), so those count
-        // too, capped at the question's own number of terms.
         let searcher = self.reader.searcher();
-        let mut known = 0;
-        for t in terms.iter().chain(&synonyms) {
-            if searcher.doc_freq(&Term::from_field_text(self.fields.body, t))? > 0 {
-                known += 1;
+        let known = |t: &String| -> Result<bool, RetrievalError> {
+            Ok(searcher.doc_freq(&Term::from_field_text(self.fields.body, t))? > 0)
+        };
+        // A question's words that a synonym the index holds in full stands
+        // for ("报账" over pages that say "报销") are covered as well as if
+        // the index held them.
+        let mut stood_for: Vec<&String> = Vec::new();
+        for (own, other) in &synonyms.alternatives {
+            let mut all_known = true;
+            for t in other {
+                all_known &= known(t)?;
+            }
+            if all_known {
+                stood_for.extend(own);
             }
         }
-        Ok((known as f32 / terms.len() as f32).min(1.0))
+        let mut covered = 0;
+        for t in &terms {
+            if stood_for.contains(&t) || known(t)? {
+                covered += 1;
+            }
+        }
+        Ok(covered as f32 / terms.len() as f32)
     }
 
-    /// A query's distinct terms, and the distinct terms its synonyms add
-    /// (the enterprise vocabulary's, none without one).
-    fn terms(&self, query: &str) -> (Vec<String>, Vec<String>) {
-        let mut terms = analyze_with(query, self.words.clone());
+    /// A query's distinct terms, and what its synonyms add (the enterprise
+    /// vocabulary's; nothing without one), from one version of it.
+    fn terms(&self, query: &str) -> (Vec<String>, vocabulary::Expansion) {
+        let current = self.words.as_ref().map(Words::current);
+        let fixed = current.clone().map(Words::Fixed);
+        let mut terms = analyze_with(query, fixed);
         terms.sort();
         terms.dedup();
-        let synonyms = self
-            .words
-            .as_ref()
-            .map(|w| w.current().expand(&terms))
-            .unwrap_or_default();
+        let synonyms = current.map(|v| v.expand(&terms)).unwrap_or_default();
         (terms, synonyms)
     }
 
@@ -1011,8 +1024,26 @@ impl Tokenizer for ZhEn {
         }
         push_bigrams(&self.folded, &mut self.tokens);
         if let Some(words) = &self.words {
-            let first = self.tokens.last().map_or(0, |t| t.position + 1);
-            let spans = words.current().word_spans(&self.folded);
+            // After every position used so far (jieba's are character
+            // offsets, and in search mode a word's pieces come first).
+            let first = self
+                .tokens
+                .iter()
+                .map(|t| t.position + t.position_length)
+                .max()
+                .unwrap_or(0);
+            let spans: Vec<(usize, usize)> = words
+                .current()
+                .word_spans(&self.folded)
+                .into_iter()
+                // A word jieba found itself is not counted twice.
+                .filter(|&(from, to)| {
+                    !self
+                        .tokens
+                        .iter()
+                        .any(|t| t.offset_from == from && t.offset_to == to)
+                })
+                .collect();
             for (position, (from, to)) in (first..).zip(spans) {
                 self.tokens.push(Token {
                     offset_from: from,
