@@ -22,6 +22,7 @@ use tantivy::columnar::StrColumn;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, Occur, Query, RangeQuery, TermQuery,
+    Weight,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, NumericOptions, STORED, STRING, Schema,
@@ -202,6 +203,9 @@ pub struct LexicalIndex {
     /// The enterprise vocabulary, when one is configured.
     words: Option<Words>,
 }
+
+/// A search's text weight (scoring) and restriction weight (not scoring).
+type SearchWeights = (Box<dyn Weight>, Box<dyn Weight>);
 
 /// The page index's folder inside the chunk index's.
 const PAGES_DIR: &str = "pages";
@@ -708,12 +712,9 @@ impl LexicalIndex {
         if k == 0 || scope.is_empty() {
             return Ok(Vec::new());
         }
-        let Some(text) = self.text_query(query) else {
+        let Some((text, allowed)) = self.weights(searcher, query, scope, filter)? else {
             return Ok(Vec::new());
         };
-        let text = text.weight(EnableScoring::enabled_from_searcher(searcher))?;
-        let allowed = BooleanQuery::new(self.restriction(scope, filter))
-            .weight(EnableScoring::disabled_from_searcher(searcher))?;
         let mut top = TopK::new(k);
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             let mut allowed = allowed.scorer(segment, 1.0)?;
@@ -740,6 +741,24 @@ impl LexicalIndex {
             })?;
         }
         Ok(top.into_sorted())
+    }
+
+    /// The text query's weight (scoring) and the scope and filter's (not
+    /// scoring) for one search; `None` when the query has no terms.
+    fn weights(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &str,
+        scope: &Scope,
+        filter: &SearchFilter,
+    ) -> Result<Option<SearchWeights>, RetrievalError> {
+        let Some(text) = self.text_query(query) else {
+            return Ok(None);
+        };
+        let text = text.weight(EnableScoring::enabled_from_searcher(searcher))?;
+        let allowed = BooleanQuery::new(self.restriction(scope, filter))
+            .weight(EnableScoring::disabled_from_searcher(searcher))?;
+        Ok(Some((text, allowed)))
     }
 
     /// The stored chunk behind a document address.

@@ -29,7 +29,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tantivy::query::{BooleanQuery, EnableScoring, Query};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, TERMINATED, Term};
 
@@ -353,12 +352,9 @@ impl LexicalIndex {
         if which.is_empty() {
             return Ok(Vec::new());
         }
-        let Some(text) = self.text_query(query) else {
+        let Some((text, allowed)) = self.weights(searcher, query, scope, filter)? else {
             return Ok(Vec::new());
         };
-        let text = text.weight(EnableScoring::enabled_from_searcher(searcher))?;
-        let allowed = BooleanQuery::new(self.restriction(scope, filter))
-            .weight(EnableScoring::disabled_from_searcher(searcher))?;
         let mut best: Vec<Option<(Score, DocAddress)>> = vec![None; documents.len()];
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             let inverted = segment.inverted_index(self.fields.document_id)?;
