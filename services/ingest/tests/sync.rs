@@ -178,6 +178,7 @@ async fn assert_consistent(env: &Env) {
         .await
         .unwrap();
     let mut expected = 0;
+    let mut pages = 0;
     for d in &docs {
         let chunks = stores.registry.chunks(&d.id).await.unwrap();
         let want = if d.status == DocumentStatus::Indexed {
@@ -186,6 +187,7 @@ async fn assert_consistent(env: &Env) {
             0
         };
         expected += want;
+        pages += usize::from(want > 0);
         let v = stores.vectors.document_versions(&d.id).await.unwrap();
         let l = stores.lexical.document_versions(&d.id).unwrap();
         assert_eq!(v.len(), want, "{}: vector chunks", d.source_path);
@@ -210,6 +212,11 @@ async fn assert_consistent(env: &Env) {
         "no orphan lexical chunks"
     );
     assert_eq!(stores.lexical.num_chunks() as usize, expected);
+    assert_eq!(
+        stores.lexical.num_pages() as usize,
+        pages,
+        "one page per indexed document, none left behind"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -944,6 +944,12 @@ impl LexicalIndex {
         (terms, synonyms)
     }
 
+    /// Pages in the page index (one per document version with chunks):
+    /// for consistency checks and tests.
+    pub fn num_pages(&self) -> u64 {
+        self.pages.as_deref().map_or(0, LexicalIndex::num_chunks)
+    }
+
     /// Chunks in the index (all scopes; pages, in a page index): for
     /// metrics and tests.
     pub fn num_chunks(&self) -> u64 {
