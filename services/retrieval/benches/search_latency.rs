@@ -14,6 +14,7 @@
 //!
 //! ```sh
 //! cargo bench -p zhishu-retrieval --bench search_latency -- 10000 100000 1000000
+//! PAGE_WEIGHT=0 cargo bench -p zhishu-retrieval --bench search_latency -- 10000 100000
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -89,10 +90,13 @@ struct Corpus {
     vectors: Vec<Vec<f32>>,
 }
 
-fn corpus(n: usize, rng: &mut Rng, words: &[String], centres: &[Vec<f32>]) -> Corpus {
+/// Chunks `first..first + n` of the corpus: ids are unique across
+/// batches (a batch that restarted at 0 replaced the previous batch's
+/// chunks, so an index "of 100,000 chunks" held 10,000 live ones).
+fn corpus(first: usize, n: usize, rng: &mut Rng, words: &[String], centres: &[Vec<f32>]) -> Corpus {
     let mut chunks = Vec::with_capacity(n);
     let mut vectors = Vec::with_capacity(n);
-    for i in 0..n {
+    for i in first..first + n {
         let len = 40 + rng.below(40);
         let text: Vec<&str> = (0..len)
             .map(|_| words[rng.zipf(words.len())].as_str())
@@ -188,7 +192,7 @@ async fn run(n: usize, encoder: EncoderWorker) {
     let mut queries = Vec::new();
     let batch = 10_000;
     for start in (0..n).step_by(batch) {
-        let c = corpus(batch.min(n - start), &mut rng, &words, &centres);
+        let c = corpus(start, batch.min(n - start), &mut rng, &words, &centres);
         // Queries: a few words of a random chunk and its vector, perturbed.
         for _ in 0..QUERIES.div_ceil(n.div_ceil(batch)) {
             let i = rng.below(c.chunks.len());
@@ -208,6 +212,11 @@ async fn run(n: usize, encoder: EncoderWorker) {
     }
     vectors.commit().await.expect("commit");
     lexical.commit().expect("lexical commit");
+    assert_eq!(
+        lexical.num_chunks() as usize,
+        n,
+        "every chunk is live in the index"
+    );
     let load_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     vectors.optimize().await.expect("optimize");
@@ -222,7 +231,14 @@ async fn run(n: usize, encoder: EncoderWorker) {
         lexical: lexical.clone(),
         encoder,
         reranker: None,
-        fusion: zhishu_core::config::RetrievalConfig::default(),
+        // `PAGE_WEIGHT=0` measures BM25 without page evidence, side by side.
+        fusion: zhishu_core::config::RetrievalConfig {
+            page_weight: std::env::var("PAGE_WEIGHT")
+                .ok()
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(zhishu_core::config::RetrievalConfig::default().page_weight),
+            ..zhishu_core::config::RetrievalConfig::default()
+        },
     };
     let k = 10;
     // Warm-up: page in both indexes.
