@@ -23,6 +23,7 @@ pub mod model;
 #[cfg(feature = "cuda")]
 pub mod nccl;
 pub mod parallel;
+pub mod quant;
 pub mod rope;
 pub mod sampling;
 pub mod serving;

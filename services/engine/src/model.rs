@@ -175,7 +175,7 @@ impl Model {
             if size == 1 {
                 return Ok(w);
             }
-            Ok(w.narrow(dim, r * per, per)?)
+            w.narrow(dim, r * per, per)
         };
         // Norm scales are converted to the compute dtype once, here, not on
         // every forward step.

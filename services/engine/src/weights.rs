@@ -1,6 +1,8 @@
 //! Reading a checkpoint: a safetensors folder (one file or shards listed in
-//! `model.safetensors.index.json`, memory-mapped) or a GGUF file (quantised
-//! blocks kept quantised, multiplied by candle's quantised kernels).
+//! `model.safetensors.index.json`, memory-mapped; dense, or quantised as
+//! AWQ, GPTQ, FP8 or compressed-tensors, see [`crate::quant`]) or a GGUF
+//! file (quantised blocks kept quantised, multiplied by candle's quantised
+//! kernels).
 //!
 //! The model asks for weights by role ([`Slot`]); this module maps a role to
 //! the file's tensor name, checks the shape against the configuration and
@@ -9,6 +11,7 @@
 
 use crate::EngineError;
 use crate::config::{Architecture, ModelConfig, RopeScaling, RopeStyle};
+use crate::quant::{QWeight, Quantization, Unpacked};
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::safetensors::MmapedSafetensors;
@@ -52,11 +55,17 @@ pub enum Slot {
 
 impl Slot {
     fn hf_name(self) -> String {
-        let l = |i: usize, rest: &str| format!("model.layers.{i}.{rest}.weight");
+        format!("{}.weight", self.hf_module())
+    }
+
+    /// The module's name in a transformers checkpoint (its tensors are
+    /// `<module>.weight`, or a quantised format's `<module>.qweight`, …).
+    fn hf_module(self) -> String {
+        let l = |i: usize, rest: &str| format!("model.layers.{i}.{rest}");
         match self {
-            Self::Embed => "model.embed_tokens.weight".into(),
-            Self::LmHead => "lm_head.weight".into(),
-            Self::FinalNorm => "model.norm.weight".into(),
+            Self::Embed => "model.embed_tokens".into(),
+            Self::LmHead => "lm_head".into(),
+            Self::FinalNorm => "model.norm".into(),
             Self::Q(i) => l(i, "self_attn.q_proj"),
             Self::K(i) => l(i, "self_attn.k_proj"),
             Self::V(i) => l(i, "self_attn.v_proj"),
@@ -126,6 +135,9 @@ pub enum Linear {
     Dense(Tensor),
     /// GGUF blocks.
     Quant(QMatMul),
+    /// AWQ, GPTQ, FP8 or compressed-tensors weights in the engine's layout
+    /// (CPU).
+    Packed(Arc<QWeight>),
 }
 
 impl Linear {
@@ -140,18 +152,22 @@ impl Linear {
                 None => x.matmul(&w.t()?),
             },
             Self::Quant(q) => q.forward(x),
+            Self::Packed(q) => crate::quant::forward(q, x),
         }
     }
 
     /// Rows (`dim` 0, output features) or columns (`dim` 1, input
-    /// features) `start..start + len`: one tensor-parallel shard. Quantised
+    /// features) `start..start + len`: one tensor-parallel shard. GGUF
     /// blocks are dequantised first (blocks run along rows, so a column
-    /// share is not a whole number of blocks in general).
+    /// share is not a whole number of blocks in general); packed weights
+    /// split along whole groups and stay quantised.
     ///
     /// # Errors
-    /// On a range outside the matrix.
-    pub fn narrow(&self, dim: usize, start: usize, len: usize) -> candle_core::Result<Self> {
+    /// On a range outside the matrix, or one that cuts a quantisation
+    /// group.
+    pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Result<Self, EngineError> {
         let w = match self {
+            Self::Packed(q) => return Ok(Self::Packed(Arc::new(q.narrow(dim, start, len)?))),
             Self::Dense(w) => w.clone(),
             Self::Quant(QMatMul::QTensor(q)) => q.dequantize(&q.device())?,
             Self::Quant(QMatMul::Tensor(w) | QMatMul::TensorF16(w)) => w.clone(),
@@ -167,6 +183,7 @@ impl Linear {
             Self::Quant(QMatMul::Tensor(w) | QMatMul::TensorF16(w)) => {
                 w.elem_count() * w.dtype().size_in_bytes()
             }
+            Self::Packed(q) => q.bytes(),
         }
     }
 }
@@ -224,6 +241,8 @@ pub struct Checkpoint {
     dtype: DType,
     /// Quantised GGUF matrices are dequantised to `dtype` at load.
     dequantize: bool,
+    /// `quantization_config` of a quantised safetensors checkpoint.
+    quantization: Option<Quantization>,
 }
 
 fn file_err(path: &Path, message: impl std::fmt::Display) -> EngineError {
@@ -255,6 +274,9 @@ impl Checkpoint {
         let config_path = path.join("config.json");
         let text = std::fs::read_to_string(&config_path).map_err(|e| file_err(&config_path, e))?;
         let config = ModelConfig::from_hf_json(&text)?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| file_err(&config_path, e))?;
+        let quantization = Quantization::from_hf_config(&json)?;
         let index = path.join("model.safetensors.index.json");
         let files: Vec<PathBuf> = if index.is_file() {
             let text = std::fs::read_to_string(&index).map_err(|e| file_err(&index, e))?;
@@ -285,6 +307,7 @@ impl Checkpoint {
             device: device.clone(),
             dtype,
             dequantize: false,
+            quantization,
         })
     }
 
@@ -303,7 +326,13 @@ impl Checkpoint {
             device: device.clone(),
             dtype,
             dequantize: false,
+            quantization: None,
         })
+    }
+
+    /// The quantisation of a quantised safetensors checkpoint.
+    pub fn quantization(&self) -> Option<&Quantization> {
+        self.quantization.as_ref()
     }
 
     /// Makes quantised GGUF weights load dequantised (in the compute dtype)
@@ -347,7 +376,9 @@ impl Checkpoint {
     /// Whether the checkpoint holds this weight.
     pub fn has(&self, slot: Slot) -> bool {
         match &self.source {
-            Source::Safetensors(st) => st.get(&slot.hf_name()).is_ok(),
+            Source::Safetensors(st) => ["weight", "qweight", "weight_packed"]
+                .iter()
+                .any(|t| st.get(&format!("{}.{t}", slot.hf_module())).is_ok()),
             Source::Gguf { content, .. } => content.tensor_infos.contains_key(&slot.gguf_name()),
         }
     }
@@ -371,6 +402,12 @@ impl Checkpoint {
                     .get(&name)
                     .map_err(|_| EngineError::MissingTensor(name.clone()))?;
                 Self::check_shape(&name, view.shape(), shape)?;
+                if view.dtype() == safetensors::Dtype::F8_E4M3 {
+                    return Err(EngineError::Config {
+                        field: name,
+                        message: "float8 weights without their scales: the checkpoint's quantization_config does not describe them".into(),
+                    });
+                }
                 Ok(st.load(&name, &self.device)?.to_dtype(self.dtype)?)
             }
             Source::Gguf { .. } => Ok(self
@@ -407,7 +444,16 @@ impl Checkpoint {
     /// When the tensor is missing or misshapen.
     pub fn linear(&self, slot: Slot, out: usize, inp: usize) -> Result<Linear, EngineError> {
         match &self.source {
-            Source::Safetensors(_) => Ok(Linear::Dense(self.dense(slot, &[out, inp])?)),
+            Source::Safetensors(st) => {
+                if let Some(q) = &self.quantization {
+                    let module = slot.hf_module();
+                    if let Some(u) = crate::quant::formats::read(st, &module, &q.scheme, out, inp)?
+                    {
+                        return self.packed(&u);
+                    }
+                }
+                Ok(Linear::Dense(self.dense(slot, &[out, inp])?))
+            }
             Source::Gguf { .. } => {
                 let q = self.quant(slot, &[out, inp])?;
                 if self.dequantize {
@@ -418,6 +464,21 @@ impl Checkpoint {
                 Ok(Linear::Quant(QMatMul::from_qtensor(q)?))
             }
         }
+    }
+
+    /// A quantised matrix in the engine's layout on the CPU; dense in the
+    /// compute dtype where the layout does not fit its shape, and on GPUs
+    /// (their dequantise-in-kernel products are not written yet).
+    fn packed(&self, u: &Unpacked) -> Result<Linear, EngineError> {
+        if self.device.is_cpu()
+            && let Some(q) = QWeight::pack(u)
+        {
+            return Ok(Linear::Packed(Arc::new(q)));
+        }
+        let w = Tensor::from_vec(u.dequantize(), (u.rows, u.cols), &Device::Cpu)?;
+        Ok(Linear::Dense(
+            w.to_dtype(self.dtype)?.to_device(&self.device)?,
+        ))
     }
 
     /// A norm's scale vector of length `len`, in f32 (norms are computed in

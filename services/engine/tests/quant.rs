@@ -1,0 +1,210 @@
+//! Quantised checkpoints give the logits of the float model with the same
+//! dequantised weights: AWQ, GPTQ (4-bit act order, 8-bit asymmetric), FP8
+//! block scales and compressed-tensors (int4, int8, fp8), each packed by
+//! `scripts/quant_fixtures.py` from the format's published layout (not
+//! from the engine's reader), over a prompt long enough for the GEMM path
+//! and then token-by-token decoding through the on-the-fly kernel; split
+//! over two tensor-parallel shards along whole groups; and refusals that
+//! name what is wrong.
+
+use candle_core::{DType, Device, Tensor};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use zhishu_engine::weights::Linear;
+use zhishu_engine::{Checkpoint, ContiguousCache, Logits, Model, SeqInput, TensorParallel};
+
+/// "Within 1e-4 relative error" with f32 compute (the bar).
+const REL_TOL: f32 = 1e-4;
+
+const FORMATS: [&str; 7] = [
+    "awq",
+    "gptq-act-order",
+    "gptq-8bit",
+    "fp8",
+    "ct-w4a16",
+    "ct-w8a16",
+    "ct-fp8",
+];
+
+/// The fixtures, written once per test binary by the script.
+fn fixtures() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/quant_fixtures.py");
+        let python = std::env::var("ZHISHU_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let status = Command::new(&python)
+            .arg(&script)
+            .arg(dir.path())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+        assert!(status.success(), "{} failed", script.display());
+        dir
+    })
+    .path()
+}
+
+fn open(name: &str) -> Checkpoint {
+    Checkpoint::open(&fixtures().join(name), &Device::Cpu, DType::F32).unwrap()
+}
+
+fn relative(a: &Tensor, b: &Tensor) -> f32 {
+    let scale = b
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+    diff.to_scalar::<f32>().unwrap() / scale
+}
+
+/// A 40-token prompt (more rows than the decode kernel takes, so the
+/// prefill goes through GEMM over dequantised tiles), then four decode
+/// steps of one token (the on-the-fly kernel).
+fn steps() -> Vec<Vec<u32>> {
+    let mut steps = vec![(0..40u32).map(|t| (t * 37 + 11) % 500 + 3).collect()];
+    steps.extend((0..4u32).map(|d| vec![100 + 7 * d]));
+    steps
+}
+
+fn run(model: &Model) -> Vec<Tensor> {
+    let mut cache = ContiguousCache::new(model.config().num_layers);
+    steps()
+        .iter()
+        .map(|tokens| {
+            let mut batch = [SeqInput {
+                tokens,
+                cache: &mut cache,
+                positions: None,
+                logits: Logits::All,
+            }];
+            model.forward(&mut batch).unwrap().remove(0)
+        })
+        .collect()
+}
+
+#[test]
+fn every_format_gives_the_logits_of_its_dequantised_float_twin() {
+    for name in FORMATS {
+        let ckpt = open(name);
+        assert!(ckpt.quantization().is_some(), "{name}");
+        let model = Model::load(&ckpt).unwrap();
+        let twin = Model::load(&open(&format!("{name}-float"))).unwrap();
+        // The quantised model reads fewer bytes per token than its twin.
+        assert!(
+            model.weight_bytes_per_token() < twin.weight_bytes_per_token(),
+            "{name}"
+        );
+        for (step, (got, want)) in run(&model).iter().zip(run(&twin)).enumerate() {
+            let e = relative(got, &want);
+            assert!(e <= REL_TOL, "{name}, step {step}: relative error {e}");
+        }
+    }
+}
+
+#[test]
+fn quantised_projections_stay_quantised_in_memory() {
+    let ckpt = open("awq");
+    // 4-bit codes plus a scale and an offset per 32 weights: 0.75 bytes a
+    // weight, where f32 takes 4.
+    let Linear::Packed(q) = ckpt
+        .linear(zhishu_engine::weights::Slot::Gate(0), 128, 64)
+        .unwrap()
+    else {
+        panic!("the AWQ gate projection was not kept quantised");
+    };
+    assert_eq!(q.bytes(), 128 * 64 / 2 + 2 * 4 * 128 * 2);
+}
+
+#[test]
+fn tensor_parallel_shards_split_along_whole_groups() {
+    // FP8's 128-column scale blocks are wider than the 64 columns of o_proj
+    // here: one scale per row, so any split of whole 32-column blocks keeps
+    // it; the others split between groups.
+    for name in ["awq", "gptq-8bit", "fp8", "ct-w4a16", "ct-w8a16", "ct-fp8"] {
+        let single = Model::load(&open(name)).unwrap();
+        let tp = TensorParallel::load(&[open(name), open(name)]).unwrap();
+        let layers = single.config().num_layers;
+        let mut one = ContiguousCache::new(layers);
+        let mut caches: Vec<ContiguousCache> =
+            (0..2).map(|_| ContiguousCache::new(layers)).collect();
+        for (step, tokens) in steps().iter().enumerate() {
+            let want = single
+                .forward(&mut [SeqInput {
+                    tokens,
+                    cache: &mut one,
+                    positions: None,
+                    logits: Logits::All,
+                }])
+                .unwrap();
+            let mut batches: Vec<Vec<SeqInput<'_>>> = caches
+                .iter_mut()
+                .map(|cache| {
+                    vec![SeqInput {
+                        tokens,
+                        cache,
+                        positions: None,
+                        logits: Logits::All,
+                    }]
+                })
+                .collect();
+            let got = tp
+                .forward(batches.iter_mut().map(|b| b.as_mut_slice()).collect())
+                .unwrap();
+            let e = relative(&got[0], &want[0]);
+            assert!(e <= 1e-5, "{name}, step {step}: relative error {e}");
+        }
+    }
+}
+
+#[test]
+fn an_act_order_split_by_columns_is_refused_with_the_reason() {
+    // Act order scatters each group over the input features: o_proj and
+    // down_proj cannot be split by columns.
+    let err = TensorParallel::load(&[open("gptq-act-order"), open("gptq-act-order")])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("desc_act"), "{err}");
+}
+
+fn with_quantization(from: &str, quantization: serde_json::Value) -> PathBuf {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let src = fixtures().join(from);
+    std::fs::copy(src.join("model.safetensors"), dir.join("model.safetensors")).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    config["quantization_config"] = quantization;
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn unknown_methods_and_mismatched_layouts_are_refused_at_load_by_name() {
+    let dir = with_quantization(
+        "awq",
+        serde_json::json!({"quant_method": "hqq", "nbits": 4}),
+    );
+    let err = Checkpoint::open(&dir, &Device::Cpu, DType::F32)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("quant_method") && err.contains("hqq"), "{err}");
+    // The config says groups of 128 where the tensors hold groups of 32:
+    // the scales' shape gives it away, naming the tensor.
+    let dir = with_quantization(
+        "awq",
+        serde_json::json!({"quant_method": "awq", "bits": 4, "group_size": 64, "version": "gemm"}),
+    );
+    let ckpt = Checkpoint::open(&dir, &Device::Cpu, DType::F32).unwrap();
+    let err = Model::load(&ckpt).err().unwrap().to_string();
+    assert!(err.contains("qzeros") || err.contains("scales"), "{err}");
+    // FP8 bytes with no scales described: refused, not read as numbers.
+    let dir = with_quantization("fp8", serde_json::Value::Null);
+    let ckpt = Checkpoint::open(&dir, &Device::Cpu, DType::F32).unwrap();
+    let err = Model::load(&ckpt).err().unwrap().to_string();
+    assert!(err.contains("float8"), "{err}");
+}
