@@ -61,6 +61,7 @@ fn prefill(model: &Model, prompt: &[u32]) -> (ContiguousCache, Vec<f32>) {
                 cache: &mut cache,
                 positions: None,
                 logits: Logits::Last,
+                adapter: None,
             }])
             .expect("prefill");
         logits = out[0].to_vec1::<f32>().expect("logits");
@@ -114,6 +115,7 @@ fn main() {
                 cache: &mut cache,
                 positions: None,
                 logits: Logits::Last,
+                adapter: None,
             }])
             .expect("decode");
         logits = out[0].to_vec1::<f32>().expect("logits");

@@ -333,6 +333,7 @@ fn measure(name: &'static str, path: &Path, prompt: usize, new: usize) -> Row {
             cache: &mut cache,
             positions: None,
             logits: Logits::Last,
+            adapter: None,
         }])
         .expect("prefill");
     let prefill = prompt as f64 / t.elapsed().as_secs_f64();
@@ -345,6 +346,7 @@ fn measure(name: &'static str, path: &Path, prompt: usize, new: usize) -> Row {
                 cache: &mut cache,
                 positions: None,
                 logits: Logits::Last,
+                adapter: None,
             }])
             .expect("decode");
         out[0].to_vec1::<f32>().expect("logits")

@@ -228,6 +228,8 @@ pub struct Engine {
     template: Option<ChatTemplate>,
     eos: Vec<u32>,
     name: String,
+    /// The model's LoRA adapters by index.
+    adapter_names: Vec<String>,
 }
 
 fn gguf_string(
@@ -330,7 +332,40 @@ impl Engine {
             template,
             eos,
             name,
+            adapter_names: Vec::new(),
         })
+    }
+
+    /// Reads the PEFT LoRA adapter in `dir`, checks it against the model
+    /// (target modules, shapes, layers, the base model's name) and serves
+    /// it under `name`; returns its index for
+    /// [`crate::Serving::submit_with`].
+    ///
+    /// # Errors
+    /// [`EngineError::File`] naming the adapter's file and what does not
+    /// match; [`EngineError::Request`] for a name already taken.
+    pub fn add_adapter(&mut self, name: &str, dir: &Path) -> Result<usize, EngineError> {
+        if self.adapter_names.iter().any(|n| n == name) {
+            return Err(EngineError::Request(format!(
+                "adapter `{name}` is configured twice"
+            )));
+        }
+        let adapter = crate::lora::LoraAdapter::open(
+            name,
+            dir,
+            self.model.config(),
+            Some(&self.name),
+            self.model.device(),
+            self.model.dtype(),
+        )?;
+        let index = self.model.add_adapter(&adapter)?;
+        self.adapter_names.push(name.to_owned());
+        Ok(index)
+    }
+
+    /// The names of the LoRA adapters added, by index.
+    pub fn adapter_names(&self) -> &[String] {
+        &self.adapter_names
     }
 
     /// The model.
@@ -393,6 +428,7 @@ impl Engine {
             cache,
             positions: None,
             logits: Logits::Last,
+            adapter: None,
         }])?;
         match out.into_iter().next() {
             Some(t) => Ok(t.to_vec1::<f32>()?),

@@ -18,6 +18,7 @@ pub mod chat;
 pub mod config;
 mod error;
 pub mod generate;
+pub mod lora;
 pub mod matvec;
 pub mod model;
 #[cfg(feature = "cuda")]

@@ -194,7 +194,10 @@ impl LoraAdapter {
             if layer >= config.num_layers {
                 return Err(bad(
                     &weights,
-                    format!("`{tname}` is for layer {layer}; the base model has {} layers", config.num_layers),
+                    format!(
+                        "`{tname}` is for layer {layer}; the base model has {} layers",
+                        config.num_layers
+                    ),
                 ));
             }
             let slot = if is_a { &mut a_of } else { &mut b_of };
@@ -209,7 +212,10 @@ impl LoraAdapter {
                 let (a, b) = match (a, b) {
                     (None, None) => continue,
                     (Some((n, _)), None) | (None, Some((n, _))) => {
-                        return Err(bad(&weights, format!("`{n}` has no matching lora_A/lora_B partner")));
+                        return Err(bad(
+                            &weights,
+                            format!("`{n}` has no matching lora_A/lora_B partner"),
+                        ));
                     }
                     (Some(a), Some(b)) => (a, b),
                 };
@@ -259,24 +265,50 @@ impl LoraAdapter {
         let s = |k: &str| v.get(k).and_then(Value::as_str);
         let peft = s("peft_type").unwrap_or("LORA");
         if !peft.eq_ignore_ascii_case("lora") {
-            return Err(bad(path, format!("`peft_type` is `{peft}`; the engine serves LoRA adapters")));
+            return Err(bad(
+                path,
+                format!("`peft_type` is `{peft}`; the engine serves LoRA adapters"),
+            ));
         }
         let truthy = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
         if truthy("use_dora") {
-            return Err(bad(path, "`use_dora` is true: DoRA adapters are not supported; train a plain LoRA"));
+            return Err(bad(
+                path,
+                "`use_dora` is true: DoRA adapters are not supported; train a plain LoRA",
+            ));
         }
         if truthy("fan_in_fan_out") {
-            return Err(bad(path, "`fan_in_fan_out` is true: that layout is for GPT-2's Conv1D, not this model"));
+            return Err(bad(
+                path,
+                "`fan_in_fan_out` is true: that layout is for GPT-2's Conv1D, not this model",
+            ));
         }
         if let Some(b) = s("bias").filter(|b| *b != "none") {
-            return Err(bad(path, format!("`bias` is `{b}`: adapters with trained biases are not supported")));
+            return Err(bad(
+                path,
+                format!("`bias` is `{b}`: adapters with trained biases are not supported"),
+            ));
         }
-        if let Some(m) = v.get("modules_to_save").filter(|m| !m.is_null() && m.as_array().is_none_or(|a| !a.is_empty())) {
-            return Err(bad(path, format!("`modules_to_save` is {m}: adapters that replace whole modules (embeddings, lm_head) are not supported")));
+        if let Some(m) = v
+            .get("modules_to_save")
+            .filter(|m| !m.is_null() && m.as_array().is_none_or(|a| !a.is_empty()))
+        {
+            return Err(bad(
+                path,
+                format!(
+                    "`modules_to_save` is {m}: adapters that replace whole modules (embeddings, lm_head) are not supported"
+                ),
+            ));
         }
         for k in ["rank_pattern", "alpha_pattern"] {
-            if v.get(k).and_then(Value::as_object).is_some_and(|o| !o.is_empty()) {
-                return Err(bad(path, format!("`{k}` is set: per-module ranks or alphas are not supported")));
+            if v.get(k)
+                .and_then(Value::as_object)
+                .is_some_and(|o| !o.is_empty())
+            {
+                return Err(bad(
+                    path,
+                    format!("`{k}` is set: per-module ranks or alphas are not supported"),
+                ));
             }
         }
         match v.get("target_modules") {
@@ -294,20 +326,30 @@ impl LoraAdapter {
             }
             // "all-linear" or a pattern: the tensors say which modules.
             Some(Value::String(_)) | None | Some(Value::Null) => {}
-            Some(other) => return Err(bad(path, format!("`target_modules` {other} is not a list of names"))),
-        }
-        if let (Some(base), Some(want)) = (s("base_model_name_or_path"), base_name) {
-            let last = |p: &str| {
-                p.trim_end_matches('/')
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(p)
-                    .to_ascii_lowercase()
-            };
-            if !base.is_empty() && last(base) != last(want) {
+            Some(other) => {
                 return Err(bad(
                     path,
-                    format!("the adapter was trained on `{base}`, not on the served model `{want}`"),
+                    format!("`target_modules` {other} is not a list of names"),
+                ));
+            }
+        }
+        if let (Some(base), Some(want)) = (s("base_model_name_or_path"), base_name) {
+            // The folder or file name, lower case, without `.gguf`: an
+            // adapter for `Qwen/Qwen3-32B` fits `Qwen3-32B-AWQ` and
+            // `qwen3-32b.q8_0.gguf`, not `Qwen3-8B`.
+            let last = |p: &str| {
+                let name = p.trim_end_matches('/').rsplit('/').next().unwrap_or(p);
+                name.to_ascii_lowercase()
+                    .trim_end_matches(".gguf")
+                    .to_owned()
+            };
+            let (b, w) = (last(base), last(want));
+            if !b.is_empty() && !w.starts_with(&b) && !b.starts_with(&w) {
+                return Err(bad(
+                    path,
+                    format!(
+                        "the adapter was trained on `{base}`, not on the served model `{want}`"
+                    ),
                 ));
             }
         }
@@ -339,6 +381,36 @@ impl LoraAdapter {
             .as_ref()
     }
 
+    /// The same adapter with `B`'s query and key rows in llama.cpp's
+    /// order for a GGUF Llama (each head's rotary halves interleaved:
+    /// row `h·d + 2i + j` takes row `h·d + j·d/2 + i`).
+    ///
+    /// # Errors
+    /// On a tensor failure.
+    pub fn permute_qk_rows(&self, config: &ModelConfig) -> Result<Self, EngineError> {
+        let hd = config.head_dim;
+        let order = |heads: usize, device: &Device| -> candle_core::Result<Tensor> {
+            let mut idx = Vec::with_capacity(heads * hd);
+            for h in 0..heads {
+                for i in 0..hd / 2 {
+                    for j in 0..2 {
+                        idx.push((h * hd + j * hd / 2 + i) as u32);
+                    }
+                }
+            }
+            Tensor::from_vec(idx, heads * hd, device)
+        };
+        let mut out = self.clone();
+        for row in &mut out.layers {
+            for (p, heads) in [(Proj::Q, config.num_heads), (Proj::K, config.num_kv_heads)] {
+                if let Some(pair) = &mut row[p as usize] {
+                    pair.b = pair.b.index_select(&order(heads, pair.b.device())?, 0)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The part of the adapter a [`Placement`] runs: its layers, and of
     /// each its tensor-parallel share: `B`'s rows of the projections split
     /// by output (q, k, v, gate, up), `A`'s columns of those split by input
@@ -352,10 +424,13 @@ impl LoraAdapter {
         let r = placement.rank;
         let mut layers = Vec::with_capacity(placement.layers.len());
         for l in placement.layers.clone() {
-            let row = self.layers.get(l - self.first_layer).ok_or_else(|| EngineError::Config {
-                field: "layers".into(),
-                message: format!("adapter `{}` holds no layer {l}", self.name),
-            })?;
+            let row = l
+                .checked_sub(self.first_layer)
+                .and_then(|i| self.layers.get(i))
+                .ok_or_else(|| EngineError::Config {
+                    field: "layers".into(),
+                    message: format!("adapter `{}` holds no layer {l}", self.name),
+                })?;
             let mut out: [Option<LoraPair>; 7] = [const { None }; 7];
             for (p, pair) in PROJS.iter().zip(row) {
                 let Some(pair) = pair else { continue };
@@ -363,12 +438,18 @@ impl LoraAdapter {
                 out[*p as usize] = Some(match p {
                     _ if size == 1 => pair.clone(),
                     Proj::O | Proj::Down => LoraPair {
-                        a: pair.a.narrow(1, r * cols / size, cols / size)?.contiguous()?,
+                        a: pair
+                            .a
+                            .narrow(1, r * cols / size, cols / size)?
+                            .contiguous()?,
                         b: pair.b.clone(),
                     },
                     _ => LoraPair {
                         a: pair.a.clone(),
-                        b: pair.b.narrow(0, r * rows / size, rows / size)?.contiguous()?,
+                        b: pair
+                            .b
+                            .narrow(0, r * rows / size, rows / size)?
+                            .contiguous()?,
                     },
                 });
             }
@@ -397,8 +478,14 @@ mod tests {
             parse_name("base_model.model.model.layers.0.mlp.down_proj.lora_B.default.weight"),
             Some((0, Proj::Down, false))
         );
-        assert_eq!(parse_name("base_model.model.model.embed_tokens.lora_embedding_A"), None);
-        assert_eq!(parse_name("base_model.model.model.layers.0.mlp.q_proj.lora_A.weight"), None);
+        assert_eq!(
+            parse_name("base_model.model.model.embed_tokens.lora_embedding_A"),
+            None
+        );
+        assert_eq!(
+            parse_name("base_model.model.model.layers.0.mlp.q_proj.lora_A.weight"),
+            None
+        );
         assert_eq!(parse_name("base_model.model.lm_head.lora_A.weight"), None);
     }
 }

@@ -20,6 +20,7 @@
 use crate::EngineError;
 use crate::cache::KvCache;
 use crate::config::{Architecture, ModelConfig, RopeStyle};
+use crate::lora::{LoraAdapter, Proj};
 use crate::rope::Rotary;
 use crate::serving::paged::attend_batch;
 use crate::weights::{Checkpoint, Embedding, Linear, Slot};
@@ -65,6 +66,9 @@ pub struct SeqInput<'a> {
     pub positions: Option<&'a [usize]>,
     /// Which logits to return.
     pub logits: Logits,
+    /// The LoRA adapter this sequence runs with: an index returned by
+    /// [`Model::add_adapter`]; `None` for the base model.
+    pub adapter: Option<usize>,
 }
 
 /// Which part of the network a [`Model`] holds.
@@ -95,6 +99,8 @@ pub struct Prepared {
     ids: Vec<u32>,
     positions: Vec<usize>,
     spans: Vec<(usize, usize)>,
+    /// Each sequence's adapter.
+    adapters: Vec<Option<usize>>,
 }
 
 /// A loaded model (or part of one, see [`Placement`]).
@@ -116,6 +122,8 @@ pub struct Model {
     /// Elements of attention scores one block may hold (see
     /// [`crate::attention`]).
     pub attention_block_elements: usize,
+    /// LoRA adapters, this part's share of each.
+    adapters: Vec<LoraAdapter>,
 }
 
 impl Model {
@@ -259,7 +267,78 @@ impl Model {
             dtype: ckpt.dtype(),
             config: c,
             attention_block_elements: 32 << 20,
+            adapters: Vec::new(),
         })
+    }
+
+    /// Adds a LoRA adapter (its share for this part of the model); returns
+    /// the index sequences name it by in [`SeqInput::adapter`].
+    ///
+    /// Why the permutation: llama.cpp stores a Llama's query and key rows
+    /// reordered for its rotary layout (each head's two halves
+    /// interleaved), and PEFT adapters are trained on the transformers
+    /// order; `B`'s rows of q and k are reordered the same way here.
+    ///
+    /// # Errors
+    /// When the adapter does not cover this part's layers, or on a tensor
+    /// failure.
+    pub fn add_adapter(&mut self, adapter: &LoraAdapter) -> Result<usize, EngineError> {
+        let adapter = if self.config.rope_style == RopeStyle::Interleaved {
+            adapter.permute_qk_rows(&self.config)?
+        } else {
+            adapter.clone()
+        };
+        self.adapters
+            .push(adapter.shard(&self.placement, &self.config)?);
+        Ok(self.adapters.len() - 1)
+    }
+
+    /// The adapters added, in index order.
+    pub fn adapters(&self) -> &[LoraAdapter] {
+        &self.adapters
+    }
+
+    /// `x Wᵀ`, plus each sequence's adapter product on its rows.
+    fn project(
+        &self,
+        w: &Linear,
+        x: &Tensor,
+        layer: usize,
+        proj: Proj,
+        p: &Prepared,
+    ) -> candle_core::Result<Tensor> {
+        let y = w.forward(x)?;
+        if p.adapters.iter().all(Option::is_none) {
+            return Ok(y);
+        }
+        // Runs of neighbouring sequences with the same adapter share one
+        // product.
+        let mut pieces = Vec::new();
+        let mut adapted = false;
+        let mut i = 0;
+        while i < p.spans.len() {
+            let which = p.adapters[i];
+            let start = p.spans[i].0;
+            let mut rows = 0;
+            while i < p.spans.len() && p.adapters[i] == which {
+                rows += p.spans[i].1;
+                i += 1;
+            }
+            match which.and_then(|a| self.adapters.get(a)?.pair(layer, proj)) {
+                Some(pair) => {
+                    pieces.push(
+                        pair.forward(&x.narrow(0, start, rows)?)?
+                            .to_dtype(y.dtype())?,
+                    );
+                    adapted = true;
+                }
+                None => pieces.push(Tensor::zeros((rows, y.dim(1)?), y.dtype(), y.device())?),
+            }
+        }
+        if !adapted {
+            return Ok(y);
+        }
+        y + Tensor::cat(&pieces, 0)?
     }
 
     /// The part of the network this model holds.
@@ -280,6 +359,11 @@ impl Model {
     /// The device it runs on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// The compute dtype.
+    pub fn dtype(&self) -> DType {
+        self.dtype
     }
 
     /// Bytes of weights read to produce one token (every projection plus
@@ -354,6 +438,7 @@ impl Model {
         let mut ids = Vec::new();
         let mut positions = Vec::new();
         let mut spans = Vec::with_capacity(batch.len());
+        let mut adapters = Vec::with_capacity(batch.len());
         for s in batch {
             if s.tokens.is_empty() {
                 return Err(EngineError::Request("a sequence has no new tokens".into()));
@@ -377,14 +462,24 @@ impl Model {
                     c.max_context()
                 )));
             }
+            if let Some(a) = s.adapter
+                && a >= self.adapters.len()
+            {
+                return Err(EngineError::Request(format!(
+                    "no adapter {a}: the model holds {}",
+                    self.adapters.len()
+                )));
+            }
             spans.push((ids.len(), s.tokens.len()));
             ids.extend_from_slice(s.tokens);
             positions.extend(pos);
+            adapters.push(s.adapter);
         }
         Ok(Prepared {
             ids,
             positions,
             spans,
+            adapters,
         })
     }
 
@@ -422,9 +517,15 @@ impl Model {
         let mut x = x.to_device(&self.device)?;
         for (li, layer) in self.placement.layers.clone().zip(&self.layers) {
             let h = rms_norm(&x, &layer.attn_norm, eps)?;
-            let mut q = layer.q.forward(&h)?.reshape((n, nh, hd))?;
-            let mut k = layer.k.forward(&h)?.reshape((n, nkv, hd))?;
-            let v = layer.v.forward(&h)?.reshape((n, nkv, hd))?;
+            let mut q = self
+                .project(&layer.q, &h, li, Proj::Q, p)?
+                .reshape((n, nh, hd))?;
+            let mut k = self
+                .project(&layer.k, &h, li, Proj::K, p)?
+                .reshape((n, nkv, hd))?;
+            let v = self
+                .project(&layer.v, &h, li, Proj::V, p)?
+                .reshape((n, nkv, hd))?;
             if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
                 q = rms_norm(&q.contiguous()?, qn, eps)?;
                 k = rms_norm(&k.contiguous()?, kn, eps)?;
@@ -453,11 +554,11 @@ impl Model {
                     Tensor::cat(&outs, 0)?
                 }
             };
-            x = (x + reduce(layer.o.forward(&attn)?)?)?;
+            x = (x + reduce(self.project(&layer.o, &attn, li, Proj::O, p)?)?)?;
             let h = rms_norm(&x, &layer.mlp_norm, eps)?;
-            let gate = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;
-            let up = layer.up.forward(&h)?;
-            x = (x + reduce(layer.down.forward(&(gate * up)?)?)?)?;
+            let gate = candle_nn::ops::silu(&self.project(&layer.gate, &h, li, Proj::Gate, p)?)?;
+            let up = self.project(&layer.up, &h, li, Proj::Up, p)?;
+            x = (x + reduce(self.project(&layer.down, &(gate * up)?, li, Proj::Down, p)?)?)?;
         }
         Ok(x)
     }

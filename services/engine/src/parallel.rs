@@ -19,6 +19,7 @@
 //! shard arrived first.
 
 use crate::EngineError;
+use crate::lora::LoraAdapter;
 use crate::model::{Model, Placement, SeqInput};
 use crate::weights::Checkpoint;
 use candle_core::Tensor;
@@ -205,6 +206,19 @@ impl PipelineParallel {
         &self.stages
     }
 
+    /// Adds a LoRA adapter to every stage (each takes its share of it);
+    /// returns the index sequences name it by.
+    ///
+    /// # Errors
+    /// As [`Model::add_adapter`].
+    pub fn add_adapter(&mut self, adapter: &LoraAdapter) -> Result<usize, EngineError> {
+        let mut index = 0;
+        for part in &mut self.stages {
+            index = part.add_adapter(adapter)?;
+        }
+        Ok(index)
+    }
+
     /// [`Model::forward`] through every stage in turn.
     ///
     /// # Errors
@@ -256,6 +270,19 @@ impl TensorParallel {
     /// The shards, by rank.
     pub fn shards(&self) -> &[Model] {
         &self.shards
+    }
+
+    /// Adds a LoRA adapter to every shard (each takes its share of it);
+    /// returns the index sequences name it by.
+    ///
+    /// # Errors
+    /// As [`Model::add_adapter`].
+    pub fn add_adapter(&mut self, adapter: &LoraAdapter) -> Result<usize, EngineError> {
+        let mut index = 0;
+        for part in &mut self.shards {
+            index = part.add_adapter(adapter)?;
+        }
+        Ok(index)
     }
 
     /// One step: `batches[rank]` is the batch as shard `rank` sees it (the

@@ -60,6 +60,7 @@ fn batch<'a>(step: &'a [Vec<u32>], caches: &'a mut [ContiguousCache]) -> Vec<Seq
             cache,
             positions: None,
             logits: Logits::All,
+            adapter: None,
         })
         .collect()
 }
@@ -135,6 +136,7 @@ fn paged_equals_contiguous(model: &Model, tolerance: f32) {
                 cache,
                 positions: None,
                 logits: Logits::All,
+                adapter: None,
             })
             .collect();
         let out = model.forward(&mut inputs).unwrap();
@@ -229,6 +231,7 @@ fn a_split_the_model_cannot_take_is_refused_by_name() {
             cache: &mut cache,
             positions: None,
             logits: Logits::Last,
+            adapter: None,
         }])
         .err()
         .unwrap();

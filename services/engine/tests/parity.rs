@@ -94,6 +94,7 @@ fn run_all(model: &Model, tokens: &[u32], positions: Option<&[usize]>) -> Vec<Ve
             cache: &mut cache,
             positions,
             logits: Logits::All,
+            adapter: None,
         }])
         .unwrap();
     rows(&out[0])
@@ -122,6 +123,7 @@ fn incremental(model: &Model, r: &Value) {
                 cache: &mut cache,
                 positions: None,
                 logits: Logits::All,
+                adapter: None,
             }])
             .unwrap();
         got.extend(rows(&out[0]));
@@ -148,6 +150,7 @@ fn batch(model: &Model, r: &Value) {
             cache: c,
             positions: None,
             logits: Logits::All,
+            adapter: None,
         })
         .collect();
     let out = model.forward(&mut inputs).unwrap();
@@ -165,6 +168,7 @@ fn batch(model: &Model, r: &Value) {
             cache: c,
             positions: None,
             logits: Logits::Last,
+            adapter: None,
         })
         .collect();
     let batched = model.forward(&mut inputs).unwrap();

@@ -80,6 +80,7 @@ fn run(model: &Model) -> Vec<Tensor> {
                 cache: &mut cache,
                 positions: None,
                 logits: Logits::All,
+                adapter: None,
             }];
             model.forward(&mut batch).unwrap().remove(0)
         })
@@ -138,6 +139,7 @@ fn tensor_parallel_shards_split_along_whole_groups() {
                     cache: &mut one,
                     positions: None,
                     logits: Logits::All,
+                    adapter: None,
                 }])
                 .unwrap();
             let mut batches: Vec<Vec<SeqInput<'_>>> = caches
@@ -148,6 +150,7 @@ fn tensor_parallel_shards_split_along_whole_groups() {
                         cache,
                         positions: None,
                         logits: Logits::All,
+                        adapter: None,
                     }]
                 })
                 .collect();

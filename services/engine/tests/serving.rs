@@ -308,3 +308,126 @@ fn a_client_that_goes_away_frees_its_blocks_and_a_full_queue_refuses_at_once() {
     };
     assert!(serving.submit(p, bad).is_err());
 }
+
+/// SmolLM2 (dequantised, as served) with two random LoRA adapters, `x`
+/// (q, v, down; rank 4) and `y` (every projection; rank 8, rsLoRA), made
+/// by `scripts/lora_fixtures.py` for its shape.
+fn smollm2_with_adapters() -> Arc<Engine> {
+    static ENGINE: OnceLock<(Arc<Engine>, tempfile::TempDir)> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let script =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/lora_fixtures.py");
+            let python = std::env::var("ZHISHU_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+            let status = std::process::Command::new(python)
+                .arg(&script)
+                .args([
+                    "--shape",
+                    "576,30,9,3,64,1536",
+                    "HuggingFaceTB/SmolLM2-135M-Instruct",
+                ])
+                .arg(dir.path())
+                .status()
+                .expect("python3 runs");
+            assert!(status.success(), "{} failed", script.display());
+            let mut engine = Engine::load_with(
+                &assets().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+                &Device::Cpu,
+                2 << 30,
+            )
+            .expect("run scripts/fetch-assets.sh for SmolLM2");
+            assert_eq!(engine.add_adapter("x", &dir.path().join("x")).unwrap(), 0);
+            assert_eq!(engine.add_adapter("y", &dir.path().join("y")).unwrap(), 1);
+            (Arc::new(engine), dir)
+        })
+        .0
+        .clone()
+}
+
+#[test]
+fn requests_with_different_adapters_share_steps_and_each_gets_its_own_answer() {
+    let engine = smollm2_with_adapters();
+    assert_eq!(engine.adapter_names(), ["x", "y"]);
+    let q = questions();
+    let asks: Vec<(Vec<u32>, Option<usize>)> = vec![
+        (prompt(&engine, q[0]), Some(0)),
+        (prompt(&engine, q[0]), None),
+        (prompt(&engine, q[1]), Some(1)),
+        (prompt(&engine, q[2]), Some(0)),
+        (prompt(&engine, q[1]), None),
+    ];
+    let params = SamplingParams::greedy(12);
+    // Each alone, in a serving engine of its own.
+    let want: Vec<Generation> = asks
+        .iter()
+        .map(|(p, a)| {
+            let serving = Serving::start(
+                engine.clone(),
+                ServingConfig {
+                    prefix_caching: false,
+                    ..ServingConfig::default()
+                },
+            )
+            .unwrap();
+            collect(serving.submit_with(p.clone(), params.clone(), *a).unwrap()).2
+        })
+        .collect();
+    // The adapter changes the answer to the same prompt.
+    assert_ne!(want[0].token_ids, want[1].token_ids);
+    let serving = Serving::start(
+        engine.clone(),
+        ServingConfig {
+            prefix_caching: false,
+            max_batch_tokens: 64,
+            ..ServingConfig::default()
+        },
+    )
+    .unwrap();
+    let rxs: Vec<_> = asks
+        .iter()
+        .map(|(p, a)| serving.submit_with(p.clone(), params.clone(), *a).unwrap())
+        .collect();
+    for (rx, want) in rxs.into_iter().zip(&want) {
+        let (_, _, got) = collect(rx);
+        assert_eq!(got.token_ids, want.token_ids, "{:?}", want.text);
+    }
+    let m = serving.metrics();
+    let per_step = m.step_sequences.get_sample_sum() / m.step_sequences.get_sample_count() as f64;
+    assert!(per_step > 2.5, "{per_step} sequences per step");
+    // An adapter the model does not hold is refused at submit.
+    let err = serving
+        .submit_with(asks[0].0.clone(), params, Some(2))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("no adapter 2"), "{err}");
+}
+
+#[test]
+fn the_prefix_cache_never_shares_blocks_across_adapters() {
+    let engine = smollm2_with_adapters();
+    let p = prompt(&engine, questions()[0]);
+    let params = SamplingParams::greedy(4);
+    let serving = Serving::start(engine.clone(), ServingConfig::default()).unwrap();
+    let m = serving.metrics();
+    let run = |adapter: Option<usize>| {
+        let before = m.prefix_hit_tokens.get() as usize;
+        let (_, _, g) = collect(
+            serving
+                .submit_with(p.clone(), params.clone(), adapter)
+                .unwrap(),
+        );
+        (m.prefix_hit_tokens.get() as usize - before, g.token_ids)
+    };
+    let full = (p.len() - 1) / 16 * 16;
+    let (hit, x_first) = run(Some(0));
+    assert_eq!(hit, 0, "nothing cached yet");
+    // The same tokens under another adapter, or none, find nothing.
+    assert_eq!(run(Some(1)).0, 0, "adapter y found x's blocks");
+    assert_eq!(run(None).0, 0, "the base model found an adapter's blocks");
+    // The same adapter again finds all of its own.
+    let (hit, x_again) = run(Some(0));
+    assert_eq!(hit, full);
+    assert_eq!(x_again, x_first, "a hit gives the same answer as a miss");
+    assert_eq!(run(None).0, full, "the base model finds its own blocks");
+}

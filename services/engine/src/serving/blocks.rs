@@ -43,11 +43,35 @@ pub fn block_hash(parent: Option<&BlockHash>, tokens: &[u32]) -> BlockHash {
 
 /// The hashes of the full blocks of `tokens`, chained.
 pub fn chain_hashes(tokens: &[u32], block_size: usize) -> Vec<BlockHash> {
+    chain_hashes_from(None, tokens, block_size)
+}
+
+/// [`chain_hashes`] with the first block chained from `root` (a LoRA
+/// adapter's, see [`adapter_root`]) rather than from nothing.
+pub fn chain_hashes_from(
+    root: Option<&BlockHash>,
+    tokens: &[u32],
+    block_size: usize,
+) -> Vec<BlockHash> {
     let mut out: Vec<BlockHash> = Vec::with_capacity(tokens.len() / block_size);
     for chunk in tokens.chunks_exact(block_size) {
-        let h = block_hash(out.last(), chunk);
+        let h = block_hash(out.last().or(root), chunk);
         out.push(h);
     }
+    out
+}
+
+/// The root a LoRA adapter's chains start from: the keys and values of
+/// the same tokens differ under each adapter (its q/k/v products), so a
+/// block cached for one must never be found for another or for the model
+/// itself.
+pub fn adapter_root(adapter: usize) -> BlockHash {
+    let mut h = Sha256::new();
+    h.update(b"zhishu lora adapter\0");
+    h.update((adapter as u64).to_le_bytes());
+    let d = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d[..16]);
     out
 }
 
@@ -149,8 +173,19 @@ impl BlockManager {
     /// of them, and returns them in order (empty on a miss). The caller
     /// owns one reference to each.
     pub fn lookup_prefix(&mut self, tokens: &[u32], limit: usize) -> Vec<BlockId> {
+        self.lookup_prefix_from(None, tokens, limit)
+    }
+
+    /// [`BlockManager::lookup_prefix`] for chains that start at `root`
+    /// (see [`chain_hashes_from`]).
+    pub fn lookup_prefix_from(
+        &mut self,
+        root: Option<&BlockHash>,
+        tokens: &[u32],
+        limit: usize,
+    ) -> Vec<BlockId> {
         let usable = &tokens[..limit.min(tokens.len())];
-        let hashes = chain_hashes(usable, self.block_size);
+        let hashes = chain_hashes_from(root, usable, self.block_size);
         let mut out = Vec::new();
         for h in &hashes {
             let Some(&id) = self.cached.get(h) else { break };
@@ -208,6 +243,34 @@ impl BlockManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Chains under different adapters (or none) never share a block
+        /// hash, whatever the tokens; the model's own chain is the one it
+        /// always was.
+        #[test]
+        fn chains_under_different_adapters_never_meet(
+            tokens in proptest::collection::vec(0u32..50, 4..40),
+            a in 0usize..8, b in 0usize..8,
+        ) {
+            let bs = 4;
+            proptest::prop_assert_eq!(chain_hashes_from(None, &tokens, bs), chain_hashes(&tokens, bs));
+            let ra = adapter_root(a);
+            let rb = adapter_root(b);
+            let ha = chain_hashes_from(Some(&ra), &tokens, bs);
+            let hb = chain_hashes_from(Some(&rb), &tokens, bs);
+            let base = chain_hashes(&tokens, bs);
+            for h in &ha {
+                proptest::prop_assert!(!base.contains(h));
+                if a != b {
+                    proptest::prop_assert!(!hb.contains(h));
+                }
+            }
+            if a == b {
+                proptest::prop_assert_eq!(ha, hb);
+            }
+        }
+    }
 
     fn full_table(m: &mut BlockManager, tokens: &[u32]) -> Vec<BlockId> {
         let hashes = chain_hashes(tokens, m.block_size());

@@ -93,6 +93,7 @@ pub enum Event {
 struct Incoming {
     prompt: Vec<u32>,
     params: SamplingParams,
+    adapter: Option<usize>,
     events: UnboundedSender<Event>,
     submitted: Instant,
 }
@@ -121,6 +122,8 @@ pub struct Serving {
     max_waiting: usize,
     capacity_tokens: usize,
     context: usize,
+    /// LoRA adapters the model holds.
+    adapters: usize,
     metrics: ServingMetrics,
 }
 
@@ -157,6 +160,7 @@ impl Serving {
         let (tx, rx) = channel();
         let in_flight = Arc::new(AtomicUsize::new(0));
         let context = config.max_context.min(c.max_context());
+        let adapters = engine.model().adapters().len();
         let runner = Runner {
             engine,
             pool: Mutex::new(pool),
@@ -185,6 +189,7 @@ impl Serving {
             max_waiting: config.max_waiting,
             capacity_tokens: blocks * block_size,
             context,
+            adapters,
             metrics,
         })
     }
@@ -214,7 +219,32 @@ impl Serving {
         prompt: Vec<u32>,
         params: SamplingParams,
     ) -> Result<UnboundedReceiver<Event>, EngineError> {
+        self.submit_with(prompt, params, None)
+    }
+
+    /// [`Serving::submit`] with a LoRA adapter of the model (an index from
+    /// [`crate::Model::add_adapter`]; `None`: the model itself). Requests
+    /// with different adapters share steps; their KV blocks are never
+    /// shared through the prefix cache.
+    ///
+    /// # Errors
+    /// As [`Serving::submit`]; [`EngineError::Request`] for an adapter the
+    /// model does not hold.
+    pub fn submit_with(
+        &self,
+        prompt: Vec<u32>,
+        params: SamplingParams,
+        adapter: Option<usize>,
+    ) -> Result<UnboundedReceiver<Event>, EngineError> {
         params.validate()?;
+        if let Some(a) = adapter
+            && a >= self.adapters
+        {
+            return Err(EngineError::Request(format!(
+                "no adapter {a}: the model holds {}",
+                self.adapters
+            )));
+        }
         if prompt.is_empty() {
             return Err(EngineError::Request("the prompt is empty".into()));
         }
@@ -246,6 +276,7 @@ impl Serving {
             .send(Incoming {
                 prompt,
                 params,
+                adapter,
                 events,
                 submitted: Instant::now(),
             })
@@ -315,7 +346,8 @@ impl Runner {
             unsent: Vec::new(),
         };
         self.arrivals += 1;
-        self.scheduler.add(Seq::new(self.arrivals, r.prompt, job));
+        self.scheduler
+            .add(Seq::new(self.arrivals, r.prompt, job).with_adapter(r.adapter));
     }
 
     /// Requests whose client went away: removed, blocks freed.
@@ -361,6 +393,7 @@ impl Runner {
                         } else {
                             Logits::None
                         },
+                        adapter: seq.adapter,
                     }
                 })
                 .collect();

@@ -18,7 +18,9 @@
 //!
 //! Bookkeeping only: the model runner executes the plan.
 
-use super::blocks::{BlockHash, BlockId, BlockManager, block_hash, chain_hashes};
+use super::blocks::{
+    BlockHash, BlockId, BlockManager, adapter_root, block_hash, chain_hashes_from,
+};
 use std::collections::VecDeque;
 
 /// A sequence and the caller's data `T` about it.
@@ -34,6 +36,12 @@ pub struct Seq<T> {
     pub blocks: Vec<BlockId>,
     /// Chain hashes of the full blocks registered in the prefix cache.
     hashes: Vec<BlockHash>,
+    /// The LoRA adapter it runs with (`None`: the model itself).
+    pub adapter: Option<usize>,
+    /// What its first block's hash chains from: none for the model itself,
+    /// the adapter's own root otherwise, so blocks computed with one
+    /// adapter are never found for another.
+    root: Option<BlockHash>,
     /// The caller's data.
     pub data: T,
 }
@@ -47,8 +55,17 @@ impl<T> Seq<T> {
             computed: 0,
             blocks: Vec::new(),
             hashes: Vec::new(),
+            adapter: None,
+            root: None,
             data,
         }
+    }
+
+    /// The same sequence run with LoRA adapter `adapter`.
+    pub fn with_adapter(mut self, adapter: Option<usize>) -> Self {
+        self.adapter = adapter;
+        self.root = adapter.map(adapter_root);
+        self
     }
 
     /// Whether the next step's tokens end the known tokens, so the step
@@ -243,10 +260,18 @@ impl<T> Scheduler<T> {
             let mut hit = 0;
             if self.limits.prefix_caching && seq.blocks.is_empty() {
                 // The last token is always computed: its logits are needed.
-                let found = self.blocks.lookup_prefix(&seq.tokens, seq.tokens.len() - 1);
+                let found = self.blocks.lookup_prefix_from(
+                    seq.root.as_ref(),
+                    &seq.tokens,
+                    seq.tokens.len() - 1,
+                );
                 hit = found.len();
                 seq.computed = hit * self.blocks.block_size();
-                seq.hashes = chain_hashes(&seq.tokens[..seq.computed], self.blocks.block_size());
+                seq.hashes = chain_hashes_from(
+                    seq.root.as_ref(),
+                    &seq.tokens[..seq.computed],
+                    self.blocks.block_size(),
+                );
                 seq.blocks = found;
             }
             let n = (seq.tokens.len() - seq.computed).min(budget);
@@ -282,7 +307,8 @@ impl<T> Scheduler<T> {
         }
         let full = seq.computed / bs;
         for b in seq.hashes.len()..full {
-            let h = block_hash(seq.hashes.last(), &seq.tokens[b * bs..(b + 1) * bs]);
+            let parent = seq.hashes.last().or(seq.root.as_ref());
+            let h = block_hash(parent, &seq.tokens[b * bs..(b + 1) * bs]);
             self.blocks.register(seq.blocks[b], h);
             seq.hashes.push(h);
         }
