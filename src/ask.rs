@@ -28,7 +28,7 @@ pub async fn run(config: &Config, args: AskArgs) -> Result<()> {
     let exchanges = ctx.exchanges(config, Some(Arc::new(rag)))?;
     let asker = ctx.asker(&args.groups);
     let ask = ChatAsk {
-        model: None,
+        model: args.model.clone(),
         messages: vec![ChatMessage::new("user", args.question.clone())],
         conversation_id: None,
         retrieval: true,

@@ -252,6 +252,10 @@ pub struct AskArgs {
     /// Print the answer, citations and sources as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Answer with this LoRA adapter (a name under `[engine.adapters]`);
+    /// default the model itself.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
 }
 
 /// `zhishu audit …`

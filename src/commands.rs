@@ -131,10 +131,20 @@ fn serve(config: Config, service: ServiceArg) -> ExitCode {
 }
 
 fn models_list(config: &Config) -> ExitCode {
-    let rows = [
-        ("embedder", config.model_path(&config.embedder.model)),
-        ("engine", config.model_path(&config.engine.model)),
+    let mut rows = vec![
+        (
+            "embedder".to_owned(),
+            config.model_path(&config.embedder.model),
+        ),
+        ("engine".to_owned(), config.model_path(&config.engine.model)),
     ];
+    rows.extend(
+        config
+            .engine
+            .adapters
+            .iter()
+            .map(|(name, dir)| (format!("adapter {name}"), config.model_path(dir))),
+    );
     let mut missing = false;
     for (role, path) in rows {
         let present = path.exists();

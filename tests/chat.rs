@@ -923,3 +923,94 @@ fn concurrent_questions_are_batched_and_a_full_queue_answers_503() {
     assert!(body.to_string().contains("busy"), "{body}");
     drop(long);
 }
+
+/// LoRA adapters configured under `[engine.adapters]` (here through the
+/// environment): listed by `/v1/models` beside the model, picked by a
+/// request's `model`, answered in the response's `model`, recorded in the
+/// audit event, and an unknown name answers 404 listing what is served.
+#[test]
+fn lora_adapters_are_listed_picked_by_model_and_audited() {
+    let adapters = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(python())
+        .arg(repo_root().join("scripts/lora_fixtures.py"))
+        .args([
+            "--shape",
+            "576,30,9,3,64,1536",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+        ])
+        .arg(adapters.path())
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    let (x, y) = (adapters.path().join("x"), adapters.path().join("y"));
+    let server = Server::start_env(&[
+        ("ZHISHU_ENGINE__ADAPTERS__LEGAL", x.to_str().unwrap()),
+        ("ZHISHU_ENGINE__ADAPTERS__SUPPORT-ZH", y.to_str().unwrap()),
+    ]);
+    let bob = server.user_with_key("bob", &["employee"], &["eng"]);
+    let officer = server.user_with_key("olga", &["compliance_officer"], &[]);
+
+    let (status, models) = call(&server, "GET", "/v1/models", &bob, None);
+    assert_eq!(status, 200, "{models}");
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["zhishu", "legal", "support-zh"]);
+    assert_eq!(models["data"][1]["parent"], "zhishu");
+
+    let ask = |model: &str| {
+        call(
+            &server,
+            "POST",
+            "/v1/chat/completions",
+            &bob,
+            Some(json!({
+                "model": model,
+                "messages": [{"role": "user", "content": "Say hello to the new colleague."}],
+                "max_tokens": 12,
+                "temperature": 0,
+                "zhishu": {"retrieval": false},
+            })),
+        )
+    };
+    let (status, base) = ask("zhishu");
+    assert_eq!(status, 200, "{base}");
+    let (status, legal) = ask("legal");
+    assert_eq!(status, 200, "{legal}");
+    assert_eq!(legal["model"], "legal");
+    let text = |a: &Value| {
+        a["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(text(&legal), text(&base), "the adapter changes the answer");
+
+    let (status, e) = ask("legal-v2");
+    assert_eq!(status, 404, "{e}");
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("legal-v2") && message.contains("support-zh"),
+        "{message}"
+    );
+
+    for (answer, adapter) in [(&legal, Some("legal")), (&base, None)] {
+        let id = answer["zhishu"]["audit_event_id"].as_str().unwrap();
+        let (status, e) = call(
+            &server,
+            "GET",
+            &format!("/v1/audit/events/{id}"),
+            &officer,
+            None,
+        );
+        assert_eq!(status, 200, "{e}");
+        assert_eq!(e["event"]["model"]["name"], "zhishu", "{e}");
+        assert_eq!(e["event"]["model"]["adapter"].as_str(), adapter, "{e}");
+    }
+    let (status, v) = call(&server, "GET", "/v1/audit/verify", &officer, None);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["ok"], true, "{v}");
+}

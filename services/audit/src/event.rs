@@ -111,6 +111,11 @@ pub struct PromptInfo {
 pub struct ModelInfo {
     /// Served model name.
     pub name: String,
+    /// The LoRA adapter the answer was generated with (the name the
+    /// request picked), when not the base model. Absent from events
+    /// without one, so their hashes are those of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
     /// Sampling parameters as sent.
     pub parameters: serde_json::Value,
 }

@@ -145,6 +145,9 @@ fn event() -> impl Strategy<Value = AuditEvent> {
                 e.retrieved = retrieved;
                 e.model = Some(ModelInfo {
                     name: "qwen3".into(),
+                    // Half the events name an adapter: the field is hashed
+                    // when present and absent when not.
+                    adapter: (a % 2 == 1).then(|| format!("法务-{b}")),
                     parameters: serde_json::json!({
                         "temperature": t, "top_p": p, "seed": a, "extra": extra,
                     }),

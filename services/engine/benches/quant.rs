@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo bench -p zhishu-engine --bench quant -- [--dir DIR] \
-//!     [--prompt-tokens 64] [--new-tokens 32]
+//!     [--prompt-tokens 64] [--new-tokens 32] [--only int4|q8_0|f32]
 //! ```
 //!
 //! The model is built once into `DIR` (default `~/.cache/zhishu/bench-quant`,
@@ -393,6 +393,17 @@ fn main() {
     if !q8.is_file() {
         eprintln!("building {}", q8.display());
         build_q8_0(&q8).expect("write the Q8_0 model");
+    }
+    // `--only int4` (or f32, q8_0): one model, e.g. under a profiler.
+    if let Some(only) = arg(&args, "--only") {
+        let path = match only.as_str() {
+            "f32" => f32_dir,
+            "q8_0" => q8,
+            _ => int4_dir,
+        };
+        let r = measure("only", &path, prompt, new);
+        println!("{only}: decode {:.2} tok/s, prefill {:.1} tok/s", r.decode, r.prefill);
+        return;
     }
     let bandwidth = copy_bandwidth_gb_s();
     let rows = [

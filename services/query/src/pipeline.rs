@@ -152,7 +152,12 @@ impl Rag {
         }
         let path = config.model_path(&config.engine.model);
         let e = &config.engine;
-        let engine = Engine::load_with(&path, &Device::Cpu, e.dense_weights_max_bytes)?;
+        let mut engine = Engine::load_with(&path, &Device::Cpu, e.dense_weights_max_bytes)?;
+        for (name, dir) in &e.adapters {
+            let dir = config.model_path(dir);
+            engine.add_adapter(name, &dir)?;
+            tracing::info!(adapter = %name, folder = %dir.display(), "LoRA adapter loaded");
+        }
         let serving = ServingConfig {
             kv_cache_bytes: e.kv_budget(available_memory()) as usize,
             block_size: e.block_size as usize,
@@ -204,6 +209,23 @@ impl Rag {
     /// The name clients call the model by.
     pub fn served_name(&self) -> &str {
         &self.name
+    }
+
+    /// The LoRA adapters served over the model, by the names requests use
+    /// (in the engine's index order).
+    pub fn adapters(&self) -> &[String] {
+        self.engine.adapter_names()
+    }
+
+    /// What a request's `model` picks: `Some(None)` for the model itself
+    /// (no name, or its served name), `Some(Some(i))` for adapter `i`,
+    /// `None` for a name that is neither.
+    pub fn resolve(&self, model: Option<&str>) -> Option<Option<usize>> {
+        match model {
+            None => Some(None),
+            Some(m) if m == self.name => Some(None),
+            Some(m) => self.adapters().iter().position(|a| a == m).map(Some),
+        }
     }
 
     /// The usable context in tokens.
@@ -420,7 +442,8 @@ impl Rag {
         .map_err(|e| QueryError::Generation(format!("prompt assembly failed: {e}")))?
     }
 
-    /// Starts generating the answer to a prepared prompt.
+    /// Starts generating the answer to a prepared prompt, with the LoRA
+    /// adapter `adapter` (see [`Rag::resolve`]) or the model itself.
     ///
     /// # Errors
     /// [`QueryError::Busy`] when the engine's queue is full; invalid
@@ -429,9 +452,12 @@ impl Rag {
         &self,
         prepared: &Prepared,
         params: SamplingParams,
+        adapter: Option<usize>,
     ) -> Result<AnswerStream, QueryError> {
         params.validate()?;
-        let rx = self.serving.submit(prepared.prompt_ids.clone(), params)?;
+        let rx = self
+            .serving
+            .submit_with(prepared.prompt_ids.clone(), params, adapter)?;
         Ok(AnswerStream {
             rx,
             think: ThinkSplitter::new(prepared.thinking_open),

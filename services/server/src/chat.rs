@@ -443,25 +443,35 @@ fn sse(
     })
 }
 
-/// The model this server answers with (OpenAI-compatible).
+/// The models this server answers with (OpenAI-compatible): the model,
+/// then each LoRA adapter served over it (with `parent`, as vLLM lists
+/// them); a chat request's `model` picks one.
 #[utoipa::path(get, path = "/v1/models", tag = "models",
-    responses((status = 200, description = "A list with the served model", body = Object)))]
+    responses((status = 200, description = "The served model and its adapters", body = Object)))]
 #[get("/v1/models")]
 pub(crate) async fn models(
     state: web::Data<AppState>,
     _caller: Caller<Authenticated>,
 ) -> Result<web::Json<Value>, ApiError> {
     let rag = rag(&state)?;
-    Ok(web::Json(json!({
-        "object": "list",
-        "data": [{
-            "id": rag.served_name(),
+    let mut data = vec![json!({
+        "id": rag.served_name(),
+        "object": "model",
+        "created": state.started_at,
+        "owned_by": "zhishu",
+        "context_length": rag.context_tokens(),
+    })];
+    data.extend(rag.adapters().iter().map(|name| {
+        json!({
+            "id": name,
             "object": "model",
             "created": state.started_at,
             "owned_by": "zhishu",
+            "parent": rag.served_name(),
             "context_length": rag.context_tokens(),
-        }],
-    })))
+        })
+    }));
+    Ok(web::Json(json!({ "object": "list", "data": data })))
 }
 
 #[derive(Debug, Deserialize)]

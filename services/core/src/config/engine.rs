@@ -9,6 +9,7 @@
 //! the memory a half-empty last block wastes.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// How several devices share the model.
@@ -74,6 +75,13 @@ pub struct EngineConfig {
     /// (least memory). Default 2 GiB.
     #[serde(default = "default_dense_weights_max_bytes")]
     pub dense_weights_max_bytes: u64,
+    /// LoRA adapters served over the model, unmerged: the name clients
+    /// pick in a request's `model` → a PEFT adapter folder
+    /// (`adapter_config.json` + `adapter_model.safetensors`), relative to
+    /// `models.dir` or absolute. Each is checked against the model at
+    /// start. Default none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub adapters: BTreeMap<String, PathBuf>,
 }
 
 impl EngineConfig {
@@ -98,6 +106,29 @@ impl EngineConfig {
         }
         if self.max_running == 0 {
             return Err(("engine.max_running", "must be at least 1".into()));
+        }
+        for name in self.adapters.keys() {
+            let ok = !name.is_empty()
+                && name.len() <= 128
+                && name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "-_.:/".contains(c));
+            if !ok {
+                return Err((
+                    "engine.adapters",
+                    format!(
+                        "`{name}` is not an adapter name: use 1-128 letters, digits and - _ . : /"
+                    ),
+                ));
+            }
+            if *name == self.served_name {
+                return Err((
+                    "engine.adapters",
+                    format!(
+                        "`{name}` is the model's own served_name; give the adapter another name"
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -144,14 +144,15 @@ impl Exchanges {
         started: Instant,
     ) -> Result<Exchange, ExchangeError> {
         let rag = self.rag.clone().ok_or(ExchangeError::NoModel)?;
-        if let Some(model) = &ask.model
-            && model != rag.served_name()
-        {
+        let Some(adapter) = rag.resolve(ask.model.as_deref()) else {
+            let mut served = vec![rag.served_name().to_owned()];
+            served.extend(rag.adapters().iter().cloned());
             return Err(ExchangeError::ModelNotFound {
-                asked: model.clone(),
-                served: rag.served_name().to_owned(),
+                asked: ask.model.clone().unwrap_or_default(),
+                served: served.join("`, `"),
             });
-        }
+        };
+        let adapter_name = adapter.and_then(|a| rag.adapters().get(a).cloned());
         let mut messages = ask.messages;
         if messages.is_empty() {
             return Err(ExchangeError::invalid(
@@ -224,6 +225,7 @@ impl Exchanges {
         }));
         event.model = Some(ModelInfo {
             name: rag.served_name().to_owned(),
+            adapter: adapter_name.clone(),
             parameters: serde_json::to_value(&params).unwrap_or_default(),
         });
         // The question guard: the question and the history, before
@@ -328,7 +330,7 @@ impl Exchanges {
         }
         // Generation starts now, overlapping the audit write below; no
         // token can reach anyone before this function returns.
-        let answer = rag.generate(&prepared, params)?;
+        let answer = rag.generate(&prepared, params, adapter)?;
 
         let id = uuid::Uuid::new_v4().to_string();
         self.repo
@@ -364,7 +366,7 @@ impl Exchanges {
             prepared,
             answer,
             started,
-            model: rag.served_name().to_owned(),
+            model: adapter_name.unwrap_or_else(|| rag.served_name().to_owned()),
             think: self
                 .guard
                 .stream(gctx.clone())

@@ -28,7 +28,7 @@ pub enum ExchangeError {
     ModelNotFound {
         /// The model asked for.
         asked: String,
-        /// The model served.
+        /// The names served: the model's, then its adapters'.
         served: String,
     },
     /// This process serves no language model (it is still loading, failed
