@@ -402,7 +402,10 @@ fn main() {
             _ => int4_dir,
         };
         let r = measure("only", &path, prompt, new);
-        println!("{only}: decode {:.2} tok/s, prefill {:.1} tok/s", r.decode, r.prefill);
+        println!(
+            "{only}: decode {:.2} tok/s, prefill {:.1} tok/s",
+            r.decode, r.prefill
+        );
         return;
     }
     let bandwidth = copy_bandwidth_gb_s();

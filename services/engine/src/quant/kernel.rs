@@ -22,7 +22,7 @@ const ROWS_PER_TASK: usize = 64;
 
 /// Bytes ahead of the current block whose cache line the kernel
 /// prefetches.
-const PREFETCH: usize = 512;
+const PREFETCH: usize = 2048;
 
 /// Activation rows one kernel call takes: their partial sums live in
 /// registers (AVX-512 has 32, AVX2 16).
@@ -73,31 +73,29 @@ pub fn matvec(x: &[f32], m: usize, w: &QWeight) -> Vec<f32> {
         .enumerate()
         .for_each(|(task, out)| {
             let r0 = task * ROWS_PER_TASK;
-            for (i, o) in out.chunks_exact_mut(m).enumerate() {
-                let r = r0 + i;
-                let row = Row {
-                    codes: &w.data()[r * rb..(r + 1) * rb],
-                    scales: &w.scales()[r * groups..(r + 1) * groups],
-                    offsets: &w.offsets()[r * groups..(r + 1) * groups],
-                    group,
-                };
-                let mut g = 0;
-                while g < m {
-                    let len = (m - g).min(kernel_rows);
-                    let (xg, sg) = (&xs[g..g + len], &ss[g..g + len]);
-                    let dst = &mut o[g..g + len];
-                    match len {
-                        1 => run::<1>(w.codes(), xg, sg, &row, dst),
-                        2 => run::<2>(w.codes(), xg, sg, &row, dst),
-                        3 => run::<3>(w.codes(), xg, sg, &row, dst),
-                        4 => run::<4>(w.codes(), xg, sg, &row, dst),
-                        5 => run::<5>(w.codes(), xg, sg, &row, dst),
-                        6 => run::<6>(w.codes(), xg, sg, &row, dst),
-                        7 => run::<7>(w.codes(), xg, sg, &row, dst),
-                        _ => run::<8>(w.codes(), xg, sg, &row, dst),
-                    }
-                    g += len;
+            let rows = out.len() / m;
+            let tile = Tile {
+                codes: &w.data()[r0 * rb..(r0 + rows) * rb],
+                scales: &w.scales()[r0 * groups..(r0 + rows) * groups],
+                offsets: &w.offsets()[r0 * groups..(r0 + rows) * groups],
+                rows,
+                group,
+            };
+            let mut g = 0;
+            while g < m {
+                let len = (m - g).min(kernel_rows);
+                let (xg, sg) = (&xs[g..g + len], &ss[g..g + len]);
+                match len {
+                    1 => run::<1>(w.codes(), xg, sg, &tile, out, m, g),
+                    2 => run::<2>(w.codes(), xg, sg, &tile, out, m, g),
+                    3 => run::<3>(w.codes(), xg, sg, &tile, out, m, g),
+                    4 => run::<4>(w.codes(), xg, sg, &tile, out, m, g),
+                    5 => run::<5>(w.codes(), xg, sg, &tile, out, m, g),
+                    6 => run::<6>(w.codes(), xg, sg, &tile, out, m, g),
+                    7 => run::<7>(w.codes(), xg, sg, &tile, out, m, g),
+                    _ => run::<8>(w.codes(), xg, sg, &tile, out, m, g),
                 }
+                g += len;
             }
         });
     if m == 1 {
@@ -120,14 +118,43 @@ struct Row<'a> {
     group: usize,
 }
 
-type Kernel<const M: usize> = unsafe fn(&[&[f32]; M], &[&[f32]; M], &Row<'_>) -> [f32; M];
+/// One task's consecutive weight rows.
+struct Tile<'a> {
+    codes: &'a [u8],
+    scales: &'a [f32],
+    offsets: &'a [f32],
+    rows: usize,
+    group: usize,
+}
+
+impl Tile<'_> {
+    fn row(&self, r: usize) -> Row<'_> {
+        let rb = self.codes.len() / self.rows;
+        let groups = self.scales.len() / self.rows;
+        Row {
+            codes: &self.codes[r * rb..(r + 1) * rb],
+            scales: &self.scales[r * groups..(r + 1) * groups],
+            offsets: &self.offsets[r * groups..(r + 1) * groups],
+            group: self.group,
+        }
+    }
+}
+
+/// Dots `M` activation rows with every row of a tile, into columns
+/// `g..g + M` of `out` (`[rows, m]`). One call per task keeps the loop
+/// over rows inside the kernel's target features, so rows follow one
+/// another without a call or a feature check between them.
+type Kernel<const M: usize> =
+    unsafe fn(&[&[f32]; M], &[&[f32]; M], &Tile<'_>, &mut [f32], usize, usize);
 
 fn run<const M: usize>(
     codes: Codes,
     xs: &[&[f32]],
     sums: &[&[f32]],
-    row: &Row<'_>,
+    tile: &Tile<'_>,
     out: &mut [f32],
+    m: usize,
+    g: usize,
 ) {
     let xs: [&[f32]; M] = std::array::from_fn(|i| xs[i]);
     let sums: [&[f32]; M] = std::array::from_fn(|i| sums[i]);
@@ -135,7 +162,7 @@ fn run<const M: usize>(
     // SAFETY: `select` returned a kernel whose CPU features were detected
     // on this machine; every slice has the lengths the layout implies
     // (checked when the weight was packed and when `x` was split).
-    out.copy_from_slice(&unsafe { kernel(&xs, &sums, row) });
+    unsafe { kernel(&xs, &sums, tile, out, m, g) };
 }
 
 /// The widest kernel for these codes that this CPU runs.
@@ -145,23 +172,23 @@ fn select<const M: usize>(codes: Codes) -> Kernel<M> {
         use std::arch::is_x86_feature_detected as has;
         if has!("avx512f") {
             return match codes {
-                Codes::U4 => avx512::row::<M, 0>,
-                Codes::U8 => avx512::row::<M, 1>,
-                Codes::F8 => avx512::row::<M, 2>,
+                Codes::U4 => avx512::tile::<M, 0>,
+                Codes::U8 => avx512::tile::<M, 1>,
+                Codes::F8 => avx512::tile::<M, 2>,
             };
         }
         if has!("avx2") && has!("fma") && has!("f16c") {
             return match codes {
-                Codes::U4 => avx2::row::<M, 0>,
-                Codes::U8 => avx2::row::<M, 1>,
-                Codes::F8 => avx2::row::<M, 2>,
+                Codes::U4 => avx2::tile::<M, 0>,
+                Codes::U8 => avx2::tile::<M, 1>,
+                Codes::F8 => avx2::tile::<M, 2>,
             };
         }
     }
     match codes {
-        Codes::U4 => portable::<M, 0>,
-        Codes::U8 => portable::<M, 1>,
-        Codes::F8 => portable::<M, 2>,
+        Codes::U4 => portable_tile::<M, 0>,
+        Codes::U8 => portable_tile::<M, 1>,
+        Codes::F8 => portable_tile::<M, 2>,
     }
 }
 
@@ -193,6 +220,21 @@ const fn block_bytes<const C: u8>() -> usize {
     if C == 0 { 16 } else { 32 }
 }
 
+/// Any CPU: every row of the tile through [`portable`].
+unsafe fn portable_tile<const M: usize, const C: u8>(
+    xs: &[&[f32]; M],
+    sums: &[&[f32]; M],
+    tile: &Tile<'_>,
+    out: &mut [f32],
+    m: usize,
+    g: usize,
+) {
+    for (r, o) in out.chunks_exact_mut(m).enumerate().take(tile.rows) {
+        // SAFETY: the portable kernel needs no CPU feature.
+        o[g..g + M].copy_from_slice(&unsafe { portable::<M, C>(xs, sums, &tile.row(r)) });
+    }
+}
+
 /// Any CPU: decode a block, then dot.
 unsafe fn portable<const M: usize, const C: u8>(
     xs: &[&[f32]; M],
@@ -220,7 +262,7 @@ unsafe fn portable<const M: usize, const C: u8>(
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{BLOCK, PREFETCH, Row, block_bytes};
+    use super::{BLOCK, PREFETCH, Row, Tile, block_bytes};
     use std::arch::x86_64::*;
 
     /// Two vectors of 16 floats: the block's 32 codes.
@@ -263,6 +305,84 @@ mod avx512 {
         }
     }
 
+    /// Every row of the tile through [`row`], under the same features;
+    /// a single activation row (one sequence decoding) goes through
+    /// [`pair`], two weight rows at a time.
+    #[target_feature(enable = "avx512f,avx2")]
+    pub(super) unsafe fn tile<const M: usize, const C: u8>(
+        xs: &[&[f32]; M],
+        sums: &[&[f32]; M],
+        tile: &Tile<'_>,
+        out: &mut [f32],
+        m: usize,
+        g: usize,
+    ) {
+        let mut start = 0;
+        if M == 1 {
+            while start + 1 < tile.rows {
+                // SAFETY: as below.
+                let [a, b] =
+                    unsafe { pair::<C>(xs[0], sums[0], &tile.row(start), &tile.row(start + 1)) };
+                out[start * m + g] = a;
+                out[(start + 1) * m + g] = b;
+                start += 2;
+            }
+        }
+        for (r, o) in out
+            .chunks_exact_mut(m)
+            .enumerate()
+            .take(tile.rows)
+            .skip(start)
+        {
+            // SAFETY: the caller checked the features; the row's slices
+            // have the layout's lengths.
+            o[g..g + M].copy_from_slice(&unsafe { row::<M, C>(xs, sums, &tile.row(r)) });
+        }
+    }
+
+    /// Two weight rows against one activation row: two independent
+    /// streams of codes and four accumulator chains in flight, and each
+    /// activation block loaded once for both.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2")]
+    unsafe fn pair<const C: u8>(x: &[f32], sums: &[f32], a: &Row<'_>, b: &Row<'_>) -> [f32; 2] {
+        let per_group = a.group / BLOCK;
+        let bytes = block_bytes::<C>();
+        let (pa, pb) = (a.codes.as_ptr(), b.codes.as_ptr());
+        let mut total = [_mm512_setzero_ps(); 2];
+        let mut offset = [0f32; 2];
+        for g in 0..a.scales.len() {
+            let mut acc = [_mm512_setzero_ps(); 4];
+            for blk in 0..per_group {
+                let at = g * per_group + blk;
+                // SAFETY: block `at` lies within both rows' codes, and
+                // columns `at·32..at·32 + 32` within `x`.
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(pa.wrapping_add(at * bytes + PREFETCH) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(pb.wrapping_add(at * bytes + PREFETCH) as *const i8);
+                    let px = x.as_ptr().add(at * BLOCK);
+                    let (x0, x1) = (_mm512_loadu_ps(px), _mm512_loadu_ps(px.add(16)));
+                    let (a0, a1) = decode::<C>(pa.add(at * bytes));
+                    let (b0, b1) = decode::<C>(pb.add(at * bytes));
+                    acc[0] = _mm512_fmadd_ps(x0, a0, acc[0]);
+                    acc[1] = _mm512_fmadd_ps(x1, a1, acc[1]);
+                    acc[2] = _mm512_fmadd_ps(x0, b0, acc[2]);
+                    acc[3] = _mm512_fmadd_ps(x1, b1, acc[3]);
+                }
+            }
+            let (sa, sb) = (_mm512_set1_ps(a.scales[g]), _mm512_set1_ps(b.scales[g]));
+            total[0] = _mm512_fmadd_ps(_mm512_add_ps(acc[0], acc[1]), sa, total[0]);
+            total[1] = _mm512_fmadd_ps(_mm512_add_ps(acc[2], acc[3]), sb, total[1]);
+            offset[0] += a.offsets[g] * sums[g];
+            offset[1] += b.offsets[g] * sums[g];
+        }
+        [
+            _mm512_reduce_add_ps(total[0]) + offset[0],
+            _mm512_reduce_add_ps(total[1]) + offset[1],
+        ]
+    }
+
+    #[inline]
     #[target_feature(enable = "avx512f,avx2")]
     pub(super) unsafe fn row<const M: usize, const C: u8>(
         xs: &[&[f32]; M],
@@ -304,7 +424,7 @@ mod avx512 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{BLOCK, PREFETCH, Row, block_bytes};
+    use super::{BLOCK, PREFETCH, Row, Tile, block_bytes};
     use std::arch::x86_64::*;
 
     /// Eight codes starting at byte `p` widened to floats (8-bit codes).
@@ -351,6 +471,24 @@ mod avx2 {
         }
     }
 
+    /// Every row of the tile through [`row`], under the same features.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn tile<const M: usize, const C: u8>(
+        xs: &[&[f32]; M],
+        sums: &[&[f32]; M],
+        tile: &Tile<'_>,
+        out: &mut [f32],
+        m: usize,
+        g: usize,
+    ) {
+        for (r, o) in out.chunks_exact_mut(m).enumerate().take(tile.rows) {
+            // SAFETY: the caller checked the features; the row's slices
+            // have the layout's lengths.
+            o[g..g + M].copy_from_slice(&unsafe { row::<M, C>(xs, sums, &tile.row(r)) });
+        }
+    }
+
+    #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn row<const M: usize, const C: u8>(
         xs: &[&[f32]; M],
@@ -548,55 +686,54 @@ mod tests {
             let xs: [&[f32]; 2] = [&x[..256], &x[256..]];
             let sums: Vec<f32> = x.chunks_exact(64).map(|g| g.iter().sum()).collect();
             let ss: [&[f32]; 2] = [&sums[..4], &sums[4..]];
-            let rb = codes.row_bytes(256);
-            for r in 0..3 {
-                let row = Row {
-                    codes: &w.data()[r * rb..(r + 1) * rb],
-                    scales: &w.scales()[r * 4..(r + 1) * 4],
-                    offsets: &w.offsets()[r * 4..(r + 1) * 4],
-                    group: 64,
-                };
-                let c = match codes {
-                    Codes::U4 => 0,
-                    Codes::U8 => 1,
-                    Codes::F8 => 2,
-                };
-                // SAFETY: selected for this CPU; the portable one needs nothing.
-                let (a, b) = unsafe {
-                    let p = match c {
-                        0 => portable::<2, 0>(&xs, &ss, &row),
-                        1 => portable::<2, 1>(&xs, &ss, &row),
-                        _ => portable::<2, 2>(&xs, &ss, &row),
-                    };
-                    (select::<2>(codes)(&xs, &ss, &row), p)
-                };
-                for (p, q) in a.iter().zip(&b) {
+            let tile = Tile {
+                codes: w.data(),
+                scales: w.scales(),
+                offsets: w.offsets(),
+                rows: 3,
+                group: 64,
+            };
+            let mut want = vec![0f32; 6];
+            let mut got = vec![0f32; 6];
+            let c = match codes {
+                Codes::U4 => 0,
+                Codes::U8 => 1,
+                Codes::F8 => 2,
+            };
+            // SAFETY: selected for this CPU; the portable one needs nothing.
+            unsafe {
+                match c {
+                    0 => portable_tile::<2, 0>(&xs, &ss, &tile, &mut want, 2, 0),
+                    1 => portable_tile::<2, 1>(&xs, &ss, &tile, &mut want, 2, 0),
+                    _ => portable_tile::<2, 2>(&xs, &ss, &tile, &mut want, 2, 0),
+                }
+                select::<2>(codes)(&xs, &ss, &tile, &mut got, 2, 0);
+            }
+            let close = |a: &[f32], what: &str| {
+                for (p, q) in a.iter().zip(&want) {
                     assert!(
                         (p - q).abs() <= 1e-4 * (1.0 + q.abs()),
-                        "{codes:?}: {p} vs {q}"
+                        "{what} {codes:?}: {p} vs {q}"
                     );
                 }
-                // The AVX2 kernel too, where an AVX-512 CPU would not pick it.
-                #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                    && std::arch::is_x86_feature_detected!("f16c")
-                {
-                    // SAFETY: the features were just detected.
-                    let v = unsafe {
-                        match c {
-                            0 => avx2::row::<2, 0>(&xs, &ss, &row),
-                            1 => avx2::row::<2, 1>(&xs, &ss, &row),
-                            _ => avx2::row::<2, 2>(&xs, &ss, &row),
-                        }
-                    };
-                    for (p, q) in v.iter().zip(&b) {
-                        assert!(
-                            (p - q).abs() <= 1e-4 * (1.0 + q.abs()),
-                            "AVX2 {codes:?}: {p} vs {q}"
-                        );
+            };
+            close(&got, "selected");
+            // The AVX2 kernel too, where an AVX-512 CPU would not pick it.
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("f16c")
+            {
+                let mut v = vec![0f32; 6];
+                // SAFETY: the features were just detected.
+                unsafe {
+                    match c {
+                        0 => avx2::tile::<2, 0>(&xs, &ss, &tile, &mut v, 2, 0),
+                        1 => avx2::tile::<2, 1>(&xs, &ss, &tile, &mut v, 2, 0),
+                        _ => avx2::tile::<2, 2>(&xs, &ss, &tile, &mut v, 2, 0),
                     }
                 }
+                close(&v, "AVX2");
             }
         }
     }
