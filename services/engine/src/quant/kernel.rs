@@ -351,7 +351,7 @@ mod avx512 {
         let (pa, pb) = (a.codes.as_ptr(), b.codes.as_ptr());
         let mut total = [_mm512_setzero_ps(); 2];
         let mut offset = [0f32; 2];
-        for g in 0..a.scales.len() {
+        for (g, &sum) in sums.iter().enumerate().take(a.scales.len()) {
             let mut acc = [_mm512_setzero_ps(); 4];
             for blk in 0..per_group {
                 let at = g * per_group + blk;
@@ -373,8 +373,8 @@ mod avx512 {
             let (sa, sb) = (_mm512_set1_ps(a.scales[g]), _mm512_set1_ps(b.scales[g]));
             total[0] = _mm512_fmadd_ps(_mm512_add_ps(acc[0], acc[1]), sa, total[0]);
             total[1] = _mm512_fmadd_ps(_mm512_add_ps(acc[2], acc[3]), sb, total[1]);
-            offset[0] += a.offsets[g] * sums[g];
-            offset[1] += b.offsets[g] * sums[g];
+            offset[0] += a.offsets[g] * sum;
+            offset[1] += b.offsets[g] * sum;
         }
         [
             _mm512_reduce_add_ps(total[0]) + offset[0],
