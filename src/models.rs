@@ -14,8 +14,12 @@ use std::time::Duration;
 
 const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
-/// Small files a model folder may need.
-const METADATA: [&str; 10] = [
+/// Small files a model folder may need (a quantised release's quantiser
+/// file, a LoRA adapter's configuration).
+const METADATA: [&str; 13] = [
+    "quantize_config.json",
+    "quant_config.json",
+    "adapter_config.json",
     "config.json",
     "chat_template.jinja",
     "tokenizer.json",
@@ -166,5 +170,38 @@ mod tests {
             .map(String::from)
             .to_vec();
         assert!(wanted(&bin_only).contains(&"pytorch_model.bin".to_string()));
+    }
+
+    #[test]
+    fn quantised_releases_and_adapters_bring_their_own_files() {
+        // Qwen/Qwen3-32B-AWQ-like shards, an older GPTQ release's
+        // quantize_config.json, a PEFT adapter.
+        let files: Vec<String> = [
+            "config.json",
+            "model-00001-of-00002.safetensors",
+            "model-00002-of-00002.safetensors",
+            "model.safetensors.index.json",
+            "quantize_config.json",
+            "adapter_config.json",
+            "adapter_model.safetensors",
+            "adapter_model.bin",
+            "training_args.bin",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut w = wanted(&files);
+        w.sort();
+        assert_eq!(
+            w,
+            vec![
+                "adapter_config.json",
+                "adapter_model.safetensors",
+                "config.json",
+                "model-00001-of-00002.safetensors",
+                "model-00002-of-00002.safetensors",
+                "model.safetensors.index.json",
+                "quantize_config.json",
+            ]
+        );
     }
 }

@@ -276,7 +276,7 @@ impl Checkpoint {
         let config = ModelConfig::from_hf_json(&text)?;
         let json: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| file_err(&config_path, e))?;
-        let quantization = Quantization::from_hf_config(&json)?;
+        let quantization = Quantization::from_folder(path, &json)?;
         let index = path.join("model.safetensors.index.json");
         let files: Vec<PathBuf> = if index.is_file() {
             let text = std::fs::read_to_string(&index).map_err(|e| file_err(&index, e))?;

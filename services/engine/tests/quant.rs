@@ -211,3 +211,21 @@ fn unknown_methods_and_mismatched_layouts_are_refused_at_load_by_name() {
     let err = Model::load(&ckpt).err().unwrap().to_string();
     assert!(err.contains("float8"), "{err}");
 }
+
+#[test]
+fn an_older_release_with_the_quantisers_own_file_loads() {
+    // AutoAWQ's quant_config.json instead of quantization_config.
+    let dir = with_quantization("awq", serde_json::Value::Null);
+    std::fs::write(
+        dir.join("quant_config.json"),
+        r#"{"zero_point": true, "q_group_size": 32, "w_bit": 4, "version": "GEMM"}"#,
+    )
+    .unwrap();
+    let ckpt = Checkpoint::open(&dir, &Device::Cpu, DType::F32).unwrap();
+    assert!(ckpt.quantization().is_some());
+    let model = Model::load(&ckpt).unwrap();
+    let twin = Model::load(&open("awq-float")).unwrap();
+    for (got, want) in run(&model).iter().zip(run(&twin)) {
+        assert!(relative(got, &want) <= REL_TOL);
+    }
+}

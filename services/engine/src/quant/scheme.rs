@@ -9,6 +9,7 @@
 
 use crate::EngineError;
 use serde_json::Value;
+use std::path::Path;
 
 /// How the weights of a quantised checkpoint are stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,6 +263,38 @@ impl Quantization {
             scheme,
             unquantized,
         }))
+    }
+
+    /// The quantisation of a checkpoint folder: `quantization_config` in
+    /// its config.json, else the quantiser's own file, as older releases
+    /// ship it (AutoGPTQ's `quantize_config.json`, AutoAWQ's
+    /// `quant_config.json`).
+    ///
+    /// # Errors
+    /// As [`Quantization::from_hf_config`]; a quantiser file that is not
+    /// JSON.
+    pub fn from_folder(dir: &Path, config: &Value) -> Result<Option<Self>, EngineError> {
+        if let Some(q) = Self::from_hf_config(config)? {
+            return Ok(Some(q));
+        }
+        for (file, method) in [
+            ("quantize_config.json", "gptq"),
+            ("quant_config.json", "awq"),
+        ] {
+            let path = dir.join(file);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let mut q: Value = serde_json::from_str(&text).map_err(|e| EngineError::File {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            if let Some(o) = q.as_object_mut() {
+                o.entry("quant_method").or_insert_with(|| method.into());
+            }
+            return Self::from_hf_config(&serde_json::json!({ "quantization_config": q }));
+        }
+        Ok(None)
     }
 
     fn compressed_tensors(q: &Value) -> Result<(Scheme, Vec<String>), EngineError> {
