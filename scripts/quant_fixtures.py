@@ -15,12 +15,18 @@ layout, not from the engine's reader:
                   is a shuffled grouping, qweight [in/8, out] packed along the
                   input in natural order, qzeros stored minus one; group 32.
   gptq-8bit/      GPTQModel v2 ("gptq_v2"), 8 bits, asymmetric, group 64.
-  fp8/            Qwen's FP8: e4m3 weights, weight_scale_inv per 128 x 128
-                  block (partial blocks at the edges).
+  fp8/            Qwen's FP8 layout: e4m3 weights, weight_scale_inv per
+                  block; blocks of 48 x 64 here (Qwen uses 128 x 128), so
+                  every matrix has several blocks each way and partial
+                  blocks at the edges, and a swapped index would show.
   ct-w4a16/       compressed-tensors pack-quantized: weight_packed [out, in/8]
                   int32 of signed values + 8, weight_scale [out, in/32] bf16.
+  ct-w4a16-act-order/ the same with llm-compressor's act order: a shuffled
+                  weight_g_idx (each input feature's group).
   ct-w8a16/       the same with 8 bits, one scale per output row.
   ct-fp8/         compressed-tensors float-quantized, per-row f16 scales.
+  ct-fp8-block/   the same with 64 x 32 blocks (weight_scale per block).
+  ct-fp8-tensor/  the same with one scale per tensor.
 
 Each NAME/ has a NAME-float/ twin: the same model with every quantised
 matrix replaced by its dequantised value, (q - zero) * scale, computed here
@@ -313,30 +319,56 @@ def fp8_per_row(w, scale_dtype):
             "weight_scale": tensor(scale_dtype, [rows, 1], scales)}, deq
 
 
-def packed_int(w, bits, group):
-    """compressed-tensors pack-quantized, symmetric."""
+def fp8_per_tensor(w):
+    """One f32 scale for the whole matrix, stored as shape [1]."""
+    rows, cols = len(w), len(w[0])
+    amax = max(abs(v) for row in w for v in row)
+    s = struct.unpack("<f", struct.pack("<f", (amax / 448.0) or 1e-4))[0]
+    codes, deq = [], [[0.0] * cols for _ in range(rows)]
+    for r in range(rows):
+        for c in range(cols):
+            code = e4m3(w[r][c] / s)
+            codes.append(code)
+            deq[r][c] = e4m3_value(code) * s
+    return {"weight": tensor("F8_E4M3", [rows, cols], codes),
+            "weight_scale": tensor("F32", [1], [s])}, deq
+
+
+def packed_int(w, bits, group, rng=None):
+    """compressed-tensors pack-quantized, symmetric; with `rng`, act order
+    (a shuffled weight_g_idx: group of each input feature)."""
     rows, cols = len(w), len(w[0])
     group = group or cols
     per, qmax = 32 // bits, (1 << (bits - 1)) - 1
+    g_idx = [c // group for c in range(cols)]
+    if rng is not None:
+        order = list(range(cols))
+        rng.shuffle(order)
+        for pos, c in enumerate(order):
+            g_idx[c] = pos // group
+    members = [[c for c in range(cols) if g_idx[c] == g] for g in range(cols // group)]
     words, scales, deq = [], [], [[0.0] * cols for _ in range(rows)]
     for r in range(rows):
-        q = []
+        q = [0] * cols
         for g in range(cols // group):
-            vals = w[r][g * group:(g + 1) * group]
+            vals = [w[r][c] for c in members[g]]
             s = bf16((max(abs(v) for v in vals) / (qmax + 0.5)) or 1e-4)
             scales.append(s)
-            for j, v in enumerate(vals):
-                x = min(max(round(v / s), -qmax - 1), qmax)
-                q.append(x + (1 << (bits - 1)))  # stored unsigned, offset by 2^(bits-1)
-                deq[r][g * group + j] = x * s
+            for c in members[g]:
+                x = min(max(round(w[r][c] / s), -qmax - 1), qmax)
+                q[c] = x + (1 << (bits - 1))  # stored unsigned, offset by 2^(bits-1)
+                deq[r][c] = x * s
         for i in range(cols // per):
             word = 0
             for j in range(per):
                 word |= q[i * per + j] << (bits * j)
             words.append(word - (1 << 32) if word >= 1 << 31 else word)
-    return {"weight_packed": tensor("I32", [rows, cols // per], words),
-            "weight_scale": tensor("BF16", [rows, cols // group], scales),
-            "weight_shape": tensor("I64", [2], [rows, cols])}, deq
+    out = {"weight_packed": tensor("I32", [rows, cols // per], words),
+           "weight_scale": tensor("BF16", [rows, cols // group], scales),
+           "weight_shape": tensor("I64", [2], [rows, cols])}
+    if rng is not None:
+        out["weight_g_idx"] = tensor("I32", [cols], g_idx)
+    return out, deq
 
 
 def ct_config(fmt, weights):
@@ -357,17 +389,27 @@ FORMATS = {
                    "sym": False, "checkpoint_format": "gptq_v2"},
                   lambda w, rng: gptq(w, 8, 64, False, False, False, rng)),
     "fp8": ({"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
-             "weight_block_size": [128, 128]},
-            lambda w, rng: fp8(w, (128, 128), "weight_scale_inv")),
+             "weight_block_size": [48, 64]},
+            lambda w, rng: fp8(w, (48, 64), "weight_scale_inv")),
     "ct-w4a16": (ct_config("pack-quantized", {"num_bits": 4, "type": "int", "symmetric": True,
                                               "strategy": "group", "group_size": 32}),
                  lambda w, rng: packed_int(w, 4, 32)),
+    "ct-w4a16-act-order": (ct_config("pack-quantized", {"num_bits": 4, "type": "int",
+                                                        "symmetric": True, "strategy": "group",
+                                                        "group_size": 32, "actorder": "group"}),
+                           lambda w, rng: packed_int(w, 4, 32, rng)),
     "ct-w8a16": (ct_config("pack-quantized", {"num_bits": 8, "type": "int", "symmetric": True,
                                               "strategy": "channel"}),
                  lambda w, rng: packed_int(w, 8, None)),
     "ct-fp8": (ct_config("float-quantized", {"num_bits": 8, "type": "float", "symmetric": True,
                                              "strategy": "channel"}),
                lambda w, rng: fp8_per_row(w, "F16")),
+    "ct-fp8-block": (ct_config("float-quantized", {"num_bits": 8, "type": "float", "symmetric": True,
+                                                   "strategy": "block", "block_structure": [64, 32]}),
+                     lambda w, rng: fp8(w, (64, 32), "weight_scale")),
+    "ct-fp8-tensor": (ct_config("float-quantized", {"num_bits": 8, "type": "float",
+                                                    "symmetric": True, "strategy": "tensor"}),
+                      lambda w, rng: fp8_per_tensor(w)),
 }
 
 

@@ -147,6 +147,62 @@ fn parse_name(name: &str) -> Option<(usize, Proj, bool)> {
     }
 }
 
+/// The words that name a model, from a hub id, folder or file name: the
+/// last path part, lower case, split at `-`, `_` and `.`, without the
+/// words of quantised releases and formats (`awq`, `gptq`, `fp8`, `int4`,
+/// `bnb`, `4bit`, `gguf`, `q8_0`, …) and of packagers (`unsloth`). So an
+/// adapter for `Qwen/Qwen3-32B` fits `Qwen3-32B-AWQ`,
+/// `unsloth/qwen3-32b-unsloth-bnb-4bit` and `qwen3-32b.q8_0.gguf`, not
+/// `Qwen3-8B`. `None` when the name says nothing checkable: a local
+/// training path (`/…`, `./…`) or a hub snapshot folder (a hash).
+fn model_words(name: &str) -> Option<Vec<String>> {
+    if name.starts_with('/') || name.starts_with('.') || name.is_empty() {
+        return None;
+    }
+    let last = name.trim_end_matches('/').rsplit('/').next()?;
+    if last.len() >= 32 && last.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let skip = |w: &str| {
+        matches!(
+            w,
+            "awq"
+                | "gptq"
+                | "fp8"
+                | "int4"
+                | "int8"
+                | "w4a16"
+                | "w8a16"
+                | "w8a8"
+                | "bnb"
+                | "4bit"
+                | "8bit"
+                | "gguf"
+                | "unsloth"
+                | "dynamic"
+                | "quantized"
+                | "safetensors"
+                | "f16"
+                | "bf16"
+                | "f32"
+        )
+    };
+    // llama.cpp's quantisation types, whole (`q4_1`, `q4_k_m`, `iq4_xs`).
+    let quant_type = |w: &str| {
+        let rest = w.strip_prefix("iq").or_else(|| w.strip_prefix('q'));
+        rest.is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    let lower = last.to_ascii_lowercase();
+    let words: Vec<String> = lower
+        .split(['-', '.'])
+        .filter(|w| !quant_type(w))
+        .flat_map(|w| w.split('_'))
+        .filter(|w| !w.is_empty() && !skip(w))
+        .map(str::to_owned)
+        .collect();
+    (!words.is_empty()).then_some(words)
+}
+
 impl LoraAdapter {
     /// Reads the PEFT adapter in `dir` for the base model `config`, named
     /// `name` (the name requests use). `base_name`, when given, is the
@@ -283,6 +339,12 @@ impl LoraAdapter {
                 "`fan_in_fan_out` is true: that layout is for GPT-2's Conv1D, not this model",
             ));
         }
+        if truthy("lora_bias") {
+            return Err(bad(
+                path,
+                "`lora_bias` is true: adapters with trained biases are not supported",
+            ));
+        }
         if let Some(b) = s("bias").filter(|b| *b != "none") {
             return Err(bad(
                 path,
@@ -333,32 +395,20 @@ impl LoraAdapter {
                 ));
             }
         }
-        if let (Some(base), Some(want)) = (s("base_model_name_or_path"), base_name) {
-            // The folder or file name, lower case, without `.gguf`: an
-            // adapter for `Qwen/Qwen3-32B` fits `Qwen3-32B-AWQ` and
-            // `qwen3-32b.q8_0.gguf`, not `Qwen3-8B`.
-            let last = |p: &str| {
-                let name = p.trim_end_matches('/').rsplit('/').next().unwrap_or(p);
-                name.to_ascii_lowercase()
-                    .trim_end_matches(".gguf")
-                    .to_owned()
-            };
-            let (b, w) = (last(base), last(want));
-            if !b.is_empty() && !w.starts_with(&b) && !b.starts_with(&w) {
-                return Err(bad(
-                    path,
-                    format!(
-                        "the adapter was trained on `{base}`, not on the served model `{want}`"
-                    ),
-                ));
-            }
+        if let (Some(base), Some(want)) = (s("base_model_name_or_path"), base_name)
+            && let (Some(b), Some(w)) = (model_words(base), model_words(want))
+            && b != w
+        {
+            return Err(bad(
+                path,
+                format!("the adapter was trained on `{base}`, not on the served model `{want}`"),
+            ));
         }
-        let alpha = v.get("lora_alpha").and_then(Value::as_f64);
-        let r_cfg = v.get("r").and_then(Value::as_f64);
+        // PEFT's default alpha is 8.
+        let alpha = v.get("lora_alpha").and_then(Value::as_f64).unwrap_or(8.0);
         let rs = truthy("use_rslora");
         Ok(move |r: usize| {
             let r = r as f64;
-            let alpha = alpha.or(r_cfg).unwrap_or(r);
             if rs { alpha / r.sqrt() } else { alpha / r }
         })
     }
@@ -467,6 +517,22 @@ impl LoraAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_names_match_across_quantised_releases_not_sizes() {
+        let w = |s: &str| model_words(s);
+        assert_eq!(w("Qwen/Qwen3-32B"), w("Qwen3-32B-AWQ"));
+        assert_eq!(w("unsloth/qwen3-32b-unsloth-bnb-4bit"), w("Qwen3-32B"));
+        assert_eq!(
+            w("HuggingFaceTB/SmolLM2-135M-Instruct"),
+            w("SmolLM2-135M-Instruct.Q4_1.gguf")
+        );
+        assert_eq!(w("qwen3-32b-q4_k_m.gguf"), w("Qwen/Qwen3-32B-FP8"));
+        assert_ne!(w("Qwen/Qwen3-8B"), w("Qwen3-32B"));
+        assert_eq!(w("/home/me/runs/base"), None);
+        assert_eq!(w("./base"), None);
+        assert_eq!(w("0123456789abcdef0123456789abcdef01234567"), None);
+    }
 
     #[test]
     fn reads_peft_tensor_names() {

@@ -140,7 +140,8 @@ impl Model {
     /// Builds the part of the model `placement` names: its layers, and of
     /// each its tensor-parallel share (query heads `rank·heads/size ..`,
     /// the matching key/value heads, rows of q/k/v and gate/up, columns of
-    /// o and down). Quantised weights are dequantised when sharded.
+    /// o and down). GGUF blocks are dequantised when sharded; packed
+    /// quantised weights split along whole groups and stay quantised.
     ///
     /// # Errors
     /// As [`Model::load`]; [`EngineError::Config`] naming the field that
@@ -283,14 +284,29 @@ impl Model {
     /// When the adapter does not cover this part's layers, or on a tensor
     /// failure.
     pub fn add_adapter(&mut self, adapter: &LoraAdapter) -> Result<usize, EngineError> {
+        let fitted = self.fit_adapter(adapter)?;
+        Ok(self.push_adapter(fitted))
+    }
+
+    /// The share of `adapter` this part runs (see [`Model::add_adapter`]),
+    /// not yet added: parallel parts fit theirs first and add only when
+    /// every part could, so their indices never diverge.
+    ///
+    /// # Errors
+    /// As [`Model::add_adapter`].
+    pub fn fit_adapter(&self, adapter: &LoraAdapter) -> Result<LoraAdapter, EngineError> {
         let adapter = if self.config.rope_style == RopeStyle::Interleaved {
             adapter.permute_qk_rows(&self.config)?
         } else {
             adapter.clone()
         };
-        self.adapters
-            .push(adapter.shard(&self.placement, &self.config)?);
-        Ok(self.adapters.len() - 1)
+        adapter.shard(&self.placement, &self.config)
+    }
+
+    /// Adds an adapter fitted by [`Model::fit_adapter`]; returns its index.
+    pub fn push_adapter(&mut self, fitted: LoraAdapter) -> usize {
+        self.adapters.push(fitted);
+        self.adapters.len() - 1
     }
 
     /// The adapters added, in index order.

@@ -212,9 +212,14 @@ impl PipelineParallel {
     /// # Errors
     /// As [`Model::add_adapter`].
     pub fn add_adapter(&mut self, adapter: &LoraAdapter) -> Result<usize, EngineError> {
+        let fitted = self
+            .stages
+            .iter()
+            .map(|part| part.fit_adapter(adapter))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut index = 0;
-        for part in &mut self.stages {
-            index = part.add_adapter(adapter)?;
+        for (part, f) in self.stages.iter_mut().zip(fitted) {
+            index = part.push_adapter(f);
         }
         Ok(index)
     }
@@ -278,9 +283,14 @@ impl TensorParallel {
     /// # Errors
     /// As [`Model::add_adapter`].
     pub fn add_adapter(&mut self, adapter: &LoraAdapter) -> Result<usize, EngineError> {
+        let fitted = self
+            .shards
+            .iter()
+            .map(|part| part.fit_adapter(adapter))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut index = 0;
-        for part in &mut self.shards {
-            index = part.add_adapter(adapter)?;
+        for (part, f) in self.shards.iter_mut().zip(fitted) {
+            index = part.push_adapter(f);
         }
         Ok(index)
     }

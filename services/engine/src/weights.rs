@@ -451,6 +451,14 @@ impl Checkpoint {
                     {
                         return self.packed(&u);
                     }
+                    // Neither quantised nor dense: name what was expected.
+                    if st.get(&slot.hf_name()).is_err() {
+                        let quantised = crate::quant::formats::first_tensor(&q.scheme);
+                        return Err(EngineError::MissingTensor(format!(
+                            "{module}.{quantised}` (the {} weights) or `{module}.weight",
+                            q.scheme.method()
+                        )));
+                    }
                 }
                 Ok(Linear::Dense(self.dense(slot, &[out, inp])?))
             }

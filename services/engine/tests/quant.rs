@@ -17,14 +17,17 @@ use zhishu_engine::{Checkpoint, ContiguousCache, Logits, Model, SeqInput, Tensor
 /// "Within 1e-4 relative error" with f32 compute (the bar).
 const REL_TOL: f32 = 1e-4;
 
-const FORMATS: [&str; 7] = [
+const FORMATS: [&str; 10] = [
     "awq",
     "gptq-act-order",
     "gptq-8bit",
     "fp8",
     "ct-w4a16",
+    "ct-w4a16-act-order",
     "ct-w8a16",
     "ct-fp8",
+    "ct-fp8-block",
+    "ct-fp8-tensor",
 ];
 
 /// The fixtures, written once per test binary by the script.
@@ -167,15 +170,21 @@ fn tensor_parallel_shards_split_along_whole_groups() {
 fn an_act_order_split_by_columns_is_refused_with_the_reason() {
     // Act order scatters each group over the input features: o_proj and
     // down_proj cannot be split by columns.
-    let err = TensorParallel::load(&[open("gptq-act-order"), open("gptq-act-order")])
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(err.contains("desc_act"), "{err}");
+    for name in ["gptq-act-order", "ct-w4a16-act-order"] {
+        let err = TensorParallel::load(&[open(name), open(name)])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("desc_act"), "{name}: {err}");
+    }
 }
 
 fn with_quantization(from: &str, quantization: serde_json::Value) -> PathBuf {
-    let dir = tempfile::tempdir().unwrap().keep();
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    // Under the fixtures' folder, removed with it.
+    let dir = fixtures().join(format!("edited-{n}"));
+    std::fs::create_dir_all(&dir).unwrap();
     let src = fixtures().join(from);
     std::fs::copy(src.join("model.safetensors"), dir.join("model.safetensors")).unwrap();
     let mut config: serde_json::Value =
@@ -227,5 +236,66 @@ fn an_older_release_with_the_quantisers_own_file_loads() {
     let twin = Model::load(&open("awq-float")).unwrap();
     for (got, want) in run(&model).iter().zip(run(&twin)) {
         assert!(relative(got, &want) <= REL_TOL);
+    }
+}
+
+#[test]
+fn lora_adapters_apply_over_quantised_weights() {
+    // An adapter's products are added to packed weights' products as to
+    // dense ones.
+    let dir = fixtures().join("adapters");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/lora_fixtures.py");
+    let python = std::env::var("ZHISHU_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let status = Command::new(&python)
+        .arg(&script)
+        .args(["--shape", "64,2,4,2,16,128", "tiny-qwen3"])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for name in ["awq", "ct-fp8"] {
+        let ckpt = open(name);
+        let mut model = Model::load(&ckpt).unwrap();
+        let mut twin = Model::load(&open(&format!("{name}-float"))).unwrap();
+        let y = zhishu_engine::lora::LoraAdapter::open(
+            "y",
+            &dir.join("y"),
+            &ckpt.config,
+            None,
+            &Device::Cpu,
+            DType::F32,
+        )
+        .unwrap();
+        let (a, b) = (
+            model.add_adapter(&y).unwrap(),
+            twin.add_adapter(&y).unwrap(),
+        );
+        let mut caches = [
+            ContiguousCache::new(ckpt.config.num_layers),
+            ContiguousCache::new(ckpt.config.num_layers),
+        ];
+        for tokens in steps() {
+            let [c0, c1] = &mut caches;
+            let got = model
+                .forward(&mut [SeqInput {
+                    tokens: &tokens,
+                    cache: c0,
+                    positions: None,
+                    logits: Logits::All,
+                    adapter: Some(a),
+                }])
+                .unwrap();
+            let want = twin
+                .forward(&mut [SeqInput {
+                    tokens: &tokens,
+                    cache: c1,
+                    positions: None,
+                    logits: Logits::All,
+                    adapter: Some(b),
+                }])
+                .unwrap();
+            let e = relative(&got[0], &want[0]);
+            assert!(e <= REL_TOL, "{name}: relative error {e}");
+        }
     }
 }

@@ -21,7 +21,12 @@ use super::packed::{BLOCK, Codes, Unpacked};
 use super::scheme::Scheme;
 use crate::EngineError;
 use candle_core::safetensors::MmapedSafetensors;
+use rayon::prelude::*;
 use safetensors::Dtype;
+
+/// Output rows one transposing task takes (AWQ and GPTQ store matrices
+/// input-major).
+const TILE: usize = 64;
 
 /// AWQ's nibble position of output feature `i` within its word.
 const AWQ_POSITION: [u32; 8] = [0, 4, 1, 5, 2, 6, 3, 7];
@@ -217,13 +222,22 @@ pub fn read(
             packed_int(
                 &packed,
                 &need(st, &name("weight_scale"))?,
+                raw(st, &name("weight_g_idx"))?.as_ref(),
                 *bits,
-                rows,
-                cols,
-                group,
+                [rows, cols, group],
             )
             .map(Some)
         }
+    }
+}
+
+/// The tensor whose presence marks a module as quantised in `scheme`.
+pub fn first_tensor(scheme: &Scheme) -> &'static str {
+    match scheme {
+        Scheme::Awq { .. } | Scheme::Gptq { .. } => "qweight",
+        Scheme::Fp8Block { .. } => "weight_scale_inv",
+        Scheme::Fp8Scaled { .. } => "weight_scale",
+        Scheme::PackedInt { .. } => "weight_packed",
     }
 }
 
@@ -257,12 +271,21 @@ fn awq(
     scales.shape_is(&[groups, rows])?;
     let (w, z, s) = (qweight.words()?, qzeros.words()?, scales.floats()?);
     let nibble = |word: u32, r: usize| ((word >> (4 * AWQ_POSITION[r % 8])) & 0xf) as u8;
+    // Transposed in tiles of 64 output rows (their 64 destination lines
+    // stay in cache while the columns pass), tiles over the threads.
     let mut values = vec![0u8; rows * cols];
-    for c in 0..cols {
-        for r in 0..rows {
-            values[r * cols + c] = nibble(w[c * (rows / 8) + r / 8], r);
-        }
-    }
+    values
+        .par_chunks_mut(TILE * cols)
+        .enumerate()
+        .for_each(|(t, tile)| {
+            let r0 = t * TILE;
+            for c in 0..cols {
+                for (i, row) in tile.chunks_exact_mut(cols).enumerate() {
+                    let r = r0 + i;
+                    row[c] = nibble(w[c * (rows / 8) + r / 8], r);
+                }
+            }
+        });
     let mut out_scales = vec![0f32; rows * groups];
     let mut zeros = vec![0f32; rows * groups];
     for g in 0..groups {
@@ -290,6 +313,46 @@ struct GptqTensors<'a, 'b> {
     g_idx: Option<&'a Raw<'b>>,
 }
 
+/// The act-order permutation a `g_idx` tensor (each input feature's
+/// group) implies: `None` when the groups are in order (`c / group`),
+/// else the features sorted by group, so stored column `j` falls in group
+/// `j / group`.
+fn act_order(
+    g_idx: Option<&Raw<'_>>,
+    groups: usize,
+    group: usize,
+    cols: usize,
+) -> Result<Option<Vec<u32>>, EngineError> {
+    let Some(g) = g_idx else {
+        return Ok(None);
+    };
+    g.shape_is(&[cols])?;
+    let idx = g.ints()?;
+    if idx.iter().any(|&i| i < 0 || i as usize >= groups) {
+        return Err(EngineError::Config {
+            field: g.name.clone(),
+            message: format!("names a group outside 0..{groups}"),
+        });
+    }
+    let idx: Vec<usize> = idx.into_iter().map(|i| i as usize).collect();
+    if idx.iter().enumerate().all(|(c, &gi)| gi == c / group) {
+        return Ok(None);
+    }
+    let mut p: Vec<u32> = (0..cols as u32).collect();
+    p.sort_by_key(|&c| idx[c as usize]);
+    // Every group must hold exactly `group` features.
+    if p.iter()
+        .enumerate()
+        .any(|(j, &c)| idx[c as usize] != j / group)
+    {
+        return Err(EngineError::Config {
+            field: g.name.clone(),
+            message: format!("its groups do not each hold {group} input features"),
+        });
+    }
+    Ok(Some(p))
+}
+
 fn gptq(
     t: GptqTensors<'_, '_>,
     bits: u32,
@@ -311,49 +374,21 @@ fn gptq(
     t.qzeros.shape_is(&[groups, rows / per])?;
     t.scales.shape_is(&[groups, rows])?;
     let (w, z, s) = (t.qweight.words()?, t.qzeros.words()?, t.scales.floats()?);
-    // Each input feature's group; act order when it is not `c / group`.
-    let g_idx: Vec<usize> = match t.g_idx {
-        Some(g) => {
-            g.shape_is(&[cols])?;
-            let idx = g.ints()?;
-            if idx.iter().any(|&i| i < 0 || i as usize >= groups) {
-                return Err(EngineError::Config {
-                    field: g.name.clone(),
-                    message: format!("names a group outside 0..{groups}"),
-                });
-            }
-            idx.into_iter().map(|i| i as usize).collect()
-        }
-        None => (0..cols).map(|c| c / group).collect(),
-    };
-    let ordered = g_idx.iter().enumerate().all(|(c, &g)| g == c / group);
-    let perm: Option<Vec<u32>> = if ordered {
-        None
-    } else {
-        let mut p: Vec<u32> = (0..cols as u32).collect();
-        p.sort_by_key(|&c| g_idx[c as usize]);
-        // Sorted by group, stored column j must fall in group j / group:
-        // every group holds exactly `group` features.
-        if p.iter()
-            .enumerate()
-            .any(|(j, &c)| g_idx[c as usize] != j / group)
-        {
-            let name = t.g_idx.map_or_else(String::new, |g| g.name.clone());
-            return Err(EngineError::Config {
-                field: name,
-                message: format!("its groups do not each hold {group} input features"),
-            });
-        }
-        Some(p)
-    };
+    let perm = act_order(t.g_idx, groups, group, cols)?;
     let mut values = vec![0u8; rows * cols];
-    for j in 0..cols {
-        let c = perm.as_ref().map_or(j, |p| p[j] as usize);
-        let shift = bits * (c % per) as u32;
-        for r in 0..rows {
-            values[r * cols + j] = ((w[(c / per) * rows + r] >> shift) & mask) as u8;
-        }
-    }
+    values
+        .par_chunks_mut(TILE * cols)
+        .enumerate()
+        .for_each(|(t, tile)| {
+            let r0 = t * TILE;
+            for j in 0..cols {
+                let c = perm.as_ref().map_or(j, |p| p[j] as usize);
+                let shift = bits * (c % per) as u32;
+                for (i, row) in tile.chunks_exact_mut(cols).enumerate() {
+                    row[j] = ((w[(c / per) * rows + r0 + i] >> shift) & mask) as u8;
+                }
+            }
+        });
     let mut out_scales = vec![0f32; rows * groups];
     let mut zeros = vec![0f32; rows * groups];
     let plus = if zeros_minus_one { 1.0 } else { 0.0 };
@@ -441,10 +476,9 @@ fn fp8(
 fn packed_int(
     packed: &Raw<'_>,
     scale: &Raw<'_>,
+    g_idx: Option<&Raw<'_>>,
     bits: u32,
-    rows: usize,
-    cols: usize,
-    group: usize,
+    [rows, cols, group]: [usize; 3],
 ) -> Result<Unpacked, EngineError> {
     let per = (32 / bits) as usize;
     let mask = (1u32 << bits) - 1;
@@ -453,13 +487,20 @@ fn packed_int(
     let groups = cols / group;
     scale.shape_is(&[rows, groups])?;
     let (w, s) = (packed.words()?, scale.floats()?);
+    // llm-compressor's act order (`actorder: group`): `weight_g_idx` holds
+    // each input feature's group, as GPTQ's `g_idx` does.
+    let perm = act_order(g_idx, groups, group, cols)?;
     let mut values = vec![0u8; rows * cols];
-    for r in 0..rows {
-        for c in 0..cols {
-            let word = w[r * words_per_row + c / per];
-            values[r * cols + c] = ((word >> (bits * (c % per) as u32)) & mask) as u8;
-        }
-    }
+    values
+        .par_chunks_mut(cols)
+        .enumerate()
+        .for_each(|(r, row)| {
+            for (j, v) in row.iter_mut().enumerate() {
+                let c = perm.as_ref().map_or(j, |p| p[j] as usize);
+                let word = w[r * words_per_row + c / per];
+                *v = ((word >> (bits * (c % per) as u32)) & mask) as u8;
+            }
+        });
     let zero = (1u32 << (bits - 1)) as f32;
     Ok(Unpacked {
         rows,
@@ -469,7 +510,7 @@ fn packed_int(
         values,
         zeros: vec![zero; s.len()],
         scales: s,
-        perm: None,
+        perm,
     })
 }
 

@@ -170,7 +170,7 @@ fn select<const M: usize>(codes: Codes) -> Kernel<M> {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") {
+        if has!("avx512f") && has!("avx2") {
             return match codes {
                 Codes::U4 => avx512::tile::<M, 0>,
                 Codes::U8 => avx512::tile::<M, 1>,

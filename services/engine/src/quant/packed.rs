@@ -147,7 +147,15 @@ impl QWeight {
             && u.group.is_multiple_of(BLOCK)
             && u.cols.is_multiple_of(u.group)
             && u.rows > 0;
+        let perm_ok = u.perm.as_ref().is_none_or(|p| {
+            let mut seen = vec![false; u.cols];
+            p.len() == u.cols
+                && p.iter().all(|&c| {
+                    (c as usize) < u.cols && !std::mem::replace(&mut seen[c as usize], true)
+                })
+        });
         if !groups_ok
+            || !perm_ok
             || u.values.len() != u.rows * u.cols
             || u.scales.len() != u.rows * (u.cols / u.group)
             || u.zeros.len() != u.scales.len()
@@ -308,7 +316,7 @@ impl QWeight {
             1 => {
                 if self.perm.is_some() {
                     return Err(refuse(
-                        "a GPTQ checkpoint quantised with act order (desc_act) cannot be split by input features; run it with pipeline parallelism, or use a checkpoint without desc_act".into(),
+                        "a checkpoint quantised with act order (GPTQ's desc_act, compressed-tensors' actorder) cannot be split by input features; run it with pipeline parallelism, or use a checkpoint without act order".into(),
                     ));
                 }
                 // One scale per row (per-channel): any whole blocks of

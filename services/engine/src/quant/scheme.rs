@@ -85,10 +85,11 @@ impl Scheme {
 pub struct Quantization {
     /// How quantised weights are stored.
     pub scheme: Scheme,
-    /// Module names (or suffixes such as `lm_head`) kept in floating point
-    /// (`modules_to_not_convert`, `ignore`). A module missing its
-    /// quantised tensors is read as floating point anyway; this list only
-    /// makes a checkpoint that lacks them where they are expected fail.
+    /// Module names (or suffixes such as `lm_head`) the checkpoint says it
+    /// keeps in floating point (`modules_to_not_convert`, `ignore`). A
+    /// module is read quantised when its quantised tensors are there and
+    /// as floating point otherwise; when neither is there the error names
+    /// both.
     pub unquantized: Vec<String>,
 }
 
@@ -336,7 +337,10 @@ impl Quantization {
                 let bits = bits_field(w, "num_bits", &[4, 8]).map_err(|_| {
                     bad(
                         &field("num_bits"),
-                        "the engine reads 4- and 8-bit packed weights",
+                        format!(
+                            "{} bits: the engine reads 4- and 8-bit packed weights",
+                            w.get("num_bits").unwrap_or(&Value::Null)
+                        ),
                     )
                 })?;
                 let group = match strategy {
@@ -408,7 +412,9 @@ impl Quantization {
 fn strings_to_sizes(v: Option<&Value>) -> Option<[usize; 2]> {
     let a = v?.as_array()?;
     match a.as_slice() {
-        [r, c] => Some([r.as_u64()? as usize, c.as_u64()? as usize]),
+        [r, c] => {
+            Some([r.as_u64()? as usize, c.as_u64()? as usize]).filter(|b| b[0] > 0 && b[1] > 0)
+        }
         _ => None,
     }
 }
