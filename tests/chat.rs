@@ -1009,7 +1009,28 @@ fn lora_adapters_are_listed_picked_by_model_and_audited() {
         assert_eq!(status, 200, "{e}");
         assert_eq!(e["event"]["model"]["name"], "zhishu", "{e}");
         assert_eq!(e["event"]["model"]["adapter"].as_str(), adapter, "{e}");
+        // The weights that answered, by content.
+        let want = adapter.map(|_| {
+            use sha2::Digest;
+            let bytes = std::fs::read(x.join("adapter_model.safetensors")).unwrap();
+            sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        });
+        assert_eq!(
+            e["event"]["model"]["adapter_sha256"].as_str(),
+            want.as_deref(),
+            "{e}"
+        );
     }
+    let (_, ready) = common::get(&server.url("/readyz"));
+    assert!(
+        ready
+            .to_string()
+            .contains("LoRA adapters: legal, support-zh"),
+        "{ready}"
+    );
     let (status, v) = call(&server, "GET", "/v1/audit/verify", &officer, None);
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["ok"], true, "{v}");

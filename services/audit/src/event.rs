@@ -116,6 +116,10 @@ pub struct ModelInfo {
     /// without one, so their hashes are those of earlier versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<String>,
+    /// SHA-256 (hex) of that adapter's weights file, so the trail names
+    /// the weights that answered even if the name later points elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter_sha256: Option<String>,
     /// Sampling parameters as sent.
     pub parameters: serde_json::Value,
 }

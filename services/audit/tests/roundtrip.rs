@@ -148,6 +148,7 @@ fn event() -> impl Strategy<Value = AuditEvent> {
                     // Half the events name an adapter: the field is hashed
                     // when present and absent when not.
                     adapter: (a % 2 == 1).then(|| format!("法务-{b}")),
+                    adapter_sha256: (a % 2 == 1).then(|| format!("{:064x}", u128::from(b))),
                     parameters: serde_json::json!({
                         "temperature": t, "top_p": p, "seed": a, "extra": extra,
                     }),

@@ -230,6 +230,8 @@ pub struct Engine {
     name: String,
     /// The model's LoRA adapters by index.
     adapter_names: Vec<String>,
+    /// Their weights' SHA-256, by index.
+    adapter_sha256: Vec<String>,
 }
 
 fn gguf_string(
@@ -333,6 +335,7 @@ impl Engine {
             eos,
             name,
             adapter_names: Vec::new(),
+            adapter_sha256: Vec::new(),
         })
     }
 
@@ -360,7 +363,13 @@ impl Engine {
         )?;
         let index = self.model.add_adapter(&adapter)?;
         self.adapter_names.push(name.to_owned());
+        self.adapter_sha256.push(adapter.sha256().to_owned());
         Ok(index)
+    }
+
+    /// The SHA-256 (hex) of adapter `index`'s weights file.
+    pub fn adapter_sha256(&self, index: usize) -> Option<&str> {
+        self.adapter_sha256.get(index).map(String::as_str)
     }
 
     /// The names of the LoRA adapters added, by index.

@@ -79,6 +79,8 @@ impl LoraPair {
 #[derive(Debug, Clone)]
 pub struct LoraAdapter {
     name: String,
+    /// SHA-256 of `adapter_model.safetensors`, hex: which weights answered.
+    sha256: String,
     rank: usize,
     /// Per layer of the placement, per [`Proj`].
     layers: Vec<[Option<LoraPair>; 7]>,
@@ -233,8 +235,15 @@ impl LoraAdapter {
             };
             return Err(bad(&weights, format!("missing{hint}")));
         }
-        let tensors = candle_core::safetensors::load(&weights, &Device::Cpu)
+        let bytes = std::fs::read(&weights).map_err(|e| bad(&weights, e.to_string()))?;
+        let sha256 = {
+            use sha2::Digest;
+            let d = sha2::Sha256::digest(&bytes);
+            d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
             .map_err(|e| bad(&weights, e.to_string()))?;
+        drop(bytes);
         let mut a_of = vec![[const { None }; 7]; config.num_layers];
         let mut b_of = vec![[const { None }; 7]; config.num_layers];
         for (tname, t) in tensors {
@@ -305,6 +314,7 @@ impl LoraAdapter {
         }
         Ok(Self {
             name: name.to_owned(),
+            sha256,
             rank,
             layers,
             first_layer: 0,
@@ -418,6 +428,13 @@ impl LoraAdapter {
         &self.name
     }
 
+    /// SHA-256 (hex) of its `adapter_model.safetensors`: recorded with
+    /// every answer, so a trail shows which adapter weights answered even
+    /// after the folder behind a name changes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
     /// The largest rank among its matrices.
     pub fn rank(&self) -> usize {
         self.rank
@@ -507,6 +524,7 @@ impl LoraAdapter {
         }
         Ok(Self {
             name: self.name.clone(),
+            sha256: self.sha256.clone(),
             rank: self.rank,
             layers,
             first_layer: placement.layers.start,

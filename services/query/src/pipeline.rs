@@ -217,6 +217,11 @@ impl Rag {
         self.engine.adapter_names()
     }
 
+    /// The SHA-256 (hex) of adapter `index`'s weights.
+    pub fn adapter_sha256(&self, index: usize) -> Option<&str> {
+        self.engine.adapter_sha256(index)
+    }
+
     /// What a request's `model` picks: `Some(None)` for the model itself
     /// (no name, or its served name), `Some(Some(i))` for adapter `i`,
     /// `None` for a name that is neither.

@@ -115,11 +115,18 @@ async fn check_embedder(state: &AppState) -> Result<String, String> {
 /// The language model must be loaded to answer questions.
 async fn check_engine(state: &AppState) -> Result<String, String> {
     match state.rag.get() {
-        Some(Ok(r)) => Ok(format!(
-            "{} loaded ({} tokens of context)",
-            r.served_name(),
-            r.context_tokens()
-        )),
+        Some(Ok(r)) => {
+            let adapters = if r.adapters().is_empty() {
+                String::new()
+            } else {
+                format!("; LoRA adapters: {}", r.adapters().join(", "))
+            };
+            Ok(format!(
+                "{} loaded ({} tokens of context){adapters}",
+                r.served_name(),
+                r.context_tokens()
+            ))
+        }
         Some(Err(e)) => Err(e.to_string()),
         None => Err("the language model is still loading".into()),
     }

@@ -226,6 +226,7 @@ impl Exchanges {
         event.model = Some(ModelInfo {
             name: rag.served_name().to_owned(),
             adapter: adapter_name.clone(),
+            adapter_sha256: adapter.and_then(|a| rag.adapter_sha256(a).map(str::to_owned)),
             parameters: serde_json::to_value(&params).unwrap_or_default(),
         });
         // The question guard: the question and the history, before
