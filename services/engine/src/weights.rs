@@ -243,6 +243,9 @@ pub struct Checkpoint {
     dequantize: bool,
     /// `quantization_config` of a quantised safetensors checkpoint.
     quantization: Option<Quantization>,
+    /// 4-bit packed weights are held as ggml `Q4_1` blocks (always on
+    /// GPUs; on the CPU when asked, for tests).
+    ggml_blocks: bool,
 }
 
 fn file_err(path: &Path, message: impl std::fmt::Display) -> EngineError {
@@ -308,6 +311,7 @@ impl Checkpoint {
             dtype,
             dequantize: false,
             quantization,
+            ggml_blocks: false,
         })
     }
 
@@ -327,12 +331,22 @@ impl Checkpoint {
             dtype,
             dequantize: false,
             quantization: None,
+            ggml_blocks: false,
         })
     }
 
     /// The quantisation of a quantised safetensors checkpoint.
     pub fn quantization(&self) -> Option<&Quantization> {
         self.quantization.as_ref()
+    }
+
+    /// Holds 4-bit quantised weights (AWQ, GPTQ without act order,
+    /// compressed-tensors int4) as ggml `Q4_1` blocks multiplied by
+    /// candle's quantised kernels, as they are held on GPUs, also on the
+    /// CPU (where the engine's own kernel is otherwise faster and exact):
+    /// for tests of the GPU's form.
+    pub fn hold_4bit_as_ggml_blocks(&mut self) {
+        self.ggml_blocks = true;
     }
 
     /// Makes quantised GGUF weights load dequantised (in the compute dtype)
@@ -474,14 +488,25 @@ impl Checkpoint {
         }
     }
 
-    /// A quantised matrix in the engine's layout on the CPU; dense in the
-    /// compute dtype where the layout does not fit its shape, and on GPUs
-    /// (their dequantise-in-kernel products are not written yet).
+    /// A quantised matrix: in the engine's layout on the CPU; as ggml
+    /// `Q4_1` blocks on GPUs when it is 4-bit (see
+    /// [`QWeight::to_q4_1_bytes`]); dense in the compute dtype otherwise
+    /// (8-bit and e4m3 weights on GPUs, act order on GPUs, shapes the
+    /// layout does not take).
     fn packed(&self, u: &Unpacked) -> Result<Linear, EngineError> {
-        if self.device.is_cpu()
-            && let Some(q) = QWeight::pack(u)
-        {
-            return Ok(Linear::Packed(Arc::new(q)));
+        if let Some(q) = QWeight::pack(u) {
+            if self.device.is_cpu() && !self.ggml_blocks {
+                return Ok(Linear::Packed(Arc::new(q)));
+            }
+            if let Some(bytes) = q.to_q4_1_bytes() {
+                let t = candle_core::quantized::ggml_file::qtensor_from_ggml(
+                    GgmlDType::Q4_1,
+                    &bytes,
+                    vec![u.rows, u.cols],
+                    &self.device,
+                )?;
+                return Ok(Linear::Quant(QMatMul::from_qtensor(t)?));
+            }
         }
         let w = Tensor::from_vec(u.dequantize(), (u.rows, u.cols), &Device::Cpu)?;
         Ok(Linear::Dense(

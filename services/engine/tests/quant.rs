@@ -299,3 +299,28 @@ fn lora_adapters_apply_over_quantised_weights() {
         }
     }
 }
+
+#[test]
+fn four_bit_weights_in_the_gpus_ggml_blocks_give_the_same_answers() {
+    // On GPUs 4-bit weights are held as ggml Q4_1 blocks (f16 scale and
+    // minimum per 32 weights) for candle's quantised kernels; the same
+    // conversion on the CPU stays within the tolerance GGUF Q4/Q8 weights
+    // are held to (tests/parity.rs; ~0.005 here), its kernel quantising
+    // activations.
+    for name in ["awq", "ct-w4a16"] {
+        let mut ckpt = open(name);
+        ckpt.hold_4bit_as_ggml_blocks();
+        let Linear::Quant(_) = ckpt
+            .linear(zhishu_engine::weights::Slot::Up(1), 128, 64)
+            .unwrap()
+        else {
+            panic!("{name}: not held as ggml blocks");
+        };
+        let model = Model::load(&ckpt).unwrap();
+        let twin = Model::load(&open(&format!("{name}-float"))).unwrap();
+        for (step, (got, want)) in run(&model).iter().zip(run(&twin)).enumerate() {
+            let e = relative(got, &want);
+            assert!(e <= 0.02, "{name}, step {step}: relative error {e}");
+        }
+    }
+}

@@ -281,6 +281,33 @@ impl QWeight {
         self.dequantize_rows(0, self.rows)
     }
 
+    /// The matrix as ggml `Q4_1` blocks: per 32 columns an f16 scale `d`,
+    /// an f16 minimum `m` and 16 bytes of nibbles in this layout's own
+    /// order (byte `i`: column `i` low, `i + 16` high), so the codes are
+    /// copied as they are. This is how 4-bit weights are held on GPUs,
+    /// where candle's quantised kernels multiply them (a matrix–vector
+    /// kernel that dequantises in registers for decode, dequantise-then-
+    /// GEMM for prefill), at 0.625 bytes a weight. Scales and offsets are
+    /// rounded to f16. `None` for 8-bit and e4m3 codes and for act order.
+    pub fn to_q4_1_bytes(&self) -> Option<Vec<u8>> {
+        if self.codes != Codes::U4 || self.perm.is_some() {
+            return None;
+        }
+        let groups = self.cols / self.group;
+        let blocks = self.cols / BLOCK;
+        let mut out = Vec::with_capacity(self.rows * blocks * 20);
+        for r in 0..self.rows {
+            for b in 0..blocks {
+                let g = r * groups + b * BLOCK / self.group;
+                out.extend_from_slice(&half::f16::from_f32(self.scales[g]).to_le_bytes());
+                out.extend_from_slice(&half::f16::from_f32(self.offsets[g]).to_le_bytes());
+                let at = r * self.cols / 2 + b * 16;
+                out.extend_from_slice(&self.data[at..at + 16]);
+            }
+        }
+        Some(out)
+    }
+
     /// Rows (`dim` 0) or input columns (`dim` 1) `start..start + len`: one
     /// tensor-parallel shard, cut along whole groups so every shard keeps
     /// its own scales.
