@@ -29,6 +29,9 @@ import random
 import struct
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quant_fixtures import save, tensor  # noqa: E402  (the safetensors writer)
+
 ADAPTERS = {
     "x": {"r": 4, "alpha": 8, "rslora": False, "targets": ["q_proj", "v_proj", "down_proj"]},
     "y": {"r": 8, "alpha": 16, "rslora": True,
@@ -55,20 +58,8 @@ def read_safetensors(path):
 
 
 def write_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name in sorted(tensors):
-        shape, values = tensors[name]
-        data = struct.pack("<%df" % len(values), *values)
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
+    """tensors: name -> (shape, float values), written as float32."""
+    save(path, {name: tensor("F32", shape, values) for name, (shape, values) in tensors.items()})
 
 
 def shapes(hidden, layers, heads, kv_heads, head_dim, inter):

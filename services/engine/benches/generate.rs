@@ -15,13 +15,9 @@
 use candle_core::{DType, Device};
 use std::path::PathBuf;
 use std::time::Instant;
+mod common;
+use common::{arg, copy_bandwidth_gb_s};
 use zhishu_engine::{Checkpoint, ContiguousCache, KvCache, Logits, Model, SeqInput};
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -33,22 +29,6 @@ fn peak_rss_mib() -> f64 {
         })
         .unwrap_or(0.0)
         / 1024.0
-}
-
-/// STREAM-style copy bandwidth (bytes read + bytes written per second),
-/// best of five copies of 1 GiB.
-fn copy_bandwidth_gb_s() -> f64 {
-    let n = 1 << 30;
-    let src = vec![1u8; n];
-    let mut dst = vec![0u8; n];
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let t = Instant::now();
-        dst.copy_from_slice(&src);
-        best = best.min(t.elapsed().as_secs_f64());
-        std::hint::black_box(&dst);
-    }
-    2.0 * n as f64 / best / 1e9
 }
 
 fn prefill(model: &Model, prompt: &[u32]) -> (ContiguousCache, Vec<f32>) {

@@ -23,6 +23,8 @@ use candle_core::{DType, Device, Tensor};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+mod common;
+use common::{arg, copy_bandwidth_gb_s};
 use zhishu_engine::{Checkpoint, ContiguousCache, KvCache, Logits, Model, SeqInput};
 
 const HIDDEN: usize = 1024;
@@ -33,12 +35,6 @@ const KV_HEADS: usize = 8;
 const HEAD_DIM: usize = 128;
 const VOCAB: usize = 151_936;
 const GROUP: usize = 128;
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 /// The model's matrices: name (without `.weight`), rows, columns.
 fn tensors() -> Vec<(String, usize, usize)> {
@@ -295,22 +291,6 @@ fn build_q8_0(path: &Path) -> candle_core::Result<()> {
     let tensor_refs: Vec<(&str, &QTensor)> = qs.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut f = std::fs::File::create(path)?;
     candle_core::quantized::gguf_file::write(&mut f, &meta_refs, &tensor_refs)
-}
-
-/// STREAM-style copy bandwidth (read + write bytes per second), best of
-/// five 1 GiB copies, as the generate bench measures it.
-fn copy_bandwidth_gb_s() -> f64 {
-    let n = 1 << 30;
-    let src = vec![1u8; n];
-    let mut dst = vec![0u8; n];
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let t = Instant::now();
-        dst.copy_from_slice(&src);
-        best = best.min(t.elapsed().as_secs_f64());
-        std::hint::black_box(&dst);
-    }
-    2.0 * n as f64 / best / 1e9
 }
 
 struct Row {

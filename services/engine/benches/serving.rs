@@ -20,6 +20,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+mod common;
+use common::arg;
 use zhishu_engine::{ChatMessage, Engine, Event, SamplingParams, Serving, ServingConfig};
 
 const QUESTIONS: [&str; 8] = [
@@ -32,12 +34,6 @@ const QUESTIONS: [&str; 8] = [
     "Give me a recipe idea that uses lentils and spinach.",
     "Why is the sky blue?",
 ];
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 fn main() {
     // SAFETY: first thing in main, before any thread is started.

@@ -6,7 +6,9 @@
 //! permuted by llama.cpp) takes a transformers-trained adapter; adapters
 //! that do not fit the model are refused with the reason.
 
+mod common;
 use candle_core::{DType, Device, Tensor};
+use common::relative;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -63,18 +65,6 @@ fn adapter(base: &'static str, name: &str, config: &zhishu_engine::ModelConfig) 
         DType::F32,
     )
     .unwrap()
-}
-
-fn relative(a: &Tensor, b: &Tensor) -> f32 {
-    let scale = b
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
-    diff.to_scalar::<f32>().unwrap() / scale
 }
 
 /// A 20-token prompt, then three decode steps.

@@ -5,7 +5,9 @@
 //! ranges), as with contiguous caches on one device, for chunked prompts
 //! of different lengths in one packed batch and then batched decoding.
 
+mod common;
 use candle_core::{DType, Device, Tensor};
+use common::relative;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use zhishu_engine::parallel::split_layers;
@@ -63,25 +65,6 @@ fn batch<'a>(step: &'a [Vec<u32>], caches: &'a mut [ContiguousCache]) -> Vec<Seq
             adapter: None,
         })
         .collect()
-}
-
-fn relative(a: &Tensor, b: &Tensor) -> f32 {
-    let scale = b
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-        / scale
 }
 
 /// Runs every step through `single` and through `parallel` (given its own

@@ -7,7 +7,9 @@
 //! over two tensor-parallel shards along whole groups; and refusals that
 //! name what is wrong.
 
+mod common;
 use candle_core::{DType, Device, Tensor};
+use common::relative;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -50,18 +52,6 @@ fn fixtures() -> &'static Path {
 
 fn open(name: &str) -> Checkpoint {
     Checkpoint::open(&fixtures().join(name), &Device::Cpu, DType::F32).unwrap()
-}
-
-fn relative(a: &Tensor, b: &Tensor) -> f32 {
-    let scale = b
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
-    diff.to_scalar::<f32>().unwrap() / scale
 }
 
 /// A 40-token prompt (more rows than the decode kernel takes, so the

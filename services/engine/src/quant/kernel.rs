@@ -572,7 +572,7 @@ pub fn gemm_tiles(
 
 #[cfg(test)]
 mod tests {
-    use super::super::packed::{Codes, QWeight, Unpacked};
+    use super::super::packed::{Codes, QWeight};
     use super::*;
     use proptest::prelude::*;
 
@@ -584,55 +584,8 @@ mod tests {
         seed: u64,
         perm: bool,
     ) -> QWeight {
-        let mut s = seed;
-        let mut next = move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 33) as u32
-        };
-        let groups = cols / group;
-        let max = if codes == Codes::U4 { 16 } else { 256 };
-        let values = (0..rows * cols)
-            .map(|_| {
-                let v = (next() % max) as u8;
-                if codes == Codes::F8 && v & 0x7f == 0x7f {
-                    1
-                } else {
-                    v
-                }
-            })
-            .collect();
-        let scales = (0..rows * groups)
-            .map(|_| (next() % 100) as f32 / 1e3 + 1e-3)
-            .collect();
-        let zeros = (0..rows * groups)
-            .map(|_| {
-                if codes == Codes::F8 {
-                    0.0
-                } else {
-                    (next() % max) as f32
-                }
-            })
-            .collect();
-        let perm = perm.then(|| {
-            let mut p: Vec<u32> = (0..cols as u32).collect();
-            for i in (1..cols).rev() {
-                p.swap(i, next() as usize % (i + 1));
-            }
-            p
-        });
-        QWeight::pack(&Unpacked {
-            rows,
-            cols,
-            group,
-            codes,
-            values,
-            scales,
-            zeros,
-            perm,
-        })
-        .unwrap()
+        let u = super::super::packed::random(codes, rows, cols / group, group, seed, perm);
+        QWeight::pack(&u).unwrap()
     }
 
     fn reference(x: &[f32], m: usize, w: &QWeight) -> Vec<f64> {

@@ -407,6 +407,62 @@ impl QWeight {
     }
 }
 
+/// A random matrix of codes, scales and zero points (and, with `perm`, a
+/// random act-order permutation), for the tests of this layout and of the
+/// kernels.
+#[cfg(test)]
+pub(crate) fn random(
+    codes: Codes,
+    rows: usize,
+    groups: usize,
+    group: usize,
+    seed: u64,
+    perm: bool,
+) -> Unpacked {
+    let cols = groups * group;
+    let mut s = seed;
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 33) as u32
+    };
+    let max = if codes == Codes::U4 { 16 } else { 256 };
+    // e4m3's NaN bytes (0x7f, 0xff) are never written by quantisers.
+    let values = (0..rows * cols)
+        .map(|_| match (next() % max) as u8 {
+            v if codes == Codes::F8 && v & 0x7f == 0x7f => 1,
+            v => v,
+        })
+        .collect();
+    let scales = (0..rows * groups)
+        .map(|_| (next() % 1000) as f32 / 1e4 + 1e-3)
+        .collect();
+    let zeros = (0..rows * groups)
+        .map(|_| match codes {
+            Codes::F8 => 0.0,
+            _ => (next() % max) as f32,
+        })
+        .collect();
+    let perm = perm.then(|| {
+        let mut p: Vec<u32> = (0..cols as u32).collect();
+        for i in (1..cols).rev() {
+            p.swap(i, next() as usize % (i + 1));
+        }
+        p
+    });
+    Unpacked {
+        rows,
+        cols,
+        group,
+        codes,
+        values,
+        scales,
+        zeros,
+        perm,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,51 +489,7 @@ mod tests {
     }
 
     fn unpacked(codes: Codes, rows: usize, groups: usize, group: usize, seed: u64) -> Unpacked {
-        let cols = groups * group;
-        let mut s = seed;
-        let mut next = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 33) as u32
-        };
-        let max = match codes {
-            Codes::U4 => 16,
-            Codes::U8 => 256,
-            Codes::F8 => 255,
-        };
-        let values = (0..rows * cols)
-            .map(|_| {
-                let v = (next() % max) as u8;
-                if codes == Codes::F8 && v & 0x7f == 0x7f {
-                    0
-                } else {
-                    v
-                }
-            })
-            .collect();
-        let scales = (0..rows * groups)
-            .map(|_| (next() % 1000) as f32 / 1e4 + 1e-3)
-            .collect();
-        let zeros = (0..rows * groups)
-            .map(|_| {
-                if codes == Codes::F8 {
-                    0.0
-                } else {
-                    (next() % max) as f32
-                }
-            })
-            .collect();
-        Unpacked {
-            rows,
-            cols,
-            group,
-            codes,
-            values,
-            scales,
-            zeros,
-            perm: None,
-        }
+        random(codes, rows, groups, group, seed, false)
     }
 
     fn reference(u: &Unpacked) -> Vec<f32> {
