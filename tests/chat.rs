@@ -1035,3 +1035,35 @@ fn lora_adapters_are_listed_picked_by_model_and_audited() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["ok"], true, "{v}");
 }
+
+/// An adapter that cannot be served keeps the model from being ready, and
+/// readiness says which file and why (no answer is ever given with a
+/// silently missing adapter).
+#[test]
+fn an_adapter_that_does_not_fit_is_named_by_readiness() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-adapter");
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let server = Server::start_with(
+        dir,
+        &url,
+        &[("ZHISHU_ENGINE__ADAPTERS__LEGAL", missing.to_str().unwrap())],
+    );
+    // Not ready while loading, then not ready with the reason.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (status, ready) = common::get(&server.url("/readyz"));
+        let engine = ready["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == "engine"))
+            .map(|c| c["detail"].to_string())
+            .unwrap_or_default();
+        if engine.contains("adapter_config.json") {
+            assert_eq!(status, 503, "{ready}");
+            assert!(engine.contains("no-such-adapter"), "{engine}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{ready}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

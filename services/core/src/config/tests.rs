@@ -94,6 +94,30 @@ fn defaults_fill_everything_else() {
 }
 
 #[test]
+fn lora_adapters_are_read_and_bad_names_refused() {
+    let text = format!(
+        "{MINIMAL}[engine.adapters]\nlegal = \"adapters/legal-zh\"\n\"support-zh\" = \"/srv/a\"\n"
+    );
+    let c = load(&text).unwrap();
+    assert_eq!(c.engine.adapters.len(), 2);
+    assert_eq!(
+        c.engine.adapters["legal"],
+        std::path::PathBuf::from("adapters/legal-zh")
+    );
+    for (name, why) in [
+        ("\"bad name\"", "not an adapter name"),
+        ("zhishu", "served_name"),
+    ] {
+        let text = format!("{MINIMAL}[engine.adapters]\n{name} = \"a\"\n");
+        let msg = load(&text).unwrap_err().to_string();
+        assert!(
+            msg.contains("engine.adapters") && msg.contains(why),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
 fn wrong_type_names_key_and_line() {
     let text = MINIMAL.replace("[engine]", "[server]\nworkers = \"many\"\n[engine]");
     let err = load(&text).unwrap_err();
