@@ -127,6 +127,14 @@ impl ModelConfig {
             field: "config.json".into(),
             message: e.to_string(),
         })?;
+        Self::from_hf_value(&v)
+    }
+
+    /// [`ModelConfig::from_hf_json`] of a parsed document.
+    ///
+    /// # Errors
+    /// As [`ModelConfig::from_hf_json`].
+    pub fn from_hf_value(v: &Value) -> Result<Self, EngineError> {
         let arch_name = v
             .get("architectures")
             .and_then(|a| a.get(0))

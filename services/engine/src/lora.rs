@@ -535,6 +535,39 @@ impl LoraAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every name PEFT writes for a LoRA matrix (with or without the
+        /// adapter's name before `.weight`) reads back as its layer,
+        /// projection and matrix; a name for another module never does.
+        #[test]
+        fn peft_names_read_back(layer in 0usize..200, p in 0usize..7, a: bool, named: bool) {
+            let proj = TARGETS[p];
+            let block = if p < 4 { "self_attn" } else { "mlp" };
+            let which = if a { "lora_A" } else { "lora_B" };
+            let tail = if named { ".default.weight" } else { ".weight" };
+            let name = format!("base_model.model.model.layers.{layer}.{block}.{proj}.{which}{tail}");
+            prop_assert_eq!(parse_name(&name), Some((layer, PROJS[p], a)));
+            let other = if p < 4 { "mlp" } else { "self_attn" };
+            let wrong = format!("base_model.model.model.layers.{layer}.{other}.{proj}.{which}{tail}");
+            prop_assert_eq!(parse_name(&wrong), None);
+        }
+
+        /// A quantised release's or file's suffixes never change which
+        /// model a name names; a different size always does.
+        #[test]
+        fn release_suffixes_do_not_change_the_model_named(
+            size in 1u32..200, suffix in prop::sample::select(vec![
+                "", "-AWQ", "-GPTQ-Int4", "-FP8", "-bnb-4bit", ".Q4_K_M.gguf", "-q8_0.gguf", "-unsloth-bnb-4bit",
+            ]),
+        ) {
+            let base = format!("Qwen/Qwen3-{size}B");
+            let served = format!("Qwen3-{size}B{suffix}");
+            prop_assert_eq!(model_words(&base), model_words(&served));
+            prop_assert_ne!(model_words(&format!("Qwen3-{}B", size + 1)), model_words(&served));
+        }
+    }
 
     #[test]
     fn base_names_match_across_quantised_releases_not_sizes() {

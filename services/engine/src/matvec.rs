@@ -94,6 +94,12 @@ pub fn matvec_f32(x: &[f32], m: usize, w: &[f32], n: usize, k: usize) -> Vec<f32
                 g += len;
             }
         });
+    by_activation_row(t, m, n)
+}
+
+/// The kernels' output, `[n, m]` (one weight row's results side by side),
+/// as `[m, n]`.
+pub(crate) fn by_activation_row(t: Vec<f32>, m: usize, n: usize) -> Vec<f32> {
     if m == 1 {
         return t;
     }

@@ -276,9 +276,12 @@ impl Checkpoint {
         }
         let config_path = path.join("config.json");
         let text = std::fs::read_to_string(&config_path).map_err(|e| file_err(&config_path, e))?;
-        let config = ModelConfig::from_hf_json(&text)?;
         let json: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| file_err(&config_path, e))?;
+            serde_json::from_str(&text).map_err(|e| EngineError::Config {
+                field: "config.json".into(),
+                message: e.to_string(),
+            })?;
+        let config = ModelConfig::from_hf_value(&json)?;
         let quantization = Quantization::from_folder(path, &json)?;
         let index = path.join("model.safetensors.index.json");
         let files: Vec<PathBuf> = if index.is_file() {

@@ -241,6 +241,15 @@ pub fn first_tensor(scheme: &Scheme) -> &'static str {
     }
 }
 
+/// `[rows, groups]` from a per-group, per-row value: AWQ and GPTQ store
+/// scales and zero points group-major, the engine's layout row-major.
+fn per_row(rows: usize, groups: usize, value: impl Fn(usize, usize) -> f32) -> Vec<f32> {
+    (0..rows)
+        .flat_map(|r| (0..groups).map(move |g| (g, r)))
+        .map(|(g, r)| value(g, r))
+        .collect()
+}
+
 fn check_group(name: &str, group: usize, cols: usize) -> Result<usize, EngineError> {
     if group == 0 || !cols.is_multiple_of(group) {
         return Err(EngineError::Config {
@@ -286,14 +295,10 @@ fn awq(
                 }
             }
         });
-    let mut out_scales = vec![0f32; rows * groups];
-    let mut zeros = vec![0f32; rows * groups];
-    for g in 0..groups {
-        for r in 0..rows {
-            out_scales[r * groups + g] = s[g * rows + r];
-            zeros[r * groups + g] = f32::from(nibble(z[g * (rows / 8) + r / 8], r));
-        }
-    }
+    let out_scales = per_row(rows, groups, |g, r| s[g * rows + r]);
+    let zeros = per_row(rows, groups, |g, r| {
+        f32::from(nibble(z[g * (rows / 8) + r / 8], r))
+    });
     Ok(Unpacked {
         rows,
         cols,
@@ -389,17 +394,12 @@ fn gptq(
                 }
             }
         });
-    let mut out_scales = vec![0f32; rows * groups];
-    let mut zeros = vec![0f32; rows * groups];
     let plus = if zeros_minus_one { 1.0 } else { 0.0 };
-    for g in 0..groups {
-        for r in 0..rows {
-            out_scales[r * groups + g] = s[g * rows + r];
-            let word = z[g * (rows / per) + r / per];
-            let zero = (word >> (bits * (r % per) as u32)) & mask;
-            zeros[r * groups + g] = zero as f32 + plus;
-        }
-    }
+    let out_scales = per_row(rows, groups, |g, r| s[g * rows + r]);
+    let zeros = per_row(rows, groups, |g, r| {
+        let word = z[g * (rows / per) + r / per];
+        ((word >> (bits * (r % per) as u32)) & mask) as f32 + plus
+    });
     Ok(Unpacked {
         rows,
         cols,

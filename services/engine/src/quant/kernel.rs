@@ -98,16 +98,7 @@ pub fn matvec(x: &[f32], m: usize, w: &QWeight) -> Vec<f32> {
                 g += len;
             }
         });
-    if m == 1 {
-        return t;
-    }
-    let mut y = vec![0f32; m * n];
-    for (r, vals) in t.chunks_exact(m).enumerate() {
-        for (i, v) in vals.iter().enumerate() {
-            y[i * n + r] = *v;
-        }
-    }
-    y
+    crate::matvec::by_activation_row(t, m, n)
 }
 
 /// One weight row: its codes, and per group its scale and offset.

@@ -422,7 +422,32 @@ fn strings_to_sizes(v: Option<&Value>) -> Option<[usize; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    proptest! {
+        /// Any GPTQ configuration with 4 or 8 bits and a positive group
+        /// (or -1) reads back as written; any other bit width is refused
+        /// naming `bits`.
+        #[test]
+        fn gptq_configs_read_back_or_are_refused_by_field(
+            bits in 1u64..17, group in prop_oneof![Just(-1i64), 1i64..4096], v2: bool,
+        ) {
+            let format = if v2 { "gptq_v2" } else { "gptq" };
+            let got = read(json!({"quant_method": "gptq", "bits": bits, "group_size": group,
+                "checkpoint_format": format}));
+            if bits == 4 || bits == 8 {
+                let want = Scheme::Gptq {
+                    bits: bits as u32,
+                    group: (group > 0).then_some(group as usize),
+                    zeros_minus_one: !v2,
+                };
+                prop_assert_eq!(got.unwrap().unwrap().scheme, want);
+            } else {
+                prop_assert!(got.unwrap_err().to_string().contains("bits"));
+            }
+        }
+    }
 
     fn read(q: Value) -> Result<Option<Quantization>, EngineError> {
         Quantization::from_hf_config(&json!({ "quantization_config": q }))
