@@ -153,8 +153,8 @@ impl ModelConfig {
                 }));
             }
         };
-        let hidden_size = usize_field(&v, "hidden_size")?;
-        let num_heads = usize_field(&v, "num_attention_heads")?;
+        let hidden_size = usize_field(v, "hidden_size")?;
+        let num_heads = usize_field(v, "num_attention_heads")?;
         let num_kv_heads = v
             .get("num_key_value_heads")
             .and_then(Value::as_u64)
@@ -196,10 +196,10 @@ impl ModelConfig {
             .map_or(4096, |n| n as usize);
         let config = Self {
             architecture,
-            vocab_size: usize_field(&v, "vocab_size")?,
+            vocab_size: usize_field(v, "vocab_size")?,
             hidden_size,
-            intermediate_size: usize_field(&v, "intermediate_size")?,
-            num_layers: usize_field(&v, "num_hidden_layers")?,
+            intermediate_size: usize_field(v, "intermediate_size")?,
+            num_layers: usize_field(v, "num_hidden_layers")?,
             num_heads,
             num_kv_heads,
             head_dim,
