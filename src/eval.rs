@@ -115,12 +115,12 @@ fn table(r: &EvalReport) -> String {
         r.dataset, r.documents, r.chunks, r.queries, r.index_seconds
     );
     out.push_str(&format!(
-        "{:<14} {:>8} {:>9} {:>10} {:>7} {:>9} {:>9}\n",
+        "{:<16} {:>8} {:>9} {:>10} {:>7} {:>9} {:>9}\n",
         "mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms"
     ));
     let row = |out: &mut String, name: &str, m: &ModeReport| {
         out.push_str(&format!(
-            "{:<14} {:>8.4} {:>9.4} {:>10.4} {:>7.4} {:>9.1} {:>9.1}\n",
+            "{:<16} {:>8.4} {:>9.4} {:>10.4} {:>7.4} {:>9.1} {:>9.1}\n",
             name,
             m.ndcg_at_10,
             m.recall_at_10,
@@ -135,6 +135,18 @@ fn table(r: &EvalReport) -> String {
     }
     for (name, why) in &r.skipped {
         out.push_str(&format!("{name:<14} skipped: {why}\n"));
+    }
+    if let Some(a) = &r.average_terms {
+        out.push_str(
+            "\nBM25 inside Qdrant: average terms this corpus measured \
+             (lexical.average_terms)\n",
+        );
+        for (language, f) in [("chinese", a.chinese), ("english", a.english)] {
+            out.push_str(&format!(
+                "  {language:<8} title {:.1}, section {:.1}, body {:.1}, page {:.1}\n",
+                f.title, f.section, f.body, f.page
+            ));
+        }
     }
     for (title, breakdown) in [("language", &r.languages), ("kind", &r.kinds)] {
         if breakdown.len() < 2 && title == "kind" {

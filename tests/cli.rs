@@ -428,3 +428,72 @@ fn zhishu_guard_train_remakes_the_shipped_model_and_the_node_uses_it() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 1, "{out}");
 }
+
+#[test]
+fn bm25_inside_the_vector_store_serves_ingest_and_search_without_an_index_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("travel.md"),
+        "# 差旅管理办法\n\n## 住宿\n\n一线城市住宿每晚不超过800元，凭发票报销。\n",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("leave.md"),
+        "# Leave policy\n\nAnnual leave is 15 days a year; carry-over ends in March.\n",
+    )
+    .unwrap();
+    let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
+    let config = dir.path().join("zhishu.toml");
+    std::fs::write(&config, common::config_text(dir.path(), &url)).unwrap();
+    let qdrant = [("ZHISHU_LEXICAL__BACKEND", "qdrant")];
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["--config", config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_cli(&all, env, dir.path())
+    };
+    let (code, out, err) = run(&["ingest", docs.to_str().unwrap()], &qdrant);
+    assert_eq!(code, 0, "{out}{err}");
+    for (query, want) in [
+        ("住宿标准", "travel.md"),
+        ("annual leave carry-over", "leave.md"),
+    ] {
+        let (code, out, err) = run(&["search", query, "--mode", "bm25", "--json"], &qdrant);
+        assert_eq!(code, 0, "{out}{err}");
+        let hits: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let first = &hits["hits"][0];
+        assert!(
+            first["chunk"]["path"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with(want),
+            "{query}: {out}"
+        );
+        assert!(
+            first["scores"]["bm25"].as_f64().unwrap_or(0.0) > 0.0,
+            "{out}"
+        );
+    }
+    // Query nodes hold no index: nothing was written to a Tantivy folder.
+    assert!(!dir.path().join("data/tantivy").exists());
+    // The same store opened for Tantivy has no index to search; switching
+    // the other way round is refused with what to do.
+    let other = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/data/zhishu.db", other.path().display());
+    let config = other.path().join("zhishu.toml");
+    std::fs::write(&config, common::config_text(other.path(), &url)).unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["--config", config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_cli(&all, env, other.path())
+    };
+    let (code, out, err) = run(&["ingest", docs.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(&["search", "annual leave"], &qdrant);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("without BM25") && err.contains("lexical.backend"),
+        "{err}"
+    );
+}

@@ -54,7 +54,14 @@ fn eval_scores_every_mode_on_the_shipped_bilingual_set() {
     assert!(queries >= 50, "{report}");
     assert!(report["chunks"].as_u64().unwrap() >= report["documents"].as_u64().unwrap());
     let modes = report["modes"].as_object().unwrap();
-    for name in ["bm25", "dense", "hybrid", "hybrid+rerank"] {
+    for name in [
+        "bm25",
+        "dense",
+        "hybrid",
+        "hybrid+rerank",
+        "bm25 (qdrant)",
+        "hybrid (qdrant)",
+    ] {
         let m = &modes[name];
         assert_eq!(m["queries"].as_u64(), Some(queries), "{name}");
         for metric in ["ndcg_at_10", "recall_at_10", "recall_at_100", "mrr_at_10"] {
@@ -213,6 +220,22 @@ fn gate(set: &str) {
     for (lang, modes) in report["languages"].as_object().unwrap() {
         groups.push((lang.clone(), modes.clone()));
     }
+    // BM25 inside Qdrant (lexical.backend = "qdrant", the shipped average
+    // lengths) within 0.02 of Tantivy's, alone and fused.
+    let modes = &report["modes"];
+    for (qdrant, tantivy) in [("bm25 (qdrant)", "bm25"), ("hybrid (qdrant)", "hybrid")] {
+        let ndcg = |m: &str| modes[m]["ndcg_at_10"].as_f64().unwrap();
+        assert!(
+            ndcg(qdrant) >= ndcg(tantivy) - 0.02,
+            "{set}: {qdrant} {:.4} vs {tantivy} {:.4}",
+            ndcg(qdrant),
+            ndcg(tantivy)
+        );
+    }
+    assert!(
+        report["average_terms"]["chinese"]["body"].as_f64().unwrap() > 0.0,
+        "the measured averages are reported: {report}"
+    );
     for (name, modes) in groups {
         let ndcg = |m: &str| modes[m]["ndcg_at_10"].as_f64().unwrap();
         let best = ndcg("bm25").max(ndcg("dense"));

@@ -233,7 +233,7 @@ fn main() {
             stores: Stores {
                 // Qdrant Edge, or the Qdrant server at QDRANT_URL when set.
                 vectors: open_vectors_for_tests(&dir.path().join("qdrant"), dims).unwrap(),
-                lexical: Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap()),
+                lexical: Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap()).into(),
                 registry: Arc::new(store),
             },
             encoder,

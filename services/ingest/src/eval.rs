@@ -15,8 +15,8 @@ use std::time::Instant;
 use zhishu_encoders::{EncoderWorker, RerankWorker, TextKind};
 use zhishu_retrieval::eval::{Dataset, EvalReport, ModeScorer, query_language, rank_documents};
 use zhishu_retrieval::{
-    ChunkDoc, EdgeIndex, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions,
-    VectorIndex, chunk_id,
+    Bm25Encoder, ChunkDoc, EdgeIndex, HybridSearcher, Lexical, LexicalIndex, Mode, Scope,
+    SearchFilter, SearchOptions, VectorIndex, chunk_id,
 };
 
 /// The access group scratch chunks carry; searches run in it alone.
@@ -43,6 +43,9 @@ pub struct EvalSetup {
     pub fusion: zhishu_core::config::RetrievalConfig,
     /// The enterprise vocabulary (`lexical.vocabulary`), when configured.
     pub vocabulary: Option<Arc<zhishu_retrieval::VocabularyFile>>,
+    /// BM25 inside the vector store (`lexical.backend = "qdrant"`), with
+    /// the configured average field lengths: scored beside Tantivy's.
+    pub bm25: Bm25Encoder,
 }
 
 /// Passage vectors kept between evaluation runs, for maintainers comparing
@@ -145,6 +148,72 @@ impl VectorCache {
     }
 }
 
+/// Sums of field lengths in terms, per language (a chunk counts under the
+/// language most of its terms are in), for the averages BM25 inside
+/// Qdrant normalises by.
+#[derive(Default)]
+struct Lengths {
+    /// `[chinese, english]` × (title, section, body, page) sums, and the
+    /// chunks and pages counted.
+    sums: [[f64; 4]; 2],
+    chunks: [f64; 2],
+    pages: [f64; 2],
+}
+
+impl Lengths {
+    /// Adds a batch's chunks (each document's chunks are in one batch).
+    fn add(&mut self, encoder: &Bm25Encoder, chunks: &[ChunkDoc]) {
+        let mut pages: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        for c in chunks {
+            let l = encoder.lengths(c);
+            let all = |(zh, other): (usize, usize)| (zh + other) as f64;
+            let lang = usize::from(l.body.0 * 2 < l.body.0 + l.body.1);
+            self.sums[lang][0] += all(l.title);
+            self.sums[lang][1] += all(l.section);
+            self.sums[lang][2] += all(l.body);
+            self.chunks[lang] += 1.0;
+            let page = pages.entry(&c.document_id).or_default();
+            // A page holds the title once and every chunk's text, with no
+            // section path.
+            let first = page.0 + page.1 == 0;
+            let (title_zh, title_other) = if first { (0, 0) } else { l.title };
+            page.0 += l.body.0 - title_zh - l.section.0;
+            page.1 += l.body.1 - title_other - l.section.1;
+        }
+        for (zh, other) in pages.into_values() {
+            let lang = usize::from(zh * 2 < zh + other);
+            self.sums[lang][3] += (zh + other) as f64;
+            self.pages[lang] += 1.0;
+        }
+    }
+
+    /// The averages measured, falling back on `configured` where a
+    /// language had no chunk.
+    fn averages(
+        &self,
+        configured: zhishu_core::config::AverageTermsConfig,
+    ) -> zhishu_core::config::AverageTermsConfig {
+        let of = |lang: usize, f: zhishu_core::config::FieldAverages| {
+            if self.chunks[lang] == 0.0 {
+                return f;
+            }
+            // At least one term: a field that is always empty (no titles)
+            // gets an average the configuration accepts.
+            let avg = |i: usize, n: f64| ((self.sums[lang][i] / n.max(1.0)) as f32).max(1.0);
+            zhishu_core::config::FieldAverages {
+                title: avg(0, self.chunks[lang]),
+                section: avg(1, self.chunks[lang]),
+                body: avg(2, self.chunks[lang]),
+                page: avg(3, self.pages[lang]),
+            }
+        };
+        zhishu_core::config::AverageTermsConfig {
+            chinese: of(0, configured.chinese),
+            english: of(1, configured.english),
+        }
+    }
+}
+
 /// The name a mode has in reports.
 pub fn mode_name(mode: Mode) -> &'static str {
     match mode {
@@ -156,7 +225,10 @@ pub fn mode_name(mode: Mode) -> &'static str {
 }
 
 /// Indexes the dataset's corpus under `scratch` and scores bm25, dense,
-/// hybrid and (with a reranker) hybrid+rerank. `progress` is told
+/// hybrid and (with a reranker) hybrid+rerank, with BM25 on Tantivy; then
+/// bm25 and hybrid with BM25 inside the vector store (`lexical.backend =
+/// "qdrant"`), reported as `bm25 (qdrant)` and `hybrid (qdrant)`, from the
+/// same chunks and vectors. `progress` is told
 /// `(stage, done, total)` as it goes.
 ///
 /// # Errors
@@ -169,8 +241,12 @@ pub async fn evaluate(
 ) -> Result<EvalReport, String> {
     let err = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
     let vectors: Arc<dyn VectorIndex> = Arc::new(
-        EdgeIndex::open(&scratch.join("qdrant"), setup.encoder.dimensions())
-            .map_err(|e| err("opening the scratch vector store", &e))?,
+        EdgeIndex::open_with(
+            &scratch.join("qdrant"),
+            setup.encoder.dimensions(),
+            Some(setup.bm25.clone()),
+        )
+        .map_err(|e| err("opening the scratch vector store", &e))?,
     );
     let lexical = Arc::new(
         LexicalIndex::open_with(&scratch.join("tantivy"), setup.vocabulary.clone())
@@ -178,6 +254,7 @@ pub async fn evaluate(
     );
 
     let mut cache = VectorCache::open(&setup.encoder);
+    let mut lengths = Lengths::default();
     let started = Instant::now();
     let mut chunks_indexed = 0;
     let total = dataset.corpus.len();
@@ -217,6 +294,7 @@ pub async fn evaluate(
                 });
             }
         }
+        lengths.add(&setup.bm25, &docs);
         let texts: Vec<String> = docs.iter().map(|c| c.text.clone()).collect();
         let vectors_of = cache
             .embed(&setup.encoder, texts)
@@ -247,12 +325,17 @@ pub async fn evaluate(
     let index_seconds = started.elapsed().as_secs_f64();
     cache.save();
 
+    let in_vectors = Lexical::in_vectors(vectors.clone()).map_err(|e| err("BM25 in Qdrant", &e))?;
     let searcher = HybridSearcher {
         vectors,
-        lexical,
+        lexical: Lexical::Tantivy(lexical),
         encoder: setup.encoder.clone(),
         reranker: setup.reranker.clone(),
         fusion: setup.fusion,
+    };
+    let in_qdrant = HybridSearcher {
+        lexical: in_vectors,
+        ..searcher.clone()
     };
     let scope = Scope::of_groups([EVAL_GROUP.to_owned()]);
     let filter = SearchFilter::default();
@@ -261,9 +344,18 @@ pub async fn evaluate(
         chunks: chunks_indexed,
         queries: dataset.queries.len(),
         index_seconds,
+        average_terms: Some(lengths.averages(setup.bm25.averages())),
         ..Default::default()
     };
-    for mode in [Mode::Bm25, Mode::Dense, Mode::Hybrid, Mode::HybridRerank] {
+    let runs = [
+        (Mode::Bm25, &searcher, mode_name(Mode::Bm25)),
+        (Mode::Dense, &searcher, mode_name(Mode::Dense)),
+        (Mode::Hybrid, &searcher, mode_name(Mode::Hybrid)),
+        (Mode::HybridRerank, &searcher, mode_name(Mode::HybridRerank)),
+        (Mode::Bm25, &in_qdrant, "bm25 (qdrant)"),
+        (Mode::Hybrid, &in_qdrant, "hybrid (qdrant)"),
+    ];
+    for (mode, searcher, name) in runs {
         if mode == Mode::HybridRerank && searcher.reranker.is_none() {
             report.skipped.insert(
                 mode_name(mode).into(),
@@ -298,9 +390,8 @@ pub async fn evaluate(
                     kinds.entry(kind).or_default().add(&ranked, judged, latency);
                 }
             }
-            progress(mode_name(mode), i + 1, dataset.queries.len());
+            progress(name, i + 1, dataset.queries.len());
         }
-        let name = mode_name(mode);
         report.modes.insert(name.into(), scorer.report());
         for (breakdown, scorers) in [
             (&mut report.languages, languages),

@@ -94,13 +94,15 @@ impl TextSetup {
 /// [`OpenError`] naming the tokenizer or reranker that could not be loaded.
 pub fn open_eval_setup(config: &Config, encoder: EncoderWorker) -> Result<EvalSetup, OpenError> {
     let text = TextSetup::load(config, &encoder)?;
+    let vocabulary = zhishu_retrieval::open_vocabulary(config)?;
     Ok(EvalSetup {
+        bm25: zhishu_retrieval::bm25_encoder(config, vocabulary.clone()),
         reranker: open_reranker(config)?,
         encoder,
         embed_tokens: text.embed_tokens,
         qwen_tokens: text.qwen_tokens,
         chunking: text.chunking,
         fusion: config.retrieval,
-        vocabulary: zhishu_retrieval::open_vocabulary(config)?,
+        vocabulary,
     })
 }

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 use tokio::sync::mpsc;
 use zhishu_encoders::EncoderWorker;
-use zhishu_retrieval::{LexicalIndex, RetrievalError, VectorIndex};
+use zhishu_retrieval::{Lexical, RetrievalError, VectorIndex};
 use zhishu_store::{IngestStore, StoreError};
 
 /// Errors that stop a whole job (per-file problems are reported, not
@@ -57,8 +57,9 @@ pub enum SyncError {
 pub struct Stores {
     /// The vector store.
     pub vectors: Arc<dyn VectorIndex>,
-    /// The lexical index.
-    pub lexical: Arc<LexicalIndex>,
+    /// The lexical index (nothing to write when BM25 lives in the vector
+    /// store: its upserts carry the BM25 vectors).
+    pub lexical: Lexical,
     /// The document registry.
     pub registry: Arc<dyn IngestStore>,
 }

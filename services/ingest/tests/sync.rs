@@ -34,7 +34,7 @@ async fn env(max_file_bytes: u64) -> Env {
     let pipeline = Pipeline {
         stores: Stores {
             vectors: open_vectors_for_tests(&dir.path().join("qdrant"), 384).unwrap(),
-            lexical: Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap()),
+            lexical: Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap()).into(),
             registry: Arc::new(db.store.clone()),
         },
         encoder,
@@ -189,7 +189,12 @@ async fn assert_consistent(env: &Env) {
         expected += want;
         pages += usize::from(want > 0);
         let v = stores.vectors.document_versions(&d.id).await.unwrap();
-        let l = stores.lexical.document_versions(&d.id).unwrap();
+        let l = stores
+            .lexical
+            .tantivy()
+            .unwrap()
+            .document_versions(&d.id)
+            .unwrap();
         assert_eq!(v.len(), want, "{}: vector chunks", d.source_path);
         assert_eq!(l.len(), want, "{}: lexical chunks", d.source_path);
         assert!(
@@ -207,13 +212,16 @@ async fn assert_consistent(env: &Env) {
         "no orphan vectors"
     );
     assert_eq!(
-        stores.lexical.count(&all, &any).unwrap(),
+        stores.lexical.tantivy().unwrap().count(&all, &any).unwrap(),
         expected,
         "no orphan lexical chunks"
     );
-    assert_eq!(stores.lexical.num_chunks() as usize, expected);
     assert_eq!(
-        stores.lexical.num_pages() as usize,
+        stores.lexical.tantivy().unwrap().num_chunks() as usize,
+        expected
+    );
+    assert_eq!(
+        stores.lexical.tantivy().unwrap().num_pages() as usize,
         pages,
         "one page per indexed document, none left behind"
     );
@@ -255,6 +263,8 @@ async fn a_folder_is_indexed_then_kept_in_step() {
     let public = Scope::of_groups(["public"]);
     let pdf_hits = stores
         .lexical
+        .tantivy()
+        .unwrap()
         .search(
             "pdf",
             50,
@@ -274,6 +284,8 @@ async fn a_folder_is_indexed_then_kept_in_step() {
     // Chinese from a GB18030 file, found by BM25.
     let hits = stores
         .lexical
+        .tantivy()
+        .unwrap()
         .search("带薪年假", 5, &public, &SearchFilter::default())
         .unwrap();
     assert!(hits[0].chunk.path.ends_with("annual-leave.txt"), "{hits:?}");
@@ -281,17 +293,23 @@ async fn a_folder_is_indexed_then_kept_in_step() {
     // DOCX heading path and table.
     let hits = stores
         .lexical
+        .tantivy()
+        .unwrap()
         .search("encryption laptops", 5, &public, &SearchFilter::default())
         .unwrap();
     assert_eq!(hits[0].chunk.section_path, "Security Handbook");
     let hits = stores
         .lexical
+        .tantivy()
+        .unwrap()
         .search("VPN owner", 5, &public, &SearchFilter::default())
         .unwrap();
     assert!(hits[0].chunk.text.contains("NetOps"), "{hits:?}");
     // XLSX rows with their headers.
     let hits = stores
         .lexical
+        .tantivy()
+        .unwrap()
         .search("Shenzhen hotel limit", 5, &public, &SearchFilter::default())
         .unwrap();
     let t = &hits[0].chunk.text;
@@ -302,6 +320,8 @@ async fn a_folder_is_indexed_then_kept_in_step() {
     // HTML without its script and navigation.
     let hits = stores
         .lexical
+        .tantivy()
+        .unwrap()
         .search("badge reception", 5, &public, &SearchFilter::default())
         .unwrap();
     assert!(!hits[0].chunk.text.contains("var x") && !hits[0].chunk.text.contains("About"));
@@ -358,6 +378,8 @@ async fn a_folder_is_indexed_then_kept_in_step() {
     assert_consistent(&env).await;
     let hits = stores
         .lexical
+        .tantivy()
+        .unwrap()
         .search(
             "hotel yuan night",
             10,
@@ -373,6 +395,8 @@ async fn a_folder_is_indexed_then_kept_in_step() {
     assert_eq!(hits[0].chunk.version, 2);
     let hits = stores
         .lexical
+        .tantivy()
+        .unwrap()
         .search(
             "USD EUR rate currency",
             50,
@@ -431,6 +455,8 @@ async fn access_groups_are_enforced_inside_both_stores() {
         let scope = Scope::of_groups(groups);
         let lexical = stores
             .lexical
+            .tantivy()
+            .unwrap()
             .search(
                 "salary engineers 薪资",
                 50,
@@ -470,6 +496,8 @@ async fn access_groups_are_enforced_inside_both_stores() {
         assert!(
             stores
                 .lexical
+                .tantivy()
+                .unwrap()
                 .search("salary", 50, &scope, &f)
                 .unwrap()
                 .is_empty()
@@ -483,12 +511,17 @@ async fn access_groups_are_enforced_inside_both_stores() {
                 .is_empty()
         );
         assert_eq!(stores.vectors.count(&scope, &f).await.unwrap(), 0);
-        assert_eq!(stores.lexical.count(&scope, &f).unwrap(), 0);
+        assert_eq!(
+            stores.lexical.tantivy().unwrap().count(&scope, &f).unwrap(),
+            0
+        );
     }
     let nobody = Scope::of_groups(Vec::<String>::new());
     assert!(
         stores
             .lexical
+            .tantivy()
+            .unwrap()
             .search("salary", 50, &nobody, &SearchFilter::default())
             .unwrap()
             .is_empty()
@@ -511,6 +544,8 @@ async fn access_groups_are_enforced_inside_both_stores() {
         let scope = Scope::of_groups(groups);
         let lexical = stores
             .lexical
+            .tantivy()
+            .unwrap()
             .search("salary 薪资", 50, &scope, &SearchFilter::default())
             .unwrap();
         let dense = stores
@@ -621,7 +656,7 @@ async fn chinese_pdfs_scans_and_big_tables_are_searchable() {
             .load(std::sync::atomic::Ordering::Relaxed),
         3
     );
-    let lexical = &env.pipeline.stores.lexical;
+    let lexical = env.pipeline.stores.lexical.tantivy().unwrap();
     let public = Scope::of_groups(["public"]);
     let any = SearchFilter::default();
 

@@ -214,7 +214,7 @@ fn pipeline(engine: Arc<Engine>, fingerprint: &str) {
         vectors.optimize().await.expect("optimize");
         let searcher = HybridSearcher {
             vectors,
-            lexical,
+            lexical: lexical.into(),
             encoder,
             reranker: None,
             fusion: zhishu_core::config::RetrievalConfig::default(),

@@ -228,7 +228,7 @@ async fn run(n: usize, encoder: EncoderWorker) {
     let filter = SearchFilter::default();
     let searcher = HybridSearcher {
         vectors: vectors.clone(),
-        lexical: lexical.clone(),
+        lexical: lexical.clone().into(),
         encoder,
         reranker: None,
         // `PAGE_WEIGHT=0` measures BM25 without page evidence, side by side.

@@ -301,6 +301,12 @@ pub struct EvalReport {
     pub kinds: BTreeMap<String, BTreeMap<String, ModeReport>>,
     /// Modes that were not run, with the reason.
     pub skipped: BTreeMap<String, String>,
+    /// The average terms per field this corpus measured, by language: what
+    /// `lexical.average_terms` should say for BM25 inside Qdrant to
+    /// normalise lengths as Tantivy does over this corpus (a language the
+    /// corpus lacks keeps the configured figures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub average_terms: Option<zhishu_core::config::AverageTermsConfig>,
 }
 
 impl EvalReport {

@@ -8,7 +8,8 @@
 //! `1 / (k + rank)` rewards agreement between the two without calibration.
 
 use crate::{
-    ChunkDoc, LexicalIds, LexicalIndex, RetrievalError, Scope, SearchFilter, VectorIndex, pool,
+    ChunkDoc, Lexical, LexicalIds, LexicalIndex, RetrievalError, Scope, SearchFilter, VectorIndex,
+    pool,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -112,8 +113,8 @@ pub struct SearchResults {
 pub struct HybridSearcher {
     /// Vector store.
     pub vectors: Arc<dyn VectorIndex>,
-    /// Lexical store.
-    pub lexical: Arc<LexicalIndex>,
+    /// Lexical store: Tantivy, or BM25 inside the vector store.
+    pub lexical: Lexical,
     /// Embeds queries.
     pub encoder: EncoderWorker,
     /// Rescores the fused top hits.
@@ -395,7 +396,10 @@ impl HybridSearcher {
         } else {
             k
         };
-        let found = if mode != Mode::Bm25 && mode != Mode::Dense && self.vectors.searches_here() {
+        // Both engines meet on a search thread when both run in this
+        // process (Tantivy, and a vector store that searches here).
+        let here = matches!(self.lexical, Lexical::Tantivy(_)) && self.vectors.searches_here();
+        let found = if here && mode != Mode::Bm25 && mode != Mode::Dense {
             here::retrieve(
                 self,
                 query,
@@ -487,18 +491,35 @@ impl HybridSearcher {
 impl HybridSearcher {
     /// The chunks of `batch` with their [`shingles`], loaded on the search
     /// pool ([`load_batch`]).
+    /// BM25 hits from the vector store are loaded from it, with the dense
+    /// ones, in one call.
     async fn load(
         &self,
         lexical: &Arc<LexicalIds>,
         batch: &[(String, Candidate)],
         scope: &Scope,
     ) -> Result<Loaded, RetrievalError> {
-        let (positions, dense_only) = split(batch);
-        let (index, ids, scope) = (self.lexical.clone(), lexical.clone(), scope.clone());
-        pool::read(RetrievalError::Lexical, move || {
-            load_batch(&index, &ids, &positions, &dense_only, &scope)
-        })
-        .await
+        match &self.lexical {
+            Lexical::Tantivy(index) if lexical.from_tantivy() => {
+                let (positions, dense_only) = split(batch);
+                let (index, ids, scope) = (index.clone(), lexical.clone(), scope.clone());
+                pool::read(RetrievalError::Lexical, move || {
+                    load_batch(&index, &ids, &positions, &dense_only, &scope)
+                })
+                .await
+            }
+            _ => {
+                let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
+                let chunks = self.vectors.get(&ids, scope).await?;
+                Ok(chunks
+                    .into_iter()
+                    .map(|c| {
+                        let sh = shingles(&c.text);
+                        (c.chunk_id.clone(), (c, sh))
+                    })
+                    .collect())
+            }
+        }
     }
 
     /// Both retrievers, awaited side by side, then fused: the path for a
@@ -516,14 +537,11 @@ impl HybridSearcher {
         let mode = options.mode;
         let lexical = async {
             let t = Instant::now();
-            let index = self.lexical.clone();
-            let (q, s, f) = (query.to_owned(), scope.clone(), filter.clone());
             let limit = if mode == Mode::Dense { 0 } else { want };
-            let page_weight = self.fusion.page_weight;
-            let hits = pool::read(RetrievalError::Lexical, move || {
-                index.search_ids(&q, limit, &s, &f, page_weight)
-            })
-            .await?;
+            let hits = self
+                .lexical
+                .search_ids(query, limit, scope, filter, self.fusion.page_weight)
+                .await?;
             Ok::<_, RetrievalError>((hits, ms(t)))
         };
         let dense = async {
@@ -537,11 +555,11 @@ impl HybridSearcher {
             let hits = self.vectors.search_ids(v, want, scope, filter).await?;
             Ok::<_, RetrievalError>((hits, embed_ms, ms(t)))
         };
-        let (lexical, dense) = tokio::join!(lexical, dense);
+        let (lexical, dense, votes) = tokio::join!(lexical, dense, self.votes(query));
         let (lexical, bm25_ms) = lexical?;
         let (dense, embed_ms, dense_ms) = dense?;
         Ok(Found {
-            ranked: fuse(&lexical, &dense, &self.fusion, self.votes(query), mode),
+            ranked: fuse(&lexical, &dense, &self.fusion, votes, mode),
             lexical: Arc::new(lexical),
             first: None,
             bm25_ms,
@@ -552,10 +570,10 @@ impl HybridSearcher {
 
     /// How much each retriever's vote counts for this query
     /// ([`Votes::for_query`]).
-    pub(crate) fn votes(&self, query: &str) -> Votes {
+    pub(crate) async fn votes(&self, query: &str) -> Votes {
         // A tokenizer failure only loses the adjustment, not the search.
         let unknown = self.encoder.unknown_share(query).unwrap_or(0.0);
-        let coverage = self.lexical.coverage(query).unwrap_or(1.0);
+        let coverage = self.lexical.coverage(query).await.unwrap_or(1.0);
         Votes::for_query(&self.fusion, unknown, coverage)
     }
 
@@ -597,9 +615,7 @@ impl HybridSearcher {
                 }
             }
         }
-        let index = self.lexical.clone();
-        let scope = scope.clone();
-        let found = pool::read(RetrievalError::Lexical, move || index.get(&ids, &scope)).await?;
+        let found = self.lexical.get(&ids, scope).await?;
         let by_id: HashMap<String, ChunkDoc> =
             found.into_iter().map(|c| (c.chunk_id.clone(), c)).collect();
         for h in hits.iter_mut() {

@@ -37,10 +37,14 @@ use tantivy::{
     TantivyDocument, Term,
 };
 
+mod in_store;
 mod pages;
+pub mod sparse;
 mod top_k;
 pub mod vocabulary;
 
+pub use in_store::Lexical;
+pub(crate) use pages::pages_of;
 use top_k::TopK;
 use vocabulary::{VocabularyFile, Words};
 
@@ -149,19 +153,35 @@ pub struct LexicalHit {
     pub chunk: ChunkDoc,
 }
 
-/// BM25 hits as chunk ids and scores, best first, holding the index
-/// snapshot they came from so that the few hits fusion keeps can be loaded
-/// afterwards ([`LexicalIndex::load`]) without searching again and without
-/// parsing the payloads of those it drops.
+/// BM25 hits as chunk ids and scores, best first. From Tantivy they hold
+/// the index snapshot they came from, so that the few hits fusion keeps can
+/// be loaded afterwards ([`LexicalIndex::load`]) without searching again
+/// and without parsing the payloads of those it drops; from the vector
+/// store (`lexical.backend = "qdrant"`) they are ids alone, loaded from it.
 pub struct LexicalIds {
-    searcher: tantivy::Searcher,
-    hits: Vec<(String, f32, tantivy::DocAddress)>,
+    hits: Vec<(String, f32)>,
+    /// The Tantivy snapshot and each hit's address in it.
+    snapshot: Option<(tantivy::Searcher, Vec<tantivy::DocAddress>)>,
 }
 
 impl LexicalIds {
+    /// Hits from the vector store's BM25.
+    pub(crate) fn from_store(hits: Vec<(String, f32)>) -> Self {
+        Self {
+            hits,
+            snapshot: None,
+        }
+    }
+
+    /// Whether the hits came from a Tantivy snapshot they can be loaded
+    /// from.
+    pub fn from_tantivy(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
     /// `(chunk id, BM25 score)`, best first.
     pub fn hits(&self) -> impl Iterator<Item = (&str, f32)> {
-        self.hits.iter().map(|(id, score, _)| (id.as_str(), *score))
+        self.hits.iter().map(|(id, score)| (id.as_str(), *score))
     }
 
     /// How many hits.
@@ -608,6 +628,7 @@ impl LexicalIndex {
         let searcher = self.reader.searcher();
         let top = self.top_k_with_pages(&searcher, query, k, scope, filter, page_weight)?;
         let mut hits = Vec::with_capacity(top.len());
+        let mut addresses = Vec::with_capacity(top.len());
         let mut column: Option<(u32, Option<StrColumn>)> = None;
         let mut id = String::new();
         for (score, addr) in top {
@@ -634,20 +655,29 @@ impl LexicalIndex {
                     .ok_or_else(|| RetrievalError::Lexical("a chunk has no id".into()))?
                     .clone_into(&mut id);
             }
-            hits.push((id.clone(), score, addr));
+            hits.push((id.clone(), score));
+            addresses.push(addr);
         }
-        Ok(LexicalIds { searcher, hits })
+        Ok(LexicalIds {
+            hits,
+            snapshot: Some((searcher, addresses)),
+        })
     }
 
     /// The chunks of the hits at positions `which` of `ids`, in that order.
     ///
     /// # Errors
     /// When a stored chunk cannot be read.
+    /// Hits that did not come from this index's snapshots have nothing to
+    /// load here.
     pub fn load(&self, ids: &LexicalIds, which: &[usize]) -> Result<Vec<ChunkDoc>, RetrievalError> {
+        let Some((searcher, addresses)) = &ids.snapshot else {
+            return Ok(Vec::new());
+        };
         which
             .iter()
-            .filter_map(|&i| ids.hits.get(i))
-            .map(|(_, _, addr)| self.decode(&ids.searcher, *addr))
+            .filter_map(|&i| addresses.get(i))
+            .map(|addr| self.decode(searcher, *addr))
             .collect()
     }
 
@@ -802,7 +832,10 @@ impl LexicalIndex {
         scope: &Scope,
     ) -> Result<Vec<ChunkDoc>, RetrievalError> {
         let mut chunks = self.load(ids, which)?;
-        chunks.extend(self.get_in(&ids.searcher, more, scope)?);
+        match &ids.snapshot {
+            Some((searcher, _)) => chunks.extend(self.get_in(searcher, more, scope)?),
+            None => chunks.extend(self.get(more, scope)?),
+        }
         Ok(chunks)
     }
 
@@ -935,13 +968,7 @@ impl LexicalIndex {
     /// A query's distinct terms, and what its synonyms add (the enterprise
     /// vocabulary's; nothing without one), from one version of it.
     fn terms(&self, query: &str) -> (Vec<String>, vocabulary::Expansion) {
-        let current = self.words.as_ref().map(Words::current);
-        let fixed = current.clone().map(Words::Fixed);
-        let mut terms = analyze_with(query, fixed);
-        terms.sort();
-        terms.dedup();
-        let synonyms = current.map(|v| v.expand(&terms)).unwrap_or_default();
-        (terms, synonyms)
+        terms_with(self.words.as_ref(), query)
     }
 
     /// Pages in the page index (one per document version with chunks):
@@ -955,6 +982,19 @@ impl LexicalIndex {
     pub fn num_chunks(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
+}
+
+/// A query's distinct terms, and what its synonyms add (the enterprise
+/// vocabulary's; nothing without one), from one version of it: what both
+/// lexical backends ask for.
+fn terms_with(words: Option<&Words>, query: &str) -> (Vec<String>, vocabulary::Expansion) {
+    let current = words.map(Words::current);
+    let fixed = current.clone().map(Words::Fixed);
+    let mut terms = analyze_with(query, fixed);
+    terms.sort();
+    terms.dedup();
+    let synonyms = current.map(|v| v.expand(&terms)).unwrap_or_default();
+    (terms, synonyms)
 }
 
 /// The tokenizer under the analyzer: full-width forms folded to ASCII,

@@ -26,12 +26,14 @@ mod vector;
 pub use chunk::{ChunkDoc, PromptIds, chunk_id, prompt_label, prompt_piece, tokenizer_fingerprint};
 pub use error::RetrievalError;
 pub use hybrid::{Hit, HybridSearcher, Mode, SearchOptions, SearchResults, StageScores, Timings};
+pub use lexical::sparse::{AverageTerms, Bm25Encoder, FieldAverages, FieldLengths, SparseVector};
 pub use lexical::vocabulary::{Vocabulary, VocabularyError, VocabularyFile};
-pub use lexical::{LexicalHit, LexicalIds, LexicalIndex, analyze};
+pub use lexical::{Lexical, LexicalHit, LexicalIds, LexicalIndex, analyze};
 pub use open::{
-    OpenError, open_reranker, open_searcher, open_vectors, open_vectors_for_tests, open_vocabulary,
-    vectors_config_for_tests,
+    OpenError, bm25_encoder, open_reranker, open_searcher, open_vectors, open_vectors_for_tests,
+    open_vectors_with, open_vocabulary, vectors_config_for_tests,
 };
 pub use remote::QdrantIndex;
 pub use scope::{Scope, SearchFilter, ancestors};
+pub use vector::bm25::{BM25, Bm25Hit, Bm25Query, Bm25Target};
 pub use vector::{EdgeIndex, VectorHit, VectorIndex};

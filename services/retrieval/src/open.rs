@@ -3,11 +3,14 @@
 //! run against either backend. A query node opens only this (no ingestion
 //! pipeline, no chunking tokenizers).
 
-use crate::{EdgeIndex, HybridSearcher, LexicalIndex, QdrantIndex, RetrievalError, VectorIndex};
+use crate::{
+    Bm25Encoder, EdgeIndex, HybridSearcher, Lexical, LexicalIndex, QdrantIndex, RetrievalError,
+    VectorIndex,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zhishu_core::Config;
-use zhishu_core::config::{VectorBackend, VectorsConfig};
+use zhishu_core::config::{LexicalBackend, VectorBackend, VectorsConfig};
 use zhishu_encoders::{EncoderError, EncoderWorker, RerankWorker, Reranker, TextKind};
 
 /// Why the configured searcher could not be opened.
@@ -70,16 +73,25 @@ pub fn open_reranker(config: &Config) -> Result<Option<RerankWorker>, OpenError>
 /// [`OpenError`]: a store that cannot be opened (locked, wrong dimensions,
 /// a bad server URL), or the reranker.
 pub fn open_searcher(config: &Config, encoder: EncoderWorker) -> Result<HybridSearcher, OpenError> {
-    let vectors = open_vectors(
+    let vocabulary = open_vocabulary(config)?;
+    let vectors = open_vectors_with(
         &config.vectors,
         &config.vectors_path(),
         encoder.dimensions(),
+        (config.lexical.backend == LexicalBackend::Qdrant)
+            .then(|| bm25_encoder(config, vocabulary.clone())),
     )?;
-    let lexical = LexicalIndex::open_with(&config.lexical_path(), open_vocabulary(config)?)?;
-    check_embedder(&lexical, &encoder)?;
+    let lexical = match config.lexical.backend {
+        LexicalBackend::Tantivy => {
+            let lexical = LexicalIndex::open_with(&config.lexical_path(), vocabulary)?;
+            check_embedder(&lexical, &encoder)?;
+            Lexical::Tantivy(Arc::new(lexical))
+        }
+        LexicalBackend::Qdrant => Lexical::in_vectors(vectors.clone())?,
+    };
     Ok(HybridSearcher {
         vectors,
-        lexical: Arc::new(lexical),
+        lexical,
         encoder,
         reranker: open_reranker(config)?,
         fusion: config.retrieval,
@@ -168,8 +180,31 @@ pub fn open_vectors(
     edge_path: &Path,
     dimensions: usize,
 ) -> Result<Arc<dyn VectorIndex>, RetrievalError> {
+    open_vectors_with(config, edge_path, dimensions, None)
+}
+
+/// The BM25 encoder of `lexical.backend = "qdrant"`: the lexical analyser
+/// with the vocabulary, and the configured average field lengths.
+pub fn bm25_encoder(
+    config: &Config,
+    vocabulary: Option<Arc<crate::VocabularyFile>>,
+) -> Bm25Encoder {
+    Bm25Encoder::new(vocabulary, config.lexical.average_terms)
+}
+
+/// [`open_vectors`], with BM25 vectors in every point when `bm25` is given
+/// (`lexical.backend = "qdrant"`).
+///
+/// # Errors
+/// As [`open_vectors`]; an existing store made without BM25 vectors.
+pub fn open_vectors_with(
+    config: &VectorsConfig,
+    edge_path: &Path,
+    dimensions: usize,
+    bm25: Option<Bm25Encoder>,
+) -> Result<Arc<dyn VectorIndex>, RetrievalError> {
     Ok(match config.backend {
-        VectorBackend::Edge => Arc::new(EdgeIndex::open(edge_path, dimensions)?),
+        VectorBackend::Edge => Arc::new(EdgeIndex::open_with(edge_path, dimensions, bm25)?),
         VectorBackend::Qdrant => {
             let url = config.url.as_deref().ok_or_else(|| {
                 RetrievalError::Vector(
@@ -177,12 +212,15 @@ pub fn open_vectors(
                         .into(),
                 )
             })?;
-            Arc::new(QdrantIndex::connect(
-                url,
-                config.api_key.as_deref(),
-                &config.collection,
-                dimensions,
-            )?)
+            Arc::new(
+                QdrantIndex::connect(
+                    url,
+                    config.api_key.as_deref(),
+                    &config.collection,
+                    dimensions,
+                )?
+                .with_bm25(bm25),
+            )
         }
     })
 }

@@ -18,15 +18,19 @@
 //! same conditions as the embedded store builds (see
 //! [`crate::vector::conditions`]).
 
+use crate::lexical::sparse::Bm25Encoder;
+use crate::vector::bm25::{self, BM25, Bm25Hit, Bm25Query, Bm25Target};
 use crate::vector::{Condition as Cond, VECTOR, VectorHit, VectorIndex, conditions};
 use crate::{ChunkDoc, RetrievalError, Scope, SearchFilter, ancestors};
 use async_trait::async_trait;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
     DeletePointsBuilder, Distance, FieldType, Filter, GetPointsBuilder, HnswConfigDiffBuilder,
-    PointId, PointStruct, QueryPointsBuilder, Range, RetrievedPoint, ScrollPointsBuilder,
-    SearchParamsBuilder, UpsertPointsBuilder, VectorParamsBuilder, VectorsConfigBuilder,
-    point_id::PointIdOptions, vectors_config,
+    Modifier, NamedVectors, PayloadIncludeSelector, PointId, PointStruct, Query,
+    QueryBatchPointsBuilder, QueryPoints, QueryPointsBuilder, Range, RetrievedPoint,
+    ScrollPointsBuilder, SearchParamsBuilder, SparseVectorParamsBuilder,
+    SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder,
+    VectorsConfigBuilder, point_id::PointIdOptions, vectors_config,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use serde_json::json;
@@ -50,6 +54,9 @@ pub struct QdrantIndex {
     dimensions: usize,
     /// Set once the collection exists with the right shape and indexes.
     ready: OnceCell<()>,
+    /// BM25 inside the store (`lexical.backend = "qdrant"`): the encoder;
+    /// pages live in the collection named [`QdrantIndex::pages`].
+    bm25: Option<Bm25Encoder>,
 }
 
 impl QdrantIndex {
@@ -81,7 +88,22 @@ impl QdrantIndex {
             collection: collection.to_string(),
             dimensions,
             ready: OnceCell::new(),
+            bm25: None,
         })
+    }
+
+    /// The same store with BM25 vectors in its points and a page
+    /// collection beside it (see [`crate::vector::bm25`]), when `bm25` is
+    /// given.
+    #[must_use]
+    pub fn with_bm25(mut self, bm25: Option<Bm25Encoder>) -> Self {
+        self.bm25 = bm25;
+        self
+    }
+
+    /// The page collection's name: the chunks' with `_pages`.
+    fn pages(&self) -> String {
+        format!("{}_{}", self.collection, bm25::PAGES)
     }
 
     /// The collection this store writes to.
@@ -141,17 +163,14 @@ impl QdrantIndex {
                         VECTOR,
                         VectorParamsBuilder::new(self.dimensions as u64, Distance::Cosine),
                     );
-                    let created = self
-                        .client
-                        .create_collection(
-                            CreateCollectionBuilder::new(name)
-                                .vectors_config(vectors)
-                                .hnsw_config(
-                                    HnswConfigDiffBuilder::default().m(16).ef_construct(128),
-                                )
-                                .on_disk_payload(true),
-                        )
-                        .await;
+                    let mut create = CreateCollectionBuilder::new(name)
+                        .vectors_config(vectors)
+                        .hnsw_config(HnswConfigDiffBuilder::default().m(16).ef_construct(128))
+                        .on_disk_payload(true);
+                    if self.bm25.is_some() {
+                        create = create.sparse_vectors_config(bm25_config());
+                    }
+                    let created = self.client.create_collection(create).await;
                     // Another Zhishu process may have created it meanwhile.
                     if let Err(e) = created {
                         if !self.client.collection_exists(name).await.unwrap_or(false) {
@@ -160,25 +179,61 @@ impl QdrantIndex {
                         self.check_dimensions().await?;
                     }
                 }
-                for (field, kind) in [
-                    ("access_groups", FieldType::Keyword),
-                    ("collection", FieldType::Keyword),
-                    ("document_id", FieldType::Keyword),
-                    ("dirs", FieldType::Keyword),
-                    ("version", FieldType::Integer),
-                    ("modified_at", FieldType::Integer),
-                ] {
-                    self.client
-                        .create_field_index(
-                            CreateFieldIndexCollectionBuilder::new(name, field, kind).wait(true),
-                        )
-                        .await
-                        .map_err(|e| self.error(&format!("indexing payload field {field}"), e))?;
+                self.payload_indexes(name).await?;
+                if self.bm25.is_some() {
+                    self.ensure_pages().await?;
                 }
                 Ok(())
             })
             .await
             .map(|_| ())
+    }
+
+    /// The payload indexes every search and delete filters on.
+    async fn payload_indexes(&self, name: &str) -> Result<(), RetrievalError> {
+        for (field, kind) in [
+            ("access_groups", FieldType::Keyword),
+            ("collection", FieldType::Keyword),
+            ("document_id", FieldType::Keyword),
+            ("dirs", FieldType::Keyword),
+            ("version", FieldType::Integer),
+            ("modified_at", FieldType::Integer),
+        ] {
+            self.client
+                .create_field_index(
+                    CreateFieldIndexCollectionBuilder::new(name, field, kind).wait(true),
+                )
+                .await
+                .map_err(|e| self.error(&format!("indexing payload field {field}"), e))?;
+        }
+        Ok(())
+    }
+
+    /// Creates the page collection (a BM25 vector only) when absent.
+    async fn ensure_pages(&self) -> Result<(), RetrievalError> {
+        let pages = self.pages();
+        let exists = |e| self.error("checking the page collection", e);
+        if !self
+            .client
+            .collection_exists(&pages)
+            .await
+            .map_err(exists)?
+        {
+            let created = self
+                .client
+                .create_collection(
+                    CreateCollectionBuilder::new(&pages)
+                        .sparse_vectors_config(bm25_config())
+                        .on_disk_payload(true),
+                )
+                .await;
+            if let Err(e) = created
+                && !self.client.collection_exists(&pages).await.unwrap_or(false)
+            {
+                return Err(self.error("creating the page collection", e));
+            }
+        }
+        self.payload_indexes(&pages).await
     }
 
     async fn check_dimensions(&self) -> Result<(), RetrievalError> {
@@ -187,10 +242,20 @@ impl QdrantIndex {
             .collection_info(&self.collection)
             .await
             .map_err(|e| self.error("reading the collection", e))?;
-        let size = info
-            .result
-            .and_then(|i| i.config)
-            .and_then(|c| c.params)
+        let params = info.result.and_then(|i| i.config).and_then(|c| c.params);
+        let has_bm25 = params
+            .as_ref()
+            .and_then(|p| p.sparse_vectors_config.as_ref())
+            .is_some_and(|s| s.map.contains_key(BM25));
+        if self.bm25.is_some() && !has_bm25 {
+            return Err(RetrievalError::Vector(format!(
+                "collection {:?} on {} was made without BM25 vectors (lexical.backend = \
+                 \"tantivy\"): set lexical.backend = \"tantivy\" again, or set \
+                 vectors.collection to a new name and run `zhishu ingest` again",
+                self.collection, self.url
+            )));
+        }
+        let size = params
             .and_then(|p| p.vectors_config)
             .and_then(|v| v.config)
             .and_then(|c| match c {
@@ -295,6 +360,41 @@ fn chunk_of(
         .map_err(|e| RetrievalError::Vector(format!("a point's payload: {e}")))
 }
 
+/// The sparse vector configuration of BM25: Qdrant counts the IDF.
+fn bm25_config() -> SparseVectorsConfigBuilder {
+    let mut config = SparseVectorsConfigBuilder::default();
+    config.add_named_vector_params(
+        BM25,
+        SparseVectorParamsBuilder::default().modifier(Modifier::Idf as i32),
+    );
+    config
+}
+
+/// The server's query for one BM25 query.
+fn bm25_request(collection: &str, q: &Bm25Query) -> QueryPoints {
+    let mut filter = match &q.within {
+        Some((scope, f)) => scoped(scope, f),
+        None => Filter::default(),
+    };
+    if let Some(d) = &q.document {
+        filter
+            .must
+            .push(Condition::matches("document_id", d.clone()));
+    }
+    QueryPointsBuilder::new(collection)
+        .query(Query::new_nearest(VectorInput::new_sparse(
+            q.vector.indices.clone(),
+            q.vector.values.clone(),
+        )))
+        .using(BM25)
+        .filter(filter)
+        .limit(q.limit as u64)
+        .with_payload(PayloadIncludeSelector {
+            fields: vec!["document_id".into()],
+        })
+        .build()
+}
+
 fn document_filter(document_id: &str) -> Filter {
     Filter::must([Condition::matches("document_id", document_id.to_string())])
 }
@@ -310,6 +410,17 @@ impl VectorIndex for QdrantIndex {
             return Ok(());
         }
         let mut list = Vec::with_capacity(points.len());
+        let mut pages = Vec::new();
+        if let Some(encoder) = &self.bm25 {
+            let chunks: Vec<ChunkDoc> = points.iter().map(|(c, _)| c.clone()).collect();
+            for (id, v, payload) in bm25::page_points(encoder, &chunks) {
+                let payload = Payload::try_from(payload)
+                    .map_err(|e| RetrievalError::Vector(format!("payload: {e}")))?;
+                let vectors = NamedVectors::default()
+                    .add_vector(BM25, Vector::new_sparse(v.indices, v.values));
+                pages.push(PointStruct::new(point_id(&id)?, vectors, payload));
+            }
+        }
         for (chunk, vector) in points {
             self.check_vector(&vector)?;
             let mut payload = chunk
@@ -318,7 +429,11 @@ impl VectorIndex for QdrantIndex {
             payload["dirs"] = json!(ancestors(&chunk.path));
             let payload = Payload::try_from(payload)
                 .map_err(|e| RetrievalError::Vector(format!("payload: {e}")))?;
-            let vectors: HashMap<String, Vec<f32>> = HashMap::from([(VECTOR.into(), vector)]);
+            let mut vectors = NamedVectors::default().add_vector(VECTOR, Vector::new_dense(vector));
+            if let Some(encoder) = &self.bm25 {
+                let v = encoder.chunk(&chunk);
+                vectors = vectors.add_vector(BM25, Vector::new_sparse(v.indices, v.values));
+            }
             list.push(PointStruct::new(
                 point_id(&chunk.chunk_id)?,
                 vectors,
@@ -330,6 +445,12 @@ impl VectorIndex for QdrantIndex {
             .upsert_points(UpsertPointsBuilder::new(&self.collection, list).wait(true))
             .await
             .map_err(|e| self.error("writing points", e))?;
+        if !pages.is_empty() {
+            self.client
+                .upsert_points(UpsertPointsBuilder::new(self.pages(), pages).wait(true))
+                .await
+                .map_err(|e| self.error("writing pages", e))?;
+        }
         Ok(())
     }
 
@@ -346,11 +467,21 @@ impl VectorIndex for QdrantIndex {
         self.client
             .delete_points(
                 DeletePointsBuilder::new(&self.collection)
-                    .points(filter)
+                    .points(filter.clone())
                     .wait(true),
             )
             .await
             .map_err(|e| self.error("deleting a document's points", e))?;
+        if self.bm25.is_some() {
+            self.client
+                .delete_points(
+                    DeletePointsBuilder::new(self.pages())
+                        .points(filter)
+                        .wait(true),
+                )
+                .await
+                .map_err(|e| self.error("deleting a document's page", e))?;
+        }
         Ok(())
     }
 
@@ -468,6 +599,59 @@ impl VectorIndex for QdrantIndex {
             }
         }
         Ok(versions)
+    }
+
+    fn bm25_encoder(&self) -> Option<&Bm25Encoder> {
+        self.bm25.as_ref()
+    }
+
+    async fn bm25(&self, queries: Vec<Bm25Query>) -> Result<Vec<Vec<Bm25Hit>>, RetrievalError> {
+        if self.bm25.is_none() {
+            return Err(RetrievalError::Vector(
+                "this vector store was opened without BM25 vectors".into(),
+            ));
+        }
+        self.ensure().await?;
+        let mut out: Vec<Vec<Bm25Hit>> = vec![Vec::new(); queries.len()];
+        // One batch per collection; answers come back in the order asked.
+        for (target, collection) in [
+            (Bm25Target::Chunks, self.collection.clone()),
+            (Bm25Target::Pages, self.pages()),
+        ] {
+            let asked: Vec<usize> = (0..queries.len())
+                .filter(|&i| queries[i].target == target && !bm25::is_void(&queries[i]))
+                .collect();
+            if asked.is_empty() {
+                continue;
+            }
+            let batch: Vec<QueryPoints> = asked
+                .iter()
+                .map(|&i| bm25_request(&collection, &queries[i]))
+                .collect();
+            let answers = self
+                .client
+                .query_batch(QueryBatchPointsBuilder::new(&collection, batch))
+                .await
+                .map_err(|e| self.error("searching BM25", e))?
+                .result;
+            for (&i, answer) in asked.iter().zip(answers) {
+                out[i] = answer
+                    .result
+                    .into_iter()
+                    .map(|p| Bm25Hit {
+                        id: chunk_id_of(p.id),
+                        score: p.score,
+                        document_id: p
+                            .payload
+                            .get("document_id")
+                            .and_then(|v| v.as_str())
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                    })
+                    .collect();
+            }
+        }
+        Ok(out)
     }
 
     async fn status(&self) -> Result<String, RetrievalError> {

@@ -20,6 +20,11 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub mod bm25;
+
+use crate::lexical::sparse::Bm25Encoder;
+use bm25::{BM25, Bm25Hit, Bm25Query, Bm25Target};
+
 /// Name of the dense vector in every point.
 pub(crate) const VECTOR: &str = "dense";
 /// Our own record of the store's shape, beside Qdrant's files.
@@ -144,6 +149,25 @@ pub trait VectorIndex: Send + Sync {
     /// What the store is, for readiness checks; an error when it cannot
     /// serve now (a server that does not answer).
     async fn status(&self) -> Result<String, RetrievalError>;
+
+    /// The encoder of the BM25 vectors its points carry, when it was
+    /// opened with them (`lexical.backend = "qdrant"`): chunks written
+    /// then get a BM25 vector and their documents a page.
+    fn bm25_encoder(&self) -> Option<&Bm25Encoder> {
+        None
+    }
+
+    /// Runs BM25 queries ([`bm25`]), each answered in order, best first.
+    ///
+    /// # Errors
+    /// When the store holds no BM25 vectors, or fails.
+    async fn bm25(&self, queries: Vec<Bm25Query>) -> Result<Vec<Vec<Bm25Hit>>, RetrievalError> {
+        let _ = queries;
+        Err(RetrievalError::Vector(
+            "this vector store was opened without BM25 vectors (lexical.backend = \"tantivy\")"
+                .into(),
+        ))
+    }
 }
 
 /// One condition of a store query, in terms both Qdrant front ends (the
@@ -191,7 +215,7 @@ pub(crate) fn qdrant_filter(scope: &Scope, filter: &SearchFilter) -> Value {
     json!({ "must": must })
 }
 
-fn parse_filter(v: Value) -> Result<Filter, RetrievalError> {
+pub(crate) fn parse_filter(v: Value) -> Result<Filter, RetrievalError> {
     qjson::from_value(v).map_err(|e| RetrievalError::Vector(format!("filter: {e}")))
 }
 
@@ -225,6 +249,15 @@ pub struct EdgeIndex {
     /// Held while open: one process per store folder.
     _lock: File,
     path: PathBuf,
+    /// BM25 inside the store, when opened with it.
+    bm25: Option<EdgeBm25>,
+}
+
+/// The embedded store's BM25: the encoder, and the page store in the
+/// `pages/` folder.
+struct EdgeBm25 {
+    encoder: Bm25Encoder,
+    pages: Arc<EdgeShard>,
 }
 
 impl EdgeIndex {
@@ -235,6 +268,21 @@ impl EdgeIndex {
     /// [`RetrievalError::Locked`] when another process has it open,
     /// [`RetrievalError::Dimensions`] when it holds vectors of another size.
     pub fn open(dir: &Path, dimensions: usize) -> Result<Self, RetrievalError> {
+        Self::open_with(dir, dimensions, None)
+    }
+
+    /// [`EdgeIndex::open`] with BM25 vectors in its points, made by
+    /// `encoder`, and its page store in `dir/pages` (see [`bm25`]).
+    ///
+    /// # Errors
+    /// As [`EdgeIndex::open`]; [`RetrievalError::Vector`] when the store
+    /// was made without BM25 vectors (its chunks would have none: it must
+    /// be made again).
+    pub fn open_with(
+        dir: &Path,
+        dimensions: usize,
+        encoder: Option<Bm25Encoder>,
+    ) -> Result<Self, RetrievalError> {
         let io = |source| RetrievalError::Io {
             path: dir.display().to_string(),
             source,
@@ -262,6 +310,14 @@ impl EdgeIndex {
                 });
             }
             let shard = EdgeShard::load(dir, None)?;
+            if encoder.is_some() && !shard.config().sparse_vectors.contains_key(BM25) {
+                return Err(RetrievalError::Vector(format!(
+                    "the vector store at {} was made without BM25 vectors (lexical.backend = \
+                     \"tantivy\"): set lexical.backend = \"tantivy\" again, or move the folder \
+                     away and run `zhishu ingest` again to make it with them",
+                    dir.display()
+                )));
+            }
             // Stores created before the threshold was set get it now.
             let optimizers = optimizers_for(dimensions);
             if shard.config().optimizers != optimizers {
@@ -269,13 +325,16 @@ impl EdgeIndex {
             }
             shard
         } else {
-            let config = EdgeConfig::builder()
-                .vector(
-                    VECTOR,
-                    EdgeVectorParams::builder(dimensions, Distance::Cosine)
-                        .on_disk(false)
-                        .build(),
-                )
+            let mut config = EdgeConfig::builder().vector(
+                VECTOR,
+                EdgeVectorParams::builder(dimensions, Distance::Cosine)
+                    .on_disk(false)
+                    .build(),
+            );
+            if encoder.is_some() {
+                config = config.sparse_vector(BM25, bm25::params());
+            }
+            let config = config
                 .hnsw_config(HnswIndexConfig {
                     m: 16,
                     ef_construct: 128,
@@ -288,12 +347,20 @@ impl EdgeIndex {
             std::fs::write(&meta, json!({ "dimensions": dimensions }).to_string()).map_err(io)?;
             shard
         };
+        let bm25 = match encoder {
+            Some(encoder) => Some(EdgeBm25 {
+                encoder,
+                pages: Arc::new(open_pages(&dir.join(bm25::PAGES))?),
+            }),
+            None => None,
+        };
         let index = Self {
             shard: Arc::new(shard),
             dimensions,
             write: Arc::new(Mutex::new(())),
             _lock: lock,
             path: dir.to_path_buf(),
+            bm25,
         };
         index.ensure_payload_indexes()?;
         Ok(index)
@@ -324,30 +391,11 @@ impl EdgeIndex {
     /// collection) and the date stay in memory with filter-aware HNSW
     /// links, since every search filters on them.
     fn ensure_payload_indexes(&self) -> Result<(), RetrievalError> {
-        let per_document =
-            |kind: &str| json!({"type": kind, "on_disk": true, "enable_hnsw": false});
-        let fields = [
-            ("access_groups", json!("keyword")),
-            ("collection", json!("keyword")),
-            ("document_id", per_document("keyword")),
-            ("dirs", per_document("keyword")),
-            ("version", per_document("integer")),
-            ("modified_at", json!("integer")),
-        ];
-        for (name, schema) in fields {
-            let field_name: JsonPath = name
-                .parse()
-                .map_err(|_| RetrievalError::Vector(format!("bad payload key {name}")))?;
-            let field_schema: PayloadFieldSchema = qjson::from_value(schema)
-                .map_err(|e| RetrievalError::Vector(format!("payload index for {name}: {e}")))?;
-            self.shard.update(UpdateOperation::FieldIndexOperation(
-                FieldIndexOperations::CreateIndex(CreateIndex {
-                    field_name,
-                    field_schema: Some(field_schema),
-                }),
-            ))?;
+        payload_indexes(&self.shard)?;
+        match &self.bm25 {
+            Some(b) => payload_indexes(&b.pages),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Runs a blocking store call off the async runtime: reads on the
@@ -433,8 +481,59 @@ impl EdgeIndex {
     }
 }
 
+/// The payload indexes of [`EdgeIndex::ensure_payload_indexes`] on one
+/// shard (chunks, or pages).
+fn payload_indexes(shard: &EdgeShard) -> Result<(), RetrievalError> {
+    let per_document = |kind: &str| json!({"type": kind, "on_disk": true, "enable_hnsw": false});
+    let fields = [
+        ("access_groups", json!("keyword")),
+        ("collection", json!("keyword")),
+        ("document_id", per_document("keyword")),
+        ("dirs", per_document("keyword")),
+        ("version", per_document("integer")),
+        ("modified_at", json!("integer")),
+    ];
+    for (name, schema) in fields {
+        let field_name: JsonPath = name
+            .parse()
+            .map_err(|_| RetrievalError::Vector(format!("bad payload key {name}")))?;
+        let field_schema: PayloadFieldSchema = qjson::from_value(schema)
+            .map_err(|e| RetrievalError::Vector(format!("payload index for {name}: {e}")))?;
+        shard.update(UpdateOperation::FieldIndexOperation(
+            FieldIndexOperations::CreateIndex(CreateIndex {
+                field_name,
+                field_schema: Some(field_schema),
+            }),
+        ))?;
+    }
+    Ok(())
+}
+
+/// A BM25 vector as the embedded store takes it.
+fn sparse(v: crate::lexical::sparse::SparseVector) -> Result<Vector, RetrievalError> {
+    Vector::new_sparse(v.indices, v.values)
+        .map_err(|e| RetrievalError::Vector(format!("a BM25 vector: {e}")))
+}
+
+/// Opens (or creates) the page store of BM25 inside the store: a sparse
+/// vector only, no dense one.
+fn open_pages(dir: &Path) -> Result<EdgeShard, RetrievalError> {
+    if dir.join("edge_config.json").is_file() {
+        return Ok(EdgeShard::load(dir, None)?);
+    }
+    std::fs::create_dir_all(dir).map_err(|source| RetrievalError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let config = EdgeConfig::builder()
+        .sparse_vector(BM25, bm25::params())
+        .on_disk_payload(true)
+        .build();
+    Ok(EdgeShard::new(dir, config)?)
+}
+
 /// The chunk id behind a point id (the point id is the chunk id's UUID).
-fn chunk_id_of(id: &PointId) -> String {
+pub(crate) fn chunk_id_of(id: &PointId) -> String {
     match id {
         PointId::Uuid(u) => u.to_string(),
         PointId::NumId(n) => n.to_string(),
@@ -455,6 +554,14 @@ impl VectorIndex for EdgeIndex {
 
     async fn upsert(&self, points: Vec<(ChunkDoc, Vec<f32>)>) -> Result<(), RetrievalError> {
         let mut list = Vec::with_capacity(points.len());
+        let mut pages = Vec::new();
+        if let Some(b) = &self.bm25 {
+            let chunks: Vec<ChunkDoc> = points.iter().map(|(c, _)| c.clone()).collect();
+            for (id, vector, payload) in bm25::page_points(&b.encoder, &chunks) {
+                let vectors = Vectors::new_named([(BM25, sparse(vector)?)]);
+                pages.push(PointStruct::new(point_id(&id)?, vectors, payload).0);
+            }
+        }
         for (chunk, vector) in points {
             if vector.len() != self.dimensions {
                 return Err(RetrievalError::Dimensions {
@@ -467,16 +574,27 @@ impl VectorIndex for EdgeIndex {
                 .map_err(|e| RetrievalError::Vector(format!("payload: {e}")))?;
             payload["dirs"] = json!(ancestors(&chunk.path));
             let id = point_id(&chunk.chunk_id)?;
-            let vectors = Vectors::new_named([(VECTOR, Vector::new_dense(vector))]);
-            list.push(PointStruct::new(id, vectors, payload).0);
+            let mut named = vec![(VECTOR, Vector::new_dense(vector))];
+            if let Some(b) = &self.bm25 {
+                named.push((BM25, sparse(b.encoder.chunk(&chunk))?));
+            }
+            list.push(PointStruct::new(id, Vectors::new_named(named), payload).0);
         }
         if list.is_empty() {
             return Ok(());
         }
+        let page_store = self.bm25.as_ref().map(|b| b.pages.clone());
         self.blocking(true, move |s| {
             s.update(UpdateOperation::PointOperation(
                 PointOperations::UpsertPoints(PointInsertOperations::PointsList(list)),
             ))?;
+            if let Some(p) = page_store
+                && !pages.is_empty()
+            {
+                p.update(UpdateOperation::PointOperation(
+                    PointOperations::UpsertPoints(PointInsertOperations::PointsList(pages)),
+                ))?;
+            }
             Ok(())
         })
         .await
@@ -492,21 +610,33 @@ impl VectorIndex for EdgeIndex {
             f["must_not"] = json!([{"key": "version", "match": {"value": v}}]);
         }
         let filter = parse_filter(f)?;
+        let page_store = self.bm25.as_ref().map(|b| b.pages.clone());
         self.blocking(true, move |s| {
             s.update(UpdateOperation::PointOperation(
-                PointOperations::DeletePointsByFilter(filter),
+                PointOperations::DeletePointsByFilter(filter.clone()),
             ))?;
+            if let Some(p) = page_store {
+                p.update(UpdateOperation::PointOperation(
+                    PointOperations::DeletePointsByFilter(filter),
+                ))?;
+            }
             Ok(())
         })
         .await
     }
 
     async fn commit(&self) -> Result<(), RetrievalError> {
+        let page_store = self.bm25.as_ref().map(|b| b.pages.clone());
         self.blocking(true, |s| {
             // Edge reports flush failures by panicking; turn that into an
             // error the job can report.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.flush()))
-                .map_err(|_| RetrievalError::Vector("flushing the vector store failed".into()))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                s.flush();
+                if let Some(p) = page_store {
+                    p.flush();
+                }
+            }))
+            .map_err(|_| RetrievalError::Vector("flushing the vector store failed".into()))
         })
         .await
     }
@@ -650,14 +780,49 @@ impl VectorIndex for EdgeIndex {
         self.optimize().await
     }
 
+    fn bm25_encoder(&self) -> Option<&Bm25Encoder> {
+        self.bm25.as_ref().map(|b| &b.encoder)
+    }
+
+    async fn bm25(&self, queries: Vec<Bm25Query>) -> Result<Vec<Vec<Bm25Hit>>, RetrievalError> {
+        let Some(b) = &self.bm25 else {
+            return Err(RetrievalError::Vector(
+                "this vector store was opened without BM25 vectors".into(),
+            ));
+        };
+        let pages = b.pages.clone();
+        self.blocking(false, move |chunks| {
+            queries
+                .iter()
+                .map(|q| {
+                    if bm25::is_void(q) {
+                        return Ok(Vec::new());
+                    }
+                    let store = match q.target {
+                        Bm25Target::Chunks => chunks,
+                        Bm25Target::Pages => &pages,
+                    };
+                    let found = store.query(bm25::edge_request(q)?)?;
+                    Ok(found.into_iter().map(bm25::edge_hit).collect())
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn optimize(&self) -> Result<(), RetrievalError> {
         let shard = self.shard.clone();
+        let pages = self.bm25.as_ref().map(|b| b.pages.clone());
         let lock = self.write.clone();
         let rebuilt = tokio::task::spawn_blocking(move || {
             let _guard = lock
                 .lock()
                 .map_err(|_| RetrievalError::Vector("write lock poisoned".into()))?;
-            Ok::<_, RetrievalError>(shard.optimize()?)
+            let mut rebuilt = shard.optimize()?;
+            if let Some(p) = pages {
+                rebuilt |= p.optimize()?;
+            }
+            Ok::<_, RetrievalError>(rebuilt)
         })
         .await
         .map_err(|e| RetrievalError::Vector(format!("store task failed: {e}")))??;

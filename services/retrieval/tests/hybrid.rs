@@ -52,7 +52,7 @@ async fn searcher_over(
         .expect("all-MiniLM-L6-v2 (scripts/fetch-assets.sh)");
     HybridSearcher {
         vectors,
-        lexical,
+        lexical: lexical.into(),
         encoder: EncoderWorker::start(embedder, WorkerConfig::default()).unwrap(),
         reranker: None,
         fusion: zhishu_core::config::RetrievalConfig::default(),

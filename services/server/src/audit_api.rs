@@ -250,7 +250,8 @@ pub(crate) async fn passage(
     let found = kn
         .searcher
         .lexical
-        .get(std::slice::from_ref(&chunk_id), &Scope::of_groups(groups))?
+        .get(std::slice::from_ref(&chunk_id), &Scope::of_groups(groups))
+        .await?
         .into_iter()
         .next();
     let mut audit = caller.event(

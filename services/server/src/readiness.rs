@@ -173,12 +173,11 @@ async fn check_audit(state: &AppState) -> Result<String, String> {
 /// Once the stores are open, their state; before, whether they can be.
 async fn check_lexical(state: &AppState) -> Result<String, String> {
     match state.knowledge.get() {
-        Some(Ok(k)) => Ok(format!(
-            "tantivy index open at {}; {} chunks",
-            k.searcher.lexical.path().display(),
-            k.searcher.lexical.num_chunks()
-        )),
+        Some(Ok(k)) => Ok(k.searcher.lexical.describe()),
         Some(Err(e)) => Err(e.to_string()),
+        None if state.config.lexical.backend == zhishu_core::config::LexicalBackend::Qdrant => Ok(
+            "BM25 as sparse vectors inside the vector store (lexical.backend = \"qdrant\")".into(),
+        ),
         None => check_dir(state.config.lexical_path(), "tantivy index").await,
     }
 }

@@ -421,11 +421,84 @@ fn default_collection() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct LexicalConfig {
+    /// `tantivy` (default): an index on local disk, for one box or nodes
+    /// sharing a folder; `qdrant`: BM25 as sparse vectors inside the vector
+    /// store (Edge or a server/cluster), so query nodes hold no index.
+    pub backend: LexicalBackend,
     /// Folder of the Tantivy index; default `<data_dir>/tantivy`.
     pub path: Option<PathBuf>,
     /// The enterprise vocabulary: words kept whole and synonyms, one per
     /// line, re-read when it changes (docs/retrieval.md). None by default.
     pub vocabulary: Option<PathBuf>,
+    /// With `backend = "qdrant"`: the average number of terms per field
+    /// that BM25 normalises lengths by (Tantivy counts them over its
+    /// index; a sparse vector's values are fixed when written, so they are
+    /// fixed here). Changing them applies to chunks written afterwards.
+    pub average_terms: AverageTermsConfig,
+}
+
+/// Which engine runs BM25.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LexicalBackend {
+    /// Tantivy on local disk.
+    #[default]
+    Tantivy,
+    /// Sparse vectors with Qdrant's IDF modifier, in the vector store.
+    Qdrant,
+}
+
+/// Average terms per field for BM25 inside Qdrant (see
+/// [`LexicalConfig::average_terms`]), for Chinese and for other text: the
+/// analyser makes several terms of every Chinese word (jieba's words, their
+/// parts, bigrams), so a Chinese chunk holds about three times the terms
+/// of an English one of the same token budget, and one average fits
+/// neither. A field
+/// is normalised by the two averages weighted by its share of Chinese
+/// terms. `zhishu eval` reports what a corpus measures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AverageTermsConfig {
+    /// Text whose terms are Chinese.
+    pub chinese: FieldAverages,
+    /// Text whose terms are not (English and other alphabetic languages).
+    pub english: FieldAverages,
+}
+
+/// Average terms of each field (see [`AverageTermsConfig`]); a language's
+/// table gives all four.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldAverages {
+    /// Document titles.
+    pub title: f32,
+    /// Section paths.
+    pub section: f32,
+    /// Chunks (title, section path and text).
+    pub body: f32,
+    /// Whole documents.
+    pub page: f32,
+}
+
+impl Default for AverageTermsConfig {
+    /// What the shipped documentation sets measure with the default
+    /// chunking (docs/retrieval.md).
+    fn default() -> Self {
+        Self {
+            chinese: FieldAverages {
+                title: 10.0,
+                section: 12.0,
+                body: 580.0,
+                page: 1500.0,
+            },
+            english: FieldAverages {
+                title: 3.0,
+                section: 5.0,
+                body: 190.0,
+                page: 480.0,
+            },
+        }
+    }
 }
 
 /// Where model files are looked up.
@@ -569,6 +642,22 @@ impl Config {
                 key: "vectors.url".into(),
                 reason: "vectors.backend = \"qdrant\" needs the server's address".into(),
             });
+        }
+        let a = &self.lexical.average_terms;
+        for (language, f) in [("chinese", a.chinese), ("english", a.english)] {
+            for (key, v) in [
+                ("title", f.title),
+                ("section", f.section),
+                ("body", f.body),
+                ("page", f.page),
+            ] {
+                if !(v > 0.0 && v.is_finite()) {
+                    return Err(invalid(
+                        &format!("lexical.average_terms.{language}.{key}"),
+                        "must be a positive number of terms".into(),
+                    ));
+                }
+            }
         }
         let r = &self.retrieval;
         if !(r.rrf_k > 0.0 && r.rrf_k.is_finite()) {

@@ -59,6 +59,11 @@ fn production_needs_the_database_url_from_the_environment() {
         .expect("production loads with the URL set");
     assert_eq!(c.database.kind(), Some(DatabaseKind::Postgres));
     assert_eq!(c.vectors.backend, VectorBackend::Qdrant);
+    assert_eq!(
+        c.lexical.backend,
+        LexicalBackend::Qdrant,
+        "production runs BM25 inside the Qdrant cluster: query nodes hold no index"
+    );
     assert_eq!(c.engine.parallel, Parallelism::Tensor);
     assert_eq!(c.engine.max_context_tokens, 131_072);
     assert_eq!(
@@ -335,4 +340,55 @@ fn browser_sign_in_needs_its_endpoints_and_hides_its_secret() {
     let bad = full.replace("https://sso.example/token", "sso.example/token");
     let msg = load(&bad).unwrap_err().to_string();
     assert!(msg.contains("not an http(s) URL"), "{msg}");
+}
+
+#[test]
+fn lexical_backend_and_average_lengths_are_read_and_checked() {
+    let c = load(MINIMAL).unwrap();
+    assert_eq!(
+        c.lexical.backend,
+        LexicalBackend::Tantivy,
+        "one box: Tantivy"
+    );
+    let text = format!(
+        "{MINIMAL}\n[lexical]\nbackend = \"qdrant\"\n[lexical.average_terms.english]\n\
+         title = 4\nsection = 6\nbody = 250\npage = 900\n"
+    );
+    let c = load(&text).unwrap();
+    assert_eq!(c.lexical.backend, LexicalBackend::Qdrant);
+    assert_eq!(c.lexical.average_terms.english.body, 250.0);
+    assert_eq!(
+        c.lexical.average_terms.chinese,
+        AverageTermsConfig::default().chinese,
+        "a language not given keeps its defaults"
+    );
+    let bad = format!("{MINIMAL}\n[lexical]\nbackend = \"lucene\"\n");
+    let msg = load(&bad).unwrap_err().to_string();
+    assert!(msg.contains("lucene") && msg.contains("tantivy"), "{msg}");
+    let partial = format!("{MINIMAL}\n[lexical.average_terms.chinese]\nbody = 300\n");
+    let msg = load(&partial).unwrap_err().to_string();
+    assert!(
+        msg.contains("title"),
+        "a language's table gives all four: {msg}"
+    );
+    for (key, value) in [("page", "0"), ("title", "-3"), ("section", "nan")] {
+        let mut fields = vec![
+            ("title", "4"),
+            ("section", "6"),
+            ("body", "250"),
+            ("page", "900"),
+        ];
+        for f in &mut fields {
+            if f.0 == key {
+                f.1 = value;
+            }
+        }
+        let table: String = fields.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        let text = format!("{MINIMAL}\n[lexical.average_terms.chinese]\n{table}");
+        let msg = load(&text).unwrap_err().to_string();
+        assert!(
+            msg.contains(&format!("lexical.average_terms.chinese.{key}")),
+            "{key}: {msg}"
+        );
+    }
 }

@@ -91,12 +91,16 @@ pub(super) async fn retrieve(
     filter: &SearchFilter,
     options: &SearchOptions,
 ) -> Result<Found, RetrievalError> {
+    // Only Tantivy searches on this thread pool; the caller checks.
+    let index = searcher.lexical.tantivy().cloned().ok_or_else(|| {
+        RetrievalError::Lexical("fusion on a search thread needs the Tantivy index".into())
+    })?;
     let (reply, answer) = oneshot::channel();
     let then = Then {
-        index: searcher.lexical.clone(),
+        index: index.clone(),
         scope: scope.clone(),
         fusion: searcher.fusion,
-        votes: searcher.votes(query),
+        votes: searcher.votes(query).await,
         mode: options.mode,
         first_batch,
     };
@@ -107,7 +111,7 @@ pub(super) async fn retrieve(
     }));
 
     // BM25 starts at once; the query is embedded meanwhile.
-    let (m, index) = (meeting.clone(), searcher.lexical.clone());
+    let m = meeting.clone();
     let (q, s, f) = (query.to_owned(), scope.clone(), filter.clone());
     let page_weight = searcher.fusion.page_weight;
     pool::spawn(move || {
