@@ -179,6 +179,19 @@ impl Server {
         }
     }
 
+    /// Starts `zhishu serve` again over this server's folder (its database,
+    /// stores and configuration), as the next node would after this one
+    /// stopped or was killed; waits until it is ready.
+    #[allow(dead_code)]
+    pub fn restart_over(mut self, docs: &Path, env: &[(&str, &str)]) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let placeholder = tempfile::tempdir().expect("tempdir");
+        let dir = std::mem::replace(&mut self.dir, placeholder);
+        drop(self);
+        Self::start_over(dir, docs, env)
+    }
+
     /// Runs a `zhishu` command against this server's configuration and
     /// database, feeding `stdin`.
     pub fn cli(&self, args: &[&str], stdin: &str) -> (i32, String, String) {

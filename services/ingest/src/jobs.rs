@@ -1,6 +1,16 @@
-//! Ingest jobs run by the server: queued one at a time (the lexical index
-//! has one writer), observable while they run, cancellable, and recorded
-//! in the registry's `ingest_jobs` table.
+//! Ingest jobs run by the server: queued in the registry's `ingest_jobs`
+//! table, claimed by any ingest node under a lease it renews while it
+//! works, observable while they run, cancellable from any node.
+//!
+//! Why a lease: a node that dies mid-job (a crash, `kill -9`, a lost host)
+//! cannot say so. Its job stays `running` with a lease that is no longer
+//! renewed; once that runs out, the next node looking for work claims it
+//! and runs it again. The pipeline makes that safe: files whose documents
+//! were committed are unchanged and skipped, a file written but not
+//! committed is cleared and written again (never indexed twice), and the
+//! old worker, should it come back, finds its lease taken and stops
+//! without writing its state over the new worker's. Each node runs one job
+//! at a time.
 
 use crate::sync::{Event, FileIssue, JobSpec, Pipeline, Progress, Summary};
 use serde::Serialize;
@@ -9,7 +19,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
-use zhishu_store::{JobProgress, JobRecord, JobStatus, StoreError};
+use zhishu_store::{ClaimedJob, JobProgress, JobRecord, JobStatus, Lease, StoreError};
 
 /// Per-file errors kept for a job's status.
 const MAX_ERRORS: usize = 1000;
@@ -78,6 +88,9 @@ pub struct Job {
     pub created_by: String,
     /// Live counters (and the cancel flag).
     pub progress: Arc<Progress>,
+    /// Set when another node took the job over (this node's lease ran
+    /// out): the job stops and records nothing more.
+    lost: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
     events: broadcast::Sender<Event>,
 }
@@ -188,21 +201,143 @@ impl Job {
     }
 }
 
-/// Runs jobs one after another on one pipeline.
+/// How a node takes jobs from the shared queue.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// This process's name in the queue: unique among the nodes running
+    /// at once (host, listen address and process id).
+    pub name: String,
+    /// How long a claim holds without renewal: a dead node's job is
+    /// resumed elsewhere this long after its last renewal
+    /// (`ingest.job_lease_secs`). Renewed every third of it.
+    pub lease: Duration,
+    /// How often an idle node looks for work (a submission on this node
+    /// wakes it at once).
+    pub poll: Duration,
+}
+
+impl Worker {
+    /// A worker named `node` (with this process's id) holding claims for
+    /// `lease`.
+    pub fn new(node: &str, lease: Duration) -> Self {
+        Self {
+            name: format!("{node}#{}", std::process::id()),
+            lease,
+            poll: Duration::from_secs(2).min(lease / 2),
+        }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// Takes jobs from the registry's queue and runs them, one at a time, on
+/// one pipeline.
 pub struct JobManager {
     pipeline: Pipeline,
     runner: tokio::sync::Mutex<()>,
     jobs: Mutex<HashMap<String, Arc<Job>>>,
+    worker: Worker,
+    wake: tokio::sync::Notify,
 }
 
 impl JobManager {
-    /// A manager for this pipeline.
-    pub fn new(pipeline: Pipeline) -> Arc<Self> {
+    /// A manager for this pipeline, taking jobs as `worker`. Nothing runs
+    /// until [`JobManager::start`].
+    pub fn new(pipeline: Pipeline, worker: Worker) -> Arc<Self> {
         Arc::new(Self {
             pipeline,
             runner: tokio::sync::Mutex::new(()),
             jobs: Mutex::new(HashMap::new()),
+            worker,
+            wake: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Starts looking for jobs on `runtime`: claims one when there is one
+    /// (queued, or left by a node whose lease ran out), runs it, looks
+    /// again.
+    pub fn start(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+        let me = self.clone();
+        runtime.spawn(async move { me.work().await });
+    }
+
+    /// This node's name in the queue.
+    pub fn worker(&self) -> &str {
+        &self.worker.name
+    }
+
+    async fn work(self: Arc<Self>) {
+        let registry = self.pipeline.stores.registry.clone();
+        loop {
+            match registry
+                .claim_job(&self.worker.name, self.worker.lease_ms())
+                .await
+            {
+                Ok(Some(claimed)) => {
+                    self.run_claimed(claimed).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot look for ingest jobs"),
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.worker.poll) => {}
+            }
+        }
+    }
+
+    /// Runs a job this node claimed.
+    async fn run_claimed(self: &Arc<Self>, claimed: ClaimedJob) {
+        let ClaimedJob { record, spec } = claimed;
+        let spec: JobSpec = match serde_json::from_str(&spec) {
+            Ok(spec) => spec,
+            Err(e) => {
+                let error = format!("the job's recorded spec cannot be read: {e}");
+                let p = JobProgress::default();
+                let registry = &self.pipeline.stores.registry;
+                let saved = registry
+                    .update_job(
+                        &record.id,
+                        Some(&self.worker.name),
+                        JobStatus::Failed,
+                        &p,
+                        Some(&error),
+                    )
+                    .await;
+                if let Err(e) = saved {
+                    tracing::warn!(job = %record.id, error = %e, "cannot record the job's failure");
+                }
+                return;
+            }
+        };
+        if record.attempts > 1 {
+            tracing::info!(job = %record.id, attempt = record.attempts, "resuming an ingest job another node left");
+        }
+        let (events, _) = broadcast::channel(1024);
+        let job = Arc::new(Job {
+            id: record.id.clone(),
+            spec,
+            created_by: record.created_by.clone(),
+            progress: Arc::new(Progress::default()),
+            lost: std::sync::atomic::AtomicBool::new(false),
+            state: Mutex::new(State {
+                status: JobStatus::Queued,
+                error: None,
+                summary: None,
+                errors: Vec::new(),
+                history: Vec::new(),
+                started: None,
+            }),
+            events,
+        });
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(job.id.clone(), job.clone());
+        self.clone().execute(job).await;
     }
 
     /// The pipeline (and its stores).
@@ -238,51 +373,46 @@ impl JobManager {
         self.pipeline.stores.registry.job(id).await
     }
 
-    /// Queues a job; it starts when the jobs before it have finished.
+    /// Queues a job for any ingest node (this one is woken at once); it
+    /// starts when a node is free.
     ///
     /// # Errors
     /// When the registry cannot record it.
-    pub async fn submit(
-        self: &Arc<Self>,
-        spec: JobSpec,
-        created_by: &str,
-    ) -> Result<Arc<Job>, StoreError> {
+    pub async fn submit(&self, spec: JobSpec, created_by: &str) -> Result<JobRecord, StoreError> {
         let roots: Vec<String> = spec.paths.iter().map(|p| p.display().to_string()).collect();
+        let json = serde_json::to_string(&spec)
+            .map_err(|e| StoreError::Corrupt(format!("an ingest job's spec: {e}")))?;
         let record = self
             .pipeline
             .stores
             .registry
-            .create_job(
+            .enqueue_job(
                 &roots.join("\n"),
                 &spec.collection,
                 &spec.access_groups,
                 created_by,
+                &json,
             )
             .await?;
-        let (events, _) = broadcast::channel(1024);
-        let job = Arc::new(Job {
-            id: record.id.clone(),
-            spec,
-            created_by: created_by.to_owned(),
-            progress: Arc::new(Progress::default()),
-            state: Mutex::new(State {
-                status: JobStatus::Queued,
-                error: None,
-                summary: None,
-                errors: Vec::new(),
-                history: Vec::new(),
-                started: None,
-            }),
-            events,
-        });
-        self.jobs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(job.id.clone(), job.clone());
-        let me = self.clone();
-        let j = job.clone();
-        tokio::spawn(async move { me.execute(j).await });
-        Ok(job)
+        self.wake.notify_one();
+        Ok(record)
+    }
+
+    /// Asks a job to stop: at once when it runs here, otherwise through the
+    /// registry (a queued job never starts; a running one stops at its
+    /// worker's next renewal). Returns the job's record and whether it was
+    /// still going.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown id.
+    pub async fn cancel(&self, id: &str) -> Result<(JobRecord, bool), StoreError> {
+        if let Some(job) = self.get(id) {
+            let going = job.cancel();
+            return Ok((self.record(id).await?, going));
+        }
+        let before = self.record(id).await?;
+        let after = self.pipeline.stores.registry.request_cancel(id).await?;
+        Ok((after, !before.status.is_terminal()))
     }
 
     async fn save(&self, job: &Job) {
@@ -298,11 +428,53 @@ impl JobManager {
             .pipeline
             .stores
             .registry
-            .update_job(&job.id, v.status, &progress, v.error.as_deref())
+            .update_job(
+                &job.id,
+                Some(&self.worker.name),
+                v.status,
+                &progress,
+                v.error.as_deref(),
+            )
             .await
         {
             tracing::warn!(job = %job.id, error = %e, "cannot record the job's progress");
         }
+    }
+
+    /// Renews the job's lease every third of it while it runs; stops the
+    /// job when a user asked it to stop, or when the lease was lost
+    /// (another node took the job over: this one must stop writing).
+    fn heartbeat(self: &Arc<Self>, job: &Arc<Job>) -> tokio::task::JoinHandle<()> {
+        let (me, job) = (self.clone(), job.clone());
+        tokio::spawn(async move {
+            let every = me.worker.lease / 3;
+            loop {
+                tokio::time::sleep(every).await;
+                let renewed = me
+                    .pipeline
+                    .stores
+                    .registry
+                    .renew_job(&job.id, &me.worker.name, me.worker.lease_ms())
+                    .await;
+                match renewed {
+                    Ok(Lease::Held { cancel: false }) => {}
+                    Ok(Lease::Held { cancel: true }) => {
+                        job.cancel();
+                    }
+                    Ok(Lease::Lost) => {
+                        tracing::warn!(job = %job.id, "lost the job's lease to another node; stopping");
+                        job.lost.store(true, Ordering::Relaxed);
+                        job.cancel();
+                        return;
+                    }
+                    // The database is away: keep working; the lease runs
+                    // out if it stays away, and the next renewal says so.
+                    Err(e) => {
+                        tracing::warn!(job = %job.id, error = %e, "cannot renew the job's lease")
+                    }
+                }
+            }
+        })
     }
 
     async fn execute(self: Arc<Self>, job: Arc<Job>) {
@@ -313,6 +485,7 @@ impl JobManager {
         }
         job.set(JobStatus::Running, None, None);
         self.save(&job).await;
+        let heartbeat = self.heartbeat(&job);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let forward = {
             let job = job.clone();
@@ -333,6 +506,20 @@ impl JobManager {
             .run(&job.spec, job.progress.clone(), Some(tx))
             .await;
         let _ = forward.await;
+        heartbeat.abort();
+        if job.lost.load(Ordering::Relaxed) {
+            // Another node runs it now; its record is that node's to keep.
+            job.set(
+                JobStatus::Cancelled,
+                Some("taken over by another ingest node".into()),
+                None,
+            );
+            job.record(Event::Finished {
+                status: JobStatus::Cancelled,
+                summary: None,
+            });
+            return;
+        }
         let (status, error, summary) = match result {
             Ok(s) if s.cancelled => (JobStatus::Cancelled, None, Some(s)),
             Ok(s) => (JobStatus::Succeeded, None, Some(s)),

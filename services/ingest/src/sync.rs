@@ -100,7 +100,7 @@ pub struct Pipeline {
 pub const DEFAULT_CHECKPOINT_POINTS: usize = 50_000;
 
 /// What to ingest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct JobSpec {
     /// Files and folders.
     pub paths: Vec<PathBuf>,

@@ -219,9 +219,7 @@ pub(crate) async fn create_job(
     ev.input = Some(serde_json::to_value(&spec).unwrap_or_default());
     state.audit.record(ev).await?;
     let job = jobs.submit(spec, &caller.principal.username).await?;
-    Ok(HttpResponse::Accepted().json(JobCreated {
-        job_id: job.id.clone(),
-    }))
+    Ok(HttpResponse::Accepted().json(JobCreated { job_id: job.id }))
 }
 
 /// A job's progress: counts, rate, ETA and per-file errors.
@@ -237,24 +235,24 @@ pub(crate) async fn job_status(
 ) -> Result<HttpResponse, ApiError> {
     let k = knowledge(&state)?;
     if let Some(job) = jobs(&k)?.get(&id) {
-        return Ok(HttpResponse::Ok().json(job.view()));
+        // Live state, with who holds it and how often it was claimed.
+        let mut view = serde_json::to_value(job.view()).unwrap_or_default();
+        if let Ok(r) = jobs(&k)?.record(&id).await {
+            view["worker"] = serde_json::json!(r.worker);
+            view["attempts"] = serde_json::json!(r.attempts);
+        }
+        return Ok(HttpResponse::Ok().json(view));
     }
-    // A job of an earlier process: what the registry recorded.
+    // Queued, running on another node, or of an earlier process: what the
+    // registry recorded.
     let r = jobs(&k)?.record(&id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": r.id, "status": r.status, "paths": r.root_path.split('\n').collect::<Vec<_>>(),
         "collection": r.collection, "access_groups": r.access_groups, "created_by": r.created_by,
         "files_total": r.files_total, "files_done": r.files_done, "files_skipped": r.files_skipped,
         "files_failed": r.files_failed, "chunks": r.chunks_written, "error": r.error,
+        "worker": r.worker, "attempts": r.attempts, "cancel_requested": r.cancel_requested,
     })))
-}
-
-/// A job started by this process (only those have live state).
-fn live_job(state: &AppState, id: &str) -> Result<Arc<zhishu_ingest::jobs::Job>, ApiError> {
-    let k = knowledge(state)?;
-    jobs(&k)?
-        .get(id)
-        .ok_or_else(|| ApiError::NotFound(format!("job `{id}` is not running in this process")))
 }
 
 fn sse(event: &Event) -> web::Bytes {
@@ -282,7 +280,16 @@ pub(crate) async fn job_events(
     _caller: Caller<KnowledgeAdmin>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let job = live_job(&state, &id)?;
+    let k = knowledge(&state)?;
+    let Some(job) = jobs(&k)?.get(&id) else {
+        // Running on another node, or queued: its progress as the
+        // registry records it (the worker saves it every second).
+        let first = jobs(&k)?.record(&id).await?;
+        return Ok(HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .insert_header(("cache-control", "no-cache"))
+            .streaming(recorded_progress(state.clone(), first)));
+    };
     let (history, rx) = job.subscribe();
     let past = futures_util::stream::iter(
         history
@@ -310,6 +317,48 @@ pub(crate) async fn job_events(
         .streaming(past.chain(live)))
 }
 
+/// A job's progress from the registry, as `progress` events whenever it
+/// changes (looked at every second), ending with `finished`.
+fn recorded_progress(
+    state: web::Data<AppState>,
+    first: zhishu_store::JobRecord,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, ApiError>> {
+    let event = |r: &zhishu_store::JobRecord| {
+        let name = if r.status.is_terminal() {
+            "finished"
+        } else {
+            "progress"
+        };
+        let data = serde_json::json!({
+            "event": name, "status": r.status, "files_total": r.files_total,
+            "files_done": r.files_done, "files_skipped": r.files_skipped,
+            "files_failed": r.files_failed, "chunks": r.chunks_written, "error": r.error,
+            "worker": r.worker, "attempts": r.attempts,
+        });
+        web::Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+    };
+    let start = event(&first);
+    let done = first.status.is_terminal();
+    let later = futures_util::stream::unfold(
+        (state, first, done),
+        move |(state, last, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let k = knowledge(&state).ok()?;
+                let now = jobs(&k).ok()?.record(&last.id).await.ok()?;
+                if now != last {
+                    let finished = now.status.is_terminal();
+                    return Some((Ok(event(&now)), (state, now, finished)));
+                }
+            }
+        },
+    );
+    futures_util::stream::once(async move { Ok(start) }).chain(later)
+}
+
 /// Cancels a job: files in flight finish, what was written stays
 /// consistent, the rest is left for the next run.
 #[utoipa::path(delete, path = "/v1/ingest/jobs/{id}", tag = "ingest",
@@ -322,14 +371,18 @@ pub(crate) async fn cancel_job(
     caller: Caller<KnowledgeAdmin>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let job = live_job(&state, &id)?;
+    let k = knowledge(&state)?;
+    let jobs = jobs(&k)?;
+    // Unknown ids are refused before anything is recorded.
+    jobs.record(&id).await?;
     let mut ev = caller.event("ingest.job.cancel", Outcome::Ok);
-    ev.input = Some(serde_json::json!({"job_id": job.id}));
+    ev.input = Some(serde_json::json!({"job_id": id.as_str()}));
     state.audit.record(ev).await?;
-    let cancelled = job.cancel();
-    Ok(HttpResponse::Accepted().json(
-        serde_json::json!({"job_id": job.id, "cancelling": cancelled, "status": job.view().status}),
-    ))
+    // At once when it runs on this node, else at its worker's next renewal.
+    let (record, cancelling) = jobs.cancel(&id).await?;
+    let status = jobs.get(&id).map_or(record.status, |j| j.view().status);
+    Ok(HttpResponse::Accepted()
+        .json(serde_json::json!({"job_id": record.id, "cancelling": cancelling, "status": status})))
 }
 
 /// A search request.

@@ -13,7 +13,7 @@ use zhishu_auth::{Authenticator, RateLimiter};
 use zhishu_core::Config;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_guard::Guard;
-use zhishu_ingest::jobs::JobManager;
+use zhishu_ingest::jobs::{JobManager, Worker};
 use zhishu_query::{Exchanges, Rag};
 use zhishu_store::{Repository, SqlStore, StoreError};
 
@@ -110,6 +110,7 @@ impl AppState {
         let logins = config.limits.logins_per_minute;
         let embedder = Arc::new(OnceLock::new());
         let knowledge = Arc::new(OnceLock::new());
+        let node = format!("{}:{}", host_name(), config.server.listen);
         load_embedder(
             &config,
             guard.clone(),
@@ -117,6 +118,7 @@ impl AppState {
             knowledge.clone(),
             repo.clone(),
             service,
+            (node.clone(), tokio::runtime::Handle::try_current().ok()),
         );
         let rag = Arc::new(OnceLock::new());
         let metrics = Metrics::new()?;
@@ -127,7 +129,7 @@ impl AppState {
         }
         Ok(Self {
             guard,
-            node: format!("{}:{}", host_name(), config.server.listen),
+            node,
             started_ms: zhishu_store::now_ms(),
             exchange_store: repo.clone(),
             rag,
@@ -284,16 +286,20 @@ fn open_knowledge(
     registry: Arc<dyn Repository>,
     encoder: EncoderWorker,
     service: Service,
+    node: &str,
 ) -> Result<Arc<Knowledge>, zhishu_ingest::OpenError> {
     let searcher = zhishu_retrieval::open_searcher(config, encoder)?;
     let jobs = match service {
         Service::Query => None,
-        Service::All | Service::Ingest => Some(JobManager::new(zhishu_ingest::open_pipeline(
-            config,
-            registry,
-            &searcher,
-            guard.enabled().then_some(guard),
-        )?)),
+        Service::All | Service::Ingest => Some(JobManager::new(
+            zhishu_ingest::open_pipeline(
+                config,
+                registry,
+                &searcher,
+                guard.enabled().then_some(guard),
+            )?,
+            Worker::new(node, Duration::from_secs(config.ingest.job_lease_secs)),
+        )),
     };
     let reader = match &jobs {
         Some(j) => j.pipeline().reader.clone(),
@@ -329,6 +335,7 @@ fn load_embedder(
     knowledge: Slot<Arc<Knowledge>>,
     registry: Arc<dyn Repository>,
     service: Service,
+    (node, runtime): (String, Option<tokio::runtime::Handle>),
 ) {
     let config = config.clone();
     let path = config.model_path(&config.embedder.model);
@@ -355,7 +362,14 @@ fn load_embedder(
             }
             let stores = match &result {
                 Ok(w) => check_injection_model(&guard, w).and_then(|()| {
-                    open_knowledge(&config, guard, registry, w.clone(), service)
+                    open_knowledge(&config, guard, registry, w.clone(), service, &node)
+                        .inspect(|k| {
+                            // Ingest nodes take jobs from the shared queue
+                            // once their stores are open.
+                            if let (Some(jobs), Some(rt)) = (&k.jobs, &runtime) {
+                                jobs.start(rt);
+                            }
+                        })
                         .map_err(LoadError::from)
                 }),
                 Err(_) => Err(LoadError::NoEmbedder),

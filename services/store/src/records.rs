@@ -209,6 +209,45 @@ pub struct JobRecord {
     pub started_at: Option<i64>,
     /// End time.
     pub finished_at: Option<i64>,
+    /// The ingest node holding it while it runs (`None` for a job made
+    /// before leases, or never claimed).
+    #[serde(default)]
+    pub worker: Option<String>,
+    /// Until when its worker holds it: past that, another node takes it
+    /// over.
+    #[serde(default)]
+    pub lease_until: Option<i64>,
+    /// How many times a worker claimed it (more than once: resumed after a
+    /// worker stopped).
+    #[serde(default)]
+    pub attempts: i64,
+    /// Whether a user asked it to stop.
+    #[serde(default)]
+    pub cancel_requested: bool,
+}
+
+/// A job a worker claimed: its record and the spec to run (JSON, as given
+/// to [`crate::JobStore::enqueue_job`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedJob {
+    /// The job, now running under the claimant's lease.
+    pub record: JobRecord,
+    /// What to run.
+    pub spec: String,
+}
+
+/// What renewing a lease found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// Still this worker's, until the new time; `cancel` when a user asked
+    /// the job to stop.
+    Held {
+        /// A user asked the job to stop.
+        cancel: bool,
+    },
+    /// No longer this worker's: another took it over after the lease ran
+    /// out, or it ended. The worker must stop writing.
+    Lost,
 }
 
 /// Progress to record on a job.

@@ -97,14 +97,49 @@ pub trait JobStore: Send + Sync {
     async fn list_jobs(&self, limit: i64) -> Result<Vec<JobRecord>, StoreError>;
 
     /// Records progress and state. Entering `running` sets `started_at`;
-    /// entering a terminal state sets `finished_at`.
+    /// entering a terminal state sets `finished_at`. With `worker`, only
+    /// while that worker holds the job: a worker whose lease another took
+    /// over gets [`StoreError::NotFound`] and changes nothing.
     async fn update_job(
         &self,
         id: &str,
+        worker: Option<&str>,
         status: JobStatus,
         progress: &JobProgress,
         error: Option<&str>,
     ) -> Result<JobRecord, StoreError>;
+
+    /// Creates a queued job with the spec a worker runs (JSON), for any
+    /// ingest node to claim ([`JobStore::claim_job`]).
+    async fn enqueue_job(
+        &self,
+        root_path: &str,
+        collection: &str,
+        access_groups: &[String],
+        created_by: &str,
+        spec: &str,
+    ) -> Result<JobRecord, StoreError>;
+
+    /// Claims the oldest job that is queued, or running under a lease that
+    /// ran out (its worker stopped), for `worker` until `lease_ms` from now.
+    /// Each job has one claimant however many nodes ask at once (on
+    /// PostgreSQL, `FOR UPDATE SKIP LOCKED`: nodes never wait on each
+    /// other's claims). `None` when there is nothing to do.
+    async fn claim_job(
+        &self,
+        worker: &str,
+        lease_ms: i64,
+    ) -> Result<Option<ClaimedJob>, StoreError>;
+
+    /// Extends `worker`'s lease on a running job to `lease_ms` from now.
+    async fn renew_job(&self, id: &str, worker: &str, lease_ms: i64) -> Result<Lease, StoreError>;
+
+    /// Asks a job to stop: a queued one is cancelled now, a running one by
+    /// its worker at its next renewal. A finished job is left as it is.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown id.
+    async fn request_cancel(&self, id: &str) -> Result<JobRecord, StoreError>;
 }
 
 /// Users, API keys and web sessions (authentication, `zhishu users` and

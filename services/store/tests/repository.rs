@@ -14,6 +14,7 @@ both_backends! {
     documents_are_versioned_by_content;
     chunks_follow_their_document_version;
     jobs_record_their_lifecycle;
+    jobs_are_claimed_once_under_a_lease_and_resumed_when_it_runs_out;
     users_and_keys;
     audit_trail_is_append_only;
     audit_search_filters_are_parameters;
@@ -280,7 +281,8 @@ async fn migrations_are_applied_once(db: &TestDb) {
             "audit encoding",
             "open exchanges",
             "document guard",
-            "citations"
+            "citations",
+            "job leases"
         ]
     );
     // Connecting again (a restart) applies nothing new and loses nothing.
@@ -295,7 +297,8 @@ async fn migrations_are_applied_once(db: &TestDb) {
             "audit encoding",
             "open exchanges",
             "document guard",
-            "citations"
+            "citations",
+            "job leases"
         ]
     );
     again.ping().await.unwrap();
@@ -446,7 +449,7 @@ async fn jobs_record_their_lifecycle(db: &TestDb) {
         ..Default::default()
     };
     let running = s
-        .update_job(&job.id, JobStatus::Running, &p, None)
+        .update_job(&job.id, None, JobStatus::Running, &p, None)
         .await
         .unwrap();
     assert!(running.started_at.is_some() && running.finished_at.is_none());
@@ -455,7 +458,7 @@ async fn jobs_record_their_lifecycle(db: &TestDb) {
     p.files_skipped = 1;
     p.chunks_written = 321;
     let done = s
-        .update_job(&job.id, JobStatus::Succeeded, &p, None)
+        .update_job(&job.id, None, JobStatus::Succeeded, &p, None)
         .await
         .unwrap();
     assert_eq!(
@@ -485,6 +488,99 @@ async fn jobs_record_their_lifecycle(db: &TestDb) {
     assert!(ids.contains(&job.id) && ids.contains(&second.id));
     assert!(matches!(
         s.job("missing").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn jobs_are_claimed_once_under_a_lease_and_resumed_when_it_runs_out(db: &TestDb) {
+    let s = &db.store;
+    // A job made without a spec (the CLI's own runs) is never claimed.
+    s.create_job("/srv/cli", "handbook", &[], "cli")
+        .await
+        .unwrap();
+    let first = s
+        .enqueue_job("/srv/a", "handbook", &["hr".into()], "alice", "{\"a\":1}")
+        .await
+        .unwrap();
+    let second = s
+        .enqueue_job("/srv/b", "handbook", &[], "bob", "{\"b\":2}")
+        .await
+        .unwrap();
+    assert_eq!((first.status, first.attempts), (JobStatus::Queued, 0));
+
+    // Two workers asking at once get different jobs, oldest first.
+    let (a, b) = tokio::join!(s.claim_job("node-a", 60_000), s.claim_job("node-b", 60_000));
+    let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
+    assert_ne!(a.record.id, b.record.id);
+    let mut ids = [a.record.id.clone(), b.record.id.clone()];
+    ids.sort();
+    let mut want = [first.id.clone(), second.id.clone()];
+    want.sort();
+    assert_eq!(ids, want);
+    let by_a = if a.record.id == first.id { &a } else { &b };
+    assert_eq!(by_a.spec, "{\"a\":1}");
+    assert_eq!(a.record.status, JobStatus::Running);
+    assert_eq!(a.record.attempts, 1);
+    assert!(s.claim_job("node-c", 60_000).await.unwrap().is_none());
+
+    // Renewing keeps it; a worker that does not hold it is told so.
+    let (held, other) = (&a.record.id, &b.record.id);
+    let worker_of = |c: &ClaimedJob| c.record.worker.clone().unwrap();
+    assert_eq!(
+        s.renew_job(held, &worker_of(&a), 60_000).await.unwrap(),
+        Lease::Held { cancel: false }
+    );
+    assert_eq!(
+        s.renew_job(held, "node-c", 60_000).await.unwrap(),
+        Lease::Lost
+    );
+
+    // A cancel request reaches the running job's worker at its renewal.
+    let asked = s.request_cancel(other).await.unwrap();
+    assert!(asked.cancel_requested && asked.status == JobStatus::Running);
+    assert_eq!(
+        s.renew_job(other, &worker_of(&b), 60_000).await.unwrap(),
+        Lease::Held { cancel: true }
+    );
+
+    // The worker of `held` stops renewing (it died): once its lease has
+    // run out, another node takes the job over, and the old worker can
+    // neither renew nor write any more.
+    s.renew_job(held, &worker_of(&a), -1).await.unwrap();
+    let resumed = s.claim_job("node-c", 60_000).await.unwrap().unwrap();
+    assert_eq!(resumed.record.id, *held);
+    assert_eq!(resumed.record.attempts, 2);
+    assert_eq!(resumed.record.worker.as_deref(), Some("node-c"));
+    assert_eq!(resumed.record.started_at, a.record.started_at);
+    assert_eq!(
+        s.renew_job(held, &worker_of(&a), 60_000).await.unwrap(),
+        Lease::Lost
+    );
+    let p = JobProgress::default();
+    assert!(matches!(
+        s.update_job(held, Some(&worker_of(&a)), JobStatus::Cancelled, &p, None)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let done = s
+        .update_job(held, Some("node-c"), JobStatus::Succeeded, &p, None)
+        .await
+        .unwrap();
+    assert_eq!(done.status, JobStatus::Succeeded);
+    // A finished job is not claimed again, even with its lease long gone.
+    assert!(s.claim_job("node-d", 60_000).await.unwrap().is_none());
+
+    // A queued job that is cancelled never starts.
+    let queued = s
+        .enqueue_job("/srv/c", "handbook", &[], "carol", "{}")
+        .await
+        .unwrap();
+    let cancelled = s.request_cancel(&queued.id).await.unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    assert!(cancelled.finished_at.is_some());
+    assert!(s.claim_job("node-d", 60_000).await.unwrap().is_none());
+    assert!(matches!(
+        s.request_cancel("missing").await,
         Err(StoreError::NotFound { .. })
     ));
 }

@@ -81,6 +81,11 @@ pub struct IngestConfig {
     pub max_pages: u32,
     /// Hidden spreadsheet sheets: `skip` or `include`. Default `skip`.
     pub hidden_sheets: HiddenSheets,
+    /// How long an ingest node holds a job it claimed without renewing its
+    /// claim, in seconds (it renews every third of it while it works): a
+    /// node that dies mid-job has its job resumed by another this long
+    /// after. Default 30.
+    pub job_lease_secs: u64,
 }
 
 impl Default for IngestConfig {
@@ -100,6 +105,7 @@ impl Default for IngestConfig {
             max_image_pixels: 200_000_000,
             max_pages: 10_000,
             hidden_sheets: HiddenSheets::Skip,
+            job_lease_secs: 30,
         }
     }
 }
@@ -107,6 +113,12 @@ impl Default for IngestConfig {
 impl IngestConfig {
     /// Checks the values serde cannot: the key that is wrong and why.
     pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !(3..=3600).contains(&self.job_lease_secs) {
+            return Err((
+                "ingest.job_lease_secs",
+                "must be between 3 and 3600 seconds".into(),
+            ));
+        }
         if !(72..=1200).contains(&self.ocr_dpi) {
             return Err(("ingest.ocr_dpi", "must be between 72 and 1200".into()));
         }

@@ -137,11 +137,40 @@ impl crate::JobStore for crate::SqlStore {
     async fn update_job(
         &self,
         id: &str,
+        worker: Option<&str>,
         s: crate::JobStatus,
         p: &crate::JobProgress,
         e: Option<&str>,
     ) -> Result<crate::JobRecord, StoreError> {
-        self.update_job_impl(id, s, p, e).await
+        self.update_job_impl(id, worker, s, p, e).await
+    }
+    async fn enqueue_job(
+        &self,
+        root: &str,
+        c: &str,
+        g: &[String],
+        by: &str,
+        spec: &str,
+    ) -> Result<crate::JobRecord, StoreError> {
+        self.enqueue_job_impl(root, c, g, by, spec).await
+    }
+    async fn claim_job(
+        &self,
+        worker: &str,
+        lease_ms: i64,
+    ) -> Result<Option<crate::ClaimedJob>, StoreError> {
+        self.claim_job_impl(worker, lease_ms).await
+    }
+    async fn renew_job(
+        &self,
+        id: &str,
+        worker: &str,
+        lease_ms: i64,
+    ) -> Result<crate::Lease, StoreError> {
+        self.renew_job_impl(id, worker, lease_ms).await
+    }
+    async fn request_cancel(&self, id: &str) -> Result<crate::JobRecord, StoreError> {
+        self.request_cancel_impl(id).await
     }
 }
 
