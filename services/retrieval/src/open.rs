@@ -10,7 +10,7 @@ use crate::{
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zhishu_core::Config;
-use zhishu_core::config::{LexicalBackend, VectorBackend, VectorsConfig};
+use zhishu_core::config::{ClusterConfig, LexicalBackend, VectorBackend, VectorsConfig};
 use zhishu_encoders::{EncoderError, EncoderWorker, RerankWorker, Reranker, TextKind};
 
 /// Why the configured searcher could not be opened.
@@ -219,7 +219,8 @@ pub fn open_vectors_with(
                     &config.collection,
                     dimensions,
                 )?
-                .with_bm25(bm25),
+                .with_bm25(bm25)
+                .with_cluster(config.cluster),
             )
         }
     })
@@ -254,6 +255,7 @@ pub fn vectors_config_for_tests(dir: &Path) -> VectorsConfig {
                 url: Some(url),
                 api_key: std::env::var("QDRANT_API_KEY").ok(),
                 collection: format!("zhishu_test_{tag}"),
+                cluster: ClusterConfig::default(),
             }
         }
         _ => VectorsConfig {
@@ -262,6 +264,7 @@ pub fn vectors_config_for_tests(dir: &Path) -> VectorsConfig {
             url: None,
             api_key: None,
             collection: "zhishu_chunks".into(),
+            cluster: ClusterConfig::default(),
         },
     }
 }

@@ -27,16 +27,18 @@ use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
     DeletePointsBuilder, Distance, FieldType, Filter, GetPointsBuilder, HnswConfigDiffBuilder,
     Modifier, NamedVectors, PayloadIncludeSelector, PointId, PointStruct, Query,
-    QueryBatchPointsBuilder, QueryPoints, QueryPointsBuilder, Range, RetrievedPoint,
+    QueryBatchPointsBuilder, QueryPoints, QueryPointsBuilder, Range, ReplicaState, RetrievedPoint,
     ScrollPointsBuilder, SearchParamsBuilder, SparseVectorParamsBuilder,
     SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder,
-    VectorsConfigBuilder, point_id::PointIdOptions, vectors_config,
+    VectorsConfigBuilder, WriteOrdering, WriteOrderingType, point_id::PointIdOptions,
+    vectors_config,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::OnceCell;
+use zhishu_core::config::{ClusterConfig, WriteOrdering as Ordering};
 
 /// How long one call may take before it counts as a failure.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -57,6 +59,9 @@ pub struct QdrantIndex {
     /// BM25 inside the store (`lexical.backend = "qdrant"`): the encoder;
     /// pages live in the collection named [`QdrantIndex::pages`].
     bm25: Option<Bm25Encoder>,
+    /// Sharding and replication of collections it creates, and the write
+    /// ordering.
+    cluster: ClusterConfig,
 }
 
 impl QdrantIndex {
@@ -89,7 +94,82 @@ impl QdrantIndex {
             dimensions,
             ready: OnceCell::new(),
             bm25: None,
+            cluster: ClusterConfig::default(),
         })
+    }
+
+    /// The same store creating collections with this sharding and
+    /// replication, and ordering writes so.
+    #[must_use]
+    pub fn with_cluster(mut self, cluster: ClusterConfig) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// A new collection's builder with the configured layout.
+    fn create(&self, name: &str) -> CreateCollectionBuilder {
+        let c = &self.cluster;
+        let mut b = CreateCollectionBuilder::new(name)
+            .replication_factor(c.replication_factor)
+            .write_consistency_factor(c.write_consistency_factor)
+            .on_disk_payload(true);
+        if let Some(n) = c.shard_number {
+            b = b.shard_number(n);
+        }
+        b
+    }
+
+    /// The configured write ordering.
+    fn ordering(&self) -> WriteOrdering {
+        let t = match self.cluster.write_ordering {
+            Ordering::Weak => WriteOrderingType::Weak,
+            Ordering::Medium => WriteOrderingType::Medium,
+            Ordering::Strong => WriteOrderingType::Strong,
+        };
+        WriteOrdering { r#type: t as i32 }
+    }
+
+    /// Each replica of the collection that is not active, as the server
+    /// this store talks to sees them (`shard 2 on peer 5: dead`).
+    async fn unhealthy_replicas(&self, name: &str) -> Result<Vec<String>, RetrievalError> {
+        let info = self
+            .client
+            .collection_cluster_info(name)
+            .await
+            .map_err(|e| self.error("reading the collection's cluster state", e))?;
+        let state = |s: i32| {
+            ReplicaState::try_from(s)
+                .map(|s| s.as_str_name().to_lowercase())
+                .unwrap_or_else(|_| format!("state {s}"))
+        };
+        let active = ReplicaState::Active as i32;
+        let mut out: Vec<String> = info
+            .local_shards
+            .iter()
+            .filter(|s| s.state != active)
+            .map(|s| {
+                format!(
+                    "shard {} on peer {} (this one): {}",
+                    s.shard_id,
+                    info.peer_id,
+                    state(s.state)
+                )
+            })
+            .collect();
+        out.extend(
+            info.remote_shards
+                .iter()
+                .filter(|s| s.state != active)
+                .map(|s| {
+                    format!(
+                        "shard {} on peer {}: {}",
+                        s.shard_id,
+                        s.peer_id,
+                        state(s.state)
+                    )
+                }),
+        );
+        Ok(out)
     }
 
     /// The same store with BM25 vectors in its points and a page
@@ -163,10 +243,10 @@ impl QdrantIndex {
                         VECTOR,
                         VectorParamsBuilder::new(self.dimensions as u64, Distance::Cosine),
                     );
-                    let mut create = CreateCollectionBuilder::new(name)
+                    let mut create = self
+                        .create(name)
                         .vectors_config(vectors)
-                        .hnsw_config(HnswConfigDiffBuilder::default().m(16).ef_construct(128))
-                        .on_disk_payload(true);
+                        .hnsw_config(HnswConfigDiffBuilder::default().m(16).ef_construct(128));
                     if self.bm25.is_some() {
                         create = create.sparse_vectors_config(bm25_config());
                     }
@@ -221,11 +301,7 @@ impl QdrantIndex {
         {
             let created = self
                 .client
-                .create_collection(
-                    CreateCollectionBuilder::new(&pages)
-                        .sparse_vectors_config(bm25_config())
-                        .on_disk_payload(true),
-                )
+                .create_collection(self.create(&pages).sparse_vectors_config(bm25_config()))
                 .await;
             if let Err(e) = created
                 && !self.client.collection_exists(&pages).await.unwrap_or(false)
@@ -442,12 +518,20 @@ impl VectorIndex for QdrantIndex {
         }
         self.ensure().await?;
         self.client
-            .upsert_points(UpsertPointsBuilder::new(&self.collection, list).wait(true))
+            .upsert_points(
+                UpsertPointsBuilder::new(&self.collection, list)
+                    .wait(true)
+                    .ordering(self.ordering()),
+            )
             .await
             .map_err(|e| self.error("writing points", e))?;
         if !pages.is_empty() {
             self.client
-                .upsert_points(UpsertPointsBuilder::new(self.pages(), pages).wait(true))
+                .upsert_points(
+                    UpsertPointsBuilder::new(self.pages(), pages)
+                        .wait(true)
+                        .ordering(self.ordering()),
+                )
                 .await
                 .map_err(|e| self.error("writing pages", e))?;
         }
@@ -468,7 +552,8 @@ impl VectorIndex for QdrantIndex {
             .delete_points(
                 DeletePointsBuilder::new(&self.collection)
                     .points(filter.clone())
-                    .wait(true),
+                    .wait(true)
+                    .ordering(self.ordering()),
             )
             .await
             .map_err(|e| self.error("deleting a document's points", e))?;
@@ -477,7 +562,8 @@ impl VectorIndex for QdrantIndex {
                 .delete_points(
                     DeletePointsBuilder::new(self.pages())
                         .points(filter)
-                        .wait(true),
+                        .wait(true)
+                        .ordering(self.ordering()),
                 )
                 .await
                 .map_err(|e| self.error("deleting a document's page", e))?;
@@ -660,10 +746,38 @@ impl VectorIndex for QdrantIndex {
             .health_check()
             .await
             .map_err(|e| self.error("health check", e))?;
-        Ok(format!(
+        let mut status = format!(
             "qdrant server {} at {}, collection {:?} ({} dimensions)",
             reply.version, self.url, self.collection, self.dimensions
-        ))
+        );
+        // A replica that is down: searches go on while every shard has an
+        // active one, so this is said, not failed.
+        if self
+            .client
+            .collection_exists(&self.collection)
+            .await
+            .unwrap_or(false)
+        {
+            let mut down = self.unhealthy_replicas(&self.collection).await?;
+            if self.bm25.is_some()
+                && self
+                    .client
+                    .collection_exists(self.pages())
+                    .await
+                    .unwrap_or(false)
+            {
+                down.extend(
+                    self.unhealthy_replicas(&self.pages())
+                        .await?
+                        .into_iter()
+                        .map(|r| format!("pages {r}")),
+                );
+            }
+            if !down.is_empty() {
+                status.push_str(&format!("; replicas not active: {}", down.join(", ")));
+            }
+        }
+        Ok(status)
     }
 
     async fn optimize(&self) -> Result<(), RetrievalError> {

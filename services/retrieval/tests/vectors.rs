@@ -221,6 +221,7 @@ async fn a_server_that_is_down_is_reported_as_unavailable() {
         url: Some(url.clone()),
         api_key: None,
         collection: "zhishu_down".into(),
+        cluster: Default::default(),
     };
     let store = open_vectors(&config, std::path::Path::new("/nonexistent"), DIMS).unwrap();
     let scope = Scope::of_groups(["public"]);

@@ -411,6 +411,54 @@ pub struct VectorsConfig {
     /// Collection holding the chunk vectors. Default `zhishu_chunks`.
     #[serde(default = "default_collection")]
     pub collection: String,
+    /// How a new collection spreads over a Qdrant cluster, and how writes
+    /// wait for it (`backend = "qdrant"`).
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+}
+
+/// A collection's layout over a Qdrant cluster (docs/operations.md). Read
+/// when Zhishu creates the collection; an existing collection keeps its
+/// own, and readiness reports each replica that is not active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// Shards the collection is cut into, spread over the nodes. Default
+    /// none: Qdrant's own (one per node when it is created).
+    pub shard_number: Option<u32>,
+    /// Copies of every shard, on different nodes: with 2 or more, searches
+    /// and writes go on with a node down. Default 1.
+    pub replication_factor: u32,
+    /// Replicas that must have applied a write before it is acknowledged
+    /// (at most `replication_factor`). Default 1.
+    pub write_consistency_factor: u32,
+    /// How writes are ordered across replicas: `weak`, `medium` (default:
+    /// through a leader chosen per shard) or `strong` (through the
+    /// permanent leader; unavailable while it is down).
+    pub write_ordering: WriteOrdering,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            shard_number: None,
+            replication_factor: 1,
+            write_consistency_factor: 1,
+            write_ordering: WriteOrdering::Medium,
+        }
+    }
+}
+
+/// Qdrant's write ordering (see [`ClusterConfig::write_ordering`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteOrdering {
+    /// Writes may be reordered between replicas.
+    Weak,
+    /// Through a leader chosen per shard.
+    Medium,
+    /// Through the permanent leader.
+    Strong,
 }
 
 fn default_collection() -> String {
@@ -635,6 +683,28 @@ impl Config {
             return Err(invalid(
                 "database.max_connections",
                 "must be at least 1".into(),
+            ));
+        }
+        let cluster = &self.vectors.cluster;
+        if cluster.shard_number == Some(0) {
+            return Err(invalid(
+                "vectors.cluster.shard_number",
+                "must be at least 1".into(),
+            ));
+        }
+        if cluster.replication_factor == 0 {
+            return Err(invalid(
+                "vectors.cluster.replication_factor",
+                "must be at least 1".into(),
+            ));
+        }
+        if !(1..=cluster.replication_factor).contains(&cluster.write_consistency_factor) {
+            return Err(invalid(
+                "vectors.cluster.write_consistency_factor",
+                format!(
+                    "must be between 1 and vectors.cluster.replication_factor ({})",
+                    cluster.replication_factor
+                ),
             ));
         }
         if self.vectors.backend == VectorBackend::Qdrant && self.vectors.url.is_none() {

@@ -392,3 +392,43 @@ fn lexical_backend_and_average_lengths_are_read_and_checked() {
         );
     }
 }
+
+#[test]
+fn a_qdrant_cluster_layout_is_read_and_checked() {
+    let c = load(MINIMAL).unwrap();
+    assert_eq!(c.vectors.cluster, ClusterConfig::default());
+    assert_eq!(c.vectors.cluster.write_ordering, WriteOrdering::Medium);
+    let text = MINIMAL.replace(
+        "[embedder]",
+        "[vectors.cluster]\nshard_number = 6\nreplication_factor = 2\n\
+         write_consistency_factor = 2\nwrite_ordering = \"strong\"\n\n[embedder]",
+    );
+    let c = load(&text).unwrap();
+    assert_eq!(
+        c.vectors.cluster,
+        ClusterConfig {
+            shard_number: Some(6),
+            replication_factor: 2,
+            write_consistency_factor: 2,
+            write_ordering: WriteOrdering::Strong,
+        }
+    );
+    for (table, key) in [
+        (
+            "replication_factor = 2\nwrite_consistency_factor = 3",
+            "write_consistency_factor",
+        ),
+        ("replication_factor = 0", "replication_factor"),
+        ("shard_number = 0", "shard_number"),
+    ] {
+        let text = MINIMAL.replace(
+            "[embedder]",
+            &format!("[vectors.cluster]\n{table}\n\n[embedder]"),
+        );
+        let msg = load(&text).unwrap_err().to_string();
+        assert!(
+            msg.contains(&format!("vectors.cluster.{key}")),
+            "{table}: {msg}"
+        );
+    }
+}
