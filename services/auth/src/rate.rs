@@ -1,8 +1,15 @@
 //! Token-bucket rate limits per principal.
+//!
+//! Why two homes for the buckets: one process keeps them in memory (no
+//! database round trip on every request); several query nodes behind a
+//! load balancer must share them, or a client spread over N nodes gets N
+//! times its limit. [`RateLimiter::shared`] keeps them in the database all
+//! nodes use (PostgreSQL), one atomic statement per request.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use zhishu_store::RateStore;
 
 /// Buckets beyond this many are pruned of full (idle) ones, so memory stays
 /// bounded however many keys call.
@@ -18,6 +25,8 @@ pub struct RateLimiter {
     per_second: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Buckets in the shared database, when every node must see the same.
+    shared: Option<(Arc<dyn RateStore>, u32, u32)>,
 }
 
 impl RateLimiter {
@@ -28,6 +37,18 @@ impl RateLimiter {
             per_second: f64::from(per_minute) / 60.0,
             burst: f64::from(burst.max(1)),
             buckets: Mutex::new(HashMap::new()),
+            shared: None,
+        }
+    }
+
+    /// The same limits with the buckets in `store`, shared by every node
+    /// that uses it. Should the store fail, this node's own buckets apply
+    /// meanwhile (the request then fails closed anyway if its audit record
+    /// cannot be written).
+    pub fn shared(per_minute: u32, burst: u32, store: Arc<dyn RateStore>) -> Self {
+        Self {
+            shared: Some((store, per_minute, burst)),
+            ..Self::new(per_minute, burst)
         }
     }
 
@@ -35,7 +56,24 @@ impl RateLimiter {
     ///
     /// # Errors
     /// The wait before a retry can succeed.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
+    pub async fn check(&self, key: &str) -> Result<(), Duration> {
+        if self.per_second <= 0.0 {
+            return Ok(());
+        }
+        if let Some((store, per_minute, burst)) = &self.shared {
+            match store.take_token(key, *per_minute, *burst).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(wait)) => return Err(wait),
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared rate limit unavailable; using this node's");
+                }
+            }
+        }
+        self.check_here(key)
+    }
+
+    /// [`RateLimiter::check`] on this node's buckets.
+    fn check_here(&self, key: &str) -> Result<(), Duration> {
         if self.per_second <= 0.0 {
             return Ok(());
         }
@@ -72,21 +110,24 @@ mod tests {
     fn burst_then_refuse_then_separate_keys() {
         let limiter = RateLimiter::new(60, 3);
         for _ in 0..3 {
-            assert!(limiter.check("alice").is_ok());
+            assert!(limiter.check_here("alice").is_ok());
         }
-        let wait = limiter.check("alice").unwrap_err();
+        let wait = limiter.check_here("alice").unwrap_err();
         assert!(
             wait > Duration::from_millis(500) && wait <= Duration::from_secs(1),
             "{wait:?}"
         );
-        assert!(limiter.check("bob").is_ok(), "buckets are per key");
+        assert!(limiter.check_here("bob").is_ok(), "buckets are per key");
     }
 
     #[test]
     fn zero_disables() {
         let limiter = RateLimiter::new(0, 0);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         for _ in 0..1000 {
-            assert!(limiter.check("x").is_ok());
+            assert!(rt.block_on(limiter.check("x")).is_ok());
         }
     }
 }

@@ -409,7 +409,7 @@ async fn authorize<P: Policy>(req: &HttpRequest) -> Result<Caller<P>, ApiError> 
             ));
         }
     };
-    if let Err(wait) = state.limiter.check(&principal.rate_key()) {
+    if let Err(wait) = state.limiter.check(&principal.rate_key()).await {
         let secs = wait.as_secs().max(1);
         state
             .audit

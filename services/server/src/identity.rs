@@ -103,13 +103,19 @@ fn login_event(req: &HttpRequest, user: &str, auth: &str) -> (AuditEvent, Option
 /// Applies the per-address sign-in limit (password and single sign-on
 /// share it): when refused, marks the event and returns the seconds to
 /// wait.
-fn login_refused(
+async fn login_refused(
     state: &AppState,
     event: &mut AuditEvent,
     client_addr: &Option<String>,
 ) -> Option<u64> {
     let key = format!("login:{}", client_addr.as_deref().unwrap_or("unknown"));
-    let secs = state.login_limiter.check(&key).err()?.as_secs().max(1);
+    let secs = state
+        .login_limiter
+        .check(&key)
+        .await
+        .err()?
+        .as_secs()
+        .max(1);
     event.outcome = Outcome::Refused;
     event.policy.push(PolicyDecision {
         detail: Some(format!("retry in {secs} s")),
@@ -132,7 +138,7 @@ pub(crate) async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (mut event, client_addr) = login_event(&req, &body.username, "password");
-    if let Some(secs) = login_refused(&state, &mut event, &client_addr) {
+    if let Some(secs) = login_refused(&state, &mut event, &client_addr).await {
         state.audit.record(event).await?;
         return Err(ApiError::TooManyRequests(secs));
     }
@@ -296,7 +302,10 @@ pub(crate) async fn sso_callback(
             .finish()
     };
 
-    if login_refused(&state, &mut event, &client_addr).is_some() {
+    if login_refused(&state, &mut event, &client_addr)
+        .await
+        .is_some()
+    {
         state.audit.record(event).await?;
         return Ok(back("rate_limited"));
     }

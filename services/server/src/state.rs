@@ -141,8 +141,12 @@ impl AppState {
             knowledge,
             audit: AuditLog::start(repo.clone(), config.audit.queue),
             auth: Authenticator::new(repo, ttl, oidc),
-            limiter: RateLimiter::new(config.limits.requests_per_minute, config.limits.burst),
-            login_limiter: RateLimiter::new(logins, logins.max(1)),
+            limiter: limiter(
+                config.limits.requests_per_minute,
+                config.limits.burst,
+                &store,
+            ),
+            login_limiter: limiter(logins, logins.max(1), &store),
             config,
             store,
             service,
@@ -226,6 +230,18 @@ async fn close_interrupted(state: &AppState) {
         Err(e) => {
             warn!(error = %e, "cannot close interrupted exchanges; will try at the next start")
         }
+    }
+}
+
+/// A rate limiter whose buckets every node shares when the database is
+/// PostgreSQL (several nodes behind a load balancer), and this process's
+/// own with SQLite (one box: no database write per request).
+fn limiter(per_minute: u32, burst: u32, store: &SqlStore) -> RateLimiter {
+    match store.backend() {
+        zhishu_store::Backend::Postgres => {
+            RateLimiter::shared(per_minute, burst, Arc::new(store.clone()))
+        }
+        zhishu_store::Backend::Sqlite => RateLimiter::new(per_minute, burst),
     }
 }
 

@@ -25,7 +25,7 @@ pub use pool::{Backend, SqlStore};
 pub use records::*;
 pub use repository::{
     AuditStore, ConversationStore, DocumentRegistry, ExchangeRegistry, ExchangeStore,
-    IdentityStore, IngestStore, JobStore, Repository,
+    IdentityStore, IngestStore, JobStore, RateStore, Repository,
 };
 
 /// Milliseconds since the Unix epoch, the time unit of every stored time.

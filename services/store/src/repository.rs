@@ -142,6 +142,20 @@ pub trait JobStore: Send + Sync {
     async fn request_cancel(&self, id: &str) -> Result<JobRecord, StoreError>;
 }
 
+/// Token buckets of the rate limits, shared by every node.
+#[async_trait]
+pub trait RateStore: Send + Sync {
+    /// Takes one token from `key`'s bucket (`burst` at once, refilled at
+    /// `per_minute`): `None` when granted, else how long until a token is
+    /// there. A `per_minute` of 0 grants everything.
+    async fn take_token(
+        &self,
+        key: &str,
+        per_minute: u32,
+        burst: u32,
+    ) -> Result<Option<std::time::Duration>, StoreError>;
+}
+
 /// Users, API keys and web sessions (authentication, `zhishu users` and
 /// `zhishu keys`).
 ///

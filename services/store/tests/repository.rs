@@ -15,6 +15,7 @@ both_backends! {
     chunks_follow_their_document_version;
     jobs_record_their_lifecycle;
     jobs_are_claimed_once_under_a_lease_and_resumed_when_it_runs_out;
+    rate_buckets_are_one_across_nodes_and_refill;
     users_and_keys;
     audit_trail_is_append_only;
     audit_search_filters_are_parameters;
@@ -282,7 +283,8 @@ async fn migrations_are_applied_once(db: &TestDb) {
             "open exchanges",
             "document guard",
             "citations",
-            "job leases"
+            "job leases",
+            "rate buckets"
         ]
     );
     // Connecting again (a restart) applies nothing new and loses nothing.
@@ -298,7 +300,8 @@ async fn migrations_are_applied_once(db: &TestDb) {
             "open exchanges",
             "document guard",
             "citations",
-            "job leases"
+            "job leases",
+            "rate buckets"
         ]
     );
     again.ping().await.unwrap();
@@ -583,6 +586,54 @@ async fn jobs_are_claimed_once_under_a_lease_and_resumed_when_it_runs_out(db: &T
         s.request_cancel("missing").await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+async fn rate_buckets_are_one_across_nodes_and_refill(db: &TestDb) {
+    // Two nodes: two pools on one database.
+    let a = &db.store;
+    let b = SqlStore::connect(&common::config(&db.url)).await.unwrap();
+    let key = format!("key:{}", uuid_like());
+    // A burst of 3 at 60 a minute, taken from both nodes in turn.
+    for (i, node) in [a, &b, a].into_iter().enumerate() {
+        assert_eq!(
+            node.take_token(&key, 60, 3).await.unwrap(),
+            None,
+            "token {i}"
+        );
+    }
+    let wait = b
+        .take_token(&key, 60, 3)
+        .await
+        .unwrap()
+        .expect("the fourth is refused");
+    assert!(
+        wait > std::time::Duration::ZERO && wait <= std::time::Duration::from_secs(1),
+        "{wait:?}"
+    );
+    assert!(
+        a.take_token(&key, 60, 3).await.unwrap().is_some(),
+        "on either node"
+    );
+    // Another key has its own bucket; a limit of 0 grants everything.
+    assert_eq!(a.take_token("other", 60, 3).await.unwrap(), None);
+    assert_eq!(a.take_token(&key, 0, 3).await.unwrap(), None);
+    // A second later one token is back, and only one.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(b.take_token(&key, 60, 3).await.unwrap(), None);
+    assert!(a.take_token(&key, 60, 3).await.unwrap().is_some());
+}
+
+/// A key no other run of the suite uses (the PostgreSQL database is
+/// shared between runs).
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
 }
 
 async fn users_and_keys(db: &TestDb) {

@@ -9,6 +9,7 @@ mod documents;
 mod exchanges;
 mod identity;
 mod jobs;
+mod rates;
 
 use crate::StoreError;
 use serde::Serialize;
@@ -328,5 +329,17 @@ impl crate::ConversationStore for crate::SqlStore {
         messages: &[crate::NewMessage],
     ) -> Result<(), StoreError> {
         self.append_messages_impl(owner, id, messages).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::RateStore for crate::SqlStore {
+    async fn take_token(
+        &self,
+        key: &str,
+        per_minute: u32,
+        burst: u32,
+    ) -> Result<Option<std::time::Duration>, StoreError> {
+        self.take_token_impl(key, per_minute, burst).await
     }
 }

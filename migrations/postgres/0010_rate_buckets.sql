@@ -1,0 +1,8 @@
+-- Token buckets of the request and sign-in rate limits, shared by every
+-- node: a client spread over several query nodes by a load balancer is
+-- limited as one (docs/security.md).
+CREATE TABLE rate_buckets (
+    key         TEXT PRIMARY KEY,
+    tokens      DOUBLE PRECISION NOT NULL,
+    updated_at  BIGINT NOT NULL
+);
