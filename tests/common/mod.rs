@@ -126,12 +126,23 @@ impl Server {
 
     /// Starts `zhishu serve` with this database URL and extra environment.
     pub fn start_with(dir: tempfile::TempDir, database_url: &str, env: &[(&str, &str)]) -> Server {
+        Self::start_args(dir, database_url, env, &["serve"])
+    }
+
+    /// Starts `zhishu` with these arguments (`serve` and its options) on
+    /// this database URL with extra environment.
+    pub fn start_args(
+        dir: tempfile::TempDir,
+        database_url: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Server {
         let config = dir.path().join("zhishu.toml");
         std::fs::write(&config, config_text(dir.path(), database_url)).expect("write config");
         let mut cmd = Command::new(BIN);
         cmd.arg("--config")
             .arg(&config)
-            .arg("serve")
+            .args(args)
             .current_dir(dir.path())
             .env_remove("ZHISHU_CONFIG")
             .stdin(Stdio::null())

@@ -240,6 +240,8 @@ pub struct JobManager {
     jobs: Mutex<HashMap<String, Arc<Job>>>,
     worker: Worker,
     wake: tokio::sync::Notify,
+    /// Set by [`JobManager::stop`]: no more claims.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl JobManager {
@@ -252,7 +254,16 @@ impl JobManager {
             jobs: Mutex::new(HashMap::new()),
             worker,
             wake: tokio::sync::Notify::new(),
+            stopping: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// Stops taking jobs (the server is shutting down): a claim in flight
+    /// is abandoned, so a database that does not answer cannot hold the
+    /// shutdown up. A job running here is left to its lease: another node
+    /// resumes it.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
     }
 
     /// Starts looking for jobs on `runtime`: claims one when there is one
@@ -270,11 +281,17 @@ impl JobManager {
 
     async fn work(self: Arc<Self>) {
         let registry = self.pipeline.stores.registry.clone();
+        let mut stopping = self.stopping.subscribe();
         loop {
-            match registry
-                .claim_job(&self.worker.name, self.worker.lease_ms())
-                .await
-            {
+            if *stopping.borrow_and_update() {
+                return;
+            }
+            let claim = registry.claim_job(&self.worker.name, self.worker.lease_ms());
+            let claimed = tokio::select! {
+                c = claim => c,
+                _ = stopping.changed() => return,
+            };
+            match claimed {
                 Ok(Some(claimed)) => {
                     self.run_claimed(claimed).await;
                     continue;
@@ -285,6 +302,7 @@ impl JobManager {
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(self.worker.poll) => {}
+                _ = stopping.changed() => return,
             }
         }
     }

@@ -114,6 +114,13 @@ pub async fn run(config: Config, service: Service) -> Result<(), ServerError> {
     let result = server.await;
     migrations.abort();
     lexicon_watch.abort();
+    // No more job claims: one waiting on the database must not hold the
+    // pool's close up.
+    if let Some(Ok(k)) = state.knowledge.get()
+        && let Some(jobs) = &k.jobs
+    {
+        jobs.stop();
+    }
     state.store.close().await;
     match result {
         Ok(()) => {
