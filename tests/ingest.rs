@@ -190,26 +190,11 @@ async fn stored_prompt_ids_are_qwen3s(data: &Path) {
     }
 }
 
-fn write_corpus(root: &Path, files: usize) {
-    std::fs::create_dir_all(root).unwrap();
-    for i in 0..files {
-        let mut text = format!("# Report {i}\n\n");
-        for p in 0..6 {
-            text.push_str(&format!(
-                "Paragraph {p} of report {i}: quarterly figures for region {r} grew by {g} percent, driven by enterprise renewals and new accounts. 第{i}号报告第{p}段：本季度区域收入增长。\n\n",
-                r = i % 7,
-                g = (i * 7 + p) % 23
-            ));
-        }
-        std::fs::write(root.join(format!("report-{i:04}.md")), text).unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_killed_half_way_finishes_with_no_duplicates_or_orphans() {
     let b = Sandbox::new();
     let docs = b.dir.path().join("reports");
-    write_corpus(&docs, 120);
+    common::write_reports(&docs, 120);
     let path = docs.display().to_string();
     let store = b.store().await;
 

@@ -6,45 +6,13 @@
 
 mod common;
 
-use common::{Server, bearer, request};
-use serde_json::{Value, json};
-use std::path::Path;
+use common::{Server, bearer, call, write_reports};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use zhishu_retrieval::{LexicalIndex, Scope, SearchFilter};
 use zhishu_store::{DocumentRegistry, DocumentStatus, SqlStore};
 
 const FILES: usize = 150;
-
-fn call(server: &Server, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-    let auth = bearer(key);
-    let body = body.map(|b| b.to_string());
-    let (status, _, text) = request(
-        method,
-        &server.url(path),
-        &[("authorization", &auth)],
-        body.as_deref(),
-    );
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-fn write_corpus(root: &Path, files: usize) {
-    std::fs::create_dir_all(root).unwrap();
-    for i in 0..files {
-        let mut text = format!("# Report {i}\n\n");
-        for p in 0..6 {
-            text.push_str(&format!(
-                "Paragraph {p} of report {i}: figures for region {r} grew by {g} percent. \
-                 第{i}号报告第{p}段：本季度区域收入增长。\n\n",
-                r = i % 7,
-                g = (i * 7 + p) % 23
-            ));
-        }
-        std::fs::write(root.join(format!("report-{i:04}.md")), text).unwrap();
-    }
-}
 
 /// The whole body of a server-sent event stream, read until it ends.
 fn read_events(server: &Server, path: &str, key: &str) -> String {
@@ -66,7 +34,7 @@ fn read_events(server: &Server, path: &str, key: &str) -> String {
 fn a_node_killed_mid_job_has_it_resumed_by_the_next_with_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let docs = dir.path().join("reports");
-    write_corpus(&docs, FILES);
+    write_reports(&docs, FILES);
     let db = dir.path().join("data/zhishu.db");
     let lease = [("ZHISHU_INGEST__JOB_LEASE_SECS", "6")];
     let a = Server::start_over(dir, &docs, &lease);

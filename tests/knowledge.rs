@@ -3,24 +3,9 @@
 
 mod common;
 
-use common::{Server, bearer, request};
+use common::{Server, bearer, call, request};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-
-fn call(server: &Server, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-    let auth = bearer(key);
-    let body = body.map(|b| b.to_string());
-    let (status, _, text) = request(
-        method,
-        &server.url(path),
-        &[("authorization", &auth)],
-        body.as_deref(),
-    );
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
 
 fn wait_job(server: &Server, key: &str, id: &str) -> Value {
     let started = Instant::now();

@@ -4,22 +4,7 @@
 
 mod common;
 
-use common::{Server, bearer, request};
-
-/// A database of its own on the server `DATABASE_URL` names.
-fn fresh_database(admin: &str, name: &str) -> String {
-    let psql = |sql: &str| {
-        let ok = std::process::Command::new("psql")
-            .args([admin, "-qc", sql])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{sql}");
-    };
-    psql(&format!("DROP DATABASE IF EXISTS {name}"));
-    psql(&format!("CREATE DATABASE {name}"));
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-}
+use common::{Server, bearer, fresh_database, request};
 
 #[test]
 fn two_nodes_share_a_clients_rate_limit_and_session() {

@@ -4,5 +4,9 @@
 CREATE TABLE rate_buckets (
     key         TEXT PRIMARY KEY,
     tokens      DOUBLE PRECISION NOT NULL,
-    updated_at  BIGINT NOT NULL
+    updated_at  BIGINT NOT NULL,
+    -- When the bucket is full again: from then on it is the same as no
+    -- bucket, and may be dropped whichever limit it belongs to.
+    full_at     BIGINT NOT NULL
 );
+CREATE INDEX rate_buckets_full ON rate_buckets (full_at);

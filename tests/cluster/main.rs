@@ -13,8 +13,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use common::{Server, bearer, request};
-use serde_json::{Value, json};
+use common::{Server, call, fresh_database, write_reports};
+use serde_json::json;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -108,52 +108,6 @@ impl Qdrant {
     }
 }
 
-fn fresh_database(admin: &str, name: &str) -> String {
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        let ok = Command::new("psql")
-            .args([admin, "-qc", &sql])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{sql}");
-    }
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-}
-
-fn write_corpus(root: &Path) {
-    std::fs::create_dir_all(root).unwrap();
-    for i in 0..FILES {
-        let mut text = format!("# Report {i}\n\n");
-        for p in 0..6 {
-            text.push_str(&format!(
-                "Paragraph {p} of report {i}: revenue in region {r} grew by {g} percent. \
-                 第{i}号报告第{p}段：区域{r}收入增长{g}%。\n\n",
-                r = i % 7,
-                g = (i * 7 + p) % 23
-            ));
-        }
-        std::fs::write(root.join(format!("report-{i:04}.md")), text).unwrap();
-    }
-}
-
-fn call(server: &Server, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-    let auth = bearer(key);
-    let body = body.map(|b| b.to_string());
-    let (status, _, text) = request(
-        method,
-        &server.url(path),
-        &[("authorization", &auth)],
-        body.as_deref(),
-    );
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 #[test]
 fn two_tiers_over_a_qdrant_cluster_survive_a_dead_worker_and_a_dead_qdrant_node() {
     let (Some(bin), Ok(admin)) = (
@@ -183,7 +137,7 @@ fn two_tiers_over_a_qdrant_cluster_survive_a_dead_worker_and_a_dead_qdrant_node(
     let url = fresh_database(&admin, &format!("zhishu_cluster_{}", std::process::id()));
     let docs_dir = tempfile::tempdir().unwrap();
     let docs = docs_dir.path().join("reports");
-    write_corpus(&docs);
+    write_reports(&docs, FILES);
     let roots = format!("[\"{}\"]", docs.display());
     let qdrant_url = format!("http://127.0.0.1:{}", first.grpc);
     let collection = format!("cluster_{}", std::process::id());

@@ -569,3 +569,63 @@ pub fn ingest(server: &Server, key: &str, path: &str, groups: &[&str]) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// An API call with a bearer key and an optional JSON body; the answer's
+/// status and JSON (a string when the body is not JSON).
+pub fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let auth = bearer(key);
+    let body = body.map(|b| b.to_string());
+    let (status, _, text) = request(
+        method,
+        &server.url(path),
+        &[("authorization", &auth)],
+        body.as_deref(),
+    );
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// A database of its own (dropped first if a run left it) on the
+/// PostgreSQL server whose URL `admin` is; its URL.
+pub fn fresh_database(admin: &str, name: &str) -> String {
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        let ok = Command::new("psql")
+            .args([admin, "-qc", &sql])
+            .status()
+            .expect("run psql")
+            .success();
+        assert!(ok, "{sql}");
+    }
+    format!(
+        "{}/{name}",
+        admin.rsplit_once('/').expect("a URL with a database").0
+    )
+}
+
+/// `files` bilingual Markdown reports (`report-NNNN.md`) under `root`: a
+/// folder big enough for an ingest job to be interrupted half-way.
+pub fn write_reports(root: &Path, files: usize) {
+    std::fs::create_dir_all(root).expect("create the folder");
+    for i in 0..files {
+        let mut text = format!("# Report {i}\n\n");
+        for p in 0..6 {
+            text.push_str(&format!(
+                "Paragraph {p} of report {i}: quarterly figures for region {r} grew by {g} percent, driven by enterprise renewals and new accounts. 第{i}号报告第{p}段：本季度区域收入增长。\n\n",
+                r = i % 7,
+                g = (i * 7 + p) % 23
+            ));
+        }
+        std::fs::write(root.join(format!("report-{i:04}.md")), text).expect("write a report");
+    }
+}

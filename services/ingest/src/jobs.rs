@@ -363,12 +363,14 @@ impl JobManager {
         &self.pipeline
     }
 
-    /// A job started by this process.
+    /// A job this process runs or ran (not one it lost to another node:
+    /// that node's record is the job's state).
     pub fn get(&self, id: &str) -> Option<Arc<Job>> {
         self.jobs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(id)
+            .filter(|j| !j.lost.load(Ordering::Relaxed))
             .cloned()
     }
 
@@ -424,12 +426,13 @@ impl JobManager {
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown id.
     pub async fn cancel(&self, id: &str) -> Result<(JobRecord, bool), StoreError> {
-        if let Some(job) = self.get(id) {
-            let going = job.cancel();
-            return Ok((self.record(id).await?, going));
-        }
         let before = self.record(id).await?;
+        // Recorded first, so that the request survives this node: should
+        // it die before the job stops, the next node does not resume it.
         let after = self.pipeline.stores.registry.request_cancel(id).await?;
+        if let Some(job) = self.get(id) {
+            job.cancel();
+        }
         Ok((after, !before.status.is_terminal()))
     }
 

@@ -313,9 +313,27 @@ pub fn actor(p: &Principal) -> Actor {
     }
 }
 
-/// The client address and request id of a request.
+/// The client address and request id of a request: behind a trusted
+/// proxy (`server.trusted_proxies`), the client its `X-Forwarded-For`
+/// names, so that sign-in limits and audit records are per client and not
+/// per load balancer.
 pub fn origin(req: &HttpRequest) -> (Option<String>, String) {
-    let client = req.peer_addr().map(|a| a.ip().to_string());
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    let config = req
+        .app_data::<actix_web::web::Data<AppState>>()
+        .map(|s| s.config.clone());
+    let client = req.peer_addr().map(|a| {
+        config
+            .as_ref()
+            .map_or(a.ip(), |c| c.server.client_address(a.ip(), &forwarded))
+            .to_string()
+    });
     let id = req
         .extensions()
         .get::<RequestId>()

@@ -345,11 +345,28 @@ fn recorded_progress(
             if done {
                 return None;
             }
+            // What a reader follows: not the lease, renewed every few
+            // seconds.
+            let shown = |r: &zhishu_store::JobRecord| {
+                (
+                    r.status,
+                    r.files_total,
+                    r.files_done,
+                    r.files_skipped,
+                    r.files_failed,
+                    r.chunks_written,
+                    r.error.clone(),
+                    r.attempts,
+                )
+            };
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 let k = knowledge(&state).ok()?;
-                let now = jobs(&k).ok()?.record(&last.id).await.ok()?;
-                if now != last {
+                // A database that is briefly away: look again next second.
+                let Ok(now) = jobs(&k).ok()?.record(&last.id).await else {
+                    continue;
+                };
+                if shown(&now) != shown(&last) {
                     let finished = now.status.is_terminal();
                     return Some((Ok(event(&now)), (state, now, finished)));
                 }

@@ -77,6 +77,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 - name: ZHISHU_MODELS__DIR
   value: /models
+{{- with .Values.trustedProxies }}
+- name: ZHISHU_SERVER__TRUSTED_PROXIES
+  value: {{ . | toJson | quote }}
+{{- end }}
 {{- if .Values.documents.existingClaim }}
 - name: ZHISHU_INGEST__ROOTS
   value: {{ printf "[\"%s\"]" .Values.documents.mountPath | quote }}
@@ -106,4 +110,13 @@ readinessProbe:
     port: http
   periodSeconds: 10
   failureThreshold: 3
+{{- end -}}
+
+{{/* The engine's devices: cuda:0 … cuda:(query.gpus - 1), as TOML. */}}
+{{- define "zhishu.devices" -}}
+{{- $d := list -}}
+{{- range $i := until (int .Values.query.gpus) -}}
+{{- $d = append $d (printf "cuda:%d" $i) -}}
+{{- end -}}
+{{- $d | toJson -}}
 {{- end -}}

@@ -254,6 +254,13 @@ pub struct ServerConfig {
     /// Seconds a readiness check of one store may take before it counts as
     /// failed. Default 3.
     pub readiness_timeout_secs: u64,
+    /// Load balancers and proxies in front of this node, as addresses or
+    /// networks (`10.0.0.0/8`, `fd00::/8`, `127.0.0.1`). A request from
+    /// one of them is attributed to the client its `X-Forwarded-For` names
+    /// (the nearest address that is not itself a trusted proxy), for the
+    /// sign-in limit per address and the audit trail; from anyone else the
+    /// header is ignored, so it cannot be forged. Default none.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -264,7 +271,75 @@ impl Default for ServerConfig {
             shutdown_timeout_secs: 30,
             max_json_bytes: 1 << 20,
             readiness_timeout_secs: 3,
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+/// A network in `trusted_proxies`: an address, or `address/prefix`.
+fn network(text: &str) -> Option<(std::net::IpAddr, u32)> {
+    let (addr, len) = match text.trim().split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text.trim(), None),
+    };
+    let addr: std::net::IpAddr = addr.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(l) => l.parse::<u32>().ok().filter(|l| *l <= max)?,
+        None => max,
+    };
+    Some((addr, len))
+}
+
+/// An address as a 128-bit number (IPv4 mapped into IPv6).
+fn bits(ip: std::net::IpAddr) -> u128 {
+    match ip {
+        std::net::IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        std::net::IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+impl ServerConfig {
+    /// Whether `ip` is one of the trusted proxies (see
+    /// [`ServerConfig::trusted_proxies`]).
+    pub fn is_trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|t| network(t))
+            .any(|(net, len)| {
+                let (len, net, ip) = match net {
+                    // IPv4 prefixes count within the mapped form's last 32 bits.
+                    std::net::IpAddr::V4(_) => (len + 96, bits(net), bits(ip)),
+                    std::net::IpAddr::V6(_) => (len, bits(net), bits(ip)),
+                };
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - len)
+                };
+                net & mask == ip & mask
+            })
+    }
+
+    /// The client behind a request from `peer` carrying these
+    /// `X-Forwarded-For` addresses (in header order): `peer` itself unless
+    /// it is a trusted proxy; else the right-most forwarded address that is
+    /// not a trusted proxy (the left-most when all are).
+    pub fn client_address(
+        &self,
+        peer: std::net::IpAddr,
+        forwarded: &[std::net::IpAddr],
+    ) -> std::net::IpAddr {
+        if !self.is_trusted_proxy(peer) {
+            return peer;
+        }
+        forwarded
+            .iter()
+            .rev()
+            .find(|ip| !self.is_trusted_proxy(**ip))
+            .or(forwarded.first())
+            .copied()
+            .unwrap_or(peer)
     }
 }
 
@@ -712,6 +787,17 @@ impl Config {
                 key: "vectors.url".into(),
                 reason: "vectors.backend = \"qdrant\" needs the server's address".into(),
             });
+        }
+        if let Some(bad) = self
+            .server
+            .trusted_proxies
+            .iter()
+            .find(|t| network(t).is_none())
+        {
+            return Err(invalid(
+                "server.trusted_proxies",
+                format!("`{bad}` is not an address or a network like 10.0.0.0/8"),
+            ));
         }
         let a = &self.lexical.average_terms;
         for (language, f) in [("chinese", a.chinese), ("english", a.english)] {

@@ -432,3 +432,42 @@ fn a_qdrant_cluster_layout_is_read_and_checked() {
         );
     }
 }
+
+#[test]
+fn the_client_behind_a_trusted_proxy_is_the_one_it_forwards() {
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let text = MINIMAL.replace(
+        "[database]",
+        "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"fd00::/8\", \"192.168.1.5\"]\n\n[database]",
+    );
+    let c = load(&text).unwrap().server;
+    assert!(c.is_trusted_proxy(ip("10.1.2.3")) && c.is_trusted_proxy(ip("fd00::1")));
+    assert!(c.is_trusted_proxy(ip("192.168.1.5")) && !c.is_trusted_proxy(ip("192.168.1.6")));
+    assert!(!c.is_trusted_proxy(ip("11.0.0.1")));
+    // From the load balancer: the nearest untrusted forwarded address.
+    let fwd = [ip("203.0.113.7"), ip("198.51.100.2"), ip("10.9.9.9")];
+    assert_eq!(c.client_address(ip("10.0.0.2"), &fwd), ip("198.51.100.2"));
+    // From anyone else the header is ignored: it could be forged.
+    assert_eq!(
+        c.client_address(ip("198.51.100.9"), &fwd),
+        ip("198.51.100.9")
+    );
+    // A trusted peer that forwards nothing is the client.
+    assert_eq!(c.client_address(ip("10.0.0.2"), &[]), ip("10.0.0.2"));
+    // Defaults trust nobody.
+    assert!(
+        !load(MINIMAL)
+            .unwrap()
+            .server
+            .is_trusted_proxy(ip("127.0.0.1"))
+    );
+    let bad = MINIMAL.replace(
+        "[database]",
+        "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n\n[database]",
+    );
+    let msg = load(&bad).unwrap_err().to_string();
+    assert!(
+        msg.contains("server.trusted_proxies") && msg.contains("10.0.0.0/33"),
+        "{msg}"
+    );
+}

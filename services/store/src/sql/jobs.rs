@@ -39,6 +39,9 @@ fn job(row: &AnyRow) -> Result<JobRecord, StoreError> {
     })
 }
 
+/// Claims of one job before it is given up as failed.
+const MAX_ATTEMPTS: i64 = 3;
+
 impl SqlStore {
     pub(crate) async fn create_job_impl(
         &self,
@@ -100,7 +103,9 @@ impl SqlStore {
         // job without waiting. SQLite has one writer at a time: the UPDATE
         // is atomic as it is.
         // A job whose worker stopped after a user asked it to stop is
-        // cancelled, not resumed.
+        // cancelled, not resumed; one whose workers stopped MAX_ATTEMPTS
+        // times (a file that crashes the process, say) has failed, rather
+        // than take every node down in turn and hold the queue up.
         sqlx::query(
             "UPDATE ingest_jobs SET status = $1, finished_at = $2 \
              WHERE status = $3 AND cancel_requested = 1 AND lease_until < $2",
@@ -108,6 +113,20 @@ impl SqlStore {
         .bind(enum_text(&JobStatus::Cancelled)?)
         .bind(now)
         .bind(enum_text(&JobStatus::Running)?)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE ingest_jobs SET status = $1, finished_at = $2, error = $3 \
+             WHERE status = $4 AND lease_until < $2 AND attempts >= $5",
+        )
+        .bind(enum_text(&JobStatus::Failed)?)
+        .bind(now)
+        .bind(format!(
+            "its workers stopped {MAX_ATTEMPTS} times before finishing it (see their logs); \
+             run it again once the cause is fixed"
+        ))
+        .bind(enum_text(&JobStatus::Running)?)
+        .bind(MAX_ATTEMPTS)
         .execute(&self.pool)
         .await?;
         macro_rules! claim {
@@ -233,8 +252,11 @@ impl SqlStore {
                 )
             };
         }
+        // A worker writes only while it holds the job: not after another
+        // took it over, nor after it was ended for it (cancelled or given
+        // up once its lease ran out).
         let sql = if worker.is_some() {
-            update!(" AND worker = $11")
+            update!(" AND worker = $11 AND status = $12")
         } else {
             update!("")
         };
@@ -250,7 +272,7 @@ impl SqlStore {
             .bind(finished)
             .bind(id);
         if let Some(w) = worker {
-            query = query.bind(w);
+            query = query.bind(w).bind(enum_text(&JobStatus::Running)?);
         }
         let done = query.execute(&self.pool).await?;
         found((done.rows_affected() > 0).then_some(()), "ingest job", id)?;

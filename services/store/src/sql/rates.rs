@@ -9,16 +9,20 @@ use std::time::Duration;
 /// burst) and gives a token when it holds one; a refusal changes nothing.
 /// Two nodes taking at once are serialised by the row, so the bucket is
 /// exact across nodes. `$1` key, `$2` burst, `$3` now (ms), `$4` tokens
-/// per ms.
+/// per ms. `full_at` is when the bucket is full again.
 macro_rules! take {
     ($least:literal) => {
         concat!(
-            "INSERT INTO rate_buckets (key, tokens, updated_at) VALUES ($1, $2 - 1, $3) \
+            "INSERT INTO rate_buckets (key, tokens, updated_at, full_at) \
+             VALUES ($1, $2 - 1, $3, $3 + CAST(1 / $4 AS BIGINT)) \
              ON CONFLICT (key) DO UPDATE SET \
              tokens = ",
             $least,
             "($2, rate_buckets.tokens + ($3 - rate_buckets.updated_at) * $4) - 1, \
-             updated_at = $3 \
+             updated_at = $3, \
+             full_at = $3 + CAST(($2 - ",
+            $least,
+            "($2, rate_buckets.tokens + ($3 - rate_buckets.updated_at) * $4) + 1) / $4 AS BIGINT) \
              WHERE ",
             $least,
             "($2, rate_buckets.tokens + ($3 - rate_buckets.updated_at) * $4) >= 1 \
@@ -51,13 +55,12 @@ impl SqlStore {
             .bind(per_ms)
             .fetch_optional(&self.pool)
             .await?;
-        // Now and then, drop buckets idle long enough to be full again:
-        // the same as no bucket, so the table stays as small as the set of
-        // recent callers.
+        // Now and then, drop buckets that are full again (each by its own
+        // limit): the same as no bucket, so the table stays as small as the
+        // set of recent callers.
         if now % 512 == 0 {
-            let idle_ms = (burst / per_ms).ceil() as i64;
-            sqlx::query("DELETE FROM rate_buckets WHERE updated_at < $1")
-                .bind(now.saturating_sub(idle_ms))
+            sqlx::query("DELETE FROM rate_buckets WHERE full_at < $1")
+                .bind(now)
                 .execute(&self.pool)
                 .await?;
         }
