@@ -415,3 +415,42 @@ fn rate_limits_answer_429_with_retry_after() {
     assert!(out.contains("\"policy\":\"rate_limit\""), "{out}");
     assert!(out.contains("\"policy\":\"login_rate_limit\""), "{out}");
 }
+
+#[test]
+fn behind_a_trusted_proxy_sign_in_limits_follow_the_forwarded_client() {
+    let server = Server::start_env(&[
+        ("ZHISHU_LIMITS__LOGINS_PER_MINUTE", "2"),
+        ("ZHISHU_AUTH__LOGIN_FAILURE_DELAY_MS", "0"),
+        ("ZHISHU_SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]"),
+    ]);
+    server.user_with_key("roamer", &["employee"], &[]);
+    let login = server.url("/v1/auth/login");
+    let attempt = |forwarded: &str| {
+        request(
+            "POST",
+            &login,
+            &[("x-forwarded-for", forwarded)],
+            Some(r#"{"username":"roamer","password":"guess"}"#),
+        )
+        .0
+    };
+    // The proxy (this test, on 127.0.0.1) forwards two clients: each has
+    // its own sign-in budget, as it would without the proxy.
+    let first: Vec<u16> = (0..3).map(|_| attempt("203.0.113.7")).collect();
+    assert_eq!(first, vec![401, 401, 429]);
+    assert_eq!(
+        attempt("198.51.100.2"),
+        401,
+        "another client is not limited"
+    );
+    // An address a client put in front of the proxy's own is not believed
+    // over the proxy's view of who connected (the right-most untrusted).
+    assert_eq!(attempt("198.51.100.99, 203.0.113.7"), 429);
+
+    // The audit trail names the forwarded clients, not the proxy.
+    let (_, out, _) = server.cli(&["audit", "search", "--json", "--limit", "100"], "");
+    assert!(
+        out.contains("203.0.113.7") && out.contains("198.51.100.2"),
+        "{out}"
+    );
+}

@@ -281,10 +281,21 @@ pub(crate) async fn job_events(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let k = knowledge(&state)?;
+    let mut first = jobs(&k)?.record(&id).await?;
+    // A job just queued is usually claimed by this node's own worker within
+    // moments (a submission wakes it): wait for that, so the reader gets
+    // every event from the start, file by file.
+    let waited = std::time::Instant::now();
+    while jobs(&k)?.get(&id).is_none()
+        && first.status == zhishu_store::JobStatus::Queued
+        && waited.elapsed() < LOCAL_CLAIM_WAIT
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        first = jobs(&k)?.record(&id).await?;
+    }
     let Some(job) = jobs(&k)?.get(&id) else {
-        // Running on another node, or queued: its progress as the
+        // Running on another node, or still queued: its progress as the
         // registry records it (the worker saves it every second).
-        let first = jobs(&k)?.record(&id).await?;
         return Ok(HttpResponse::Ok()
             .content_type("text/event-stream")
             .insert_header(("cache-control", "no-cache"))
@@ -316,6 +327,10 @@ pub(crate) async fn job_events(
         .insert_header(("cache-control", "no-cache"))
         .streaming(past.chain(live)))
 }
+
+/// How long a reader of a queued job's events waits for this node to claim
+/// it before following it through the registry instead.
+const LOCAL_CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A job's progress from the registry, as `progress` events whenever it
 /// changes (looked at every second), ending with `finished`.

@@ -16,6 +16,7 @@ both_backends! {
     jobs_record_their_lifecycle;
     jobs_are_claimed_once_under_a_lease_and_resumed_when_it_runs_out;
     rate_buckets_are_one_across_nodes_and_refill;
+    a_job_whose_workers_keep_dying_is_given_up;
     users_and_keys;
     audit_trail_is_append_only;
     audit_search_filters_are_parameters;
@@ -586,6 +587,28 @@ async fn jobs_are_claimed_once_under_a_lease_and_resumed_when_it_runs_out(db: &T
         s.request_cancel("missing").await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+async fn a_job_whose_workers_keep_dying_is_given_up(db: &TestDb) {
+    let s = &db.store;
+    let job = s
+        .enqueue_job("/srv/crash", "handbook", &[], "alice", "{}")
+        .await
+        .unwrap();
+    // Three workers claim it and die (their leases run out at once).
+    for attempt in 1..=3 {
+        let claimed = s.claim_job(&format!("node-{attempt}"), -1).await.unwrap();
+        let claimed = claimed.expect("claimed again while attempts remain");
+        assert_eq!(
+            (claimed.record.id.as_str(), claimed.record.attempts),
+            (job.id.as_str(), attempt)
+        );
+    }
+    // The next look fails it, saying why, instead of crashing a fourth node.
+    assert!(s.claim_job("node-4", 60_000).await.unwrap().is_none());
+    let failed = s.job(&job.id).await.unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert!(failed.error.unwrap_or_default().contains("stopped 3 times"));
 }
 
 async fn rate_buckets_are_one_across_nodes_and_refill(db: &TestDb) {

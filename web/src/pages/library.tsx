@@ -179,7 +179,13 @@ function IngestForm({ onFinished }: { onFinished: () => void }) {
     on("indexed", (j, d) => ({ ...j, done: j.done + 1, chunks: j.chunks + d.chunks, recent: [d.path, ...j.recent].slice(0, 5) }));
     on("skipped", (j, d) => ({ ...j, skipped: j.skipped + 1, recent: [`${d.path} (${d.reason})`, ...j.recent].slice(0, 5) }));
     on("failed", (j, d) => ({ ...j, failed: [...j.failed, { path: d.path, error: d.error }] }));
-    on("finished", (j, d) => ({ ...j, finished: d.status }));
+    // A job another ingest node runs: its counts as the registry records them.
+    on("progress", (j, d) => ({ ...j, total: d.files_total, done: d.files_done, chunks: d.chunks }));
+    on("finished", (j, d) => ({
+      ...j,
+      ...(d.files_total !== undefined ? { total: d.files_total, done: d.files_done, chunks: d.chunks } : {}),
+      finished: d.status,
+    }));
     es.addEventListener("finished", () => {
       ended = true;
       es.close();
