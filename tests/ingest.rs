@@ -233,28 +233,5 @@ async fn a_job_killed_half_way_finishes_with_no_duplicates_or_orphans() {
 
     // Open the stores as the next process would and compare with the
     // registry: every document exactly once, at its version, nothing else.
-    let data = b.dir.path().join("data");
-    let vectors = common::open_vectors(b.dir.path());
-    let lexical = LexicalIndex::open(&data.join("tantivy")).unwrap();
-    let all = store.list_documents(None, 1000, 0).await.unwrap();
-    assert_eq!(all.len(), 120);
-    let mut total = 0;
-    for d in &all {
-        assert_eq!(d.status, DocumentStatus::Indexed, "{}", d.source_path);
-        let chunks = store.chunks(&d.id).await.unwrap().len();
-        total += chunks;
-        let v = vectors.document_versions(&d.id).await.unwrap();
-        let l = lexical.document_versions(&d.id).unwrap();
-        assert_eq!((v.len(), l.len()), (chunks, chunks), "{}", d.source_path);
-        assert!(v.iter().chain(&l).all(|&x| x == d.version));
-    }
-    let scope = Scope::of_groups(["staff"]);
-    assert_eq!(
-        vectors
-            .count(&scope, &SearchFilter::default())
-            .await
-            .unwrap(),
-        total
-    );
-    assert_eq!(lexical.num_chunks() as usize, total);
+    common::assert_stores_match_the_registry(&store, b.dir.path(), 120, "staff").await;
 }

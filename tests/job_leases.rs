@@ -9,8 +9,7 @@ mod common;
 use common::{Server, bearer, call, write_reports};
 use serde_json::json;
 use std::time::{Duration, Instant};
-use zhishu_retrieval::{LexicalIndex, Scope, SearchFilter};
-use zhishu_store::{DocumentRegistry, DocumentStatus, SqlStore};
+use zhishu_store::SqlStore;
 
 const FILES: usize = 150;
 
@@ -128,25 +127,6 @@ fn a_node_killed_mid_job_has_it_resumed_by_the_next_with_nothing_twice() {
         let store = SqlStore::connect(&zhishu_store::testing::config(&url))
             .await
             .unwrap();
-        let all = store.list_documents(None, 1000, 0).await.unwrap();
-        assert_eq!(all.len(), FILES);
-        let vectors = common::open_vectors(&root);
-        let lexical = LexicalIndex::open(&root.join("data/tantivy")).unwrap();
-        let mut total = 0;
-        for d in &all {
-            assert_eq!(d.status, DocumentStatus::Indexed, "{}", d.source_path);
-            let chunks = store.chunks(&d.id).await.unwrap().len();
-            total += chunks;
-            let v = vectors.document_versions(&d.id).await.unwrap();
-            let l = lexical.document_versions(&d.id).unwrap();
-            assert_eq!((v.len(), l.len()), (chunks, chunks), "{}", d.source_path);
-        }
-        let scope = Scope::of_groups(["staff"]);
-        let count = vectors
-            .count(&scope, &SearchFilter::default())
-            .await
-            .unwrap();
-        assert_eq!(count, total);
-        assert_eq!(lexical.num_chunks() as usize, total);
+        common::assert_stores_match_the_registry(&store, &root, FILES, "staff").await;
     });
 }

@@ -629,3 +629,40 @@ pub fn write_reports(root: &Path, files: usize) {
         std::fs::write(root.join(format!("report-{i:04}.md")), text).expect("write a report");
     }
 }
+
+/// Compares the stores in `dir` (Qdrant Edge or the test server's
+/// collection, and Tantivy) with the registry, as the next process would
+/// open them: `documents` documents, every one indexed, each chunk exactly
+/// once and at its document's version, and no chunk the registry does not
+/// know (counted as `group` sees them).
+pub async fn assert_stores_match_the_registry(
+    store: &zhishu_store::SqlStore,
+    dir: &Path,
+    documents: usize,
+    group: &str,
+) {
+    use zhishu_store::DocumentRegistry;
+    let vectors = open_vectors(dir);
+    let lexical = zhishu_retrieval::LexicalIndex::open(&dir.join("data/tantivy")).unwrap();
+    let all = store.list_documents(None, 1000, 0).await.unwrap();
+    assert_eq!(all.len(), documents);
+    let mut total = 0;
+    for d in &all {
+        assert_eq!(
+            d.status,
+            zhishu_store::DocumentStatus::Indexed,
+            "{}",
+            d.source_path
+        );
+        let chunks = store.chunks(&d.id).await.unwrap().len();
+        total += chunks;
+        let v = vectors.document_versions(&d.id).await.unwrap();
+        let l = lexical.document_versions(&d.id).unwrap();
+        assert_eq!((v.len(), l.len()), (chunks, chunks), "{}", d.source_path);
+        assert!(v.iter().chain(&l).all(|&x| x == d.version));
+    }
+    let scope = zhishu_retrieval::Scope::of_groups([group]);
+    let all_of = zhishu_retrieval::SearchFilter::default();
+    assert_eq!(vectors.count(&scope, &all_of).await.unwrap(), total);
+    assert_eq!(lexical.num_chunks() as usize, total);
+}

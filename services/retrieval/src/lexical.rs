@@ -686,15 +686,10 @@ impl LexicalIndex {
     /// with block-max WAND (whole blocks of postings that cannot reach the
     /// current top k are skipped). `None` when the text has no terms.
     fn text_query(&self, query: &str) -> Option<BooleanQuery> {
-        let (terms, synonyms) = self.terms(query);
-        if terms.is_empty() {
+        let weighted = weighted_terms(self.words.as_ref(), query);
+        if weighted.is_empty() {
             return None;
         }
-        let weighted: Vec<(&String, f32)> = terms
-            .iter()
-            .map(|t| (t, 1.0))
-            .chain(synonyms.added.iter().map(|(t, w)| (t, *w)))
-            .collect();
         let f = &self.fields;
         let mut text: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (field, boost) in [f.title, f.section, f.body].into_iter().zip(BOOSTS) {
@@ -705,14 +700,14 @@ impl LexicalIndex {
             if self.page_entries && field != f.body {
                 continue;
             }
-            for &(t, weight) in &weighted {
+            for (t, weight) in &weighted {
                 let tq = TermQuery::new(
                     Term::from_field_text(field, t),
                     IndexRecordOption::WithFreqs,
                 );
                 text.push((
                     Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(tq), boost * weight)),
+                    Box::new(BoostQuery::new(Box::new(tq), boost * *weight)),
                 ));
             }
         }
@@ -995,6 +990,21 @@ fn terms_with(words: Option<&Words>, query: &str) -> (Vec<String>, vocabulary::E
     terms.dedup();
     let synonyms = current.map(|v| v.expand(&terms)).unwrap_or_default();
     (terms, synonyms)
+}
+
+/// A question's distinct terms at weight 1, then the terms its synonyms
+/// add at theirs: what both lexical backends ask for. Empty when the
+/// question has no terms (synonyms alone never make a query).
+fn weighted_terms(words: Option<&Words>, query: &str) -> Vec<(String, f32)> {
+    let (terms, synonyms) = terms_with(words, query);
+    if terms.is_empty() {
+        return Vec::new();
+    }
+    terms
+        .into_iter()
+        .map(|t| (t, 1.0))
+        .chain(synonyms.added)
+        .collect()
 }
 
 /// The tokenizer under the analyzer: full-width forms folded to ASCII,

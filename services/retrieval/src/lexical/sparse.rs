@@ -280,19 +280,14 @@ impl Bm25Encoder {
     }
 
     fn query(&self, query: &str, fields: &[Field]) -> Option<SparseVector> {
-        let (terms, synonyms) = self.terms(query);
-        if terms.is_empty() {
+        let weighted = super::weighted_terms(self.words.as_ref(), query);
+        if weighted.is_empty() {
             return None;
         }
-        let weighted: Vec<(&String, f32)> = terms
-            .iter()
-            .map(|t| (t, 1.0))
-            .chain(synonyms.added.iter().map(|(t, w)| (t, *w)))
-            .collect();
         Some(SparseVector::collect(fields.iter().flat_map(|&field| {
             weighted
                 .iter()
-                .map(move |&(t, w)| (dimension(field, t), field.boost() * w))
+                .map(move |(t, w)| (dimension(field, t), field.boost() * w))
         })))
     }
 
