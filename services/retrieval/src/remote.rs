@@ -488,8 +488,7 @@ impl VectorIndex for QdrantIndex {
         let mut list = Vec::with_capacity(points.len());
         let mut pages = Vec::new();
         if let Some(encoder) = &self.bm25 {
-            let chunks: Vec<ChunkDoc> = points.iter().map(|(c, _)| c.clone()).collect();
-            for (id, v, payload) in bm25::page_points(encoder, &chunks) {
+            for (id, v, payload) in bm25::page_points(encoder, points.iter().map(|(c, _)| c)) {
                 let payload = Payload::try_from(payload)
                     .map_err(|e| RetrievalError::Vector(format!("payload: {e}")))?;
                 let vectors = NamedVectors::default()

@@ -556,8 +556,10 @@ impl VectorIndex for EdgeIndex {
         let mut list = Vec::with_capacity(points.len());
         let mut pages = Vec::new();
         if let Some(b) = &self.bm25 {
-            let chunks: Vec<ChunkDoc> = points.iter().map(|(c, _)| c.clone()).collect();
-            for (id, vector, payload) in bm25::page_points(&b.encoder, &chunks) {
+            // The pages from the chunks as they are: no copy of their texts.
+            for (id, vector, payload) in
+                bm25::page_points(&b.encoder, points.iter().map(|(c, _)| c))
+            {
                 let vectors = Vectors::new_named([(BM25, sparse(vector)?)]);
                 pages.push(PointStruct::new(point_id(&id)?, vectors, payload).0);
             }

@@ -210,7 +210,7 @@ async fn search_in_vectors(
     filter: &SearchFilter,
     page_weight: f32,
 ) -> Result<Vec<(String, f32)>, RetrievalError> {
-    let Some(encoder) = vectors.bm25_encoder().cloned() else {
+    let Some(encoder) = vectors.bm25_encoder() else {
         return Ok(Vec::new());
     };
     let Some(chunk_query) = encoder.chunk_query(query) else {

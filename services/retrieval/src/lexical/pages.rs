@@ -103,7 +103,7 @@ pub(super) fn document_of(page_id: &str) -> Option<&str> {
 /// text, no section, and the access groups every chunk has. A call is expected to hold every chunk of each
 /// document version it names, as ingestion writes a document at once;
 /// a later call for the same version replaces the page.
-pub(crate) fn pages_of(chunks: &[ChunkDoc]) -> Vec<ChunkDoc> {
+pub(crate) fn pages_of<'a>(chunks: impl IntoIterator<Item = &'a ChunkDoc>) -> Vec<ChunkDoc> {
     let mut groups: BTreeMap<(&str, i64), Vec<&ChunkDoc>> = BTreeMap::new();
     for c in chunks {
         groups

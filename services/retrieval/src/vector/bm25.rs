@@ -91,9 +91,9 @@ pub(crate) fn is_void(q: &Bm25Query) -> bool {
 
 /// The page points of `chunks`: one per document version, with the
 /// page's sparse vector and the payload fields searches filter on.
-pub(crate) fn page_points(
+pub(crate) fn page_points<'a>(
     encoder: &Bm25Encoder,
-    chunks: &[ChunkDoc],
+    chunks: impl IntoIterator<Item = &'a ChunkDoc>,
 ) -> Vec<(String, SparseVector, Value)> {
     crate::lexical::pages_of(chunks)
         .into_iter()
