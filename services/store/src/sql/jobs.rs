@@ -1,9 +1,7 @@
 //! Ingest jobs.
 
 use super::{enum_col, enum_text, found, json_col, new_id, to_json};
-use crate::{
-    Backend, ClaimedJob, JobProgress, JobRecord, JobStatus, Lease, SqlStore, StoreError, now_ms,
-};
+use crate::{Backend, ClaimedJob, JobProgress, JobRecord, JobStatus, Lease, SqlStore, StoreError};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -85,7 +83,7 @@ impl SqlStore {
         .bind(to_json(&access_groups)?)
         .bind(enum_text(&JobStatus::Queued)?)
         .bind(created_by)
-        .bind(now_ms())
+        .bind(self.clock_ms().await?)
         .bind(spec)
         .execute(&self.pool)
         .await?;
@@ -97,7 +95,8 @@ impl SqlStore {
         worker: &str,
         lease_ms: i64,
     ) -> Result<Option<ClaimedJob>, StoreError> {
-        let now = now_ms();
+        // One clock for every node's leases: the database's.
+        let now = self.clock_ms().await?;
         // PostgreSQL: the row lock of the inner SELECT is skipped by every
         // other node claiming at the same moment, so each takes a different
         // job without waiting. SQLite has one writer at a time: the UPDATE
@@ -175,7 +174,7 @@ impl SqlStore {
             "UPDATE ingest_jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND status = $4 \
              RETURNING cancel_requested",
         )
-        .bind(now_ms().saturating_add(lease_ms))
+        .bind(self.clock_ms().await?.saturating_add(lease_ms))
         .bind(id)
         .bind(worker)
         .bind(enum_text(&JobStatus::Running)?)
@@ -190,7 +189,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn request_cancel_impl(&self, id: &str) -> Result<JobRecord, StoreError> {
-        let now = now_ms();
+        let now = self.clock_ms().await?;
         sqlx::query(
             "UPDATE ingest_jobs SET cancel_requested = 1, \
              status = CASE WHEN status = $1 THEN $2 ELSE status END, \
@@ -238,7 +237,7 @@ impl SqlStore {
         p: &JobProgress,
         error: Option<&str>,
     ) -> Result<JobRecord, StoreError> {
-        let now = now_ms();
+        let now = self.clock_ms().await?;
         let started = (status == JobStatus::Running).then_some(now);
         let finished = status.is_terminal().then_some(now);
         macro_rules! update {

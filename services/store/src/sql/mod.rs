@@ -51,6 +51,40 @@ pub(crate) fn found<T>(row: Option<T>, what: &'static str, id: &str) -> Result<T
     })
 }
 
+/// The database's clock in milliseconds since the Unix epoch, as an SQL
+/// expression (a literal, for `concat!`): `now_sql!(Postgres)`,
+/// `now_sql!(Sqlite)`.
+///
+/// Leases and rate buckets are compared across nodes, so they are read and
+/// written on one clock, the database's: a node whose clock ran ahead would
+/// otherwise take over a job whose lease is still live, or refill a bucket
+/// early. PostgreSQL's `statement_timestamp()` is one instant for the whole
+/// statement; SQLite has one machine, and its `'now'` is stable within a
+/// statement too.
+macro_rules! now_sql {
+    (Postgres) => {
+        "CAST(EXTRACT(EPOCH FROM statement_timestamp()) * 1000 AS BIGINT)"
+    };
+    (Sqlite) => {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    };
+}
+pub(crate) use now_sql;
+
+impl crate::SqlStore {
+    /// The database's clock ([`now_sql`]), read once.
+    pub(crate) async fn clock_ms(&self) -> Result<i64, StoreError> {
+        let sql = match self.backend() {
+            crate::Backend::Postgres => concat!("SELECT ", now_sql!(Postgres), " AS now"),
+            crate::Backend::Sqlite => concat!("SELECT ", now_sql!(Sqlite), " AS now"),
+        };
+        Ok(sqlx::query(sql)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("now")?)
+    }
+}
+
 /// A new random id.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
