@@ -176,6 +176,15 @@ fn models_list_says_where_models_are_expected() {
 
 #[test]
 fn an_index_built_with_another_embedder_is_refused_with_what_to_do() {
+    // With Tantivy the lexical index's commit holds the stamp; with BM25
+    // inside Qdrant there is no Tantivy index, and the vector store's own
+    // record refuses the other model.
+    for backend in ["tantivy", "qdrant"] {
+        refused_with_another_embedder(backend);
+    }
+}
+
+fn refused_with_another_embedder(backend: &str) {
     let dir = tempfile::tempdir().unwrap();
     let docs = dir.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
@@ -185,7 +194,10 @@ fn an_index_built_with_another_embedder_is_refused_with_what_to_do() {
     )
     .unwrap();
     let url = format!("sqlite://{}/data/zhishu.db", dir.path().display());
-    let minilm = common::config_text(dir.path(), &url);
+    let minilm = format!(
+        "{}\n[lexical]\nbackend = \"{backend}\"\n",
+        common::config_text(dir.path(), &url)
+    );
     let e5 = minilm.replace(
         "model = \"all-MiniLM-L6-v2\"",
         "model = \"multilingual-e5-small\"\nquery_prefix = \"query: \"\npassage_prefix = \"passage: \"",
@@ -208,7 +220,10 @@ fn an_index_built_with_another_embedder_is_refused_with_what_to_do() {
         &["ingest", docs.to_str().unwrap()][..],
     ] {
         let (code, out, err) = run(&b, args);
-        assert_ne!(code, 0, "{args:?} on a MiniLM index with e5: {out}{err}");
+        assert_ne!(
+            code, 0,
+            "{backend}: {args:?} on a MiniLM index with e5: {out}{err}"
+        );
         assert!(
             err.contains("built with the embedder all-MiniLM-L6-v2")
                 && err.contains("multilingual-e5-small")
@@ -218,8 +233,8 @@ fn an_index_built_with_another_embedder_is_refused_with_what_to_do() {
     }
     // The model it was built with still searches it.
     let (code, out, err) = run(&a, &["search", "annual leave"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("15 days"), "{out}");
+    assert_eq!(code, 0, "{backend}: {out}{err}");
+    assert!(out.contains("15 days"), "{backend}: {out}");
 }
 
 #[test]

@@ -33,6 +33,25 @@ pub enum RetrievalError {
         /// The vector's.
         got: usize,
     },
+    /// The vector store's vectors were made by another embedder (model,
+    /// width or prefixes) than the one configured: they and the questions'
+    /// would not be comparable.
+    #[error(
+        "the vector store {store} was built with the embedder {}, but the configuration names \
+         {}; set embedder.model (and its prefixes) back, or rebuild the store with the new \
+         model: set vectors.collection to a new name (a server) or move the vector store folder away \
+         (embedded), and run `zhishu ingest` on your folders again",
+        describe_stamp(.built),
+        describe_stamp(.configured)
+    )]
+    EmbedderChanged {
+        /// The store (its folder, or server and collection).
+        store: String,
+        /// What the store records.
+        built: String,
+        /// What the configuration names.
+        configured: String,
+    },
     /// A filesystem error.
     #[error("{path}: {source}")]
     Io {
@@ -41,6 +60,22 @@ pub enum RetrievalError {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+/// An embedder stamp (JSON: embedder, dimensions, prefixes) as a person
+/// reads it; the text as it is when it is not one.
+fn describe_stamp(stamp: &str) -> String {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(stamp) else {
+        return format!("recorded as {stamp:?}");
+    };
+    match (v["embedder"].as_str(), v["dimensions"].as_u64()) {
+        (Some(model), Some(dims)) => format!(
+            "{model} ({dims} dimensions, prefixes {:?}/{:?})",
+            v["query_prefix"].as_str().unwrap_or_default(),
+            v["passage_prefix"].as_str().unwrap_or_default()
+        ),
+        _ => format!("recorded as {stamp:?}"),
+    }
 }
 
 impl From<tantivy::TantivyError> for RetrievalError {

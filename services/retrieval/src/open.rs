@@ -89,6 +89,10 @@ pub fn open_searcher(config: &Config, encoder: EncoderWorker) -> Result<HybridSe
         }
         LexicalBackend::Qdrant => Lexical::in_vectors(vectors.clone())?,
     };
+    // The vector store records the embedder too: with BM25 inside Qdrant
+    // there is no Tantivy index to hold the stamp, and either way the
+    // vectors are what another model would make incomparable.
+    vectors.expect_embedder(&stamp_text(&embedder_stamp(&encoder))?)?;
     Ok(HybridSearcher {
         vectors,
         lexical,
@@ -111,9 +115,9 @@ pub fn open_vocabulary(config: &Config) -> Result<Option<Arc<crate::VocabularyFi
 }
 
 /// Which embedder (model, width and prefixes) a set of vectors was made
-/// with, as recorded in the lexical index's commit metadata: both stores are
-/// written by the same jobs, and Tantivy keeps a payload per commit where a
-/// Qdrant collection keeps nothing of the kind.
+/// with, as recorded in the lexical index's commit metadata (both stores are
+/// written by the same jobs) and in the vector store itself (its metadata
+/// file, or the collection's metadata on a server).
 #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct EmbedderStamp {
     embedder: String,
@@ -138,12 +142,7 @@ impl std::fmt::Display for EmbedderStamp {
 /// has every later commit record the configured one. An index from before
 /// stamps existed is accepted with a warning.
 fn check_embedder(lexical: &LexicalIndex, encoder: &EncoderWorker) -> Result<(), OpenError> {
-    let configured = EmbedderStamp {
-        embedder: encoder.name().to_owned(),
-        dimensions: encoder.dimensions(),
-        query_prefix: encoder.prefix(TextKind::Query).to_owned(),
-        passage_prefix: encoder.prefix(TextKind::Passage).to_owned(),
-    };
+    let configured = embedder_stamp(encoder);
     match lexical.stamp()? {
         Some(text) => {
             let built = serde_json::from_str::<EmbedderStamp>(&text).ok();
@@ -162,10 +161,24 @@ fn check_embedder(lexical: &LexicalIndex, encoder: &EncoderWorker) -> Result<(),
         ),
         None => {}
     }
-    let stamp = serde_json::to_string(&configured)
-        .map_err(|e| RetrievalError::Lexical(format!("the embedder stamp: {e}")))?;
-    lexical.set_stamp(stamp);
+    lexical.set_stamp(stamp_text(&configured)?);
     Ok(())
+}
+
+/// The configured embedder's stamp.
+fn embedder_stamp(encoder: &EncoderWorker) -> EmbedderStamp {
+    EmbedderStamp {
+        embedder: encoder.name().to_owned(),
+        dimensions: encoder.dimensions(),
+        query_prefix: encoder.prefix(TextKind::Query).to_owned(),
+        passage_prefix: encoder.prefix(TextKind::Passage).to_owned(),
+    }
+}
+
+/// A stamp as the stores record it (JSON).
+fn stamp_text(stamp: &EmbedderStamp) -> Result<String, RetrievalError> {
+    serde_json::to_string(stamp)
+        .map_err(|e| RetrievalError::Vector(format!("the embedder stamp: {e}")))
 }
 
 /// The vector store `config` names: Qdrant Edge in `edge_path`, or a

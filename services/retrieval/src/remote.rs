@@ -62,7 +62,14 @@ pub struct QdrantIndex {
     /// Sharding and replication of collections it creates, and the write
     /// ordering.
     cluster: ClusterConfig,
+    /// The embedder its vectors must come from
+    /// ([`VectorIndex::expect_embedder`]), checked against the collection's
+    /// metadata when [`QdrantIndex::ensure`] runs.
+    embedder: std::sync::OnceLock<String>,
 }
+
+/// The collection metadata key of the embedder stamp.
+const EMBEDDER_KEY: &str = "zhishu_embedder";
 
 impl QdrantIndex {
     /// A store in `collection` on the server at `url` (its gRPC port, e.g.
@@ -95,6 +102,7 @@ impl QdrantIndex {
             ready: OnceCell::new(),
             bm25: None,
             cluster: ClusterConfig::default(),
+            embedder: std::sync::OnceLock::new(),
         })
     }
 
@@ -250,6 +258,12 @@ impl QdrantIndex {
                     if self.bm25.is_some() {
                         create = create.sparse_vectors_config(bm25_config());
                     }
+                    if let Some(stamp) = self.embedder.get() {
+                        create = create.metadata(HashMap::from([(
+                            EMBEDDER_KEY.to_string(),
+                            serde_json::Value::String(stamp.clone()),
+                        )]));
+                    }
                     let created = self.client.create_collection(create).await;
                     // Another Zhishu process may have created it meanwhile.
                     if let Err(e) = created {
@@ -318,7 +332,10 @@ impl QdrantIndex {
             .collection_info(&self.collection)
             .await
             .map_err(|e| self.error("reading the collection", e))?;
-        let params = info.result.and_then(|i| i.config).and_then(|c| c.params);
+        let config = info.result.and_then(|i| i.config);
+        self.check_embedder(config.as_ref().map(|c| &c.metadata))
+            .await?;
+        let params = config.and_then(|c| c.params);
         let has_bm25 = params
             .as_ref()
             .and_then(|p| p.sparse_vectors_config.as_ref())
@@ -348,6 +365,47 @@ impl QdrantIndex {
                 "collection {:?} on {} has no vector named {VECTOR:?}: it was not made by Zhishu; set vectors.collection to another name",
                 self.collection, self.url
             ))),
+        }
+    }
+
+    /// Compares the collection's embedder stamp with the configured one,
+    /// and records the configured one in a collection that has none.
+    async fn check_embedder(
+        &self,
+        metadata: Option<&HashMap<String, qdrant_client::qdrant::Value>>,
+    ) -> Result<(), RetrievalError> {
+        use qdrant_client::qdrant::value::Kind;
+        let Some(stamp) = self.embedder.get() else {
+            return Ok(());
+        };
+        let built = metadata
+            .and_then(|m| m.get(EMBEDDER_KEY))
+            .and_then(|v| match &v.kind {
+                Some(Kind::StringValue(s)) => Some(s.as_str()),
+                _ => None,
+            });
+        match built {
+            Some(built) if built == stamp => Ok(()),
+            Some(built) => Err(RetrievalError::EmbedderChanged {
+                store: format!("collection {:?} on {}", self.collection, self.url),
+                built: built.to_owned(),
+                configured: stamp.clone(),
+            }),
+            None => {
+                let update = qdrant_client::qdrant::UpdateCollection {
+                    collection_name: self.collection.clone(),
+                    metadata: HashMap::from([(
+                        EMBEDDER_KEY.to_string(),
+                        qdrant_client::qdrant::Value::from(stamp.clone()),
+                    )]),
+                    ..Default::default()
+                };
+                self.client
+                    .update_collection(update)
+                    .await
+                    .map_err(|e| self.error("recording the embedder", e))?;
+                Ok(())
+            }
         }
     }
 
@@ -777,6 +835,18 @@ impl VectorIndex for QdrantIndex {
             }
         }
         Ok(status)
+    }
+
+    fn expect_embedder(&self, stamp: &str) -> Result<(), RetrievalError> {
+        // Checked by `ensure`, before the first call reads or writes.
+        if self.embedder.set(stamp.to_owned()).is_err()
+            && self.embedder.get().map(String::as_str) != Some(stamp)
+        {
+            return Err(RetrievalError::Vector(
+                "one store was asked for two embedders".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn optimize(&self) -> Result<(), RetrievalError> {

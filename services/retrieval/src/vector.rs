@@ -150,6 +150,16 @@ pub trait VectorIndex: Send + Sync {
     /// serve now (a server that does not answer).
     async fn status(&self) -> Result<String, RetrievalError>;
 
+    /// Has the store hold only vectors of the embedder `stamp` describes
+    /// (model, width, prefixes): one that records another is refused, one
+    /// that records none records this one. Switching between two models of
+    /// one width would otherwise compare two unrelated spaces without a
+    /// word. The embedded store checks now; a server, at its first call.
+    ///
+    /// # Errors
+    /// [`RetrievalError::EmbedderChanged`]; the store's own errors.
+    fn expect_embedder(&self, stamp: &str) -> Result<(), RetrievalError>;
+
     /// The encoder of the BM25 vectors its points carry, when it was
     /// opened with them (`lexical.backend = "qdrant"`): chunks written
     /// then get a BM25 vector and their documents a page.
@@ -768,6 +778,42 @@ impl VectorIndex for EdgeIndex {
             Ok(versions)
         })
         .await
+    }
+
+    fn expect_embedder(&self, stamp: &str) -> Result<(), RetrievalError> {
+        let meta = self.path.join(META);
+        let io = |source| RetrievalError::Io {
+            path: meta.display().to_string(),
+            source,
+        };
+        let mut v: Value = match std::fs::read_to_string(&meta) {
+            Ok(text) => qjson::from_str(&text).unwrap_or_else(|_| json!({})),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
+            Err(e) => return Err(io(e)),
+        };
+        match v.get("embedder").and_then(Value::as_str) {
+            Some(built) if built == stamp => Ok(()),
+            Some(built) => Err(RetrievalError::EmbedderChanged {
+                store: self.path.display().to_string(),
+                built: built.to_owned(),
+                configured: stamp.to_owned(),
+            }),
+            None => {
+                if self.shard.info().points_count > 0 {
+                    tracing::warn!(
+                        store = %self.path.display(), embedder = %stamp,
+                        "the vector store predates embedder stamps: if it was built with another \
+                         embedding model, rebuild it (see docs/retrieval.md)"
+                    );
+                }
+                v["embedder"] = Value::String(stamp.to_owned());
+                v["dimensions"] = json!(self.dimensions);
+                // Written whole, then renamed: a crash leaves the old file.
+                let tmp = self.path.join(format!("{META}.tmp"));
+                std::fs::write(&tmp, v.to_string()).map_err(io)?;
+                std::fs::rename(&tmp, &meta).map_err(io)
+            }
+        }
     }
 
     async fn status(&self) -> Result<String, RetrievalError> {

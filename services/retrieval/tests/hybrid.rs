@@ -206,6 +206,9 @@ impl VectorIndex for Awaited {
     async fn status(&self) -> Result<String, RetrievalError> {
         self.0.status().await
     }
+    fn expect_embedder(&self, stamp: &str) -> Result<(), RetrievalError> {
+        self.0.expect_embedder(stamp)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -196,6 +196,7 @@ impl From<zhishu_retrieval::RetrievalError> for ApiError {
             | R::Lexical(_)
             | R::Locked(_)
             | R::Dimensions { .. }
+            | R::EmbedderChanged { .. }
             | R::Io { .. }) => ApiError::Internal(e.to_string()),
         }
     }
