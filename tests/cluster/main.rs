@@ -273,8 +273,21 @@ fn two_tiers_over_a_qdrant_cluster_survive_a_dead_worker_and_a_dead_qdrant_node(
         );
         assert_eq!(status, 200, "query node {i}: {answer}");
     }
-    let (status, ready) = common::get(&query[0].url("/readyz"));
-    assert_eq!(status, 200, "{ready}");
+    // Readiness stays green while every shard has an active replica, and
+    // names the replicas on the dead node.
+    let started = Instant::now();
+    loop {
+        let (status, ready) = common::get(&query[0].url("/readyz"));
+        assert_eq!(status, 200, "{ready}");
+        if ready.to_string().contains("not active") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "readiness does not name the dead node's replicas: {ready}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     // One audit chain across the four nodes, intact.
     let (status, verified) = call(&query[1], "GET", "/v1/audit/verify", &key, None);

@@ -22,115 +22,15 @@ use std::sync::Arc;
 use std::time::Instant;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
 use zhishu_retrieval::eval::percentile;
+use zhishu_retrieval::synthetic::clustered::{Rng, centres, corpus, query_near, vocabulary};
 use zhishu_retrieval::{
     ChunkDoc, EdgeIndex, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions,
-    VectorIndex, chunk_id,
+    VectorIndex,
 };
 
 const DIMS: usize = 384;
 const CENTRES: usize = 2000;
 const QUERIES: usize = 1000;
-const GROUPS: [&str; 4] = ["public", "finance", "hr", "engineering"];
-
-/// splitmix64: small, seedable, good enough for synthetic data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    fn normal(&mut self) -> f32 {
-        let (u, v) = (self.unit().max(1e-7), self.unit());
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    /// A Zipf-ish index in 0..n (rank ∝ 1/u²), as word frequencies are.
-    fn zipf(&mut self, n: usize) -> usize {
-        let u = self.unit().max(1e-4);
-        ((1.0 / u).powf(1.2) as usize).min(n) - 1
-    }
-}
-
-fn normalise(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter_mut().for_each(|x| *x /= n);
-}
-
-/// 6,000 pseudo-words: English-like syllable strings and two-character
-/// Chinese words from the common CJK block.
-fn vocabulary(rng: &mut Rng) -> Vec<String> {
-    const SYL: [&str; 20] = [
-        "ra", "po", "li", "cy", "ex", "pen", "se", "tra", "vel", "ho", "tel", "con", "tract", "au",
-        "dit", "ser", "ver", "net", "work", "plan",
-    ];
-    let mut words = Vec::new();
-    for _ in 0..4000 {
-        let n = 2 + rng.below(3);
-        words.push((0..n).map(|_| SYL[rng.below(SYL.len())]).collect());
-    }
-    for _ in 0..2000 {
-        let a = char::from_u32(0x4E00 + rng.below(0x1000) as u32).unwrap_or('中');
-        let b = char::from_u32(0x4E00 + rng.below(0x1000) as u32).unwrap_or('文');
-        words.push(format!("{a}{b}"));
-    }
-    words
-}
-
-struct Corpus {
-    chunks: Vec<ChunkDoc>,
-    vectors: Vec<Vec<f32>>,
-}
-
-/// Chunks `first..first + n` of the corpus: ids are unique across
-/// batches (a batch that restarted at 0 replaced the previous batch's
-/// chunks, so an index "of 100,000 chunks" held 10,000 live ones).
-fn corpus(first: usize, n: usize, rng: &mut Rng, words: &[String], centres: &[Vec<f32>]) -> Corpus {
-    let mut chunks = Vec::with_capacity(n);
-    let mut vectors = Vec::with_capacity(n);
-    for i in first..first + n {
-        let len = 40 + rng.below(40);
-        let text: Vec<&str> = (0..len)
-            .map(|_| words[rng.zipf(words.len())].as_str())
-            .collect();
-        let doc = format!("doc-{}", i / 4);
-        chunks.push(ChunkDoc {
-            chunk_id: chunk_id(&doc, 1, (i % 4) as i64),
-            document_id: doc,
-            version: 1,
-            ordinal: (i % 4) as i64,
-            collection: "bench".into(),
-            path: format!("/bench/{}.md", i / 4),
-            title: text[..4].join(" "),
-            section_path: String::new(),
-            page: None,
-            access_groups: vec![GROUPS[i % GROUPS.len()].into()],
-            content_hash: String::new(),
-            modified_at: 0,
-            char_start: 0,
-            char_end: 0,
-            qwen_tokens: len as i64,
-            text: text.join(" "),
-            prompt_ids: None,
-        });
-        let c = &centres[rng.below(centres.len())];
-        let mut v: Vec<f32> = c
-            .iter()
-            .map(|x| x + 0.35 * rng.normal() / (DIMS as f32).sqrt())
-            .collect();
-        normalise(&mut v);
-        vectors.push(v);
-    }
-    Corpus { chunks, vectors }
-}
 
 fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -176,13 +76,7 @@ fn stats(mut v: Vec<f64>) -> (f64, f64) {
 async fn run(n: usize, encoder: EncoderWorker) {
     let mut rng = Rng(42 + n as u64);
     let words = vocabulary(&mut rng);
-    let centres: Vec<Vec<f32>> = (0..CENTRES)
-        .map(|_| {
-            let mut c: Vec<f32> = (0..DIMS).map(|_| rng.normal()).collect();
-            normalise(&mut c);
-            c
-        })
-        .collect();
+    let centres = centres(&mut rng, CENTRES, DIMS);
     let tmp = tempfile::tempdir().expect("temp dir");
     let rss_before = rss_mib();
     let vectors = Arc::new(EdgeIndex::open(&tmp.path().join("qdrant"), DIMS).expect("edge"));
@@ -196,15 +90,7 @@ async fn run(n: usize, encoder: EncoderWorker) {
         // Queries: a few words of a random chunk and its vector, perturbed.
         for _ in 0..QUERIES.div_ceil(n.div_ceil(batch)) {
             let i = rng.below(c.chunks.len());
-            let ws: Vec<&str> = c.chunks[i].text.split(' ').collect();
-            let from = rng.below(ws.len().saturating_sub(4).max(1));
-            let text = ws[from..(from + 4).min(ws.len())].join(" ");
-            let mut v: Vec<f32> = c.vectors[i]
-                .iter()
-                .map(|x| x + 0.2 * rng.normal() / (DIMS as f32).sqrt())
-                .collect();
-            normalise(&mut v);
-            queries.push((text, v));
+            queries.push(query_near(&c, i, &mut rng));
         }
         let points: Vec<(ChunkDoc, Vec<f32>)> = c.chunks.iter().cloned().zip(c.vectors).collect();
         vectors.upsert(points).await.expect("upsert");

@@ -5,6 +5,8 @@
 
 use crate::{ChunkDoc, chunk_id};
 
+pub mod clustered;
+
 /// Passage `i`: `sentences` sentences of an expense policy, alternating
 /// English and Chinese, each naming `i` so that passages differ.
 pub fn passage(i: usize, sentences: usize) -> String {
