@@ -69,7 +69,7 @@ impl Qdrant {
             .arg("--uri")
             .arg(format!("http://127.0.0.1:{p2p}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(dir.path().join("qdrant.log")).unwrap());
         if let Some(first) = first_p2p {
             cmd.arg("--bootstrap")
                 .arg(format!("http://127.0.0.1:{first}"));
@@ -88,14 +88,16 @@ impl Qdrant {
     fn wait_ready(&self) {
         let started = Instant::now();
         loop {
-            let (status, _) = common::get(&format!("http://127.0.0.1:{}/readyz", self.http));
-            if status == 200 {
+            // Not listening yet is not an answer.
+            let up = std::net::TcpStream::connect(("127.0.0.1", self.http)).is_ok();
+            if up && common::get(&format!("http://127.0.0.1:{}/readyz", self.http)).0 == 200 {
                 return;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
-                "Qdrant on {} did not become ready",
-                self.http
+                "Qdrant on {} did not become ready: {}",
+                self.http,
+                std::fs::read_to_string(self._dir.path().join("qdrant.log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(200));
         }

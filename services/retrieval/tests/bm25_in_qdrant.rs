@@ -1,17 +1,24 @@
-//! BM25 inside Qdrant (`lexical.backend = "qdrant"`), on Qdrant Edge: the
-//! same rankings as Tantivy on real Chinese and English documentation, the
-//! same scope inside the store (pages included), deletes that reach pages,
-//! coverage that agrees with Tantivy's, and a clear refusal for a store made
-//! without BM25 vectors.
+//! BM25 inside Qdrant (`lexical.backend = "qdrant"`), on Qdrant Edge, or
+//! on the Qdrant server at `QDRANT_URL` when that is set: the same rankings
+//! as Tantivy on real Chinese and English documentation, the same scope
+//! inside the store (pages included), deletes that reach pages, coverage
+//! that agrees with Tantivy's, and a clear refusal for a store made without
+//! BM25 vectors.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zhishu_retrieval::eval::{Dataset, ndcg_at, rank_documents};
 use zhishu_retrieval::{
-    AverageTerms, Bm25Encoder, ChunkDoc, EdgeIndex, FieldAverages, Lexical, LexicalIndex, Scope,
-    SearchFilter, VectorIndex, analyze, chunk_id,
+    AverageTerms, Bm25Encoder, ChunkDoc, FieldAverages, Lexical, LexicalIndex, Scope, SearchFilter,
+    VectorIndex, analyze, chunk_id, open_vectors_with, vectors_config_for_tests,
 };
+
+/// The store in `path` (Edge), or a collection of its own on the server at
+/// `QDRANT_URL`.
+fn store(path: &Path, encoder: Option<Bm25Encoder>) -> Arc<dyn VectorIndex> {
+    open_vectors_with(&vectors_config_for_tests(path), path, DIMS, encoder).unwrap()
+}
 
 const DIMS: usize = 4;
 /// The page weight searches use by default (`retrieval.page_weight`).
@@ -94,8 +101,7 @@ struct Both {
 async fn index(docs: &[Vec<ChunkDoc>], encoder: Bm25Encoder) -> Both {
     let dir = tempfile::tempdir().unwrap();
     let tantivy = Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap());
-    let vectors: Arc<dyn VectorIndex> =
-        Arc::new(EdgeIndex::open_with(&dir.path().join("qdrant"), DIMS, Some(encoder)).unwrap());
+    let vectors = store(&dir.path().join("qdrant"), Some(encoder));
     for chunks in docs {
         tantivy.upsert(chunks).unwrap();
         let points = chunks
@@ -307,9 +313,26 @@ async fn scope_filters_pages_and_deletes_hold_inside_qdrant() {
 async fn a_store_made_without_bm25_is_refused_with_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("qdrant");
-    drop(EdgeIndex::open(&path, DIMS).unwrap());
-    let Err(e) = EdgeIndex::open_with(&path, DIMS, Some(encoder())) else {
-        panic!("a store without BM25 vectors opened for lexical.backend = \"qdrant\"");
+    // A server store is made by its first call; the embedded one at open.
+    store(&path, None)
+        .count(&Scope::of_groups(["public"]), &SearchFilter::default())
+        .await
+        .unwrap();
+    let opened = open_vectors_with(
+        &vectors_config_for_tests(&path),
+        &path,
+        DIMS,
+        Some(encoder()),
+    );
+    let e = match opened {
+        Err(e) => e,
+        Ok(v) => match v
+            .count(&Scope::of_groups(["public"]), &SearchFilter::default())
+            .await
+        {
+            Err(e) => e,
+            Ok(_) => panic!("a store without BM25 vectors opened for lexical.backend = \"qdrant\""),
+        },
     };
     let message = e.to_string();
     assert!(
@@ -318,7 +341,12 @@ async fn a_store_made_without_bm25_is_refused_with_what_to_do() {
     );
     // And one made with them opens again, either way.
     let path = dir.path().join("with");
-    drop(EdgeIndex::open_with(&path, DIMS, Some(encoder())).unwrap());
-    drop(EdgeIndex::open_with(&path, DIMS, Some(encoder())).unwrap());
-    drop(EdgeIndex::open(&path, DIMS).unwrap());
+    let count = |v: Arc<dyn VectorIndex>| async move {
+        v.count(&Scope::of_groups(["public"]), &SearchFilter::default())
+            .await
+            .unwrap()
+    };
+    assert_eq!(count(store(&path, Some(encoder()))).await, 0);
+    assert_eq!(count(store(&path, Some(encoder()))).await, 0);
+    assert_eq!(count(store(&path, None)).await, 0);
 }
