@@ -12,7 +12,7 @@ use zhishu_store::{Repository, SqlStore, both_backends};
 
 both_backends! {
     concurrent_writers_keep_one_chain;
-    two_processes_share_one_chain;
+    three_processes_share_one_chain;
     tampering_is_detected_at_the_first_bad_event;
     retention_purges_and_keeps_the_chain_verifiable;
 }
@@ -178,20 +178,23 @@ async fn concurrent_writers_keep_one_chain(db: &TestDb) {
     assert_eq!(v.last_hash, store.last_audit().await.unwrap().unwrap().hash);
 }
 
-async fn two_processes_share_one_chain(db: &TestDb) {
-    // Two writers with their own pools and their own idea of the tail, as two
-    // server processes on one database have.
+async fn three_processes_share_one_chain(db: &TestDb) {
+    // Three writers with their own pools and their own idea of the tail, as
+    // three server processes on one database have.
     let a: Arc<dyn Repository> = Arc::new(db.store.clone());
-    let b: Arc<dyn Repository> = Arc::new(
-        SqlStore::connect(&zhishu_store::testing::config(&db.url))
-            .await
-            .unwrap(),
-    );
-    let (log_a, log_b) = (AuditLog::start(a.clone(), 16), AuditLog::start(b, 16));
+    let mut logs = vec![AuditLog::start(a.clone(), 16)];
+    for _ in 0..2 {
+        let other: Arc<dyn Repository> = Arc::new(
+            SqlStore::connect(&zhishu_store::testing::config(&db.url))
+                .await
+                .unwrap(),
+        );
+        logs.push(AuditLog::start(other, 16));
+    }
     let mut tasks = Vec::new();
-    for (n, log) in [log_a, log_b].into_iter().enumerate() {
+    for (n, log) in logs.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
-            for i in 0..150 {
+            for i in 0..100 {
                 log.record(event(&format!("proc{n}"), i)).await.unwrap();
             }
         }));

@@ -18,6 +18,10 @@
 //!
 //! `QDRANT_STORAGE` (the nodes' storage folders) and `QDRANT_PIDS` (their
 //! processes) are optional: without them disk and memory are not reported.
+//! Disk is the collections' own folders (segments, and the write-ahead
+//! logs apart: a fixed preallocation per shard); memory is the servers'
+//! resident growth while the collection loaded, which includes allocator
+//! slack, so it is a rough figure.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,10 +52,27 @@ fn walk(p: &Path) -> u64 {
     })
 }
 
-/// Bytes under every `QDRANT_STORAGE` folder.
-fn storage_bytes() -> Option<u64> {
+/// Bytes of the collection `name` (and its page collection) under every
+/// `QDRANT_STORAGE` folder: its segments, and its write-ahead logs apart
+/// (a fixed preallocation per shard, not a cost per chunk).
+fn collection_bytes(name: &str) -> Option<(u64, u64)> {
     let dirs = std::env::var("QDRANT_STORAGE").ok()?;
-    Some(dirs.split(':').map(|d| walk(&PathBuf::from(d))).sum())
+    let (mut segments, mut wal) = (0, 0);
+    for dir in dirs.split(':') {
+        for c in [name.to_owned(), format!("{name}_pages")] {
+            let root = PathBuf::from(dir).join("collections").join(&c);
+            let Ok(shards) = std::fs::read_dir(&root) else {
+                continue;
+            };
+            for shard in shards.flatten().filter(|e| e.path().is_dir()) {
+                let all = walk(&shard.path());
+                let w = walk(&shard.path().join("wal"));
+                segments += all - w.min(all);
+                wal += w;
+            }
+        }
+    }
+    Some((segments, wal))
 }
 
 /// Resident memory of every `QDRANT_PIDS` process, in bytes.
@@ -75,6 +96,10 @@ fn stats(mut v: Vec<f64>) -> (f64, f64) {
     (percentile(&v, 50.0), percentile(&v, 99.0))
 }
 
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
 fn per_million(bytes: Option<(u64, u64)>, n: usize) -> String {
     bytes.map_or("–".into(), |(before, after)| {
         format!(
@@ -89,7 +114,6 @@ async fn run(url: &str, n: usize, shards: u32, encoder: EncoderWorker) {
     let words = vocabulary(&mut rng);
     let centres = centres(&mut rng, CENTRES, DIMS);
     let collection = format!("sizing_{n}_{shards}_{}", std::process::id());
-    let disk_before = storage_bytes();
     let rss_before = server_rss();
     let bm25 = Bm25Encoder::new(None, LexicalConfig::default().average_terms);
     let store = QdrantIndex::connect(url, None, &collection, DIMS)
@@ -118,7 +142,7 @@ async fn run(url: &str, n: usize, shards: u32, encoder: EncoderWorker) {
     vectors.optimize().await.expect("optimize");
     let index_s = t.elapsed().as_secs_f64();
     queries.truncate(QUERIES);
-    let disk = disk_before.zip(storage_bytes());
+    let disk = collection_bytes(&collection);
     let rss = rss_before.zip(server_rss());
 
     let scope = Scope::of_groups(["public", "finance"]);
@@ -161,9 +185,13 @@ async fn run(url: &str, n: usize, shards: u32, encoder: EncoderWorker) {
     let (b50, b99) = stats(bm25);
     let (h50, h99) = stats(hybrid);
     println!(
-        "| {n} | {shards} | {:.0} | {d50:.2} / {d99:.2} | {b50:.2} / {b99:.2} | {h50:.2} / {h99:.2} | {} | {} | {load_s:.0} + {index_s:.0} |",
+        "| {n} | {shards} | {:.0} | {d50:.2} / {d99:.2} | {b50:.2} / {b99:.2} | {h50:.2} / {h99:.2} | {} | {} | {} | {load_s:.0} + {index_s:.0} |",
         n as f64 / load_s,
-        per_million(disk, n),
+        disk.map_or("–".into(), |(segments, _)| format!(
+            "{:.0}",
+            mib(segments) / n as f64 * 1e6
+        )),
+        disk.map_or("–".into(), |(_, wal)| format!("{:.0}", mib(wal))),
         per_million(rss, n),
     );
     let client = qdrant_client::Qdrant::from_url(url)
@@ -225,9 +253,9 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "| chunks | shards | load chunks/s | dense p50 / p99 ms | BM25 p50 / p99 ms | hybrid p50 / p99 ms | disk MiB per 1M chunks | server RSS MiB per 1M chunks | load + optimise s |"
+        "| chunks | shards | load chunks/s | dense p50 / p99 ms | BM25 p50 / p99 ms | hybrid p50 / p99 ms | segments on disk, MiB per 1M chunks | WAL MiB (fixed) | server RSS MiB per 1M chunks | load + optimise s |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
         for &shards in &shard_counts {
             rt.block_on(run(&url, n, shards, encoder.clone()));
