@@ -400,10 +400,14 @@ impl QdrantIndex {
                     )]),
                     ..Default::default()
                 };
-                self.client
-                    .update_collection(update)
-                    .await
-                    .map_err(|e| self.error("recording the embedder", e))?;
+                // A node with a read-only key cannot record it: the next
+                // node that may write will, and nothing is refused for it.
+                if let Err(e) = self.client.update_collection(update).await {
+                    tracing::warn!(
+                        collection = %self.collection, error = %e,
+                        "could not record the embedder in the collection's metadata"
+                    );
+                }
                 Ok(())
             }
         }
