@@ -276,6 +276,10 @@ impl Pipeline {
                 return Err(SyncError::NotFound(p.display().to_string()));
             }
         }
+        // A store that would refuse the first write (another embedder, a
+        // server that does not answer) refuses the job now, even when no
+        // file changed.
+        self.stores.vectors.prepare().await?;
         let scan = tokio::spawn(scan(
             self.clone(),
             spec.clone(),

@@ -23,12 +23,14 @@
 //! resident growth while the collection loaded, which includes allocator
 //! slack, so it is a rough figure.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{stats, walk};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use zhishu_core::config::{ClusterConfig, LexicalConfig, RetrievalConfig};
-use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
-use zhishu_retrieval::eval::percentile;
+use zhishu_encoders::EncoderWorker;
 use zhishu_retrieval::synthetic::clustered::{Rng, centres, corpus, query_near, vocabulary};
 use zhishu_retrieval::{
     Bm25Encoder, ChunkDoc, HybridSearcher, Lexical, Mode, QdrantIndex, Scope, SearchFilter,
@@ -39,18 +41,6 @@ const DIMS: usize = 384;
 const CENTRES: usize = 2000;
 const QUERIES: usize = 300;
 const BATCH: usize = 1000;
-
-fn walk(p: &Path) -> u64 {
-    std::fs::read_dir(p).map_or(0, |rd| {
-        rd.flatten()
-            .map(|e| match e.metadata() {
-                Ok(m) if m.is_dir() => walk(&e.path()),
-                Ok(m) => m.len(),
-                Err(_) => 0,
-            })
-            .sum()
-    })
-}
 
 /// Bytes of the collection `name` (and its page collection) under every
 /// `QDRANT_STORAGE` folder: its segments, and its write-ahead logs apart
@@ -89,11 +79,6 @@ fn server_rss() -> Option<u64> {
             .sum::<u64>()
             * 1024,
     )
-}
-
-fn stats(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    (percentile(&v, 50.0), percentile(&v, 99.0))
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -203,14 +188,6 @@ async fn run(url: &str, n: usize, shards: u32, encoder: EncoderWorker) {
     }
 }
 
-fn assets() -> PathBuf {
-    std::env::var("ZHISHU_ASSETS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/zhishu/assets")
-        })
-}
-
 fn main() {
     let Ok(url) = std::env::var("QDRANT_URL") else {
         eprintln!("cluster_sizing needs QDRANT_URL (a Qdrant server's gRPC address)");
@@ -234,20 +211,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let model = assets().join("models/all-MiniLM-L6-v2");
-    let embedder = Embedder::load(&model).expect("run scripts/fetch-assets.sh first");
-    let encoder = rt.block_on(async {
-        EncoderWorker::start(
-            embedder,
-            WorkerConfig {
-                max_batch_tokens: 16_384,
-                queue: 16,
-                query_prefix: String::new(),
-                passage_prefix: String::new(),
-            },
-        )
-        .expect("encoder")
-    });
+    let encoder = common::minilm(&rt);
     println!(
         "{QUERIES} queries per row, k = 10, scope = 2 of 4 groups, BM25 inside Qdrant, {} client cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())

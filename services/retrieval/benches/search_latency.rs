@@ -17,11 +17,13 @@
 //! PAGE_WEIGHT=0 cargo bench -p zhishu-retrieval --bench search_latency -- 10000 100000
 //! ```
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{stats, walk};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig};
-use zhishu_retrieval::eval::percentile;
+use zhishu_encoders::EncoderWorker;
 use zhishu_retrieval::synthetic::clustered::{Rng, centres, corpus, query_near, vocabulary};
 use zhishu_retrieval::{
     ChunkDoc, EdgeIndex, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions,
@@ -46,31 +48,6 @@ fn rss_mib() -> f64 {
 
 fn dir_mib(p: &Path) -> f64 {
     walk(p) as f64 / (1 << 20) as f64
-}
-
-fn walk(p: &Path) -> u64 {
-    std::fs::read_dir(p).map_or(0, |rd| {
-        rd.flatten()
-            .map(|e| match e.metadata() {
-                Ok(m) if m.is_dir() => walk(&e.path()),
-                Ok(m) => m.len(),
-                Err(_) => 0,
-            })
-            .sum()
-    })
-}
-
-fn assets() -> PathBuf {
-    std::env::var("ZHISHU_ASSETS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/zhishu/assets")
-        })
-}
-
-fn stats(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    (percentile(&v, 50.0), percentile(&v, 99.0))
 }
 
 async fn run(n: usize, encoder: EncoderWorker) {
@@ -208,20 +185,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let model = assets().join("models/all-MiniLM-L6-v2");
-    let embedder = Embedder::load(&model).expect("run scripts/fetch-assets.sh first");
-    let encoder = rt.block_on(async {
-        EncoderWorker::start(
-            embedder,
-            WorkerConfig {
-                max_batch_tokens: 16_384,
-                queue: 16,
-                query_prefix: String::new(),
-                passage_prefix: String::new(),
-            },
-        )
-        .expect("encoder")
-    });
+    let encoder = common::minilm(&rt);
     println!(
         "{} queries per size, k = 10, scope = 2 of 4 groups, {} cores",
         QUERIES,

@@ -841,6 +841,10 @@ impl VectorIndex for QdrantIndex {
         Ok(status)
     }
 
+    async fn prepare(&self) -> Result<(), RetrievalError> {
+        self.ensure().await
+    }
+
     fn expect_embedder(&self, stamp: &str) -> Result<(), RetrievalError> {
         // Checked by `ensure`, before the first call reads or writes.
         if self.embedder.set(stamp.to_owned()).is_err()

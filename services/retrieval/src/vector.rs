@@ -150,6 +150,20 @@ pub trait VectorIndex: Send + Sync {
     /// serve now (a server that does not answer).
     async fn status(&self) -> Result<String, RetrievalError>;
 
+    /// Makes sure the store can be used now: on a server, that the
+    /// collection exists with the right shape and records the expected
+    /// embedder ([`VectorIndex::expect_embedder`]), which otherwise happens
+    /// at the first read or write. An ingestion whose files are all
+    /// unchanged reads and writes nothing, and must still be refused with
+    /// another embedder. The embedded store checked everything at open.
+    ///
+    /// # Errors
+    /// [`RetrievalError::EmbedderChanged`], [`RetrievalError::Dimensions`],
+    /// a server that does not answer.
+    async fn prepare(&self) -> Result<(), RetrievalError> {
+        Ok(())
+    }
+
     /// Has the store hold only vectors of the embedder `stamp` describes
     /// (model, width, prefixes): one that records another is refused, one
     /// that records none records this one. Switching between two models of

@@ -209,6 +209,9 @@ impl VectorIndex for Awaited {
     fn expect_embedder(&self, stamp: &str) -> Result<(), RetrievalError> {
         self.0.expect_embedder(stamp)
     }
+    async fn prepare(&self) -> Result<(), RetrievalError> {
+        self.0.prepare().await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
