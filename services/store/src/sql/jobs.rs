@@ -1,7 +1,9 @@
 //! Ingest jobs.
 
 use super::{enum_col, enum_text, found, json_col, new_id, to_json};
-use crate::{Backend, ClaimedJob, JobProgress, JobRecord, JobStatus, Lease, SqlStore, StoreError};
+use crate::{
+    Backend, ClaimedJob, JobProgress, JobRecord, JobStatus, Lease, SqlStore, StoreError, now_ms,
+};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -83,7 +85,7 @@ impl SqlStore {
         .bind(to_json(&access_groups)?)
         .bind(enum_text(&JobStatus::Queued)?)
         .bind(created_by)
-        .bind(self.clock_ms().await?)
+        .bind(now_ms())
         .bind(spec)
         .execute(&self.pool)
         .await?;
@@ -189,7 +191,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn request_cancel_impl(&self, id: &str) -> Result<JobRecord, StoreError> {
-        let now = self.clock_ms().await?;
+        let now = now_ms();
         sqlx::query(
             "UPDATE ingest_jobs SET cancel_requested = 1, \
              status = CASE WHEN status = $1 THEN $2 ELSE status END, \
@@ -237,7 +239,9 @@ impl SqlStore {
         p: &JobProgress,
         error: Option<&str>,
     ) -> Result<JobRecord, StoreError> {
-        let now = self.clock_ms().await?;
+        // Display times only (nothing compares them across nodes), so the
+        // node's clock: no round trip per progress update.
+        let now = now_ms();
         let started = (status == JobStatus::Running).then_some(now);
         let finished = status.is_terminal().then_some(now);
         macro_rules! update {
