@@ -115,6 +115,130 @@ fn a_chinese_xelatex_pdf_is_read_with_pages_headings_and_boxes() {
     );
 }
 
+/// Tables typeset in a PDF (XeLaTeX `tabular` and a `longtable` over two
+/// pages, booktabs rules) become tables: a header row and rows, each row's
+/// box on its page; the running text around them stays paragraphs, and the
+/// running head of a page is not taken for a table.
+#[test]
+fn tables_in_a_pdf_are_read_as_tables() {
+    let p = reader()
+        .parse(Format::Pdf, &data("pdf/tables-zh.pdf"), &Watch::default())
+        .unwrap();
+    let tables: Vec<&zhishu_ingest::parse::Block> = p
+        .blocks
+        .iter()
+        .filter(|b| b.kind == BlockKind::Table)
+        .collect();
+    let pages: Vec<Option<u32>> = tables.iter().map(|t| t.page).collect();
+    assert_eq!(
+        pages,
+        [Some(1), Some(1), Some(2), Some(3)],
+        "{:#?}",
+        p.blocks
+    );
+    assert_eq!(
+        tables[0].text,
+        "| 城市 | 城市级别 | 住宿上限（元/晚） | 餐补（元/天） |\n| --- | --- | --- | --- |\n\
+         | 北京 | 一线城市 | 600 | 120 |\n| 上海 | 一线城市 | 600 | 120 |\n\
+         | 成都 | 省会城市 | 450 | 100 |\n| 西安 | 省会城市 | 450 | 100 |\n\
+         | 绵阳 | 其余地区 | 350 | 80 |"
+    );
+    assert_eq!(tables[0].boxes.len(), 6, "a box a row");
+    assert!(tables[0].boxes.windows(2).all(|w| w[0].y0 < w[1].y0));
+    assert!(
+        tables[1]
+            .text
+            .starts_with("| Grade | Flight class | Train class |\n| --- | --- | --- |\n| Director | Business | First class |"),
+        "{}",
+        tables[1].text
+    );
+    // The long table: its header repeated on each page, 60 rows in all.
+    let mut rows = 0;
+    for t in &tables[2..] {
+        assert!(
+            t.text
+                .starts_with("| 工号 | 姓名 | 部门 | 年度预算（元） |"),
+            "{}",
+            t.text
+        );
+        rows += t.text.lines().count() - 2;
+    }
+    assert_eq!(rows, 60);
+    assert!(
+        tables[3]
+            .text
+            .contains("| E1047 | 徐军明 | 市场部 | 9000 |")
+    );
+    // Running text is not a table.
+    let paras: Vec<&str> = p
+        .blocks
+        .iter()
+        .filter(|b| b.kind == BlockKind::Paragraph)
+        .map(|b| b.text.as_str())
+        .collect();
+    assert!(
+        paras
+            .iter()
+            .any(|t| t.starts_with("员工出差的住宿费和伙食补助按城市级别执行下表标准")),
+        "{paras:?}"
+    );
+    assert!(
+        paras
+            .iter()
+            .any(|t| t.starts_with("Travel classes depend on"))
+    );
+}
+
+/// A page turned a quarter clockwise (`/Rotate 90`, as qpdf, scanners and
+/// editors leave landscape pages) keeps its text, and each line's box is
+/// where the line shows on the turned page: the same box as on the
+/// upright page, turned with it. Page 2, not turned, is unchanged.
+#[test]
+fn boxes_on_a_rotated_page_follow_the_page_as_shown() {
+    let r = reader();
+    let upright = r
+        .parse(Format::Pdf, &data("pdf/policy-zh.pdf"), &Watch::default())
+        .unwrap();
+    let turned = r
+        .parse(
+            Format::Pdf,
+            &data("pdf/policy-zh-rotated.pdf"),
+            &Watch::default(),
+        )
+        .unwrap();
+    assert_eq!(text_of(&upright), text_of(&turned));
+    let mut compared = 0;
+    for (a, b) in upright.blocks.iter().zip(&turned.blocks) {
+        assert_eq!((a.page, a.boxes.len()), (b.page, b.boxes.len()));
+        for (u, t) in a.boxes.iter().zip(&b.boxes) {
+            // Turning a page a quarter clockwise takes a point at (x, y)
+            // (fractions, from the top left) to (1 − y, x).
+            let want = match a.page {
+                Some(1) => [1.0 - u.y1, u.x0, 1.0 - u.y0, u.x1],
+                _ => [u.x0, u.y0, u.x1, u.y1],
+            };
+            let got = [t.x0, t.y0, t.x1, t.y1];
+            for (w, g) in want.iter().zip(got) {
+                assert!(
+                    (w - g).abs() < 0.002,
+                    "page {:?}: {got:?} != {want:?}",
+                    a.page
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared > 10, "{compared} boxes compared");
+    // On the turned page a line runs down the page: taller than wide.
+    let body = turned
+        .blocks
+        .iter()
+        .find(|b| b.text.starts_with("员工出差住宿费"))
+        .unwrap();
+    let first = body.boxes[0];
+    assert!(first.y1 - first.y0 > first.x1 - first.x0, "{first:?}");
+}
+
 #[test]
 fn a_mixed_pdf_reads_its_scan_with_ocr_and_its_text_layer_elsewhere() {
     let pages = AtomicU64::new(0);

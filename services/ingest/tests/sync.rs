@@ -635,6 +635,7 @@ async fn chinese_pdfs_scans_and_big_tables_are_searchable() {
     for f in [
         "pdf/policy-zh.pdf",
         "pdf/mixed-scan.pdf",
+        "pdf/tables-zh.pdf",
         "ocr/scan-zh.tiff",
     ] {
         let from = fixtures.join(f);
@@ -648,7 +649,7 @@ async fn chinese_pdfs_scans_and_big_tables_are_searchable() {
         .await
         .unwrap();
     assert!(s.failed.is_empty(), "{:?}", s.failed);
-    assert_eq!(s.indexed, 4, "{s:?}");
+    assert_eq!(s.indexed, 5, "{s:?}");
     // One scanned PDF page and two TIFF pages went through OCR.
     assert_eq!(
         progress
@@ -672,6 +673,36 @@ async fn chinese_pdfs_scans_and_big_tables_are_searchable() {
         top.text.contains("逾期未提交的，财务部有权不予受理"),
         "{}",
         top.text
+    );
+
+    // A row of a table typeset in a PDF (a longtable over two pages),
+    // found by a name in it: the row comes with its header row, on its
+    // page.
+    let hits = lexical.search("徐军明 年度预算", 3, &public, &any).unwrap();
+    let row = &hits[0].chunk;
+    assert!(row.path.ends_with("tables-zh.pdf"), "{hits:?}");
+    assert_eq!(row.page, Some(3));
+    assert!(
+        row.text
+            .starts_with("| 工号 | 姓名 | 部门 | 年度预算（元） |\n| --- |"),
+        "{}",
+        row.text
+    );
+    assert!(
+        row.text.contains("| E1047 | 徐军明 | 市场部 | 9000 |"),
+        "{}",
+        row.text
+    );
+    // A cell of a small table: its row and its header.
+    let hits = lexical.search("成都 住宿上限", 3, &public, &any).unwrap();
+    let row = &hits[0].chunk;
+    assert!(row.path.ends_with("tables-zh.pdf"), "{hits:?}");
+    assert!(
+        row.text
+            .contains("| 城市 | 城市级别 | 住宿上限（元/晚） | 餐补（元/天） |")
+            && row.text.contains("| 成都 | 省会城市 | 450 | 100 |"),
+        "{}",
+        row.text
     );
 
     // Row 347 of 500, far past the first chunk: its cells come with the

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use zhishu_audit::Outcome;
+use zhishu_ingest::parse::Format;
 use zhishu_store::{DocumentRecord, DocumentRegistry};
 
 /// Registers the routes.
@@ -121,15 +122,16 @@ pub(crate) struct PageQuery {
     width: Option<u32>,
 }
 
-/// A page of a PDF document as a PNG image, the cited passage (`chunk`)
-/// marked on it: the citation panel's view of the source.
+/// A page of a PDF document or of a scanned image (PNG, JPEG, a TIFF's
+/// pages, …) as a PNG image, the cited passage (`chunk`) marked on it: the
+/// citation panel's view of the source.
 #[utoipa::path(get, path = "/v1/documents/{id}/pages/{page}", tag = "documents",
     params(("id" = String, Path, description = "Document id"),
         ("page" = u32, Path, description = "1-based page"),
         ("chunk" = Option<String>, Query, description = "A chunk on this page to mark"),
         ("width" = Option<u32>, Query, description = "Image width in pixels, 100 to 2000 (default 1000)")),
     responses((status = 200, description = "The page", content_type = "image/png"),
-        (status = 400, description = "Not a PDF, or no such page", body = crate::error::ErrorBody),
+        (status = 400, description = "Not a PDF or an image, or no such page", body = crate::error::ErrorBody),
         (status = 404, description = "Unknown document or chunk, or not readable by the caller", body = crate::error::ErrorBody),
         (status = 409, description = "The file changed since it was indexed", body = crate::error::ErrorBody)))]
 #[get("/v1/documents/{id}/pages/{page}")]
@@ -141,15 +143,18 @@ pub(crate) async fn page_image(
 ) -> Result<HttpResponse, ApiError> {
     let (id, page) = path.into_inner();
     let doc = readable(&state, &caller, &id).await?;
-    if doc.mime_type != "application/pdf" {
-        return Err(bad(
-            "not_paged",
-            format!(
-                "page views are for PDFs; `{}` is {}",
-                doc.title, doc.mime_type
-            ),
-        ));
-    }
+    let format = match Format::of(std::path::Path::new(&doc.source_path)) {
+        Ok(f @ (Format::Pdf | Format::Image)) => f,
+        _ => {
+            return Err(bad(
+                "not_paged",
+                format!(
+                    "page views are for PDFs and scanned images; `{}` is {}",
+                    doc.title, doc.mime_type
+                ),
+            ));
+        }
+    };
     let boxes = match &query.chunk {
         None => Vec::new(),
         Some(chunk) => {
@@ -177,7 +182,7 @@ pub(crate) async fn page_image(
     let k = knowledge(&state)?;
     let reader = k.reader.clone();
     let image = tokio::task::spawn_blocking(move || {
-        let img = reader.render_pdf_page(&bytes, page, width, &boxes)?;
+        let img = reader.render_page(format, &bytes, page, width, &boxes)?;
         Ok::<_, zhishu_ingest::parse::ParseError>(encode_png(&img))
     })
     .await

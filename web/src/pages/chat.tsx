@@ -292,12 +292,16 @@ function CitationPanel({ citation, onClose }: { citation: Citation; onClose: () 
   );
 }
 
-/** The cited page of a PDF, rendered by the server with the passage marked.
- * Hidden when the server cannot show it (not a PDF, file changed). */
+/** The cited page of a PDF or a scanned image, rendered by the server with
+ * the passage marked. Hidden when the server cannot show it (another
+ * format, file changed). */
+/** Files the server shows page by page: PDFs and scans. */
+const PAGED = /\.(pdf|png|jpe?g|tiff?|bmp|gif|webp)$/i;
+
 function PageView({ citation }: { citation: Citation }) {
   const [failed, setFailed] = useState(false);
   useEffect(() => setFailed(false), [citation]);
-  if (failed || citation.page == null || !/\.pdf$/i.test(citation.path)) return null;
+  if (failed || citation.page == null || !PAGED.test(citation.path)) return null;
   const src =
     `/v1/documents/${encodeURIComponent(citation.document_id)}/pages/${citation.page}` +
     `?chunk=${encodeURIComponent(citation.chunk_id)}&width=900`;

@@ -79,6 +79,43 @@ pub(crate) fn probe(b: &[u8]) -> Option<ImageInfo> {
     None
 }
 
+/// The resolution a PNG (`pHYs`) or JPEG (JFIF density) file records, in
+/// dots per inch; `None` where it records none (TIFF's is read with its
+/// page, see `page_image`).
+pub(crate) fn dpi(b: &[u8]) -> Option<u32> {
+    let dpi = if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        let mut at = 8;
+        loop {
+            let len = be32(b, at)? as usize;
+            let kind = b.get(at + 4..at + 8)?;
+            if kind == b"pHYs" {
+                // Pixels per unit; unit 1 is the metre.
+                let ppu = be32(b, at + 8)?;
+                if *b.get(at + 16)? != 1 {
+                    return None;
+                }
+                break ppu as f64 * 0.0254;
+            }
+            if kind == b"IDAT" || kind == b"IEND" {
+                return None;
+            }
+            at = at.checked_add(12 + len)?;
+        }
+    } else if b.starts_with(b"\xff\xd8\xff\xe0") && b.get(6..11) == Some(b"JFIF\0") {
+        // Units: 1 dots per inch, 2 dots per centimetre.
+        let density = be16(b, 14)? as f64;
+        match *b.get(13)? {
+            1 => density,
+            2 => density * 2.54,
+            _ => return None,
+        }
+    } else {
+        return None;
+    };
+    let dpi = dpi.round();
+    (50.0..=2400.0).contains(&dpi).then_some(dpi as u32)
+}
+
 fn jpeg(b: &[u8]) -> Option<(u64, u64)> {
     let mut at = 2;
     loop {

@@ -14,14 +14,19 @@
 
 use super::Rect;
 
-/// One character with its box, in PDF points (y grows upwards).
+/// One character with its box, in points on the page as it is shown (its
+/// rotation and crop box applied), y growing downwards.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Glyph {
     /// The character.
     pub ch: char,
-    /// Left, bottom, right, top; `None` for characters the engine
+    /// Left, top, right, bottom; `None` for characters the engine
     /// generated (spaces, line breaks).
     pub rect: Option<[f32; 4]>,
+    /// The box of the character's ink alone, where known: gaps between
+    /// cells are measured ink to ink, because a full-width bracket's box
+    /// holds half an em of blank beside its ink.
+    pub ink: Option<[f32; 4]>,
     /// Type size in points (0 when unknown).
     pub size: f32,
 }
@@ -36,7 +41,27 @@ pub(crate) struct Line {
     pub rect: [f32; 4],
     /// Type size (0 for OCR lines: never a heading by size).
     pub size: f32,
+    /// The line cut where its characters stand clearly apart (more than
+    /// [`CELL_GAP`] of the type size): the cells when the line is a row of
+    /// a table. One cell for ordinary text.
+    pub cells: Vec<Cell>,
 }
+
+/// A run of a line's text standing apart from the rest: a table cell
+/// where rows line up (see [`super::columns`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Cell {
+    /// The text, trimmed.
+    pub text: String,
+    /// Left, top, right, bottom.
+    pub rect: [f32; 4],
+}
+
+/// A gap between two characters of a line wider than this many type sizes
+/// separates cells. Word spaces are about a third of the size and stretch
+/// to about two thirds in justified text; table columns are set at least a
+/// size apart (LaTeX's default column gap is 1.2 sizes at 10 pt).
+pub(crate) const CELL_GAP: f32 = 1.0;
 
 /// A paragraph of one page.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +74,9 @@ pub(crate) struct Para {
     pub size: f32,
     /// Number of lines.
     pub lines: usize,
+    /// True when the paragraph is a table found from its layout: `text`
+    /// is then a Markdown table, one row a line.
+    pub table: bool,
 }
 
 /// Characters written without spaces between words: CJK ideographs, kana,
@@ -89,52 +117,88 @@ pub(crate) fn join(out: &mut String, next: &str) {
 }
 
 /// Lines from a page's glyphs, in the engine's order: a line ends at a
-/// line break (`\n`, `\r`). Boxes are turned to y-down for `page_height`.
-pub(crate) fn lines(glyphs: &[Glyph], page_height: f32) -> Vec<Line> {
-    let mut out = Vec::new();
-    let mut text = String::new();
-    let mut rect: Option<[f32; 4]> = None;
-    let mut size = 0f32;
-    let mut flush = |text: &mut String, rect: &mut Option<[f32; 4]>, size: &mut f32| {
-        let t = text.trim();
-        if let (false, Some([l, b, r, t_])) = (t.is_empty(), *rect) {
-            out.push(Line {
-                text: t.to_owned(),
-                rect: [l, page_height - t_, r, page_height - b],
-                size: *size,
-            });
-        }
-        text.clear();
-        *rect = None;
-        *size = 0.0;
-    };
-    for g in glyphs {
-        if g.ch == '\n' || g.ch == '\r' {
-            flush(&mut text, &mut rect, &mut size);
-            continue;
-        }
-        text.push(g.ch);
-        if let Some(r) = g.rect.filter(|_| !g.ch.is_whitespace()) {
-            rect = Some(match rect {
-                None => r,
-                Some(a) => [
-                    a[0].min(r[0]),
-                    a[1].min(r[1]),
-                    a[2].max(r[2]),
-                    a[3].max(r[3]),
-                ],
-            });
-            size = size.max(g.size);
+/// line break (`\n`, `\r`).
+pub(crate) fn lines(glyphs: &[Glyph]) -> Vec<Line> {
+    /// The line being built: its text, box, size and cells so far.
+    #[derive(Default)]
+    struct Building {
+        text: String,
+        rect: Option<[f32; 4]>,
+        size: f32,
+        cells: Vec<Cell>,
+        cell: String,
+        cell_rect: Option<[f32; 4]>,
+        /// Right edge and type size of the last character with a box.
+        last: Option<(f32, f32)>,
+    }
+    fn union(a: Option<[f32; 4]>, r: [f32; 4]) -> [f32; 4] {
+        match a {
+            None => r,
+            Some(a) => [
+                a[0].min(r[0]),
+                a[1].min(r[1]),
+                a[2].max(r[2]),
+                a[3].max(r[3]),
+            ],
         }
     }
-    flush(&mut text, &mut rect, &mut size);
+    impl Building {
+        fn end_cell(&mut self) {
+            let t = self.cell.trim();
+            if let (false, Some(rect)) = (t.is_empty(), self.cell_rect) {
+                self.cells.push(Cell {
+                    text: t.to_owned(),
+                    rect,
+                });
+            }
+            self.cell.clear();
+            self.cell_rect = None;
+        }
+        fn end_line(&mut self, out: &mut Vec<Line>) {
+            self.end_cell();
+            let t = self.text.trim();
+            if let (false, Some(rect)) = (t.is_empty(), self.rect) {
+                out.push(Line {
+                    text: t.to_owned(),
+                    rect,
+                    size: self.size,
+                    cells: std::mem::take(&mut self.cells),
+                });
+            }
+            *self = Building::default();
+        }
+    }
+    let mut out = Vec::new();
+    let mut b = Building::default();
+    for g in glyphs {
+        if g.ch == '\n' || g.ch == '\r' {
+            b.end_line(&mut out);
+            continue;
+        }
+        if let Some(r) = g.rect.filter(|_| !g.ch.is_whitespace()) {
+            let em = if g.size > 0.0 { g.size } else { r[3] - r[1] };
+            let ink = g.ink.unwrap_or(r);
+            if let Some((right, size)) = b.last
+                && ink[0] - right > CELL_GAP * em.max(size).max(1.0)
+            {
+                b.end_cell();
+            }
+            b.last = Some((ink[2], em));
+            b.rect = Some(union(b.rect, r));
+            b.cell_rect = Some(union(b.cell_rect, r));
+            b.size = b.size.max(g.size);
+        }
+        b.text.push(g.ch);
+        b.cell.push(g.ch);
+    }
+    b.end_line(&mut out);
     out
 }
 
-/// True when a page's lines hold readable text: some letters, and not
-/// mostly replacement or private-use characters (a font without a
-/// Unicode map, whose "text" is glyph numbers).
-pub(crate) fn readable(lines: &[Line]) -> bool {
+/// Counts of a page's non-space characters: readable ones, and those a
+/// reader cannot use (replacement, private-use or control characters: the
+/// "text" of a font without a Unicode map is glyph numbers).
+fn census(lines: &[Line]) -> (usize, usize) {
     let (mut good, mut bad) = (0usize, 0usize);
     for c in lines.iter().flat_map(|l| l.text.chars()) {
         if c.is_whitespace() {
@@ -146,7 +210,56 @@ pub(crate) fn readable(lines: &[Line]) -> bool {
             good += 1;
         }
     }
+    (good, bad)
+}
+
+/// True when a page's lines hold readable text: some letters, and not
+/// mostly replacement or private-use characters (a font without a
+/// Unicode map, whose "text" is glyph numbers).
+pub(crate) fn readable(lines: &[Line]) -> bool {
+    let (good, bad) = census(lines);
     good >= 3 && bad * 2 < good + bad
+}
+
+/// Fewest unusable characters that make a page's text layer garbled
+/// rather than merely empty.
+const GARBLED_CHARS: usize = 20;
+
+/// True when a page draws text that cannot be read (glyph numbers from a
+/// font without a Unicode map, as some office exports write): the page
+/// shows words a reader sees, so it is one for OCR, like a scan.
+pub(crate) fn garbled(lines: &[Line]) -> bool {
+    let (_, bad) = census(lines);
+    bad >= GARBLED_CHARS && !readable(lines)
+}
+
+/// True when most lines of at least two characters are wider than tall:
+/// the text runs across the frame the lines are measured in (a page turned
+/// by `/Rotate` alone shows its text running down).
+pub(crate) fn runs_across(lines: &[Line]) -> bool {
+    let (mut across, mut down) = (0usize, 0usize);
+    for l in lines.iter().filter(|l| l.text.chars().count() >= 2) {
+        if l.rect[2] - l.rect[0] >= l.rect[3] - l.rect[1] {
+            across += 1;
+        } else {
+            down += 1;
+        }
+    }
+    across >= down
+}
+
+/// A rectangle (left, top, right, bottom; y down) on a `width × height`
+/// page, turned with the page a quarter clockwise `quarters` times: where
+/// it is on the turned page (whose size is `height × width` after an odd
+/// number of turns).
+pub(crate) fn turn(r: [f32; 4], quarters: u8, width: f32, height: f32) -> [f32; 4] {
+    let (mut r, mut w, mut h) = (r, width, height);
+    for _ in 0..quarters % 4 {
+        // (x, y) → (h − y, x): the left edge becomes the top.
+        r = [h - r[3], r[0], h - r[1], r[2]];
+        std::mem::swap(&mut w, &mut h);
+    }
+    r
 }
 
 /// Groups a page's lines into paragraphs, boxes as fractions of the page
@@ -159,8 +272,26 @@ pub(crate) fn paragraphs(lines: &[Line], width: f32, height: f32) -> Vec<Para> {
         x1: (r[2] / width).clamp(0.0, 1.0),
         y1: (r[3] / height).clamp(0.0, 1.0),
     };
+    let mut tables = super::columns::tables(lines).into_iter().peekable();
     let mut prev: Option<&Line> = None;
-    for line in lines {
+    let mut i = 0;
+    while let Some(line) = lines.get(i) {
+        // A table found from the layout is a paragraph of its own.
+        if let Some(t) = tables.next_if(|t| t.start == i) {
+            let rows = &lines[t.start..t.end];
+            if let Some(text) = t.table.markdown() {
+                out.push(Para {
+                    text,
+                    boxes: rows.iter().map(|l| frac(l.rect)).collect(),
+                    size: rows.iter().map(|l| l.size).fold(0.0, f32::max),
+                    lines: rows.len(),
+                    table: true,
+                });
+            }
+            prev = None;
+            i = t.end;
+            continue;
+        }
         let starts_new = match prev {
             None => true,
             Some(p) => {
@@ -188,9 +319,11 @@ pub(crate) fn paragraphs(lines: &[Line], width: f32, height: f32) -> Vec<Para> {
                 boxes: vec![frac(line.rect)],
                 size: line.size,
                 lines: 1,
+                table: false,
             }),
         }
         prev = Some(line);
+        i += 1;
     }
     out
 }
@@ -202,7 +335,7 @@ pub(crate) fn paragraphs(lines: &[Line], width: f32, height: f32) -> Vec<Para> {
 pub(crate) fn heading_levels(paras: &[&Para]) -> Vec<Option<u8>> {
     // Body size: the size (to half a point) holding most characters.
     let mut by_size: Vec<(i32, usize)> = Vec::new();
-    for p in paras.iter().filter(|p| p.size > 0.0) {
+    for p in paras.iter().filter(|p| p.size > 0.0 && !p.table) {
         let key = (p.size * 2.0).round() as i32;
         let n = p.text.chars().count();
         match by_size.iter_mut().find(|(k, _)| *k == key) {
@@ -216,7 +349,8 @@ pub(crate) fn heading_levels(paras: &[&Para]) -> Vec<Option<u8>> {
     let body = body as f32 / 2.0;
     let is_heading = |p: &Para| {
         let chars = p.text.chars().count();
-        p.size >= body * 1.15
+        !p.table
+            && p.size >= body * 1.15
             && p.lines <= 2
             && (2..=80).contains(&chars)
             && !p
@@ -248,12 +382,22 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Glyphs of `text` set from `x` on a baseline `y` points above the
+    /// bottom of an A4 page (as PDF user space counts), in the page's
+    /// y-down display space.
     fn glyphs(text: &str, x: f32, y: f32, size: f32) -> Vec<Glyph> {
+        let top = 842.0 - y - size;
         text.chars()
             .enumerate()
             .map(|(i, ch)| Glyph {
                 ch,
-                rect: Some([x + i as f32 * size, y, x + (i + 1) as f32 * size, y + size]),
+                rect: Some([
+                    x + i as f32 * size,
+                    top,
+                    x + (i + 1) as f32 * size,
+                    top + size,
+                ]),
+                ink: None,
                 size,
             })
             .collect()
@@ -279,6 +423,7 @@ mod tests {
         g.push(Glyph {
             ch: '\n',
             rect: None,
+            ink: None,
             size: 0.0,
         });
         g.extend(glyphs(
@@ -290,16 +435,18 @@ mod tests {
         g.push(Glyph {
             ch: '\n',
             rect: None,
+            ink: None,
             size: 0.0,
         });
         g.extend(glyphs("使用效率，制定本办法。", 72.0, 657.0, 10.0));
         g.push(Glyph {
             ch: '\n',
             rect: None,
+            ink: None,
             size: 0.0,
         });
         g.extend(glyphs("本办法适用于全体员工。", 72.0, 620.0, 10.0));
-        let lines = lines(&g, 842.0);
+        let lines = lines(&g);
         assert_eq!(lines.len(), 4);
         assert!(lines[0].rect[1] < lines[1].rect[1], "y grows downwards");
         let paras = paragraphs(&lines, 595.0, 842.0);
@@ -328,10 +475,20 @@ mod tests {
             text: t.into(),
             rect: [0.0; 4],
             size: 10.0,
+            cells: Vec::new(),
         };
         assert!(!readable(&[l("\u{E001}\u{E002}\u{E003}\u{E004} a")]));
         assert!(!readable(&[l("  ")]));
         assert!(readable(&[l("报销时限")]));
+        // A page of glyph numbers is garbled (one for OCR); a few stray
+        // ones, or readable text, are not.
+        let numbers: String = (1u8..40).map(|b| char::from(b % 26 + 1)).collect();
+        assert!(garbled(&[l(&numbers)]));
+        assert!(!garbled(&[l("\u{1}\u{2}\u{3}")]));
+        assert!(!garbled(&[
+            l("报销时限"),
+            l("Travel by taxi is reimbursed at night")
+        ]));
     }
 
     proptest! {
@@ -345,6 +502,23 @@ mod tests {
             prop_assert_eq!(strip(&s), strip(&format!("{a}{b}")));
         }
 
+        /// Four quarter turns bring a box back; a turn keeps its size
+        /// (sides swapped) and keeps it on the turned page.
+        #[test]
+        fn turning_a_box_is_a_rotation(
+            x in 0f32..500.0, y in 0f32..700.0, bw in 0f32..100.0, bh in 0f32..100.0, q in 0u8..4
+        ) {
+            let (w, h) = (600.0f32, 800.0f32);
+            let r = [x, y, x + bw, y + bh];
+            let back = turn(turn(r, q, w, h), 4 - q, if q % 2 == 1 { h } else { w }, if q % 2 == 1 { w } else { h });
+            for (a, b) in r.iter().zip(back) {
+                prop_assert!((a - b).abs() < 1e-3, "{r:?} -> {back:?}");
+            }
+            let t = turn(r, 1, w, h);
+            prop_assert!(((t[2] - t[0]) - bh).abs() < 1e-3 && ((t[3] - t[1]) - bw).abs() < 1e-3);
+            prop_assert!(t[0] >= -1e-3 && t[2] <= h + 1e-3 && t[1] >= -1e-3 && t[3] <= w + 1e-3);
+        }
+
         /// Every line of the page lands in exactly one paragraph, in order.
         #[test]
         fn paragraphs_partition_lines(ys in proptest::collection::vec(0f32..800.0, 1..30)) {
@@ -352,6 +526,7 @@ mod tests {
                 text: format!("l{i}"),
                 rect: [10.0, *y, 100.0, y + 10.0],
                 size: 10.0,
+                cells: Vec::new(),
             }).collect();
             let paras = paragraphs(&lines, 600.0, 820.0);
             let n: usize = paras.iter().map(|p| p.lines).sum();

@@ -10,19 +10,22 @@
 //! [`Reader`] holds what reading needs beyond the bytes: the PDF engine
 //! (PDFium), the OCR engine (Tesseract), the limits and the policies.
 
+mod columns;
+mod despeckle;
 mod docx;
 mod html;
 mod image;
 mod layout;
 mod markdown;
 mod ocr;
+mod page_image;
 mod pdf;
 mod reader;
 pub(crate) mod table;
 mod text;
 
 pub use ocr::char_accuracy;
-pub use pdf::pdfium::PageImage;
+pub use page_image::PageImage;
 pub use reader::{Reader, ReaderStatus, Watch};
 pub use table::Table;
 
@@ -135,6 +138,24 @@ impl Parsed {
                 text,
                 page,
                 boxes: Vec::new(),
+            });
+        }
+    }
+
+    /// Pushes a table found on a page, already rendered as a Markdown
+    /// table (see [`Table::markdown`]), with the rectangles of its rows.
+    pub(crate) fn push_table_text(
+        &mut self,
+        markdown: String,
+        page: Option<u32>,
+        boxes: Vec<Rect>,
+    ) {
+        if !markdown.trim().is_empty() {
+            self.blocks.push(Block {
+                kind: BlockKind::Table,
+                text: markdown,
+                page,
+                boxes,
             });
         }
     }

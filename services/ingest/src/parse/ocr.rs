@@ -315,6 +315,7 @@ pub(crate) fn parse_tsv(tsv: &str) -> Vec<OcrPage> {
                 // OCR has no type size: never a heading by size.
                 size: 0.0,
                 lines: 1,
+                table: false,
             }),
         }
         last_para = Some(para_key);

@@ -2,8 +2,9 @@
 //! bytes, built once from the configuration, and the [`Watch`] a job
 //! hands it (cancellation, progress).
 
+use super::despeckle::{despeckle, speckled};
 use super::ocr::Ocr;
-use super::pdf::pdfium::PageImage;
+use super::page_image::{PageImage, decode_page, render_image};
 use super::{Format, ParseError, Parsed, docx, html, image, markdown, pdf, table, text};
 use pdfium_render::prelude::Pdfium;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -176,27 +177,43 @@ impl Reader {
         })
     }
 
-    /// Renders 1-based `page` of a PDF `width` pixels wide with
+    /// Renders 1-based `page` of a PDF or an image file (a scan) `width`
+    /// pixels wide (100 to 3000; an image is never enlarged) with
     /// `highlights` marked (`[x0, y0, x1, y1]`, fractions of the page).
     ///
     /// # Errors
-    /// [`ParseError::NoEngine`] without PDFium; [`ParseError::Invalid`] for
-    /// a damaged file or a page it does not have.
-    pub fn render_pdf_page(
+    /// [`ParseError::NoEngine`] for a PDF without PDFium;
+    /// [`ParseError::Unsupported`] for a format without pages;
+    /// [`ParseError::Invalid`] for a damaged file or a page it does not
+    /// have; [`ParseError::TooLarge`] for an image over
+    /// `ingest.max_image_pixels`.
+    pub fn render_page(
         &self,
+        format: Format,
         bytes: &[u8],
         page: u32,
         width: u32,
         highlights: &[[f32; 4]],
     ) -> Result<PageImage, ParseError> {
-        let Some(pdfium) = self.pdfium else {
-            return Err(ParseError::NoEngine(
-                self.pdf_problem
-                    .clone()
-                    .unwrap_or_else(|| "PDFium is not loaded".into()),
-            ));
-        };
-        pdf::pdfium::render_page(pdfium, bytes, page, width.clamp(100, 3000), highlights)
+        let width = width.clamp(100, 3000);
+        match format {
+            Format::Pdf => {
+                let Some(pdfium) = self.pdfium else {
+                    return Err(ParseError::NoEngine(
+                        self.pdf_problem
+                            .clone()
+                            .unwrap_or_else(|| "PDFium is not loaded".into()),
+                    ));
+                };
+                pdf::pdfium::render_page(pdfium, bytes, page, width, highlights)
+            }
+            Format::Image => {
+                render_image(bytes, page, width, highlights, self.limits.max_image_pixels)
+            }
+            _ => Err(ParseError::Unsupported(
+                ": page views are for PDFs and images".into(),
+            )),
+        }
     }
 
     /// An image file: its header checked against the limits, then every
@@ -237,10 +254,32 @@ impl Reader {
                 self.ocr_unavailable()
             )));
         };
-        let got = ocr.recognise(bytes, None, pages, watch)?;
-        if let Some(w) = watch.ocr_pages {
-            w.fetch_add(u64::from(pages), Ordering::Relaxed);
-        }
+        let got = match cleaned_pages(bytes, info.format, pages, watch)? {
+            // Some page is peppered with specks: every page goes to
+            // Tesseract one at a time, the noisy ones cleaned first.
+            Some(cleaned) => {
+                let mut got = Vec::new();
+                for (i, page) in cleaned.into_iter().enumerate() {
+                    let page = page?;
+                    let mut one = ocr.recognise(&page.pgm, page.dpi, 1, watch)?;
+                    for p in &mut one {
+                        p.page = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                    }
+                    got.extend(one);
+                    if let Some(w) = watch.ocr_pages {
+                        w.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                got
+            }
+            None => {
+                let got = ocr.recognise(bytes, None, pages, watch)?;
+                if let Some(w) = watch.ocr_pages {
+                    w.fetch_add(u64::from(pages), Ordering::Relaxed);
+                }
+                got
+            }
+        };
         let mut parsed = Parsed::default();
         for page in got {
             for para in page.paras {
@@ -257,4 +296,60 @@ impl Reader {
         }
         Ok(parsed)
     }
+}
+
+/// A page ready for OCR: grey PGM bytes and the resolution to tell
+/// Tesseract (a PGM carries none).
+pub(crate) struct GreyPage {
+    /// A binary PGM image.
+    pub pgm: Vec<u8>,
+    /// Dots per inch from the file, where it records them.
+    pub dpi: Option<u32>,
+}
+
+/// When some page of an image file is peppered with specks (see
+/// [`super::despeckle`]), an iterator over its pages decoded to grey, the
+/// noisy ones cleaned; `None` when no page is noisy, or a page cannot be
+/// decoded here (Tesseract then reads the file as it is, as it reads
+/// formats our decoders do not).
+///
+/// # Errors
+/// [`ParseError::Cancelled`] when the job is cancelled meanwhile.
+fn cleaned_pages<'a>(
+    bytes: &'a [u8],
+    format: &'static str,
+    pages: u32,
+    watch: &Watch<'_>,
+) -> Result<Option<impl Iterator<Item = Result<GreyPage, ParseError>> + 'a>, ParseError> {
+    // A first pass, page by page, decides (until a noisy page is found);
+    // pages are decoded again on the second so only one is held at a time.
+    let mut any = false;
+    for i in 0..pages as usize {
+        if watch.cancelled() {
+            return Err(ParseError::Cancelled);
+        }
+        let Ok(page) = decode_page(bytes, format, i) else {
+            return Ok(None);
+        };
+        let (grey, w, h) = page.grey();
+        if speckled(&grey, w, h) {
+            any = true;
+            break;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    Ok(Some((0..pages as usize).map(move |i| {
+        let page = decode_page(bytes, format, i)
+            .map_err(|e| ParseError::Ocr(format!("the {format} could not be decoded: {e}")))?;
+        let (mut grey, w, h) = page.grey();
+        if speckled(&grey, w, h) {
+            let n = despeckle(&mut grey, w, h);
+            tracing::debug!(page = i + 1, specks = n, "scanner noise removed before OCR");
+        }
+        let mut pgm = format!("P5\n{w} {h}\n255\n").into_bytes();
+        pgm.extend_from_slice(&grey);
+        Ok(GreyPage { pgm, dpi: page.dpi })
+    })))
 }

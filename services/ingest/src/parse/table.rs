@@ -159,7 +159,7 @@ fn distinct_values(row: &[String]) -> usize {
 }
 
 /// The merged regions of a sheet, where the format records them.
-fn merged(book: &mut Sheets<Cursor<Vec<u8>>>, name: &str) -> Vec<Dimensions> {
+fn merged(book: &mut Sheets<Cursor<Vec<u8>>>, bytes: &[u8], name: &str) -> Vec<Dimensions> {
     match book {
         Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(name).unwrap_or_default(),
         Sheets::Xls(x) =>
@@ -167,7 +167,93 @@ fn merged(book: &mut Sheets<Cursor<Vec<u8>>>, name: &str) -> Vec<Dimensions> {
             #[allow(deprecated)]
             x.worksheet_merge_cells(name).unwrap_or_default()
         }
+        Sheets::Ods(_) => ods_merged(bytes, name),
         _ => Vec::new(),
+    }
+}
+
+/// Most merged regions read from one ODS sheet: a hostile file cannot make
+/// the list grow without bound.
+const MAX_ODS_MERGES: usize = 100_000;
+
+/// The merged regions of a sheet of an OpenDocument spreadsheet, which
+/// calamine does not report: `content.xml` marks the first cell of each
+/// region with `table:number-columns-spanned` / `-rows-spanned`, and its
+/// position counts every row and cell before it with their
+/// `…-repeated` multiplicities, as calamine counts them.
+fn ods_merged(bytes: &[u8], sheet: &str) -> Vec<Dimensions> {
+    use quick_xml::events::{BytesStart, Event};
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Vec::new();
+    };
+    let mut xml = String::new();
+    let read = zip
+        .by_name("content.xml")
+        .map(|mut f| std::io::Read::read_to_string(&mut f, &mut xml));
+    if !matches!(read, Ok(Ok(_))) {
+        return Vec::new();
+    }
+    let number = |e: &BytesStart<'_>, key: &[u8]| -> u32 {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == key)
+            .and_then(|a| std::str::from_utf8(&a.value).ok()?.trim().parse().ok())
+            .unwrap_or(1)
+            .max(1)
+    };
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut inside, mut depth) = (false, 0usize);
+    let (mut row, mut col, mut row_repeats) = (0u32, 0u32, 1u32);
+    let mut out = Vec::new();
+    loop {
+        let (e, empty) = match reader.read_event() {
+            Ok(Event::Start(e)) => (e, false),
+            Ok(Event::Empty(e)) => (e, true),
+            Ok(Event::End(e)) => {
+                match e.name().as_ref() {
+                    b"table:table" if inside && depth == 1 => return out,
+                    b"table:table" if inside => depth -= 1,
+                    b"table:table-row" if inside && depth == 1 => {
+                        row = row.saturating_add(row_repeats);
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            Ok(Event::Eof) | Err(_) => return out,
+            Ok(_) => continue,
+        };
+        match e.name().as_ref() {
+            b"table:table" if !inside => {
+                let named = e.attributes().flatten().any(|a| {
+                    a.key.as_ref() == b"table:name" && a.unescape_value().is_ok_and(|v| v == sheet)
+                });
+                if named && !empty {
+                    (inside, depth) = (true, 1);
+                }
+            }
+            // A table inside a cell of this one (a subtable) has its own rows.
+            b"table:table" if inside && !empty => depth += 1,
+            b"table:table-row" if inside && depth == 1 => {
+                col = 0;
+                row_repeats = number(&e, b"table:number-rows-repeated");
+                if empty {
+                    row = row.saturating_add(row_repeats);
+                }
+            }
+            b"table:table-cell" | b"table:covered-table-cell" if inside && depth == 1 => {
+                let cols = number(&e, b"table:number-columns-spanned");
+                let rows = number(&e, b"table:number-rows-spanned");
+                if (cols > 1 || rows > 1) && out.len() < MAX_ODS_MERGES {
+                    out.push(Dimensions {
+                        start: (row, col),
+                        end: (row.saturating_add(rows - 1), col.saturating_add(cols - 1)),
+                    });
+                }
+                col = col.saturating_add(number(&e, b"table:number-columns-repeated"));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -194,7 +280,7 @@ pub(crate) fn parse_spreadsheet(bytes: &[u8], hidden: HiddenSheets) -> Result<Pa
         let mut grid: Vec<Vec<String>> =
             range.rows().map(|r| r.iter().map(cell).collect()).collect();
         // A merged cell shows its value across the whole region.
-        for m in merged(&mut book, &name) {
+        for m in merged(&mut book, bytes, &name) {
             let at = |(r, c): (u32, u32)| {
                 (
                     (r as usize).checked_sub(top as usize),
@@ -207,12 +293,14 @@ pub(crate) fn parse_spreadsheet(bytes: &[u8], hidden: HiddenSheets) -> Result<Pa
             let Some(value) = grid.get(r0).and_then(|r| r.get(c0)).cloned() else {
                 continue;
             };
-            for r in m.start.0..=m.end.0 {
-                for c in m.start.1..=m.end.1 {
-                    if let (Some(r), Some(c)) = at((r, c))
-                        && let Some(slot) = grid.get_mut(r).and_then(|row| row.get_mut(c))
-                        && slot.is_empty()
-                    {
+            // Only the part of a region inside the sheet's cells: a hostile
+            // region claiming a million rows costs nothing.
+            let rows = r0..=at(m.end).0.unwrap_or(0).min(grid.len().saturating_sub(1));
+            for r in rows {
+                let Some(row) = grid.get_mut(r) else { break };
+                let last = at(m.end).1.unwrap_or(0).min(row.len().saturating_sub(1));
+                for slot in row.iter_mut().take(last + 1).skip(c0) {
+                    if slot.is_empty() {
                         slot.clone_from(&value);
                     }
                 }
@@ -268,6 +356,65 @@ mod tests {
         assert_eq!(column_name(26), "AA");
         assert_eq!(column_name(701), "ZZ");
         assert_eq!(column_name(702), "AAA");
+    }
+
+    /// An OpenDocument spreadsheet (written by odfpy) shows each merged
+    /// cell's value in every cell it covers, as it reads on screen: down
+    /// (`一线城市` on both its rows), across (the note), after rows written
+    /// once with a repeat count, on the right sheet; the title merged
+    /// across the sheet is the caption.
+    #[test]
+    fn merged_cells_in_ods_read_as_they_show() {
+        let bytes = include_bytes!("../../../../tests/data/sheets/merged.ods");
+        let p = parse_spreadsheet(bytes, HiddenSheets::Skip).unwrap();
+        let texts: Vec<(BlockKind, &str)> =
+            p.blocks.iter().map(|b| (b.kind, b.text.as_str())).collect();
+        let table = |sheet: &str| {
+            let at = texts
+                .iter()
+                .position(|(_, t)| *t == sheet)
+                .unwrap_or_else(|| panic!("{sheet} in {texts:?}"));
+            texts[at..]
+                .iter()
+                .find(|(k, _)| *k == BlockKind::Table)
+                .map(|(_, t)| *t)
+                .unwrap()
+        };
+        assert_eq!(
+            table("Notes"),
+            "| About | merged note | merged note |\n| --- | --- | --- |\n| x | y | z |"
+        );
+        assert!(
+            texts.contains(&(BlockKind::Paragraph, "差旅住宿标准（2026）")),
+            "{texts:?}"
+        );
+        assert_eq!(
+            table("住宿标准"),
+            "| 城市级别 | 城市 | 职级 | 每晚上限 |\n| --- | --- | --- | --- |\n\
+             | 一线城市 | 北京 | 经理 | 900 |\n| 一线城市 | 上海 | 员工 | 600 |\n\
+             | 二线城市 | 成都 | 员工 | 450 |\n| 二线城市 | 成都 | 员工 | 450 |\n\
+             | 三线城市 | 按实报销，凭发票 | 按实报销，凭发票 | 350 |"
+        );
+    }
+
+    /// Each region is found where it sits, rows written once with a repeat
+    /// count counted as many times, on its own sheet only.
+    #[test]
+    fn ods_regions_are_counted_with_repeats() {
+        let bytes = include_bytes!("../../../../tests/data/sheets/merged.ods");
+        let got = ods_merged(bytes, "住宿标准");
+        let want = [((1, 0), (1, 3)), ((3, 0), (4, 0)), ((7, 1), (7, 2))];
+        let got: Vec<_> = got.iter().map(|d| (d.start, d.end)).collect();
+        assert_eq!(got, want);
+        assert_eq!(
+            ods_merged(bytes, "Notes")
+                .iter()
+                .map(|d| (d.start, d.end))
+                .collect::<Vec<_>>(),
+            [((0, 1), (0, 2))]
+        );
+        assert!(ods_merged(bytes, "no such sheet").is_empty());
+        assert!(ods_merged(b"not a zip", "x").is_empty());
     }
 
     #[test]

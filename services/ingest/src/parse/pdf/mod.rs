@@ -46,6 +46,11 @@ pub(crate) fn assemble(title: Option<String>, pages: Vec<PageText>) -> Parsed {
     let mut level = levels.into_iter();
     for page in pages {
         for para in page.paras {
+            if para.table {
+                level.next();
+                parsed.push_table_text(para.text, Some(page.number), para.boxes);
+                continue;
+            }
             let kind = level
                 .next()
                 .flatten()

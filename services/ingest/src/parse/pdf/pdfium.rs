@@ -12,9 +12,13 @@
 //! one call at a time, never at once. The library is loaded once per
 //! process and never unloaded.
 
-use super::super::layout::{Glyph, lines, paragraphs, readable};
+use super::super::layout::{
+    Cell, Glyph, Line, Para, garbled, lines, paragraphs, readable, runs_across, turn,
+};
 use super::super::{ParseError, Parsed, Reader, Watch};
 use super::{PageText, assemble};
+use crate::parse::despeckle::{despeckle, speckled};
+use crate::parse::page_image::{PageImage, highlight};
 use pdfium_render::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -104,9 +108,12 @@ pub(crate) fn parse(
         let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let (width, height) = (page.width().value, page.height().value);
         let glyphs = glyphs(&page);
-        let lines = lines(&glyphs, height);
+        let lines = lines(&glyphs);
+        let quarters = quarter_turns(&page);
         let has_text = readable(&lines);
-        let scan = !has_text && has_images(&page);
+        // A scan, or a page whose text layer is glyph numbers: either shows
+        // words that only OCR can read.
+        let scan = !has_text && (garbled(&lines) || has_images(&page));
         let want_ocr = match reader.ocr_mode {
             zhishu_core::config::OcrMode::Force => true,
             zhishu_core::config::OcrMode::Auto => scan,
@@ -123,7 +130,7 @@ pub(crate) fn parse(
                 let paras = got.pop().map(|p| p.paras).unwrap_or_default();
                 // A forced OCR that reads nothing keeps the text layer.
                 let paras = if paras.is_empty() && has_text {
-                    paragraphs(&lines, width, height)
+                    lay_out(&lines, quarters, width, height)
                 } else {
                     paras
                 };
@@ -136,7 +143,7 @@ pub(crate) fn parse(
                 if has_text {
                     pages.push(PageText {
                         number,
-                        paras: paragraphs(&lines, width, height),
+                        paras: lay_out(&lines, quarters, width, height),
                     });
                 }
             }
@@ -161,32 +168,146 @@ pub(crate) fn parse(
     Ok(parsed)
 }
 
-/// The page's characters with their boxes and sizes, in PDFium's reading
-/// order (it inserts the spaces and line breaks it infers).
+/// How many quarter turns clockwise the page is shown at (`/Rotate`).
+fn quarter_turns(page: &PdfPage<'_>) -> u8 {
+    match page.rotation() {
+        Ok(PdfPageRenderRotation::Degrees90) => 1,
+        Ok(PdfPageRenderRotation::Degrees180) => 2,
+        Ok(PdfPageRenderRotation::Degrees270) => 3,
+        _ => 0,
+    }
+}
+
+/// Paragraphs of a page's lines (measured on the page as shown, `width ×
+/// height` points), their boxes on the page as shown.
+///
+/// Paragraphs are found where the text runs across: on the page as shown,
+/// or — for a page turned by `/Rotate` alone, whose text then runs down the
+/// screen — on the page turned back, each box turned forward again after.
+fn lay_out(shown: &[Line], quarters: u8, width: f32, height: f32) -> Vec<Para> {
+    if quarters == 0 || runs_across(shown) {
+        return paragraphs(shown, width, height);
+    }
+    let back = 4 - quarters;
+    let mut unturned: Vec<Line> = shown
+        .iter()
+        .map(|l| Line {
+            rect: turn(l.rect, back, width, height),
+            cells: l
+                .cells
+                .iter()
+                .map(|c| Cell {
+                    rect: turn(c.rect, back, width, height),
+                    ..c.clone()
+                })
+                .collect(),
+            ..l.clone()
+        })
+        .collect();
+    // PDFium orders the characters of such a page by where they show, so
+    // its lines come out of order for the page turned back: read them top
+    // to bottom (to a point), then left to right.
+    unturned.sort_by(|a, b| {
+        let row = |l: &Line| ((l.rect[1] + l.rect[3]) / 2.0).round();
+        row(a)
+            .total_cmp(&row(b))
+            .then(a.rect[0].total_cmp(&b.rect[0]))
+    });
+    if !runs_across(&unturned) {
+        return paragraphs(shown, width, height);
+    }
+    let (w, h) = if back % 2 == 1 {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    let mut paras = paragraphs(&unturned, w, h);
+    for p in &mut paras {
+        for b in &mut p.boxes {
+            let [x0, y0, x1, y1] = turn([b.x0, b.y0, b.x1, b.y1], quarters, 1.0, 1.0);
+            *b = super::super::Rect { x0, y0, x1, y1 };
+        }
+    }
+    paras
+}
+
+/// An affine map from PDF user space (points, y up, as text boxes come)
+/// to the page as it is shown (points, y down, from the top-left corner
+/// of the crop box, `/Rotate` applied): `[a, b, c, d, e, f]` with
+/// `x' = a·x + c·y + e` and `y' = b·x + d·y + f`.
+///
+/// Why: PDFium reports characters in user space, but a rotated page
+/// (`/Rotate 90`, a landscape table in a portrait document) or one whose
+/// crop box does not start at the origin is shown otherwise, and
+/// citations are drawn on the page as shown. The map is PDFium's own
+/// page-to-device transform, sampled at three points.
+pub(crate) fn display_map(page: &PdfPage<'_>) -> [f32; 6] {
+    // 100 device pixels a point: the transform answers in whole pixels.
+    const SCALE: f32 = 100.0;
+    let config = PdfRenderConfig::new().scale_page_by_factor(SCALE);
+    let at = |x: f32, y: f32| {
+        page.points_to_pixels(PdfPoints::new(x), PdfPoints::new(y), &config)
+            .ok()
+            .map(|(px, py)| (px as f32 / SCALE, py as f32 / SCALE))
+    };
+    match (at(0.0, 0.0), at(1000.0, 0.0), at(0.0, 1000.0)) {
+        (Some(o), Some(x), Some(y)) => [
+            (x.0 - o.0) / 1000.0,
+            (x.1 - o.1) / 1000.0,
+            (y.0 - o.0) / 1000.0,
+            (y.1 - o.1) / 1000.0,
+            o.0,
+            o.1,
+        ],
+        // No transform from the engine: an unrotated page from the origin.
+        _ => [1.0, 0.0, 0.0, -1.0, 0.0, page.height().value],
+    }
+}
+
+/// A user-space rectangle (left, bottom, right, top) through `m`: the
+/// smallest display rectangle (left, top, right, bottom) holding it.
+pub(crate) fn to_display(m: &[f32; 6], r: [f32; 4]) -> [f32; 4] {
+    let p = |x: f32, y: f32| (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]);
+    let (a, b) = (p(r[0], r[1]), p(r[2], r[3]));
+    [a.0.min(b.0), a.1.min(b.1), a.0.max(b.0), a.1.max(b.1)]
+}
+
+/// The page's characters with their boxes (on the page as shown) and
+/// sizes, in PDFium's reading order (it inserts the spaces and line breaks
+/// it infers).
 fn glyphs(page: &PdfPage<'_>) -> Vec<Glyph> {
     let Ok(text) = page.text() else {
         return Vec::new();
     };
+    let map = display_map(page);
     text.chars()
         .iter()
         .filter_map(|c| {
             let ch = c.unicode_char()?;
             let generated = c.is_generated().unwrap_or(false);
-            let rect = if generated || ch.is_whitespace() {
-                None
-            } else {
-                c.loose_bounds().ok().map(|r| {
+            let shown = |r: PdfRect| {
+                to_display(
+                    &map,
                     [
                         r.left().value,
                         r.bottom().value,
                         r.right().value,
                         r.top().value,
-                    ]
-                })
+                    ],
+                )
+            };
+            let (rect, ink) = if generated || ch.is_whitespace() {
+                (None, None)
+            } else {
+                (
+                    c.loose_bounds().ok().map(shown),
+                    c.tight_bounds().ok().map(shown),
+                )
             };
             Some(Glyph {
                 ch,
                 rect,
+                ink,
                 size: c.scaled_font_size().value,
             })
         })
@@ -222,24 +343,23 @@ fn render_gray(page: &PdfPage<'_>, reader: &Reader) -> Result<(Vec<u8>, u32), Pa
         .map_err(|e| ParseError::Ocr(format!("the page could not be rendered for OCR: {e:?}")))?;
     let (w, h) = (bitmap.width() as usize, bitmap.height() as usize);
     let rgba = bitmap.as_rgba_bytes();
-    let mut pgm = format!("P5\n{w} {h}\n255\n").into_bytes();
-    pgm.reserve(w * h);
-    for px in rgba.chunks_exact(4).take(w * h) {
-        let (r, g, b) = (u32::from(px[0]), u32::from(px[1]), u32::from(px[2]));
-        pgm.push(((r * 299 + g * 587 + b * 114) / 1000) as u8);
+    let mut grey: Vec<u8> = rgba
+        .chunks_exact(4)
+        .take(w * h)
+        .map(|px| {
+            let (r, g, b) = (u32::from(px[0]), u32::from(px[1]), u32::from(px[2]));
+            ((r * 299 + g * 587 + b * 114) / 1000) as u8
+        })
+        .collect();
+    grey.resize(w * h, 255);
+    // A scan peppered with specks is cleaned of them first.
+    if speckled(&grey, w, h) {
+        let n = despeckle(&mut grey, w, h);
+        tracing::debug!(specks = n, "scanner noise removed before OCR");
     }
+    let mut pgm = format!("P5\n{w} {h}\n255\n").into_bytes();
+    pgm.extend_from_slice(&grey);
     Ok((pgm, dpi.round() as u32))
-}
-
-/// A rendered page: RGBA pixels, row by row.
-#[derive(Debug, Clone)]
-pub struct PageImage {
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// `width × height × 4` bytes, RGBA.
-    pub rgba: Vec<u8>,
 }
 
 /// Renders 1-based `page` of a PDF `width` pixels wide, with `highlights`
@@ -281,32 +401,4 @@ pub(crate) fn render_page(
         height: h,
         rgba,
     })
-}
-
-/// Tints each rectangle yellow and outlines it in orange.
-pub(crate) fn highlight(rgba: &mut [u8], width: u32, height: u32, boxes: &[[f32; 4]]) {
-    let (w, h) = (width as usize, height as usize);
-    for b in boxes {
-        let px = |f: f32, n: usize| ((f.clamp(0.0, 1.0) * n as f32).round() as usize).min(n);
-        // A little room around the glyphs, as a reader's marker would.
-        let (x0, y0) = (px(b[0], w).saturating_sub(2), px(b[1], h).saturating_sub(2));
-        let (x1, y1) = ((px(b[2], w) + 2).min(w), (px(b[3], h) + 2).min(h));
-        for y in y0..y1 {
-            for x in x0..x1 {
-                let i = (y * w + x) * 4;
-                let Some(p) = rgba.get_mut(i..i + 4) else {
-                    continue;
-                };
-                let edge = y < y0 + 2 || y + 2 >= y1 || x < x0 + 2 || x + 2 >= x1;
-                let (tint, alpha) = if edge {
-                    ([245u16, 130, 0], 200u16)
-                } else {
-                    ([255u16, 214, 0], 90u16)
-                };
-                for c in 0..3 {
-                    p[c] = ((u16::from(p[c]) * (255 - alpha) + tint[c] * alpha) / 255) as u8;
-                }
-            }
-        }
-    }
 }
