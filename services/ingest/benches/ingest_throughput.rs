@@ -11,6 +11,13 @@
 //!     cargo bench -p zhishu-ingest --bench ingest_throughput -- 10000
 //! # ZHISHU_BENCH_CHECKPOINT=N: checkpoint the vector store every N points
 //! # (0: only at the end)
+//! # a mixed archive: K copies of the OCR set's scans (16 PNG pages and a
+//! # PDF with one scanned page) among the documents, read with PDFium and
+//! # Tesseract: the share of ingestion time OCR takes
+//! ZHISHU_BENCH_SCANS=K cargo bench -p zhishu-ingest --bench ingest_throughput -- 2000
+//! # one scanned PDF of N pages (the same scan on each): memory stays flat
+//! # however long the scan (pages are rendered and recognised one at a time)
+//! ZHISHU_BENCH_SCAN_PAGES=N cargo bench -p zhishu-ingest --bench ingest_throughput -- 100
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -215,7 +222,23 @@ fn main() {
     runtime.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
         let corpus = dir.path().join("corpus");
-        let bytes = generate(&corpus, n);
+        let mut bytes = generate(&corpus, n);
+        let env_count = |key: &str| -> usize {
+            std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(0)
+        };
+        let (scans, scan_pages) = (env_count("ZHISHU_BENCH_SCANS"), env_count("ZHISHU_BENCH_SCAN_PAGES"));
+        bytes += add_scans(&corpus.join("scans"), scans, scan_pages);
+        // With scans, the reader of a real deployment: PDFium and Tesseract.
+        let reader = if scans + scan_pages > 0 {
+            let r = zhishu_ingest::parse::Reader::new(
+                &zhishu_core::config::IngestConfig::default(),
+                &assets().join("pdfium/libpdfium.so"),
+            );
+            assert!(r.status().ocr.is_some(), "Tesseract is needed: {:?}", r.status());
+            r
+        } else {
+            zhishu_ingest::parse::Reader::plain()
+        };
         let model = assets().join("models/all-MiniLM-L6-v2");
         // ZHISHU_BENCH_EMBEDDER swaps the embedding model only (chunking
         // still counts all-MiniLM's tokens, so the chunks are the same):
@@ -241,7 +264,7 @@ fn main() {
             qwen_tokens: Arc::new(TokenCounter::load(&assets().join("tokenizers/qwen3")).unwrap()),
             chunking: ChunkConfig { max_tokens: 254, overlap_tokens: 32 },
             max_file_bytes: 100 << 20,
-            reader: std::sync::Arc::new(zhishu_ingest::parse::Reader::plain()),
+            reader: std::sync::Arc::new(reader),
             // ZHISHU_BENCH_CHECKPOINT=0 writes the whole job into one
             // growing segment (the behaviour before checkpoints).
             checkpoint_points: std::env::var("ZHISHU_BENCH_CHECKPOINT")
@@ -290,7 +313,8 @@ fn main() {
                 (samples, peak_anon, peak_file, peak_live)
             })
         };
-        let s = pipeline.run(&spec, progress, None).await.unwrap();
+        let s = pipeline.run(&spec, progress.clone(), None).await.unwrap();
+        let ocr_seconds = progress.ocr_micros.load(Ordering::Relaxed) as f64 / 1e6;
         finished.store(true, Ordering::Relaxed);
         let (samples, peak_anon, peak_file, peak_live) = sampler.await.unwrap_or_default();
         // Dense search over the finished store (what the checkpoints'
@@ -324,6 +348,9 @@ fn main() {
                     "embed": s.stage_seconds[2], "write": s.stage_seconds[3]},
                 "stage_share_percent": {"scan": share(0), "parse_chunk": share(1), "embed": share(2), "write": share(3)},
                 "non_embedding_percent": 100.0 - share(2),
+                "ocr_pages": progress.ocr_pages.load(Ordering::Relaxed), "ocr_seconds": ocr_seconds,
+                "ocr_share_of_busy_percent": 100.0 * ocr_seconds / busy.max(1e-9),
+                "ocr_share_of_parse_percent": 100.0 * ocr_seconds / s.stage_seconds[1].max(1e-9),
                 "index_seconds": s.index_seconds,
                 "dense_search_ms_p50_p99": [pct(0.5), pct(0.99)],
                 "rss_mib_at_25_50_75_100_percent": samples.iter().map(|s| s.1).collect::<Vec<_>>(),
@@ -337,4 +364,115 @@ fn main() {
             })
         );
     });
+}
+
+/// Copies the OCR set's scans `copies` times into `dir` (16 PNG pages and a
+/// PDF whose first page is a scan), and writes a scanned PDF of
+/// `long_pages` pages when asked; returns the bytes written.
+fn add_scans(dir: &Path, copies: usize, long_pages: usize) -> u64 {
+    if copies + long_pages == 0 {
+        return 0;
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data");
+    let mut scans: Vec<PathBuf> = std::fs::read_dir(data.join("ocr"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "png") && !p.ends_with("scan-zh.png"))
+        .collect();
+    scans.sort();
+    scans.push(data.join("pdf/mixed-scan.pdf"));
+    let mut bytes = 0;
+    for copy in 0..copies {
+        for from in &scans {
+            let name = format!("{copy:03}-{}", from.file_name().unwrap().to_string_lossy());
+            bytes += std::fs::copy(from, dir.join(name)).unwrap();
+        }
+    }
+    if long_pages > 0 {
+        let png = std::fs::read(data.join("ocr/scan-zh.png")).unwrap();
+        let pdf = scanned_pdf(&png, 300, long_pages);
+        bytes += pdf.len() as u64;
+        std::fs::write(dir.join("long-scan.pdf"), pdf).unwrap();
+    }
+    bytes
+}
+
+/// A PDF of `pages` pages, each drawing one 8-bit grey PNG (non-interlaced)
+/// at `dpi`, the image stored once: its compressed rows go into the PDF as
+/// they are (Flate with the PNG predictors, which PDF shares with PNG).
+fn scanned_pdf(png: &[u8], dpi: u32, pages: usize) -> Vec<u8> {
+    let be32 = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    let (w, h) = (be32(16), be32(20));
+    assert_eq!(
+        (png[24], png[25], png[28]),
+        (8, 0, 0),
+        "8-bit grey, not interlaced"
+    );
+    let mut idat = Vec::new();
+    let mut at = 8;
+    while at + 8 <= png.len() {
+        let len = be32(at) as usize;
+        if &png[at + 4..at + 8] == b"IDAT" {
+            idat.extend_from_slice(&png[at + 8..at + 8 + len]);
+        }
+        at += 12 + len;
+    }
+    let (pw, ph) = (w as f32 * 72.0 / dpi as f32, h as f32 * 72.0 / dpi as f32);
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    let mut object = |out: &mut Vec<u8>, body: &[u8]| {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", offsets.len()).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    };
+    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 5 + i)).collect();
+    object(&mut out, b"<< /Type /Catalog /Pages 2 0 R >>");
+    object(
+        &mut out,
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            kids.join(" ")
+        )
+        .as_bytes(),
+    );
+    let mut image = format!(
+        "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 \
+         /Filter /FlateDecode /DecodeParms << /Predictor 15 /Colors 1 /BitsPerComponent 8 /Columns {w} >> /Length {} >>\nstream\n",
+        idat.len()
+    )
+    .into_bytes();
+    image.extend_from_slice(&idat);
+    image.extend_from_slice(b"\nendstream");
+    object(&mut out, &image);
+    let draw = format!("q {pw:.2} 0 0 {ph:.2} 0 0 cm /Im0 Do Q");
+    object(
+        &mut out,
+        format!("<< /Length {} >>\nstream\n{draw}\nendstream", draw.len()).as_bytes(),
+    );
+    for _ in 0..pages {
+        object(
+            &mut out,
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {pw:.2} {ph:.2}] /Resources << /XObject << /Im0 3 0 R >> >> /Contents 4 0 R >>"
+            )
+            .as_bytes(),
+        );
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes(),
+    );
+    for o in &offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            offsets.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
 }

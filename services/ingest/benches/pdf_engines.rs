@@ -2,7 +2,9 @@
 //! pure-Rust fallback (pdf-extract, the reader before PDFium) and
 //! poppler's `pdftotext`, the reference most people would pick.
 //!
-//!     cargo bench -p zhishu-ingest --bench pdf_engines -- [FOLDER...]
+//!     cargo bench -p zhishu-ingest --bench pdf_engines -- [--no-fallback] [FOLDER...]
+//!
+//! `--no-fallback` leaves out pdf-extract (slow on large sets).
 //!
 //! Without folders it reads the offline assets' PDFs and the repository's
 //! fixtures; the numbers in docs/benchmarks.md come from the 680 PDFs of
@@ -149,6 +151,7 @@ fn main() {
         reader.status()
     );
     let has_poppler = Command::new("pdftotext").arg("-v").output().is_ok();
+    let with_fallback = !std::env::args().any(|a| a == "--no-fallback");
     let (mut ours, mut fallback, mut poppler) =
         (Totals::default(), Totals::default(), Totals::default());
     let mut worst: Vec<(f64, String)> = Vec::new();
@@ -171,6 +174,9 @@ fn main() {
         }
         let poppler_words = reference.as_ref().is_some_and(|(t, _)| has_words(t));
         for (name, totals) in [("pdfium", &mut ours), ("pdf-extract", &mut fallback)] {
+            if name == "pdf-extract" && !with_fallback {
+                continue;
+            }
             totals.files += 1;
             let t = Instant::now();
             let got = if name == "pdfium" {

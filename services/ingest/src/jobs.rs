@@ -57,6 +57,9 @@ pub struct JobView {
     pub bytes: u64,
     /// Pages recognised with OCR so far.
     pub ocr_pages: u64,
+    /// Seconds spent on OCR so far, summed over the parsing workers: with
+    /// `ocr_pages`, what scans cost this job.
+    pub ocr_seconds: f64,
     /// Files handled per second so far.
     pub files_per_second: f64,
     /// Seconds to go at the current rate, when known.
@@ -138,6 +141,7 @@ impl Job {
             chunks: p.chunks.load(Ordering::Relaxed),
             bytes: p.bytes.load(Ordering::Relaxed),
             ocr_pages: p.ocr_pages.load(Ordering::Relaxed),
+            ocr_seconds: p.ocr_micros.load(Ordering::Relaxed) as f64 / 1e6,
             files_per_second: rate,
             eta_seconds: eta,
             errors: s.errors.clone(),

@@ -214,6 +214,7 @@ pub(crate) fn parse_stage(
         let watch = Watch {
             cancel: Some(&progress.cancel),
             ocr_pages: Some(&progress.ocr_pages),
+            ocr_micros: Some(&progress.ocr_micros),
         };
         let parsed = match me.reader.parse(c.format, &c.bytes, &watch) {
             Ok(p) if p.is_empty() => Err(ParseError::Invalid("the file holds no text".into())),

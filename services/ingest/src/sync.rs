@@ -178,6 +178,8 @@ pub struct Progress {
     pub bytes: AtomicU64,
     /// Pages recognised with OCR (scanned PDF pages, image pages).
     pub ocr_pages: AtomicU64,
+    /// Microseconds spent on OCR, summed over the parsing workers.
+    pub ocr_micros: AtomicU64,
     /// Set to stop the job after the current files; what is written stays
     /// consistent.
     pub cancel: AtomicBool,

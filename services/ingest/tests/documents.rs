@@ -242,9 +242,11 @@ fn boxes_on_a_rotated_page_follow_the_page_as_shown() {
 #[test]
 fn a_mixed_pdf_reads_its_scan_with_ocr_and_its_text_layer_elsewhere() {
     let pages = AtomicU64::new(0);
+    let micros = AtomicU64::new(0);
     let watch = Watch {
         cancel: None,
         ocr_pages: Some(&pages),
+        ocr_micros: Some(&micros),
     };
     let p = reader()
         .parse(Format::Pdf, &data("pdf/mixed-scan.pdf"), &watch)
@@ -254,6 +256,9 @@ fn a_mixed_pdf_reads_its_scan_with_ocr_and_its_text_layer_elsewhere() {
         1,
         "only the scanned page is recognised"
     );
+    // Its time is counted: rendering and recognising a page takes more
+    // than a millisecond.
+    assert!(micros.load(Ordering::Relaxed) > 1000);
     let truth: serde_json::Value = std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/ocr/truth.jsonl"),
     )
@@ -404,6 +409,7 @@ fn cancelling_the_job_stops_ocr_at_once() {
                 &Watch {
                     cancel: Some(&cancel),
                     ocr_pages: None,
+                    ocr_micros: None,
                 },
             )
         });

@@ -21,11 +21,22 @@ pub struct Watch<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Incremented per page recognised.
     pub ocr_pages: Option<&'a AtomicU64>,
+    /// Microseconds spent on OCR (rendering or decoding pages, cleaning
+    /// them, recognising them), added as each page or file finishes.
+    pub ocr_micros: Option<&'a AtomicU64>,
 }
 
 impl Watch<'_> {
     pub(crate) fn cancelled(&self) -> bool {
         self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// Adds the time since `start` to the OCR time.
+    pub(crate) fn ocr_took(&self, start: std::time::Instant) {
+        if let Some(m) = self.ocr_micros {
+            let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+            m.fetch_add(us, Ordering::Relaxed);
+        }
     }
 }
 
@@ -254,6 +265,7 @@ impl Reader {
                 self.ocr_unavailable()
             )));
         };
+        let started = std::time::Instant::now();
         let got = match cleaned_pages(bytes, info.format, pages, watch)? {
             // Some page is peppered with specks: every page goes to
             // Tesseract one at a time, the noisy ones cleaned first.
@@ -280,6 +292,7 @@ impl Reader {
                 got
             }
         };
+        watch.ocr_took(started);
         let mut parsed = Parsed::default();
         for page in got {
             for para in page.paras {

@@ -121,8 +121,10 @@ pub(crate) fn parse(
         };
         match (&reader.ocr, want_ocr) {
             (Some(ocr), true) => {
+                let started = std::time::Instant::now();
                 let (image, dpi) = render_gray(&page, reader)?;
                 let mut got = ocr.recognise(&image, Some(dpi), 1, watch)?;
+                watch.ocr_took(started);
                 recognised += 1;
                 if let Some(w) = watch.ocr_pages {
                     w.fetch_add(1, Ordering::Relaxed);
