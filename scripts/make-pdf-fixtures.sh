@@ -8,7 +8,9 @@
 #
 # mixed-scan.tex includes tests/data/ocr/scan-zh.png (scripts/make_ocr_fixtures.py).
 # policy-zh-rotated.pdf is policy-zh.pdf with its first page turned a quarter
-# clockwise (/Rotate 90), as a scanner or an editor leaves landscape pages.
+# clockwise (/Rotate 90) and its second upside down (180), as scanners and
+# editors leave pages; tables-zh-rotated.pdf turns tables-zh.pdf's pages by
+# 270, 90 and 180 degrees.
 # The PDFs are committed; the tests need no TeX.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/data/pdf"
@@ -25,5 +27,7 @@ for tex in *.tex; do
   echo "wrote tests/data/pdf/$name.pdf"
 done
 command -v qpdf >/dev/null || { echo "qpdf not found: apt-get install qpdf" >&2; exit 1; }
-qpdf --deterministic-id --rotate=+90:1 policy-zh.pdf policy-zh-rotated.pdf
+qpdf --deterministic-id --rotate=+90:1 --rotate=+180:2 policy-zh.pdf policy-zh-rotated.pdf
 echo "wrote tests/data/pdf/policy-zh-rotated.pdf"
+qpdf --deterministic-id --rotate=+270:1 --rotate=+90:2 --rotate=+180:3 tables-zh.pdf tables-zh-rotated.pdf
+echo "wrote tests/data/pdf/tables-zh-rotated.pdf"

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, bearer, call, request};
+use common::{Server, bearer, call, get_bytes, request};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -649,27 +649,6 @@ fn a_chinese_question_finds_the_english_page_and_the_reverse() {
     }
 }
 
-/// GET with a bearer key, the body as bytes.
-fn get_bytes(server: &Server, path: &str, key: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut res = agent
-        .get(&server.url(path))
-        .header("authorization", &bearer(key))
-        .call()
-        .unwrap();
-    let headers = res
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
-        .collect();
-    let status = res.status().as_u16();
-    let body = res.body_mut().read_to_vec().unwrap_or_default();
-    (status, headers, body)
-}
-
 #[test]
 fn citations_show_the_page_and_downloads_follow_groups_and_the_collection_switch() {
     let dir = tempfile::tempdir().unwrap();
@@ -825,101 +804,4 @@ fn citations_show_the_page_and_downloads_follow_groups_and_the_collection_switch
         "",
     );
     assert_eq!(out.lines().count(), 2, "{out}");
-}
-
-/// A scanned archive's images show their pages too: each page of a
-/// two-page fax TIFF and a PNG scan, the cited lines marked, at the width
-/// asked for; a page the file lacks and a text file are refused with why.
-#[test]
-fn scanned_images_show_each_page_with_the_passage_marked() {
-    let dir = tempfile::tempdir().unwrap();
-    let docs = dir.path().join("docs");
-    std::fs::create_dir_all(docs.join("scans")).unwrap();
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    for f in ["ocr/scan-zh.tiff", "ocr/scan-zh.png"] {
-        let from = fixtures.join(f);
-        std::fs::copy(&from, docs.join("scans").join(from.file_name().unwrap())).unwrap();
-    }
-    std::fs::write(
-        docs.join("scans/readme.md"),
-        "# 扫描件\n\n以下为传真原件。\n",
-    )
-    .unwrap();
-    let server = Server::start_over(dir, &docs, &[]);
-    let admin = server.user_with_key("kadmin", &["knowledge_admin"], &[]);
-    let alice = server.user_with_key("alice", &["employee"], &["scans"]);
-    let job = ingest(
-        &server,
-        &admin,
-        &docs.join("scans").display().to_string(),
-        &["scans"],
-    );
-    assert_eq!(job["files_done"], 3, "{job}");
-    let (_, list) = call(&server, "GET", "/v1/documents", &alice, None);
-    let id_of = |name: &str| {
-        list["documents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["source_path"].as_str().unwrap_or("").ends_with(name))
-            .and_then(|d| d["id"].as_str())
-            .unwrap_or_else(|| panic!("{name} in {list}"))
-            .to_owned()
-    };
-    let tiff = id_of("scan-zh.tiff");
-    let (_, doc) = call(
-        &server,
-        "GET",
-        &format!("/v1/documents/{tiff}"),
-        &alice,
-        None,
-    );
-    let second = doc["chunks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["page"] == 2 && !c["boxes"].as_array().unwrap().is_empty())
-        .unwrap_or_else(|| panic!("a chunk with boxes on page 2: {doc}"));
-    let chunk = second["id"].as_str().unwrap();
-    let png_size = |bytes: &[u8]| {
-        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
-        (
-            u32::from_be_bytes(bytes[16..20].try_into().unwrap()),
-            u32::from_be_bytes(bytes[20..24].try_into().unwrap()),
-        )
-    };
-    let marked_view = format!("/v1/documents/{tiff}/pages/2?chunk={chunk}&width=600");
-    let (status, _, marked) = get_bytes(&server, &marked_view, &alice);
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&marked));
-    // Page 2 of the TIFF is 1333×424.
-    assert_eq!(png_size(&marked), (600, 424 * 600 / 1333));
-    let (status, _, plain) = get_bytes(
-        &server,
-        &format!("/v1/documents/{tiff}/pages/2?width=600"),
-        &alice,
-    );
-    assert_eq!(status, 200);
-    assert_ne!(plain, marked, "the mark changes the image");
-    let (status, _, first) = get_bytes(
-        &server,
-        &format!("/v1/documents/{tiff}/pages/1?width=600"),
-        &alice,
-    );
-    assert_eq!(status, 200);
-    assert_ne!(first, plain, "page 1 is another page");
-    let (status, _, body) = get_bytes(&server, &format!("/v1/documents/{tiff}/pages/3"), &alice);
-    assert_eq!(status, 400);
-    assert!(
-        String::from_utf8_lossy(&body).contains("has 2 pages, not a page 3"),
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
-    let png = id_of("scan-zh.png");
-    let (status, _, body) = get_bytes(&server, &format!("/v1/documents/{png}/pages/1"), &alice);
-    assert_eq!(status, 200);
-    assert_eq!(png_size(&body), (1000, 636 / 2), "default width 1000");
-    let md = id_of("readme.md");
-    let (status, _, body) = get_bytes(&server, &format!("/v1/documents/{md}/pages/1"), &alice);
-    assert_eq!(status, 400);
-    assert!(String::from_utf8_lossy(&body).contains("not_paged"));
 }

@@ -536,9 +536,10 @@ pub fn write_pdf(path: &Path, pages: &[&str]) {
 }
 
 /// Ingests a folder into the collection `company` for `groups` through
-/// `POST /v1/ingest/jobs`, and waits until the job succeeds.
+/// `POST /v1/ingest/jobs`, and waits until the job succeeds; the finished
+/// job's view.
 #[allow(dead_code)]
-pub fn ingest(server: &Server, key: &str, path: &str, groups: &[&str]) {
+pub fn ingest(server: &Server, key: &str, path: &str, groups: &[&str]) -> serde_json::Value {
     let body = serde_json::json!({"path": path, "collection": "company", "access_groups": groups});
     let auth = bearer(key);
     let headers = [("authorization", auth.as_str())];
@@ -561,7 +562,7 @@ pub fn ingest(server: &Server, key: &str, path: &str, groups: &[&str]) {
         );
         let job: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         match job["status"].as_str().unwrap_or("") {
-            "succeeded" => return,
+            "succeeded" => return job,
             "failed" | "cancelled" => panic!("job: {job}"),
             _ => {}
         }
@@ -665,4 +666,26 @@ pub async fn assert_stores_match_the_registry(
     let all_of = zhishu_retrieval::SearchFilter::default();
     assert_eq!(vectors.count(&scope, &all_of).await.unwrap(), total);
     assert_eq!(lexical.num_chunks() as usize, total);
+}
+
+/// GET with a bearer key: the status, the headers and the body as bytes.
+#[allow(dead_code)]
+pub fn get_bytes(server: &Server, path: &str, key: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut res = agent
+        .get(&server.url(path))
+        .header("authorization", &bearer(key))
+        .call()
+        .expect("the server answers");
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let status = res.status().as_u16();
+    let body = res.body_mut().read_to_vec().unwrap_or_default();
+    (status, headers, body)
 }

@@ -181,9 +181,12 @@ pub(crate) async fn page_image(
     let bytes = indexed_bytes(&doc).await?;
     let k = knowledge(&state)?;
     let reader = k.reader.clone();
+    let _turn = RENDERING
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("page rendering queue closed: {e}")))?;
     let image = tokio::task::spawn_blocking(move || {
-        let img = reader.render_page(format, &bytes, page, width, &boxes)?;
-        Ok::<_, zhishu_ingest::parse::ParseError>(encode_png(&img))
+        reader.render_page(format, &bytes, page, width, &boxes)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("page rendering stopped: {e}")))?
@@ -192,8 +195,17 @@ pub(crate) async fn page_image(
             tracing::warn!(reason = %why, "page view without PDFium");
             ApiError::Unavailable("page views need PDFium on this server (ingest.pdfium)")
         }
+        zhishu_ingest::parse::ParseError::TooLarge(why) => {
+            tracing::warn!(reason = %why, "page too large to show");
+            bad(
+                "page_too_large",
+                "this page is too large to show here; download the file to see it",
+            )
+        }
         other => bad("unreadable_page", other.to_string()),
     })?;
+    let image = encode_png(&image)
+        .map_err(|e| ApiError::Internal(format!("the page image could not be encoded: {e}")))?;
     let mut ev = caller.event("document.page_view", Outcome::Ok);
     ev.documents = vec![doc.id.clone()];
     ev.input = Some(serde_json::json!({"page": page, "chunk": query.chunk}));
@@ -205,19 +217,22 @@ pub(crate) async fn page_image(
 }
 
 /// RGBA pixels as a PNG file.
-fn encode_png(img: &zhishu_ingest::parse::PageImage) -> Vec<u8> {
+fn encode_png(img: &zhishu_ingest::parse::PageImage) -> Result<Vec<u8>, png::EncodingError> {
     let mut out = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut out, img.width, img.height);
         enc.set_color(png::ColorType::Rgba);
         enc.set_depth(png::BitDepth::Eight);
         enc.set_compression(png::Compression::Fast);
-        if let Ok(mut w) = enc.write_header() {
-            let _ = w.write_image_data(&img.rgba);
-        }
+        enc.write_header()?.write_image_data(&img.rgba)?;
     }
-    out
+    Ok(out)
 }
+
+/// Page views rendered at once: each holds a decoded page (up to
+/// `ingest.max_image_pixels`), so readers cannot fill the server's memory
+/// by asking for many together; the rest wait their turn.
+static RENDERING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Settings of a collection.
 #[utoipa::path(get, path = "/v1/collections/{name}/settings", tag = "documents",

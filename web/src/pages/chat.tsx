@@ -292,12 +292,12 @@ function CitationPanel({ citation, onClose }: { citation: Citation; onClose: () 
   );
 }
 
-/** The cited page of a PDF or a scanned image, rendered by the server with
- * the passage marked. Hidden when the server cannot show it (another
- * format, file changed). */
 /** Files the server shows page by page: PDFs and scans. */
 const PAGED = /\.(pdf|png|jpe?g|tiff?|bmp|gif|webp)$/i;
 
+/** The cited page of a PDF or a scanned image, rendered by the server with
+ * the passage marked. Hidden when the server cannot show it (another
+ * format, file changed). */
 function PageView({ citation }: { citation: Citation }) {
   const [failed, setFailed] = useState(false);
   useEffect(() => setFailed(false), [citation]);

@@ -6,11 +6,14 @@
 //! makes a table plain to a reader is alignment — every row's cells fall
 //! in the same columns, set clearly apart — and that is what is checked:
 //! at least [`MIN_ROWS`] rows going down the page, each cell overlapping
-//! exactly one column and the columns in order. A line with fewer cells
-//! just under a row, each in one column, continues that row's cells (a
-//! cell that wraps). Two-column tables must have short cells on the left
-//! (a key and its value): two columns of running text, which PDFium may
-//! read as one line with a wide gap, have long lines on both sides.
+//! exactly one column and the columns in order. A line with fewer cells is
+//! a row with empty cells, unless it sits closer to the row above than
+//! rows sit to each other: then its cells wrapped and join that row's.
+//! What lines up but is not a table is refused: columns whose cells are as
+//! wide as lines of running text (two text columns that PDFium reads
+//! across as one line), two-column "tables" whose left cells are more than
+//! a short key, and a left column that only numbers its rows (第一条 …,
+//! (1) …: a list or the articles of a regulation, set with a wide space).
 //!
 //! The first row is the header, so every chunk of a long table repeats it
 //! (see [`super::table::Table`]). Ruled lines are not read: alignment alone
@@ -21,9 +24,6 @@ use super::table::Table;
 
 /// Fewest rows (the header included) that make a table.
 pub(crate) const MIN_ROWS: usize = 3;
-
-/// Longest left cell, in characters, of a two-column table.
-const MAX_KEY_CHARS: usize = 30;
 
 /// A table found among a page's lines.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,25 +64,86 @@ pub(crate) fn tables(lines: &[Line]) -> Vec<Found> {
     let mut i = 0;
     while i < lines.len() {
         match table_at(lines, i) {
-            Some(found) => {
+            Run::Table(found) => {
                 i = found.end;
                 out.push(found);
             }
-            None => i += 1,
+            // Lines that line up but read as prose or a list: none of them
+            // starts a table either (and a hostile page of them costs one
+            // pass, not one per line).
+            Run::NotATable(end) => i = end.max(i + 1),
+            Run::None => i += 1,
         }
     }
     out
 }
 
+/// What starts at a line.
+enum Run {
+    /// A table.
+    Table(Found),
+    /// Aligned lines up to this index that are not a table.
+    NotATable(usize),
+    /// Nothing aligned.
+    None,
+}
+
+/// Widest a column of prose-length cells may be, in type sizes (median
+/// cell): wider, the "cells" are lines of running text in columns.
+const MAX_CELL_EMS: f32 = 25.0;
+
+/// Widest the left cell of a two-column table may be, in type sizes (a key
+/// and its value; running text in two columns is wider).
+const MAX_KEY_EMS: f32 = 15.0;
+
+/// True for a cell that only numbers what follows (第一条, （一）, 一、,
+/// 1., (a), §2): a numbered list or the articles of a regulation, not a
+/// column of a table.
+fn list_marker(text: &str) -> bool {
+    let t = text.trim();
+    let n = t.chars().count();
+    if n == 0 || n > 8 {
+        return false;
+    }
+    if t.starts_with('第') && t.ends_with(['条', '章', '节', '款', '项']) {
+        return true;
+    }
+    let inner = t
+        .trim_start_matches(['(', '（', '§'])
+        .trim_end_matches([')', '）', '、', '.', '．']);
+    let numeral = inner.chars().all(|c| c.is_ascii_digit())
+        || inner
+            .chars()
+            .all(|c| "一二三四五六七八九十百零〇".contains(c))
+        || (inner.chars().count() == 1 && inner.chars().all(|c| c.is_ascii_alphabetic()));
+    inner != t && !inner.is_empty() && numeral
+}
+
 /// The table starting at line `start`, if one does.
-fn table_at(lines: &[Line], start: usize) -> Option<Found> {
+fn table_at(lines: &[Line], start: usize) -> Run {
     let first = &lines[start];
     if first.cells.len() < 2 {
-        return None;
+        return Run::None;
     }
     let mut columns: Vec<[f32; 2]> = first.cells.iter().map(|c| [c.rect[0], c.rect[2]]).collect();
     let mut rows: Vec<Vec<String>> = vec![first.cells.iter().map(|c| c.text.clone()).collect()];
+    // Widths of each column's cells, in type sizes.
+    let mut widths: Vec<Vec<f32>> = vec![Vec::new(); columns.len()];
+    let em = |l: &Line| {
+        if l.size > 0.0 {
+            l.size
+        } else {
+            (l.rect[3] - l.rect[1]).max(1.0)
+        }
+    };
+    for (w, c) in widths.iter_mut().zip(&first.cells) {
+        w.push((c.rect[2] - c.rect[0]) / em(first));
+    }
+    // Top-to-top distance between full rows: lines closer than this are
+    // one row's wrapped cells.
+    let mut row_pitch: Option<f32> = None;
     let mut prev = first;
+    let mut prev_full = true;
     let mut end = start + 1;
     while let Some(line) = lines.get(end) {
         let h = (prev.rect[3] - prev.rect[1])
@@ -96,33 +157,58 @@ fn table_at(lines: &[Line], start: usize) -> Option<Found> {
         let Some(at) = columns_of(&columns, &line.cells) else {
             break;
         };
-        if at.len() == columns.len() {
+        let pitch = line.rect[1] - prev.rect[1];
+        let full = at.len() == columns.len();
+        if full {
             for (col, c) in columns.iter_mut().zip(&line.cells) {
                 col[0] = col[0].min(c.rect[0]);
                 col[1] = col[1].max(c.rect[2]);
             }
+            if prev_full {
+                row_pitch = Some(row_pitch.map_or(pitch, |p| p.min(pitch)));
+            }
             rows.push(line.cells.iter().map(|c| c.text.clone()).collect());
-        } else if gap < 0.5 * h && rows.len() > 1 {
-            // Cells that wrapped: joined to the row above.
+        } else if row_pitch.is_some_and(|p| pitch < p - 0.15 * h) && rows.len() > 1 {
+            // Closer than rows are apart: cells that wrapped, joined to
+            // the row above.
             let Some(row) = rows.last_mut() else { break };
             for (&col, c) in at.iter().zip(&line.cells) {
                 super::layout::join(&mut row[col], &c.text);
             }
         } else {
-            break;
+            // A row with empty cells.
+            let mut row = vec![String::new(); columns.len()];
+            for (&col, c) in at.iter().zip(&line.cells) {
+                row[col].clone_from(&c.text);
+            }
+            rows.push(row);
         }
+        for (&col, c) in at.iter().zip(&line.cells) {
+            widths[col].push((c.rect[2] - c.rect[0]) / em(line));
+        }
+        prev_full = full;
         prev = line;
         end += 1;
     }
     if rows.len() < MIN_ROWS {
-        return None;
+        return Run::None;
     }
-    if columns.len() == 2 && rows.iter().any(|r| r[0].chars().count() > MAX_KEY_CHARS) {
-        return None;
+    let median = |v: &[f32]| {
+        let mut v = v.to_vec();
+        v.sort_by(f32::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let prose = widths.iter().any(|w| median(w) > MAX_CELL_EMS)
+        || (columns.len() == 2 && widths[0].iter().any(|&w| w > MAX_KEY_EMS))
+        || rows.iter().all(|r| list_marker(&r[0]));
+    if prose {
+        return Run::NotATable(end);
     }
     let mut rows = rows.into_iter();
-    let header = rows.next()?;
-    Some(Found {
+    let Some(header) = rows.next() else {
+        return Run::None;
+    };
+    Run::Table(Found {
         start,
         end,
         table: Table {
@@ -162,29 +248,56 @@ mod tests {
     }
 
     #[test]
-    fn aligned_rows_are_a_table_with_their_header_and_wrapped_cells() {
+    fn aligned_rows_are_a_table_with_their_header_wrapped_and_empty_cells() {
         let lines = vec![
             row(50.0, &[(50.0, "本办法适用于全体员工。")]),
             row(80.0, &[(50.0, "城市"), (150.0, "级别"), (260.0, "上限")]),
             row(94.0, &[(50.0, "北京"), (150.0, "一线"), (270.0, "600")]),
             row(108.0, &[(50.0, "成都"), (150.0, "省会城"), (270.0, "450")]),
-            // "省会城" wraps: "市" under it, in its column.
-            row(121.0, &[(150.0, "市")]),
+            // "省会城" wraps: "市" under it, closer than rows are apart.
+            row(118.0, &[(150.0, "市")]),
             row(134.0, &[(50.0, "其他"), (150.0, "其余"), (270.0, "350")]),
-            row(170.0, &[(50.0, "超出标准部分由个人承担。")]),
+            // An empty cell, a row's pitch below: a row of its own.
+            row(148.0, &[(50.0, "绵阳"), (270.0, "300")]),
+            row(180.0, &[(50.0, "超出标准部分由个人承担。")]),
         ];
         let found = tables(&lines);
         assert_eq!(found.len(), 1);
         let t = &found[0];
-        assert_eq!((t.start, t.end), (1, 6));
+        assert_eq!((t.start, t.end), (1, 7));
         assert_eq!(t.table.header, ["城市", "级别", "上限"]);
         assert_eq!(
             t.table.rows,
             [
                 vec!["北京", "一线", "600"],
                 vec!["成都", "省会城市", "450"],
-                vec!["其他", "其余", "350"]
+                vec!["其他", "其余", "350"],
+                vec!["绵阳", "", "300"]
             ]
+        );
+    }
+
+    #[test]
+    fn numbered_articles_are_a_list_not_a_table() {
+        // 第一条　… set with a full-width space: two "cells" a line.
+        let lines: Vec<Line> = (0..4)
+            .map(|i| {
+                row(
+                    80.0 + 14.0 * i as f32,
+                    &[
+                        (50.0, ["第一条", "第二条", "第三条", "第四条"][i]),
+                        (100.0, "员工出差须事先申请。"),
+                    ],
+                )
+            })
+            .collect();
+        assert!(tables(&lines).is_empty());
+        let marked = ["(1)", "（二）", "三、", "4.", "§5", "第十二条"];
+        assert!(marked.iter().all(|m| list_marker(m)), "{marked:?}");
+        assert!(
+            !["北京", "2026", "E1047", "(note)", "第一名"]
+                .iter()
+                .any(|m| list_marker(m))
         );
     }
 

@@ -39,6 +39,27 @@ const AROUND: [(isize, isize); 8] = [
     (1, 1),
 ];
 
+/// The grey level of an RGBA pixel (ITU-R 601 luma, as Leptonica
+/// converts), laid on white paper where it is transparent.
+pub(crate) fn luma(px: [u8; 4]) -> u8 {
+    let [r, g, b, a] = px.map(u32::from);
+    let y = (r * 299 + g * 587 + b * 114) / 1000;
+    ((y * a + 255 * (255 - a)) / 255) as u8
+}
+
+/// A grey page ready for Tesseract: cleaned of specks when [`speckled`],
+/// as a binary PGM image.
+pub(crate) fn ocr_pgm(mut grey: Vec<u8>, width: usize, height: usize) -> Vec<u8> {
+    grey.resize(width * height, 255);
+    if speckled(&grey, width, height) {
+        let n = despeckle(&mut grey, width, height);
+        tracing::debug!(specks = n, "scanner noise removed before OCR");
+    }
+    let mut pgm = format!("P5\n{width} {height}\n255\n").into_bytes();
+    pgm.extend_from_slice(&grey);
+    pgm
+}
+
 /// True when a `width × height` grey page (one byte a pixel, row by row)
 /// is peppered with isolated dark specks: more than 2 ‰ of its pixels are
 /// [`CONTRAST`] darker than all eight neighbours.
@@ -163,6 +184,17 @@ mod tests {
         let mut again = clean.clone();
         assert_eq!(despeckle(&mut again, w, h), 0);
         assert_eq!(again, clean);
+    }
+
+    #[test]
+    fn transparent_pixels_are_paper_and_colours_are_luma() {
+        assert_eq!(luma([0, 0, 0, 0]), 255, "transparent black is paper");
+        assert_eq!(luma([0, 0, 0, 255]), 0);
+        assert_eq!(luma([255, 255, 255, 255]), 255);
+        assert_eq!(luma([255, 0, 0, 255]), 76);
+        let pgm = ocr_pgm(vec![0; 5], 3, 2);
+        assert!(pgm.starts_with(b"P5\n3 2\n255\n"));
+        assert_eq!(pgm.len(), 11 + 6, "padded to the page");
     }
 
     #[test]

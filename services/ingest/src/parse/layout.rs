@@ -233,19 +233,102 @@ pub(crate) fn garbled(lines: &[Line]) -> bool {
     bad >= GARBLED_CHARS && !readable(lines)
 }
 
-/// True when most lines of at least two characters are wider than tall:
-/// the text runs across the frame the lines are measured in (a page turned
-/// by `/Rotate` alone shows its text running down).
-pub(crate) fn runs_across(lines: &[Line]) -> bool {
-    let (mut across, mut down) = (0usize, 0usize);
-    for l in lines.iter().filter(|l| l.text.chars().count() >= 2) {
-        if l.rect[2] - l.rect[0] >= l.rect[3] - l.rect[1] {
-            across += 1;
+/// How much a page's text reads left to right in the frame its glyphs are
+/// measured in: over consecutive characters of a line side by side, those
+/// that step right minus those that step left. Text turned a quarter
+/// scores about zero (characters stack), text upside down below zero.
+pub(crate) fn reads_forward(glyphs: &[Glyph]) -> i64 {
+    let mut score = 0i64;
+    let mut last: Option<[f32; 4]> = None;
+    for g in glyphs {
+        if g.ch == '\n' || g.ch == '\r' {
+            last = None;
+            continue;
+        }
+        let Some(r) = g.rect.filter(|_| !g.ch.is_whitespace()) else {
+            continue;
+        };
+        if let Some(p) = last {
+            let centre = |r: [f32; 4]| ((r[0] + r[2]) / 2.0, (r[1] + r[3]) / 2.0);
+            let ((px, py), (x, y)) = (centre(p), centre(r));
+            let tall = (p[3] - p[1]).max(r[3] - r[1]).max(0.1);
+            if (y - py).abs() < 0.5 * tall && (x - px).abs() > 0.0 {
+                score += if x > px { 1 } else { -1 };
+            }
+        }
+        last = Some(r);
+    }
+    score
+}
+
+/// Puts the words of each line (runs of characters between spaces) left
+/// to right by where they stand, keeping each word's own characters in
+/// order; a space is kept between words. For a page read turned back,
+/// whose engine order follows the page as shown.
+pub(crate) fn words_left_to_right(glyphs: &[Glyph]) -> Vec<Glyph> {
+    let space = Glyph {
+        ch: ' ',
+        rect: None,
+        ink: None,
+        size: 0.0,
+    };
+    let mut out = Vec::with_capacity(glyphs.len());
+    let mut words: Vec<Vec<Glyph>> = Vec::new();
+    let mut word: Vec<Glyph> = Vec::new();
+    let flush_line = |words: &mut Vec<Vec<Glyph>>, out: &mut Vec<Glyph>| {
+        let left = |w: &Vec<Glyph>| {
+            w.iter()
+                .filter_map(|g| g.rect.map(|r| r[0]))
+                .fold(f32::INFINITY, f32::min)
+        };
+        words.sort_by(|a, b| left(a).total_cmp(&left(b)));
+        for (i, w) in words.drain(..).enumerate() {
+            if i > 0 {
+                out.push(space);
+            }
+            out.extend(w);
+        }
+    };
+    for g in glyphs {
+        if g.ch == '\n' || g.ch == '\r' {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            flush_line(&mut words, &mut out);
+            out.push(*g);
+        } else if g.ch.is_whitespace() || g.rect.is_none() {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
         } else {
-            down += 1;
+            word.push(*g);
         }
     }
-    across >= down
+    if !word.is_empty() {
+        words.push(word);
+    }
+    flush_line(&mut words, &mut out);
+    out
+}
+
+/// Puts lines in reading order: top to bottom, and lines side by side
+/// (each one's middle within the first's height) left to right.
+pub(crate) fn reading_order(lines: &mut [Line]) {
+    lines.sort_by(|a, b| a.rect[1].total_cmp(&b.rect[1]));
+    let mut start = 0;
+    while start < lines.len() {
+        let [_, top, _, bottom] = lines[start].rect;
+        let mut end = start + 1;
+        while end < lines.len() {
+            let middle = (lines[end].rect[1] + lines[end].rect[3]) / 2.0;
+            if middle > bottom || middle < top {
+                break;
+            }
+            end += 1;
+        }
+        lines[start..end].sort_by(|a, b| a.rect[0].total_cmp(&b.rect[0]));
+        start = end;
+    }
 }
 
 /// A rectangle (left, top, right, bottom; y down) on a `width × height`
@@ -489,6 +572,38 @@ mod tests {
             l("报销时限"),
             l("Travel by taxi is reimbursed at night")
         ]));
+    }
+
+    #[test]
+    fn words_of_a_line_are_put_left_to_right_and_lines_in_reading_order() {
+        let space = Glyph {
+            ch: ' ',
+            rect: None,
+            ink: None,
+            size: 0.0,
+        };
+        let newline = Glyph { ch: '\n', ..space };
+        // "2 报销时限 4" as a turned page's engine gives it: the words in
+        // the order they show, which is not left to right.
+        let mut g = glyphs("4", 400.0, 700.0, 10.0);
+        g.push(space);
+        g.extend(glyphs("报销时限", 100.0, 700.0, 10.0));
+        g.push(space);
+        g.extend(glyphs("2", 50.0, 700.0, 10.0));
+        let ordered = words_left_to_right(&g);
+        let text: String = ordered.iter().map(|g| g.ch).collect();
+        assert_eq!(text, "2 报销时限 4");
+        assert!(reads_forward(&ordered) > reads_forward(&g));
+        // Lines given bottom first, and right before left on one row.
+        let mut g = glyphs("b", 300.0, 700.0, 10.0);
+        g.push(newline);
+        g.extend(glyphs("a", 50.0, 700.0, 10.0));
+        g.push(newline);
+        g.extend(glyphs("top", 50.0, 720.0, 10.0));
+        let mut l = lines(&g);
+        reading_order(&mut l);
+        let texts: Vec<&str> = l.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["top", "a", "b"]);
     }
 
     proptest! {

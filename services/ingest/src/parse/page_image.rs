@@ -10,6 +10,7 @@
 //! `ingest.max_image_pixels` before anything is decoded, as at ingestion.
 
 use super::ParseError;
+use super::despeckle::luma;
 use super::image::probe;
 use std::io::Cursor;
 
@@ -24,8 +25,12 @@ pub struct PageImage {
     pub rgba: Vec<u8>,
 }
 
+/// Tallest page image sent, in pixels.
+const MAX_HEIGHT: u64 = 6000;
+
 /// Renders 1-based `page` of an image file `width` pixels wide (never
-/// wider than the image itself), `highlights` (`[x0, y0, x1, y1]` as
+/// wider than the image itself, never taller than 6000 pixels),
+/// `highlights` (`[x0, y0, x1, y1]` as
 /// fractions of the page) marked.
 ///
 /// # Errors
@@ -60,14 +65,27 @@ pub(crate) fn render_image(
         )));
     }
     let unreadable = |e: &dyn std::fmt::Display| {
-        ParseError::Invalid(format!("the {} could not be decoded: {e}", info.format))
+        tracing::warn!(format = info.format, error = %e, "an image page could not be decoded");
+        ParseError::Invalid(format!(
+            "the {} could not be decoded (damaged, or a variant the page view does not read)",
+            info.format
+        ))
     };
     let full = decode_page(bytes, info.format, index - 1)
         .map_err(|e| unreadable(&e))?
         .rgba;
-    let width = width.clamp(1, full.width().max(1));
-    let height = ((u64::from(full.height()) * u64::from(width)) / u64::from(full.width().max(1)))
-        .clamp(1, u64::from(u32::MAX)) as u32;
+    // Never enlarged, and never taller than MAX_HEIGHT (a long strip is
+    // shown narrower instead).
+    let (fw, fh) = (
+        u64::from(full.width().max(1)),
+        u64::from(full.height().max(1)),
+    );
+    let mut width = u64::from(width).clamp(1, fw);
+    if fh * width / fw > MAX_HEIGHT {
+        width = (MAX_HEIGHT * fw / fh).max(1);
+    }
+    let height = (fh * width / fw).clamp(1, MAX_HEIGHT) as u32;
+    let width = width as u32;
     let scaled = if width == full.width() {
         full
     } else {
@@ -97,17 +115,10 @@ pub(crate) struct Decoded {
 }
 
 impl Decoded {
-    /// The page in grey, one byte a pixel (ITU-R 601 luma, as Leptonica
-    /// converts), with its width and height.
+    /// The page in grey, one byte a pixel (see [`luma`]), with its width
+    /// and height.
     pub(crate) fn grey(&self) -> (Vec<u8>, usize, usize) {
-        let grey = self
-            .rgba
-            .pixels()
-            .map(|p| {
-                let [r, g, b, _] = p.0.map(u32::from);
-                ((r * 299 + g * 587 + b * 114) / 1000) as u8
-            })
-            .collect();
+        let grey = self.rgba.pixels().map(|p| luma(p.0)).collect();
         (
             grey,
             self.rgba.width() as usize,

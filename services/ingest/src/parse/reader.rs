@@ -2,7 +2,7 @@
 //! bytes, built once from the configuration, and the [`Watch`] a job
 //! hands it (cancellation, progress).
 
-use super::despeckle::{despeckle, speckled};
+use super::despeckle::{ocr_pgm, speckled};
 use super::ocr::Ocr;
 use super::page_image::{PageImage, decode_page, render_image};
 use super::{Format, ParseError, Parsed, docx, html, image, markdown, pdf, table, text};
@@ -356,13 +356,8 @@ fn cleaned_pages<'a>(
     Ok(Some((0..pages as usize).map(move |i| {
         let page = decode_page(bytes, format, i)
             .map_err(|e| ParseError::Ocr(format!("the {format} could not be decoded: {e}")))?;
-        let (mut grey, w, h) = page.grey();
-        if speckled(&grey, w, h) {
-            let n = despeckle(&mut grey, w, h);
-            tracing::debug!(page = i + 1, specks = n, "scanner noise removed before OCR");
-        }
-        let mut pgm = format!("P5\n{w} {h}\n255\n").into_bytes();
-        pgm.extend_from_slice(&grey);
+        let (grey, w, h) = page.grey();
+        let pgm = ocr_pgm(grey, w, h);
         Ok(GreyPage { pgm, dpi: page.dpi })
     })))
 }

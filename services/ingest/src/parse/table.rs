@@ -12,6 +12,7 @@
 
 use super::{BlockKind, ParseError, Parsed, normalise_space};
 use calamine::{Data, Dimensions, Reader, Sheets, open_workbook_auto_from_rs};
+use std::collections::HashMap;
 use std::io::Cursor;
 use zhishu_core::config::HiddenSheets;
 
@@ -158,8 +159,13 @@ fn distinct_values(row: &[String]) -> usize {
     seen.len()
 }
 
-/// The merged regions of a sheet, where the format records them.
-fn merged(book: &mut Sheets<Cursor<Vec<u8>>>, bytes: &[u8], name: &str) -> Vec<Dimensions> {
+/// The merged regions of a sheet, where the format records them (`ods`:
+/// an ODS file's regions by sheet, read once).
+fn merged(
+    book: &mut Sheets<Cursor<Vec<u8>>>,
+    ods: &HashMap<String, Vec<Dimensions>>,
+    name: &str,
+) -> Vec<Dimensions> {
     match book {
         Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(name).unwrap_or_default(),
         Sheets::Xls(x) =>
@@ -167,32 +173,30 @@ fn merged(book: &mut Sheets<Cursor<Vec<u8>>>, bytes: &[u8], name: &str) -> Vec<D
             #[allow(deprecated)]
             x.worksheet_merge_cells(name).unwrap_or_default()
         }
-        Sheets::Ods(_) => ods_merged(bytes, name),
+        Sheets::Ods(_) => ods.get(name).cloned().unwrap_or_default(),
         _ => Vec::new(),
     }
 }
 
-/// Most merged regions read from one ODS sheet: a hostile file cannot make
+/// Most merged regions read from one ODS file: a hostile file cannot make
 /// the list grow without bound.
 const MAX_ODS_MERGES: usize = 100_000;
 
-/// The merged regions of a sheet of an OpenDocument spreadsheet, which
+/// The merged regions of each sheet of an OpenDocument spreadsheet, which
 /// calamine does not report: `content.xml` marks the first cell of each
 /// region with `table:number-columns-spanned` / `-rows-spanned`, and its
 /// position counts every row and cell before it with their
-/// `…-repeated` multiplicities, as calamine counts them.
-fn ods_merged(bytes: &[u8], sheet: &str) -> Vec<Dimensions> {
+/// `…-repeated` multiplicities, as calamine counts them. The XML is read
+/// as a stream, once for all sheets.
+fn ods_merges(bytes: &[u8]) -> HashMap<String, Vec<Dimensions>> {
     use quick_xml::events::{BytesStart, Event};
+    let mut out: HashMap<String, Vec<Dimensions>> = HashMap::new();
     let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
-        return Vec::new();
+        return out;
     };
-    let mut xml = String::new();
-    let read = zip
-        .by_name("content.xml")
-        .map(|mut f| std::io::Read::read_to_string(&mut f, &mut xml));
-    if !matches!(read, Ok(Ok(_))) {
-        return Vec::new();
-    }
+    let Ok(content) = zip.by_name("content.xml") else {
+        return out;
+    };
     let number = |e: &BytesStart<'_>, key: &[u8]| -> u32 {
         e.attributes()
             .flatten()
@@ -201,21 +205,24 @@ fn ods_merged(bytes: &[u8], sheet: &str) -> Vec<Dimensions> {
             .unwrap_or(1)
             .max(1)
     };
-    let mut reader = quick_xml::Reader::from_str(&xml);
-    let (mut inside, mut depth) = (false, 0usize);
+    let mut reader = quick_xml::Reader::from_reader(std::io::BufReader::new(content));
+    let mut buf = Vec::new();
+    // The sheet being read and how deep in nested tables (subtables in a
+    // cell have rows of their own).
+    let mut sheet: Option<String> = None;
+    let mut depth = 0usize;
     let (mut row, mut col, mut row_repeats) = (0u32, 0u32, 1u32);
-    let mut out = Vec::new();
+    let mut count = 0usize;
     loop {
-        let (e, empty) = match reader.read_event() {
+        buf.clear();
+        let (e, empty) = match reader.read_event_into(&mut buf) {
             Ok(Event::Start(e)) => (e, false),
             Ok(Event::Empty(e)) => (e, true),
             Ok(Event::End(e)) => {
                 match e.name().as_ref() {
-                    b"table:table" if inside && depth == 1 => return out,
-                    b"table:table" if inside => depth -= 1,
-                    b"table:table-row" if inside && depth == 1 => {
-                        row = row.saturating_add(row_repeats);
-                    }
+                    b"table:table" if depth == 1 => (sheet, depth) = (None, 0),
+                    b"table:table" if depth > 1 => depth -= 1,
+                    b"table:table-row" if depth == 1 => row = row.saturating_add(row_repeats),
                     _ => {}
                 }
                 continue;
@@ -224,28 +231,32 @@ fn ods_merged(bytes: &[u8], sheet: &str) -> Vec<Dimensions> {
             Ok(_) => continue,
         };
         match e.name().as_ref() {
-            b"table:table" if !inside => {
-                let named = e.attributes().flatten().any(|a| {
-                    a.key.as_ref() == b"table:name" && a.unescape_value().is_ok_and(|v| v == sheet)
-                });
-                if named && !empty {
-                    (inside, depth) = (true, 1);
+            b"table:table" if depth == 0 => {
+                let name = e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.as_ref() == b"table:name")
+                    .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()));
+                if let (Some(name), false) = (name, empty) {
+                    (sheet, depth, row) = (Some(name), 1, 0);
                 }
             }
-            // A table inside a cell of this one (a subtable) has its own rows.
-            b"table:table" if inside && !empty => depth += 1,
-            b"table:table-row" if inside && depth == 1 => {
+            b"table:table" if depth > 0 && !empty => depth += 1,
+            b"table:table-row" if depth == 1 => {
                 col = 0;
                 row_repeats = number(&e, b"table:number-rows-repeated");
                 if empty {
                     row = row.saturating_add(row_repeats);
                 }
             }
-            b"table:table-cell" | b"table:covered-table-cell" if inside && depth == 1 => {
+            b"table:table-cell" | b"table:covered-table-cell" if depth == 1 => {
                 let cols = number(&e, b"table:number-columns-spanned");
                 let rows = number(&e, b"table:number-rows-spanned");
-                if (cols > 1 || rows > 1) && out.len() < MAX_ODS_MERGES {
-                    out.push(Dimensions {
+                if let (true, Some(name)) =
+                    ((cols > 1 || rows > 1) && count < MAX_ODS_MERGES, &sheet)
+                {
+                    count += 1;
+                    out.entry(name.clone()).or_default().push(Dimensions {
                         start: (row, col),
                         end: (row.saturating_add(rows - 1), col.saturating_add(cols - 1)),
                     });
@@ -266,6 +277,11 @@ pub(crate) fn parse_spreadsheet(bytes: &[u8], hidden: HiddenSheets) -> Result<Pa
         .filter(|s| s.typ == calamine::SheetType::WorkSheet)
         .map(|s| (s.name.clone(), s.visible == calamine::SheetVisible::Visible))
         .collect();
+    let ods = if matches!(book, Sheets::Ods(_)) {
+        ods_merges(bytes)
+    } else {
+        HashMap::new()
+    };
     let mut parsed = Parsed::default();
     for (name, visible) in sheets {
         if !visible && hidden == HiddenSheets::Skip {
@@ -280,7 +296,7 @@ pub(crate) fn parse_spreadsheet(bytes: &[u8], hidden: HiddenSheets) -> Result<Pa
         let mut grid: Vec<Vec<String>> =
             range.rows().map(|r| r.iter().map(cell).collect()).collect();
         // A merged cell shows its value across the whole region.
-        for m in merged(&mut book, bytes, &name) {
+        for m in merged(&mut book, &ods, &name) {
             let at = |(r, c): (u32, u32)| {
                 (
                     (r as usize).checked_sub(top as usize),
@@ -402,19 +418,20 @@ mod tests {
     #[test]
     fn ods_regions_are_counted_with_repeats() {
         let bytes = include_bytes!("../../../../tests/data/sheets/merged.ods");
-        let got = ods_merged(bytes, "住宿标准");
+        let all = ods_merges(bytes);
+        let got = &all["住宿标准"];
         let want = [((1, 0), (1, 3)), ((3, 0), (4, 0)), ((7, 1), (7, 2))];
         let got: Vec<_> = got.iter().map(|d| (d.start, d.end)).collect();
         assert_eq!(got, want);
         assert_eq!(
-            ods_merged(bytes, "Notes")
+            all["Notes"]
                 .iter()
                 .map(|d| (d.start, d.end))
                 .collect::<Vec<_>>(),
             [((0, 1), (0, 2))]
         );
-        assert!(ods_merged(bytes, "no such sheet").is_empty());
-        assert!(ods_merged(b"not a zip", "x").is_empty());
+        assert_eq!(all.len(), 2);
+        assert!(ods_merges(b"not a zip").is_empty());
     }
 
     #[test]

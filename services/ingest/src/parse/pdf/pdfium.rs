@@ -13,11 +13,12 @@
 //! process and never unloaded.
 
 use super::super::layout::{
-    Cell, Glyph, Line, Para, garbled, lines, paragraphs, readable, runs_across, turn,
+    Glyph, Line, Para, garbled, lines, paragraphs, readable, reading_order, reads_forward, turn,
+    words_left_to_right,
 };
 use super::super::{ParseError, Parsed, Reader, Watch};
 use super::{PageText, assemble};
-use crate::parse::despeckle::{despeckle, speckled};
+use crate::parse::despeckle::{luma, ocr_pgm};
 use crate::parse::page_image::{PageImage, highlight};
 use pdfium_render::prelude::*;
 use std::path::Path;
@@ -108,8 +109,7 @@ pub(crate) fn parse(
         let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let (width, height) = (page.width().value, page.height().value);
         let glyphs = glyphs(&page);
-        let lines = lines(&glyphs);
-        let quarters = quarter_turns(&page);
+        let (lines, turned) = upright_lines(&glyphs, quarter_turns(&page), width, height);
         let has_text = readable(&lines);
         // A scan, or a page whose text layer is glyph numbers: either shows
         // words that only OCR can read.
@@ -132,7 +132,7 @@ pub(crate) fn parse(
                 let paras = got.pop().map(|p| p.paras).unwrap_or_default();
                 // A forced OCR that reads nothing keeps the text layer.
                 let paras = if paras.is_empty() && has_text {
-                    lay_out(&lines, quarters, width, height)
+                    lay_out(&lines, turned, width, height)
                 } else {
                     paras
                 };
@@ -145,7 +145,7 @@ pub(crate) fn parse(
                 if has_text {
                     pages.push(PageText {
                         number,
-                        paras: lay_out(&lines, quarters, width, height),
+                        paras: lay_out(&lines, turned, width, height),
                     });
                 }
             }
@@ -180,53 +180,51 @@ fn quarter_turns(page: &PdfPage<'_>) -> u8 {
     }
 }
 
-/// Paragraphs of a page's lines (measured on the page as shown, `width ×
-/// height` points), their boxes on the page as shown.
-///
-/// Paragraphs are found where the text runs across: on the page as shown,
-/// or — for a page turned by `/Rotate` alone, whose text then runs down the
-/// screen — on the page turned back, each box turned forward again after.
-fn lay_out(shown: &[Line], quarters: u8, width: f32, height: f32) -> Vec<Para> {
-    if quarters == 0 || runs_across(shown) {
-        return paragraphs(shown, width, height);
+/// The page's lines, measured where its text reads left to right, and how
+/// many quarter turns clockwise take that frame to the page as shown: 0
+/// for the page as shown; the page's own turns when it was turned by
+/// `/Rotate` alone (its text then runs down or upside down on screen) and
+/// reads forward only once turned back.
+fn upright_lines(glyphs: &[Glyph], quarters: u8, width: f32, height: f32) -> (Vec<Line>, u8) {
+    if quarters == 0 {
+        return (lines(glyphs), 0);
     }
     let back = 4 - quarters;
-    let mut unturned: Vec<Line> = shown
+    let unturned: Vec<Glyph> = glyphs
         .iter()
-        .map(|l| Line {
-            rect: turn(l.rect, back, width, height),
-            cells: l
-                .cells
-                .iter()
-                .map(|c| Cell {
-                    rect: turn(c.rect, back, width, height),
-                    ..c.clone()
-                })
-                .collect(),
-            ..l.clone()
+        .map(|g| Glyph {
+            rect: g.rect.map(|r| turn(r, back, width, height)),
+            ink: g.ink.map(|r| turn(r, back, width, height)),
+            ..*g
         })
         .collect();
-    // PDFium orders the characters of such a page by where they show, so
-    // its lines come out of order for the page turned back: read them top
-    // to bottom (to a point), then left to right.
-    unturned.sort_by(|a, b| {
-        let row = |l: &Line| ((l.rect[1] + l.rect[3]) / 2.0).round();
-        row(a)
-            .total_cmp(&row(b))
-            .then(a.rect[0].total_cmp(&b.rect[0]))
-    });
-    if !runs_across(&unturned) {
-        return paragraphs(shown, width, height);
+    if reads_forward(&unturned) <= reads_forward(glyphs) {
+        return (lines(glyphs), 0);
     }
-    let (w, h) = if back % 2 == 1 {
+    // PDFium orders the characters of such a page by where they show, so
+    // its lines, and the words of a line, come out of order on the page
+    // turned back.
+    let mut upright = lines(&words_left_to_right(&unturned));
+    reading_order(&mut upright);
+    (upright, quarters)
+}
+
+/// Paragraphs of a page's lines, measured in a frame `turned` quarter
+/// turns (clockwise) from the page as shown, which is `width × height`
+/// points; their boxes on the page as shown.
+fn lay_out(lines: &[Line], turned: u8, width: f32, height: f32) -> Vec<Para> {
+    if turned == 0 {
+        return paragraphs(lines, width, height);
+    }
+    let (w, h) = if turned % 2 == 1 {
         (height, width)
     } else {
         (width, height)
     };
-    let mut paras = paragraphs(&unturned, w, h);
+    let mut paras = paragraphs(lines, w, h);
     for p in &mut paras {
         for b in &mut p.boxes {
-            let [x0, y0, x1, y1] = turn([b.x0, b.y0, b.x1, b.y1], quarters, 1.0, 1.0);
+            let [x0, y0, x1, y1] = turn([b.x0, b.y0, b.x1, b.y1], turned, 1.0, 1.0);
             *b = super::super::Rect { x0, y0, x1, y1 };
         }
     }
@@ -345,22 +343,12 @@ fn render_gray(page: &PdfPage<'_>, reader: &Reader) -> Result<(Vec<u8>, u32), Pa
         .map_err(|e| ParseError::Ocr(format!("the page could not be rendered for OCR: {e:?}")))?;
     let (w, h) = (bitmap.width() as usize, bitmap.height() as usize);
     let rgba = bitmap.as_rgba_bytes();
-    let mut grey: Vec<u8> = rgba
+    let grey: Vec<u8> = rgba
         .chunks_exact(4)
         .take(w * h)
-        .map(|px| {
-            let (r, g, b) = (u32::from(px[0]), u32::from(px[1]), u32::from(px[2]));
-            ((r * 299 + g * 587 + b * 114) / 1000) as u8
-        })
+        .map(|px| luma([px[0], px[1], px[2], px[3]]))
         .collect();
-    grey.resize(w * h, 255);
-    // A scan peppered with specks is cleaned of them first.
-    if speckled(&grey, w, h) {
-        let n = despeckle(&mut grey, w, h);
-        tracing::debug!(specks = n, "scanner noise removed before OCR");
-    }
-    let mut pgm = format!("P5\n{w} {h}\n255\n").into_bytes();
-    pgm.extend_from_slice(&grey);
+    let pgm = ocr_pgm(grey, w, h);
     Ok((pgm, dpi.round() as u32))
 }
 
