@@ -3,7 +3,7 @@
 # XeLaTeX and the standard Chinese TeX toolchain (ctex, xdvipdfmx, Fandol
 # CID fonts): the kind of Chinese PDF the pure-Rust reader could not read.
 #
-#   apt-get install texlive-xetex texlive-lang-chinese qpdf
+#   apt-get install texlive-xetex texlive-lang-chinese qpdf   # astral.tex: lm-math (with texlive)
 #   ./scripts/make-pdf-fixtures.sh
 #
 # mixed-scan.tex includes tests/data/ocr/scan-zh.png (scripts/make_ocr_fixtures.py).

@@ -189,6 +189,18 @@ fn tables_in_a_pdf_are_read_as_tables() {
     );
 }
 
+/// Characters outside Unicode's basic plane (PDFium gives each as two
+/// UTF-16 halves) are read whole, not dropped: mathematical italic here,
+/// CJK Extension B ideographs in names the same way.
+#[test]
+fn characters_outside_the_basic_plane_are_kept() {
+    let p = reader()
+        .parse(Format::Pdf, &data("pdf/astral.pdf"), &Watch::default())
+        .unwrap();
+    let all = text_of(&p);
+    assert!(all.contains("𝑃𝐹") && all.contains("𝑒(𝑥+𝑦)"), "{all}");
+}
+
 /// Where a box on an upright page shows once the page is turned
 /// `quarters` quarter turns clockwise (fractions, from the top left).
 fn turned(r: &zhishu_ingest::parse::Rect, quarters: u32) -> [f32; 4] {

@@ -275,15 +275,31 @@ pub(crate) fn to_display(m: &[f32; 6], r: [f32; 4]) -> [f32; 4] {
 /// The page's characters with their boxes (on the page as shown) and
 /// sizes, in PDFium's reading order (it inserts the spaces and line breaks
 /// it infers).
+///
+/// PDFium gives a character outside Unicode's basic plane (a CJK
+/// Extension B ideograph such as 𠮷 in a name, mathematical letters) as
+/// two UTF-16 halves at two indices; they are joined into one character
+/// here, where reading each alone would drop it.
 fn glyphs(page: &PdfPage<'_>) -> Vec<Glyph> {
     let Ok(text) = page.text() else {
         return Vec::new();
     };
     let map = display_map(page);
+    let mut high: Option<u32> = None;
     text.chars()
         .iter()
         .filter_map(|c| {
-            let ch = c.unicode_char()?;
+            let v = c.unicode_value();
+            let ch = match (high.take(), v) {
+                (_, 0xD800..=0xDBFF) => {
+                    high = Some(v);
+                    return None;
+                }
+                (Some(h), 0xDC00..=0xDFFF) => {
+                    char::from_u32(0x10000 + ((h - 0xD800) << 10) + (v - 0xDC00))
+                }
+                (_, v) => char::from_u32(v),
+            }?;
             let generated = c.is_generated().unwrap_or(false);
             let shown = |r: PdfRect| {
                 to_display(
