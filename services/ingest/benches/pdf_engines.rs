@@ -7,9 +7,9 @@
 //! `--no-fallback` leaves out pdf-extract (slow on large sets).
 //!
 //! Without folders it reads the offline assets' PDFs and the repository's
-//! fixtures; the numbers in docs/benchmarks.md come from the 680 PDFs of
-//! TeX Live's documentation (`/usr/share/doc/texlive-doc`, Chinese manuals
-//! typeset with xdvipdfmx among them). For each file: whether each reader
+//! fixtures; the numbers in docs/benchmarks.md come from the 2,066 PDFs
+//! under `/usr/share/doc` with TeX Live's documentation packages installed
+//! (Chinese manuals typeset with xdvipdfmx among them). For each file: whether each reader
 //! gets text, seconds per page, and the word-level F1 of each reader's
 //! text against pdftotext's (CJK counted per character, other scripts per
 //! word, lower-cased, as multisets). A reader "has text" from a file when
