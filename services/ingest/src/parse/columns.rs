@@ -34,6 +34,8 @@ pub(crate) struct Found {
     pub end: usize,
     /// Its header (the first row) and rows.
     pub table: Table,
+    /// Each row's box (the header's first): the union of its lines'.
+    pub rects: Vec<[f32; 4]>,
 }
 
 /// The column each cell stands in, when every cell overlaps exactly one of
@@ -127,6 +129,7 @@ fn table_at(lines: &[Line], start: usize) -> Run {
     }
     let mut columns: Vec<[f32; 2]> = first.cells.iter().map(|c| [c.rect[0], c.rect[2]]).collect();
     let mut rows: Vec<Vec<String>> = vec![first.cells.iter().map(|c| c.text.clone()).collect()];
+    let mut rects: Vec<[f32; 4]> = vec![first.rect];
     // Widths of each column's cells, in type sizes.
     let mut widths: Vec<Vec<f32>> = vec![Vec::new(); columns.len()];
     let em = |l: &Line| {
@@ -168,10 +171,19 @@ fn table_at(lines: &[Line], start: usize) -> Run {
                 row_pitch = Some(row_pitch.map_or(pitch, |p| p.min(pitch)));
             }
             rows.push(line.cells.iter().map(|c| c.text.clone()).collect());
+            rects.push(line.rect);
         } else if row_pitch.is_some_and(|p| pitch < p - 0.15 * h) && rows.len() > 1 {
             // Closer than rows are apart: cells that wrapped, joined to
             // the row above.
-            let Some(row) = rows.last_mut() else { break };
+            let (Some(row), Some(rect)) = (rows.last_mut(), rects.last_mut()) else {
+                break;
+            };
+            *rect = [
+                rect[0].min(line.rect[0]),
+                rect[1].min(line.rect[1]),
+                rect[2].max(line.rect[2]),
+                rect[3].max(line.rect[3]),
+            ];
             for (&col, c) in at.iter().zip(&line.cells) {
                 super::layout::join(&mut row[col], &c.text);
             }
@@ -182,6 +194,7 @@ fn table_at(lines: &[Line], start: usize) -> Run {
                 row[col].clone_from(&c.text);
             }
             rows.push(row);
+            rects.push(line.rect);
         }
         for (&col, c) in at.iter().zip(&line.cells) {
             widths[col].push((c.rect[2] - c.rect[0]) / em(line));
@@ -215,6 +228,7 @@ fn table_at(lines: &[Line], start: usize) -> Run {
             header,
             rows: rows.collect(),
         },
+        rects,
     })
 }
 
@@ -266,6 +280,9 @@ mod tests {
         let t = &found[0];
         assert_eq!((t.start, t.end), (1, 7));
         assert_eq!(t.table.header, ["城市", "级别", "上限"]);
+        // A box a row; the wrapped row's covers both its lines.
+        assert_eq!(t.rects.len(), 5);
+        assert_eq!((t.rects[2][1], t.rects[2][3]), (108.0, 128.0));
         assert_eq!(
             t.table.rows,
             [

@@ -363,9 +363,16 @@ pub(crate) fn paragraphs(lines: &[Line], width: f32, height: f32) -> Vec<Para> {
         if let Some(t) = tables.next_if(|t| t.start == i) {
             let rows = &lines[t.start..t.end];
             if let Some(text) = t.table.markdown() {
+                // A box a Markdown line: the header's, again for the rule
+                // under it, then each row's; so a chunk of rows marks them.
+                let header = t.rects.first().copied().unwrap_or_default();
+                let boxes = std::iter::once(header)
+                    .chain(t.rects.iter().copied())
+                    .map(frac)
+                    .collect();
                 out.push(Para {
                     text,
-                    boxes: rows.iter().map(|l| frac(l.rect)).collect(),
+                    boxes,
                     size: rows.iter().map(|l| l.size).fold(0.0, f32::max),
                     lines: rows.len(),
                     table: true,
