@@ -76,6 +76,9 @@ impl Readiness {
 
     /// Reads the page index's metadata now.
     pub(super) fn check_now(&self, pages: &LexicalIndex) {
+        if let Ok(mut at) = self.checked.lock() {
+            *at = Some(Instant::now());
+        }
         if pages.stamp().ok().flatten().as_deref() == Some(COMPLETE) {
             pages.set_stamp(COMPLETE.into());
             self.ready.store(true, Ordering::Relaxed);
@@ -84,6 +87,11 @@ impl Readiness {
 
     fn set(&self) {
         self.ready.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether page evidence may be used, as last read (no metadata read).
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
     }
 }
 
@@ -160,8 +168,9 @@ impl LexicalIndex {
         let Some(pages) = self.pages.as_deref() else {
             return;
         };
+        // One read of the page index's metadata at open.
         self.pages_ready.check_now(pages);
-        if self.pages_ready.get(pages) {
+        if self.pages_ready.is_ready() {
             return;
         }
         if self.num_chunks() == 0 {
