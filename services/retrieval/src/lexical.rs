@@ -982,13 +982,49 @@ impl LexicalIndex {
 /// A query's distinct terms, and what its synonyms add (the enterprise
 /// vocabulary's; nothing without one), from one version of it: what both
 /// lexical backends ask for.
+///
+/// One search asks for its question's terms three or four times (the chunk
+/// query, the page query, a ranked page's best chunk, the coverage for
+/// fusion), on one thread: the last question analysed on each thread is
+/// kept with the vocabulary version it was analysed with (held, so a
+/// reloaded vocabulary is never mistaken for it), and asked again it is
+/// not analysed again.
 fn terms_with(words: Option<&Words>, query: &str) -> (Vec<String>, vocabulary::Expansion) {
+    type Analysed = (
+        String,
+        Option<Arc<vocabulary::Vocabulary>>,
+        Vec<String>,
+        vocabulary::Expansion,
+    );
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<Analysed>> = const { std::cell::RefCell::new(None) };
+    }
     let current = words.map(Words::current);
+    let same = |v: &Option<Arc<vocabulary::Vocabulary>>| match (v, &current) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    };
+    let hit = LAST.with(|last| {
+        last.borrow()
+            .as_ref()
+            .filter(|(q, v, _, _)| q == query && same(v))
+            .map(|(_, _, terms, synonyms)| (terms.clone(), synonyms.clone()))
+    });
+    if let Some(hit) = hit {
+        return hit;
+    }
     let fixed = current.clone().map(Words::Fixed);
     let mut terms = analyze_with(query, fixed);
     terms.sort();
     terms.dedup();
-    let synonyms = current.map(|v| v.expand(&terms)).unwrap_or_default();
+    let synonyms = current
+        .clone()
+        .map(|v| v.expand(&terms))
+        .unwrap_or_default();
+    LAST.with(|last| {
+        *last.borrow_mut() = Some((query.to_owned(), current, terms.clone(), synonyms.clone()));
+    });
     (terms, synonyms)
 }
 

@@ -562,3 +562,28 @@ fn the_enterprise_vocabulary_keeps_words_whole_expands_synonyms_and_is_re_read()
         "a broken file does not open"
     );
 }
+
+/// A question asked again on a thread is answered from the last analysis,
+/// and only with the same vocabulary version: a synonym added by a new
+/// version is never missed, nor kept once a version drops it.
+#[test]
+fn a_question_analysed_again_follows_the_vocabulary_version() {
+    let plain = terms_with(None, "报账 hotel");
+    assert_eq!(plain, terms_with(None, "报账 hotel"));
+    assert!(plain.1.added.is_empty());
+    let with = Words::Fixed(Arc::new(
+        vocabulary::Vocabulary::parse("报销 = 报账\n", "v.txt").unwrap(),
+    ));
+    let (terms, synonyms) = terms_with(Some(&with), "报账 hotel");
+    assert_eq!(terms, plain.0);
+    assert!(
+        synonyms.added.iter().any(|(t, _)| t == "报销"),
+        "{synonyms:?}"
+    );
+    // The same text with another version (none): no synonyms again.
+    assert!(terms_with(None, "报账 hotel").1.added.is_empty());
+    let other = Words::Fixed(Arc::new(
+        vocabulary::Vocabulary::parse("出差 = 差旅\n", "v.txt").unwrap(),
+    ));
+    assert!(terms_with(Some(&other), "报账 hotel").1.added.is_empty());
+}

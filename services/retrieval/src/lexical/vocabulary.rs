@@ -279,7 +279,7 @@ impl Vocabulary {
 }
 
 /// What synonyms add to a question ([`Vocabulary::expand`]).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(super) struct Expansion {
     /// Terms added, with their weights.
     pub added: Vec<(String, f32)>,
