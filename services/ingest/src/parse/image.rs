@@ -112,8 +112,44 @@ pub(crate) fn dpi(b: &[u8]) -> Option<u32> {
     } else {
         return None;
     };
+    plausible_dpi(dpi)
+}
+
+/// A resolution in dots per inch, rounded, when it is one a scan could
+/// have (50 to 2400); files record nonsense too.
+pub(crate) fn plausible_dpi(dpi: f64) -> Option<u32> {
     let dpi = dpi.round();
     (50.0..=2400.0).contains(&dpi).then_some(dpi as u32)
+}
+
+/// [`probe`], or why the bytes are not an image.
+pub(crate) fn probe_or_refuse(b: &[u8]) -> Result<ImageInfo, super::ParseError> {
+    probe(b).ok_or_else(|| {
+        super::ParseError::Invalid(
+            "not a readable image (PNG, JPEG, TIFF, BMP, GIF or WebP header expected)".into(),
+        )
+    })
+}
+
+impl ImageInfo {
+    /// Refuses page `index` (0-based) when its size, from the header, is
+    /// over `max_pixels` (`ingest.max_image_pixels`).
+    pub(crate) fn check_pixels(
+        &self,
+        index: usize,
+        max_pixels: u64,
+    ) -> Result<(), super::ParseError> {
+        match self.pages.get(index) {
+            Some(&(w, h)) if w.saturating_mul(h) > max_pixels => {
+                Err(super::ParseError::TooLarge(format!(
+                    "the {} claims {w}×{h} pixels on page {}, over the limit of {max_pixels} pixels (ingest.max_image_pixels); a file this small claiming that much is a decompression bomb",
+                    self.format,
+                    index + 1
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 fn jpeg(b: &[u8]) -> Option<(u64, u64)> {

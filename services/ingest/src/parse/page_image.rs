@@ -11,7 +11,7 @@
 
 use super::ParseError;
 use super::despeckle::luma;
-use super::image::probe;
+use super::image::{plausible_dpi, probe_or_refuse};
 use std::io::Cursor;
 
 /// A rendered page: RGBA pixels, row by row.
@@ -44,26 +44,17 @@ pub(crate) fn render_image(
     highlights: &[[f32; 4]],
     max_pixels: u64,
 ) -> Result<PageImage, ParseError> {
-    let info = probe(bytes).ok_or_else(|| {
-        ParseError::Invalid(
-            "not a readable image (PNG, JPEG, TIFF, BMP, GIF or WebP header expected)".into(),
-        )
-    })?;
+    let info = probe_or_refuse(bytes)?;
     let count = info.pages.len();
     let index = usize::try_from(page).unwrap_or(usize::MAX);
-    let Some(&(w, h)) = index.checked_sub(1).and_then(|i| info.pages.get(i)) else {
+    let Some(i) = index.checked_sub(1).filter(|&i| i < count) else {
         return Err(ParseError::Invalid(format!(
             "the {} has {count} page{}, not a page {page}",
             info.format,
             if count == 1 { "" } else { "s" }
         )));
     };
-    if w.saturating_mul(h) > max_pixels {
-        return Err(ParseError::TooLarge(format!(
-            "the {} claims {w}×{h} pixels on page {page}, over the limit of {max_pixels} pixels (ingest.max_image_pixels)",
-            info.format
-        )));
-    }
+    info.check_pixels(i, max_pixels)?;
     let unreadable = |e: &dyn std::fmt::Display| {
         tracing::warn!(format = info.format, error = %e, "an image page could not be decoded");
         ParseError::Invalid(format!(
@@ -71,7 +62,7 @@ pub(crate) fn render_image(
             info.format
         ))
     };
-    let full = decode_page(bytes, info.format, index - 1)
+    let full = decode_page(bytes, info.format, i)
         .map_err(|e| unreadable(&e))?
         .rgba;
     // Never enlarged, and never taller than MAX_HEIGHT (a long strip is
@@ -179,9 +170,7 @@ fn tiff_page(
         .flatten();
     let dpi = per_unit
         .map(|v| if unit == Some(3) { v * 2.54 } else { v })
-        .map(f64::round)
-        .filter(|v| (50.0..=2400.0).contains(v))
-        .map(|v| v as u32);
+        .and_then(plausible_dpi);
     let color = d.colortype()?;
     let pixels = d.read_image()?;
     let (w_us, h_us) = (w as usize, h as usize);

@@ -230,11 +230,7 @@ impl Reader {
     /// An image file: its header checked against the limits, then every
     /// page recognised.
     fn image(&self, bytes: &[u8], watch: &Watch<'_>) -> Result<Parsed, ParseError> {
-        let info = image::probe(bytes).ok_or_else(|| {
-            ParseError::Invalid(
-                "not a readable image (PNG, JPEG, TIFF, BMP, GIF or WebP header expected)".into(),
-            )
-        })?;
+        let info = image::probe_or_refuse(bytes)?;
         let pages = u32::try_from(info.pages.len()).unwrap_or(u32::MAX);
         if pages > self.limits.max_pages {
             return Err(ParseError::TooLarge(format!(
@@ -250,14 +246,7 @@ impl Reader {
                     i + 1
                 )));
             }
-            if w.saturating_mul(h) > self.limits.max_image_pixels {
-                return Err(ParseError::TooLarge(format!(
-                    "the {} claims {w}×{h} pixels on page {}, over the limit of {} pixels (ingest.max_image_pixels); a file this small claiming that much is a decompression bomb",
-                    info.format,
-                    i + 1,
-                    self.limits.max_image_pixels
-                )));
-            }
+            info.check_pixels(i, self.limits.max_image_pixels)?;
         }
         let Some(ocr) = &self.ocr else {
             return Err(ParseError::Ocr(format!(
