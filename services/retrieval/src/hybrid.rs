@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
-use zhishu_core::config::RetrievalConfig;
+use zhishu_core::config::{Fusion, RetrievalConfig};
 use zhishu_encoders::{EncoderWorker, RerankWorker, TextKind};
 
 mod here;
@@ -47,7 +47,8 @@ pub struct StageScores {
     pub dense: Option<f32>,
     /// 1-based dense rank.
     pub dense_rank: Option<usize>,
-    /// Fused RRF score.
+    /// Fused score ([`Fusion`]): the weighted sum of the two retrievers'
+    /// scaled scores (about 0–1), or the RRF score.
     pub fused: f32,
     /// Cross-encoder score, when reranked.
     pub rerank: Option<f32>,
@@ -264,15 +265,14 @@ impl Votes {
     pub(crate) fn for_query(f: &RetrievalConfig, unknown_share: f32, coverage: f32) -> Self {
         let readable = (1.0 - unknown_share.clamp(0.0, 1.0)).powi(2);
         Self {
-            lexical: f.lexical_weight * coverage.clamp(0.0, 1.0),
+            lexical: f.lexical_weight() * coverage.clamp(0.0, 1.0),
             dense: f.dense_weight * readable,
         }
     }
 }
 
-/// Reciprocal rank fusion by chunk id: each retriever adds
-/// `weight / (k + rank)`; best first, ties broken by id so that a ranking
-/// is reproducible.
+/// Fuses the two rankings by chunk id ([`Fusion`]); best first, ties
+/// broken by id so that a ranking is reproducible.
 fn fuse(
     lexical: &LexicalIds,
     dense: &[(String, f32)],
@@ -283,16 +283,41 @@ fn fuse(
     let mut fused: HashMap<&str, Candidate> = HashMap::new();
     for (rank, (id, score)) in lexical.hits().enumerate() {
         let e = fused.entry(id).or_default();
-        e.scores.fused += votes.lexical / (f.rrf_k + (rank + 1) as f32);
         e.scores.bm25 = Some(score);
         e.scores.bm25_rank = Some(rank + 1);
         e.lexical = Some(rank);
     }
     for (rank, (id, score)) in dense.iter().enumerate() {
         let e = fused.entry(id.as_str()).or_default();
-        e.scores.fused += votes.dense / (f.rrf_k + (rank + 1) as f32);
         e.scores.dense = Some(*score);
         e.scores.dense_rank = Some(rank + 1);
+    }
+    match f.fusion {
+        Fusion::Rrf => {
+            let rrf = |weight: f32, rank: Option<usize>| {
+                rank.map_or(0.0, |r| weight / (f.rrf_k + r as f32))
+            };
+            for c in fused.values_mut() {
+                c.scores.fused =
+                    rrf(votes.lexical, c.scores.bm25_rank) + rrf(votes.dense, c.scores.dense_rank);
+            }
+        }
+        Fusion::Scores => {
+            let bm25 = Scaling::of(lexical.hits().map(|(_, s)| s), f.candidates);
+            let cosine = Scaling::of(dense.iter().map(|(_, s)| *s), f.candidates);
+            let total = votes.lexical + votes.dense;
+            // Both votes gone (nothing of the query is readable by either):
+            // the two count alike rather than not at all.
+            let a = if total > 0.0 {
+                votes.lexical / total
+            } else {
+                0.5
+            };
+            for c in fused.values_mut() {
+                c.scores.fused =
+                    a * bm25.scale(c.scores.bm25) + (1.0 - a) * cosine.scale(c.scores.dense);
+            }
+        }
     }
     let mut ranked: Vec<(&str, Candidate)> = fused.into_iter().collect();
     for (_, c) in &mut ranked {
@@ -307,6 +332,75 @@ fn fuse(
         .into_iter()
         .map(|(id, c)| (id.to_owned(), c))
         .collect()
+}
+
+/// One retriever's scores scaled for [`Fusion::Scores`]: its best
+/// candidate is 1, its `candidates`-th (or last, when it returned fewer)
+/// 0, linearly in between and below. A candidate it did not return counts
+/// as its lowest returned one, never above: it fell below everything the
+/// retriever did return. A list whose scores are all equal (one hit, or
+/// ties) scales them all to 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Scaling {
+    /// The score that scales to 0.
+    low: f32,
+    /// `1 / (best - low)`; 0 when every score is the same.
+    inverse: f32,
+    /// What an absent candidate counts.
+    absent: f32,
+}
+
+impl Scaling {
+    /// The scaling of a ranking's scores, best first.
+    fn of(scores: impl Iterator<Item = f32>, candidates: usize) -> Self {
+        let (mut best, mut low, mut lowest, mut n) = (f32::NAN, f32::NAN, f32::NAN, 0usize);
+        for s in scores.filter(|s| s.is_finite()) {
+            if n == 0 {
+                best = s;
+            }
+            n += 1;
+            if n <= candidates.max(1) {
+                low = s;
+            }
+            lowest = if n == 1 { s } else { lowest.min(s) };
+        }
+        if n == 0 {
+            return Self {
+                low: 0.0,
+                inverse: 0.0,
+                absent: 0.0,
+            };
+        }
+        let spread = best - low;
+        if spread <= f32::EPSILON * best.abs().max(1.0) {
+            return Self {
+                low,
+                inverse: 0.0,
+                absent: 0.0,
+            };
+        }
+        let inverse = 1.0 / spread;
+        Self {
+            low,
+            inverse,
+            absent: ((lowest - low) * inverse).min(0.0),
+        }
+    }
+
+    /// A candidate's scaled score: `None` when this retriever did not
+    /// return it.
+    fn scale(&self, score: Option<f32>) -> f32 {
+        match score {
+            Some(s) if s.is_finite() => {
+                if self.inverse == 0.0 {
+                    1.0
+                } else {
+                    (s - self.low) * self.inverse
+                }
+            }
+            _ => self.absent,
+        }
+    }
 }
 
 /// A batch's BM25 hits (by position among them) and dense-only hits (by
@@ -653,16 +747,186 @@ mod tests {
             // Less coverage: BM25's vote never grows, dense's stays.
             let (wide, narrow) = (Votes::for_query(&f, c, hi), Votes::for_query(&f, c, lo));
             proptest::prop_assert!(narrow.lexical <= wide.lexical);
-            proptest::prop_assert!(wide.lexical <= f.lexical_weight && narrow.lexical >= 0.0);
+            proptest::prop_assert!(wide.lexical <= f.lexical_weight() && narrow.lexical >= 0.0);
             proptest::prop_assert_eq!(wide.dense, narrow.dense);
         }
+    }
+
+    /// Two rankings of ids `0..n` from generated scores (`None`: not
+    /// returned), best first, as the retrievers hand them over.
+    fn rankings(bm25: &[Option<f32>], dense: &[Option<f32>]) -> (LexicalIds, Vec<(String, f32)>) {
+        let ranked = |scores: &[Option<f32>]| {
+            let mut v: Vec<(String, f32)> = scores
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.map(|s| (format!("c{i:03}"), s)))
+                .collect();
+            v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v
+        };
+        (LexicalIds::from_store(ranked(bm25)), ranked(dense))
+    }
+
+    fn scores_strategy()
+    -> impl proptest::strategy::Strategy<Value = Vec<(Option<f32>, Option<f32>)>> {
+        proptest::collection::vec(
+            (
+                proptest::option::of(0.0f32..30.0),
+                proptest::option::of(0.5f32..1.0),
+            ),
+            1..80,
+        )
+    }
+
+    proptest::proptest! {
+        /// A retriever's best candidate scales to 1 and its
+        /// `candidates`-th to 0; scaling keeps its order; a candidate it
+        /// did not return counts no more than any it did.
+        #[test]
+        fn scaling_keeps_order_and_puts_the_absent_last(
+            mut scores in proptest::collection::vec(0.0f32..50.0, 1..120),
+            candidates in 1usize..80,
+        ) {
+            scores.sort_by(|a, b| b.total_cmp(a));
+            let s = Scaling::of(scores.iter().copied(), candidates);
+            let scaled: Vec<f32> = scores.iter().map(|&x| s.scale(Some(x))).collect();
+            proptest::prop_assert!((scaled[0] - 1.0).abs() < 1e-4);
+            if scores[0] > scores[candidates.min(scores.len()) - 1] {
+                proptest::prop_assert!(scaled[candidates.min(scores.len()) - 1].abs() < 1e-4);
+            }
+            for w in scaled.windows(2) {
+                proptest::prop_assert!(w[0] >= w[1]);
+            }
+            let lowest = scaled.iter().copied().fold(f32::INFINITY, f32::min);
+            proptest::prop_assert!(s.scale(None) <= lowest && s.scale(None) <= 0.0);
+        }
+
+        /// Whatever the fusion and the votes: a chunk at least as good as
+        /// another in both retrievers (absent counting as worst) and
+        /// better in one is fused above it; with one vote gone, fusion is
+        /// the other retriever's ranking.
+        #[test]
+        fn fusion_respects_agreement_and_single_votes(
+            pairs in scores_strategy(),
+            lexical_vote in 0.0f32..2.0,
+            dense_vote in 0.0f32..2.0,
+            rrf in proptest::bool::ANY,
+        ) {
+            let (b, d): (Vec<_>, Vec<_>) = pairs.iter().copied().unzip();
+            let (lexical, dense) = rankings(&b, &d);
+            let f = RetrievalConfig {
+                fusion: if rrf { Fusion::Rrf } else { Fusion::Scores },
+                candidates: 20,
+                ..RetrievalConfig::default()
+            };
+            let votes = Votes { lexical: lexical_vote, dense: dense_vote };
+            let fused = fuse(&lexical, &dense, &f, votes, Mode::Hybrid);
+            let position: HashMap<&str, usize> =
+                fused.iter().enumerate().map(|(i, (id, _))| (id.as_str(), i)).collect();
+            let rank_of = |list: Vec<&str>, id: &str| list.iter().position(|x| *x == id).unwrap_or(usize::MAX);
+            let bm25_ids: Vec<&str> = lexical.hits().map(|(id, _)| id).collect();
+            let dense_ids: Vec<&str> = dense.iter().map(|(id, _)| id.as_str()).collect();
+            for (x, _) in &fused {
+                for (y, _) in &fused {
+                    let (bx, by) = (rank_of(bm25_ids.clone(), x), rank_of(bm25_ids.clone(), y));
+                    let (dx, dy) = (rank_of(dense_ids.clone(), x), rank_of(dense_ids.clone(), y));
+                    // Strictly better where it counts: a weight-0 side
+                    // decides nothing.
+                    let better_b = bx < by && lexical_vote > 0.0;
+                    let better_d = dx < dy && dense_vote > 0.0;
+                    if bx <= by && dx <= dy && (better_b || better_d) {
+                        proptest::prop_assert!(position[x.as_str()] < position[y.as_str()] ||
+                            // Equal scaled scores (ties in a retriever's
+                            // scores) may fall back to the id order.
+                            fused[position[x.as_str()]].1.score == fused[position[y.as_str()]].1.score,
+                            "{x} (bm25 {bx}, dense {dx}) below {y} (bm25 {by}, dense {dy})");
+                    }
+                }
+            }
+            let order = |list: &[&str]| -> Vec<String> {
+                fused.iter().filter(|(id, _)| list.contains(&id.as_str())).map(|(id, _)| id.clone()).collect()
+            };
+            if lexical_vote > 0.0 && dense_vote == 0.0 && !rrf {
+                // Scaling is linear within the candidates, so BM25's order
+                // among them stands (ties aside).
+                let kept = order(&bm25_ids);
+                for w in kept.windows(2) {
+                    let s = |id: &str| lexical.hits().find(|(i, _)| *i == id).unwrap().1;
+                    proptest::prop_assert!(s(&w[0]) >= s(&w[1]));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_dense_best_clear_of_the_field_beats_a_flat_bm25_list() {
+        // A paraphrase over 50 candidates: BM25 matches common words
+        // everywhere (scores falling evenly from 8 to 7), and ranks the page
+        // (`c000`) 20th; dense search puts it first, well clear of the rest
+        // (0.90 against 0.84 and below), and BM25's first (`c001`) 5th.
+        // With ranks alone a chunk both rank near the top won; with scores
+        // the page does.
+        let n = 50;
+        let mut bm25 = vec![None; n];
+        let mut dense = vec![None; n];
+        let mut bm25_order: Vec<usize> = (1..n).collect();
+        bm25_order.insert(19, 0);
+        for (rank, &i) in bm25_order.iter().enumerate() {
+            bm25[i] = Some(8.0 - rank as f32 / (n - 1) as f32);
+        }
+        let mut dense_order: Vec<usize> = (2..n).collect();
+        dense_order.insert(3, 1);
+        dense_order.insert(0, 0);
+        for (rank, &i) in dense_order.iter().enumerate() {
+            dense[i] = Some(if rank == 0 {
+                0.90
+            } else {
+                0.84 - 0.001 * rank as f32
+            });
+        }
+        let (lexical, dense) = rankings(&bm25, &dense);
+        assert_eq!(lexical.hits().next().unwrap().0, "c001");
+        assert_eq!(dense[4].0, "c001");
+        let scores = RetrievalConfig::default();
+        assert_eq!(scores.fusion, Fusion::Scores);
+        let votes = |f: &RetrievalConfig| Votes {
+            lexical: f.lexical_weight(),
+            dense: f.dense_weight,
+        };
+        let top = |f: &RetrievalConfig| {
+            fuse(&lexical, &dense, f, votes(f), Mode::Hybrid)[0]
+                .0
+                .clone()
+        };
+        assert_eq!(top(&scores), "c000");
+        let rrf = RetrievalConfig {
+            fusion: Fusion::Rrf,
+            ..scores
+        };
+        assert_ne!(top(&rrf), "c000");
+    }
+
+    #[test]
+    fn each_fusion_has_its_own_default_bm25_weight() {
+        let scores = RetrievalConfig::default();
+        assert_eq!(scores.lexical_weight(), 1.25);
+        let rrf = RetrievalConfig {
+            fusion: Fusion::Rrf,
+            ..scores
+        };
+        assert_eq!(rrf.lexical_weight(), 0.75);
+        let set = RetrievalConfig {
+            lexical_weight: Some(0.3),
+            ..rrf
+        };
+        assert_eq!(set.lexical_weight(), 0.3);
     }
 
     #[test]
     fn a_query_both_read_in_full_keeps_the_configured_votes() {
         let f = RetrievalConfig::default();
         let v = Votes::for_query(&f, 0.0, 1.0);
-        assert_eq!((v.lexical, v.dense), (f.lexical_weight, f.dense_weight));
+        assert_eq!((v.lexical, v.dense), (f.lexical_weight(), f.dense_weight));
         assert_eq!(Votes::for_query(&f, 1.0, 1.0).dense, 0.0);
         assert_eq!(Votes::for_query(&f, 0.0, 0.0).lexical, 0.0);
     }

@@ -310,6 +310,7 @@ fn retrieval_values_out_of_range_are_refused_by_name() {
         ("page_weight", "-0.5", "retrieval.page_weight"),
         ("duplicate_jaccard", "1.5", "retrieval.duplicate_jaccard"),
         ("neighbours", "9", "retrieval.neighbours"),
+        ("fusion", "\"rank\"", "retrieval.fusion"),
     ] {
         let text = format!("{MINIMAL}\n[retrieval]\n{key} = {value}\n");
         let msg = load(&text).unwrap_err().to_string();
@@ -317,6 +318,12 @@ fn retrieval_values_out_of_range_are_refused_by_name() {
     }
     let text = format!("{MINIMAL}\n[retrieval]\nlexical_weight = 0.0\ndense_weight = 0.0\n");
     assert!(load(&text).is_err(), "both weights zero");
+    // Each fusion brings its own BM25 weight unless one is set.
+    let text = format!("{MINIMAL}\n[retrieval]\nfusion = \"rrf\"\n");
+    let r = load(&text).unwrap().retrieval;
+    assert_eq!((r.fusion, r.lexical_weight()), (Fusion::Rrf, 0.75));
+    let r = load(MINIMAL).unwrap().retrieval;
+    assert_eq!((r.fusion, r.lexical_weight()), (Fusion::Scores, 1.25));
 }
 
 #[test]
