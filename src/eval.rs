@@ -49,14 +49,19 @@ pub async fn run(mut config: Config, args: EvalArgs) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .progress_chars("=> "),
     );
-    let mut report =
-        zhishu_ingest::eval::evaluate(&setup, &dataset, scratch.path(), |stage, done, total| {
+    let mut report = zhishu_ingest::eval::evaluate(
+        &setup,
+        &dataset,
+        scratch.path(),
+        args.candidates.as_deref(),
+        |stage, done, total| {
             bar.set_prefix(stage.to_owned());
             bar.set_length(total as u64);
             bar.set_position(done as u64);
-        })
-        .await
-        .map_err(anyhow::Error::msg)?;
+        },
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
     report.dataset = args.dataset.display().to_string();
 

@@ -33,6 +33,7 @@ fn eval_scores_every_mode_on_the_shipped_bilingual_set() {
     let (dir, config) = sandbox();
     let reranker = repo_root().join("services/encoders/tests/fixtures/tiny-cross-encoder");
     let out = dir.path().join("report.json");
+    let candidates = dir.path().join("candidates.jsonl");
     let (code, stdout, stderr) = eval(
         &config,
         dir.path(),
@@ -42,6 +43,8 @@ fn eval_scores_every_mode_on_the_shipped_bilingual_set() {
             reranker.to_str().unwrap(),
             "--output",
             out.to_str().unwrap(),
+            "--candidates",
+            candidates.to_str().unwrap(),
         ],
     );
     assert_eq!(code, 0, "{stderr}");
@@ -85,6 +88,40 @@ fn eval_scores_every_mode_on_the_shipped_bilingual_set() {
         ndcg("dense")
     );
     assert!(report["skipped"].as_object().unwrap().is_empty());
+
+    // --candidates: every chunk, then every query with both rankings as
+    // [document, ordinal, score], best first, and its votes.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&candidates)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |t: &'static str| lines.iter().filter(move |l| l["type"] == t);
+    assert_eq!(
+        of("chunk").count() as u64,
+        report["chunks"].as_u64().unwrap()
+    );
+    assert_eq!(of("query").count() as u64, queries);
+    let documents: std::collections::HashSet<&str> = of("chunk")
+        .map(|c| c["document"].as_str().unwrap())
+        .collect();
+    for q in of("query") {
+        assert!(q["lexical_vote"].as_f64().is_some() && q["dense_vote"].as_f64().is_some());
+        let dense = q["dense"].as_array().unwrap();
+        assert!(!dense.is_empty() && dense.len() <= 100, "{q}");
+        for list in ["bm25", "dense"] {
+            let hits = q[list].as_array().unwrap();
+            for w in hits.windows(2) {
+                assert!(
+                    w[0][2].as_f64() >= w[1][2].as_f64(),
+                    "{list} best first: {q}"
+                );
+            }
+            for h in hits {
+                assert!(documents.contains(h[0].as_str().unwrap()), "{h}");
+            }
+        }
+    }
 
     // The scratch stores are gone and the live ones were never created.
     assert!(!dir.path().join("data/qdrant").exists());

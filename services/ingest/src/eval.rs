@@ -237,6 +237,7 @@ pub async fn evaluate(
     setup: &EvalSetup,
     dataset: &Dataset,
     scratch: &std::path::Path,
+    candidates: Option<&std::path::Path>,
     mut progress: impl FnMut(&str, usize, usize),
 ) -> Result<EvalReport, String> {
     let err = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
@@ -258,6 +259,8 @@ pub async fn evaluate(
     let started = Instant::now();
     let mut chunks_indexed = 0;
     let total = dataset.corpus.len();
+    // With `candidates`: every chunk, for the file's chunk lines.
+    let mut chunks: Vec<ChunkDoc> = Vec::new();
     for (b, batch) in dataset.corpus.chunks(INDEX_BATCH).enumerate() {
         let mut docs: Vec<ChunkDoc> = Vec::new();
         for d in batch {
@@ -295,6 +298,9 @@ pub async fn evaluate(
             }
         }
         lengths.add(&setup.bm25, &docs);
+        if candidates.is_some() {
+            chunks.extend(docs.iter().cloned());
+        }
         let texts: Vec<String> = docs.iter().map(|c| c.text.clone()).collect();
         let vectors_of = cache
             .embed(&setup.encoder, texts)
@@ -347,6 +353,11 @@ pub async fn evaluate(
         average_terms: Some(lengths.averages(setup.bm25.averages())),
         ..Default::default()
     };
+    if let Some(path) = candidates {
+        write_candidates(path, &searcher, dataset, &chunks, &scope, &filter)
+            .await
+            .map_err(|e| err(&format!("writing {}", path.display()), &e))?;
+    }
     let runs = [
         (Mode::Bm25, &searcher, mode_name(Mode::Bm25)),
         (Mode::Dense, &searcher, mode_name(Mode::Dense)),
@@ -406,4 +417,70 @@ pub async fn evaluate(
         }
     }
     Ok(report)
+}
+
+/// Writes `zhishu eval --candidates`: one JSON line per chunk (`"type":
+/// "chunk"`: document, ordinal, title, section, text), then one per query
+/// (`"type": "query"`: its text, language, kind, judged documents, the
+/// evidence behind its votes, and both retrievers' top [`DEPTH`] as
+/// `[document, ordinal, score]`), so that fusions and rerankers can be
+/// studied offline on exactly what the searcher saw
+/// (`scripts/fusion_study.py`).
+async fn write_candidates(
+    path: &std::path::Path,
+    searcher: &HybridSearcher,
+    dataset: &Dataset,
+    chunks: &[ChunkDoc],
+    scope: &Scope,
+    filter: &SearchFilter,
+) -> Result<(), String> {
+    use std::io::Write;
+    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut line = |value: serde_json::Value| -> Result<(), String> {
+        writeln!(out, "{value}").map_err(|e| e.to_string())
+    };
+    let mut by_id = std::collections::HashMap::new();
+    for c in chunks {
+        by_id.insert(c.chunk_id.as_str(), (c.document_id.as_str(), c.ordinal));
+        line(serde_json::json!({
+            "type": "chunk",
+            "document": c.document_id,
+            "ordinal": c.ordinal,
+            "title": c.title,
+            "section": c.section_path,
+            "text": c.text,
+        }))?;
+    }
+    let located = |hits: &[(String, f32)]| -> Vec<serde_json::Value> {
+        hits.iter()
+            .filter_map(|(id, score)| {
+                by_id
+                    .get(id.as_str())
+                    .map(|(doc, ord)| serde_json::json!([doc, ord, score]))
+            })
+            .collect()
+    };
+    for q in &dataset.queries {
+        let c = searcher
+            .candidates(&q.text, DEPTH, scope, filter)
+            .await
+            .map_err(|e| format!("query {}: {e}", q.id))?;
+        line(serde_json::json!({
+            "type": "query",
+            "id": q.id,
+            "text": q.text,
+            "language": query_language(&q.text),
+            "kind": q.kind,
+            "judged": dataset.qrels.get(&q.id),
+            "unknown_share": c.unknown_share,
+            "coverage": c.coverage,
+            "lexical_vote": c.lexical_vote,
+            "dense_vote": c.dense_vote,
+            "bm25": located(&c.bm25),
+            "dense": located(&c.dense),
+        }))?;
+    }
+    drop(line);
+    out.flush().map_err(|e| e.to_string())
 }

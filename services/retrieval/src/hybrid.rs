@@ -236,6 +236,24 @@ struct Found {
     embed_ms: f64,
 }
 
+/// Both retrievers' candidates for one query, before fusion
+/// ([`HybridSearcher::candidates`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidates {
+    /// The share of the query's tokens the embedder does not know.
+    pub unknown_share: f32,
+    /// The share of the query's terms the BM25 index holds.
+    pub coverage: f32,
+    /// BM25's vote for this query ([`Votes::for_query`]).
+    pub lexical_vote: f32,
+    /// Dense search's vote for this query.
+    pub dense_vote: f32,
+    /// BM25's chunk ids and scores, best first.
+    pub bm25: Vec<(String, f32)>,
+    /// Dense search's chunk ids and cosine similarities, best first.
+    pub dense: Vec<(String, f32)>,
+}
+
 /// How much each retriever's vote counts for one query.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Votes {
@@ -659,6 +677,46 @@ impl HybridSearcher {
             bm25_ms,
             dense_ms,
             embed_ms,
+        })
+    }
+
+    /// Both retrievers' candidates for `query`, unfused (up to `want`
+    /// each, best first), with the evidence behind this query's votes:
+    /// what `zhishu eval --candidates` writes, so that a fusion can be
+    /// studied offline on exactly what this one sees.
+    ///
+    /// # Errors
+    /// A store or the encoder failing.
+    pub async fn candidates(
+        &self,
+        query: &str,
+        want: usize,
+        scope: &Scope,
+        filter: &SearchFilter,
+    ) -> Result<Candidates, RetrievalError> {
+        let options = SearchOptions {
+            mode: Mode::Hybrid,
+            neighbours: 0,
+            query_vector: None,
+        };
+        let lexical = self
+            .lexical
+            .search_ids(query, want, scope, filter, self.fusion.page_weight);
+        let dense = async {
+            let v = self.query_vector(query, &options).await?;
+            self.vectors.search_ids(v, want, scope, filter).await
+        };
+        let (lexical, dense) = tokio::join!(lexical, dense);
+        let unknown_share = self.encoder.unknown_share(query).unwrap_or(0.0);
+        let coverage = self.lexical.coverage(query).await.unwrap_or(1.0);
+        let votes = Votes::for_query(&self.fusion, unknown_share, coverage);
+        Ok(Candidates {
+            unknown_share,
+            coverage,
+            lexical_vote: votes.lexical,
+            dense_vote: votes.dense,
+            bm25: lexical?.hits().map(|(id, s)| (id.to_owned(), s)).collect(),
+            dense: dense?,
         })
     }
 

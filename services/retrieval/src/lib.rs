@@ -25,7 +25,9 @@ mod vector;
 
 pub use chunk::{ChunkDoc, PromptIds, chunk_id, prompt_label, prompt_piece, tokenizer_fingerprint};
 pub use error::RetrievalError;
-pub use hybrid::{Hit, HybridSearcher, Mode, SearchOptions, SearchResults, StageScores, Timings};
+pub use hybrid::{
+    Candidates, Hit, HybridSearcher, Mode, SearchOptions, SearchResults, StageScores, Timings,
+};
 pub use lexical::sparse::{AverageTerms, Bm25Encoder, FieldAverages, FieldLengths, SparseVector};
 pub use lexical::vocabulary::{Vocabulary, VocabularyError, VocabularyFile};
 pub use lexical::{Lexical, LexicalHit, LexicalIds, LexicalIndex, analyze};
