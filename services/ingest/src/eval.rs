@@ -481,6 +481,5 @@ async fn write_candidates(
             "dense": located(&c.dense),
         }))?;
     }
-    drop(line);
     out.flush().map_err(|e| e.to_string())
 }
