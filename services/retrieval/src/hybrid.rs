@@ -1,11 +1,15 @@
-//! Hybrid search: BM25 and dense search run concurrently, fused with
-//! reciprocal rank fusion, near-duplicates collapsed, then (optionally)
-//! reranked by a cross-encoder.
+//! Hybrid search: BM25 and dense search run concurrently, fused by their
+//! scores (or by reciprocal rank fusion), near-duplicates collapsed, then
+//! (optionally) reranked by a cross-encoder.
 //!
-//! Why RRF and not score blending: BM25 scores are unbounded and vary per
-//! query while cosine similarities sit in a narrow band, so any fixed
-//! weighting of raw scores is wrong for some queries. Ranks are comparable;
-//! `1 / (k + rank)` rewards agreement between the two without calibration.
+//! Why scaled scores and not raw ones: BM25 scores are unbounded and vary
+//! per query while cosine similarities sit in a narrow band, so any fixed
+//! weighting of raw scores is wrong for some queries. Why scaled scores and
+//! not ranks alone: ranks forget how far a retriever's best stands above
+//! the rest, which is what tells a paraphrase only the embedder reads from
+//! a keyword query only BM25 reads (docs/retrieval.md has the
+//! measurements). Each list is therefore scaled per query, best 1 and the
+//! `candidates`-th 0, before the weighted sum ([`Fusion`]).
 
 use crate::{
     ChunkDoc, Lexical, LexicalIds, LexicalIndex, RetrievalError, Scope, SearchFilter, VectorIndex,
