@@ -375,6 +375,7 @@ struct Scaling {
 impl Scaling {
     /// The scaling of a ranking's scores, best first.
     fn of(scores: impl Iterator<Item = f32>, candidates: usize) -> Self {
+        // Best first: the first score is the best, the last the lowest.
         let (mut best, mut low, mut lowest, mut n) = (f32::NAN, f32::NAN, f32::NAN, 0usize);
         for s in scores.filter(|s| s.is_finite()) {
             if n == 0 {
@@ -384,7 +385,7 @@ impl Scaling {
             if n <= candidates.max(1) {
                 low = s;
             }
-            lowest = if n == 1 { s } else { lowest.min(s) };
+            lowest = s;
         }
         if n == 0 {
             return Self {
@@ -710,9 +711,8 @@ impl HybridSearcher {
             let v = self.query_vector(query, &options).await?;
             self.vectors.search_ids(v, want, scope, filter).await
         };
-        let (lexical, dense) = tokio::join!(lexical, dense);
-        let unknown_share = self.encoder.unknown_share(query).unwrap_or(0.0);
-        let coverage = self.lexical.coverage(query).await.unwrap_or(1.0);
+        let (lexical, dense, (unknown_share, coverage)) =
+            tokio::join!(lexical, dense, self.evidence(query));
         let votes = Votes::for_query(&self.fusion, unknown_share, coverage);
         Ok(Candidates {
             unknown_share,
@@ -727,10 +727,17 @@ impl HybridSearcher {
     /// How much each retriever's vote counts for this query
     /// ([`Votes::for_query`]).
     pub(crate) async fn votes(&self, query: &str) -> Votes {
+        let (unknown, coverage) = self.evidence(query).await;
+        Votes::for_query(&self.fusion, unknown, coverage)
+    }
+
+    /// What the votes are set from: the embedder's unknown-token share
+    /// and the BM25 index's coverage of the query.
+    async fn evidence(&self, query: &str) -> (f32, f32) {
         // A tokenizer failure only loses the adjustment, not the search.
         let unknown = self.encoder.unknown_share(query).unwrap_or(0.0);
         let coverage = self.lexical.coverage(query).await.unwrap_or(1.0);
-        Votes::for_query(&self.fusion, unknown, coverage)
+        (unknown, coverage)
     }
 
     /// The query's embedding: the caller's, or the encoder's.
