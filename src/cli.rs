@@ -472,6 +472,9 @@ pub struct RunArgs {
     /// Send the prompt as raw text, without the chat template.
     #[arg(long)]
     pub raw: bool,
+    /// Where to run it: `cpu` or `cuda:N` (GPU builds).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 /// `zhishu config …`

@@ -30,6 +30,10 @@ pub async fn run(mut config: Config, args: EvalArgs) -> Result<()> {
                 .reranker
                 .as_ref()
                 .map_or(16_384, |r| r.max_batch_tokens),
+            device: config
+                .reranker
+                .as_ref()
+                .map_or_else(|| "cpu".into(), |r| r.device.clone()),
         });
     }
     let encoder = crate::ingest::encoder(&config)?;

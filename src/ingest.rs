@@ -15,7 +15,8 @@ use zhishu_store::Repository;
 /// Loads the embedding model and starts its worker.
 pub(crate) fn encoder(config: &Config) -> Result<EncoderWorker> {
     let model = config.model_path(&config.embedder.model);
-    let embedder = Embedder::load(&model).with_context(|| {
+    let device = zhishu_encoders::device(&config.embedder.device)?;
+    let embedder = Embedder::load_on(&model, &device).with_context(|| {
         format!(
             "cannot load the embedding model {} (run scripts/fetch-assets.sh for the offline default)",
             model.display()

@@ -15,13 +15,16 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<()> {
         config.model_path(&args.model)
     };
     let started = std::time::Instant::now();
-    let engine = Engine::load(&path, &candle_core::Device::Cpu)
-        .with_context(|| format!("loading {}", path.display()))?;
+    let device = zhishu_engine::devices::parse(&args.device)?;
+    let engine =
+        Engine::load(&path, &device).with_context(|| format!("loading {}", path.display()))?;
     eprintln!(
-        "loaded {} ({:?}, {} layers) in {:.1} s",
+        "loaded {} ({:?}, {} layers, {} of weights on {}) in {:.1} s",
         engine.name(),
         engine.model().config().architecture,
         engine.model().config().num_layers,
+        zhishu_engine::devices::gib(engine.model().weight_bytes() as u64),
+        args.device,
         started.elapsed().as_secs_f64()
     );
     let text = if args.raw {

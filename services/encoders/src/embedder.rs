@@ -2,7 +2,8 @@
 
 use crate::EncoderError;
 use crate::batch::load_tokenizer;
-use crate::encoder::{Encoder, backbone_prefix, l2_normalize};
+use crate::device::Backbone;
+use crate::encoder::{backbone_prefix, l2_normalize};
 use crate::folder::{Architecture, ModelFolder};
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
@@ -21,6 +22,7 @@ pub enum Pooling {
 pub(crate) fn var_builder(
     folder: &ModelFolder,
     device: &Device,
+    dtype: DType,
 ) -> Result<VarBuilder<'static>, EncoderError> {
     let weights = &folder.weights;
     let invalid = |e: candle_core::Error| EncoderError::Invalid {
@@ -31,12 +33,10 @@ pub(crate) fn var_builder(
         // SAFETY: the file is memory-mapped read-only; Zhishu never writes
         // model files while serving, and a model folder replaced underneath a
         // running process is an operator error documented as such.
-        unsafe {
-            VarBuilder::from_mmaped_safetensors(std::slice::from_ref(weights), DType::F32, device)
-        }
-        .map_err(invalid)
+        unsafe { VarBuilder::from_mmaped_safetensors(std::slice::from_ref(weights), dtype, device) }
+            .map_err(invalid)
     } else {
-        VarBuilder::from_pth(weights, DType::F32, device).map_err(invalid)
+        VarBuilder::from_pth(weights, dtype, device).map_err(invalid)
     }
 }
 
@@ -66,7 +66,7 @@ pub fn unknown_share(tokenizer: &Tokenizer, text: &str) -> Result<f32, EncoderEr
 /// An embedding model, loaded.
 pub struct Embedder {
     tokenizer: Tokenizer,
-    encoder: Encoder,
+    encoder: Backbone,
     pooling: Pooling,
     max_tokens: usize,
     name: String,
@@ -80,9 +80,30 @@ impl Embedder {
     /// # Errors
     /// [`EncoderError`] naming the missing file or unsupported architecture.
     pub fn load(dir: &Path) -> Result<Self, EncoderError> {
+        Self::load_on(dir, &Device::Cpu)
+    }
+
+    /// [`Embedder::load`] on `device`: the CPU kernel on the CPU, candle
+    /// ops in bf16 on a GPU (the same packed batches).
+    ///
+    /// # Errors
+    /// As [`Embedder::load`].
+    pub fn load_on(dir: &Path, device: &Device) -> Result<Self, EncoderError> {
+        Self::load_inner(dir, device, false)
+    }
+
+    /// The GPU's forward pass (candle ops) run on the CPU in f32: what the
+    /// tests compare with the CPU kernel.
+    ///
+    /// # Errors
+    /// As [`Embedder::load`].
+    pub fn load_tensor_ops(dir: &Path) -> Result<Self, EncoderError> {
+        Self::load_inner(dir, &Device::Cpu, true)
+    }
+
+    fn load_inner(dir: &Path, device: &Device, ops: bool) -> Result<Self, EncoderError> {
         let folder = ModelFolder::open(dir)?;
-        let vb = var_builder(&folder, &Device::Cpu)?;
-        let encoder = Encoder::load(&folder, backbone_prefix(&folder, vb))?;
+        let (encoder, _) = Backbone::load(&folder, device, ops, |vb| backbone_prefix(&folder, vb))?;
         let default_pooling = match folder.architecture {
             Architecture::Bert => Pooling::Mean,
             Architecture::XlmRoberta => Pooling::Cls,

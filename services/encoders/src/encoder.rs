@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 /// The activation of the feed-forward layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Activation {
+pub(crate) enum Activation {
     /// `gelu`: the exact, erf-based GELU.
     Gelu,
     /// `gelu_new` / `gelu_pytorch_tanh`: the tanh approximation.
@@ -285,6 +285,84 @@ fn usize_field(config: &serde_json::Value, key: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("config.json has no `{key}`"))
 }
 
+/// An encoder's dimensions and settings, from its `config.json`.
+pub(crate) struct Shape {
+    pub hidden: usize,
+    pub heads: usize,
+    pub layers: usize,
+    pub intermediate: usize,
+    pub vocab: usize,
+    pub max_positions: usize,
+    pub type_vocab: usize,
+    pub eps: f32,
+    pub activation: Activation,
+    /// XLM-RoBERTa numbers positions from `padding_idx + 1`; BERT from 0.
+    pub position_offset: usize,
+}
+
+impl Shape {
+    /// Reads the shape of `folder`'s model.
+    ///
+    /// # Errors
+    /// A missing or inconsistent field, named.
+    pub(crate) fn of(folder: &ModelFolder) -> Result<Self, EncoderError> {
+        let invalid = |message: String| EncoderError::Invalid {
+            path: folder.dir.join("config.json"),
+            message,
+        };
+        let c = &folder.config;
+        let hidden = usize_field(c, "hidden_size").map_err(invalid)?;
+        let heads = usize_field(c, "num_attention_heads").map_err(invalid)?;
+        if heads == 0 || !hidden.is_multiple_of(heads) {
+            return Err(invalid(format!(
+                "hidden_size {hidden} is not a multiple of num_attention_heads {heads}"
+            )));
+        }
+        Ok(Self {
+            hidden,
+            heads,
+            layers: usize_field(c, "num_hidden_layers").map_err(invalid)?,
+            intermediate: usize_field(c, "intermediate_size").map_err(invalid)?,
+            vocab: usize_field(c, "vocab_size").map_err(invalid)?,
+            max_positions: c["max_position_embeddings"].as_u64().unwrap_or(512) as usize,
+            type_vocab: c["type_vocab_size"].as_u64().unwrap_or(2) as usize,
+            eps: c["layer_norm_eps"].as_f64().unwrap_or(1e-12) as f32,
+            activation: Activation::parse(c["hidden_act"].as_str().unwrap_or("gelu"))
+                .map_err(invalid)?,
+            position_offset: match folder.architecture {
+                Architecture::Bert => 0,
+                Architecture::XlmRoberta => c["pad_token_id"].as_u64().unwrap_or(1) as usize + 1,
+            },
+        })
+    }
+}
+
+/// Each input's (first row, rows) once packed end to end.
+///
+/// # Errors
+/// [`EncoderError::Model`] for an input longer than the position table
+/// (`max_positions` less the first position, `offset`).
+pub(crate) fn spans(
+    inputs: &[tokenizers::Encoding],
+    offset: usize,
+    max_positions: usize,
+) -> Result<Vec<(usize, usize)>, EncoderError> {
+    let mut spans = Vec::with_capacity(inputs.len());
+    let mut rows = 0;
+    for e in inputs {
+        let len = e.get_ids().len();
+        if len + offset > max_positions {
+            return Err(EncoderError::Model(format!(
+                "an input of {len} tokens is longer than the model's {} positions",
+                max_positions - offset
+            )));
+        }
+        spans.push((rows, len));
+        rows += len;
+    }
+    Ok(spans)
+}
+
 impl Encoder {
     /// The encoder of a model folder, its weights under `vb` (already at
     /// the backbone's prefix, e.g. `bert.` or `roberta.` where the
@@ -293,30 +371,18 @@ impl Encoder {
     /// # Errors
     /// A missing or misshapen tensor or configuration field, named.
     pub(crate) fn load(folder: &ModelFolder, vb: VarBuilder) -> Result<Self, EncoderError> {
-        let invalid = |message: String| EncoderError::Invalid {
-            path: folder.dir.join("config.json"),
-            message,
-        };
-        let c = &folder.config;
-        let hidden = usize_field(c, "hidden_size").map_err(invalid)?;
-        let heads = usize_field(c, "num_attention_heads").map_err(invalid)?;
-        let layers = usize_field(c, "num_hidden_layers").map_err(invalid)?;
-        let intermediate = usize_field(c, "intermediate_size").map_err(invalid)?;
-        if heads == 0 || !hidden.is_multiple_of(heads) {
-            return Err(invalid(format!(
-                "hidden_size {hidden} is not a multiple of num_attention_heads {heads}"
-            )));
-        }
-        let vocab = usize_field(c, "vocab_size").map_err(invalid)?;
-        let max_positions = c["max_position_embeddings"].as_u64().unwrap_or(512) as usize;
-        let type_vocab = c["type_vocab_size"].as_u64().unwrap_or(2) as usize;
-        let eps = c["layer_norm_eps"].as_f64().unwrap_or(1e-12) as f32;
-        let activation =
-            Activation::parse(c["hidden_act"].as_str().unwrap_or("gelu")).map_err(invalid)?;
-        let position_offset = match folder.architecture {
-            Architecture::Bert => 0,
-            Architecture::XlmRoberta => c["pad_token_id"].as_u64().unwrap_or(1) as usize + 1,
-        };
+        let Shape {
+            hidden,
+            heads,
+            layers,
+            intermediate,
+            vocab,
+            max_positions,
+            type_vocab,
+            eps,
+            activation,
+            position_offset,
+        } = Shape::of(folder)?;
         let e = vb.pp("embeddings");
         let mut loaded = Vec::with_capacity(layers);
         for i in 0..layers {
@@ -365,19 +431,8 @@ impl Encoder {
     /// or a token id outside the vocabulary, naming it.
     pub(crate) fn forward(&self, inputs: &[tokenizers::Encoding]) -> Result<Hidden, EncoderError> {
         let h = self.hidden;
-        let mut spans = Vec::with_capacity(inputs.len());
-        let mut rows = 0;
-        for e in inputs {
-            let len = e.get_ids().len();
-            if len + self.position_offset > self.max_positions {
-                return Err(EncoderError::Model(format!(
-                    "an input of {len} tokens is longer than the model's {} positions",
-                    self.max_positions - self.position_offset
-                )));
-            }
-            spans.push((rows, len));
-            rows += len;
-        }
+        let spans = spans(inputs, self.position_offset, self.max_positions)?;
+        let rows = spans.last().map_or(0, |&(s, l)| s + l);
         let vocab = self.word.len() / h;
         let mut x = vec![0.0f32; rows * h];
         for (e, &(start, _)) in inputs.iter().zip(&spans) {
@@ -529,6 +584,12 @@ fn softmax(row: &mut [f32]) {
 }
 
 impl Hidden {
+    /// Packed hidden states `data` (`[rows, width]`) of sequences at
+    /// `spans`.
+    pub(crate) fn new(data: Vec<f32>, spans: Vec<(usize, usize)>, width: usize) -> Self {
+        Self { data, spans, width }
+    }
+
     /// Mean of each sequence's hidden states.
     pub(crate) fn mean(&self) -> Vec<Vec<f32>> {
         self.spans

@@ -41,6 +41,14 @@ pub enum EncoderError {
     /// The encoder worker has stopped.
     #[error("the encoder worker has stopped")]
     Closed,
+    /// The configured device cannot be used.
+    #[error("device `{device}`: {message}")]
+    Device {
+        /// The device as configured.
+        device: String,
+        /// Why, and what to do.
+        message: String,
+    },
     /// The request is too large.
     #[error("{0}")]
     TooLarge(String),

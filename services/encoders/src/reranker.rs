@@ -2,8 +2,8 @@
 
 use crate::EncoderError;
 use crate::batch::load_tokenizer;
-use crate::embedder::var_builder;
-use crate::encoder::{Dense, Encoder, backbone_prefix};
+use crate::device::Backbone;
+use crate::encoder::{Dense, backbone_prefix};
 use crate::folder::{Architecture, ModelFolder};
 use candle_core::Device;
 use std::path::Path;
@@ -22,16 +22,39 @@ pub struct Reranker {
     name: String,
     max_tokens: usize,
     tokenizer: Tokenizer,
-    encoder: Encoder,
+    encoder: Backbone,
     head: Head,
 }
 
 impl Reranker {
-    /// Loads a cross-encoder (`…ForSequenceClassification`) from a folder.
+    /// Loads a cross-encoder (`…ForSequenceClassification`) from a folder,
+    /// on the CPU.
     ///
     /// # Errors
     /// [`EncoderError`] naming the missing file or unsupported architecture.
     pub fn load(dir: &Path) -> Result<Self, EncoderError> {
+        Self::load_on(dir, &Device::Cpu)
+    }
+
+    /// [`Reranker::load`] on `device`: the CPU kernel on the CPU, candle
+    /// ops in bf16 on a GPU (the classification head runs on the host).
+    ///
+    /// # Errors
+    /// As [`Reranker::load`].
+    pub fn load_on(dir: &Path, device: &Device) -> Result<Self, EncoderError> {
+        Self::load_inner(dir, device, false)
+    }
+
+    /// The GPU's forward pass (candle ops) run on the CPU in f32, for
+    /// checking against the CPU kernel.
+    ///
+    /// # Errors
+    /// As [`Reranker::load`].
+    pub fn load_tensor_ops(dir: &Path) -> Result<Self, EncoderError> {
+        Self::load_inner(dir, &Device::Cpu, true)
+    }
+
+    fn load_inner(dir: &Path, device: &Device, ops: bool) -> Result<Self, EncoderError> {
         let folder = ModelFolder::open(dir)?;
         if !folder.classifier {
             return Err(EncoderError::UnsupportedArchitecture {
@@ -42,11 +65,11 @@ impl Reranker {
                 ),
             });
         }
-        let vb = var_builder(&folder, &Device::Cpu)?;
+        let (encoder, vb) =
+            Backbone::load(&folder, device, ops, |vb| backbone_prefix(&folder, vb))?;
         let labels = folder.config["id2label"]
             .as_object()
             .map_or(1, |m| m.len().max(1));
-        let encoder = Encoder::load(&folder, backbone_prefix(&folder, vb.clone()))?;
         let hidden = encoder.hidden_size();
         let head = match folder.architecture {
             Architecture::Bert => {

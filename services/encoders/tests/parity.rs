@@ -75,15 +75,25 @@ fn check_embedder(model: &Embedder, fx: &Value, min_cosine: f64) {
     );
 }
 
+/// Both forward passes: the CPU kernel, and the candle-ops one GPUs run
+/// (here on the CPU in f32).
+fn both_embedders(dir: &std::path::Path) -> [Embedder; 2] {
+    [
+        Embedder::load(dir).unwrap(),
+        Embedder::load_tensor_ops(dir).unwrap(),
+    ]
+}
+
 #[test]
 fn minilm_matches_sentence_transformers() {
-    let model = Embedder::load(&minilm()).unwrap();
-    assert_eq!(
-        (model.pooling(), model.max_tokens(), model.dimensions()),
-        (Pooling::Mean, 256, 384)
-    );
     let fx = fixture("minilm_embeddings.json");
-    check_embedder(&model, &fx, 0.9999);
+    for model in both_embedders(&minilm()) {
+        assert_eq!(
+            (model.pooling(), model.max_tokens(), model.dimensions()),
+            (Pooling::Mean, 256, 384)
+        );
+        check_embedder(&model, &fx, 0.9999);
+    }
     let lengths = floats(&fx["untruncated_lengths"]);
     assert!(
         lengths.iter().any(|l| *l > 256.0),
@@ -93,13 +103,24 @@ fn minilm_matches_sentence_transformers() {
 
 #[test]
 fn xlm_roberta_embedder_matches_transformers() {
-    let model = Embedder::load(&fixtures().join("tiny-xlmr-embedder")).unwrap();
-    assert_eq!(model.pooling(), Pooling::Cls);
-    check_embedder(&model, &fixture("tiny_xlmr_embeddings.json"), 0.9999);
+    for model in both_embedders(&fixtures().join("tiny-xlmr-embedder")) {
+        assert_eq!(model.pooling(), Pooling::Cls);
+        check_embedder(&model, &fixture("tiny_xlmr_embeddings.json"), 0.9999);
+    }
 }
 
 fn check_reranker(dir: &str, file: &str) {
-    let model = Reranker::load(&fixtures().join(dir)).unwrap();
+    let dir = fixtures().join(dir);
+    // The CPU kernel, and the candle-ops pass GPUs run.
+    for model in [
+        Reranker::load(&dir).unwrap(),
+        Reranker::load_tensor_ops(&dir).unwrap(),
+    ] {
+        check_scores(&model, file);
+    }
+}
+
+fn check_scores(model: &Reranker, file: &str) {
     let fx = fixture(file);
     let pairs: Vec<(String, String)> = fx["pairs"]
         .as_array()

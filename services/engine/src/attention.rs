@@ -29,7 +29,7 @@ pub fn attend(
     scale: f64,
     block_elements: usize,
 ) -> Result<Tensor> {
-    let (heads, t, d) = q.dims3()?;
+    let (heads, t, _) = q.dims3()?;
     let (kv_heads, len, _) = k.dims3()?;
     if !heads.is_multiple_of(kv_heads) || len != start + t {
         candle_core::bail!(
@@ -40,6 +40,31 @@ pub fn attend(
         && let Some(out) = attend_one(q, k, v, scale)?
     {
         return Ok(out);
+    }
+    attend_blocks(q, k, v, start, scale, block_elements)
+}
+
+/// [`attend`] through tensor ops only, on any device and dtype: blocks of
+/// query rows, each a matrix product with the keys it can see, a softmax
+/// and a product with the values. This is what GPUs run (through the
+/// reference paged path); [`attend`] takes a CPU shortcut for one token.
+///
+/// # Errors
+/// As [`attend`].
+pub fn attend_blocks(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    start: usize,
+    scale: f64,
+    block_elements: usize,
+) -> Result<Tensor> {
+    let (heads, t, d) = q.dims3()?;
+    let (kv_heads, len, _) = k.dims3()?;
+    if !heads.is_multiple_of(kv_heads) || len != start + t {
+        candle_core::bail!(
+            "attention: {heads} heads over {kv_heads} kv heads, {len} cached for {start}+{t}"
+        );
     }
     let group = heads / kv_heads;
     let q4 = q.reshape((kv_heads, group, t, d))?;

@@ -44,6 +44,14 @@ pub enum EngineError {
     /// The chat template failed to render.
     #[error("chat template: {0}")]
     Template(String),
+    /// A device cannot be used, or the model does not fit it.
+    #[error("device `{device}`: {message}")]
+    Device {
+        /// The device as configured (`cpu`, `cuda:N`).
+        device: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// A request the engine cannot serve (too long, bad parameters).
     #[error("{0}")]
     Request(String),

@@ -5,11 +5,12 @@
 
 use crate::cache::{ContiguousCache, KvCache};
 use crate::chat::{ChatMessage, ChatTemplate};
-use crate::model::{Logits, Model, SeqInput};
+use crate::model::{Logits, Model, Placement, SeqInput};
+use crate::parallel::{Parts, PipelineParallel, Split, TensorParallel, split_layers};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::weights::Checkpoint;
-use crate::{EngineError, tokenizer};
-use candle_core::{DType, Device};
+use crate::{EngineError, devices, tokenizer};
+use candle_core::Device;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
@@ -223,7 +224,7 @@ impl TextStream {
 
 /// A model ready to generate.
 pub struct Engine {
-    model: Model,
+    parts: Parts,
     tokenizer: Tokenizer,
     template: Option<ChatTemplate>,
     eos: Vec<u32>,
@@ -262,19 +263,116 @@ impl Engine {
         device: &Device,
         dense_weight_bytes: u64,
     ) -> Result<Self, EngineError> {
-        let dtype = if device.is_cpu() {
-            DType::F32
-        } else {
-            DType::BF16
-        };
-        let mut ckpt = Checkpoint::open(path, device, dtype)?;
-        if ckpt.dequantize_within(dense_weight_bytes) {
-            tracing::info!(
-                model = %path.display(),
-                "quantised weights dequantised at load (they fit the dense-weight budget)"
-            );
+        Self::load_on(
+            path,
+            std::slice::from_ref(device),
+            Split::None,
+            dense_weight_bytes,
+        )
+    }
+
+    /// [`Engine::load_with`] over several devices, laid out by `split`
+    /// (each device computes in [`devices::compute_dtype`]). Pipeline
+    /// stages take layers in proportion to the memory free on their
+    /// devices. Before any weight is read, each device is checked to have
+    /// room for its part.
+    ///
+    /// # Errors
+    /// [`EngineError::Device`] when a part does not fit its device (naming
+    /// the bytes needed and free), or a split that needs two devices is
+    /// given one; otherwise as [`Engine::load`].
+    pub fn load_on(
+        path: &Path,
+        devices: &[Device],
+        split: Split,
+        dense_weight_bytes: u64,
+    ) -> Result<Self, EngineError> {
+        if devices.is_empty() || (split != Split::None && devices.len() < 2) {
+            return Err(EngineError::Request(format!(
+                "{:?} parallelism over {} devices: pipeline and tensor parallelism need at least two",
+                split,
+                devices.len()
+            )));
         }
-        let model = Model::load(&ckpt)?;
+        // One device unless split: the first.
+        let used = if split == Split::None {
+            &devices[..1]
+        } else {
+            devices
+        };
+        let mut ckpts = Vec::with_capacity(used.len());
+        let mut dense = true;
+        for device in used {
+            let mut ckpt = Checkpoint::open(path, device, devices::compute_dtype(device))?;
+            let dequantized = ckpt.dequantize_within(dense_weight_bytes);
+            if dequantized && ckpts.is_empty() {
+                tracing::info!(
+                    model = %path.display(),
+                    "quantised weights dequantised at load (they fit the dense-weight budget)"
+                );
+            }
+            // Quantised weights take less than their dense estimate.
+            if !dequantized && (ckpt.gguf_metadata().is_some() || ckpt.quantization().is_some()) {
+                dense = false;
+            }
+            ckpts.push(ckpt);
+        }
+        let config = ckpts[0].config.clone();
+        let placements: Vec<Placement> = match split {
+            Split::None => vec![Placement::whole(&config)],
+            Split::Pipeline => {
+                // Devices of one host share its memory: split evenly.
+                let memory: Vec<u64> = used
+                    .iter()
+                    .map(|d| {
+                        if d.is_cpu() {
+                            1
+                        } else {
+                            devices::free_memory(d).unwrap_or(1)
+                        }
+                    })
+                    .collect();
+                split_layers(config.num_layers, &memory)?
+                    .into_iter()
+                    .map(|layers| Placement {
+                        layers,
+                        rank: 0,
+                        size: 1,
+                    })
+                    .collect()
+            }
+            Split::Tensor => (0..used.len())
+                .map(|rank| Placement {
+                    layers: 0..config.num_layers,
+                    rank,
+                    size: used.len(),
+                })
+                .collect(),
+        };
+        if dense {
+            let parts: Vec<(Device, u64)> = used
+                .iter()
+                .zip(&placements)
+                .map(|(d, p)| {
+                    let bytes = devices::part_weight_bytes(&config, p, devices::compute_dtype(d));
+                    (d.clone(), bytes)
+                })
+                .collect();
+            devices::check_fit(&parts)?;
+        }
+        let parts = match split {
+            Split::None => Parts::Whole(Box::new(Model::load(&ckpts[0])?)),
+            Split::Pipeline => {
+                let ranges: Vec<_> = placements.iter().map(|p| p.layers.clone()).collect();
+                Parts::Pipeline(PipelineParallel::load(&ckpts, &ranges)?)
+            }
+            Split::Tensor => Parts::Tensor {
+                shards: TensorParallel::load(&ckpts)?,
+                collective: collective_for(used)?,
+            },
+        };
+        let ckpt = &ckpts[0];
+        let model = parts.first();
         let mut eos = model.config().eos_token_ids.clone();
         let (tokenizer, template) = match ckpt.gguf_metadata() {
             Some(m) => {
@@ -329,7 +427,7 @@ impl Engine {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         Ok(Self {
-            model,
+            parts,
             tokenizer,
             template,
             eos,
@@ -337,6 +435,22 @@ impl Engine {
             adapter_names: Vec::new(),
             adapter_sha256: Vec::new(),
         })
+    }
+
+    /// An engine over parts already loaded (e.g. from
+    /// [`Checkpoint::random`]) with `tokenizer`, no chat template and no
+    /// stop token: generation runs to `max_new_tokens`, as a speed check
+    /// wants.
+    pub fn from_parts(parts: Parts, tokenizer: Tokenizer, name: &str) -> Self {
+        Self {
+            parts,
+            tokenizer,
+            template: None,
+            eos: Vec::new(),
+            name: name.to_owned(),
+            adapter_names: Vec::new(),
+            adapter_sha256: Vec::new(),
+        }
     }
 
     /// Reads the PEFT LoRA adapter in `dir`, checks it against the model
@@ -356,12 +470,12 @@ impl Engine {
         let adapter = crate::lora::LoraAdapter::open(
             name,
             dir,
-            self.model.config(),
+            self.model().config(),
             Some(&self.name),
-            self.model.device(),
-            self.model.dtype(),
+            self.model().device(),
+            self.model().dtype(),
         )?;
-        let index = self.model.add_adapter(&adapter)?;
+        let index = self.parts.add_adapter(&adapter)?;
         self.adapter_names.push(name.to_owned());
         self.adapter_sha256.push(adapter.sha256().to_owned());
         Ok(index)
@@ -377,9 +491,15 @@ impl Engine {
         &self.adapter_names
     }
 
-    /// The model.
+    /// The model (its first part when it spans several devices; every
+    /// part has the whole model's configuration).
     pub fn model(&self) -> &Model {
-        &self.model
+        self.parts.first()
+    }
+
+    /// The model's parts over its devices.
+    pub fn parts(&self) -> &Parts {
+        &self.parts
     }
 
     /// The file or folder name the model was loaded from.
@@ -430,15 +550,27 @@ impl Engine {
         template.render(messages, true, enable_thinking)
     }
 
-    /// Runs `tokens` after what `cache` holds; the last token's logits.
-    fn step(&self, tokens: &[u32], cache: &mut ContiguousCache) -> Result<Vec<f32>, EngineError> {
-        let out = self.model.forward(&mut [SeqInput {
-            tokens,
-            cache,
-            positions: None,
-            logits: Logits::Last,
-            adapter: None,
-        }])?;
+    /// Runs `tokens` after what `caches` hold (one per rank); the last
+    /// token's logits.
+    fn step(
+        &self,
+        tokens: &[u32],
+        caches: &mut [ContiguousCache],
+    ) -> Result<Vec<f32>, EngineError> {
+        let mut inputs: Vec<[SeqInput<'_>; 1]> = caches
+            .iter_mut()
+            .map(|cache| {
+                [SeqInput {
+                    tokens,
+                    cache,
+                    positions: None,
+                    logits: Logits::Last,
+                    adapter: None,
+                }]
+            })
+            .collect();
+        let batches = inputs.iter_mut().map(|b| &mut b[..]).collect();
+        let out = self.parts.forward(batches)?;
         match out.into_iter().next() {
             Some(t) => Ok(t.to_vec1::<f32>()?),
             None => Err(EngineError::Request("the model returned no logits".into())),
@@ -480,19 +612,22 @@ impl Engine {
         if prompt.is_empty() {
             return Err(EngineError::Request("the prompt is empty".into()));
         }
-        let context = self.model.config().max_context();
+        let context = self.model().config().max_context();
         if prompt.len() >= context {
             return Err(EngineError::Request(format!(
                 "the prompt has {} tokens; the model's context is {context}",
                 prompt.len()
             )));
         }
-        let mut cache = ContiguousCache::new(self.model.config().num_layers);
+        let layers = self.model().config().num_layers;
+        let mut caches: Vec<ContiguousCache> = (0..self.parts.ranks())
+            .map(|_| ContiguousCache::new(layers))
+            .collect();
         let mut sampler = Sampler::new(params.clone(), prompt);
         let started = Instant::now();
         let mut logits = Vec::new();
         for chunk in prompt.chunks(PREFILL_CHUNK) {
-            logits = self.step(chunk, &mut cache)?;
+            logits = self.step(chunk, &mut caches)?;
         }
         let prefill_seconds = started.elapsed().as_secs_f64();
         let decode_started = Instant::now();
@@ -503,7 +638,7 @@ impl Engine {
             let token = sampler.sample(&mut logits);
             let Accepted { mut text, finish } = stream.accept(token, &self.tokenizer, &self.eos)?;
             let finish = match finish {
-                None if cache.len() + 1 >= context => {
+                None if caches[0].len() + 1 >= context => {
                     text.push_str(&stream.rest());
                     Some(FinishReason::Length)
                 }
@@ -515,7 +650,7 @@ impl Engine {
             if let Some(f) = finish {
                 break f;
             }
-            logits = self.step(&[token], &mut cache)?;
+            logits = self.step(&[token], &mut caches)?;
         };
         let (text, token_ids) = stream.into_parts();
         Ok(Generation {
@@ -528,4 +663,19 @@ impl Engine {
             decode_seconds: decode_started.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// The all-reduce tensor-parallel shards on `devices` use: NCCL when they
+/// are all GPUs (`cuda` builds), else in process (`None`).
+#[allow(clippy::unnecessary_wraps)]
+fn collective_for(
+    devices: &[Device],
+) -> Result<Option<Box<dyn crate::parallel::Collective>>, EngineError> {
+    #[cfg(feature = "cuda")]
+    if devices.iter().all(Device::is_cuda) {
+        let nccl = crate::nccl::NcclCollective::new(devices)?;
+        return Ok(Some(Box::new(nccl)));
+    }
+    let _ = devices;
+    Ok(None)
 }

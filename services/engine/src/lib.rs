@@ -8,14 +8,15 @@
 //! The serving layer ([`serving`]: paged KV cache, prefix sharing,
 //! continuous batching with chunked prefill) drives `Model::forward` with
 //! many sequences per step through the same `KvCache` seam, without
-//! touching the math. CUDA will sit behind a `cuda` feature; without it everything
-//! runs on the CPU.
+//! touching the math. GPUs sit behind the `cuda` feature ([`devices`] names
+//! them); without it everything runs on the CPU.
 #![warn(missing_docs)]
 
 pub mod attention;
 pub mod cache;
 pub mod chat;
 pub mod config;
+pub mod devices;
 mod error;
 pub mod generate;
 pub mod lora;
@@ -38,7 +39,7 @@ pub use config::{Architecture, ModelConfig};
 pub use error::EngineError;
 pub use generate::{Engine, FinishReason, Generation};
 pub use model::{Logits, Model, Placement, SeqInput};
-pub use parallel::{Collective, LocalCollective, PipelineParallel, TensorParallel};
+pub use parallel::{Collective, LocalCollective, Parts, PipelineParallel, Split, TensorParallel};
 pub use sampling::{Sampler, SamplingParams};
 pub use serving::{Event, Serving, ServingConfig};
 pub use weights::Checkpoint;

@@ -398,6 +398,18 @@ impl Model {
         layer_bytes + self.lm_head.as_ref().map_or(0, Linear::bytes)
     }
 
+    /// Bytes of weights this part holds: [`Model::weight_bytes_per_token`]
+    /// and the embedding when it is a matrix of its own (not the output
+    /// layer's, tied).
+    pub fn weight_bytes(&self) -> usize {
+        let tied = self.config.tie_word_embeddings && self.lm_head.is_some();
+        let embed = match &self.embed {
+            Some(e) if !tied => e.bytes(),
+            _ => 0,
+        };
+        self.weight_bytes_per_token() + embed
+    }
+
     fn rope(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
         // x: [n, heads, head_dim]
         match self.config.rope_style {

@@ -366,6 +366,117 @@ impl TensorParallel {
     }
 }
 
+/// How several devices share the model (`engine.parallel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Split {
+    /// One device holds the whole model.
+    #[default]
+    None,
+    /// Layer ranges per device ([`PipelineParallel`]).
+    Pipeline,
+    /// Heads and MLP width per device ([`TensorParallel`]).
+    Tensor,
+}
+
+/// A loaded model, however it is laid out over devices: what the engine
+/// and the serving loop drive.
+pub enum Parts {
+    /// One device.
+    Whole(Box<Model>),
+    /// Layer ranges, one per device.
+    Pipeline(PipelineParallel),
+    /// Shards of every layer, one per device, summed through `collective`
+    /// (NCCL between GPUs); `None` sums in process, a fresh
+    /// [`LocalCollective`] per step.
+    Tensor {
+        /// The shards.
+        shards: TensorParallel,
+        /// The all-reduce between them.
+        collective: Option<Box<dyn Collective>>,
+    },
+}
+
+impl Parts {
+    /// The first part: its configuration is the model's.
+    pub fn first(&self) -> &Model {
+        match self {
+            Self::Whole(m) => m,
+            Self::Pipeline(p) => &p.stages[0],
+            Self::Tensor { shards, .. } => &shards.shards[0],
+        }
+    }
+
+    /// Every part, in order (stages first to last, or shards by rank).
+    pub fn all(&self) -> &[Model] {
+        match self {
+            Self::Whole(m) => std::slice::from_ref(m.as_ref()),
+            Self::Pipeline(p) => &p.stages,
+            Self::Tensor { shards, .. } => &shards.shards,
+        }
+    }
+
+    /// Sets of KV caches a sequence needs: one per tensor-parallel rank
+    /// (each holds its heads), else one.
+    pub fn ranks(&self) -> usize {
+        match self {
+            Self::Tensor { shards, .. } => shards.shards.len(),
+            _ => 1,
+        }
+    }
+
+    /// The parts whose layers rank `rank`'s caches hold: every pipeline
+    /// stage (one set of caches, stage by stage), or the rank's shard.
+    pub fn of_rank(&self, rank: usize) -> &[Model] {
+        match self {
+            Self::Tensor { shards, .. } => std::slice::from_ref(&shards.shards[rank]),
+            other => other.all(),
+        }
+    }
+
+    /// One step: `batches[rank]` is the batch with rank `rank`'s caches
+    /// ([`Parts::ranks`] of them); returns each sequence's logits as
+    /// [`Model::forward`] does.
+    ///
+    /// # Errors
+    /// As [`Model::forward`]; when the batches do not match the ranks.
+    pub fn forward(
+        &self,
+        mut batches: Vec<&mut [SeqInput<'_>]>,
+    ) -> Result<Vec<Tensor>, EngineError> {
+        if batches.len() != self.ranks() {
+            return Err(EngineError::Request(format!(
+                "{} sets of caches for {} ranks",
+                batches.len(),
+                self.ranks()
+            )));
+        }
+        match self {
+            Self::Whole(m) => m.forward(batches.remove(0)),
+            Self::Pipeline(p) => p.forward(batches.remove(0)),
+            Self::Tensor {
+                shards,
+                collective: Some(c),
+            } => shards.forward_with(batches, c.as_ref()),
+            Self::Tensor {
+                shards,
+                collective: None,
+            } => shards.forward(batches),
+        }
+    }
+
+    /// Adds a LoRA adapter to every part; returns its index.
+    ///
+    /// # Errors
+    /// As [`Model::add_adapter`].
+    pub fn add_adapter(&mut self, adapter: &LoraAdapter) -> Result<usize, EngineError> {
+        match self {
+            Self::Whole(m) => m.add_adapter(adapter),
+            Self::Pipeline(p) => p.add_adapter(adapter),
+            Self::Tensor { shards, .. } => shards.add_adapter(adapter),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -209,6 +209,14 @@ impl Embedding {
         }
     }
 
+    /// Bytes the matrix takes in memory.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Self::Dense(w) => w.elem_count() * w.dtype().size_in_bytes(),
+            Self::Quant(q) => q.storage_size_in_bytes(),
+        }
+    }
+
     /// The same matrix as an output projection (tied embeddings).
     ///
     /// # Errors
@@ -222,6 +230,8 @@ impl Embedding {
 }
 
 enum Source {
+    /// Random weights made on the device (benchmarks of large shapes).
+    Random,
     Safetensors(MmapedSafetensors),
     Gguf {
         content: Content,
@@ -318,6 +328,34 @@ impl Checkpoint {
         })
     }
 
+    /// A checkpoint of `config`'s shape whose weights are random, made on
+    /// `device` in `dtype` as the model asks for them (normal with σ 0.02;
+    /// norms are ones): a Qwen3-32B-shaped model for a speed check without
+    /// 65 GB of files. `seed` seeds the device's generator (GPUs).
+    ///
+    /// # Errors
+    /// When the device cannot be seeded.
+    pub fn random(
+        config: ModelConfig,
+        device: &Device,
+        dtype: DType,
+        seed: u64,
+    ) -> Result<Self, EngineError> {
+        if !device.is_cpu() {
+            device.set_seed(seed)?;
+        }
+        Ok(Self {
+            source: Source::Random,
+            config,
+            path: PathBuf::from("random"),
+            device: device.clone(),
+            dtype,
+            dequantize: false,
+            quantization: None,
+            ggml_blocks: false,
+        })
+    }
+
     fn open_gguf(path: &Path, device: &Device, dtype: DType) -> Result<Self, EngineError> {
         let mut file = std::fs::File::open(path).map_err(|e| file_err(path, e))?;
         let content = Content::read(&mut file).map_err(|e| file_err(path, e))?;
@@ -376,7 +414,7 @@ impl Checkpoint {
     pub fn gguf_metadata(&self) -> Option<&HashMap<String, Value>> {
         match &self.source {
             Source::Gguf { content, .. } => Some(&content.metadata),
-            Source::Safetensors(_) => None,
+            Source::Safetensors(_) | Source::Random => None,
         }
     }
 
@@ -397,6 +435,7 @@ impl Checkpoint {
                 .iter()
                 .any(|t| st.get(&format!("{}.{t}", slot.hf_module())).is_ok()),
             Source::Gguf { content, .. } => content.tensor_infos.contains_key(&slot.gguf_name()),
+            Source::Random => !matches!(slot, Slot::LmHead) || !self.config.tie_word_embeddings,
         }
     }
 
@@ -431,6 +470,22 @@ impl Checkpoint {
                 .quant(slot, shape)?
                 .dequantize(&self.device)?
                 .to_dtype(self.dtype)?),
+            Source::Random => {
+                let norm = matches!(
+                    slot,
+                    Slot::FinalNorm
+                        | Slot::QNorm(_)
+                        | Slot::KNorm(_)
+                        | Slot::AttnNorm(_)
+                        | Slot::MlpNorm(_)
+                );
+                let t = if norm {
+                    Tensor::ones(shape, self.dtype, &self.device)?
+                } else {
+                    Tensor::randn(0f32, 0.02, shape, &self.device)?.to_dtype(self.dtype)?
+                };
+                Ok(t)
+            }
         }
     }
 
@@ -488,6 +543,7 @@ impl Checkpoint {
                 }
                 Ok(Linear::Quant(QMatMul::from_qtensor(q)?))
             }
+            Source::Random => Ok(Linear::Dense(self.dense(slot, &[out, inp])?)),
         }
     }
 
@@ -532,7 +588,7 @@ impl Checkpoint {
     /// When the tensor is missing or misshapen.
     pub fn embedding(&self, vocab: usize, hidden: usize) -> Result<Embedding, EngineError> {
         match &self.source {
-            Source::Safetensors(_) => {
+            Source::Safetensors(_) | Source::Random => {
                 Ok(Embedding::Dense(self.dense(Slot::Embed, &[vocab, hidden])?))
             }
             Source::Gguf { .. } => {

@@ -9,10 +9,10 @@ mod common;
 use candle_core::{DType, Device, Tensor};
 use common::relative;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use zhishu_engine::parallel::split_layers;
 use zhishu_engine::serving::blocks::BlockId;
-use zhishu_engine::serving::paged::{PagedKv, PagedSeq};
+use zhishu_engine::serving::paged::{KvPools, KvStore, PagedKv, PagedSeq};
+use zhishu_engine::serving::reference::TensorKv;
 use zhishu_engine::{
     Checkpoint, ContiguousCache, EngineError, Logits, Model, PipelineParallel, Placement, SeqInput,
     TensorParallel,
@@ -91,16 +91,22 @@ fn same_logits(
     }
 }
 
-/// The paged pool, its blocks handed out interleaved as a busy pool would.
+/// The paged pool, its blocks handed out interleaved as a busy pool would:
+/// the CPU kernel's store and the reference path's (candle ops, what GPUs
+/// run), both on the CPU.
 fn paged_equals_contiguous(model: &Model, tolerance: f32) {
     let c = model.config();
-    let pool = Mutex::new(PagedKv::new(
-        c.num_layers,
-        c.num_kv_heads,
-        c.head_dim,
-        4,
-        64,
+    let (layers, kv, d) = (c.num_layers, c.num_kv_heads, c.head_dim);
+    let host = KvPools::one(KvStore::Host(PagedKv::new(layers, kv, d, 4, 64)));
+    let reference = KvPools::one(KvStore::Tensors(
+        TensorKv::new(layers, kv, d, 4, 64, &Device::Cpu, DType::F32, 1 << 14).unwrap(),
     ));
+    for pool in [host, reference] {
+        paged_pool_equals_contiguous(model, &pool, tolerance);
+    }
+}
+
+fn paged_pool_equals_contiguous(model: &Model, pool: &KvPools, tolerance: f32) {
     let tables: Vec<Vec<BlockId>> = (0..3)
         .map(|i| (0..10).map(|b| (b * 3 + i) as BlockId).collect())
         .collect();
@@ -109,7 +115,7 @@ fn paged_equals_contiguous(model: &Model, tolerance: f32) {
         let live: Vec<usize> = (0..3).filter(|&i| !step[i].is_empty()).collect();
         let mut views: Vec<PagedSeq<'_>> = live
             .iter()
-            .map(|&i| PagedSeq::new(&pool, &tables[i], held[i]))
+            .map(|&i| PagedSeq::new(pool, &tables[i], held[i]))
             .collect();
         let mut inputs: Vec<SeqInput<'_>> = live
             .iter()

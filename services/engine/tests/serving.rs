@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
-use zhishu_engine::serving::paged::PagedKv;
+use zhishu_engine::serving::reference::TensorKv;
 use zhishu_engine::{
     ChatMessage, Engine, EngineError, Event, Generation, SamplingParams, Serving, ServingConfig,
 };
@@ -237,7 +237,14 @@ fn preemption_for_lack_of_blocks_does_not_change_outputs() {
     };
     let want = alone(&engine, &prompts, &params);
     let c = engine.model().config();
-    let block = PagedKv::block_bytes(c.num_layers, c.num_kv_heads, c.head_dim, 16);
+    // f32 on the CPU.
+    let block = TensorKv::block_bytes(
+        c.num_layers,
+        c.num_kv_heads,
+        c.head_dim,
+        16,
+        candle_core::DType::F32,
+    );
     // Room for one and a half requests: four at once must take turns.
     let longest = prompts.iter().map(Vec::len).max().unwrap() + 40;
     let blocks = longest.div_ceil(16) * 3 / 2;

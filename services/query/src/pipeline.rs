@@ -13,16 +13,16 @@ use crate::compose::Assembler;
 use crate::prompt::{Candidate, Limits, PackInput, SYSTEM_PROMPT, Source};
 use crate::screen::{PassageScreen, Screened};
 use crate::think::{Routed, ThinkSplitter};
-use candle_core::Device;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedReceiver;
 use zhishu_core::Config;
-use zhishu_core::config::ChatConfig;
+use zhishu_core::config::{AttentionKind, ChatConfig, Parallelism};
+use zhishu_engine::serving::AttentionPath;
 use zhishu_engine::{
-    ChatMessage, Engine, Event, FinishReason, SamplingParams, Serving, ServingConfig,
+    ChatMessage, Engine, Event, FinishReason, SamplingParams, Serving, ServingConfig, Split,
 };
 use zhishu_retrieval::{HybridSearcher, Mode, Scope, SearchFilter, SearchOptions};
 
@@ -138,28 +138,41 @@ pub struct Rag {
 }
 
 impl Rag {
-    /// Loads `engine.model` and starts its thread.
+    /// Loads `engine.model` on `engine.devices` (laid out by
+    /// `engine.parallel`) and starts its thread.
     ///
     /// # Errors
-    /// When the model cannot be loaded (the error names the file), or a
-    /// device other than the CPU is configured in a build without CUDA.
+    /// When the model cannot be loaded (the error names the file), a
+    /// device cannot be used (a GPU in a build without CUDA, a model that
+    /// does not fit: the error names the device and the bytes), or the KV
+    /// cache budget holds no block.
     pub fn load(config: &Config) -> Result<Self, QueryError> {
-        if config.engine.devices.iter().any(|d| d != "cpu") {
-            return Err(QueryError::Invalid(format!(
-                "engine.devices {:?}: this build runs the engine on the CPU only; GPU serving is issue #10",
-                config.engine.devices
-            )));
-        }
         let path = config.model_path(&config.engine.model);
         let e = &config.engine;
-        let mut engine = Engine::load_with(&path, &Device::Cpu, e.dense_weights_max_bytes)?;
+        let devices = e
+            .devices
+            .iter()
+            .map(|d| zhishu_engine::devices::parse(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let split = match e.parallel {
+            Parallelism::None => Split::None,
+            Parallelism::Pipeline => Split::Pipeline,
+            Parallelism::Tensor => Split::Tensor,
+        };
+        let mut engine = Engine::load_on(&path, &devices, split, e.dense_weights_max_bytes)?;
         for (name, dir) in &e.adapters {
             let dir = config.model_path(dir);
             engine.add_adapter(name, &dir)?;
             tracing::info!(adapter = %name, folder = %dir.display(), "LoRA adapter loaded");
         }
         let serving = ServingConfig {
-            kv_cache_bytes: e.kv_budget(available_memory()) as usize,
+            kv_cache_bytes: e.kv_cache_bytes as usize,
+            kv_cache_fraction: e.kv_cache_fraction,
+            attention: match e.attention {
+                AttentionKind::Auto => AttentionPath::Auto,
+                AttentionKind::Reference => AttentionPath::Reference,
+                AttentionKind::Kernels => AttentionPath::Kernels,
+            },
             block_size: e.block_size as usize,
             max_batch_tokens: e.max_batch_tokens as usize,
             max_running: e.max_running as usize,
@@ -579,13 +592,4 @@ impl AnswerStream {
         }
         Err(QueryError::Stopped)
     }
-}
-
-/// Bytes of memory available now (`MemAvailable` in /proc/meminfo), for
-/// `engine.kv_cache_fraction`; `None` where the system does not say.
-fn available_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }

@@ -60,7 +60,8 @@ pub fn open_reranker(config: &Config) -> Result<Option<RerankWorker>, OpenError>
         return Ok(None);
     };
     let path = config.model_path(&r.model);
-    Reranker::load(&path)
+    zhishu_encoders::device(&r.device)
+        .and_then(|device| Reranker::load_on(&path, &device))
         .and_then(|model| RerankWorker::start(model, r.max_batch_tokens, 256))
         .map(Some)
         .map_err(|source| OpenError::Reranker { path, source })

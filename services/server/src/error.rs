@@ -214,6 +214,7 @@ impl From<zhishu_encoders::EncoderError> for ApiError {
             e @ (E::MissingFile { .. }
             | E::UnsupportedArchitecture { .. }
             | E::Invalid { .. }
+            | E::Device { .. }
             | E::Tokenizer(_)
             | E::Model(_)) => ApiError::Internal(e.to_string()),
         }
@@ -294,6 +295,7 @@ impl From<zhishu_query::ExchangeError> for ApiError {
                 | G::MissingTensor(_)
                 | G::Shape { .. }
                 | G::File { .. }
+                | G::Device { .. }
                 | G::Tokenizer(_)
                 | G::Template(_)
                 | G::Candle(_)),

@@ -121,10 +121,24 @@ async fn check_engine(state: &AppState) -> Result<String, String> {
             } else {
                 format!("; LoRA adapters: {}", r.adapters().join(", "))
             };
+            let serving = r.serving();
+            let blocks = serving.metrics().kv_blocks_used.get();
+            let devices: Vec<String> = serving
+                .devices()
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}: weights {} bytes, KV cache {} bytes, {blocks} KV blocks used",
+                        d.device, d.weight_bytes, d.kv_bytes
+                    )
+                })
+                .collect();
             Ok(format!(
-                "{} loaded ({} tokens of context){adapters}",
+                "{} loaded ({} tokens of context; KV cache holds {} tokens){adapters}; {}",
                 r.served_name(),
-                r.context_tokens()
+                r.context_tokens(),
+                serving.capacity_tokens(),
+                devices.join("; ")
             ))
         }
         Some(Err(e)) => Err(e.to_string()),

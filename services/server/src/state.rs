@@ -355,6 +355,7 @@ fn load_embedder(
 ) {
     let config = config.clone();
     let path = config.model_path(&config.embedder.model);
+    let device = config.embedder.device.clone();
     let worker_config = WorkerConfig {
         max_batch_tokens: config.embedder.max_batch_tokens,
         queue: 1024,
@@ -365,7 +366,8 @@ fn load_embedder(
         .name("embedder-load".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            let result = Embedder::load(&path)
+            let result = zhishu_encoders::device(&device)
+                .and_then(|d| Embedder::load_on(&path, &d))
                 .and_then(|e| EncoderWorker::start(e, worker_config))
                 .map_err(|source| LoadError::Embedder { path, source });
             match &result {

@@ -25,6 +25,23 @@ pub enum Parallelism {
     Tensor,
 }
 
+/// How attention reads the paged KV cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionKind {
+    /// The CPU's paged kernel on the CPU; on GPUs the reference path
+    /// (candle tensor ops over the blocks). Default.
+    #[default]
+    Auto,
+    /// The reference path on every device, the CPU included (for
+    /// checking what GPUs run).
+    Reference,
+    /// Hand-written kernels: the CPU's paged kernel; on GPUs the CUDA
+    /// paged-attention kernels (decode and tiled prefill), not yet checked
+    /// on a GPU (scripts/gpu-check.sh does).
+    Kernels,
+}
+
 /// The generation engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,16 +59,22 @@ pub struct EngineConfig {
     /// How several devices share the model. Default `none`.
     #[serde(default)]
     pub parallel: Parallelism,
+    /// How attention reads the KV cache: `auto`, `reference` or
+    /// `kernels`. Default `auto`.
+    #[serde(default)]
+    pub attention: AttentionKind,
     /// Largest context in tokens (prompt + answer). Default 8192; Qwen3 with
     /// YaRN allows up to 131072.
     #[serde(default = "default_max_context")]
     pub max_context_tokens: u32,
-    /// Bytes of KV cache for the serving engine (keys and values of every
-    /// layer, shared by all running requests). Default 1 GiB.
+    /// Bytes of KV cache for the serving engine on each device (keys and
+    /// values of the layers or heads it holds, shared by all running
+    /// requests; devices of one host share it). Default 1 GiB.
     #[serde(default = "default_kv_cache_bytes")]
     pub kv_cache_bytes: u64,
-    /// Instead of `kv_cache_bytes`: this share (0–1] of the memory free when
-    /// the engine starts (`MemAvailable` on the CPU).
+    /// Instead of `kv_cache_bytes`: this share (0–1] of the memory each
+    /// device has free once the weights are loaded (what the driver
+    /// reports for a GPU, `MemAvailable` on the CPU).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_cache_fraction: Option<f64>,
     /// Tokens per KV block. Default 16.
@@ -131,15 +154,6 @@ impl EngineConfig {
             }
         }
         Ok(())
-    }
-
-    /// The KV cache budget in bytes: `kv_cache_fraction` of
-    /// `available_memory` when both are known, else `kv_cache_bytes`.
-    pub fn kv_budget(&self, available_memory: Option<u64>) -> u64 {
-        match (self.kv_cache_fraction, available_memory) {
-            (Some(f), Some(m)) => (m as f64 * f) as u64,
-            _ => self.kv_cache_bytes,
-        }
     }
 }
 

@@ -17,7 +17,7 @@ mod ingest;
 mod load;
 
 pub use chat::ChatConfig;
-pub use engine::{EngineConfig, Parallelism};
+pub use engine::{AttentionKind, EngineConfig, Parallelism};
 pub use guard::{GuardAction, GuardConfig, GuardPoint, GuardRule, MaskTarget, PlaceholderLanguage};
 pub use ingest::{HiddenSheets, IngestConfig, OcrMode};
 
@@ -659,6 +659,14 @@ pub struct EmbedderConfig {
     /// text). Default 16384.
     #[serde(default = "default_max_batch_tokens")]
     pub max_batch_tokens: usize,
+    /// Where it runs: `cpu` (our CPU kernel) or `cuda:N` (bf16, in a
+    /// `--features cuda` build). Default `cpu`.
+    #[serde(default = "default_encoder_device")]
+    pub device: String,
+}
+
+fn default_encoder_device() -> String {
+    "cpu".into()
 }
 
 fn default_max_batch_tokens() -> usize {
@@ -675,6 +683,9 @@ pub struct RerankerConfig {
     /// Largest padded batch, in tokens. Default 16384.
     #[serde(default = "default_max_batch_tokens")]
     pub max_batch_tokens: usize,
+    /// Where it runs: `cpu` or `cuda:N`. Default `cpu`.
+    #[serde(default = "default_encoder_device")]
+    pub device: String,
 }
 
 /// How BM25's and dense search's candidates are fused into one ranking.
@@ -903,14 +914,22 @@ impl Config {
                 "must name at least one device".into(),
             ));
         }
-        for device in &self.engine.devices {
+        let named = [("embedder.device", &self.embedder.device)]
+            .into_iter()
+            .chain(
+                self.reranker
+                    .as_ref()
+                    .map(|r| ("reranker.device", &r.device)),
+            )
+            .chain(self.engine.devices.iter().map(|d| ("engine.devices", d)));
+        for (key, device) in named {
             let ok = device == "cpu"
                 || device
                     .strip_prefix("cuda:")
                     .is_some_and(|n| n.parse::<u32>().is_ok());
             if !ok {
                 return Err(invalid(
-                    "engine.devices",
+                    key,
                     format!("`{device}` is not a device: use \"cpu\" or \"cuda:N\""),
                 ));
             }

@@ -1,7 +1,9 @@
 //! The serving engine's Prometheus metrics. The server registers them in
 //! its registry, so `/metrics` shows them beside the HTTP ones.
 
-use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
+use prometheus::{
+    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+};
 
 /// Collectors updated by the engine thread.
 #[derive(Clone)]
@@ -18,6 +20,15 @@ pub struct ServingMetrics {
     pub kv_blocks_used: IntGauge,
     /// KV blocks in the pool.
     pub kv_blocks_total: IntGauge,
+    /// Tokens the KV pool holds.
+    pub kv_capacity_tokens: IntGauge,
+    /// Bytes of model weights per device.
+    pub device_weight_bytes: IntGaugeVec,
+    /// Bytes of KV cache per device.
+    pub device_kv_bytes: IntGaugeVec,
+    /// KV blocks held by sequences, per device (every device holds its
+    /// layers or heads of the same blocks).
+    pub device_kv_blocks_used: IntGaugeVec,
     /// Prompt tokens looked up in the prefix cache.
     pub prefix_queried_tokens: IntCounter,
     /// Prompt tokens found there.
@@ -70,6 +81,31 @@ impl ServingMetrics {
                 "zhishu_engine_kv_blocks_total",
                 "KV cache blocks in the pool",
             )?,
+            kv_capacity_tokens: IntGauge::new(
+                "zhishu_engine_kv_capacity_tokens",
+                "Tokens the KV cache holds (blocks x block size)",
+            )?,
+            device_weight_bytes: IntGaugeVec::new(
+                Opts::new(
+                    "zhishu_engine_device_weight_bytes",
+                    "Bytes of model weights on each device",
+                ),
+                &["device"],
+            )?,
+            device_kv_bytes: IntGaugeVec::new(
+                Opts::new(
+                    "zhishu_engine_device_kv_cache_bytes",
+                    "Bytes of KV cache on each device",
+                ),
+                &["device"],
+            )?,
+            device_kv_blocks_used: IntGaugeVec::new(
+                Opts::new(
+                    "zhishu_engine_device_kv_blocks_used",
+                    "KV cache blocks held by sequences on each device",
+                ),
+                &["device"],
+            )?,
             prefix_queried_tokens: IntCounter::new(
                 "zhishu_engine_prefix_cache_queried_tokens_total",
                 "Prompt tokens looked up in the prefix cache",
@@ -116,6 +152,10 @@ impl ServingMetrics {
         registry.register(Box::new(self.running.clone()))?;
         registry.register(Box::new(self.kv_blocks_used.clone()))?;
         registry.register(Box::new(self.kv_blocks_total.clone()))?;
+        registry.register(Box::new(self.kv_capacity_tokens.clone()))?;
+        registry.register(Box::new(self.device_weight_bytes.clone()))?;
+        registry.register(Box::new(self.device_kv_bytes.clone()))?;
+        registry.register(Box::new(self.device_kv_blocks_used.clone()))?;
         registry.register(Box::new(self.prefix_queried_tokens.clone()))?;
         registry.register(Box::new(self.prefix_hit_tokens.clone()))?;
         registry.register(Box::new(self.prefix_hit_rate.clone()))?;

@@ -3,7 +3,9 @@
 //!
 //! - [`blocks`]: KV blocks, block tables, the shared prefix cache;
 //! - [`paged`]: the KV pool those blocks index, and attention read straight
-//!   from it;
+//!   from it (the CPU kernel); [`reference`]: the same from candle ops, on
+//!   any device; [`memory`]: one pool per part of the model, sized per
+//!   device;
 //! - [`scheduler`]: waiting/running queues, the per-step token budget
 //!   (decodes first, then chunked prefill), admission by free blocks,
 //!   preemption by recomputation;
@@ -17,8 +19,12 @@
 //! away) is removed before the next step and its blocks freed.
 
 pub mod blocks;
+#[cfg(feature = "cuda")]
+mod kernels;
+pub mod memory;
 pub mod metrics;
 pub mod paged;
+pub mod reference;
 pub mod scheduler;
 
 use crate::generate::{Accepted, TextStream};
@@ -26,21 +32,27 @@ use crate::model::{Logits, SeqInput};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::{Engine, EngineError, FinishReason, Generation};
 use blocks::BlockManager;
+pub use memory::{AttentionPath, DeviceUse};
 use metrics::ServingMetrics;
-use paged::{PagedKv, PagedSeq};
+use paged::{KvPools, PagedSeq};
 use scheduler::{Limits, Scheduler, Seq, Slot};
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 /// How the serving engine uses memory and batches work.
 #[derive(Debug, Clone)]
 pub struct ServingConfig {
-    /// Bytes of KV cache (keys and values of every layer).
+    /// Bytes of KV cache (keys and values of every layer) per device.
     pub kv_cache_bytes: usize,
+    /// Instead of `kv_cache_bytes`: this share of the memory each device
+    /// has free when the engine starts (after the weights).
+    pub kv_cache_fraction: Option<f64>,
+    /// How attention reads the cache.
+    pub attention: AttentionPath,
     /// Tokens per KV block.
     pub block_size: usize,
     /// Tokens computed per step over all sequences (prefill chunks and
@@ -61,6 +73,8 @@ impl Default for ServingConfig {
     fn default() -> Self {
         Self {
             kv_cache_bytes: 1 << 30,
+            kv_cache_fraction: None,
+            attention: AttentionPath::Auto,
             block_size: 16,
             max_batch_tokens: 512,
             max_running: 32,
@@ -125,30 +139,45 @@ pub struct Serving {
     /// LoRA adapters the model holds.
     adapters: usize,
     metrics: ServingMetrics,
+    devices: Vec<DeviceUse>,
 }
 
 impl Serving {
-    /// Sizes the KV pool from `config`, then starts the engine thread.
+    /// Sizes the KV pools from `config` (one per part of the model, on
+    /// its device), then starts the engine thread.
     ///
     /// # Errors
-    /// [`EngineError::Request`] when the budget holds less than one
-    /// block, or the thread cannot start.
+    /// [`EngineError::Device`] when a device's budget holds less than one
+    /// block or cannot be allocated; [`EngineError::Request`] when the
+    /// thread cannot start.
     pub fn start(engine: Arc<Engine>, config: ServingConfig) -> Result<Self, EngineError> {
         let c = engine.model().config();
         let block_size = config.block_size.max(1);
-        let block_bytes =
-            PagedKv::block_bytes(c.num_layers, c.num_kv_heads, c.head_dim, block_size);
-        let blocks = config.kv_cache_bytes / block_bytes;
-        if blocks == 0 {
-            return Err(EngineError::Request(format!(
-                "engine.kv_cache_bytes = {} holds no KV block: one block of {block_size} tokens takes {block_bytes} bytes for this model",
-                config.kv_cache_bytes
-            )));
-        }
+        let memory::Plan {
+            pools,
+            blocks,
+            devices,
+        } = memory::plan(
+            engine.parts(),
+            block_size,
+            config.kv_cache_bytes,
+            config.kv_cache_fraction,
+            config.attention,
+        )?;
         let metrics = ServingMetrics::new()
             .map_err(|e| EngineError::Request(format!("engine metrics: {e}")))?;
         metrics.kv_blocks_total.set(blocks as i64);
-        let pool = PagedKv::new(c.num_layers, c.num_kv_heads, c.head_dim, block_size, blocks);
+        metrics.kv_capacity_tokens.set((blocks * block_size) as i64);
+        for d in &devices {
+            metrics
+                .device_weight_bytes
+                .with_label_values(&[d.device.as_str()])
+                .set(d.weight_bytes as i64);
+            metrics
+                .device_kv_bytes
+                .with_label_values(&[d.device.as_str()])
+                .set(d.kv_bytes as i64);
+        }
         let scheduler = Scheduler::new(
             BlockManager::new(blocks, block_size),
             Limits {
@@ -163,7 +192,8 @@ impl Serving {
         let adapters = engine.model().adapters().len();
         let runner = Runner {
             engine,
-            pool: Mutex::new(pool),
+            pools,
+            device_names: devices.iter().map(|d| d.device.clone()).collect(),
             scheduler,
             in_flight: in_flight.clone(),
             metrics: metrics.clone(),
@@ -174,6 +204,14 @@ impl Serving {
             .name("engine".into())
             .spawn(move || runner.run(rx))
             .map_err(|e| EngineError::Request(format!("cannot start the engine thread: {e}")))?;
+        for d in &devices {
+            tracing::info!(
+                device = %d.device,
+                weight_bytes = d.weight_bytes,
+                kv_bytes = d.kv_bytes,
+                "engine device"
+            );
+        }
         tracing::info!(
             blocks,
             block_size,
@@ -191,7 +229,13 @@ impl Serving {
             context,
             adapters,
             metrics,
+            devices,
         })
+    }
+
+    /// What each device holds: weights and KV cache, in bytes.
+    pub fn devices(&self) -> &[DeviceUse] {
+        &self.devices
     }
 
     /// The engine's metrics (for the server's registry).
@@ -291,7 +335,10 @@ impl Serving {
 /// The engine thread's state.
 struct Runner {
     engine: Arc<Engine>,
-    pool: Mutex<PagedKv>,
+    /// One set of KV stores per tensor-parallel rank.
+    pools: Vec<KvPools>,
+    /// The devices, for per-device metrics.
+    device_names: Vec<String>,
     scheduler: Scheduler<Job>,
     in_flight: Arc<AtomicUsize>,
     metrics: ServingMetrics,
@@ -372,32 +419,44 @@ impl Runner {
         }
         let logits = {
             let running = self.scheduler.running();
-            let mut views: Vec<PagedSeq<'_>> = plan
+            // The same sequences on every rank, each with that rank's
+            // stores (its heads, or every stage's layers).
+            let mut views: Vec<Vec<PagedSeq<'_>>> = self
+                .pools
                 .iter()
-                .map(|s| {
-                    let seq = &running[s.index];
-                    PagedSeq::new(&self.pool, &seq.blocks, seq.computed)
+                .map(|pools| {
+                    plan.iter()
+                        .map(|s| {
+                            let seq = &running[s.index];
+                            PagedSeq::new(pools, &seq.blocks, seq.computed)
+                        })
+                        .collect()
                 })
                 .collect();
-            let mut inputs: Vec<SeqInput<'_>> = plan
-                .iter()
-                .zip(views.iter_mut())
-                .map(|(s, view)| {
-                    let seq = &running[s.index];
-                    SeqInput {
-                        tokens: &seq.tokens[seq.computed..seq.computed + s.tokens],
-                        cache: view,
-                        positions: None,
-                        logits: if seq.samples_after(s.tokens) {
-                            Logits::Last
-                        } else {
-                            Logits::None
-                        },
-                        adapter: seq.adapter,
-                    }
+            let mut inputs: Vec<Vec<SeqInput<'_>>> = views
+                .iter_mut()
+                .map(|views| {
+                    plan.iter()
+                        .zip(views.iter_mut())
+                        .map(|(s, view)| {
+                            let seq = &running[s.index];
+                            SeqInput {
+                                tokens: &seq.tokens[seq.computed..seq.computed + s.tokens],
+                                cache: view,
+                                positions: None,
+                                logits: if seq.samples_after(s.tokens) {
+                                    Logits::Last
+                                } else {
+                                    Logits::None
+                                },
+                                adapter: seq.adapter,
+                            }
+                        })
+                        .collect()
                 })
                 .collect();
-            self.engine.model().forward(&mut inputs)?
+            let batches = inputs.iter_mut().map(|b| &mut b[..]).collect();
+            self.engine.parts().forward(batches)?
         };
         let mut finished = Vec::new();
         for (slot, logits) in plan.iter().zip(logits) {
@@ -511,6 +570,11 @@ impl Runner {
         m.queue_length.set(self.scheduler.waiting() as i64);
         m.running.set(self.scheduler.running().len() as i64);
         m.kv_blocks_used.set(b.used() as i64);
+        for d in &self.device_names {
+            m.device_kv_blocks_used
+                .with_label_values(&[d.as_str()])
+                .set(b.used() as i64);
+        }
         let st = b.prefix_stats();
         let add = |c: &prometheus::IntCounter, v: u64| c.inc_by(v.saturating_sub(c.get()));
         add(&m.prefix_queried_tokens, st.queried_tokens);

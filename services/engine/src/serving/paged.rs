@@ -13,12 +13,19 @@
 //! are read once per tile instead of once per query row and head; causality
 //! is a bound on the key index, never a mask tensor. Tiles run in parallel
 //! on rayon's pool (the one candle's matrix products use).
+//!
+//! That kernel is the CPU's. Every device can also hold its pool as
+//! tensors and attend through candle ops ([`super::reference`]); a
+//! [`KvStore`] is one or the other, and [`KvPools`] are the stores of one
+//! model replica, one per pipeline stage.
 
 use super::blocks::BlockId;
+use super::reference::TensorKv;
 use crate::cache::KvCache;
 use crate::matvec::dot;
 use candle_core::{DType, Result, Tensor};
 use rayon::prelude::*;
+use std::ops::Range;
 use std::sync::Mutex;
 
 /// Query rows per tile in a prefill: keys are read once per tile.
@@ -239,7 +246,7 @@ fn to_f32(t: &Tensor) -> Result<Vec<f32>> {
     t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
 }
 
-/// One sequence's view of the pool during a forward step: it writes the
+/// One sequence's view of the pools during a forward step: it writes the
 /// step's keys and values into the sequence's blocks and attends over
 /// them. The block table already covers `start + new tokens` (the
 /// scheduler allocated before the step).
@@ -249,57 +256,107 @@ pub struct PagedSeq<'a> {
 
 impl<'a> PagedSeq<'a> {
     /// A view of the sequence holding `start` tokens in `table`'s blocks.
-    pub fn new(pool: &'a Mutex<PagedKv>, table: &'a [BlockId], start: usize) -> Self {
+    pub fn new(pools: &'a KvPools, table: &'a [BlockId], start: usize) -> Self {
         Self {
-            view: PagedRef { pool, table, start },
+            view: PagedRef {
+                pools,
+                table,
+                start,
+            },
         }
     }
-
-    /// Writes the step's keys and values (`[kv_heads, n, head_dim]`).
-    fn store(&mut self, layer: usize, k: &Tensor, v: &Tensor) -> Result<usize> {
-        let n = k.dim(1)?;
-        let seg = Segment {
-            table: self.view.table,
-            start: self.view.start,
-            rows: 0..n,
-        };
-        let (k, v) = (token_major(k)?, token_major(v)?);
-        let mut pool = lock(self.view.pool)?;
-        pool.check(&seg)?;
-        pool.write(layer, &seg, &k, &v);
-        Ok(n)
-    }
 }
 
-fn lock(pool: &Mutex<PagedKv>) -> Result<std::sync::MutexGuard<'_, PagedKv>> {
+fn lock(pool: &Mutex<KvStore>) -> Result<std::sync::MutexGuard<'_, KvStore>> {
     pool.lock()
         .map_err(|_| candle_core::Error::Msg("the KV pool was poisoned by a panic".into()))
-}
-
-/// `[heads, n, d]` as row-major `[n, heads, d]` f32.
-fn token_major(t: &Tensor) -> Result<Vec<f32>> {
-    to_f32(&t.transpose(0, 1)?.contiguous()?)
 }
 
 /// One sequence's rows in a batch: `rows` of the packed tensors are its
 /// new tokens, at positions `start..` of the sequence whose blocks are
 /// `table`.
 pub struct Segment<'a> {
-    table: &'a [BlockId],
-    start: usize,
-    rows: std::ops::Range<usize>,
+    pub(super) table: &'a [BlockId],
+    pub(super) start: usize,
+    pub(super) rows: Range<usize>,
 }
 
-impl PagedKv {
-    fn check(&self, seg: &Segment<'_>) -> Result<()> {
-        let need = seg.start + seg.rows.len();
-        if need.div_ceil(self.block_size) > seg.table.len() {
-            candle_core::bail!(
-                "paged cache: {need} tokens do not fit {} blocks",
-                seg.table.len()
-            );
+/// Checks that a segment's blocks hold its tokens.
+fn check(seg: &Segment<'_>, block_size: usize) -> Result<()> {
+    let need = seg.start + seg.rows.len();
+    if need.div_ceil(block_size) > seg.table.len() {
+        candle_core::bail!(
+            "paged cache: {need} tokens do not fit {} blocks",
+            seg.table.len()
+        );
+    }
+    Ok(())
+}
+
+/// Where one part of a model keeps its keys and values.
+#[derive(Debug)]
+pub enum KvStore {
+    /// Host `f32` buffers read by the CPU's paged kernel.
+    Host(PagedKv),
+    /// Tensors on the model's device, read through candle ops (the
+    /// reference path, [`super::reference`]).
+    Tensors(TensorKv),
+}
+
+impl KvStore {
+    /// Blocks in the store.
+    pub fn blocks(&self) -> usize {
+        match self {
+            Self::Host(p) => p.blocks(),
+            Self::Tensors(t) => t.blocks(),
         }
-        Ok(())
+    }
+
+    fn block_size(&self) -> usize {
+        match self {
+            Self::Host(p) => p.block_size,
+            Self::Tensors(t) => t.block_size(),
+        }
+    }
+}
+
+/// The KV stores of one model replica (one tensor-parallel rank): one per
+/// pipeline stage, each holding its stage's range of layers, with the
+/// same block tables.
+#[derive(Debug)]
+pub struct KvPools {
+    parts: Vec<(Range<usize>, Mutex<KvStore>)>,
+}
+
+impl KvPools {
+    /// One store for every layer.
+    pub fn one(store: KvStore) -> Self {
+        Self::new(vec![(0..usize::MAX, store)])
+    }
+
+    /// Stores by the (global) layer ranges they hold, first to last.
+    pub fn new(parts: Vec<(Range<usize>, KvStore)>) -> Self {
+        Self {
+            parts: parts.into_iter().map(|(r, s)| (r, Mutex::new(s))).collect(),
+        }
+    }
+
+    /// The store holding `layer`, and the layer's index in it.
+    fn part(&self, layer: usize) -> Result<(&Mutex<KvStore>, usize)> {
+        self.parts
+            .iter()
+            .find(|(r, _)| r.contains(&layer))
+            .map(|(r, s)| (s, layer - r.start))
+            .ok_or_else(|| candle_core::Error::Msg(format!("no KV store holds layer {layer}")))
+    }
+
+    /// Blocks each store holds (the block manager's pool is the smallest).
+    pub fn blocks(&self) -> usize {
+        self.parts
+            .iter()
+            .filter_map(|(_, s)| s.lock().ok().map(|s| s.blocks()))
+            .min()
+            .unwrap_or(0)
     }
 }
 
@@ -307,19 +364,19 @@ impl PagedKv {
 /// whole batch in one call ([`attend_batch`]).
 #[derive(Clone, Copy)]
 pub struct PagedRef<'a> {
-    pool: &'a Mutex<PagedKv>,
+    pools: &'a KvPools,
     table: &'a [BlockId],
     start: usize,
 }
 
 /// Attention of a packed batch whose every sequence lives in the same
-/// pool: `q` `[tokens, heads, head_dim]`, `k` and `v` `[tokens, kv_heads,
+/// pools: `q` `[tokens, heads, head_dim]`, `k` and `v` `[tokens, kv_heads,
 /// head_dim]` (the new tokens, written to the pool here), `spans` each
 /// sequence's (first row, rows). One lock, one copy of each input, one
 /// parallel pass: the per-sequence path costs a lock, six copies and a
 /// thread-pool round trip per sequence and layer, which dominates a step
 /// of many one-token decodes. Returns `None` when the caches are not all
-/// views of one pool.
+/// views of one set of pools.
 ///
 /// # Errors
 /// On a sequence whose blocks cannot hold its tokens, or a kernel failure.
@@ -337,7 +394,7 @@ pub fn attend_batch(
     };
     if !refs
         .iter()
-        .all(|r| r.is_some_and(|r| std::ptr::eq(r.pool, first.pool)))
+        .all(|r| r.is_some_and(|r| std::ptr::eq(r.pools, first.pools)))
     {
         return Ok(None);
     }
@@ -352,33 +409,64 @@ pub fn attend_batch(
             rows: off..off + len,
         })
         .collect();
-    let (qf, kf, vf) = (
-        to_f32(&q.contiguous()?)?,
-        to_f32(&k.contiguous()?)?,
-        to_f32(&v.contiguous()?)?,
-    );
-    let mut pool = lock(first.pool)?;
+    let (store, local) = first.pools.part(layer)?;
+    let mut store = lock(store)?;
     for seg in &segs {
-        pool.check(seg)?;
-        pool.write(layer, seg, &kf, &vf);
+        check(seg, store.block_size())?;
     }
-    let out = pool.attend(layer, &segs, &qf, heads, scale as f32);
-    drop(pool);
-    Ok(Some(
-        Tensor::from_vec(out, (n, heads * d), q.device())?.to_dtype(q.dtype())?,
-    ))
+    let out = match &mut *store {
+        KvStore::Host(pool) => {
+            let (qf, kf, vf) = (
+                to_f32(&q.contiguous()?)?,
+                to_f32(&k.contiguous()?)?,
+                to_f32(&v.contiguous()?)?,
+            );
+            for seg in &segs {
+                pool.write(local, seg, &kf, &vf);
+            }
+            let out = pool.attend(local, &segs, &qf, heads, scale as f32);
+            Tensor::from_vec(out, (n, heads * d), q.device())?.to_dtype(q.dtype())?
+        }
+        KvStore::Tensors(t) => {
+            t.write(local, &segs, k, v)?;
+            t.attend(local, &segs, q, scale)?
+        }
+    };
+    Ok(Some(out))
 }
 
 impl KvCache for PagedSeq<'_> {
     fn append(&mut self, layer: usize, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
-        let (kv_heads, _, d) = k.dims3()?;
-        let n = self.store(layer, k, v)?;
+        let (kv_heads, n, d) = k.dims3()?;
+        let seg = Segment {
+            table: self.view.table,
+            start: self.view.start,
+            rows: 0..n,
+        };
         let len = self.view.start + n;
-        let (kd, vd) = lock(self.view.pool)?.gather(layer, self.view.table, len);
-        Ok((
-            Tensor::from_vec(kd, (kv_heads, len, d), k.device())?.to_dtype(k.dtype())?,
-            Tensor::from_vec(vd, (kv_heads, len, d), k.device())?.to_dtype(v.dtype())?,
-        ))
+        let (store, local) = self.view.pools.part(layer)?;
+        let mut store = lock(store)?;
+        check(&seg, store.block_size())?;
+        // `[kv_heads, n, d]` as the token-major `[n, kv_heads, d]` batch.
+        let (kt, vt) = (
+            k.transpose(0, 1)?.contiguous()?,
+            v.transpose(0, 1)?.contiguous()?,
+        );
+        match &mut *store {
+            KvStore::Host(pool) => {
+                pool.write(local, &seg, &to_f32(&kt)?, &to_f32(&vt)?);
+                let (kd, vd) = pool.gather(local, self.view.table, len);
+                Ok((
+                    Tensor::from_vec(kd, (kv_heads, len, d), k.device())?.to_dtype(k.dtype())?,
+                    Tensor::from_vec(vd, (kv_heads, len, d), k.device())?.to_dtype(v.dtype())?,
+                ))
+            }
+            KvStore::Tensors(t) => {
+                t.write(local, &[seg], &kt, &vt)?;
+                let (kall, vall) = t.gather(local, self.view.table, len)?;
+                Ok((kall.to_dtype(k.dtype())?, vall.to_dtype(v.dtype())?))
+            }
+        }
     }
 
     fn attend(
@@ -417,6 +505,28 @@ mod tests {
     use super::*;
     use crate::attention::attend;
     use candle_core::Device;
+    use proptest::prelude::*;
+
+    /// Both kinds of store, on the CPU, in f32.
+    fn stores(kv: usize, d: usize, bs: usize, blocks: usize) -> [KvPools; 2] {
+        [
+            KvPools::one(KvStore::Host(PagedKv::new(1, kv, d, bs, blocks))),
+            KvPools::one(KvStore::Tensors(
+                TensorKv::new(1, kv, d, bs, blocks, &Device::Cpu, DType::F32, 1 << 12).unwrap(),
+            )),
+        ]
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
 
     #[test]
     fn paged_attention_equals_the_contiguous_one() {
@@ -429,13 +539,23 @@ mod tests {
             (9, 3, 64, 16, 22, 1),
             (2, 1, 16, 16, 40, 9),
         ] {
-            check(heads, kv, d, bs, start, t);
+            for pools in stores(kv, d, bs, 64) {
+                check(&pools, heads, kv, d, bs, start, t);
+            }
         }
     }
 
-    fn check(heads: usize, kv: usize, d: usize, bs: usize, start: usize, t: usize) {
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        pools: &KvPools,
+        heads: usize,
+        kv: usize,
+        d: usize,
+        bs: usize,
+        start: usize,
+        t: usize,
+    ) {
         let dev = Device::Cpu;
-        let pool = Mutex::new(PagedKv::new(1, kv, d, bs, 64));
         // Scattered, out-of-order blocks, as a busy pool hands them out.
         let table: Vec<BlockId> = (0..(start + t).div_ceil(bs))
             .map(|b| ((b * 37 + 11) % 64) as BlockId)
@@ -446,42 +566,145 @@ mod tests {
         // The first `start` tokens arrive in one step, the rest in the next.
         let head = |x: &Tensor, a, n| x.narrow(1, a, n).unwrap().contiguous().unwrap();
         if start > 0 {
-            let mut first = PagedSeq::new(&pool, &table, 0);
+            let mut first = PagedSeq::new(pools, &table, 0);
             first
                 .append(0, &head(&k, 0, start), &head(&v, 0, start))
                 .unwrap();
         }
-        let mut seq = PagedSeq::new(&pool, &table, start);
+        let mut seq = PagedSeq::new(pools, &table, start);
         let got = seq
             .attend(0, &q, &head(&k, start, t), &head(&v, start, t), 0.3, 0)
             .unwrap();
         let want = attend(&q, &k, &v, start, 0.3, 1 << 20).unwrap();
-        let diff = (got - want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_diff(&got, &want);
         assert!(diff < 1e-5, "{heads}/{kv} heads, {start}+{t}: {diff}");
         // And what was written reads back in order.
-        let (kall, _) = PagedSeq::new(&pool, &table, start + t)
+        let (kall, _) = PagedSeq::new(pools, &table, start + t)
             .append(0, &head(&k, 0, 0), &head(&v, 0, 0))
             .unwrap();
-        let same = (kall - &k).unwrap().abs().unwrap().max_all().unwrap();
-        assert_eq!(same.to_scalar::<f32>().unwrap(), 0.0);
+        assert_eq!(max_diff(&kall, &k), 0.0);
     }
 
     #[test]
     fn a_step_beyond_the_allocated_blocks_is_an_error_not_a_panic() {
         let dev = Device::Cpu;
-        let pool = Mutex::new(PagedKv::new(1, 1, 4, 4, 4));
-        let table = [1];
-        let k = Tensor::zeros((1, 5, 4), DType::F32, &dev).unwrap();
-        let err = PagedSeq::new(&pool, &table, 0)
-            .append(0, &k, &k)
-            .unwrap_err();
-        assert!(err.to_string().contains("do not fit"), "{err}");
+        for pools in stores(1, 4, 4, 4) {
+            let table = [1];
+            let k = Tensor::zeros((1, 5, 4), DType::F32, &dev).unwrap();
+            let err = PagedSeq::new(&pools, &table, 0)
+                .append(0, &k, &k)
+                .unwrap_err();
+            assert!(err.to_string().contains("do not fit"), "{err}");
+        }
+    }
+
+    /// A batch of sequences: (cached tokens, new tokens, blocks shared with
+    /// sequence 0's table).
+    fn batch_shapes() -> impl Strategy<Value = (usize, Vec<(usize, usize, usize)>)> {
+        (
+            prop::sample::select(vec![1usize, 3, 4, 16]),
+            prop::collection::vec((0usize..40, 1usize..20, 0usize..3), 1..5),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// The reference path (candle ops over a gathered copy, what GPUs
+        /// run) and the CPU kernel give the contiguous attention of every
+        /// sequence of a packed batch, over block tables with holes,
+        /// prefixes shared between sequences, and lengths that are not a
+        /// multiple of the block size.
+        #[test]
+        fn both_paths_equal_contiguous_attention_for_a_batch(
+            (bs, seqs) in batch_shapes(),
+            seed in 0u64..1000,
+        ) {
+            let dev = Device::Cpu;
+            let (heads, kv, d) = (4, 2, 8);
+            let blocks = 512;
+            // Sequence 0's blocks; others share its first `shared` blocks
+            // (a common prefix: same keys) and then take their own, every
+            // other block id left as a hole (at most 4 × 59 blocks are
+            // taken, so odd ids below 512 never repeat).
+            let mut next = (seed as usize % 7) * 2 + 1;
+            let mut fresh = || { next += 2; (next % blocks) as BlockId };
+            let mut tables: Vec<Vec<BlockId>> = Vec::new();
+            let mut lens = Vec::new();
+            for (i, &(start, t, shared)) in seqs.iter().enumerate() {
+                let len = start + t;
+                let nb = len.div_ceil(bs);
+                let table: Vec<BlockId> = (0..nb)
+                    .map(|b| {
+                        // Shared blocks hold whole cached blocks only.
+                        let share = i > 0 && b < shared && (b + 1) * bs <= start.min(lens[0]);
+                        if share { tables[0][b] } else { fresh() }
+                    })
+                    .collect();
+                tables.push(table);
+                lens.push(len);
+            }
+            // Keys and values of sequence 0's positions, reused where a
+            // block is shared.
+            let longest = lens.iter().max().copied().unwrap_or(1);
+            let k0 = Tensor::randn(0f32, 1.0, (kv, longest, d), &dev).unwrap();
+            let v0 = Tensor::randn(0f32, 1.0, (kv, longest, d), &dev).unwrap();
+            let mut ks = Vec::new();
+            let mut vs = Vec::new();
+            for (i, &(start, t, _)) in seqs.iter().enumerate() {
+                let len = start + t;
+                let own_k = Tensor::randn(0f32, 1.0, (kv, len, d), &dev).unwrap();
+                let own_v = Tensor::randn(0f32, 1.0, (kv, len, d), &dev).unwrap();
+                let shared_tokens = tables[i].iter().zip(&tables[0]).take_while(|(a, b)| a == b).count() * bs;
+                let shared_tokens = if i == 0 { 0 } else { shared_tokens.min(len) };
+                let mix = |own: &Tensor, base: &Tensor| if shared_tokens == 0 { own.clone() } else {
+                    Tensor::cat(&[base.narrow(1, 0, shared_tokens).unwrap(),
+                        own.narrow(1, shared_tokens, len - shared_tokens).unwrap()], 1).unwrap()
+                };
+                let (k, v) = if i == 0 { (k0.narrow(1, 0, len).unwrap(), v0.narrow(1, 0, len).unwrap()) }
+                    else { (mix(&own_k, &k0), mix(&own_v, &v0)) };
+                ks.push(k.contiguous().unwrap());
+                vs.push(v.contiguous().unwrap());
+            }
+            let total: usize = seqs.iter().map(|s| s.1).sum();
+            let q = Tensor::randn(0f32, 1.0, (total, heads, d), &dev).unwrap();
+            for pools in stores(kv, d, bs, blocks) {
+                // Cached tokens first, one sequence at a time.
+                for (i, &(start, _, _)) in seqs.iter().enumerate() {
+                    if start > 0 {
+                        PagedSeq::new(&pools, &tables[i], 0)
+                            .append(0, &ks[i].narrow(1, 0, start).unwrap(), &vs[i].narrow(1, 0, start).unwrap())
+                            .unwrap();
+                    }
+                }
+                // Then every sequence's new tokens in one packed batch.
+                let views: Vec<Option<PagedRef<'_>>> = seqs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| Some(PagedRef { pools: &pools, table: &tables[i], start: s.0 }))
+                    .collect();
+                let mut spans = Vec::new();
+                let mut off = 0;
+                for s in &seqs {
+                    spans.push((off, s.1));
+                    off += s.1;
+                }
+                let pick = |x: &[Tensor]| -> Tensor {
+                    let parts: Vec<Tensor> = seqs.iter().enumerate()
+                        .map(|(i, s)| x[i].narrow(1, s.0, s.1).unwrap().transpose(0, 1).unwrap())
+                        .collect();
+                    Tensor::cat(&parts, 0).unwrap().contiguous().unwrap()
+                };
+                let got = attend_batch(&views, 0, &q, &pick(&ks), &pick(&vs), &spans, 0.4)
+                    .unwrap()
+                    .unwrap();
+                for (i, &(start, t, _)) in seqs.iter().enumerate() {
+                    let qs = q.narrow(0, spans[i].0, t).unwrap().transpose(0, 1).unwrap().contiguous().unwrap();
+                    let want = attend(&qs, &ks[i], &vs[i], start, 0.4, 1 << 20).unwrap();
+                    let diff = max_diff(&got.narrow(0, spans[i].0, t).unwrap(), &want);
+                    prop_assert!(diff < 1e-5, "sequence {i} ({start}+{t}, block {bs}): {diff}");
+                }
+            }
+        }
     }
 }
