@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The device script: Zhishu's engine on one NVIDIA GPU (an H100/H200 with
+# the CUDA driver, PyTorch and transformers; no Rust, no network), checked
+# and measured in one run of under 8 minutes. Prints one table and writes
+# gpu-check.json (to $OUT when set, else the current folder).
+#
+#   ./scripts/gpu-check.sh build   # on the build machine: compiles
+#                                  # target/gpu-check/gpu_check with
+#                                  # --features cuda (nvcc from PyPI, as
+#                                  # scripts/check-cuda.sh), stripped
+#   ./scripts/gpu-check.sh         # on the GPU machine, from the checkout
+#                                  # with target/gpu-check carried along
+#
+# What it runs (services/engine/benches/gpu_check.rs,
+# scripts/gpu_baselines.py):
+# 1. correctness: the tiny Qwen3 fixture on cuda:0 in f32 against the CPU
+#    (logits within 1e-4 relative, same greedy tokens; contiguous caches
+#    and the paged reference pool on the device), and in bf16 the same
+#    greedy tokens while the top-2 margin is >= 0.1;
+# 2. the GPU's copy bandwidth and bf16 GEMM rate, and transformers
+#    `generate` (bf16, sdpa) on a Qwen3-32B-shaped random model at batch 1
+#    and a static batch of 16, and one 8K prefill;
+# 3. Zhishu on the same shape (random bf16 weights made on the device)
+#    through its serving engine: prefill at 8K and 32K, decode at batch 1,
+#    16 and 64, KV capacity, and 64 concurrent 2,000-token prompts sharing
+#    a 1,000-token prefix;
+# 4. the embedder: a bge-m3-shaped random model (scripts/gpu_encoders.py),
+#    chunks/s through Zhishu's GPU encoder against transformers in bf16
+#    with sentence-transformers' batching, same chunks.
+# Steps 2 and 3 each hold the 65 GB model, one after the other.
+#
+# Environment: GPU_CHECK_LAYERS (default 64: Qwen3-32B; fewer keeps the
+# width for a quick try), GPU_CHECK_SKIP_TORCH=1 skips step 2's model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=target/gpu-check/gpu_check
+
+if [ "${1:-}" = "build" ]; then
+    VENV=${ZHISHU_CUDA_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/zhishu/venv-cuda}
+    [ -x "$VENV/bin/python" ] || ./scripts/check-cuda.sh
+    CUDA_ROOT=$("$VENV/bin/python" -c 'import os, nvidia; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')
+    export CUDA_ROOT CUDA_PATH="$CUDA_ROOT" PATH="$CUDA_ROOT/bin:$PATH"
+    export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
+    exe=$(cargo bench --locked -p zhishu-engine --features cuda --bench gpu_check --no-run \
+        --message-format=json 2>/dev/null \
+        | python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "gpu_check" and m.get("executable"):
+        print(m["executable"])' | tail -n1)
+    [ -n "$exe" ] || { echo "gpu-check.sh: the bench did not build (run the cargo command above for its errors)" >&2; exit 1; }
+    mkdir -p target/gpu-check
+    cp "$exe" "$BIN"
+    strip "$BIN"
+    # XLM-R's tokenizer for step 4 (the device machine has no network).
+    assets=$(./scripts/fetch-assets.sh --print-dir)
+    cp "$assets/models/multilingual-e5-small/tokenizer.json" target/gpu-check/xlmr-tokenizer.json
+    du -sh target/gpu-check
+    exit 0
+fi
+
+[ -x "$BIN" ] || { echo "gpu-check.sh: $BIN missing: run './scripts/gpu-check.sh build' on the build machine and carry target/gpu-check" >&2; exit 1; }
+OUT=${OUT:-.}
+LAYERS=${GPU_CHECK_LAYERS:-64}
+PY=${PYTHON:-python3}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "== 1. correctness (tiny Qwen3 fixture, cuda:0 vs CPU)" >&2
+"$BIN" --model services/engine/tests/fixtures/tiny-qwen3 --device cuda:0 > "$work/correctness.json" \
+    || echo '{"pass": false, "error": "the correctness check failed; see above"}' > "$work/correctness.json"
+
+echo "== 2. the GPU and transformers (${LAYERS} layers)" >&2
+skip=()
+[ "${GPU_CHECK_SKIP_TORCH:-0}" = 1 ] && skip=(--skip-transformers)
+timeout 300 "$PY" scripts/gpu_baselines.py --layers "$LAYERS" "${skip[@]}" > "$work/baselines.json" \
+    || echo '{"error": "gpu_baselines.py failed or ran out of time"}' > "$work/baselines.json"
+
+echo "== 3. Zhishu on the same shape" >&2
+config="$work/config.json"
+"$PY" - "$LAYERS" > "$config" <<'EOF'
+import json, sys
+print(json.dumps({
+    "architectures": ["Qwen3ForCausalLM"], "vocab_size": 151936,
+    "hidden_size": 5120, "intermediate_size": 25600,
+    "num_hidden_layers": int(sys.argv[1]), "num_attention_heads": 64,
+    "num_key_value_heads": 8, "head_dim": 128, "rms_norm_eps": 1e-6,
+    "rope_theta": 1000000.0, "max_position_embeddings": 40960,
+    "tie_word_embeddings": False}))
+EOF
+timeout 300 "$BIN" --speed --device cuda:0 --config "$config" --prefill 8192,32768 \
+    --batches 1,16,64 --serving 64:2000:1000:128 > "$work/zhishu.json" \
+    || echo '{"error": "the speed check failed or ran out of time"}' > "$work/zhishu.json"
+
+echo "== 4. the embedder (bge-m3 shape)" >&2
+timeout 240 "$PY" scripts/gpu_encoders.py target/gpu-check/xlmr-tokenizer.json "$work/enc" \
+    > "$work/encoder_baseline.json" \
+    && timeout 120 "$BIN" --encoder "$work/enc/model" --texts "$work/enc/texts.txt" --device cuda:0 \
+    > "$work/encoder.json" \
+    || echo '{"error": "the embedder check failed or ran out of time"}' > "$work/encoder.json"
+[ -s "$work/encoder_baseline.json" ] || echo '{}' > "$work/encoder_baseline.json"
+
+"$PY" - "$work" "$OUT/gpu-check.json" <<'EOF'
+import json, sys
+work, out = sys.argv[1], sys.argv[2]
+r = {k: json.load(open(f"{work}/{k}.json"))
+     for k in ("correctness", "baselines", "zhishu", "encoder", "encoder_baseline")}
+json.dump(r, open(out, "w"), indent=2)
+c, b, z = r["correctness"], r["baselines"], r["zhishu"]
+def get(d, *path):
+    for p in path:
+        if isinstance(d, list):
+            d = d[p] if p < len(d) else None
+        elif isinstance(d, dict):
+            d = d.get(p)
+        if d is None:
+            return None
+    return d
+def f(x, fmt="{:.1f}"):
+    return "-" if x is None else fmt.format(x)
+rows = [
+    ("correctness: f32 logits rel. error (≤ 1e-4)", f(c.get("f32_logits_max_relative_error"), "{:.2e}")),
+    ("correctness: paged reference rel. error", f(c.get("f32_paged_reference_max_relative_error"), "{:.2e}")),
+    ("correctness: greedy tokens f32 / paged / bf16", " / ".join(str(c.get(k)) for k in (
+        "f32_greedy_tokens_equal", "f32_paged_greedy_tokens_equal", "bf16_greedy_tokens_equal_where_clear"))),
+    ("GPU copy bandwidth GB/s", f(b.get("copy_bandwidth_gb_s"))),
+    ("GPU bf16 GEMM TFLOP/s", f(b.get("bf16_gemm_tflops"))),
+    ("decode ceiling tokens/s (batch 1)", f(b.get("decode_ceiling_tokens_s"))),
+]
+for i, n in enumerate((8192, 32768)):
+    rows.append((f"Zhishu prefill {n} tokens/s", f(get(z, "prefill", i, "tokens_s"))))
+rows.append(("transformers prefill 8192 tokens/s", f(get(b, "transformers", 2, "prefill_tokens_s"))))
+for i, n in enumerate((1, 16, 64)):
+    rows.append((f"Zhishu decode batch {n} tokens/s", f(get(z, "decode", i, "tokens_s"))))
+rows.append(("transformers decode batch 1 tokens/s", f(get(b, "transformers", 0, "decode_tokens_s"))))
+rows.append(("transformers decode static batch 16 tokens/s", f(get(b, "transformers", 1, "decode_tokens_s"))))
+rows.append(("Zhishu KV capacity tokens", f(z.get("kv_capacity_tokens"), "{}")))
+rows.append(("Zhishu serving c=64 output tokens/s", f(get(z, "serving", "output_tokens_s"))))
+rows.append(("Zhishu serving TTFT p50 / p99 s", f(get(z, "serving", "ttft_p50_s"), "{:.2f}") + " / " + f(get(z, "serving", "ttft_p99_s"), "{:.2f}")))
+rows.append(("Zhishu embedder (bge-m3 shape, bf16) chunks/s", f(r["encoder"].get("chunks_s"))))
+rows.append(("transformers bf16, sentence-transformers batching, chunks/s", f(r["encoder_baseline"].get("transformers_bf16_chunks_s"))))
+print("| check | value |\n|---|---:|")
+for k, v in rows:
+    print(f"| {k} | {v} |")
+print(f"\nJSON: {out}")
+EOF
