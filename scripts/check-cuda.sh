@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Compile check of the GPU build on a machine without a GPU, so the CUDA
 # path never rots: `cargo clippy --features cuda` of the engine (a check with
-# lints), with nvcc and the CUDA headers from PyPI (DESIGN.md) and candle's
-# kernels compiled for sm_90 (H100/H200). Run by scripts/test.sh; ~6 minutes
-# cold.
+# lints, its device script included), with nvcc and the CUDA headers from
+# PyPI (DESIGN.md), candle's kernels and our attention kernels
+# (services/engine/kernels/*.cu, compiled to PTX by the engine's build.rs)
+# compiled for sm_90 (H100/H200). Run by scripts/test.sh; ~6 minutes cold.
 #
 #   ./scripts/check-cuda.sh
 #

@@ -16,14 +16,18 @@
 # 1. correctness: the tiny Qwen3 fixture on cuda:0 in f32 against the CPU
 #    (logits within 1e-4 relative, same greedy tokens; contiguous caches
 #    and the paged reference pool on the device), and in bf16 the same
-#    greedy tokens while the top-2 margin is >= 0.1;
+#    greedy tokens while the top-2 margin is >= 0.1; the CUDA attention
+#    kernels against the reference path; then the host memory a sharded
+#    bf16 checkpoint takes on its way to the GPU, beside its largest shard;
 # 2. the GPU's copy bandwidth and bf16 GEMM rate, and transformers
 #    `generate` (bf16, sdpa) on a Qwen3-32B-shaped random model at batch 1
 #    and a static batch of 16, and one 8K prefill;
 # 3. Zhishu on the same shape (random bf16 weights made on the device)
 #    through its serving engine: prefill at 8K and 32K, decode at batch 1,
 #    16 and 64, KV capacity, and 64 concurrent 2,000-token prompts sharing
-#    a 1,000-token prefix;
+#    a 1,000-token prefix; then with 4-bit projections (the form AWQ and
+#    GPTQ int4 take on GPUs; FP8 checkpoints are held in bf16 there, so the
+#    bf16 rows are theirs);
 # 4. the embedder: a bge-m3-shaped random model (scripts/gpu_encoders.py),
 #    chunks/s through Zhishu's GPU encoder against transformers in bf16
 #    with sentence-transformers' batching, same chunks.
@@ -71,6 +75,21 @@ echo "== 1. correctness (tiny Qwen3 fixture, cuda:0 vs CPU)" >&2
 "$BIN" --model services/engine/tests/fixtures/tiny-qwen3 --device cuda:0 > "$work/correctness.json" \
     || echo '{"pass": false, "error": "the correctness check failed; see above"}' > "$work/correctness.json"
 
+echo "== 1b. loading: host memory while a sharded bf16 checkpoint goes to cuda:0" >&2
+timeout 120 "$PY" - "$work/ckpt" <<'EOF' && timeout 120 "$BIN" --load "$work/ckpt" --device cuda:0 > "$work/load.json" \
+    || echo '{"error": "the loading check failed"}' > "$work/load.json"
+import sys, torch
+from transformers import AutoModelForCausalLM, Qwen3Config
+# Qwen3-32B's width, two layers, in 1 GB shards (the embedding alone is 1.5 GB).
+config = Qwen3Config(vocab_size=151936, hidden_size=5120, intermediate_size=25600,
+    num_hidden_layers=2, num_attention_heads=64, num_key_value_heads=8, head_dim=128,
+    tie_word_embeddings=False)
+with torch.device("cuda"):
+    model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.bfloat16)
+model.save_pretrained(sys.argv[1], max_shard_size="1GB", safe_serialization=True)
+EOF
+rm -rf "$work/ckpt"
+
 echo "== 2. the GPU and transformers (${LAYERS} layers)" >&2
 skip=()
 [ "${GPU_CHECK_SKIP_TORCH:-0}" = 1 ] && skip=(--skip-transformers)
@@ -93,6 +112,11 @@ timeout 300 "$BIN" --speed --device cuda:0 --config "$config" --prefill 8192,327
     --batches 1,16,64 --serving 64:2000:1000:128 > "$work/zhishu.json" \
     || echo '{"error": "the speed check failed or ran out of time"}' > "$work/zhishu.json"
 
+echo "== 3b. Zhishu on the same shape with 4-bit projections (AWQ/GPTQ form)" >&2
+timeout 150 "$BIN" --speed --int4 --device cuda:0 --config "$config" --prefill 8192 \
+    --batches 1,16 > "$work/zhishu_int4.json" \
+    || echo '{"error": "the int4 speed check failed or ran out of time"}' > "$work/zhishu_int4.json"
+
 echo "== 4. the embedder (bge-m3 shape)" >&2
 timeout 240 "$PY" scripts/gpu_encoders.py target/gpu-check/xlmr-tokenizer.json "$work/enc" \
     > "$work/encoder_baseline.json" \
@@ -105,7 +129,8 @@ timeout 240 "$PY" scripts/gpu_encoders.py target/gpu-check/xlmr-tokenizer.json "
 import json, sys
 work, out = sys.argv[1], sys.argv[2]
 r = {k: json.load(open(f"{work}/{k}.json"))
-     for k in ("correctness", "baselines", "zhishu", "encoder", "encoder_baseline")}
+     for k in ("correctness", "load", "baselines", "zhishu", "zhishu_int4", "encoder",
+               "encoder_baseline")}
 json.dump(r, open(out, "w"), indent=2)
 c, b, z = r["correctness"], r["baselines"], r["zhishu"]
 def get(d, *path):
@@ -124,6 +149,11 @@ rows = [
     ("correctness: paged reference rel. error", f(c.get("f32_paged_reference_max_relative_error"), "{:.2e}")),
     ("correctness: greedy tokens f32 / paged / bf16", " / ".join(str(c.get(k)) for k in (
         "f32_greedy_tokens_equal", "f32_paged_greedy_tokens_equal", "bf16_greedy_tokens_equal_where_clear"))),
+    ("correctness: CUDA kernels vs reference, batch rel. error f32 / bf16",
+     " / ".join(f(get(c, "kernels", t, "batch_rel_error"), "{:.2e}") for t in ("F32", "BF16"))),
+    ("loading: peak host memory / largest shard, MiB", "-" if "error" in r["load"] else
+     "{:.0f} / {:.0f}".format(r["load"]["peak_host_anon_bytes_during_load"] / 2**20,
+                              r["load"]["largest_shard_bytes"] / 2**20)),
     ("GPU copy bandwidth GB/s", f(b.get("copy_bandwidth_gb_s"))),
     ("GPU bf16 GEMM TFLOP/s", f(b.get("bf16_gemm_tflops"))),
     ("decode ceiling tokens/s (batch 1)", f(b.get("decode_ceiling_tokens_s"))),
@@ -133,6 +163,20 @@ for i, n in enumerate((8192, 32768)):
 rows.append(("transformers prefill 8192 tokens/s", f(get(b, "transformers", 2, "prefill_tokens_s"))))
 for i, n in enumerate((1, 16, 64)):
     rows.append((f"Zhishu decode batch {n} tokens/s", f(get(z, "decode", i, "tokens_s"))))
+bw = b.get("copy_bandwidth_gb_s")
+def share(tokens_s, model):
+    read = model.get("weight_bytes_read_per_token")
+    if None in (tokens_s, bw, read):
+        return "-"
+    return "{:.0f} %".format(100 * tokens_s / (bw * 1e9 / 2 / read))
+rows.append(("Zhishu decode batch 1, share of the bandwidth ceiling (goal 80 %)",
+             share(get(z, "decode", 0, "tokens_s"), z)))
+q = r["zhishu_int4"]
+rows.append(("Zhishu int4 prefill 8192 tokens/s", f(get(q, "prefill", 0, "tokens_s"))))
+rows.append(("Zhishu int4 decode batch 1 / 16 tokens/s",
+             f(get(q, "decode", 0, "tokens_s")) + " / " + f(get(q, "decode", 1, "tokens_s"))))
+rows.append(("Zhishu int4 decode batch 1, share of its bandwidth ceiling",
+             share(get(q, "decode", 0, "tokens_s"), q)))
 rows.append(("transformers decode batch 1 tokens/s", f(get(b, "transformers", 0, "decode_tokens_s"))))
 rows.append(("transformers decode static batch 16 tokens/s", f(get(b, "transformers", 1, "decode_tokens_s"))))
 rows.append(("Zhishu KV capacity tokens", f(z.get("kv_capacity_tokens"), "{}")))

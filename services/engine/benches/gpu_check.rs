@@ -23,7 +23,8 @@
 //! code (a smoke test of the program, run on the build machine).
 //!
 //! `--speed` measures instead, on a model of `--config`'s shape (default
-//! Qwen3-32B's) with random weights made on the device, through
+//! Qwen3-32B's) with random weights made on the device (`--int4`: the
+//! projections as 4-bit blocks, the form AWQ and GPTQ take), through
 //! `Serving` (the paged pool, continuous batching) as `zhishu serve` runs:
 //! prefill tokens/s of one prompt of each `--prefill` length, decode
 //! tokens/s at each `--batches` size (128-token prompts, 64 new tokens),
@@ -144,6 +145,9 @@ fn main() -> Result<(), Error> {
     }
     if let Some(dir) = arg(&args, "--encoder") {
         return encoder(&args, &PathBuf::from(dir));
+    }
+    if let Some(dir) = arg(&args, "--load") {
+        return load(&args, &PathBuf::from(dir));
     }
     let model_dir = arg(&args, "--model").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-qwen3"),
@@ -286,7 +290,13 @@ fn speed(args: &[String]) -> Result<(), Error> {
     let vocab = config.vocab_size;
     let dtype = devices::compute_dtype(&device);
     let started = Instant::now();
-    let model = Model::load(&Checkpoint::random(config, &device, dtype, 0)?)?;
+    let int4 = args.iter().any(|a| a == "--int4");
+    let ckpt = if int4 {
+        Checkpoint::random_int4(config, &device, dtype, 0)?
+    } else {
+        Checkpoint::random(config, &device, dtype, 0)?
+    };
+    let model = Model::load(&ckpt)?;
     let load_seconds = started.elapsed().as_secs_f64();
     let weight_bytes = model.weight_bytes();
     let per_token = model.weight_bytes_per_token();
@@ -311,6 +321,7 @@ fn speed(args: &[String]) -> Result<(), Error> {
     let mut report = serde_json::json!({
         "device": name,
         "dtype": format!("{dtype:?}"),
+        "weights": if int4 { "int4 (ggml Q4_1 blocks, as AWQ/GPTQ load on GPUs)" } else { "dense" },
         "layers": engine.model().config().num_layers,
         "weight_bytes": weight_bytes,
         "weight_bytes_read_per_token": per_token,
@@ -509,4 +520,60 @@ fn kernels_vs_reference(device: &Device) -> Result<serde_json::Value, Error> {
     }
     report.insert("pass".into(), pass.into());
     Ok(report.into())
+}
+
+/// `RssAnon` of this process, in bytes.
+fn anon_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("RssAnon:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+fn load(args: &[String], dir: &std::path::Path) -> Result<(), Error> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let name = arg(args, "--device").unwrap_or_else(|| "cuda:0".into());
+    let device = devices::parse(&name)?;
+    let largest_shard = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "safetensors"))
+        .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+        .max()
+        .unwrap_or(0);
+    let before = anon_rss();
+    let peak = Arc::new(AtomicU64::new(before));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                peak.fetch_max(anon_rss(), Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        })
+    };
+    let started = Instant::now();
+    let model = Model::load(&Checkpoint::open(
+        dir,
+        &device,
+        devices::compute_dtype(&device),
+    )?)?;
+    let seconds = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    sampler.join().map_err(|_| "the memory sampler panicked")?;
+    let report = serde_json::json!({
+        "device": name,
+        "model": dir.display().to_string(),
+        "load_seconds": seconds,
+        "weight_bytes": model.weight_bytes(),
+        "largest_shard_bytes": largest_shard,
+        "peak_host_anon_bytes_during_load": peak.load(Ordering::Relaxed).saturating_sub(before),
+    });
+    println!("{report}");
+    Ok(())
 }

@@ -120,8 +120,8 @@ pub fn part_weight_bytes(config: &ModelConfig, placement: &Placement, dtype: DTy
 /// bytes it will hold), parts on the same device adding up.
 ///
 /// # Errors
-/// [`EngineError::Device`] naming the first device that lacks room, the
-/// bytes needed and the bytes free.
+/// [`EngineError::Device`] naming the first device that lacks room, with
+/// the bytes needed and free on every device.
 pub fn check_fit(parts: &[(Device, u64)]) -> Result<(), EngineError> {
     let mut seen: Vec<(String, u64, Option<u64>)> = Vec::new();
     for (device, bytes) in parts {
@@ -131,21 +131,26 @@ pub fn check_fit(parts: &[(Device, u64)]) -> Result<(), EngineError> {
             None => seen.push((name, *bytes, free_memory(device))),
         }
     }
-    for (device, needed, free) in seen {
-        if let Some(free) = free
-            && needed > free
-        {
-            return Err(EngineError::Device {
-                device,
-                message: format!(
-                    "the model's weights need {} here and {} is free; use more devices (engine.devices with engine.parallel = \"tensor\" or \"pipeline\"), a smaller or quantised model, or free the device",
-                    gib(needed),
-                    gib(free)
-                ),
-            });
-        }
-    }
-    Ok(())
+    let short = seen
+        .iter()
+        .find(|(_, needed, free)| free.is_some_and(|f| *needed > f));
+    let Some((device, _, _)) = short else {
+        return Ok(());
+    };
+    let each: Vec<String> = seen
+        .iter()
+        .map(|(d, needed, free)| {
+            let free = free.map_or_else(|| "unknown".into(), gib);
+            format!("{d} needs {} and has {free} free", gib(*needed))
+        })
+        .collect();
+    Err(EngineError::Device {
+        device: device.clone(),
+        message: format!(
+            "the model's weights do not fit ({}); use more devices (engine.devices with engine.parallel = \"tensor\" or \"pipeline\"), a smaller or quantised model, or free the device",
+            each.join("; ")
+        ),
+    })
 }
 
 /// `bytes` as GiB with two decimals, and the exact count.

@@ -230,8 +230,12 @@ impl Embedding {
 }
 
 enum Source {
-    /// Random weights made on the device (benchmarks of large shapes).
-    Random,
+    /// Random weights made on the device (benchmarks of large shapes);
+    /// with `int4`, the projections are random ggml `Q4_1` blocks, the form
+    /// 4-bit checkpoints (AWQ, GPTQ) take on GPUs.
+    Random {
+        int4: bool,
+    },
     Safetensors(MmapedSafetensors),
     Gguf {
         content: Content,
@@ -341,11 +345,37 @@ impl Checkpoint {
         dtype: DType,
         seed: u64,
     ) -> Result<Self, EngineError> {
+        Self::random_with(config, device, dtype, seed, false)
+    }
+
+    /// [`Checkpoint::random`] with the decoder layers' projections held as
+    /// random 4-bit ggml `Q4_1` blocks (as an AWQ or GPTQ int4 checkpoint
+    /// is on a GPU, see [`QWeight::to_q4_1_bytes`]); the embedding and the
+    /// output layer stay dense, as those releases keep them.
+    ///
+    /// # Errors
+    /// As [`Checkpoint::random`].
+    pub fn random_int4(
+        config: ModelConfig,
+        device: &Device,
+        dtype: DType,
+        seed: u64,
+    ) -> Result<Self, EngineError> {
+        Self::random_with(config, device, dtype, seed, true)
+    }
+
+    fn random_with(
+        config: ModelConfig,
+        device: &Device,
+        dtype: DType,
+        seed: u64,
+        int4: bool,
+    ) -> Result<Self, EngineError> {
         if !device.is_cpu() {
             device.set_seed(seed)?;
         }
         Ok(Self {
-            source: Source::Random,
+            source: Source::Random { int4 },
             config,
             path: PathBuf::from("random"),
             device: device.clone(),
@@ -414,7 +444,7 @@ impl Checkpoint {
     pub fn gguf_metadata(&self) -> Option<&HashMap<String, Value>> {
         match &self.source {
             Source::Gguf { content, .. } => Some(&content.metadata),
-            Source::Safetensors(_) | Source::Random => None,
+            Source::Safetensors(_) | Source::Random { .. } => None,
         }
     }
 
@@ -435,7 +465,9 @@ impl Checkpoint {
                 .iter()
                 .any(|t| st.get(&format!("{}.{t}", slot.hf_module())).is_ok()),
             Source::Gguf { content, .. } => content.tensor_infos.contains_key(&slot.gguf_name()),
-            Source::Random => !matches!(slot, Slot::LmHead) || !self.config.tie_word_embeddings,
+            Source::Random { .. } => {
+                !matches!(slot, Slot::LmHead) || !self.config.tie_word_embeddings
+            }
         }
     }
 
@@ -470,7 +502,7 @@ impl Checkpoint {
                 .quant(slot, shape)?
                 .dequantize(&self.device)?
                 .to_dtype(self.dtype)?),
-            Source::Random => {
+            Source::Random { .. } => {
                 let norm = matches!(
                     slot,
                     Slot::FinalNorm
@@ -543,7 +575,17 @@ impl Checkpoint {
                 }
                 Ok(Linear::Quant(QMatMul::from_qtensor(q)?))
             }
-            Source::Random => Ok(Linear::Dense(self.dense(slot, &[out, inp])?)),
+            Source::Random { int4 } => {
+                let projection = !matches!(slot, Slot::Embed | Slot::LmHead);
+                if *int4 && projection && inp.is_multiple_of(32) {
+                    return Ok(Linear::Quant(QMatMul::from_qtensor(random_q4_1(
+                        out,
+                        inp,
+                        &self.device,
+                    )?)?));
+                }
+                Ok(Linear::Dense(self.dense(slot, &[out, inp])?))
+            }
         }
     }
 
@@ -588,7 +630,7 @@ impl Checkpoint {
     /// When the tensor is missing or misshapen.
     pub fn embedding(&self, vocab: usize, hidden: usize) -> Result<Embedding, EngineError> {
         match &self.source {
-            Source::Safetensors(_) | Source::Random => {
+            Source::Safetensors(_) | Source::Random { .. } => {
                 Ok(Embedding::Dense(self.dense(Slot::Embed, &[vocab, hidden])?))
             }
             Source::Gguf { .. } => {
@@ -604,6 +646,33 @@ impl Checkpoint {
             }
         }
     }
+}
+
+/// A `[rows, cols]` matrix of random ggml `Q4_1` blocks (per 32 weights:
+/// an f16 scale, an f16 minimum, 16 bytes of nibbles), weights spread like
+/// a trained layer's (about ±0.015).
+fn random_q4_1(rows: usize, cols: usize, device: &Device) -> Result<QTensor, EngineError> {
+    let blocks = rows * cols / 32;
+    let (d, m) = (half::f16::from_f32(0.002), half::f16::from_f32(-0.015));
+    let mut bytes = Vec::with_capacity(blocks * 20);
+    // A cheap deterministic generator: the bytes only need to vary.
+    let mut x: u32 = 0x9E37_79B9;
+    for _ in 0..blocks {
+        bytes.extend_from_slice(&d.to_le_bytes());
+        bytes.extend_from_slice(&m.to_le_bytes());
+        for _ in 0..4 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    Ok(candle_core::quantized::ggml_file::qtensor_from_ggml(
+        GgmlDType::Q4_1,
+        &bytes,
+        vec![rows, cols],
+        device,
+    )?)
 }
 
 fn meta<'a>(m: &'a HashMap<String, Value>, key: &str) -> Result<&'a Value, EngineError> {
