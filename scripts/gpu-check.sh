@@ -45,25 +45,65 @@ if [ "${1:-}" = "build" ]; then
     CUDA_ROOT=$("$VENV/bin/python" -c 'import os, nvidia; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')
     export CUDA_ROOT CUDA_PATH="$CUDA_ROOT" PATH="$CUDA_ROOT/bin:$PATH"
     export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
-    exe=$(cargo bench --locked -p zhishu-engine --features cuda --bench gpu_check --no-run \
-        --message-format=json 2>/dev/null \
-        | python3 -c 'import json,sys
-for l in sys.stdin:
+    # candle links the CUDA libraries dynamically (cudarc's dynamic-linking).
+    # PyPI's toolkit has the compiler, not cuBLAS, cuRAND, NVRTC, NCCL or
+    # the driver: link against empty stand-ins carrying the real sonames
+    # (CUDA 13), recorded as needed, and let the GPU machine's libraries
+    # (driver, toolkit, PyTorch's nvidia-* wheels) provide the symbols.
+    stubs=$PWD/target/gpu-check/stubs
+    mkdir -p "$stubs"
+    needed=""
+    for pair in cuda:libcuda.so.1 nccl:libnccl.so.2 nvrtc:libnvrtc.so.13 curand:libcurand.so.10 \
+        cublas:libcublas.so.13 cublasLt:libcublasLt.so.13 cudart:libcudart.so.13; do
+        name=${pair%%:*}
+        echo 'void zhishu_stub(void) {}' | cc -shared -x c - -o "$stubs/lib$name.so" -Wl,-soname,"${pair#*:}"
+        needed="$needed,-l$name"
+    done
+    export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-L native=$stubs -C link-arg=-Wl,--unresolved-symbols=ignore-all -C link-arg=-Wl,--push-state,--no-as-needed${needed},--pop-state"
+    json=$(mktemp)
+    if ! cargo bench --locked -p zhishu-engine --features cuda --bench gpu_check --no-run \
+        --message-format=json > "$json"; then
+        echo "gpu-check.sh: the device check did not build (the errors are above)" >&2
+        exit 1
+    fi
+    exe=$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "gpu_check" and m.get("executable"):
-        print(m["executable"])' | tail -n1)
-    [ -n "$exe" ] || { echo "gpu-check.sh: the bench did not build (run the cargo command above for its errors)" >&2; exit 1; }
+        print(m["executable"])' "$json" | tail -n1)
+    rm -f "$json"
+    [ -n "$exe" ] || { echo "gpu-check.sh: cargo built no gpu_check executable" >&2; exit 1; }
     mkdir -p target/gpu-check
     cp "$exe" "$BIN"
     strip "$BIN"
     # XLM-R's tokenizer for step 4 (the device machine has no network).
     assets=$(./scripts/fetch-assets.sh --print-dir)
     cp "$assets/models/multilingual-e5-small/tokenizer.json" target/gpu-check/xlmr-tokenizer.json
+    readelf -d "$BIN" | grep NEEDED
     du -sh target/gpu-check
     exit 0
 fi
 
 [ -x "$BIN" ] || { echo "gpu-check.sh: $BIN missing: run './scripts/gpu-check.sh build' on the build machine and carry target/gpu-check" >&2; exit 1; }
+# The CUDA libraries the binary needs: the toolkit's, then PyTorch's wheels.
+libs=$(python3 - <<'EOF' 2>/dev/null || true
+import glob, os
+dirs = ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib"]
+try:
+    import nvidia
+    for root in nvidia.__path__:
+        dirs += sorted(glob.glob(os.path.join(root, "*", "lib")))
+except ImportError:
+    pass
+print(":".join(d for d in dirs if os.path.isdir(d)))
+EOF
+)
+export LD_LIBRARY_PATH="${libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+if ldd "$BIN" | grep -q "not found"; then
+    echo "gpu-check.sh: CUDA libraries missing for $BIN:" >&2
+    ldd "$BIN" | grep "not found" >&2
+    exit 1
+fi
 OUT=${OUT:-.}
 LAYERS=${GPU_CHECK_LAYERS:-64}
 PY=${PYTHON:-python3}

@@ -103,15 +103,14 @@ pub fn part_weight_bytes(config: &ModelConfig, placement: &Placement, dtype: DTy
     let layer = (attention + mlp) / size + 2 * h;
     let layers = placement.layers.len() as u64 * layer;
     let embedding = c.vocab_size as u64 * h;
-    let first = if placement.layers.start == 0 {
-        embedding
-    } else {
-        0
-    };
-    let last = if placement.layers.end == c.num_layers {
-        h + embedding
-    } else {
-        0
+    let holds_first = placement.layers.start == 0;
+    let first = if holds_first { embedding } else { 0 };
+    // A tied output layer is the embedding itself, counted once where one
+    // part holds both ends.
+    let last = match (placement.layers.end == c.num_layers, c.tie_word_embeddings) {
+        (false, _) => 0,
+        (true, true) if holds_first => h,
+        (true, _) => h + embedding,
     };
     (layers + first + last) * dtype.size_in_bytes() as u64
 }
@@ -218,6 +217,23 @@ mod tests {
             DType::BF16,
         );
         assert!(shard < whole * 11 / 20 && shard > whole / 2, "{shard}");
+        // Tied embeddings (the output layer is the embedding) are counted
+        // once where one part holds both ends, twice over two stages.
+        let mut tied = json;
+        tied["tie_word_embeddings"] = true.into();
+        let t = ModelConfig::from_hf_value(&tied).unwrap();
+        let embedding = 151_936 * 5120 * 2;
+        let tied_whole = part_weight_bytes(&t, &Placement::whole(&t), DType::BF16);
+        assert_eq!(tied_whole, whole - embedding);
+        let tied_stage = |r: std::ops::Range<usize>| {
+            let p = Placement {
+                layers: r,
+                rank: 0,
+                size: 1,
+            };
+            part_weight_bytes(&t, &p, DType::BF16)
+        };
+        assert_eq!(tied_stage(0..30) + tied_stage(30..64), whole);
     }
 
     #[test]

@@ -530,6 +530,21 @@ impl LoraAdapter {
             first_layer: placement.layers.start,
         })
     }
+
+    /// The same adapter with every matrix on `device` in `dtype` (a part of
+    /// a model on another device than the one it was read onto).
+    ///
+    /// # Errors
+    /// When the device cannot take the matrices.
+    pub fn to_device(mut self, device: &Device, dtype: DType) -> Result<Self, EngineError> {
+        for row in &mut self.layers {
+            for pair in row.iter_mut().flatten() {
+                pair.a = pair.a.to_device(device)?.to_dtype(dtype)?;
+                pair.b = pair.b.to_device(device)?.to_dtype(dtype)?;
+            }
+        }
+        Ok(self)
+    }
 }
 
 #[cfg(test)]

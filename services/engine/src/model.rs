@@ -184,7 +184,12 @@ impl Model {
             if size == 1 {
                 return Ok(w);
             }
-            w.narrow(dim, r * per, per)
+            // Dequantised GGUF blocks come out in f32: back to the compute
+            // dtype (bf16 on GPUs).
+            match w.narrow(dim, r * per, per)? {
+                Linear::Dense(t) => Ok(Linear::Dense(t.to_dtype(ckpt.dtype())?)),
+                other => Ok(other),
+            }
         };
         // Norm scales are converted to the compute dtype once, here, not on
         // every forward step.
@@ -300,7 +305,11 @@ impl Model {
         } else {
             adapter.clone()
         };
-        adapter.shard(&self.placement, &self.config)
+        // Read onto the first part's device; each part runs its share on
+        // its own.
+        adapter
+            .shard(&self.placement, &self.config)?
+            .to_device(&self.device, self.dtype)
     }
 
     /// Adds an adapter fitted by [`Model::fit_adapter`]; returns its index.
@@ -542,7 +551,9 @@ impl Model {
         let eps = c.rms_norm_eps as f32;
         let (hd, nh, nkv) = (c.head_dim, self.heads, self.kv_heads);
         let scale = 1.0 / (hd as f64).sqrt();
-        let mut x = x.to_device(&self.device)?;
+        // A stage on another kind of device may compute in another dtype
+        // (f32 on the CPU, bf16 on GPUs).
+        let mut x = x.to_device(&self.device)?.to_dtype(self.dtype)?;
         for (li, layer) in self.placement.layers.clone().zip(&self.layers) {
             let h = rms_norm(&x, &layer.attn_norm, eps)?;
             let mut q = self
@@ -608,7 +619,8 @@ impl Model {
             ));
         };
         let c = &self.config;
-        let x = rms_norm(&x.to_device(&self.device)?, norm, c.rms_norm_eps as f32)?;
+        let x = x.to_device(&self.device)?.to_dtype(self.dtype)?;
+        let x = rms_norm(&x, norm, c.rms_norm_eps as f32)?;
         // Only the rows whose logits are wanted go through the (large)
         // output projection.
         let mut rows = Vec::new();

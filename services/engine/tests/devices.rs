@@ -92,11 +92,15 @@ fn tensor_and_pipeline_parallel_serve_the_tokens_of_one_device() {
     let (_, want) = served(&one, ServingConfig::default());
     assert!(want.iter().all(|t| t.len() == 16), "{want:?}");
 
+    let (single, _) = served(&one, ServingConfig::default());
     let tp = load(3, Split::Tensor);
     assert_eq!(tp.parts().ranks(), 3);
     assert_eq!(tp.parts().all()[2].kv_heads(), 1);
     let (serving, got) = served(&tp, ServingConfig::default());
     assert_eq!(got, want, "tensor parallel over 3 devices");
+    // Three shards on one host share its KV budget: each holds a third of
+    // the heads, so together they hold as many tokens as one device.
+    assert_eq!(serving.capacity_tokens(), single.capacity_tokens());
     // The three shards share the host's memory: one device, their weights
     // and KV cache added up; the weights are the model's (plus the
     // embedding each shard keeps whole).

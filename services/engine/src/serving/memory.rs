@@ -73,7 +73,8 @@ fn block_bytes(model: &Model, block_size: usize, path: AttentionPath) -> usize {
 
 /// Sizes and allocates the KV stores of `parts`: each device gets
 /// `bytes` of KV cache, or `fraction` of the memory it has free now (after
-/// the weights), split evenly between the parts it holds.
+/// the weights), shared by the parts it holds (as many blocks as their
+/// stores together allow).
 ///
 /// # Errors
 /// [`EngineError::Device`] when a device's budget holds no block, or a
@@ -87,19 +88,43 @@ pub(super) fn plan(
 ) -> Result<Plan, EngineError> {
     let all = parts.all();
     let label = |m: &Model| devices::label(m.device());
-    let sharing = |m: &Model| all.iter().filter(|o| label(o) == label(m)).count().max(1);
-    let mut blocks = usize::MAX;
+    if path == AttentionPath::Kernels
+        && let Some(m) = all.iter().find(|m| !m.device().is_cpu())
+    {
+        let d = m.config().head_dim;
+        if d > 256 || d == 0 {
+            return Err(EngineError::Device {
+                device: label(m),
+                message: format!(
+                    "engine.attention = \"kernels\" takes head_dim up to 256, not {d}; use \"auto\""
+                ),
+            });
+        }
+    }
+    // Per device: its budget over the bytes one block takes in every part
+    // it holds (parts on one host share its memory).
+    let mut per_device: Vec<(String, usize, usize)> = Vec::new();
     for m in all {
-        let budget =
-            match fraction.and_then(|f| devices::free_memory(m.device()).map(|free| (f, free))) {
-                Some((f, free)) => (free as f64 * f) as usize,
-                None => bytes,
-            } / sharing(m);
         let per_block = block_bytes(m, block_size, path);
+        match per_device.iter_mut().find(|(d, _, _)| *d == label(m)) {
+            Some(entry) => entry.2 += per_block,
+            None => {
+                let budget = match fraction
+                    .and_then(|f| devices::free_memory(m.device()).map(|free| (f, free)))
+                {
+                    Some((f, free)) => (free as f64 * f) as usize,
+                    None => bytes,
+                };
+                per_device.push((label(m), budget, per_block));
+            }
+        }
+    }
+    let mut blocks = usize::MAX;
+    for (device, budget, per_block) in &per_device {
         let fit = budget / per_block;
         if fit == 0 {
             return Err(EngineError::Device {
-                device: label(m),
+                device: device.clone(),
                 message: format!(
                     "its KV cache budget of {budget} bytes holds no KV block: one block of {block_size} tokens takes {per_block} bytes for this model; raise engine.kv_cache_bytes or engine.kv_cache_fraction"
                 ),
