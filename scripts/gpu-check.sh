@@ -5,7 +5,7 @@
 # gpu-check.json (to $OUT when set, else the current folder).
 #
 #   ./scripts/gpu-check.sh build   # on the build machine: compiles
-#                                  # target/gpu-check/gpu_check with
+#                                  # target/gpu-check/gpu_check.gz with
 #                                  # --features cuda (nvcc from PyPI, as
 #                                  # scripts/check-cuda.sh), stripped
 #   ./scripts/gpu-check.sh         # on the GPU machine, from the checkout
@@ -37,7 +37,8 @@
 # width for a quick try), GPU_CHECK_SKIP_TORCH=1 skips step 2's model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=target/gpu-check/gpu_check
+# What travels to the GPU machine (gzipped: the carry limit is 64 MiB).
+DIR=target/gpu-check
 
 if [ "${1:-}" = "build" ]; then
     VENV=${ZHISHU_CUDA_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/zhishu/venv-cuda}
@@ -50,7 +51,7 @@ if [ "${1:-}" = "build" ]; then
     # the driver: link against empty stand-ins carrying the real sonames
     # (CUDA 13), recorded as needed, and let the GPU machine's libraries
     # (driver, toolkit, PyTorch's nvidia-* wheels) provide the symbols.
-    stubs=$PWD/target/gpu-check/stubs
+    stubs=$PWD/target/gpu-check-stubs
     mkdir -p "$stubs"
     needed=""
     for pair in cuda:libcuda.so.1 nccl:libnccl.so.2 nvrtc:libnvrtc.so.13 curand:libcurand.so.10 \
@@ -59,10 +60,12 @@ if [ "${1:-}" = "build" ]; then
         echo 'void zhishu_stub(void) {}' | cc -shared -x c - -o "$stubs/lib$name.so" -Wl,-soname,"${pair#*:}"
         needed="$needed,-l$name"
     done
-    export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-L native=$stubs -C link-arg=-Wl,--unresolved-symbols=ignore-all -C link-arg=-Wl,--push-state,--no-as-needed${needed},--pop-state"
+    # Only the final link sees them (`cargo rustc`), not build scripts.
     json=$(mktemp)
-    if ! cargo bench --locked -p zhishu-engine --features cuda --bench gpu_check --no-run \
-        --message-format=json > "$json"; then
+    if ! cargo rustc --locked --release -p zhishu-engine --features cuda --bench gpu_check \
+        --message-format=json -- -L "native=$stubs" \
+        -C link-arg=-Wl,--unresolved-symbols=ignore-all \
+        -C "link-arg=-Wl,--push-state,--no-as-needed${needed},--pop-state" > "$json"; then
         echo "gpu-check.sh: the device check did not build (the errors are above)" >&2
         exit 1
     fi
@@ -74,17 +77,24 @@ for l in open(sys.argv[1]):
     rm -f "$json"
     [ -n "$exe" ] || { echo "gpu-check.sh: cargo built no gpu_check executable" >&2; exit 1; }
     mkdir -p target/gpu-check
-    cp "$exe" "$BIN"
-    strip "$BIN"
+    rm -rf "$DIR" && mkdir -p "$DIR"
+    strip -o "$DIR/gpu_check" "$exe"
+    readelf -d "$DIR/gpu_check" | grep NEEDED
+    gzip -9 "$DIR/gpu_check"
     # XLM-R's tokenizer for step 4 (the device machine has no network).
     assets=$(./scripts/fetch-assets.sh --print-dir)
-    cp "$assets/models/multilingual-e5-small/tokenizer.json" target/gpu-check/xlmr-tokenizer.json
-    readelf -d "$BIN" | grep NEEDED
-    du -sh target/gpu-check
+    gzip -9c "$assets/models/multilingual-e5-small/tokenizer.json" > "$DIR/xlmr-tokenizer.json.gz"
+    du -sh "$DIR"
     exit 0
 fi
 
-[ -x "$BIN" ] || { echo "gpu-check.sh: $BIN missing: run './scripts/gpu-check.sh build' on the build machine and carry target/gpu-check" >&2; exit 1; }
+[ -f "$DIR/gpu_check.gz" ] || { echo "gpu-check.sh: $DIR/gpu_check.gz missing: run './scripts/gpu-check.sh build' on the build machine and carry $DIR" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+BIN=$work/gpu_check
+gunzip -c "$DIR/gpu_check.gz" > "$BIN"
+chmod +x "$BIN"
+gunzip -c "$DIR/xlmr-tokenizer.json.gz" > "$work/xlmr-tokenizer.json"
 # The CUDA libraries the binary needs: the toolkit's, then PyTorch's wheels.
 libs=$(python3 - <<'EOF' 2>/dev/null || true
 import glob, os
@@ -108,8 +118,6 @@ OUT=${OUT:-.}
 LAYERS=${GPU_CHECK_LAYERS:-64}
 PY=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 echo "== 1. correctness (tiny Qwen3 fixture, cuda:0 vs CPU)" >&2
 "$BIN" --model services/engine/tests/fixtures/tiny-qwen3 --device cuda:0 > "$work/correctness.json" \
@@ -158,7 +166,7 @@ timeout 150 "$BIN" --speed --int4 --device cuda:0 --config "$config" --prefill 8
     || echo '{"error": "the int4 speed check failed or ran out of time"}' > "$work/zhishu_int4.json"
 
 echo "== 4. the embedder (bge-m3 shape)" >&2
-timeout 240 "$PY" scripts/gpu_encoders.py target/gpu-check/xlmr-tokenizer.json "$work/enc" \
+timeout 240 "$PY" scripts/gpu_encoders.py "$work/xlmr-tokenizer.json" "$work/enc" \
     > "$work/encoder_baseline.json" \
     && timeout 120 "$BIN" --encoder "$work/enc/model" --texts "$work/enc/texts.txt" --device cuda:0 \
     > "$work/encoder.json" \
