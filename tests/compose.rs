@@ -130,6 +130,30 @@ fn zhishu_services_are_built_here_and_wired_to_the_stores() {
 #[test]
 fn query_service_reserves_the_gpus() {
     let doc = compose();
+    // It runs the GPU build (the `cuda` feature on NVIDIA's CUDA images),
+    // which the Dockerfile takes as build arguments; ingest runs the CPU one.
+    let query = &doc["services"]["query"];
+    let args = &query["build"]["args"];
+    assert_eq!(args["FEATURES"].as_str(), Some("cuda"));
+    for (arg, stage) in [("BUILD_BASE", "devel"), ("RUNTIME_BASE", "runtime")] {
+        let base = args[arg].as_str().unwrap_or_default();
+        assert!(
+            base.starts_with("nvidia/cuda:") && base.contains(stage),
+            "{arg}: {base}"
+        );
+    }
+    assert!(doc["services"]["ingest"]["build"]["args"].is_null());
+    let dockerfile =
+        std::fs::read_to_string(common::repo_root().join("Dockerfile")).expect("the Dockerfile");
+    for line in [
+        "ARG BUILD_BASE=",
+        "ARG RUNTIME_BASE=",
+        "ARG FEATURES=",
+        "FROM ${BUILD_BASE} AS build",
+    ] {
+        assert!(dockerfile.contains(line), "the Dockerfile lacks {line}");
+    }
+    assert!(dockerfile.contains("${FEATURES:+--features \"$FEATURES\"}"));
     let devices = &doc["services"]["query"]["deploy"]["resources"]["reservations"]["devices"][0];
     assert_eq!(devices["driver"].as_str(), Some("nvidia"));
     assert_eq!(strs(&devices["capabilities"]), vec!["gpu"]);

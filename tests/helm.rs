@@ -72,6 +72,19 @@ fn the_charts_environment_is_a_configuration_zhishu_accepts() {
         String::from_utf8_lossy(&out.stderr)
     );
     let rendered = String::from_utf8(out.stdout).unwrap();
+    // GPU query pods run the GPU build of the image; ingest pods the CPU one.
+    let image_of = |service: &str| {
+        rendered
+            .split("\n---")
+            .find(|d| {
+                d.contains("kind: Deployment")
+                    && d.contains(&format!("\"--service\", \"{service}\""))
+            })
+            .and_then(|d| d.lines().find_map(|l| l.trim().strip_prefix("image: ")))
+            .map(|i| i.trim_matches('"').to_owned())
+    };
+    assert_eq!(image_of("query").as_deref(), Some("zhishu:cuda"));
+    assert_eq!(image_of("ingest").as_deref(), Some("zhishu:latest"));
     let env = query_env(&rendered);
     assert!(env.len() >= 8, "{env:?}");
     let dir = tempfile::tempdir().unwrap();
