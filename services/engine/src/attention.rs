@@ -29,13 +29,7 @@ pub fn attend(
     scale: f64,
     block_elements: usize,
 ) -> Result<Tensor> {
-    let (heads, t, _) = q.dims3()?;
-    let (kv_heads, len, _) = k.dims3()?;
-    if !heads.is_multiple_of(kv_heads) || len != start + t {
-        candle_core::bail!(
-            "attention: {heads} heads over {kv_heads} kv heads, {len} cached for {start}+{t}"
-        );
-    }
+    let (_, t, _) = shapes(q, k, start)?;
     if t == 1
         && let Some(out) = attend_one(q, k, v, scale)?
     {
@@ -59,13 +53,8 @@ pub fn attend_blocks(
     scale: f64,
     block_elements: usize,
 ) -> Result<Tensor> {
-    let (heads, t, d) = q.dims3()?;
+    let (heads, t, d) = shapes(q, k, start)?;
     let (kv_heads, len, _) = k.dims3()?;
-    if !heads.is_multiple_of(kv_heads) || len != start + t {
-        candle_core::bail!(
-            "attention: {heads} heads over {kv_heads} kv heads, {len} cached for {start}+{t}"
-        );
-    }
     let group = heads / kv_heads;
     let q4 = q.reshape((kv_heads, group, t, d))?;
     let rows = (block_elements / (heads * len).max(1)).clamp(1, t);
@@ -120,6 +109,19 @@ pub fn attend_blocks(
         Tensor::cat(&blocks, 1)?
     };
     out.transpose(0, 1)?.contiguous()?.reshape((t, heads * d))
+}
+
+/// `q`'s `(heads, t, d)` once checked against `k`: whole GQA groups, and
+/// `start + t` cached tokens.
+fn shapes(q: &Tensor, k: &Tensor, start: usize) -> Result<(usize, usize, usize)> {
+    let (heads, t, d) = q.dims3()?;
+    let (kv_heads, len, _) = k.dims3()?;
+    if kv_heads == 0 || !heads.is_multiple_of(kv_heads) || len != start + t {
+        candle_core::bail!(
+            "attention: {heads} heads over {kv_heads} kv heads, {len} cached for {start}+{t}"
+        );
+    }
+    Ok((heads, t, d))
 }
 
 /// One new token (a decode step) on the CPU in `f32`: each key/value

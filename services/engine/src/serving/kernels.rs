@@ -12,7 +12,7 @@
 use super::paged::Segment;
 use candle_core::backend::BackendStorage;
 use candle_core::cuda_backend::cudarc::driver::{
-    DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits,
+    CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits,
 };
 use candle_core::cuda_backend::{CudaDevice, CudaStorage, WrapErr};
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
@@ -106,20 +106,12 @@ impl Paged {
             self.block_size as i32,
             self.max_blocks as i32,
         );
-        let block = (128, 1, 1);
-        if !self.decode.is_empty() {
-            let row_seq: Vec<i32> = self.decode.iter().map(|r| r.1).collect();
-            let row_pos: Vec<i32> = self.decode.iter().map(|r| r.2).collect();
-            // The kernel indexes q and out by its grid row: decode rows are
-            // gathered into a compact list of row indices first.
-            let index: Vec<i32> = self.decode.iter().map(|r| r.0).collect();
-            let (row_seq, row_pos, index) = (
-                dev.clone_htod(&row_seq)?,
-                dev.clone_htod(&row_pos)?,
-                dev.clone_htod(&index)?,
-            );
+        // Both kernels take (q, k, v, tables, <their int32 arrays>, out,
+        // heads, kv_heads, d, block_size, max_blocks, scale), one block of
+        // 128 threads per (grid row, head).
+        let launch = |kernel: &str, grid: usize, arrays: &[&CudaSlice<i32>]| -> Result<()> {
             let f = dev.get_or_load_custom_func(
-                &format!("paged_decode_{suffix}"),
+                &format!("{kernel}_{suffix}"),
                 "zhishu_paged_attention",
                 PTX,
             )?;
@@ -128,25 +120,39 @@ impl Paged {
             b.arg(&k);
             b.arg(&v);
             b.arg(&tables);
-            b.arg(&row_seq);
-            b.arg(&row_pos);
-            b.arg(&index);
+            for a in arrays {
+                b.arg(*a);
+            }
             b.arg(&out);
-            b.arg(&h);
-            b.arg(&kvh);
-            b.arg(&d);
-            b.arg(&bs);
-            b.arg(&mb);
+            for n in [&h, &kvh, &d, &bs, &mb] {
+                b.arg(n);
+            }
             b.arg(&self.scale);
             let cfg = LaunchConfig {
-                grid_dim: (self.decode.len() as u32, self.heads as u32, 1),
-                block_dim: block,
+                grid_dim: (grid as u32, self.heads as u32, 1),
+                block_dim: (128, 1, 1),
                 shared_mem_bytes: 0,
             };
             // SAFETY: the arguments match the kernel's signature; every
             // index the kernel forms is within the tensors (rows, block
             // tables covering each row's position, checked by the caller).
             unsafe { b.launch(cfg) }.w()?;
+            Ok(())
+        };
+        if !self.decode.is_empty() {
+            // Grid row x computes q's row index[x], of sequence row_seq[x]
+            // at position row_pos[x].
+            let col = |f: fn(&(i32, i32, i32)) -> i32| -> Vec<i32> {
+                self.decode.iter().map(f).collect()
+            };
+            let row_seq = dev.clone_htod(&col(|r| r.1))?;
+            let row_pos = dev.clone_htod(&col(|r| r.2))?;
+            let index = dev.clone_htod(&col(|r| r.0))?;
+            launch(
+                "paged_decode",
+                self.decode.len(),
+                &[&row_seq, &row_pos, &index],
+            )?;
         }
         if !self.tiles.is_empty() {
             let col = |f: fn(&(i32, i32, i32, i32)) -> i32| -> Vec<i32> {
@@ -156,34 +162,11 @@ impl Paged {
             let row0 = dev.clone_htod(&col(|t| t.1))?;
             let nrows = dev.clone_htod(&col(|t| t.2))?;
             let pos0 = dev.clone_htod(&col(|t| t.3))?;
-            let f = dev.get_or_load_custom_func(
-                &format!("paged_prefill_{suffix}"),
-                "zhishu_paged_attention",
-                PTX,
+            launch(
+                "paged_prefill",
+                self.tiles.len(),
+                &[&seq, &row0, &nrows, &pos0],
             )?;
-            let mut b = f.builder();
-            b.arg(&q);
-            b.arg(&k);
-            b.arg(&v);
-            b.arg(&tables);
-            b.arg(&seq);
-            b.arg(&row0);
-            b.arg(&nrows);
-            b.arg(&pos0);
-            b.arg(&out);
-            b.arg(&h);
-            b.arg(&kvh);
-            b.arg(&d);
-            b.arg(&bs);
-            b.arg(&mb);
-            b.arg(&self.scale);
-            let cfg = LaunchConfig {
-                grid_dim: (self.tiles.len() as u32, self.heads as u32, 1),
-                block_dim: block,
-                shared_mem_bytes: 0,
-            };
-            // SAFETY: as above.
-            unsafe { b.launch(cfg) }.w()?;
         }
         Ok(CudaStorage::wrap_cuda_slice(out, dev.clone()))
     }
