@@ -43,16 +43,6 @@ pub struct PagedKv {
 }
 
 impl PagedKv {
-    /// Bytes one block takes over all layers (keys and values, f32).
-    pub fn block_bytes(
-        layers: usize,
-        kv_heads: usize,
-        head_dim: usize,
-        block_size: usize,
-    ) -> usize {
-        2 * layers * kv_heads * head_dim * block_size * std::mem::size_of::<f32>()
-    }
-
     /// A pool of `blocks` blocks. The buffers are zeroed by the allocator,
     /// so the operating system commits pages only as blocks are written.
     pub fn new(
