@@ -294,14 +294,6 @@ pub enum KvStore {
 }
 
 impl KvStore {
-    /// Blocks in the store.
-    pub fn blocks(&self) -> usize {
-        match self {
-            Self::Host(p) => p.blocks(),
-            Self::Tensors(t) => t.blocks(),
-        }
-    }
-
     fn block_size(&self) -> usize {
         match self {
             Self::Host(p) => p.block_size,
@@ -338,15 +330,6 @@ impl KvPools {
             .find(|(r, _)| r.contains(&layer))
             .map(|(r, s)| (s, layer - r.start))
             .ok_or_else(|| candle_core::Error::Msg(format!("no KV store holds layer {layer}")))
-    }
-
-    /// Blocks each store holds (the block manager's pool is the smallest).
-    pub fn blocks(&self) -> usize {
-        self.parts
-            .iter()
-            .filter_map(|(_, s)| s.lock().ok().map(|s| s.blocks()))
-            .min()
-            .unwrap_or(0)
     }
 }
 
