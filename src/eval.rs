@@ -36,7 +36,11 @@ pub async fn run(mut config: Config, args: EvalArgs) -> Result<()> {
                 .map_or_else(|| "cpu".into(), |r| r.device.clone()),
         });
     }
-    let encoder = crate::ingest::encoder(&config)?;
+    // Every query is searched twice (Tantivy, then BM25 inside Qdrant):
+    // late interaction meets the same passages again, so keep them all
+    // (a 3,000-chunk set of 512-token passages is ~1 GB in f16 at 384
+    // dimensions; the cache only grows as passages are met).
+    let encoder = crate::ingest::encoder_with_cache(&config, 2 << 30)?;
     let setup = zhishu_ingest::open_eval_setup(&config, encoder)?;
     let scratch = tempfile::Builder::new()
         .prefix("zhishu-eval-")

@@ -14,6 +14,12 @@ use zhishu_store::Repository;
 
 /// Loads the embedding model and starts its worker.
 pub(crate) fn encoder(config: &Config) -> Result<EncoderWorker> {
+    encoder_with_cache(config, WorkerConfig::default().token_cache_bytes)
+}
+
+/// [`encoder`] keeping up to `token_cache_bytes` of passages' token
+/// vectors for late interaction.
+pub(crate) fn encoder_with_cache(config: &Config, token_cache_bytes: u64) -> Result<EncoderWorker> {
     let model = config.model_path(&config.embedder.model);
     let device = zhishu_encoders::device(&config.embedder.device)?;
     let embedder = Embedder::load_on(&model, &device).with_context(|| {
@@ -29,6 +35,8 @@ pub(crate) fn encoder(config: &Config) -> Result<EncoderWorker> {
             queue: 64,
             query_prefix: config.embedder.query_prefix.clone(),
             passage_prefix: config.embedder.passage_prefix.clone(),
+            token_cache_bytes,
+            ..Default::default()
         },
     )?)
 }

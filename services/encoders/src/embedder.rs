@@ -220,18 +220,87 @@ impl Embedder {
         &self,
         encodings: &[tokenizers::Encoding],
     ) -> Result<Vec<Vec<f32>>, EncoderError> {
+        let wants = vec![Output::Pooled; encodings.len()];
+        self.run(encodings, &wants)
+    }
+
+    /// Every token's last hidden state, scaled to unit length: one
+    /// row-major `[tokens, dimensions]` matrix per text, special tokens
+    /// included, in the encodings' order. What late interaction
+    /// ([`max_sim`](crate::max_sim)) compares, token against token.
+    ///
+    /// # Errors
+    /// When the model fails.
+    pub fn token_vectors_encodings(
+        &self,
+        encodings: &[tokenizers::Encoding],
+    ) -> Result<Vec<Vec<f32>>, EncoderError> {
+        let wants = vec![Output::Tokens; encodings.len()];
+        self.run(encodings, &wants)
+    }
+
+    /// One forward pass over a batch, each text giving what it asks for:
+    /// its pooled unit vector or its tokens' unit vectors.
+    ///
+    /// # Errors
+    /// When the model fails.
+    pub fn run(
+        &self,
+        encodings: &[tokenizers::Encoding],
+        wants: &[Output],
+    ) -> Result<Vec<Vec<f32>>, EncoderError> {
         if encodings.is_empty() {
             return Ok(Vec::new());
         }
         let hidden = self.encoder.forward(encodings)?;
-        let pooled = match self.pooling {
-            Pooling::Mean => hidden.mean(),
-            Pooling::Cls => hidden
-                .first()
-                .chunks_exact(self.dimensions())
-                .map(<[f32]>::to_vec)
-                .collect(),
-        };
-        Ok(pooled.into_iter().map(l2_normalize).collect())
+        let width = self.dimensions();
+        let first = (self.pooling == Pooling::Cls).then(|| hidden.first());
+        let mean = (self.pooling == Pooling::Mean && wants.contains(&Output::Pooled))
+            .then(|| hidden.mean());
+        Ok((0..hidden.len())
+            .map(|i| match wants.get(i).copied().unwrap_or(Output::Pooled) {
+                Output::Tokens => hidden.unit_rows(i),
+                Output::Pooled => l2_normalize(match (&first, &mean) {
+                    (Some(first), _) => first[i * width..(i + 1) * width].to_vec(),
+                    (None, Some(mean)) => mean[i].clone(),
+                    (None, None) => vec![0.0; width],
+                }),
+            })
+            .collect())
     }
+}
+
+/// What a forward pass gives for one text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The pooled unit vector (dense search).
+    Pooled,
+    /// Every token's unit vector, `[tokens, dimensions]` row-major (late
+    /// interaction).
+    Tokens,
+}
+
+/// Late interaction (ColBERT's MaxSim): for each query token, its best
+/// cosine against any passage token, averaged over the query tokens.
+/// Both sides are row-major unit vectors of width `width`; an empty side
+/// scores 0.
+///
+/// Why averaged and not summed: the score is compared across passages of
+/// one query only, where the two order alike, and an average stays in
+/// the cosine's range, which fusion scales anyway.
+pub fn max_sim(query: &[f32], passage: &[f32], width: usize) -> f32 {
+    if width == 0 || query.len() < width || passage.len() < width {
+        return 0.0;
+    }
+    let rows = query.len() / width;
+    let total: f32 = query
+        .chunks_exact(width)
+        .map(|q| {
+            passage
+                .chunks_exact(width)
+                .map(|p| q.iter().zip(p).map(|(a, b)| a * b).sum::<f32>())
+                .fold(f32::NEG_INFINITY, f32::max)
+        })
+        .sum();
+    total / rows as f32
 }

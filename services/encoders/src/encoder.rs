@@ -608,6 +608,24 @@ impl Hidden {
             .collect()
     }
 
+    /// Number of sequences.
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Sequence `i`'s hidden states scaled to unit length, row-major
+    /// (`[tokens, width]`): what late interaction compares.
+    pub(crate) fn unit_rows(&self, i: usize) -> Vec<f32> {
+        let width = self.width;
+        let (start, len) = self.spans[i];
+        let mut rows = self.data[start * width..(start + len) * width].to_vec();
+        for row in rows.chunks_exact_mut(width) {
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            row.iter_mut().for_each(|x| *x /= norm);
+        }
+        rows
+    }
+
     /// Each sequence's first hidden state (`[CLS]` / `<s>`), as one
     /// `[sequences, hidden]` row-major matrix.
     pub(crate) fn first(&self) -> Vec<f32> {

@@ -28,7 +28,7 @@ mod folder;
 mod reranker;
 mod worker;
 
-pub use embedder::{Embedder, Pooling};
+pub use embedder::{Embedder, Output, Pooling, max_sim};
 
 /// The device called `name` (`cpu` or `cuda:N`, as `embedder.device` and
 /// `reranker.device` name them).

@@ -15,7 +15,8 @@
 //! [`Worker`], generic over [`BatchModel`]; [`EncoderWorker`] and
 //! [`RerankWorker`] are the typed front doors.
 
-use crate::{Embedder, EncoderError, Reranker};
+use crate::{Embedder, EncoderError, Output, Reranker, max_sim};
+use half::f16;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokenizers::Encoding;
@@ -37,15 +38,22 @@ pub trait BatchModel: Send + 'static {
     /// # Errors
     /// When the tokenizer fails.
     fn encode(&self, inputs: &[Self::Input]) -> Result<Vec<Encoding>, EncoderError>;
-    /// Runs one padded batch.
+    /// Runs one padded batch: `batch[i]` is the encoding of `inputs[i]`.
     ///
     /// # Errors
     /// When the model fails.
-    fn forward(&self, batch: &[Encoding]) -> Result<Vec<Self::Output>, EncoderError>;
+    fn forward(
+        &self,
+        batch: &[Encoding],
+        inputs: &[&Self::Input],
+    ) -> Result<Vec<Self::Output>, EncoderError>;
 }
 
+/// An embedder's input: a text and what it asks for (its pooled vector,
+/// or its tokens' vectors for late interaction), so that both run in the
+/// same batches on the one thread that owns the model.
 impl BatchModel for Embedder {
-    type Input = String;
+    type Input = (String, Output);
     type Output = Vec<f32>;
     fn name(&self) -> &str {
         Embedder::name(self)
@@ -53,12 +61,17 @@ impl BatchModel for Embedder {
     fn max_tokens(&self) -> usize {
         Embedder::max_tokens(self)
     }
-    fn encode(&self, inputs: &[String]) -> Result<Vec<Encoding>, EncoderError> {
-        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    fn encode(&self, inputs: &[(String, Output)]) -> Result<Vec<Encoding>, EncoderError> {
+        let refs: Vec<&str> = inputs.iter().map(|(t, _)| t.as_str()).collect();
         Embedder::encode(self, &refs)
     }
-    fn forward(&self, batch: &[Encoding]) -> Result<Vec<Vec<f32>>, EncoderError> {
-        self.embed_encodings(batch)
+    fn forward(
+        &self,
+        batch: &[Encoding],
+        inputs: &[&(String, Output)],
+    ) -> Result<Vec<Vec<f32>>, EncoderError> {
+        let wants: Vec<Output> = inputs.iter().map(|(_, w)| *w).collect();
+        self.run(batch, &wants)
     }
 }
 
@@ -78,7 +91,11 @@ impl BatchModel for Reranker {
             .collect();
         Reranker::encode(self, &refs)
     }
-    fn forward(&self, batch: &[Encoding]) -> Result<Vec<f32>, EncoderError> {
+    fn forward(
+        &self,
+        batch: &[Encoding],
+        _inputs: &[&(String, String)],
+    ) -> Result<Vec<f32>, EncoderError> {
         self.score_encodings(batch)
     }
 }
@@ -104,6 +121,9 @@ pub struct WorkerConfig {
     pub query_prefix: String,
     /// Prepended to passages (e.g. `passage: ` for e5). Default empty.
     pub passage_prefix: String,
+    /// Passages' token vectors kept for late interaction between
+    /// searches, in bytes (f16). Default 256 MiB; 0 keeps none.
+    pub token_cache_bytes: u64,
 }
 
 impl Default for WorkerConfig {
@@ -113,6 +133,7 @@ impl Default for WorkerConfig {
             queue: 1024,
             query_prefix: String::new(),
             passage_prefix: String::new(),
+            token_cache_bytes: 256 << 20,
         }
     }
 }
@@ -242,6 +263,27 @@ pub struct EncoderWorker {
     dimensions: usize,
     query_prefix: Arc<str>,
     passage_prefix: Arc<str>,
+    /// Tokens before a query's own words: the opening special token and
+    /// the prefix's pieces ([`EncoderWorker::late_scores`]).
+    query_lead: usize,
+    /// Passages' token vectors by prefixed text, for late interaction.
+    tokens: Option<Arc<TokenCache>>,
+}
+
+/// Passages' token vectors (f16) by prefixed text, bounded in bytes.
+/// Searches keep meeting the same popular passages, and an evaluation
+/// runs every query twice (two lexical stores); recomputing a passage
+/// costs a forward pass over up to 512 tokens.
+type TokenCache = quick_cache::sync::Cache<String, Arc<[f16]>, Bytes>;
+
+/// A cache entry's weight: its key and vectors, in bytes.
+#[derive(Clone)]
+struct Bytes;
+
+impl quick_cache::Weighter<String, Arc<[f16]>> for Bytes {
+    fn weight(&self, key: &String, value: &Arc<[f16]>) -> u64 {
+        (key.len() + value.len() * 2) as u64
+    }
 }
 
 impl EncoderWorker {
@@ -250,7 +292,19 @@ impl EncoderWorker {
     /// # Errors
     /// When the thread cannot be spawned.
     pub fn start(embedder: Embedder, config: WorkerConfig) -> Result<Self, EncoderError> {
+        let query_lead = query_lead(&embedder, &config.query_prefix)?;
+        // A 512-token passage of a 384-wide model is ~400 KB in f16.
+        let tokens = (config.token_cache_bytes > 0).then(|| {
+            let items = (config.token_cache_bytes / 400_000).clamp(16, 1 << 20) as usize;
+            Arc::new(TokenCache::with_weighter(
+                items,
+                config.token_cache_bytes,
+                Bytes,
+            ))
+        });
         Ok(Self {
+            query_lead,
+            tokens,
             dimensions: embedder.dimensions(),
             tokenizer: Arc::new(embedder.tokenizer().clone()),
             inner: Worker::start(embedder, config.max_batch_tokens, config.queue)?,
@@ -309,17 +363,95 @@ impl EncoderWorker {
         kind: TextKind,
     ) -> Result<Embedded, EncoderError> {
         let prefix = self.prefix(kind);
-        let texts = if prefix.is_empty() {
-            texts
-        } else {
-            texts.into_iter().map(|t| format!("{prefix}{t}")).collect()
-        };
+        let texts = texts
+            .into_iter()
+            .map(|t| (format!("{prefix}{t}"), Output::Pooled))
+            .collect();
         let out = self.inner.submit(texts).await?;
         Ok(Embedded {
             vectors: out.outputs,
             tokens: out.tokens,
         })
     }
+
+    /// Late interaction ([`max_sim`]): how well each passage matches the
+    /// query, token against token, in the passages' order. The query's
+    /// own words are compared (its first special token, its prefix and
+    /// its closing special token left out: they match any passage
+    /// alike); the passages' every token, prefixed as at ingestion. One
+    /// request, batched with everyone else's.
+    ///
+    /// # Errors
+    /// [`EncoderError`] from the model, or [`EncoderError::Closed`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future withdraws the request.
+    pub async fn late_scores(
+        &self,
+        query: &str,
+        passages: Vec<String>,
+    ) -> Result<Vec<f32>, EncoderError> {
+        let keys: Vec<String> = passages
+            .into_iter()
+            .map(|p| format!("{}{p}", self.passage_prefix))
+            .collect();
+        let mut stored: Vec<Option<Arc<[f16]>>> = keys
+            .iter()
+            .map(|k| self.tokens.as_ref().and_then(|c| c.get(k.as_str())))
+            .collect();
+        let mut inputs = vec![(format!("{}{query}", self.query_prefix), Output::Tokens)];
+        inputs.extend(
+            keys.iter()
+                .zip(&stored)
+                .filter(|(_, s)| s.is_none())
+                .map(|(k, _)| (k.clone(), Output::Tokens)),
+        );
+        let mut out = self.inner.submit(inputs).await?.outputs.into_iter();
+        let query = out.next().unwrap_or_default();
+        let missing = stored.iter_mut().zip(keys).filter(|(s, _)| s.is_none());
+        for ((slot, key), vectors) in missing.zip(out) {
+            // Scored from the f16 form whether computed now or cached, so
+            // a passage scores the same on every search.
+            let vectors: Arc<[f16]> = vectors.iter().map(|&v| f16::from_f32(v)).collect();
+            if let Some(cache) = &self.tokens {
+                cache.insert(key, vectors.clone());
+            }
+            *slot = Some(vectors);
+        }
+        let words = self.query_words(&query);
+        Ok(stored
+            .into_iter()
+            .map(|p| {
+                let p: Vec<f32> = p.map_or(Vec::new(), |p| p.iter().map(|v| v.to_f32()).collect());
+                max_sim(words, &p, self.dimensions)
+            })
+            .collect())
+    }
+
+    /// The rows of a query's token vectors that are its own words: after
+    /// the opening special token and the prefix's pieces, before the
+    /// closing special token. A query too short to have any keeps all.
+    fn query_words<'a>(&self, tokens: &'a [f32]) -> &'a [f32] {
+        let width = self.dimensions.max(1);
+        let rows = tokens.len() / width;
+        let (skip, end) = (self.query_lead, rows.saturating_sub(1));
+        if end > skip {
+            &tokens[skip * width..end * width]
+        } else {
+            tokens
+        }
+    }
+}
+
+/// How many tokens open every query before its own words: the opening
+/// special token and the prefix's pieces. The prefix is tokenised without
+/// its trailing space, which a SentencePiece tokenizer leaves as a bare
+/// `▁` that the question's first word absorbs (e5's `query: ` is `<s>`,
+/// `▁que`, `ry`, `:`); the encoding's closing special token is not
+/// counted.
+fn query_lead(embedder: &Embedder, prefix: &str) -> Result<usize, EncoderError> {
+    let ids = embedder.token_ids(prefix.trim_end())?;
+    Ok(ids.len().saturating_sub(1).max(1))
 }
 
 /// The cross-encoder's worker.
@@ -449,7 +581,8 @@ fn serve<M: BatchModel>(
         stats
             .real_tokens
             .fetch_add(slice.iter().map(|s| s.2 as u64).sum(), Ordering::Relaxed);
-        match model.forward(&batch) {
+        let inputs: Vec<&M::Input> = slice.iter().map(|&(j, i, _)| &jobs[j][i]).collect();
+        match model.forward(&batch, &inputs) {
             Ok(out) => {
                 for (&(j, i, _), v) in slice.iter().zip(out) {
                     outputs[j][i] = Some(v);

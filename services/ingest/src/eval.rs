@@ -25,6 +25,9 @@ const EVAL_GROUP: &str = "eval";
 const INDEX_BATCH: usize = 64;
 /// Hits fetched per query: enough for Recall@100.
 const DEPTH: usize = 100;
+/// Fused hits a `--candidates` file gives late-interaction scores for:
+/// `retrieval.late_top`, the depth the pass rescores.
+const LATE_DEPTH: usize = 20;
 
 /// The models and settings an evaluation runs with.
 pub struct EvalSetup {
@@ -461,11 +464,42 @@ async fn write_candidates(
             })
             .collect()
     };
+    // The fused order before any late interaction.
+    let fused_only = HybridSearcher {
+        fusion: zhishu_core::config::RetrievalConfig {
+            late_weight: 0.0,
+            ..searcher.fusion
+        },
+        ..searcher.clone()
+    };
     for q in &dataset.queries {
         let c = searcher
             .candidates(&q.text, DEPTH, scope, filter)
             .await
             .map_err(|e| format!("query {}: {e}", q.id))?;
+        // The fused top hits with their late-interaction scores, for
+        // studying a rescoring pass (`scripts/late_interaction_study.py`).
+        let options = SearchOptions {
+            mode: Mode::Hybrid,
+            neighbours: 0,
+            query_vector: None,
+        };
+        let fused = fused_only
+            .search_with(&q.text, LATE_DEPTH, scope, filter, &options)
+            .await
+            .map_err(|e| format!("query {}: {e}", q.id))?;
+        let texts = fused.hits.iter().map(|h| h.chunk.text.clone()).collect();
+        let late = searcher
+            .encoder
+            .late_scores(&q.text, texts)
+            .await
+            .map_err(|e| format!("query {}: late interaction: {e}", q.id))?;
+        let late: Vec<serde_json::Value> = fused
+            .hits
+            .iter()
+            .zip(late)
+            .map(|(h, l)| serde_json::json!([h.chunk.document_id, h.chunk.ordinal, h.score, l]))
+            .collect();
         line(serde_json::json!({
             "type": "query",
             "id": q.id,
@@ -479,6 +513,7 @@ async fn write_candidates(
             "dense_vote": c.dense_vote,
             "bm25": located(&c.bm25),
             "dense": located(&c.dense),
+            "late": late,
         }))?;
     }
     out.flush().map_err(|e| e.to_string())

@@ -190,6 +190,7 @@ fn pipeline(engine: Arc<Engine>, fingerprint: &str) {
                 queue: 16,
                 query_prefix: String::new(),
                 passage_prefix: String::new(),
+                ..Default::default()
             },
         )
         .expect("encoder");

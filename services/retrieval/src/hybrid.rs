@@ -23,6 +23,7 @@ use zhishu_core::config::{Fusion, RetrievalConfig};
 use zhishu_encoders::{EncoderWorker, RerankWorker, TextKind};
 
 mod here;
+mod late;
 
 /// Which retrievers a search uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -56,6 +57,9 @@ pub struct StageScores {
     pub fused: f32,
     /// Cross-encoder score, when reranked.
     pub rerank: Option<f32>,
+    /// Late-interaction score (the embedder's MaxSim over the question's
+    /// tokens), when the pass rescored this hit.
+    pub late: Option<f32>,
 }
 
 /// One search result.
@@ -63,7 +67,8 @@ pub struct StageScores {
 pub struct Hit {
     /// The chunk, with its provenance.
     pub chunk: ChunkDoc,
-    /// The final score (rerank when reranked, else fused, else the single
+    /// The final score (rerank when reranked, else fused blended with late
+    /// interaction when that pass ran, else fused, else the single
     /// retriever's).
     pub score: f32,
     /// Every stage's score.
@@ -100,6 +105,8 @@ pub struct Timings {
     pub dense_ms: f64,
     /// Reranking.
     pub rerank_ms: f64,
+    /// Late interaction.
+    pub late_ms: f64,
     /// Everything.
     pub total_ms: f64,
 }
@@ -510,6 +517,8 @@ impl HybridSearcher {
         // intersection ([`near_duplicates`]).
         let needed = if mode == Mode::HybridRerank && self.reranker.is_some() {
             f.rerank_top.max(k)
+        } else if self.late_applies(mode) {
+            f.late_top.max(k)
         } else {
             k
         };
@@ -578,6 +587,12 @@ impl HybridSearcher {
         }
         let mut hits: Vec<Hit> = kept.into_iter().map(|(h, _)| h).collect();
 
+        if self.late_applies(mode) {
+            let t = Instant::now();
+            let top = f.late_top.max(k).min(hits.len());
+            self.late_interaction(query, &mut hits[..top]).await;
+            timings.late_ms = ms(t);
+        }
         if mode == Mode::HybridRerank
             && let Some(reranker) = &self.reranker
         {
@@ -606,6 +621,40 @@ impl HybridSearcher {
 }
 
 impl HybridSearcher {
+    /// Whether late interaction rescores a search in `mode`: fused
+    /// searches no cross-encoder reranks, when `late_weight` > 0.
+    fn late_applies(&self, mode: Mode) -> bool {
+        let reranked = mode == Mode::HybridRerank && self.reranker.is_some();
+        let fused = matches!(mode, Mode::Hybrid | Mode::HybridRerank);
+        fused && !reranked && self.fusion.late_weight > 0.0 && self.fusion.late_top > 1
+    }
+
+    /// Rescores `top` (the fused best, best first) by late interaction
+    /// ([`late`]) and re-sorts it. A model failure only loses the pass,
+    /// not the search: the fused order stands.
+    async fn late_interaction(&self, query: &str, top: &mut [Hit]) {
+        if top.len() < 2 {
+            return;
+        }
+        let passages = top.iter().map(|h| h.chunk.text.clone()).collect();
+        let scores = match self.encoder.late_scores(query, passages).await {
+            Ok(scores) if scores.len() == top.len() => scores,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "late interaction failed; keeping the fused order");
+                return;
+            }
+        };
+        let fused: Vec<f32> = top.iter().map(|h| h.scores.fused).collect();
+        let blended = late::blend(&fused, &scores, self.fusion.late_weight);
+        for ((h, s), b) in top.iter_mut().zip(scores).zip(blended) {
+            h.scores.late = Some(s);
+            h.score = b;
+        }
+        // Stable: equal blends keep the fused order.
+        top.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
+
     /// The chunks of `batch` with their [`shingles`], loaded on the search
     /// pool ([`load_batch`]).
     /// BM25 hits from the vector store are loaded from it, with the dense

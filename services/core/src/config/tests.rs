@@ -310,6 +310,8 @@ fn retrieval_values_out_of_range_are_refused_by_name() {
         ("page_weight", "-0.5", "retrieval.page_weight"),
         ("duplicate_jaccard", "1.5", "retrieval.duplicate_jaccard"),
         ("neighbours", "9", "retrieval.neighbours"),
+        ("late_weight", "-1.0", "retrieval.late_weight"),
+        ("late_top", "500", "retrieval.late_top"),
         ("fusion", "\"rank\"", "retrieval.fusion"),
     ] {
         let text = format!("{MINIMAL}\n[retrieval]\n{key} = {value}\n");

@@ -45,6 +45,7 @@ pub fn minilm(rt: &tokio::runtime::Runtime) -> EncoderWorker {
                 queue: 16,
                 query_prefix: String::new(),
                 passage_prefix: String::new(),
+                ..Default::default()
             },
         )
         .expect("encoder")

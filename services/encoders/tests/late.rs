@@ -1,0 +1,111 @@
+//! Late interaction with the real multilingual-e5-small: token vectors as
+//! the model computes them, MaxSim's invariants, and the worker's pass
+//! (prefixes, the question's own words, the passage cache).
+
+mod common;
+
+use common::e5_small;
+use proptest::prelude::*;
+use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig, max_sim};
+
+fn worker(cache: u64) -> EncoderWorker {
+    EncoderWorker::start(
+        Embedder::load(&e5_small()).unwrap(),
+        WorkerConfig {
+            query_prefix: "query: ".into(),
+            passage_prefix: "passage: ".into(),
+            token_cache_bytes: cache,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn token_vectors_are_one_unit_row_per_token() {
+    let e5 = Embedder::load(&e5_small()).unwrap();
+    let texts = ["passage: 出差住宿标准", "passage: pg_dump writes one database to a file"];
+    let encodings = e5.encode(&texts).unwrap();
+    let tokens = e5.token_vectors_encodings(&encodings).unwrap();
+    let width = e5.dimensions();
+    for (enc, rows) in encodings.iter().zip(&tokens) {
+        assert_eq!(rows.len(), enc.get_ids().len() * width);
+        for row in rows.chunks_exact(width) {
+            let norm: f32 = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "unit rows, got {norm}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answering_passage_scores_highest_in_both_languages() {
+    let w = worker(64 << 20);
+    let passages = vec![
+        "pg_dump is a utility for backing up a PostgreSQL database. It writes one database to a script or archive file, which can be compressed.".to_owned(),
+        "CREATE DATABASE creates a new PostgreSQL database. To create a database, you must be a superuser or have the CREATEDB privilege.".to_owned(),
+        "员工出差住宿标准：一线城市每晚不超过六百元，其他城市每晚不超过四百元。".to_owned(),
+        "报销流程：员工在系统中提交报销申请，附上发票，由部门经理审批。".to_owned(),
+    ];
+    let en = w
+        .late_scores("how do I back up one database into a compressed file", passages.clone())
+        .await
+        .unwrap();
+    assert_eq!(en.len(), 4);
+    assert!(en[0] > en[1] && en[0] > en[2] && en[0] > en[3], "{en:?}");
+    let zh = w.late_scores("出差住宿每晚上限是多少", passages.clone()).await.unwrap();
+    assert!(zh[2] > zh[0] && zh[2] > zh[1] && zh[2] > zh[3], "{zh:?}");
+    // A Chinese question over English pages: one space for both.
+    let cross = w.late_scores("如何把一个数据库备份成压缩文件", passages[..2].to_vec()).await.unwrap();
+    assert!(cross[0] > cross[1], "{cross:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_passages_score_as_fresh_ones() {
+    let cached = worker(64 << 20);
+    let fresh = worker(0);
+    let passages: Vec<String> = (0..6)
+        .map(|i| format!("Passage {i}: expense claims need receipts; 报销需要发票 {i}."))
+        .collect();
+    let q = "which receipts does an expense claim need";
+    let first = cached.late_scores(q, passages.clone()).await.unwrap();
+    // The second call finds every passage in the cache and runs the query
+    // alone.
+    let before = cached.stats().texts.load(std::sync::atomic::Ordering::Relaxed);
+    let second = cached.late_scores(q, passages.clone()).await.unwrap();
+    let after = cached.stats().texts.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(after - before, 1, "only the question ran");
+    let uncached = fresh.late_scores(q, passages).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(first, uncached);
+    assert!(fresh.late_scores(q, Vec::new()).await.unwrap().is_empty());
+}
+
+fn unit_rows(rows: usize, width: usize) -> impl Strategy<Value = Vec<f32>> {
+    prop::collection::vec(prop::collection::vec(-1.0f32..1.0, width), rows).prop_map(|rows| {
+        rows.into_iter()
+            .flat_map(|r| {
+                let n = r.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-3);
+                r.into_iter().map(move |x| x / n)
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    /// MaxSim of unit rows lies in [-1, 1]; a passage containing every
+    /// question token scores 1; more passage tokens never lower a score.
+    #[test]
+    fn max_sim_is_bounded_exact_and_monotone(
+        q in (1usize..6).prop_flat_map(|n| unit_rows(n, 8)),
+        p in (1usize..10).prop_flat_map(|n| unit_rows(n, 8)),
+        extra in (1usize..5).prop_flat_map(|n| unit_rows(n, 8)),
+    ) {
+        let s = max_sim(&q, &p, 8);
+        prop_assert!((-1.0 - 1e-4..=1.0 + 1e-4).contains(&s));
+        let with_q: Vec<f32> = p.iter().chain(&q).copied().collect();
+        prop_assert!((max_sim(&q, &with_q, 8) - 1.0).abs() < 1e-3);
+        let more: Vec<f32> = p.iter().chain(&extra).copied().collect();
+        prop_assert!(max_sim(&q, &more, 8) >= s - 1e-6);
+        prop_assert_eq!(max_sim(&q, &[], 8), 0.0);
+    }
+}
