@@ -354,9 +354,10 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Also write every query's BM25 and dense candidates (top 100 each,
-    /// unfused, with their scores and the query's votes) and every chunk's
-    /// text to FILE, one JSON object a line: the input of
-    /// scripts/fusion_study.py and scripts/late_interaction_study.py.
+    /// unfused, with their scores and the query's votes), its fused top 20
+    /// with their late-interaction scores, and every chunk's text to FILE,
+    /// one JSON object a line: the input of scripts/fusion_study.py,
+    /// scripts/late_blend_study.py and scripts/late_interaction_study.py.
     #[arg(long, value_name = "FILE")]
     pub candidates: Option<PathBuf>,
     /// Quality gate: fail (exit 1) when an nDCG@10 figure recorded in FILE

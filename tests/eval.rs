@@ -121,6 +121,18 @@ fn eval_scores_every_mode_on_the_shipped_bilingual_set() {
                 assert!(documents.contains(h[0].as_str().unwrap()), "{h}");
             }
         }
+        // The fused top 20 before late interaction, best first, each with
+        // its MaxSim (a mean of cosines).
+        let late = q["late"].as_array().unwrap();
+        assert!(!late.is_empty() && late.len() <= 20, "{q}");
+        for w in late.windows(2) {
+            assert!(w[0][2].as_f64() >= w[1][2].as_f64(), "fused best first: {q}");
+        }
+        for h in late {
+            assert!(documents.contains(h[0].as_str().unwrap()), "{h}");
+            let max_sim = h[3].as_f64().unwrap();
+            assert!((-1.0..=1.0).contains(&max_sim), "{h}");
+        }
     }
 
     // The scratch stores are gone and the live ones were never created.

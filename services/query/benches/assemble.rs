@@ -218,7 +218,12 @@ fn pipeline(engine: Arc<Engine>, fingerprint: &str) {
             lexical: lexical.into(),
             encoder,
             reranker: None,
-            fusion: zhishu_core::config::RetrievalConfig::default(),
+            // Synthetic vectors and text: late interaction (a model
+            // cost, measured with the eval) would read noise; off.
+            fusion: zhishu_core::config::RetrievalConfig {
+                late_weight: 0.0,
+                ..zhishu_core::config::RetrievalConfig::default()
+            },
         };
         let chat = zhishu_core::config::ChatConfig::default();
         let k = chat.sources;

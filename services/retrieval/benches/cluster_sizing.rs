@@ -137,7 +137,11 @@ async fn run(url: &str, n: usize, shards: u32, encoder: EncoderWorker) {
         lexical: Lexical::in_vectors(vectors.clone()).expect("BM25 in the store"),
         encoder,
         reranker: None,
-        fusion: RetrievalConfig::default(),
+        // The stores are measured, not the model: no late interaction.
+        fusion: RetrievalConfig {
+            late_weight: 0.0,
+            ..RetrievalConfig::default()
+        },
     };
     let k = 10;
     let search = |mode: Mode, text: &str, v: &[f32]| {

@@ -95,7 +95,12 @@ async fn run(n: usize, encoder: EncoderWorker) {
         encoder,
         reranker: None,
         // `PAGE_WEIGHT=0` measures BM25 without page evidence, side by side.
+        // Late interaction is a model cost (a forward pass over the top
+        // hits, docs/benchmarks.md "Retrieval quality"), like the query's
+        // embedding, which is precomputed here: off, so the engines are
+        // what is measured.
         fusion: zhishu_core::config::RetrievalConfig {
+            late_weight: 0.0,
             page_weight: std::env::var("PAGE_WEIGHT")
                 .ok()
                 .and_then(|w| w.parse().ok())

@@ -589,7 +589,10 @@ impl HybridSearcher {
 
         if self.late_applies(mode) {
             let t = Instant::now();
-            let top = f.late_top.max(k).min(hits.len());
+            // The pass rescores `late_top` hits whatever k is: it was
+            // chosen at that depth (a deeper pass is slower and no better),
+            // and hits below keep their fused order and scores.
+            let top = f.late_top.min(hits.len());
             self.late_interaction(query, &mut hits[..top]).await;
             timings.late_ms = ms(t);
         }

@@ -128,6 +128,22 @@ async fn the_pass_is_off_when_weighted_zero_and_reads_chinese_pages_too() {
     assert!(r.hits.iter().all(|h| h.scores.late.is_none()));
     assert!(r.hits.iter().all(|h| (h.score - h.scores.fused).abs() < 1e-6));
 
+    // The pass rescores `late_top` hits, whatever k is; the rest keep
+    // their fused order and scores.
+    let shallow = RetrievalConfig {
+        late_top: 3,
+        ..RetrievalConfig::default()
+    };
+    let (_dir, s) = searcher(&ENGLISH, shallow).await;
+    let r = s
+        .search_with("back up a database", 6, &scope, &SearchFilter::default(), &options())
+        .await
+        .unwrap();
+    assert_eq!(r.hits.len(), 6);
+    assert!(r.hits[..3].iter().all(|h| h.scores.late.is_some()));
+    assert!(r.hits[3..].iter().all(|h| h.scores.late.is_none()));
+    assert!(r.hits[3..].windows(2).all(|w| w[0].scores.fused >= w[1].scores.fused));
+
     let (_dir, s) = searcher(&CHINESE, RetrievalConfig::default()).await;
     let r = s
         .search_with("出差住宿每晚上限", 3, &scope, &SearchFilter::default(), &options())
