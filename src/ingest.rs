@@ -36,7 +36,6 @@ pub(crate) fn encoder_with_cache(config: &Config, token_cache_bytes: u64) -> Res
             query_prefix: config.embedder.query_prefix.clone(),
             passage_prefix: config.embedder.passage_prefix.clone(),
             token_cache_bytes,
-            ..Default::default()
         },
     )?)
 }

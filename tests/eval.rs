@@ -126,7 +126,10 @@ fn eval_scores_every_mode_on_the_shipped_bilingual_set() {
         let late = q["late"].as_array().unwrap();
         assert!(!late.is_empty() && late.len() <= 20, "{q}");
         for w in late.windows(2) {
-            assert!(w[0][2].as_f64() >= w[1][2].as_f64(), "fused best first: {q}");
+            assert!(
+                w[0][2].as_f64() >= w[1][2].as_f64(),
+                "fused best first: {q}"
+            );
         }
         for h in late {
             assert!(documents.contains(h[0].as_str().unwrap()), "{h}");

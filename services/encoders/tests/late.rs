@@ -24,7 +24,10 @@ fn worker(cache: u64) -> EncoderWorker {
 #[test]
 fn token_vectors_are_one_unit_row_per_token() {
     let e5 = Embedder::load(&e5_small()).unwrap();
-    let texts = ["passage: 出差住宿标准", "passage: pg_dump writes one database to a file"];
+    let texts = [
+        "passage: 出差住宿标准",
+        "passage: pg_dump writes one database to a file",
+    ];
     let encodings = e5.encode(&texts).unwrap();
     let tokens = e5.token_vectors_encodings(&encodings).unwrap();
     let width = e5.dimensions();
@@ -47,15 +50,24 @@ async fn the_answering_passage_scores_highest_in_both_languages() {
         "报销流程：员工在系统中提交报销申请，附上发票，由部门经理审批。".to_owned(),
     ];
     let en = w
-        .late_scores("how do I back up one database into a compressed file", passages.clone())
+        .late_scores(
+            "how do I back up one database into a compressed file",
+            passages.clone(),
+        )
         .await
         .unwrap();
     assert_eq!(en.len(), 4);
     assert!(en[0] > en[1] && en[0] > en[2] && en[0] > en[3], "{en:?}");
-    let zh = w.late_scores("出差住宿每晚上限是多少", passages.clone()).await.unwrap();
+    let zh = w
+        .late_scores("出差住宿每晚上限是多少", passages.clone())
+        .await
+        .unwrap();
     assert!(zh[2] > zh[0] && zh[2] > zh[1] && zh[2] > zh[3], "{zh:?}");
     // A Chinese question over English pages: one space for both.
-    let cross = w.late_scores("如何把一个数据库备份成压缩文件", passages[..2].to_vec()).await.unwrap();
+    let cross = w
+        .late_scores("如何把一个数据库备份成压缩文件", passages[..2].to_vec())
+        .await
+        .unwrap();
     assert!(cross[0] > cross[1], "{cross:?}");
 }
 
@@ -70,9 +82,15 @@ async fn cached_passages_score_as_fresh_ones() {
     let first = cached.late_scores(q, passages.clone()).await.unwrap();
     // The second call finds every passage in the cache and runs the query
     // alone.
-    let before = cached.stats().texts.load(std::sync::atomic::Ordering::Relaxed);
+    let before = cached
+        .stats()
+        .texts
+        .load(std::sync::atomic::Ordering::Relaxed);
     let second = cached.late_scores(q, passages.clone()).await.unwrap();
-    let after = cached.stats().texts.load(std::sync::atomic::Ordering::Relaxed);
+    let after = cached
+        .stats()
+        .texts
+        .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(after - before, 1, "only the question ran");
     let uncached = fresh.late_scores(q, passages).await.unwrap();
     assert_eq!(first, second);

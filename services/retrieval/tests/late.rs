@@ -61,7 +61,10 @@ async fn searcher(texts: &[&str], fusion: RetrievalConfig) -> (tempfile::TempDir
         .map(|(i, t)| chunk(i, 1, "public", (*t).to_owned(), 0))
         .collect();
     let embedded = encoder
-        .embed(texts.iter().map(|t| (*t).to_owned()).collect(), TextKind::Passage)
+        .embed(
+            texts.iter().map(|t| (*t).to_owned()).collect(),
+            TextKind::Passage,
+        )
         .await
         .unwrap();
     lexical.upsert(&chunks).unwrap();
@@ -104,7 +107,10 @@ async fn the_backup_page_comes_first_in_either_language() {
         assert!(
             r.hits[0].chunk.text.starts_with("pg_dump"),
             "{question}: {:?}",
-            r.hits.iter().map(|h| &h.chunk.text[..20]).collect::<Vec<_>>()
+            r.hits
+                .iter()
+                .map(|h| &h.chunk.text[..20])
+                .collect::<Vec<_>>()
         );
         // Every returned hit was rescored, and the order is the blend's.
         assert!(r.hits.iter().all(|h| h.scores.late.is_some()), "{question}");
@@ -122,11 +128,21 @@ async fn the_pass_is_off_when_weighted_zero_and_reads_chinese_pages_too() {
     let (_dir, s) = searcher(&ENGLISH, off).await;
     let scope = Scope::of_groups(["public"]);
     let r = s
-        .search_with("back up a database", 5, &scope, &SearchFilter::default(), &options())
+        .search_with(
+            "back up a database",
+            5,
+            &scope,
+            &SearchFilter::default(),
+            &options(),
+        )
         .await
         .unwrap();
     assert!(r.hits.iter().all(|h| h.scores.late.is_none()));
-    assert!(r.hits.iter().all(|h| (h.score - h.scores.fused).abs() < 1e-6));
+    assert!(
+        r.hits
+            .iter()
+            .all(|h| (h.score - h.scores.fused).abs() < 1e-6)
+    );
 
     // The pass rescores `late_top` hits, whatever k is; the rest keep
     // their fused order and scores.
@@ -136,17 +152,33 @@ async fn the_pass_is_off_when_weighted_zero_and_reads_chinese_pages_too() {
     };
     let (_dir, s) = searcher(&ENGLISH, shallow).await;
     let r = s
-        .search_with("back up a database", 6, &scope, &SearchFilter::default(), &options())
+        .search_with(
+            "back up a database",
+            6,
+            &scope,
+            &SearchFilter::default(),
+            &options(),
+        )
         .await
         .unwrap();
     assert_eq!(r.hits.len(), 6);
     assert!(r.hits[..3].iter().all(|h| h.scores.late.is_some()));
     assert!(r.hits[3..].iter().all(|h| h.scores.late.is_none()));
-    assert!(r.hits[3..].windows(2).all(|w| w[0].scores.fused >= w[1].scores.fused));
+    assert!(
+        r.hits[3..]
+            .windows(2)
+            .all(|w| w[0].scores.fused >= w[1].scores.fused)
+    );
 
     let (_dir, s) = searcher(&CHINESE, RetrievalConfig::default()).await;
     let r = s
-        .search_with("出差住宿每晚上限", 3, &scope, &SearchFilter::default(), &options())
+        .search_with(
+            "出差住宿每晚上限",
+            3,
+            &scope,
+            &SearchFilter::default(),
+            &options(),
+        )
         .await
         .unwrap();
     assert!(r.hits[0].chunk.text.starts_with("员工出差住宿标准"));
