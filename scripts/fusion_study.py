@@ -40,6 +40,13 @@ def read(path):
         return [q for q in lines if q["type"] == "query" and q["judged"]]
 
 
+def texts(path):
+    """Every chunk's text of a candidates file, by (document, ordinal)."""
+    with open(path, encoding="utf-8") as f:
+        lines = (json.loads(line) for line in f if line.strip())
+        return {(c["document"], c["ordinal"]): c["text"] for c in lines if c["type"] == "chunk"}
+
+
 def ndcg10(documents, judged):
     dcg = sum(
         (2 ** judged.get(d, 0) - 1) / math.log2(i + 2)

@@ -23,7 +23,6 @@ Standard library only.
 """
 
 import collections
-import json
 import os
 import sys
 
@@ -77,14 +76,7 @@ def main(paths):
     table = collections.defaultdict(dict)
     for path in paths:
         name = os.path.basename(path).split(".")[0]
-        chunks, queries = {}, []
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                o = json.loads(line)
-                if o["type"] == "chunk":
-                    chunks[(o["document"], o["ordinal"])] = o["text"]
-                elif o["judged"]:
-                    queries.append(o)
+        chunks, queries = fusion_study.texts(path), fusion_study.read(path)
         results = collections.defaultdict(lambda: collections.defaultdict(list))
         for q in queries:
             late = q["late"]

@@ -89,15 +89,7 @@ class E5:
 
 def main(folder, path, every=1):
     e5 = E5(folder)
-    chunks, queries = {}, []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            o = json.loads(line)
-            if o["type"] == "chunk":
-                chunks[(o["document"], o["ordinal"])] = o["text"]
-            elif o["judged"]:
-                queries.append(o)
-    queries = queries[::every]
+    chunks, queries = fusion_study.texts(path), fusion_study.read(path)[::every]
     # <s> and the prefix's own tokens ("▁que", "ry", ":"): "query: " alone
     # ends in a bare "▁" and "</s>", which a question's first word absorbs.
     prefix = len(e5.tok.encode("query:").ids) - 1

@@ -11,7 +11,8 @@ use zhishu_core::config::RetrievalConfig;
 use zhishu_encoders::{Embedder, EncoderWorker, TextKind, WorkerConfig};
 use zhishu_retrieval::synthetic::chunk;
 use zhishu_retrieval::{
-    HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions, open_vectors_for_tests,
+    HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions, SearchResults,
+    open_vectors_for_tests,
 };
 
 fn e5() -> EncoderWorker {
@@ -84,26 +85,27 @@ async fn searcher(texts: &[&str], fusion: RetrievalConfig) -> (tempfile::TempDir
     (dir, searcher)
 }
 
-fn options() -> SearchOptions {
-    SearchOptions {
+/// A hybrid search of the "public" group, as the API runs one.
+async fn search(s: &HybridSearcher, question: &str, k: usize) -> SearchResults {
+    let options = SearchOptions {
         mode: Mode::Hybrid,
         neighbours: 0,
         query_vector: None,
-    }
+    };
+    let scope = Scope::of_groups(["public"]);
+    s.search_with(question, k, &scope, &SearchFilter::default(), &options)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_backup_page_comes_first_in_either_language() {
     let (_dir, s) = searcher(&ENGLISH, RetrievalConfig::default()).await;
-    let scope = Scope::of_groups(["public"]);
     for question in [
         "how do I back up one database into a compressed file",
         "如何把一个数据库备份成压缩文件",
     ] {
-        let r = s
-            .search_with(question, 5, &scope, &SearchFilter::default(), &options())
-            .await
-            .unwrap();
+        let r = search(&s, question, 5).await;
         assert!(
             r.hits[0].chunk.text.starts_with("pg_dump"),
             "{question}: {:?}",
@@ -126,17 +128,7 @@ async fn the_pass_is_off_when_weighted_zero_and_reads_chinese_pages_too() {
         ..RetrievalConfig::default()
     };
     let (_dir, s) = searcher(&ENGLISH, off).await;
-    let scope = Scope::of_groups(["public"]);
-    let r = s
-        .search_with(
-            "back up a database",
-            5,
-            &scope,
-            &SearchFilter::default(),
-            &options(),
-        )
-        .await
-        .unwrap();
+    let r = search(&s, "back up a database", 5).await;
     assert!(r.hits.iter().all(|h| h.scores.late.is_none()));
     assert!(
         r.hits
@@ -151,16 +143,7 @@ async fn the_pass_is_off_when_weighted_zero_and_reads_chinese_pages_too() {
         ..RetrievalConfig::default()
     };
     let (_dir, s) = searcher(&ENGLISH, shallow).await;
-    let r = s
-        .search_with(
-            "back up a database",
-            6,
-            &scope,
-            &SearchFilter::default(),
-            &options(),
-        )
-        .await
-        .unwrap();
+    let r = search(&s, "back up a database", 6).await;
     assert_eq!(r.hits.len(), 6);
     assert!(r.hits[..3].iter().all(|h| h.scores.late.is_some()));
     assert!(r.hits[3..].iter().all(|h| h.scores.late.is_none()));
@@ -171,16 +154,7 @@ async fn the_pass_is_off_when_weighted_zero_and_reads_chinese_pages_too() {
     );
 
     let (_dir, s) = searcher(&CHINESE, RetrievalConfig::default()).await;
-    let r = s
-        .search_with(
-            "出差住宿每晚上限",
-            3,
-            &scope,
-            &SearchFilter::default(),
-            &options(),
-        )
-        .await
-        .unwrap();
+    let r = search(&s, "出差住宿每晚上限", 3).await;
     assert!(r.hits[0].chunk.text.starts_with("员工出差住宿标准"));
     assert!(r.hits.iter().all(|h| h.scores.late.is_some()));
 }
