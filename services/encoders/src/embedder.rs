@@ -254,17 +254,27 @@ impl Embedder {
         }
         let hidden = self.encoder.forward(encodings)?;
         let width = self.dimensions();
-        let first = (self.pooling == Pooling::Cls).then(|| hidden.first());
-        let mean = (self.pooling == Pooling::Mean && wants.contains(&Output::Pooled))
-            .then(|| hidden.mean());
+        // Pooled vectors for every text, when any text wants one.
+        let pooled: Vec<Vec<f32>> = if wants.contains(&Output::Pooled) {
+            match self.pooling {
+                Pooling::Mean => hidden.mean(),
+                Pooling::Cls => hidden
+                    .first()
+                    .chunks_exact(width)
+                    .map(<[f32]>::to_vec)
+                    .collect(),
+            }
+        } else {
+            Vec::new()
+        };
+        let mut pooled = pooled.into_iter();
         Ok((0..hidden.len())
-            .map(|i| match wants.get(i).copied().unwrap_or(Output::Pooled) {
-                Output::Tokens => hidden.unit_rows(i),
-                Output::Pooled => l2_normalize(match (&first, &mean) {
-                    (Some(first), _) => first[i * width..(i + 1) * width].to_vec(),
-                    (None, Some(mean)) => mean[i].clone(),
-                    (None, None) => vec![0.0; width],
-                }),
+            .map(|i| {
+                let vector = pooled.next();
+                match wants.get(i).copied().unwrap_or(Output::Pooled) {
+                    Output::Tokens => hidden.unit_rows(i),
+                    Output::Pooled => l2_normalize(vector.unwrap_or_default()),
+                }
             })
             .collect())
     }

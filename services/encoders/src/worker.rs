@@ -263,9 +263,9 @@ pub struct EncoderWorker {
     dimensions: usize,
     query_prefix: Arc<str>,
     passage_prefix: Arc<str>,
-    /// Tokens before a query's own words: the opening special token and
-    /// the prefix's pieces ([`EncoderWorker::late_scores`]).
-    query_lead: usize,
+    /// Pieces of the query prefix, before a query's own words
+    /// ([`EncoderWorker::late_scores`]).
+    prefix_pieces: usize,
     /// Passages' token vectors by prefixed text, for late interaction.
     tokens: Option<Arc<TokenCache>>,
 }
@@ -292,7 +292,7 @@ impl EncoderWorker {
     /// # Errors
     /// When the thread cannot be spawned.
     pub fn start(embedder: Embedder, config: WorkerConfig) -> Result<Self, EncoderError> {
-        let query_lead = query_lead(&embedder, &config.query_prefix)?;
+        let prefix_pieces = prefix_pieces(&embedder, &config.query_prefix)?;
         // A 512-token passage of a 384-wide model is ~400 KB in f16.
         let tokens = (config.token_cache_bytes > 0).then(|| {
             let items = (config.token_cache_bytes / 400_000).clamp(16, 1 << 20) as usize;
@@ -303,7 +303,7 @@ impl EncoderWorker {
             ))
         });
         Ok(Self {
-            query_lead,
+            prefix_pieces,
             tokens,
             dimensions: embedder.dimensions(),
             tokenizer: Arc::new(embedder.tokenizer().clone()),
@@ -376,13 +376,15 @@ impl EncoderWorker {
 
     /// Late interaction ([`max_sim`]): how well each passage matches the
     /// query, token against token, in the passages' order. The query's
-    /// own words are compared (its first special token, its prefix and
-    /// its closing special token left out: they match any passage
-    /// alike); the passages' every token, prefixed as at ingestion. One
-    /// request, batched with everyone else's.
+    /// own words are compared (its special tokens and its prefix's pieces
+    /// left out: they match any passage alike); the passages' every
+    /// token, with the passage prefix. One request, batched with
+    /// everyone else's; the products run on a blocking thread, not the
+    /// caller's runtime.
     ///
     /// # Errors
-    /// [`EncoderError`] from the model, or [`EncoderError::Closed`].
+    /// [`EncoderError`] from the tokenizer or the model, or
+    /// [`EncoderError::Closed`].
     ///
     /// # Cancel safety
     /// Dropping the future withdraws the request.
@@ -391,6 +393,11 @@ impl EncoderWorker {
         query: &str,
         passages: Vec<String>,
     ) -> Result<Vec<f32>, EncoderError> {
+        if passages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = format!("{}{query}", self.query_prefix);
+        let words = self.word_rows(&query)?;
         let keys: Vec<String> = passages
             .into_iter()
             .map(|p| format!("{}{p}", self.passage_prefix))
@@ -399,7 +406,7 @@ impl EncoderWorker {
             .iter()
             .map(|k| self.tokens.as_ref().and_then(|c| c.get(k.as_str())))
             .collect();
-        let mut inputs = vec![(format!("{}{query}", self.query_prefix), Output::Tokens)];
+        let mut inputs = vec![(query, Output::Tokens)];
         inputs.extend(
             keys.iter()
                 .zip(&stored)
@@ -418,40 +425,61 @@ impl EncoderWorker {
             }
             *slot = Some(vectors);
         }
-        let words = self.query_words(&query);
-        Ok(stored
-            .into_iter()
-            .map(|p| {
-                let p: Vec<f32> = p.map_or(Vec::new(), |p| p.iter().map(|v| v.to_f32()).collect());
-                max_sim(words, &p, self.dimensions)
-            })
-            .collect())
+        let width = self.dimensions;
+        tokio::task::spawn_blocking(move || {
+            let rows = query.len() / width.max(1);
+            let (from, to) = if words.0 < words.1 && words.1 <= rows {
+                words
+            } else {
+                (0, rows)
+            };
+            let words = &query[from * width..to * width];
+            stored
+                .into_iter()
+                .map(|p| {
+                    let p: Vec<f32> =
+                        p.map_or(Vec::new(), |p| p.iter().map(|v| v.to_f32()).collect());
+                    max_sim(words, &p, width)
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| EncoderError::Model(format!("late interaction: {e}")))
     }
 
-    /// The rows of a query's token vectors that are its own words: after
-    /// the opening special token and the prefix's pieces, before the
-    /// closing special token. A query too short to have any keeps all.
-    fn query_words<'a>(&self, tokens: &'a [f32]) -> &'a [f32] {
-        let width = self.dimensions.max(1);
-        let rows = tokens.len() / width;
-        let (skip, end) = (self.query_lead, rows.saturating_sub(1));
-        if end > skip {
-            &tokens[skip * width..end * width]
-        } else {
-            tokens
-        }
+    /// The rows of a (prefixed) query's token vectors that are its own
+    /// words: after its leading special tokens and the prefix's pieces,
+    /// before its trailing special tokens, as the model's tokenizer cuts
+    /// it. Empty when the query has no words of its own (the caller then
+    /// compares every row).
+    fn word_rows(&self, query: &str) -> Result<(usize, usize), EncoderError> {
+        let encoding = self
+            .tokenizer
+            .encode(query, true)
+            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+        let special = encoding.get_special_tokens_mask();
+        let leading = special.iter().take_while(|&&m| m == 1).count();
+        let trailing = special.iter().rev().take_while(|&&m| m == 1).count();
+        let from = leading + self.prefix_pieces;
+        let to = special.len().saturating_sub(trailing);
+        Ok((from, to.max(from)))
     }
 }
 
-/// How many tokens open every query before its own words: the opening
-/// special token and the prefix's pieces. The prefix is tokenised without
+/// How many pieces the query prefix itself takes. It is tokenised without
 /// its trailing space, which a SentencePiece tokenizer leaves as a bare
-/// `▁` that the question's first word absorbs (e5's `query: ` is `<s>`,
-/// `▁que`, `ry`, `:`); the encoding's closing special token is not
-/// counted.
-fn query_lead(embedder: &Embedder, prefix: &str) -> Result<usize, EncoderError> {
-    let ids = embedder.token_ids(prefix.trim_end())?;
-    Ok(ids.len().saturating_sub(1).max(1))
+/// `▁` that the question's first word absorbs (e5's `query: ` is `▁que`,
+/// `ry`, `:`); special tokens are not counted.
+fn prefix_pieces(embedder: &Embedder, prefix: &str) -> Result<usize, EncoderError> {
+    let encoding = embedder
+        .tokenizer()
+        .encode(prefix.trim_end(), true)
+        .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+    Ok(encoding
+        .get_special_tokens_mask()
+        .iter()
+        .filter(|&&m| m == 0)
+        .count())
 }
 
 /// The cross-encoder's worker.

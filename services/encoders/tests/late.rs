@@ -93,8 +93,11 @@ async fn cached_passages_score_as_fresh_ones() {
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(after - before, 1, "only the question ran");
     let uncached = fresh.late_scores(q, passages).await.unwrap();
-    assert_eq!(first, second);
-    assert_eq!(first, uncached);
+    // The passages' vectors are the same f16 rows either way; the
+    // question's own pass may run in another batch, so equal to rounding.
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+    assert!(close(&first, &second), "{first:?} vs {second:?}");
+    assert!(close(&first, &uncached), "{first:?} vs {uncached:?}");
     assert!(fresh.late_scores(q, Vec::new()).await.unwrap().is_empty());
 }
 

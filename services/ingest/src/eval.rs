@@ -25,9 +25,6 @@ const EVAL_GROUP: &str = "eval";
 const INDEX_BATCH: usize = 64;
 /// Hits fetched per query: enough for Recall@100.
 const DEPTH: usize = 100;
-/// Fused hits a `--candidates` file gives late-interaction scores for:
-/// `retrieval.late_top`, the depth the pass rescores.
-const LATE_DEPTH: usize = 20;
 
 /// The models and settings an evaluation runs with.
 pub struct EvalSetup {
@@ -426,7 +423,9 @@ pub async fn evaluate(
 /// "chunk"`: document, ordinal, title, section, text), then one per query
 /// (`"type": "query"`: its text, language, kind, judged documents, the
 /// evidence behind its votes, and both retrievers' top [`DEPTH`] as
-/// `[document, ordinal, score]`), so that fusions and rerankers can be
+/// `[document, ordinal, score]`; and the fused top `late_top` before late
+/// interaction, with each hit's MaxSim, as `late`: `[document, ordinal,
+/// fused, MaxSim]`), so that fusions and rerankers can be
 /// studied offline on exactly what the searcher saw
 /// (`scripts/fusion_study.py`).
 async fn write_candidates(
@@ -464,7 +463,9 @@ async fn write_candidates(
             })
             .collect()
     };
-    // The fused order before any late interaction.
+    // The fused order before any late interaction, to the depth the pass
+    // rescores.
+    let late_top = searcher.fusion.late_top.max(1);
     let fused_only = HybridSearcher {
         fusion: zhishu_core::config::RetrievalConfig {
             late_weight: 0.0,
@@ -485,7 +486,7 @@ async fn write_candidates(
             query_vector: None,
         };
         let fused = fused_only
-            .search_with(&q.text, LATE_DEPTH, scope, filter, &options)
+            .search_with(&q.text, late_top, scope, filter, &options)
             .await
             .map_err(|e| format!("query {}: {e}", q.id))?;
         let texts = fused.hits.iter().map(|h| h.chunk.text.clone()).collect();

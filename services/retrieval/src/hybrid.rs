@@ -68,8 +68,8 @@ pub struct Hit {
     /// The chunk, with its provenance.
     pub chunk: ChunkDoc,
     /// The final score (rerank when reranked, else fused blended with late
-    /// interaction when that pass ran, else fused, else the single
-    /// retriever's).
+    /// interaction and put back on the fused scale when that pass ran,
+    /// else fused, else the single retriever's).
     pub score: f32,
     /// Every stage's score.
     pub scores: StageScores,
@@ -625,11 +625,16 @@ impl HybridSearcher {
 
 impl HybridSearcher {
     /// Whether late interaction rescores a search in `mode`: fused
-    /// searches no cross-encoder reranks, when `late_weight` > 0.
+    /// searches on a searcher without a cross-encoder, when `late_weight`
+    /// > 0. With a cross-encoder configured the choice is the asker's
+    /// (`rerank`), and the embedder (bge-m3 in production) is not made to
+    /// reread passages besides.
     fn late_applies(&self, mode: Mode) -> bool {
-        let reranked = mode == Mode::HybridRerank && self.reranker.is_some();
         let fused = matches!(mode, Mode::Hybrid | Mode::HybridRerank);
-        fused && !reranked && self.fusion.late_weight > 0.0 && self.fusion.late_top > 1
+        fused
+            && self.reranker.is_none()
+            && self.fusion.late_weight > 0.0
+            && self.fusion.late_top > 1
     }
 
     /// Rescores `top` (the fused best, best first) by late interaction
@@ -642,20 +647,37 @@ impl HybridSearcher {
         let passages = top.iter().map(|h| h.chunk.text.clone()).collect();
         let scores = match self.encoder.late_scores(query, passages).await {
             Ok(scores) if scores.len() == top.len() => scores,
-            Ok(_) => return,
+            Ok(scores) => {
+                tracing::warn!(
+                    scores = scores.len(),
+                    hits = top.len(),
+                    "late interaction scored another number of passages; keeping the fused order"
+                );
+                return;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "late interaction failed; keeping the fused order");
                 return;
             }
         };
+        let weight = self.fusion.late_weight;
         let fused: Vec<f32> = top.iter().map(|h| h.scores.fused).collect();
-        let blended = late::blend(&fused, &scores, self.fusion.late_weight);
+        let (lo, hi) = fused
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &f| {
+                (lo.min(f), hi.max(f))
+            });
+        let blended = late::blend(&fused, &scores, weight);
         for ((h, s), b) in top.iter_mut().zip(scores).zip(blended) {
             h.scores.late = Some(s);
             h.score = b;
         }
-        // Stable: equal blends keep the fused order.
+        // Stable: equal blends keep the fused order. Then each score goes
+        // back on the fused scale, so the hits below stay below.
         top.sort_by(|a, b| b.score.total_cmp(&a.score));
+        for h in top.iter_mut() {
+            h.score = late::on_fused_scale(h.score, lo, hi, weight);
+        }
     }
 
     /// The chunks of `batch` with their [`shingles`], loaded on the search

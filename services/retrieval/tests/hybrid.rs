@@ -37,7 +37,7 @@ fn doc(i: usize, group: &str, path: &str, text: &str) -> ChunkDoc {
 }
 
 /// Writes the points to both stores and searches them with the real query
-/// encoder and the default fusion settings.
+/// encoder and the default fusion settings, late interaction off.
 async fn searcher_over(
     vectors: Arc<dyn VectorIndex>,
     lexical: Arc<LexicalIndex>,
@@ -55,7 +55,12 @@ async fn searcher_over(
         lexical: lexical.into(),
         encoder: EncoderWorker::start(embedder, WorkerConfig::default()).unwrap(),
         reranker: None,
-        fusion: zhishu_core::config::RetrievalConfig::default(),
+        // Fusion and loading are what these tests check; late interaction
+        // (a model pass over the top hits) has its own tests (late.rs).
+        fusion: zhishu_core::config::RetrievalConfig {
+            late_weight: 0.0,
+            ..zhishu_core::config::RetrievalConfig::default()
+        },
     }
 }
 

@@ -753,13 +753,14 @@ pub struct RetrievalConfig {
     /// token) when it rescores the fused top `late_top` of a search no
     /// cross-encoder reranks: each hit scores `fused + late_weight ·
     /// MaxSim`, both min-max scaled over those hits. 0 turns the pass
-    /// off. Default 4: on the shipped sets it lifts every set and
-    /// language (docs-en 0.683 → 0.722, docs-zh 0.840 → 0.866,
-    /// eval-zh-en 0.895 → 0.911 nDCG@10), and 2–4 was the best range
-    /// (docs/retrieval.md). It costs a forward pass of the embedder over
-    /// `late_top` passages per search (seconds on a 2-core CPU).
+    /// off. Not run where a cross-encoder is configured. Default 4: on
+    /// the shipped sets it lifts every set and language (docs-en 0.684 →
+    /// 0.722, docs-zh 0.836 → 0.865, eval-zh-en 0.895 → 0.910 nDCG@10),
+    /// the largest smallest gain of the weights tried (docs/retrieval.md).
+    /// It costs a forward pass of the embedder over `late_top` passages
+    /// per search (seconds on a 2-core CPU for passages not yet cached).
     pub late_weight: f32,
-    /// Fused hits late interaction rescores. Default 20.
+    /// Fused hits late interaction rescores (2–200). Default 20.
     pub late_top: usize,
     /// Character-shingle Jaccard above which two chunks are duplicates.
     /// Default 0.9.
@@ -928,10 +929,10 @@ impl Config {
                 "must be zero (no late interaction) or a positive number".into(),
             ));
         }
-        if r.late_top > 200 {
+        if r.late_weight > 0.0 && !(2..=200).contains(&r.late_top) {
             return Err(invalid(
                 "retrieval.late_top",
-                "must be at most 200 (each hit costs a forward pass of the embedder)".into(),
+                "must be between 2 and 200 (each hit costs a forward pass of the embedder); set late_weight = 0 to turn late interaction off".into(),
             ));
         }
         if self.engine.devices.is_empty() {

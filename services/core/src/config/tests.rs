@@ -312,6 +312,7 @@ fn retrieval_values_out_of_range_are_refused_by_name() {
         ("neighbours", "9", "retrieval.neighbours"),
         ("late_weight", "-1.0", "retrieval.late_weight"),
         ("late_top", "500", "retrieval.late_top"),
+        ("late_top", "1", "retrieval.late_top"),
         ("fusion", "\"rank\"", "retrieval.fusion"),
     ] {
         let text = format!("{MINIMAL}\n[retrieval]\n{key} = {value}\n");

@@ -29,6 +29,15 @@ pub(crate) fn blend(fused: &[f32], late: &[f32], weight: f32) -> Vec<f32> {
         .collect()
 }
 
+/// A blended score `b` (from [`blend`] with `weight`) put back on the
+/// fused scale of the rescored slice, `lo + (hi − lo) · b / (1 + weight)`
+/// for its lowest and highest fused scores: monotone in `b`, within
+/// `[lo, hi]`, so hits below the slice (fused ≤ lo) stay below and scores
+/// still fall down the list.
+pub(crate) fn on_fused_scale(b: f32, lo: f32, hi: f32, weight: f32) -> f32 {
+    lo + (hi - lo) * (b / (1.0 + weight)).clamp(0.0, 1.0)
+}
+
 /// Min-max scaling: best 1, worst 0, all-equal 1.
 fn scaled(values: &[f32]) -> Vec<f32> {
     let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
@@ -79,6 +88,24 @@ mod tests {
             }
         }
 
+    }
+
+    proptest! {
+        /// Placed back on the fused scale, blended scores keep their
+        /// order and stay within the slice's fused range.
+        #[test]
+        fn the_fused_scale_keeps_order_and_range(
+            a in 0.0f32..9.0, b in 0.0f32..9.0, lo in -3.0f32..3.0, span in 0.0f32..3.0,
+            weight in 0.0f32..8.0,
+        ) {
+            let (a, b) = (a.min(1.0 + weight), b.min(1.0 + weight));
+            let hi = lo + span;
+            let (pa, pb) = (on_fused_scale(a, lo, hi, weight), on_fused_scale(b, lo, hi, weight));
+            prop_assert!(pa >= lo - 1e-5 && pa <= hi + 1e-5);
+            if a >= b {
+                prop_assert!(pa >= pb - 1e-6);
+            }
+        }
     }
 
     #[test]
