@@ -626,9 +626,9 @@ impl HybridSearcher {
 impl HybridSearcher {
     /// Whether late interaction rescores a search in `mode`: fused
     /// searches on a searcher without a cross-encoder, when `late_weight`
-    /// > 0. With a cross-encoder configured the choice is the asker's
-    /// (`rerank`), and the embedder (bge-m3 in production) is not made to
-    /// reread passages besides.
+    /// is above zero. With a cross-encoder configured the choice is the
+    /// asker's (`rerank`), and the embedder (bge-m3 in production) is not
+    /// made to reread passages besides.
     fn late_applies(&self, mode: Mode) -> bool {
         let fused = matches!(mode, Mode::Hybrid | Mode::HybridRerank);
         fused
