@@ -619,10 +619,7 @@ impl Hidden {
         let width = self.width;
         let (start, len) = self.spans[i];
         let mut rows = self.data[start * width..(start + len) * width].to_vec();
-        for row in rows.chunks_exact_mut(width) {
-            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            row.iter_mut().for_each(|x| *x /= norm);
-        }
+        rows.chunks_exact_mut(width).for_each(normalize);
         rows
     }
 
@@ -643,9 +640,14 @@ impl Hidden {
 
 /// Scales a vector to unit length.
 pub(crate) fn l2_normalize(mut v: Vec<f32>) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter_mut().for_each(|x| *x /= norm);
+    normalize(&mut v);
     v
+}
+
+/// Scales a row to unit length in place.
+fn normalize(row: &mut [f32]) {
+    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    row.iter_mut().for_each(|x| *x /= norm);
 }
 
 /// Where a checkpoint keeps the backbone: under `bert.` / `roberta.` (or

@@ -479,7 +479,8 @@ async fn write_candidates(
             .await
             .map_err(|e| format!("query {}: {e}", q.id))?;
         // The fused top hits with their late-interaction scores, for
-        // studying a rescoring pass (`scripts/late_interaction_study.py`).
+        // studying how the pass enters the ranking
+        // (`scripts/late_blend_study.py`).
         let options = SearchOptions {
             mode: Mode::Hybrid,
             neighbours: 0,
