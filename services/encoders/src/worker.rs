@@ -17,6 +17,7 @@
 
 use crate::{Embedder, EncoderError, Output, Reranker, max_sim};
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokenizers::Encoding;
@@ -378,9 +379,11 @@ impl EncoderWorker {
     /// query, token against token, in the passages' order. The query's
     /// own words are compared (its special tokens and its prefix's pieces
     /// left out: they match any passage alike); the passages' every
-    /// token, with the passage prefix. One request, batched with
-    /// everyone else's; the products run on a blocking thread, not the
-    /// caller's runtime.
+    /// token, with the passage prefix, up to `passage_tokens` tokens of
+    /// each (special tokens included; [`EncoderWorker::max_tokens`] or
+    /// more reads whole passages as the model takes them). One request,
+    /// batched with everyone else's; tokenising and the products run on a
+    /// blocking thread, not the caller's runtime.
     ///
     /// # Errors
     /// [`EncoderError`] from the tokenizer or the model, or
@@ -392,16 +395,22 @@ impl EncoderWorker {
         &self,
         query: &str,
         passages: Vec<String>,
+        passage_tokens: usize,
     ) -> Result<Vec<f32>, EncoderError> {
         if passages.is_empty() {
             return Ok(Vec::new());
         }
         let query = format!("{}{query}", self.query_prefix);
         let words = self.word_rows(&query)?;
-        let keys: Vec<String> = passages
-            .into_iter()
-            .map(|p| format!("{}{p}", self.passage_prefix))
-            .collect();
+        let reader = self.clone();
+        let keys: Vec<String> = tokio::task::spawn_blocking(move || {
+            passages
+                .iter()
+                .map(|p| reader.late_text(p, passage_tokens))
+                .collect::<Result<_, _>>()
+        })
+        .await
+        .map_err(|e| EncoderError::Model(format!("late interaction: {e}")))??;
         let mut stored: Vec<Option<Arc<[f16]>>> = keys
             .iter()
             .map(|k| self.tokens.as_ref().and_then(|c| c.get(k.as_str())))
@@ -419,7 +428,9 @@ impl EncoderWorker {
         for ((slot, key), vectors) in missing.zip(out) {
             // Scored from the f16 form whether computed now or cached, so
             // a passage scores the same on every search.
-            let vectors: Arc<[f16]> = vectors.iter().map(|&v| f16::from_f32(v)).collect();
+            let mut half = vec![f16::ZERO; vectors.len()];
+            half.convert_from_f32_slice(&vectors);
+            let vectors: Arc<[f16]> = half.into();
             if let Some(cache) = &self.tokens {
                 cache.insert(key, vectors.clone());
             }
@@ -437,14 +448,33 @@ impl EncoderWorker {
             stored
                 .into_iter()
                 .map(|p| {
-                    let p: Vec<f32> =
-                        p.map_or(Vec::new(), |p| p.iter().map(|v| v.to_f32()).collect());
+                    let p = p.map_or(Vec::new(), |p| {
+                        let mut rows = vec![0.0f32; p.len()];
+                        p.convert_to_f32_slice(&mut rows);
+                        rows
+                    });
                     max_sim(words, &p, width)
                 })
                 .collect()
         })
         .await
         .map_err(|e| EncoderError::Model(format!("late interaction: {e}")))
+    }
+
+    /// What late interaction reads of a passage given `passage_tokens`:
+    /// the passage prefix and the passage, cut after the last word piece
+    /// that fits in `passage_tokens` tokens with the special tokens; whole
+    /// when it fits or `passage_tokens` reaches the model's limit (which
+    /// truncates as for any input).
+    ///
+    /// # Errors
+    /// When the tokenizer fails.
+    pub fn late_text(&self, passage: &str, passage_tokens: usize) -> Result<String, EncoderError> {
+        let text = format!("{}{passage}", self.passage_prefix);
+        if passage_tokens >= self.max_tokens() {
+            return Ok(text);
+        }
+        cut(&self.tokenizer, text, passage_tokens)
     }
 
     /// The rows of a (prefixed) query's token vectors that are its own
@@ -464,6 +494,51 @@ impl EncoderWorker {
         let to = special.len().saturating_sub(trailing);
         Ok((from, to.max(from)))
     }
+}
+
+/// The beginning of `text` that tokenises to at most `tokens` tokens,
+/// special tokens included: cut where a word piece ends, so the model
+/// reads it with its closing special token as it would a short passage.
+/// A text that fits is returned whole. The cut is tokenised again, since
+/// a word cut short may split into other pieces; each retry keeps one
+/// piece fewer.
+fn cut(
+    tokenizer: &tokenizers::Tokenizer,
+    text: String,
+    tokens: usize,
+) -> Result<String, EncoderError> {
+    let encode = |t: &str| {
+        tokenizer
+            .encode(t, true)
+            .map_err(|e| EncoderError::Tokenizer(e.to_string()))
+    };
+    let encoding = encode(&text)?;
+    let fits = |e: &tokenizers::Encoding| e.len() <= tokens && e.get_overflowing().is_empty();
+    if fits(&encoding) {
+        return Ok(text);
+    }
+    let special = encoding.get_special_tokens_mask();
+    let trailing = special.iter().rev().take_while(|&&m| m == 1).count();
+    // Byte offsets into `text`, as `encode` gives them: where each word
+    // piece ends, in order.
+    let ends: Vec<usize> = encoding
+        .get_offsets()
+        .iter()
+        .zip(special)
+        .filter(|&(_, &m)| m == 0)
+        .map(|(o, _)| o.1)
+        .collect();
+    let leading = special.iter().take_while(|&&m| m == 1).count();
+    let mut keep = tokens.saturating_sub(trailing + leading).min(ends.len());
+    while keep > 0 {
+        let end = ends[..keep].iter().copied().max().unwrap_or(0);
+        let Some(head) = text.get(..end) else { break };
+        if fits(&encode(head)?) {
+            return Ok(head.to_owned());
+        }
+        keep -= 1;
+    }
+    Ok(String::new())
 }
 
 /// How many pieces the query prefix itself takes. It is tokenised without

@@ -6,7 +6,12 @@ mod common;
 
 use common::e5_small;
 use proptest::prelude::*;
+use std::sync::LazyLock;
+use std::sync::atomic::Ordering::Relaxed;
 use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig, max_sim};
+
+/// Passages read whole (the model's limit).
+const WHOLE: usize = 512;
 
 fn worker(cache: u64) -> EncoderWorker {
     EncoderWorker::start(
@@ -53,19 +58,24 @@ async fn the_answering_passage_scores_highest_in_both_languages() {
         .late_scores(
             "how do I back up one database into a compressed file",
             passages.clone(),
+            WHOLE,
         )
         .await
         .unwrap();
     assert_eq!(en.len(), 4);
     assert!(en[0] > en[1] && en[0] > en[2] && en[0] > en[3], "{en:?}");
     let zh = w
-        .late_scores("出差住宿每晚上限是多少", passages.clone())
+        .late_scores("出差住宿每晚上限是多少", passages.clone(), WHOLE)
         .await
         .unwrap();
     assert!(zh[2] > zh[0] && zh[2] > zh[1] && zh[2] > zh[3], "{zh:?}");
     // A Chinese question over English pages: one space for both.
     let cross = w
-        .late_scores("如何把一个数据库备份成压缩文件", passages[..2].to_vec())
+        .late_scores(
+            "如何把一个数据库备份成压缩文件",
+            passages[..2].to_vec(),
+            WHOLE,
+        )
         .await
         .unwrap();
     assert!(cross[0] > cross[1], "{cross:?}");
@@ -79,26 +89,69 @@ async fn cached_passages_score_as_fresh_ones() {
         .map(|i| format!("Passage {i}: expense claims need receipts; 报销需要发票 {i}."))
         .collect();
     let q = "which receipts does an expense claim need";
-    let first = cached.late_scores(q, passages.clone()).await.unwrap();
+    let first = cached
+        .late_scores(q, passages.clone(), WHOLE)
+        .await
+        .unwrap();
     // The second call finds every passage in the cache and runs the query
     // alone.
     let before = cached
         .stats()
         .texts
         .load(std::sync::atomic::Ordering::Relaxed);
-    let second = cached.late_scores(q, passages.clone()).await.unwrap();
+    let second = cached
+        .late_scores(q, passages.clone(), WHOLE)
+        .await
+        .unwrap();
     let after = cached
         .stats()
         .texts
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(after - before, 1, "only the question ran");
-    let uncached = fresh.late_scores(q, passages).await.unwrap();
+    let uncached = fresh.late_scores(q, passages, WHOLE).await.unwrap();
     // The passages' vectors are the same f16 rows either way; the
     // question's own pass may run in another batch, so equal to rounding.
     let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
     assert!(close(&first, &second), "{first:?} vs {second:?}");
     assert!(close(&first, &uncached), "{first:?} vs {uncached:?}");
-    assert!(fresh.late_scores(q, Vec::new()).await.unwrap().is_empty());
+    assert!(
+        fresh
+            .late_scores(q, Vec::new(), WHOLE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passage_is_read_up_to_late_tokens() {
+    let w = worker(0);
+    let filler = "The annual report describes the company's offices, its staff \
+        canteen, the parking rules for visitors, the opening hours of the \
+        library, the recycling of paper and the schedule of the shuttle bus \
+        between the two buildings on weekdays and during public holidays.";
+    let answering =
+        format!("{filler} To back up one database into a compressed file, run pg_dump -Fc.");
+    let q = "how do I back up one database into a compressed file";
+    let passages = vec![answering.clone(), filler.to_owned()];
+    let whole = w.late_scores(q, passages.clone(), WHOLE).await.unwrap();
+    assert!(
+        whole[0] > whole[1] + 0.05,
+        "read whole, the answer counts: {whole:?}"
+    );
+    // Cut at 24 tokens both passages are the filler's beginning: the
+    // answer at the end is not read, and the model reads 24 tokens each.
+    let before = w.stats().real_tokens.load(Relaxed);
+    let cut = w.late_scores(q, passages, 24).await.unwrap();
+    let read = w.stats().real_tokens.load(Relaxed) - before;
+    assert!((cut[0] - cut[1]).abs() < 1e-5, "{cut:?}");
+    assert!(cut[0] < whole[0], "{cut:?} vs {whole:?}");
+    let question = w.late_text(q, WHOLE).unwrap().len(); // bytes ≥ its tokens
+    assert!(read as usize <= 2 * 24 + question, "read {read} tokens");
+    assert_eq!(
+        w.late_text(&answering, 24).unwrap(),
+        w.late_text(filler, 24).unwrap()
+    );
 }
 
 fn unit_rows(rows: usize, width: usize) -> impl Strategy<Value = Vec<f32>> {
@@ -128,5 +181,83 @@ proptest! {
         let more: Vec<f32> = p.iter().chain(&extra).copied().collect();
         prop_assert!(max_sim(&q, &more, 8) >= s - 1e-6);
         prop_assert_eq!(max_sim(&q, &[], 8), 0.0);
+    }
+
+    /// The blocked computation is the definition: each query row's best
+    /// dot product against any passage row, averaged; at any widths and
+    /// lengths, rows not unit.
+    #[test]
+    fn max_sim_is_the_average_best_dot_product(
+        (width, q, p) in (1usize..40, 1usize..9, 1usize..70).prop_flat_map(|(w, m, n)| (
+            Just(w),
+            prop::collection::vec(-1.0f32..1.0, m * w),
+            prop::collection::vec(-1.0f32..1.0, n * w),
+        )),
+    ) {
+        let best = |row: &[f32]| {
+            p.chunks_exact(width)
+                .map(|r| row.iter().zip(r).map(|(a, b)| a * b).sum::<f32>())
+                .fold(f32::NEG_INFINITY, f32::max)
+        };
+        let want = q.chunks_exact(width).map(best).sum::<f32>() / (q.len() / width) as f32;
+        let got = max_sim(&q, &p, width);
+        prop_assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "{got} vs {want}");
+    }
+}
+
+/// One worker for the property below (loading the model per case would
+/// dominate it); it runs no model, only the tokenizer.
+static READER: LazyLock<(EncoderWorker, tokenizers::Tokenizer)> = LazyLock::new(|| {
+    let e5 = Embedder::load(&e5_small()).unwrap();
+    let tokenizer = e5.tokenizer().clone();
+    let w = EncoderWorker::start(
+        e5,
+        WorkerConfig {
+            passage_prefix: "passage: ".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    (w, tokenizer)
+});
+
+/// Passages in English, Chinese and both, with punctuation and spaces.
+fn passage() -> impl Strategy<Value = String> {
+    let word = prop_oneof![
+        "[a-z]{1,12}",
+        "[A-Z][a-z]{0,8}",
+        "[0-9]{1,5}",
+        "[\u{4e00}-\u{9fa5}]{1,6}",
+        Just("pg_dump".to_owned()),
+        Just("，".to_owned()),
+        Just("。".to_owned()),
+    ];
+    prop::collection::vec((word, prop::bool::ANY), 0..200).prop_map(|words| {
+        words
+            .into_iter()
+            .map(|(w, space)| if space { format!("{w} ") } else { w })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// What late interaction reads of a passage is its beginning, with
+    /// the prefix; it fits in the limit with the special tokens; a
+    /// passage that fits is read whole; a larger limit reads no less.
+    #[test]
+    fn late_text_is_a_prefix_that_fits(text in passage(), limit in 16usize..120) {
+        let (w, tokenizer) = &*READER;
+        let whole = format!("passage: {text}");
+        let read = w.late_text(&text, limit).unwrap();
+        prop_assert!(whole.starts_with(&read), "{read:?} is not a beginning of {whole:?}");
+        let tokens = |t: &str| tokenizer.encode(t, true).unwrap().len();
+        prop_assert!(tokens(&read) <= limit, "{} tokens > {limit}", tokens(&read));
+        if tokens(&whole) <= limit {
+            prop_assert_eq!(&read, &whole);
+        }
+        let more = w.late_text(&text, limit + 8).unwrap();
+        prop_assert!(more.len() >= read.len());
+        prop_assert_eq!(w.late_text(&text, WHOLE).unwrap(), whole);
     }
 }

@@ -301,7 +301,7 @@ pub async fn evaluate(
         if candidates.is_some() {
             chunks.extend(docs.iter().cloned());
         }
-        let texts: Vec<String> = docs.iter().map(|c| c.text.clone()).collect();
+        let texts: Vec<String> = docs.iter().map(ChunkDoc::embedding_text).collect();
         let vectors_of = cache
             .embed(&setup.encoder, texts)
             .await
@@ -490,10 +490,14 @@ async fn write_candidates(
             .search_with(&q.text, late_top, scope, filter, &options)
             .await
             .map_err(|e| format!("query {}: {e}", q.id))?;
-        let texts = fused.hits.iter().map(|h| h.chunk.text.clone()).collect();
+        let texts = fused
+            .hits
+            .iter()
+            .map(|h| h.chunk.embedding_text())
+            .collect();
         let late = searcher
             .encoder
-            .late_scores(&q.text, texts)
+            .late_scores(&q.text, texts, searcher.fusion.late_tokens)
             .await
             .map_err(|e| format!("query {}: late interaction: {e}", q.id))?;
         let late: Vec<serde_json::Value> = fused

@@ -408,17 +408,6 @@ fn screen(guard: &zhishu_guard::Guard, spec: &JobSpec, hidden: usize, doc: &mut 
     doc.guard = notes;
 }
 
-/// What the embedding model reads for a chunk: its title and section
-/// path, then its text, so a passage about "limits" under "Travel > Hotels"
-/// is found by a question about hotel limits.
-fn embedding_text(c: &ChunkDoc) -> String {
-    if c.section_path.is_empty() {
-        format!("{}\n{}", c.title, c.text)
-    } else {
-        format!("{} > {}\n{}", c.title, c.section_path, c.text)
-    }
-}
-
 pub(crate) async fn embed_stage(
     encoder: EncoderWorker,
     mut rx: mpsc::Receiver<Chunked>,
@@ -427,7 +416,7 @@ pub(crate) async fn embed_stage(
 ) -> Result<(), SyncError> {
     while let Some(doc) = rx.recv().await {
         let busy = Instant::now();
-        let texts: Vec<String> = doc.chunks.iter().map(embedding_text).collect();
+        let texts: Vec<String> = doc.chunks.iter().map(ChunkDoc::embedding_text).collect();
         let vectors = if texts.is_empty() {
             Vec::new()
         } else {

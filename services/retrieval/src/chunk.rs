@@ -52,6 +52,19 @@ pub struct ChunkDoc {
 }
 
 impl ChunkDoc {
+    /// What the embedding model reads for the chunk: its title and section
+    /// path, then its text, so a passage about "limits" under "Travel >
+    /// Hotels" is found by a question about hotel limits. Ingestion embeds
+    /// it, `zhishu eval` embeds it, and late interaction rereads it: one
+    /// text, so what is measured is what is served.
+    pub fn embedding_text(&self) -> String {
+        if self.section_path.is_empty() {
+            format!("{}\n{}", self.title, self.text)
+        } else {
+            format!("{} > {}\n{}", self.title, self.section_path, self.text)
+        }
+    }
+
     /// The JSON both stores keep: every field, the prompt ids included.
     ///
     /// # Errors
@@ -292,6 +305,14 @@ mod tests {
         assert_eq!(prompt_piece("  Fine print.\n\n"), "Fine print.\n");
         assert_eq!(prompt_label("T", "A > B", Some(3)), " T · A > B · p. 3\n");
         assert_eq!(prompt_label("T", "", None), " T\n");
+        // What the embedder reads: the heading line, then the text.
+        assert_eq!(back.embedding_text(), "T\na");
+        let under = ChunkDoc {
+            section_path: "差旅 > 住宿".into(),
+            text: "每晚不超过六百元。".into(),
+            ..back
+        };
+        assert_eq!(under.embedding_text(), "T > 差旅 > 住宿\n每晚不超过六百元。");
     }
 
     #[test]

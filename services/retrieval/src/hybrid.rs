@@ -644,8 +644,12 @@ impl HybridSearcher {
         if top.len() < 2 {
             return;
         }
-        let passages = top.iter().map(|h| h.chunk.text.clone()).collect();
-        let scores = match self.encoder.late_scores(query, passages).await {
+        let passages = top.iter().map(|h| h.chunk.embedding_text()).collect();
+        let scores = match self
+            .encoder
+            .late_scores(query, passages, self.fusion.late_tokens)
+            .await
+        {
             Ok(scores) if scores.len() == top.len() => scores,
             Ok(scores) => {
                 tracing::warn!(

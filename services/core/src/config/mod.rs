@@ -762,6 +762,11 @@ pub struct RetrievalConfig {
     pub late_weight: f32,
     /// Fused hits late interaction rescores (2–200). Default 20.
     pub late_top: usize,
+    /// Tokens of each passage late interaction reads: its beginning, cut
+    /// at a token boundary (16 up to the embedder's limit; above the
+    /// limit reads whole passages). The pass costs a forward pass per
+    /// passage, about linear in its tokens. Default 512.
+    pub late_tokens: usize,
     /// Character-shingle Jaccard above which two chunks are duplicates.
     /// Default 0.9.
     pub duplicate_jaccard: f32,
@@ -781,6 +786,7 @@ impl Default for RetrievalConfig {
             rerank_top: 20,
             late_weight: 4.0,
             late_top: 20,
+            late_tokens: 512,
             duplicate_jaccard: 0.9,
             neighbours: 0,
         }
@@ -933,6 +939,12 @@ impl Config {
             return Err(invalid(
                 "retrieval.late_top",
                 "must be between 2 and 200 (each hit costs a forward pass of the embedder); set late_weight = 0 to turn late interaction off".into(),
+            ));
+        }
+        if r.late_weight > 0.0 && r.late_tokens < 16 {
+            return Err(invalid(
+                "retrieval.late_tokens",
+                "must be at least 16 (the passage tokens late interaction reads); set late_weight = 0 to turn late interaction off".into(),
             ));
         }
         if self.engine.devices.is_empty() {

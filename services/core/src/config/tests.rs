@@ -313,6 +313,7 @@ fn retrieval_values_out_of_range_are_refused_by_name() {
         ("late_weight", "-1.0", "retrieval.late_weight"),
         ("late_top", "500", "retrieval.late_top"),
         ("late_top", "1", "retrieval.late_top"),
+        ("late_tokens", "8", "retrieval.late_tokens"),
         ("fusion", "\"rank\"", "retrieval.fusion"),
     ] {
         let text = format!("{MINIMAL}\n[retrieval]\n{key} = {value}\n");
