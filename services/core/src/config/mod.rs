@@ -755,7 +755,8 @@ pub struct RetrievalConfig {
     /// MaxSim`, both min-max scaled over those hits. 0 turns the pass
     /// off. Not run where a cross-encoder is configured. Default 4: on
     /// the shipped sets it lifts every set and language (docs-en 0.684 →
-    /// 0.722, docs-zh 0.836 → 0.865, eval-zh-en 0.895 → 0.910 nDCG@10),
+    /// 0.722, docs-zh 0.836 → 0.865, eval-zh-en 0.895 → 0.910 nDCG@10,
+    /// measured with chunk text alone embedded),
     /// the largest smallest gain of the weights tried (docs/retrieval.md).
     /// It costs a forward pass of the embedder over `late_top` passages
     /// per search (seconds on a 2-core CPU for passages not yet cached).
