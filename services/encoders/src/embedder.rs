@@ -308,33 +308,17 @@ pub fn max_sim(query: &[f32], passage: &[f32], width: usize) -> f32 {
     // question is 4M products, milliseconds one pair at a time and
     // microseconds blocked, and a search scores 20 passages.
     let mut cosines = vec![0.0f32; rows * cols];
-    // SAFETY: `cosines` is `rows × cols` with row stride `cols`; `query`
-    // holds `rows` rows of `width` values (stride `width`), and
-    // `passage` `cols` rows of `width` values, read as the columns of a
-    // `width × cols` matrix (column stride `width`, row stride 1); every
-    // index lies within the slices (`rows · width ≤ query.len()`,
-    // `cols · width ≤ passage.len()`).
+    // SAFETY: `cosines` is `rows × cols`; `query` holds `rows` rows of
+    // `width` values and `passage` `cols` rows of `width` values, each
+    // `width` apart (`rows · width ≤ query.len()`, `cols · width ≤
+    // passage.len()`); `cosines` is this call's own.
     unsafe {
-        gemm::gemm(
-            rows,
-            cols,
-            width,
+        crate::encoder::times_transposed(
+            (rows, cols, width),
             cosines.as_mut_ptr(),
-            1,
-            cols as isize,
-            false,
-            query.as_ptr(),
-            1,
-            width as isize,
-            passage.as_ptr(),
-            width as isize,
-            1,
-            0.0,
+            (query.as_ptr(), width),
+            (passage.as_ptr(), width),
             1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
         );
     }
     let total: f32 = cosines

@@ -508,26 +508,12 @@ impl Encoder {
                 // so no two tasks write the same element.
                 unsafe {
                     // scores = scale · Q Kᵀ
-                    gemm::gemm(
-                        len,
-                        len,
-                        d,
+                    times_transposed(
+                        (len, len, d),
                         scores.as_mut_ptr(),
-                        1,
-                        len as isize,
-                        false,
-                        q,
-                        1,
-                        stride as isize,
-                        k,
-                        stride as isize,
-                        1,
-                        0.0,
+                        (q, stride),
+                        (k, stride),
                         scale,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
                     );
                     for row in scores.chunks_exact_mut(len) {
                         softmax(row);
@@ -556,6 +542,50 @@ impl Encoder {
                     );
                 }
             });
+    }
+}
+
+/// `out` = `scale` · A Bᵀ, row-major `[m, n]` (row stride `n`), where A is
+/// `m` rows and B `n` rows of `k` values, each at its own row stride, on
+/// the calling thread. Attention's Q Kᵀ and late interaction's cosines
+/// ([`max_sim`](crate::max_sim)) both have this shape.
+///
+/// # Safety
+/// `a` must point at `m` rows of `k` readable values `a_stride` apart, `b`
+/// at `n` rows of `k` readable values `b_stride` apart, and `out` at
+/// `m · n` writable values that nothing else reads or writes meanwhile.
+pub(crate) unsafe fn times_transposed(
+    (m, n, k): (usize, usize, usize),
+    out: *mut f32,
+    (a, a_stride): (*const f32, usize),
+    (b, b_stride): (*const f32, usize),
+    scale: f32,
+) {
+    // SAFETY: the caller's contract is gemm's for these strides: A read
+    // as `m × k` (column stride 1), B read as the `k × n` matrix Bᵀ
+    // (column stride `b_stride`, row stride 1), `out` written densely.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out,
+            1,
+            n as isize,
+            false,
+            a,
+            1,
+            a_stride as isize,
+            b,
+            b_stride as isize,
+            1,
+            0.0,
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
     }
 }
 

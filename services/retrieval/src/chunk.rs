@@ -312,7 +312,10 @@ mod tests {
             text: "每晚不超过六百元。".into(),
             ..back
         };
-        assert_eq!(under.embedding_text(), "T > 差旅 > 住宿\n每晚不超过六百元。");
+        assert_eq!(
+            under.embedding_text(),
+            "T > 差旅 > 住宿\n每晚不超过六百元。"
+        );
     }
 
     #[test]
