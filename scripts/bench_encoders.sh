@@ -65,6 +65,6 @@ for b in 1 32 256; do
     python3 - "$r" "$p" <<'PY'
 import json, sys
 r, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"| {r['batch']} | {r['per_second']:.0f} | {p['per_second']:.0f} | {r['per_second']/p['per_second']:.2f}× | {r['peak_rss_mib']:.0f} | {p['peak_rss_mib']:.0f} |")
+print(f"| {r['batch']} | {r['per_second']:.1f} | {p['per_second']:.1f} | {r['per_second']/p['per_second']:.2f}× | {r['peak_rss_mib']:.0f} | {p['peak_rss_mib']:.0f} |")
 PY
 done

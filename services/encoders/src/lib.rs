@@ -26,6 +26,7 @@ mod encoder;
 mod error;
 mod folder;
 mod reranker;
+mod vmath;
 mod worker;
 
 pub use embedder::{Embedder, Output, Pooling, max_sim};

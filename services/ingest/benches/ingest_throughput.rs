@@ -9,6 +9,10 @@
 //! # every stage but embedding at scale: a tiny random-weight embedder
 //! ZHISHU_BENCH_EMBEDDER=services/encoders/tests/fixtures/tiny-xlmr-embedder \
 //!     cargo bench -p zhishu-ingest --bench ingest_throughput -- 10000
+//! # the single-box default embedding of configs/zhishu.toml instead of
+//! # all-MiniLM: multilingual-e5-small with its `passage: ` prefix, chunks of
+//! # up to 510 of its tokens with 64 of overlap
+//! ZHISHU_BENCH_SINGLE_BOX=1 cargo bench -p zhishu-ingest --bench ingest_throughput -- 200
 //! # ZHISHU_BENCH_CHECKPOINT=N: checkpoint the vector store every N points
 //! # (0: only at the end)
 //! # a mixed archive: K copies of the OCR set's scans (16 PNG pages and a
@@ -239,7 +243,12 @@ fn main() {
         } else {
             zhishu_ingest::parse::Reader::plain()
         };
-        let model = assets().join("models/all-MiniLM-L6-v2");
+        let single_box = std::env::var_os("ZHISHU_BENCH_SINGLE_BOX").is_some();
+        let model = assets().join(if single_box {
+            "models/multilingual-e5-small"
+        } else {
+            "models/all-MiniLM-L6-v2"
+        });
         // ZHISHU_BENCH_EMBEDDER swaps the embedding model only (chunking
         // still counts all-MiniLM's tokens, so the chunks are the same):
         // with a tiny model the run measures every other stage at a scale
@@ -249,7 +258,23 @@ fn main() {
             None => Embedder::load(&model).unwrap(),
         };
         let (embedder_name, dims) = (embedder.name().to_owned(), embedder.dimensions());
-        let encoder = EncoderWorker::start(embedder, WorkerConfig::default()).unwrap();
+        let worker = if single_box {
+            WorkerConfig {
+                query_prefix: "query: ".into(),
+                passage_prefix: "passage: ".into(),
+                ..WorkerConfig::default()
+            }
+        } else {
+            WorkerConfig::default()
+        };
+        // As the server caps `ingest.chunk_tokens` (512): the model's limit
+        // less its two special tokens.
+        let chunking = if single_box {
+            ChunkConfig { max_tokens: 510, overlap_tokens: 64 }
+        } else {
+            ChunkConfig { max_tokens: 254, overlap_tokens: 32 }
+        };
+        let encoder = EncoderWorker::start(embedder, worker).unwrap();
         let url = format!("sqlite://{}/zhishu.db", dir.path().display());
         let store = zhishu_store::SqlStore::connect(&zhishu_store::testing::config(&url)).await.unwrap();
         let pipeline = Pipeline {
@@ -262,7 +287,7 @@ fn main() {
             encoder,
             embed_tokens: Arc::new(TokenCounter::load(&model).unwrap()),
             qwen_tokens: Arc::new(TokenCounter::load(&assets().join("tokenizers/qwen3")).unwrap()),
-            chunking: ChunkConfig { max_tokens: 254, overlap_tokens: 32 },
+            chunking,
             max_file_bytes: 100 << 20,
             reader: std::sync::Arc::new(reader),
             // ZHISHU_BENCH_CHECKPOINT=0 writes the whole job into one
