@@ -370,13 +370,16 @@ mod tests {
         assert!(exp8([-1000.0; 8]).iter().all(|v| *v == 0.0));
     }
 
+    /// A row function, however it runs.
+    type RowFn = Box<dyn Fn(&mut [f32])>;
+
     /// Both ways a row function runs: the scalar code, and the eight-lane
     /// code where this CPU has it.
     fn variants(
         scalar: fn(&mut [f32]),
         #[allow(unused_variables)] lanes: unsafe fn(&mut [f32]),
-    ) -> Vec<Box<dyn Fn(&mut [f32])>> {
-        let mut all: Vec<Box<dyn Fn(&mut [f32])>> = vec![Box::new(scalar)];
+    ) -> Vec<RowFn> {
+        let mut all: Vec<RowFn> = vec![Box::new(scalar)];
         #[cfg(target_arch = "x86_64")]
         if avx2() {
             // SAFETY: AVX2 and FMA were detected on this CPU.
