@@ -250,7 +250,7 @@ fn main() {
             "models/all-MiniLM-L6-v2"
         });
         // ZHISHU_BENCH_EMBEDDER swaps the embedding model only (chunking
-        // still counts all-MiniLM's tokens, so the chunks are the same):
+        // still counts `model`'s tokens, so the chunks are the same):
         // with a tiny model the run measures every other stage at a scale
         // the real model cannot reach on a small machine.
         let embedder = match std::env::var_os("ZHISHU_BENCH_EMBEDDER") {
