@@ -235,8 +235,13 @@ fn default_embedder(config: &str) {
 /// (`ZHISHU_EVAL_CACHE`; copied, since a run adds what it misses):
 /// embedding their 3,000-odd chunks takes 25 minutes of this machine's two
 /// cores, and the embedder itself is pinned by the e5 parity test in
-/// services/encoders. Chunking, BM25, query embedding, fusion and ranking
-/// all run for real; a chunk whose text changed is embedded afresh.
+/// services/encoders. Likewise the late pass's MaxSims come from
+/// `late-scores.bin` (`ZHISHU_EVAL_LATE_CACHE`), one in 32 of them
+/// recomputed and checked (the pass itself is pinned by
+/// services/encoders/tests/late.rs, and runs uncached in
+/// `eval_scores_every_mode_on_the_shipped_bilingual_set`). Chunking, BM25,
+/// query embedding, fusion, blending and ranking all run for real; a
+/// chunk or a top passage whose text changed is computed afresh.
 fn gate(set: &str) {
     let (dir, config) = sandbox();
     default_embedder(&config);
@@ -244,6 +249,8 @@ fn gate(set: &str) {
     let gate = data.join("gate.json");
     let cache = dir.path().join("passage-vectors.bin");
     std::fs::copy(data.join("passage-vectors.bin"), &cache).unwrap();
+    let late = dir.path().join("late-scores.bin");
+    std::fs::copy(data.join("late-scores.bin"), &late).unwrap();
     let (code, stdout, stderr) = run_cli(
         &[
             "--config",
@@ -255,12 +262,29 @@ fn gate(set: &str) {
             "--gate",
             gate.to_str().unwrap(),
         ],
-        &[("ZHISHU_EVAL_CACHE", cache.to_str().unwrap())],
+        &[
+            ("ZHISHU_EVAL_CACHE", cache.to_str().unwrap()),
+            ("ZHISHU_EVAL_LATE_CACHE", late.to_str().unwrap()),
+        ],
         dir.path(),
     );
     assert_eq!(code, 0, "{set}: {stderr}");
     assert!(stderr.contains("within 0.02 of the recorded"), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // The late pass ran, mostly from the file, and the pairs set aside
+    // were recomputed and agreed (a disagreement fails the run).
+    let used = &report["late_cache"];
+    let count = |k: &str| used[k].as_u64().unwrap();
+    println!("{set}: late scores {used}");
+    assert!(
+        count("read") > 10 * count("computed"),
+        "{set}: most late scores were computed, not read ({used}): refresh tests/data/{set}/late-scores.bin as docs/retrieval.md says"
+    );
+    assert!(count("checked") > 0, "{set}: {used}");
+    assert!(
+        used["largest_difference"].as_f64().unwrap() <= 1e-3,
+        "{set}: {used}"
+    );
     let mut groups = vec![("all".to_string(), report["modes"].clone())];
     for (lang, modes) in report["languages"].as_object().unwrap() {
         groups.push((lang.clone(), modes.clone()));

@@ -26,6 +26,7 @@ mod encoder;
 mod error;
 mod folder;
 mod reranker;
+mod scores;
 mod vmath;
 mod worker;
 
@@ -58,6 +59,7 @@ pub fn device(name: &str) -> Result<candle_core::Device, EncoderError> {
 pub use error::EncoderError;
 pub use folder::{Architecture, ModelFolder};
 pub use reranker::Reranker;
+pub use scores::LateScoreStore;
 pub use worker::{
     BatchModel, Batched, Embedded, EncoderWorker, RerankWorker, TextKind, Worker, WorkerConfig,
     WorkerStats,

@@ -15,7 +15,7 @@
 //! [`Worker`], generic over [`BatchModel`]; [`EncoderWorker`] and
 //! [`RerankWorker`] are the typed front doors.
 
-use crate::{Embedder, EncoderError, Output, Reranker, max_sim};
+use crate::{Embedder, EncoderError, LateScoreStore, Output, Reranker, max_sim};
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 use std::sync::Arc;
@@ -269,6 +269,9 @@ pub struct EncoderWorker {
     prefix_pieces: usize,
     /// Passages' token vectors by prefixed text, for late interaction.
     tokens: Option<Arc<TokenCache>>,
+    /// Late-interaction scores kept outside, when given
+    /// ([`EncoderWorker::with_late_scores`]).
+    scores: Option<Arc<dyn LateScoreStore>>,
 }
 
 /// Passages' token vectors (f16) by prefixed text, bounded in bytes.
@@ -311,7 +314,17 @@ impl EncoderWorker {
             inner: Worker::start(embedder, config.max_batch_tokens, config.queue)?,
             query_prefix: config.query_prefix.into(),
             passage_prefix: config.passage_prefix.into(),
+            scores: None,
         })
+    }
+
+    /// This worker, looking late-interaction scores up in `store` before
+    /// computing them and recording there those it computes
+    /// ([`LateScoreStore`]).
+    #[must_use]
+    pub fn with_late_scores(mut self, store: Arc<dyn LateScoreStore>) -> Self {
+        self.scores = Some(store);
+        self
     }
 
     /// The model's name.
@@ -383,7 +396,10 @@ impl EncoderWorker {
     /// each (special tokens included; [`EncoderWorker::max_tokens`] or
     /// more reads whole passages as the model takes them). One request,
     /// batched with everyone else's; tokenising and the products run on a
-    /// blocking thread, not the caller's runtime.
+    /// blocking thread, not the caller's runtime. With a
+    /// [`LateScoreStore`] ([`EncoderWorker::with_late_scores`]), the
+    /// scores it holds are taken from it and only the others computed
+    /// (and recorded there).
     ///
     /// # Errors
     /// [`EncoderError`] from the tokenizer or the model, or
@@ -401,7 +417,6 @@ impl EncoderWorker {
             return Ok(Vec::new());
         }
         let query = format!("{}{query}", self.query_prefix);
-        let words = self.word_rows(&query)?;
         let reader = self.clone();
         let keys: Vec<String> = tokio::task::spawn_blocking(move || {
             passages
@@ -411,6 +426,34 @@ impl EncoderWorker {
         })
         .await
         .map_err(|e| EncoderError::Model(format!("late interaction: {e}")))??;
+        let Some(store) = &self.scores else {
+            return self.max_sims(query, keys).await;
+        };
+        let mut scores: Vec<Option<f32>> = keys.iter().map(|k| store.get(&query, k)).collect();
+        let todo: Vec<String> = keys
+            .iter()
+            .zip(&scores)
+            .filter(|(_, s)| s.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !todo.is_empty() {
+            let fresh = self.max_sims(query.clone(), todo.clone()).await?;
+            for (key, score) in todo.iter().zip(&fresh) {
+                store.put(&query, key, *score);
+            }
+            let mut fresh = fresh.into_iter();
+            for s in scores.iter_mut().filter(|s| s.is_none()) {
+                *s = fresh.next();
+            }
+        }
+        Ok(scores.into_iter().map(|s| s.unwrap_or(0.0)).collect())
+    }
+
+    /// Late interaction's MaxSim of the (prefixed) `query` against each
+    /// of `keys` (passages as [`EncoderWorker::late_text`] reads them),
+    /// from the token cache or a forward pass.
+    async fn max_sims(&self, query: String, keys: Vec<String>) -> Result<Vec<f32>, EncoderError> {
+        let words = self.word_rows(&query)?;
         let mut stored: Vec<Option<Arc<[f16]>>> = keys
             .iter()
             .map(|k| self.tokens.as_ref().and_then(|c| c.get(k.as_str())))

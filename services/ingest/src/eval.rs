@@ -8,11 +8,12 @@
 //! both, and the numbers describe exactly the code path users hit.
 
 use crate::chunk::{ChunkConfig, TokenCounter, chunk};
+use crate::eval_cache::{LateScores, VectorCache};
 use crate::parse::{Format, parse};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
-use zhishu_encoders::{EncoderWorker, RerankWorker, TextKind};
+use zhishu_encoders::{EncoderWorker, RerankWorker};
 use zhishu_retrieval::eval::{Dataset, EvalReport, ModeScorer, query_language, rank_documents};
 use zhishu_retrieval::{
     Bm25Encoder, ChunkDoc, EdgeIndex, HybridSearcher, Lexical, LexicalIndex, Mode, Scope,
@@ -46,106 +47,6 @@ pub struct EvalSetup {
     /// BM25 inside the vector store (`lexical.backend = "qdrant"`), with
     /// the configured average field lengths: scored beside Tantivy's.
     pub bm25: Bm25Encoder,
-}
-
-/// Passage vectors kept between evaluation runs, for maintainers comparing
-/// retrieval changes that leave the embedder alone: with
-/// `ZHISHU_EVAL_CACHE=FILE`, vectors are looked up by the SHA-256 of the
-/// model's stamp and the passage text, and new ones are added to the file.
-/// Off by default: a run then embeds everything, as ingestion would.
-struct VectorCache {
-    path: Option<std::path::PathBuf>,
-    /// What the vectors depend on besides the text.
-    model: String,
-    vectors: std::collections::HashMap<[u8; 32], Vec<f32>>,
-    added: usize,
-}
-
-impl VectorCache {
-    fn open(encoder: &EncoderWorker) -> Self {
-        let path = std::env::var_os("ZHISHU_EVAL_CACHE").map(std::path::PathBuf::from);
-        let dims = encoder.dimensions();
-        let mut vectors = std::collections::HashMap::new();
-        if let Some(bytes) = path.as_ref().and_then(|p| std::fs::read(p).ok()) {
-            for record in bytes.chunks_exact(32 + 4 * dims) {
-                let (key, values) = record.split_at(32);
-                let mut k = [0u8; 32];
-                k.copy_from_slice(key);
-                let v = values
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
-                vectors.insert(k, v);
-            }
-        }
-        let model = format!(
-            "{}|{}|{}",
-            encoder.name(),
-            dims,
-            encoder.prefix(TextKind::Passage)
-        );
-        Self {
-            path,
-            model,
-            vectors,
-            added: 0,
-        }
-    }
-
-    fn key(&self, text: &str) -> [u8; 32] {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        h.update(self.model.as_bytes());
-        h.update([0]);
-        h.update(text.as_bytes());
-        h.finalize().into()
-    }
-
-    /// The texts' passage vectors, embedding only those not cached.
-    async fn embed(
-        &mut self,
-        encoder: &EncoderWorker,
-        texts: Vec<String>,
-    ) -> Result<Vec<Vec<f32>>, zhishu_encoders::EncoderError> {
-        if self.path.is_none() {
-            return Ok(encoder.embed(texts, TextKind::Passage).await?.vectors);
-        }
-        let keys: Vec<[u8; 32]> = texts.iter().map(|t| self.key(t)).collect();
-        let (missing_keys, missing): (Vec<[u8; 32]>, Vec<String>) = keys
-            .iter()
-            .zip(texts)
-            .filter(|(k, _)| !self.vectors.contains_key(*k))
-            .map(|(k, t)| (*k, t))
-            .unzip();
-        if !missing.is_empty() {
-            let embedded = encoder.embed(missing, TextKind::Passage).await?.vectors;
-            self.added += embedded.len();
-            self.vectors.extend(missing_keys.into_iter().zip(embedded));
-        }
-        Ok(keys
-            .iter()
-            .map(|k| self.vectors.get(k).cloned().unwrap_or_default())
-            .collect())
-    }
-
-    fn save(&self) {
-        let Some(path) = &self.path else { return };
-        if self.added == 0 {
-            return;
-        }
-        // Sorted by key: the same vectors make the same file.
-        let mut entries: Vec<_> = self.vectors.iter().collect();
-        entries.sort_unstable_by_key(|(k, _)| **k);
-        let mut bytes = Vec::new();
-        for (k, v) in entries {
-            bytes.extend_from_slice(k);
-            v.iter()
-                .for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
-        }
-        if let Err(e) = std::fs::write(path, bytes) {
-            tracing::warn!(error = %e, path = %path.display(), "could not write the eval vector cache");
-        }
-    }
 }
 
 /// Sums of field lengths in terms, per language (a chunk counts under the
@@ -255,6 +156,11 @@ pub async fn evaluate(
     );
 
     let mut cache = VectorCache::open(&setup.encoder);
+    let late = LateScores::open(&setup.encoder).map(Arc::new);
+    let encoder = match &late {
+        Some(store) => setup.encoder.clone().with_late_scores(store.clone()),
+        None => setup.encoder.clone(),
+    };
     let mut lengths = Lengths::default();
     let started = Instant::now();
     let mut chunks_indexed = 0;
@@ -335,7 +241,7 @@ pub async fn evaluate(
     let searcher = HybridSearcher {
         vectors,
         lexical: Lexical::Tantivy(lexical),
-        encoder: setup.encoder.clone(),
+        encoder,
         reranker: setup.reranker.clone(),
         fusion: setup.fusion,
     };
@@ -415,6 +321,11 @@ pub async fn evaluate(
                     .insert(name.into(), s.report());
             }
         }
+    }
+    if let Some(late) = late {
+        late.save();
+        report.late_cache = Some(late.summary());
+        late.verdict()?;
     }
     Ok(report)
 }

@@ -10,6 +10,7 @@
 
 pub mod chunk;
 pub mod eval;
+mod eval_cache;
 pub mod jobs;
 mod open;
 pub mod parse;

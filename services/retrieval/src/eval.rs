@@ -307,6 +307,23 @@ pub struct EvalReport {
     /// corpus lacks keeps the configured figures).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub average_terms: Option<zhishu_core::config::AverageTermsConfig>,
+    /// How the run used a late-interaction score file
+    /// (`ZHISHU_EVAL_LATE_CACHE`), when it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late_cache: Option<LateCacheReport>,
+}
+
+/// A run's use of its late-interaction score file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LateCacheReport {
+    /// Scores read from the file.
+    pub read: usize,
+    /// Scores computed for pairs the file did not hold (added to it).
+    pub computed: usize,
+    /// Pairs the file held, computed afresh and compared with the record.
+    pub checked: usize,
+    /// The largest difference a check met.
+    pub largest_difference: f64,
 }
 
 impl EvalReport {
