@@ -8,7 +8,7 @@ use common::e5_small;
 use proptest::prelude::*;
 use std::sync::LazyLock;
 use std::sync::atomic::Ordering::Relaxed;
-use zhishu_encoders::{Embedder, EncoderWorker, WorkerConfig, max_sim};
+use zhishu_encoders::{Embedder, EncoderWorker, LateScoreStore, WorkerConfig, max_sim};
 
 /// Passages read whole (the model's limit).
 const WHOLE: usize = 512;
@@ -121,6 +121,76 @@ async fn cached_passages_score_as_fresh_ones() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A score store that holds what it is given, answers for the passages
+/// it is told to, and counts the calls.
+#[derive(Default)]
+struct Recorder {
+    scores: std::sync::Mutex<std::collections::HashMap<(String, String), f32>>,
+    /// Passages (as read) it pretends not to hold.
+    forget: std::sync::Mutex<Vec<String>>,
+    puts: std::sync::atomic::AtomicUsize,
+}
+
+impl LateScoreStore for Recorder {
+    fn get(&self, query: &str, passage: &str) -> Option<f32> {
+        if self.forget.lock().unwrap().iter().any(|p| p == passage) {
+            return None;
+        }
+        let key = (query.to_owned(), passage.to_owned());
+        self.scores.lock().unwrap().get(&key).copied()
+    }
+
+    fn put(&self, query: &str, passage: &str, score: f32) {
+        self.puts.fetch_add(1, Relaxed);
+        let key = (query.to_owned(), passage.to_owned());
+        self.scores.lock().unwrap().insert(key, score);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_score_store_answers_for_the_pairs_it_holds() {
+    let store = std::sync::Arc::new(Recorder::default());
+    // No token cache: every passage not answered by the store runs.
+    let w = worker(0).with_late_scores(store.clone());
+    let passages: Vec<String> = (0..5)
+        .map(|i| format!("Passage {i}: VPN access needs a ticket; 远程访问需要工单 {i}."))
+        .collect();
+    let q = "how do I get VPN access";
+    let ran = || w.stats().texts.load(Relaxed);
+
+    let before = ran();
+    let first = w.late_scores(q, passages.clone(), WHOLE).await.unwrap();
+    assert_eq!(ran() - before, 6, "the question and five passages ran");
+    assert_eq!(store.puts.load(Relaxed), 5);
+    {
+        // Keyed by the prefixed question and the passage as read.
+        let held = store.scores.lock().unwrap();
+        let key = (format!("query: {q}"), format!("passage: {}", passages[2]));
+        assert_eq!(held.get(&key).copied(), Some(first[2]), "{:?}", held.keys());
+    }
+
+    // Held: nothing runs, the same scores come back.
+    let before = ran();
+    let second = w.late_scores(q, passages.clone(), WHOLE).await.unwrap();
+    assert_eq!(ran(), before, "nothing ran");
+    assert_eq!(first, second);
+
+    // Two forgotten: those two and the question run, in their places.
+    store
+        .forget
+        .lock()
+        .unwrap()
+        .extend([1, 3].map(|i| format!("passage: {}", passages[i])));
+    let before = ran();
+    let third = w.late_scores(q, passages.clone(), WHOLE).await.unwrap();
+    assert_eq!(ran() - before, 3);
+    assert_eq!(store.puts.load(Relaxed), 7);
+    let uncached = worker(0).late_scores(q, passages, WHOLE).await.unwrap();
+    for (got, want) in third.iter().zip(&uncached) {
+        assert!((got - want).abs() < 1e-5, "{third:?} vs {uncached:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
