@@ -83,6 +83,12 @@ pub async fn run(mut config: Config, args: EvalArgs) -> Result<()> {
     } else {
         print!("{}", table(&report));
     }
+    if let Some(late) = &report.late_cache {
+        eprintln!(
+            "late interaction: {} scores read from ZHISHU_EVAL_LATE_CACHE, {} computed (added to it), {} checked against it (largest difference {:.1e})",
+            late.read, late.computed, late.checked, late.largest_difference
+        );
+    }
     if let Some(path) = &args.record_gate {
         let gate = Gate::record(&report, GATE_TOLERANCE);
         std::fs::write(path, format!("{}\n", serde_json::to_string_pretty(&gate)?))

@@ -285,6 +285,13 @@ fn gate(set: &str) {
         used["largest_difference"].as_f64().unwrap() <= 1e-3,
         "{set}: {used}"
     );
+    assert!(
+        stderr.contains(&format!(
+            "{} scores read from ZHISHU_EVAL_LATE_CACHE",
+            count("read")
+        )),
+        "{stderr}"
+    );
     let mut groups = vec![("all".to_string(), report["modes"].clone())];
     for (lang, modes) in report["languages"].as_object().unwrap() {
         groups.push((lang.clone(), modes.clone()));
