@@ -36,6 +36,7 @@ pub(crate) fn encoder_with_cache(config: &Config, token_cache_bytes: u64) -> Res
             query_prefix: config.embedder.query_prefix.clone(),
             passage_prefix: config.embedder.passage_prefix.clone(),
             token_cache_bytes,
+            token_form: zhishu_retrieval::token_form(config),
         },
     )?)
 }

@@ -255,7 +255,7 @@ impl Embedder {
         let hidden = self.encoder.forward(encodings)?;
         let width = self.dimensions();
         // Pooled vectors for every text, when any text wants one.
-        let pooled: Vec<Vec<f32>> = if wants.contains(&Output::Pooled) {
+        let pooled: Vec<Vec<f32>> = if wants.iter().any(|w| *w != Output::Tokens) {
             match self.pooling {
                 Pooling::Mean => hidden.mean(),
                 Pooling::Cls => hidden
@@ -274,6 +274,11 @@ impl Embedder {
                 match wants.get(i).copied().unwrap_or(Output::Pooled) {
                     Output::Tokens => hidden.unit_rows(i),
                     Output::Pooled => l2_normalize(vector.unwrap_or_default()),
+                    Output::Both => {
+                        let mut both = l2_normalize(vector.unwrap_or_default());
+                        both.extend(hidden.unit_rows(i));
+                        both
+                    }
                 }
             })
             .collect())
@@ -288,6 +293,10 @@ pub enum Output {
     /// Every token's unit vector, `[tokens, dimensions]` row-major (late
     /// interaction).
     Tokens,
+    /// Both from the one pass: the pooled vector's `dimensions` values,
+    /// then the tokens' rows (ingestion keeps a passage's token vectors
+    /// for late interaction at no second pass).
+    Both,
 }
 
 /// Late interaction (ColBERT's MaxSim): for each query token, its best

@@ -27,6 +27,7 @@ mod error;
 mod folder;
 mod reranker;
 mod scores;
+mod tokens;
 mod vmath;
 mod worker;
 
@@ -60,6 +61,7 @@ pub use error::EncoderError;
 pub use folder::{Architecture, ModelFolder};
 pub use reranker::Reranker;
 pub use scores::LateScoreStore;
+pub use tokens::{PackedTokens, TokenForm};
 pub use worker::{
     BatchModel, Batched, Embedded, EncoderWorker, RerankWorker, TextKind, Worker, WorkerConfig,
     WorkerStats,

@@ -15,13 +15,13 @@
 //! [`Worker`], generic over [`BatchModel`]; [`EncoderWorker`] and
 //! [`RerankWorker`] are the typed front doors.
 
-use crate::{Embedder, EncoderError, LateScoreStore, Output, Reranker, max_sim};
-use half::f16;
-use half::slice::HalfFloatSliceExt;
+use crate::{Embedder, EncoderError, LateScoreStore, Output, PackedTokens, Reranker, TokenForm};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokenizers::Encoding;
 use tokio::sync::{mpsc, oneshot};
+
+mod late;
 
 /// A model the worker can batch: inputs are tokenised first, then run in
 /// padded batches of encodings, one output per input.
@@ -123,8 +123,12 @@ pub struct WorkerConfig {
     /// Prepended to passages (e.g. `passage: ` for e5). Default empty.
     pub passage_prefix: String,
     /// Passages' token vectors kept for late interaction between
-    /// searches, in bytes (f16). Default 256 MiB; 0 keeps none.
+    /// searches, in bytes (packed in `token_form`). Default 256 MiB; 0
+    /// keeps none.
     pub token_cache_bytes: u64,
+    /// How passages' token vectors are packed, for the cache and for
+    /// ingestion to keep ([`TokenForm`]). Default [`TokenForm::Int8`].
+    pub token_form: TokenForm,
 }
 
 impl Default for WorkerConfig {
@@ -135,6 +139,7 @@ impl Default for WorkerConfig {
             query_prefix: String::new(),
             passage_prefix: String::new(),
             token_cache_bytes: 256 << 20,
+            token_form: TokenForm::default(),
         }
     }
 }
@@ -269,24 +274,26 @@ pub struct EncoderWorker {
     prefix_pieces: usize,
     /// Passages' token vectors by prefixed text, for late interaction.
     tokens: Option<Arc<TokenCache>>,
+    /// How passages' token vectors are packed.
+    form: TokenForm,
     /// Late-interaction scores kept outside, when given
     /// ([`EncoderWorker::with_late_scores`]).
     scores: Option<Arc<dyn LateScoreStore>>,
 }
 
-/// Passages' token vectors (f16) by prefixed text, bounded in bytes.
+/// Passages' packed token vectors by prefixed text, bounded in bytes.
 /// Searches keep meeting the same popular passages, and an evaluation
 /// runs every query twice (two lexical stores); recomputing a passage
 /// costs a forward pass over up to 512 tokens.
-type TokenCache = quick_cache::sync::Cache<String, Arc<[f16]>, Bytes>;
+type TokenCache = quick_cache::sync::Cache<String, Arc<PackedTokens>, Bytes>;
 
 /// A cache entry's weight: its key and vectors, in bytes.
 #[derive(Clone)]
 struct Bytes;
 
-impl quick_cache::Weighter<String, Arc<[f16]>> for Bytes {
-    fn weight(&self, key: &String, value: &Arc<[f16]>) -> u64 {
-        (key.len() + value.len() * 2) as u64
+impl quick_cache::Weighter<String, Arc<PackedTokens>> for Bytes {
+    fn weight(&self, key: &String, value: &Arc<PackedTokens>) -> u64 {
+        (key.len() + value.bytes().len()) as u64
     }
 }
 
@@ -296,10 +303,11 @@ impl EncoderWorker {
     /// # Errors
     /// When the thread cannot be spawned.
     pub fn start(embedder: Embedder, config: WorkerConfig) -> Result<Self, EncoderError> {
-        let prefix_pieces = prefix_pieces(&embedder, &config.query_prefix)?;
-        // A 512-token passage of a 384-wide model is ~400 KB in f16.
+        let prefix_pieces = late::prefix_pieces(&embedder, &config.query_prefix)?;
+        // What a 512-token passage takes in the configured form.
+        let per_passage = 512 * config.token_form.row_bytes(embedder.dimensions()) as u64;
         let tokens = (config.token_cache_bytes > 0).then(|| {
-            let items = (config.token_cache_bytes / 400_000).clamp(16, 1 << 20) as usize;
+            let items = (config.token_cache_bytes / per_passage.max(1)).clamp(16, 1 << 20) as usize;
             Arc::new(TokenCache::with_weighter(
                 items,
                 config.token_cache_bytes,
@@ -309,6 +317,7 @@ impl EncoderWorker {
         Ok(Self {
             prefix_pieces,
             tokens,
+            form: config.token_form,
             dimensions: embedder.dimensions(),
             tokenizer: Arc::new(embedder.tokenizer().clone()),
             inner: Worker::start(embedder, config.max_batch_tokens, config.queue)?,
@@ -388,216 +397,47 @@ impl EncoderWorker {
         })
     }
 
-    /// Late interaction ([`max_sim`]): how well each passage matches the
-    /// query, token against token, in the passages' order. The query's
-    /// own words are compared (its special tokens and its prefix's pieces
-    /// left out: they match any passage alike); the passages' every
-    /// token, with the passage prefix, up to `passage_tokens` tokens of
-    /// each (special tokens included; [`EncoderWorker::max_tokens`] or
-    /// more reads whole passages as the model takes them). One request,
-    /// batched with everyone else's; tokenising and the products run on a
-    /// blocking thread, not the caller's runtime. With a
-    /// [`LateScoreStore`] ([`EncoderWorker::with_late_scores`]), the
-    /// scores it holds are taken from it and only the others computed
-    /// (and recorded there).
+    /// Embeds passages (with the passage prefix) and packs each one's
+    /// token vectors in the worker's [`TokenForm`], from the one forward
+    /// pass: what late interaction would compute for the whole passage
+    /// ([`EncoderWorker::late_scores_kept`]), kept by ingestion so a
+    /// search need not run it again.
     ///
     /// # Errors
-    /// [`EncoderError`] from the tokenizer or the model, or
-    /// [`EncoderError::Closed`].
+    /// [`EncoderError`] from the model, or [`EncoderError::Closed`].
     ///
     /// # Cancel safety
     /// Dropping the future withdraws the request.
-    pub async fn late_scores(
+    pub async fn embed_passages_with_tokens(
         &self,
-        query: &str,
-        passages: Vec<String>,
-        passage_tokens: usize,
-    ) -> Result<Vec<f32>, EncoderError> {
-        if passages.is_empty() {
-            return Ok(Vec::new());
-        }
-        let query = format!("{}{query}", self.query_prefix);
-        let reader = self.clone();
-        let keys: Vec<String> = tokio::task::spawn_blocking(move || {
-            passages
-                .iter()
-                .map(|p| reader.late_text(p, passage_tokens))
-                .collect::<Result<_, _>>()
-        })
-        .await
-        .map_err(|e| EncoderError::Model(format!("late interaction: {e}")))??;
-        let Some(store) = &self.scores else {
-            return self.max_sims(query, keys).await;
-        };
-        let mut scores: Vec<Option<f32>> = keys.iter().map(|k| store.get(&query, k)).collect();
-        let todo: Vec<String> = keys
-            .iter()
-            .zip(&scores)
-            .filter(|(_, s)| s.is_none())
-            .map(|(k, _)| k.clone())
+        texts: Vec<String>,
+    ) -> Result<(Embedded, Vec<PackedTokens>), EncoderError> {
+        let prefix = &self.passage_prefix;
+        let texts = texts
+            .into_iter()
+            .map(|t| (format!("{prefix}{t}"), Output::Both))
             .collect();
-        if !todo.is_empty() {
-            let fresh = self.max_sims(query.clone(), todo.clone()).await?;
-            for (key, score) in todo.iter().zip(&fresh) {
-                store.put(&query, key, *score);
-            }
-            let mut fresh = fresh.into_iter();
-            for s in scores.iter_mut().filter(|s| s.is_none()) {
-                *s = fresh.next();
-            }
-        }
-        Ok(scores.into_iter().map(|s| s.unwrap_or(0.0)).collect())
-    }
-
-    /// Late interaction's MaxSim of the (prefixed) `query` against each
-    /// of `keys` (passages as [`EncoderWorker::late_text`] reads them),
-    /// from the token cache or a forward pass.
-    async fn max_sims(&self, query: String, keys: Vec<String>) -> Result<Vec<f32>, EncoderError> {
-        let words = self.word_rows(&query)?;
-        let mut stored: Vec<Option<Arc<[f16]>>> = keys
-            .iter()
-            .map(|k| self.tokens.as_ref().and_then(|c| c.get(k.as_str())))
-            .collect();
-        let mut inputs = vec![(query, Output::Tokens)];
-        inputs.extend(
-            keys.iter()
-                .zip(&stored)
-                .filter(|(_, s)| s.is_none())
-                .map(|(k, _)| (k.clone(), Output::Tokens)),
-        );
-        let mut out = self.inner.submit(inputs).await?.outputs.into_iter();
-        let query = out.next().unwrap_or_default();
-        let missing = stored.iter_mut().zip(keys).filter(|(s, _)| s.is_none());
-        for ((slot, key), vectors) in missing.zip(out) {
-            // Scored from the f16 form whether computed now or cached, so
-            // a passage scores the same on every search.
-            let mut half = vec![f16::ZERO; vectors.len()];
-            half.convert_from_f32_slice(&vectors);
-            let vectors: Arc<[f16]> = half.into();
-            if let Some(cache) = &self.tokens {
-                cache.insert(key, vectors.clone());
-            }
-            *slot = Some(vectors);
-        }
+        let out = self.inner.submit(texts).await?;
         let width = self.dimensions;
-        tokio::task::spawn_blocking(move || {
-            let rows = query.len() / width.max(1);
-            let (from, to) = if words.0 < words.1 && words.1 <= rows {
-                words
-            } else {
-                (0, rows)
-            };
-            let words = &query[from * width..to * width];
-            stored
+        let (form, tokens) = (self.form, out.tokens);
+        let (vectors, packed) = tokio::task::spawn_blocking(move || {
+            out.outputs
                 .into_iter()
-                .map(|p| {
-                    let p = p.map_or(Vec::new(), |p| {
-                        let mut rows = vec![0.0f32; p.len()];
-                        p.convert_to_f32_slice(&mut rows);
-                        rows
-                    });
-                    max_sim(words, &p, width)
+                .map(|mut both| {
+                    let rows = both.split_off(width.min(both.len()));
+                    (both, PackedTokens::pack(form, &rows, width))
                 })
-                .collect()
+                .unzip()
         })
         .await
-        .map_err(|e| EncoderError::Model(format!("late interaction: {e}")))
+        .map_err(|e| EncoderError::Model(format!("packing token vectors: {e}")))?;
+        Ok((Embedded { vectors, tokens }, packed))
     }
 
-    /// What late interaction reads of a passage given `passage_tokens`:
-    /// the passage prefix and the passage, cut after the last word piece
-    /// that fits in `passage_tokens` tokens with the special tokens; whole
-    /// when it fits or `passage_tokens` reaches the model's limit (which
-    /// truncates as for any input).
-    ///
-    /// # Errors
-    /// When the tokenizer fails.
-    pub fn late_text(&self, passage: &str, passage_tokens: usize) -> Result<String, EncoderError> {
-        let text = format!("{}{passage}", self.passage_prefix);
-        if passage_tokens >= self.max_tokens() {
-            return Ok(text);
-        }
-        cut(&self.tokenizer, text, passage_tokens)
+    /// How this worker packs passages' token vectors.
+    pub fn token_form(&self) -> TokenForm {
+        self.form
     }
-
-    /// The rows of a (prefixed) query's token vectors that are its own
-    /// words: after its leading special tokens and the prefix's pieces,
-    /// before its trailing special tokens, as the model's tokenizer cuts
-    /// it. Empty when the query has no words of its own (the caller then
-    /// compares every row).
-    fn word_rows(&self, query: &str) -> Result<(usize, usize), EncoderError> {
-        let encoding = self
-            .tokenizer
-            .encode(query, true)
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
-        let special = encoding.get_special_tokens_mask();
-        let leading = special.iter().take_while(|&&m| m == 1).count();
-        let trailing = special.iter().rev().take_while(|&&m| m == 1).count();
-        let from = leading + self.prefix_pieces;
-        let to = special.len().saturating_sub(trailing);
-        Ok((from, to.max(from)))
-    }
-}
-
-/// The beginning of `text` that tokenises to at most `tokens` tokens,
-/// special tokens included: cut where a word piece ends, so the model
-/// reads it with its closing special token as it would a short passage.
-/// A text that fits is returned whole. The cut is tokenised again, since
-/// a word cut short may split into other pieces; each retry keeps one
-/// piece fewer.
-fn cut(
-    tokenizer: &tokenizers::Tokenizer,
-    text: String,
-    tokens: usize,
-) -> Result<String, EncoderError> {
-    let encode = |t: &str| {
-        tokenizer
-            .encode(t, true)
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))
-    };
-    let encoding = encode(&text)?;
-    let fits = |e: &tokenizers::Encoding| e.len() <= tokens && e.get_overflowing().is_empty();
-    if fits(&encoding) {
-        return Ok(text);
-    }
-    let special = encoding.get_special_tokens_mask();
-    let trailing = special.iter().rev().take_while(|&&m| m == 1).count();
-    // Byte offsets into `text`, as `encode` gives them: where each word
-    // piece ends, in order.
-    let ends: Vec<usize> = encoding
-        .get_offsets()
-        .iter()
-        .zip(special)
-        .filter(|&(_, &m)| m == 0)
-        .map(|(o, _)| o.1)
-        .collect();
-    let leading = special.iter().take_while(|&&m| m == 1).count();
-    let mut keep = tokens.saturating_sub(trailing + leading).min(ends.len());
-    while keep > 0 {
-        let end = ends[..keep].iter().copied().max().unwrap_or(0);
-        let Some(head) = text.get(..end) else { break };
-        if fits(&encode(head)?) {
-            return Ok(head.to_owned());
-        }
-        keep -= 1;
-    }
-    Ok(String::new())
-}
-
-/// How many pieces the query prefix itself takes. It is tokenised without
-/// its trailing space, which a SentencePiece tokenizer leaves as a bare
-/// `▁` that the question's first word absorbs (e5's `query: ` is `▁que`,
-/// `ry`, `:`); special tokens are not counted.
-fn prefix_pieces(embedder: &Embedder, prefix: &str) -> Result<usize, EncoderError> {
-    let encoding = embedder
-        .tokenizer()
-        .encode(prefix.trim_end(), true)
-        .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
-    Ok(encoding
-        .get_special_tokens_mask()
-        .iter()
-        .filter(|&&m| m == 0)
-        .count())
 }
 
 /// The cross-encoder's worker.

@@ -297,6 +297,8 @@ fn main() {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_CHECKPOINT_POINTS),
             guard: None,
+            // As served: the single box's late pass reads them.
+            keep_token_vectors: single_box,
         };
         let spec = JobSpec {
             paths: vec![corpus],

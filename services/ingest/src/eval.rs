@@ -200,6 +200,7 @@ pub async fn evaluate(
                     qwen_tokens: p.qwen_tokens as i64,
                     text: p.text,
                     prompt_ids: None,
+                    token_vectors: None,
                 });
             }
         }

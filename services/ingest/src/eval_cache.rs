@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use zhishu_encoders::{EncoderWorker, LateScoreStore, TextKind};
+use zhishu_encoders::{EncoderWorker, LateScoreStore, TextKind, TokenForm};
 
 /// The SHA-256 of `parts` joined by zero bytes (the vector files already
 /// written hash `model 0 text`).
@@ -170,7 +170,13 @@ impl LateScores {
     /// rewritten).
     pub(crate) fn open(encoder: &EncoderWorker) -> Option<Self> {
         let path = PathBuf::from(std::env::var_os("ZHISHU_EVAL_LATE_CACHE")?);
-        let model = format!("late-v1|{}|{}", encoder.name(), encoder.dimensions());
+        // The form the passages' token vectors are packed in moves every
+        // score: scores of another form are never read as this one's
+        // (f16's stamp is the one from before there were forms).
+        let mut model = format!("late-v1|{}|{}", encoder.name(), encoder.dimensions());
+        if encoder.token_form() != TokenForm::F16 {
+            model = format!("{model}|{}", encoder.token_form().as_str());
+        }
         Some(Self::at(path, model))
     }
 

@@ -51,6 +51,7 @@ pub fn open_pipeline(
         reader: Arc::new(crate::parse::Reader::from_config(config)),
         checkpoint_points: crate::sync::DEFAULT_CHECKPOINT_POINTS,
         guard,
+        keep_token_vectors: searcher.wants_token_vectors(),
     })
 }
 

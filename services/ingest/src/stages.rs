@@ -296,6 +296,7 @@ pub(crate) fn parse_stage(
                     ids: p.prompt_ids,
                 }),
                 section_path: p.section_path,
+                token_vectors: None,
             });
         }
         let mut doc = Chunked {
@@ -408,17 +409,27 @@ fn screen(guard: &zhishu_guard::Guard, spec: &JobSpec, hidden: usize, doc: &mut 
     doc.guard = notes;
 }
 
+/// Embeds each document's chunks; with `keep_tokens`, the same pass also
+/// gives each chunk's packed token vectors, kept with it in the lexical
+/// index for late interaction.
 pub(crate) async fn embed_stage(
     encoder: EncoderWorker,
+    keep_tokens: bool,
     mut rx: mpsc::Receiver<Chunked>,
     tx: mpsc::Sender<Embedded>,
     progress: Arc<Progress>,
 ) -> Result<(), SyncError> {
-    while let Some(doc) = rx.recv().await {
+    while let Some(mut doc) = rx.recv().await {
         let busy = Instant::now();
         let texts: Vec<String> = doc.chunks.iter().map(ChunkDoc::embedding_text).collect();
         let vectors = if texts.is_empty() {
             Vec::new()
+        } else if keep_tokens {
+            let (embedded, tokens) = encoder.embed_passages_with_tokens(texts).await?;
+            for (chunk, t) in doc.chunks.iter_mut().zip(tokens) {
+                chunk.token_vectors = Some(Arc::new(t));
+            }
+            embedded.vectors
         } else {
             encoder.embed(texts, TextKind::Passage).await?.vectors
         };

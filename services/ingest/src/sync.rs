@@ -89,6 +89,11 @@ pub struct Pipeline {
     /// refuses the document, a `redact` masks before indexing, a `flag` is
     /// noted on the document). `None`: nothing is checked.
     pub guard: Option<Arc<zhishu_guard::Guard>>,
+    /// Whether each chunk's token vectors are packed and kept in the
+    /// lexical index from the embedding pass
+    /// ([`zhishu_retrieval::HybridSearcher::wants_token_vectors`]), so late interaction
+    /// scores it without a forward pass.
+    pub keep_token_vectors: bool,
 }
 
 /// Points between checkpoints: bounds what the embedded vector store holds
@@ -300,6 +305,7 @@ impl Pipeline {
         };
         let embed = tokio::spawn(embed_stage(
             self.encoder.clone(),
+            self.keep_token_vectors,
             chunk_rx,
             emb_tx,
             progress.clone(),

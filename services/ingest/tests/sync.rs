@@ -53,6 +53,7 @@ async fn env(max_file_bytes: u64) -> Env {
         // mid-job checkpoints of the vector store.
         checkpoint_points: 20,
         guard: None,
+        keep_token_vectors: true,
     };
     Env {
         pipeline,
@@ -261,6 +262,48 @@ async fn a_folder_is_indexed_then_kept_in_step() {
     // PDFs keep their pages.
     let stores = &env.pipeline.stores;
     let public = Scope::of_groups(["public"]);
+
+    // Every chunk keeps its token vectors in the lexical index, one row a
+    // token the embedder read, packed a byte a value; the vector store's
+    // payload does not carry them.
+    let docs = stores.registry.list_documents(None, 100, 0).await.unwrap();
+    let ids: Vec<String> = {
+        let mut ids = Vec::new();
+        for d in &docs {
+            ids.extend(
+                stores
+                    .registry
+                    .chunks(&d.id)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| c.id),
+            );
+        }
+        ids
+    };
+    let everyone = Scope::of_groups(["public", "hr", "eng"]);
+    let lexical = stores
+        .lexical
+        .tantivy()
+        .unwrap()
+        .get(&ids, &everyone)
+        .unwrap();
+    assert_eq!(lexical.len(), ids.len());
+    for c in &lexical {
+        let kept = c
+            .token_vectors
+            .as_ref()
+            .expect("token vectors kept at ingestion");
+        assert_eq!(kept.form(), zhishu_encoders::TokenForm::Int8);
+        assert_eq!(kept.width(), 384);
+        assert_eq!(kept.bytes().len(), kept.rows() * 388);
+        assert!(kept.rows() >= 3, "{}: {} rows", c.chunk_id, kept.rows());
+        assert!(kept.rows() <= 512);
+    }
+    let vectors = stores.vectors.get(&ids, &everyone).await.unwrap();
+    assert_eq!(vectors.len(), ids.len());
+    assert!(vectors.iter().all(|c| c.token_vectors.is_none()));
     let pdf_hits = stores
         .lexical
         .tantivy()

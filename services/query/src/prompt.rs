@@ -523,6 +523,7 @@ mod tests {
                 qwen_tokens: words as i64,
                 text,
                 prompt_ids: None,
+                token_vectors: None,
             },
             score: 1.0 / (ordinal as f32 + 1.0),
         }

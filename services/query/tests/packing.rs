@@ -73,6 +73,7 @@ fn candidates(m: &Qwen3, n: usize) -> Vec<Candidate> {
                     qwen_tokens: m.count(&text) as i64,
                     text,
                     prompt_ids: None,
+                    token_vectors: None,
                 },
                 score: 1.0 / (i as f32 + 1.0),
             }

@@ -4,7 +4,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use tokenizers::Tokenizer;
+use zhishu_encoders::{PackedTokens, TokenForm};
 
 /// A chunk with everything a hit must carry back (text, provenance, access
 /// groups). It is the Qdrant payload and the Tantivy document.
@@ -49,6 +51,15 @@ pub struct ChunkDoc {
     /// would be noise of a few kilobytes per hit.
     #[serde(default, skip_serializing)]
     pub prompt_ids: Option<PromptIds>,
+    /// The token vectors of [`ChunkDoc::embedding_text`] as the embedder
+    /// read it at ingestion, packed ([`PackedTokens`]): late interaction
+    /// scores the chunk from them instead of running the model on it
+    /// again. Kept in the lexical index only ([`ChunkDoc::lexical_json`]),
+    /// never in the vector store's payload or an API response. Vectors
+    /// that cannot be read back (torn, a form this build does not know)
+    /// read as none: the pass then computes them.
+    #[serde(default, skip_serializing, deserialize_with = "read_token_vectors")]
+    pub token_vectors: Option<Arc<PackedTokens>>,
 }
 
 impl ChunkDoc {
@@ -73,6 +84,27 @@ impl ChunkDoc {
         let mut v = serde_json::to_value(self)?;
         if let (Some(ids), Some(map)) = (&self.prompt_ids, v.as_object_mut()) {
             map.insert("prompt_ids".into(), serde_json::to_value(ids)?);
+        }
+        Ok(v)
+    }
+
+    /// The JSON the lexical index keeps: [`ChunkDoc::stored_json`] and the
+    /// packed token vectors, as `{"form", "width", "data"}` with the
+    /// bytes in base64.
+    ///
+    /// # Errors
+    /// Never in practice (every field serialises); typed for the stores.
+    pub fn lexical_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let mut v = self.stored_json()?;
+        if let (Some(t), Some(map)) = (&self.token_vectors, v.as_object_mut()) {
+            map.insert(
+                "token_vectors".into(),
+                serde_json::json!({
+                    "form": t.form(),
+                    "width": t.width(),
+                    "data": B64.encode(t.bytes()),
+                }),
+            );
         }
         Ok(v)
     }
@@ -226,6 +258,22 @@ impl<'de> Deserialize<'de> for PromptIds {
     }
 }
 
+/// Reads kept token vectors leniently: whatever cannot be read back is
+/// none, so a chunk is never lost over them.
+fn read_token_vectors<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Arc<PackedTokens>>, D::Error> {
+    let raw = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(raw.and_then(|v| {
+        let form: TokenForm = serde_json::from_value(v.get("form")?.clone()).ok()?;
+        let width = usize::try_from(v.get("width")?.as_u64()?).ok()?;
+        let bytes = B64.decode(v.get("data")?.as_str()?).ok()?;
+        PackedTokens::from_bytes(form, width, bytes)
+            .ok()
+            .map(Arc::new)
+    }))
+}
+
 /// The chunk id of position `ordinal` of `version` of a document: a UUID
 /// (version 8) made of the first 16 bytes of
 /// `sha256(document_id \0 version \0 ordinal)`. Deterministic, so re-running
@@ -316,6 +364,54 @@ mod tests {
             under.embedding_text(),
             "T > 差旅 > 住宿\n每晚不超过六百元。"
         );
+    }
+
+    proptest! {
+        /// Kept token vectors go through the lexical index's JSON and come
+        /// back bit for bit in every form; the vector store's payload and
+        /// the API shape never carry them; and bytes that cannot be read
+        /// back lose the vectors, never the chunk.
+        #[test]
+        fn kept_token_vectors_round_trip_through_the_lexical_payload(
+            form in prop_oneof![Just(TokenForm::F16), Just(TokenForm::Int8), Just(TokenForm::Sign)],
+            width in 1usize..48,
+            values in prop::collection::vec(-1.0f32..1.0, 0..200),
+            cut in 1usize..10,
+        ) {
+            let rows = &values[..values.len() / width * width];
+            let packed = Arc::new(PackedTokens::pack(form, rows, width));
+            let chunk = ChunkDoc {
+                chunk_id: "c".into(),
+                text: "正文 text".into(),
+                token_vectors: Some(packed.clone()),
+                ..ChunkDoc::default()
+            };
+            let lexical = chunk.lexical_json().unwrap();
+            let back: ChunkDoc = serde_json::from_value(lexical.clone()).unwrap();
+            prop_assert_eq!(&back, &chunk);
+            prop_assert!(chunk.stored_json().unwrap().get("token_vectors").is_none());
+            prop_assert!(serde_json::to_value(&chunk).unwrap().get("token_vectors").is_none());
+
+            // Torn bytes, an unknown form, a wrong type: the chunk reads,
+            // without vectors.
+            let mut torn = lexical.clone();
+            let data = B64.encode(&packed.bytes()[..packed.bytes().len().saturating_sub(cut)]);
+            torn["token_vectors"]["data"] = serde_json::json!(data);
+            let mut unknown = lexical.clone();
+            unknown["token_vectors"]["form"] = serde_json::json!("int3");
+            let mut wrong = lexical;
+            wrong["token_vectors"] = serde_json::json!([1, 2, 3]);
+            for (name, v) in [("torn", torn), ("unknown", unknown), ("wrong", wrong)] {
+                let read: ChunkDoc = serde_json::from_value(v).unwrap();
+                prop_assert_eq!(&read.text, &chunk.text, "{}", name);
+                let left = packed.bytes().len().saturating_sub(cut);
+                let (head, row) = (form.header_bytes(width), form.row_bytes(width));
+                let whole = left == 0 || (left > head && (left - head).is_multiple_of(row));
+                if name != "torn" || !whole {
+                    prop_assert!(read.token_vectors.is_none(), "{}", name);
+                }
+            }
+        }
     }
 
     #[test]

@@ -637,6 +637,19 @@ impl HybridSearcher {
             && self.fusion.late_top > 1
     }
 
+    /// Whether ingestion should keep each chunk's packed token vectors
+    /// ([`ChunkDoc::token_vectors`](crate::ChunkDoc::token_vectors)) for
+    /// this searcher: when `late_keep` is on, its late pass runs, reads
+    /// whole passages, and
+    /// loads hits from the Tantivy index, which keeps them (BM25 inside
+    /// the vector store loads hits from its payload, which does not).
+    pub fn wants_token_vectors(&self) -> bool {
+        self.fusion.late_keep
+            && self.late_applies(Mode::Hybrid)
+            && self.fusion.late_tokens >= self.encoder.max_tokens()
+            && matches!(self.lexical, Lexical::Tantivy(_))
+    }
+
     /// Rescores `top` (the fused best, best first) by late interaction
     /// ([`late`]) and re-sorts it. A model failure only loses the pass,
     /// not the search: the fused order stands.
@@ -645,9 +658,10 @@ impl HybridSearcher {
             return;
         }
         let passages = top.iter().map(|h| h.chunk.embedding_text()).collect();
+        let kept = top.iter().map(|h| h.chunk.token_vectors.clone()).collect();
         let scores = match self
             .encoder
-            .late_scores(query, passages, self.fusion.late_tokens)
+            .late_scores_kept(query, passages, kept, self.fusion.late_tokens)
             .await
         {
             Ok(scores) if scores.len() == top.len() => scores,

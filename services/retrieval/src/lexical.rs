@@ -398,7 +398,7 @@ impl LexicalIndex {
                 // text is not stored a second time.
                 if !self.page_entries {
                     let payload = c
-                        .stored_json()
+                        .lexical_json()
                         .map_err(|e| RetrievalError::Lexical(e.to_string()))?
                         .to_string();
                     doc.add_text(f.payload, payload);

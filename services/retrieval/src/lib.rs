@@ -33,7 +33,7 @@ pub use lexical::vocabulary::{Vocabulary, VocabularyError, VocabularyFile};
 pub use lexical::{Lexical, LexicalHit, LexicalIds, LexicalIndex, analyze};
 pub use open::{
     OpenError, bm25_encoder, open_reranker, open_searcher, open_vectors, open_vectors_for_tests,
-    open_vectors_with, open_vocabulary, vectors_config_for_tests,
+    open_vectors_with, open_vocabulary, token_form, vectors_config_for_tests,
 };
 pub use remote::QdrantIndex;
 pub use scope::{Scope, SearchFilter, ancestors};

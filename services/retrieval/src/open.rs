@@ -10,8 +10,20 @@ use crate::{
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zhishu_core::Config;
+use zhishu_core::config::LateVectors;
 use zhishu_core::config::{ClusterConfig, LexicalBackend, VectorBackend, VectorsConfig};
-use zhishu_encoders::{EncoderError, EncoderWorker, RerankWorker, Reranker, TextKind};
+use zhishu_encoders::{EncoderError, EncoderWorker, RerankWorker, Reranker, TextKind, TokenForm};
+
+/// How the embedder's worker packs passages' token vectors, as
+/// `retrieval.late_vectors` configures: one mapping for the server and the
+/// CLI, so what ingestion keeps is what searches read.
+pub fn token_form(config: &Config) -> TokenForm {
+    match config.retrieval.late_vectors {
+        LateVectors::F16 => TokenForm::F16,
+        LateVectors::Int8 => TokenForm::Int8,
+        LateVectors::Sign => TokenForm::Sign,
+    }
+}
 
 /// Why the configured searcher could not be opened.
 #[derive(Debug, thiserror::Error)]

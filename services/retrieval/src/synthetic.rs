@@ -58,6 +58,7 @@ pub fn chunk(
         qwen_tokens,
         text,
         prompt_ids: None,
+        token_vectors: None,
     }
 }
 

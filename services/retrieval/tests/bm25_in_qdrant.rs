@@ -87,6 +87,7 @@ fn chunk(document: &str, title: &str, ordinal: usize, group: &str, text: String)
         qwen_tokens: 0,
         text,
         prompt_ids: None,
+        token_vectors: None,
     }
 }
 

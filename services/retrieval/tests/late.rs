@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use zhishu_core::config::RetrievalConfig;
 use zhishu_encoders::{Embedder, EncoderWorker, TextKind, WorkerConfig};
 use zhishu_retrieval::synthetic::chunk;
@@ -52,15 +53,33 @@ const CHINESE: [&str; 4] = [
 ];
 
 async fn searcher(texts: &[&str], fusion: RetrievalConfig) -> (tempfile::TempDir, HybridSearcher) {
+    searcher_keeping(texts, fusion, false).await
+}
+
+/// [`searcher`]; with `keep`, each chunk also keeps its token vectors in
+/// the lexical index, packed from the embedding pass as ingestion keeps
+/// them.
+async fn searcher_keeping(
+    texts: &[&str],
+    fusion: RetrievalConfig,
+    keep: bool,
+) -> (tempfile::TempDir, HybridSearcher) {
     let dir = tempfile::tempdir().unwrap();
     let encoder = e5();
     let vectors = open_vectors_for_tests(&dir.path().join("qdrant"), encoder.dimensions()).unwrap();
     let lexical = Arc::new(LexicalIndex::open(&dir.path().join("tantivy")).unwrap());
-    let chunks: Vec<_> = texts
+    let mut chunks: Vec<_> = texts
         .iter()
         .enumerate()
         .map(|(i, t)| chunk(i, 1, "public", (*t).to_owned(), 0))
         .collect();
+    if keep {
+        let read = chunks.iter().map(|c| c.embedding_text()).collect();
+        let (_, tokens) = encoder.embed_passages_with_tokens(read).await.unwrap();
+        for (c, t) in chunks.iter_mut().zip(tokens) {
+            c.token_vectors = Some(Arc::new(t));
+        }
+    }
     let embedded = encoder
         .embed(
             texts.iter().map(|t| (*t).to_owned()).collect(),
@@ -157,4 +176,59 @@ async fn the_pass_is_off_when_weighted_zero_and_reads_chinese_pages_too() {
     let r = search(&s, "出差住宿每晚上限", 3).await;
     assert!(r.hits[0].chunk.text.starts_with("员工出差住宿标准"));
     assert!(r.hits.iter().all(|h| h.scores.late.is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_token_vectors_spare_the_forward_pass_and_score_as_computed() {
+    let (_a, computed) = searcher(&ENGLISH, RetrievalConfig::default()).await;
+    let (_b, kept) = searcher_keeping(&ENGLISH, RetrievalConfig::default(), true).await;
+    assert!(kept.wants_token_vectors());
+    let texts = |s: &HybridSearcher| s.encoder.stats().texts.load(Ordering::Relaxed);
+    for question in [
+        "how do I back up one database into a compressed file",
+        "如何把一个数据库备份成压缩文件",
+    ] {
+        let (before_c, before_k) = (texts(&computed), texts(&kept));
+        let c = search(&computed, question, 8).await;
+        let k = search(&kept, question, 8).await;
+        let (ran_c, ran_k) = (texts(&computed) - before_c, texts(&kept) - before_k);
+        // The kept searcher runs the question only (dense search, then
+        // the pass); the other reads every rescored passage as well
+        // (the first question: later ones find them in its cache).
+        assert_eq!(ran_k, 2, "{question}");
+        if question.starts_with("how") {
+            assert_eq!(ran_c, 2 + c.hits.len() as u64, "{question}");
+        }
+        let order = |r: &SearchResults| {
+            r.hits
+                .iter()
+                .map(|h| h.chunk.chunk_id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(order(&k), order(&c), "{question}");
+        for (a, b) in k.hits.iter().zip(&c.hits) {
+            let (a, b) = (a.scores.late.unwrap(), b.scores.late.unwrap());
+            assert!((a - b).abs() < 1e-3, "{question}: kept {a}, computed {b}");
+        }
+        assert!(k.hits[0].chunk.text.starts_with("pg_dump"), "{question}");
+    }
+
+    // Nothing is kept for a searcher that would not read it.
+    for fusion in [
+        RetrievalConfig {
+            late_weight: 0.0,
+            ..RetrievalConfig::default()
+        },
+        RetrievalConfig {
+            late_tokens: 256,
+            ..RetrievalConfig::default()
+        },
+        RetrievalConfig {
+            late_keep: false,
+            ..RetrievalConfig::default()
+        },
+    ] {
+        let (_c, s) = searcher(&ENGLISH[..2], fusion).await;
+        assert!(!s.wants_token_vectors());
+    }
 }

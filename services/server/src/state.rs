@@ -361,6 +361,7 @@ fn load_embedder(
         queue: 1024,
         query_prefix: config.embedder.query_prefix.clone(),
         passage_prefix: config.embedder.passage_prefix.clone(),
+        token_form: zhishu_retrieval::token_form(&config),
         ..Default::default()
     };
     let spawned = std::thread::Builder::new()

@@ -688,6 +688,28 @@ pub struct RerankerConfig {
     pub device: String,
 }
 
+/// How passages' token vectors are packed for late interaction: in the
+/// embedder's cache between searches and, on a box whose lexical index is
+/// Tantivy, kept with each chunk from ingestion so a search runs no
+/// forward pass over its hits. Bytes a token at 384 dimensions
+/// (multilingual-e5-small): `f16` 768, `int8` 388, `sign` 50 (and 768 a
+/// passage); nDCG@10 on the shipped sets in docs/retrieval.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LateVectors {
+    /// Half precision.
+    F16,
+    /// A signed byte a value, one scale a token. The default: it ranks
+    /// as f16 does, at half the bytes.
+    #[default]
+    Int8,
+    /// A bit a value (its side of the passage's mean token), one scale a
+    /// token: an eighth of int8's bytes, as good on questions in the
+    /// pages' language, worse across languages (docs-en's Chinese
+    /// questions 0.573 → 0.468).
+    Sign,
+}
+
 /// How BM25's and dense search's candidates are fused into one ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -768,6 +790,17 @@ pub struct RetrievalConfig {
     /// limit reads whole passages). The pass costs a forward pass per
     /// passage, about linear in its tokens. Default 512.
     pub late_tokens: usize,
+    /// How passages' token vectors are packed ([`LateVectors`]); with
+    /// whole passages read (`late_tokens` at the embedder's limit),
+    /// ingestion keeps them with each chunk in the lexical index. Default
+    /// `int8`.
+    pub late_vectors: LateVectors,
+    /// Whether ingestion keeps each chunk's packed token vectors in the
+    /// lexical index (when the pass runs and reads whole passages), so a
+    /// search runs no forward pass over its hits. `false` saves the disk
+    /// (see [`LateVectors`] for the bytes a token) and computes them at
+    /// search time instead, cached between searches. Default true.
+    pub late_keep: bool,
     /// Character-shingle Jaccard above which two chunks are duplicates.
     /// Default 0.9.
     pub duplicate_jaccard: f32,
@@ -788,6 +821,8 @@ impl Default for RetrievalConfig {
             late_weight: 4.0,
             late_top: 20,
             late_tokens: 512,
+            late_vectors: LateVectors::Int8,
+            late_keep: true,
             duplicate_jaccard: 0.9,
             neighbours: 0,
         }

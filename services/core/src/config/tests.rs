@@ -315,6 +315,7 @@ fn retrieval_values_out_of_range_are_refused_by_name() {
         ("late_top", "1", "retrieval.late_top"),
         ("late_tokens", "8", "retrieval.late_tokens"),
         ("fusion", "\"rank\"", "retrieval.fusion"),
+        ("late_vectors", "\"int4\"", "retrieval.late_vectors"),
     ] {
         let text = format!("{MINIMAL}\n[retrieval]\n{key} = {value}\n");
         let msg = load(&text).unwrap_err().to_string();
@@ -328,6 +329,12 @@ fn retrieval_values_out_of_range_are_refused_by_name() {
     assert_eq!((r.fusion, r.lexical_weight()), (Fusion::Rrf, 0.75));
     let r = load(MINIMAL).unwrap().retrieval;
     assert_eq!((r.fusion, r.lexical_weight()), (Fusion::Scores, 1.25));
+    assert_eq!(r.late_vectors, LateVectors::Int8);
+    let text = format!("{MINIMAL}\n[retrieval]\nlate_vectors = \"sign\"\n");
+    assert_eq!(
+        load(&text).unwrap().retrieval.late_vectors,
+        LateVectors::Sign
+    );
 }
 
 #[test]

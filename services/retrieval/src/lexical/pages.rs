@@ -150,6 +150,7 @@ pub(crate) fn pages_of<'a>(chunks: impl IntoIterator<Item = &'a ChunkDoc>) -> Ve
                 char_end: text.chars().count() as i64,
                 qwen_tokens: 0,
                 prompt_ids: None,
+                token_vectors: None,
                 text,
                 ..first.clone()
             })
@@ -482,6 +483,7 @@ mod tests {
             qwen_tokens: 0,
             text: text.into(),
             prompt_ids: None,
+            token_vectors: None,
         }
     }
 

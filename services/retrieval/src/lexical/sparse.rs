@@ -383,6 +383,7 @@ mod tests {
             qwen_tokens: 0,
             text: text.into(),
             prompt_ids: None,
+            token_vectors: None,
         }
     }
 

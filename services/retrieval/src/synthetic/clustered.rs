@@ -129,6 +129,7 @@ pub fn corpus(
             qwen_tokens: len as i64,
             text: text.join(" "),
             prompt_ids: None,
+            token_vectors: None,
         });
         let c = &centres[rng.below(centres.len())];
         let mut v: Vec<f32> = c
