@@ -33,6 +33,10 @@ use crate::EncoderError;
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 
+/// The widest token [`PackedTokens::from_bytes`] takes: far above any
+/// embedder's (bge-m3 1,024, e5-large 1,024).
+const MAX_WIDTH: usize = 1 << 16;
+
 /// How token vectors are packed ([`PackedTokens`]).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
@@ -155,12 +159,18 @@ impl PackedTokens {
     ///
     /// # Errors
     /// [`EncoderError::Model`] when the bytes are not a whole number of
-    /// tokens of that form and width, or the width is 0.
+    /// tokens of that form and width, or the width is 0 or above 65,536.
     pub fn from_bytes(form: TokenForm, width: usize, bytes: Vec<u8>) -> Result<Self, EncoderError> {
+        // A width from stored data: bounded before any arithmetic on it.
+        if width == 0 || width > MAX_WIDTH {
+            return Err(EncoderError::Model(format!(
+                "kept token vectors: {width} values a token is not a model's width (1 to {MAX_WIDTH})"
+            )));
+        }
         let (head, row) = (form.header_bytes(width), form.row_bytes(width));
         let whole =
             bytes.is_empty() || (bytes.len() > head && (bytes.len() - head).is_multiple_of(row));
-        if width == 0 || !whole {
+        if !whole {
             return Err(EncoderError::Model(format!(
                 "kept token vectors: {} bytes are not whole {}-value tokens in the {} form",
                 bytes.len(),
@@ -335,6 +345,11 @@ mod tests {
         assert_eq!(TokenForm::Sign.row_bytes(384), 50);
         assert_eq!(TokenForm::Sign.header_bytes(384), 768);
         assert!(PackedTokens::from_bytes(TokenForm::Sign, 0, Vec::new()).is_err());
+        // A corrupted width is refused, not overflowed.
+        for form in [TokenForm::F16, TokenForm::Int8, TokenForm::Sign] {
+            assert!(PackedTokens::from_bytes(form, usize::MAX, vec![0; 8]).is_err());
+            assert!(PackedTokens::from_bytes(form, (1 << 16) + 1, vec![0; 8]).is_err());
+        }
         // The sign form: the passage's mean token [1.5, -2], then each
         // token's side of it, at the mean distance 1.75.
         let p = PackedTokens::pack(TokenForm::Sign, &[3.0, -4.0, 0.0, 0.0], 2);

@@ -9,7 +9,8 @@ use tokenizers::Tokenizer;
 use zhishu_encoders::{PackedTokens, TokenForm};
 
 /// A chunk with everything a hit must carry back (text, provenance, access
-/// groups). It is the Qdrant payload and the Tantivy document.
+/// groups). It is the Qdrant payload and the Tantivy document (which also
+/// keeps the token vectors, [`ChunkDoc::lexical_json`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChunkDoc {
     /// Deterministic id (see [`chunk_id`]), a UUID string.

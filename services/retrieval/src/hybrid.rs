@@ -614,6 +614,11 @@ impl HybridSearcher {
             timings.rerank_ms = ms(t);
         }
         hits.truncate(k);
+        // Kept token vectors are for the pass alone: ~150 KB a hit that
+        // nothing after it reads.
+        for h in &mut hits {
+            h.chunk.token_vectors = None;
+        }
         if options.neighbours > 0 {
             self.attach_neighbours(&mut hits, options.neighbours, scope)
                 .await?;

@@ -4,7 +4,9 @@
 //! scope that both apply *inside* the store.
 //!
 //! Both stores hold the same [`ChunkDoc`]s, keyed by the same deterministic
-//! chunk id, so a hit from either can be fused with the other. Every search
+//! chunk id, so a hit from either can be fused with the other (the lexical
+//! index also keeps each chunk's packed token vectors for late
+//! interaction, [`ChunkDoc::token_vectors`]). Every search
 //! takes a [`Scope`] (the caller's access groups) that is turned into a
 //! store-native filter and combined with the caller's [`SearchFilter`] by
 //! conjunction: a filter can only narrow what the scope allows, never widen

@@ -211,6 +211,8 @@ async fn kept_token_vectors_spare_the_forward_pass_and_score_as_computed() {
             assert!((a - b).abs() < 1e-3, "{question}: kept {a}, computed {b}");
         }
         assert!(k.hits[0].chunk.text.starts_with("pg_dump"), "{question}");
+        // What was kept serves the pass only: hits do not carry it on.
+        assert!(k.hits.iter().all(|h| h.chunk.token_vectors.is_none()));
     }
 
     // Nothing is kept for a searcher that would not read it.

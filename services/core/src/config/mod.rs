@@ -798,8 +798,10 @@ pub struct RetrievalConfig {
     /// Whether ingestion keeps each chunk's packed token vectors in the
     /// lexical index (when the pass runs and reads whole passages), so a
     /// search runs no forward pass over its hits. `false` saves the disk
-    /// (see [`LateVectors`] for the bytes a token) and computes them at
-    /// search time instead, cached between searches. Default true.
+    /// (see [`LateVectors`] for the bytes a token): chunks ingested from
+    /// then on keep none, and the pass computes theirs at search time,
+    /// cached between searches (vectors already kept are still read until
+    /// their documents are ingested again). Default true.
     pub late_keep: bool,
     /// Character-shingle Jaccard above which two chunks are duplicates.
     /// Default 0.9.
