@@ -780,8 +780,11 @@ pub struct RetrievalConfig {
     /// 0.722, docs-zh 0.836 → 0.865, eval-zh-en 0.895 → 0.910 nDCG@10,
     /// measured with chunk text alone embedded),
     /// the largest smallest gain of the weights tried (docs/retrieval.md).
-    /// It costs a forward pass of the embedder over `late_top` passages
-    /// per search (seconds on a 2-core CPU for passages not yet cached).
+    /// It costs the question's forward pass and a matrix product per hit
+    /// where the hits keep their token vectors (`late_keep`, tens of
+    /// milliseconds), else a forward pass of the embedder over `late_top`
+    /// passages per search (seconds on a 2-core CPU for passages not yet
+    /// cached).
     pub late_weight: f32,
     /// Fused hits late interaction rescores (2–200). Default 20.
     pub late_top: usize,
