@@ -412,11 +412,13 @@ impl EncoderWorker {
         &self,
         texts: Vec<String>,
     ) -> Result<(Embedded, Vec<PackedTokens>), EncoderError> {
-        let prefix = &self.passage_prefix;
+        // Each passage as the pass reads a whole one, so what is kept is
+        // what the pass would compute.
+        let whole = self.max_tokens();
         let texts = texts
-            .into_iter()
-            .map(|t| (format!("{prefix}{t}"), Output::Both))
-            .collect();
+            .iter()
+            .map(|t| Ok((self.late_text(t, whole)?, Output::Both)))
+            .collect::<Result<_, EncoderError>>()?;
         let out = self.inner.submit(texts).await?;
         let width = self.dimensions;
         let (form, tokens) = (self.form, out.tokens);

@@ -614,14 +614,17 @@ impl HybridSearcher {
             timings.rerank_ms = ms(t);
         }
         hits.truncate(k);
-        // Kept token vectors are for the pass alone: ~150 KB a hit that
-        // nothing after it reads.
-        for h in &mut hits {
-            h.chunk.token_vectors = None;
-        }
         if options.neighbours > 0 {
             self.attach_neighbours(&mut hits, options.neighbours, scope)
                 .await?;
+        }
+        // Kept token vectors are for the pass alone: ~150 KB a chunk that
+        // nothing after it reads, neighbours' included.
+        for h in &mut hits {
+            h.chunk.token_vectors = None;
+            for n in &mut h.neighbours {
+                n.token_vectors = None;
+            }
         }
         timings.total_ms = ms(start);
         Ok(SearchResults { hits, timings })
