@@ -72,7 +72,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    for form in [TokenForm::F16, TokenForm::Int8, TokenForm::Sign] {
+    for form in [
+        TokenForm::F16,
+        TokenForm::Int8,
+        TokenForm::Int4,
+        TokenForm::Sign,
+    ] {
         let embedder = Embedder::load(std::path::Path::new(model)).expect("model");
         let worker = EncoderWorker::start(
             embedder,

@@ -11,6 +11,7 @@
 //! |---|---:|---|
 //! | `f16` | 768 | every value in half precision |
 //! | `int8` | 388 | `round(x / s)`, `s = max |x| / 127`, `s` in f32 |
+//! | `int4` | 194, and 768 a passage | `round((x - c) / s)` in `-7..=7` around the passage's mean token `c`, `s = max |x - c| / 7` in f16 |
 //! | `sign` | 50, and 768 a passage | its side of the passage's mean token `c` in every value, and `a = mean |x - c|` in f16 |
 //!
 //! `int8` is the default: on the shipped evaluation sets its MaxSims rank
@@ -37,6 +38,14 @@ use half::slice::HalfFloatSliceExt;
 /// embedder's (bge-m3 1,024, e5-large 1,024).
 const MAX_WIDTH: usize = 1 << 16;
 
+/// The first bytes of [`PackedTokens::to_stored`]'s form: "Zhishu Token
+/// Vectors", version 1.
+const STORED_MAGIC: [u8; 4] = *b"ZTV1";
+
+/// Bytes before the packed tokens in [`PackedTokens::to_stored`]'s form:
+/// the magic, the form's code, three reserved zeros, the width (u32 LE).
+const STORED_HEAD: usize = 12;
+
 /// How token vectors are packed ([`PackedTokens`]).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
@@ -52,6 +61,9 @@ pub enum TokenForm {
     /// One bit a value around the passage's mean token, with one f16
     /// scale a token.
     Sign,
+    /// Four bits a value around the passage's mean token (`-7..=7` steps
+    /// of one f16 scale a token): half of int8's bytes.
+    Int4,
 }
 
 impl TokenForm {
@@ -61,6 +73,7 @@ impl TokenForm {
             Self::F16 => 2 * width,
             Self::Int8 => 4 + width,
             Self::Sign => 2 + width.div_ceil(8),
+            Self::Int4 => 2 + width.div_ceil(2),
         }
     }
 
@@ -68,9 +81,27 @@ impl TokenForm {
     /// token (the sign form's centre), when it has any token.
     pub fn header_bytes(self, width: usize) -> usize {
         match self {
-            Self::Sign => 2 * width,
+            Self::Sign | Self::Int4 => 2 * width,
             Self::F16 | Self::Int8 => 0,
         }
+    }
+
+    /// The form's one-byte code in [`PackedTokens::to_stored`]'s bytes.
+    /// Never renumbered: stores keep it.
+    fn code(self) -> u8 {
+        match self {
+            Self::F16 => 1,
+            Self::Int8 => 2,
+            Self::Sign => 3,
+            Self::Int4 => 4,
+        }
+    }
+
+    /// The form a stored code names, if this build knows it.
+    fn from_code(code: u8) -> Option<Self> {
+        [Self::F16, Self::Int8, Self::Sign, Self::Int4]
+            .into_iter()
+            .find(|f| f.code() == code)
     }
 
     /// The form's name, as configured.
@@ -79,6 +110,7 @@ impl TokenForm {
             Self::F16 => "f16",
             Self::Int8 => "int8",
             Self::Sign => "sign",
+            Self::Int4 => "int4",
         }
     }
 }
@@ -99,7 +131,7 @@ impl PackedTokens {
         let count = rows.len().checked_div(width).unwrap_or(0);
         let mut bytes =
             Vec::with_capacity(form.header_bytes(width) + count * form.row_bytes(width));
-        let centre = if form == TokenForm::Sign {
+        let centre = if form.header_bytes(width) > 0 {
             centre(&rows[..count * width], width)
         } else {
             Vec::new()
@@ -128,14 +160,44 @@ impl PackedTokens {
                         bytes.push(q.to_le_bytes()[0]);
                     }
                 }
-                TokenForm::Sign => {
+                TokenForm::Sign | TokenForm::Int4 if bytes.is_empty() => {
                     // The centre first, once (read back through f16, so
-                    // the signs are of what unpacking adds them to).
-                    if bytes.is_empty() {
-                        for &c in &centre {
-                            bytes.extend_from_slice(&f16::from_f32(c).to_le_bytes());
-                        }
+                    // the offsets are from what unpacking adds them to).
+                    for &c in &centre {
+                        bytes.extend_from_slice(&f16::from_f32(c).to_le_bytes());
                     }
+                }
+                _ => {}
+            }
+            match form {
+                TokenForm::F16 | TokenForm::Int8 => {}
+                TokenForm::Int4 => {
+                    let top = row
+                        .iter()
+                        .zip(&centre)
+                        .fold(0.0f32, |m, (x, c)| m.max((x - c).abs()));
+                    // Quantised with the scale as it is read back.
+                    let scale = f16::from_f32(if top.is_finite() { top / 7.0 } else { 0.0 });
+                    bytes.extend_from_slice(&scale.to_le_bytes());
+                    let scale = scale.to_f32();
+                    let code = |i: usize| -> u8 {
+                        let q = if scale > 0.0 {
+                            ((row[i] - centre[i]) / scale).round().clamp(-7.0, 7.0)
+                        } else {
+                            0.0
+                        };
+                        (q as i8 + 8).to_le_bytes()[0]
+                    };
+                    for start in (0..width).step_by(2) {
+                        let high = if start + 1 < width {
+                            code(start + 1)
+                        } else {
+                            8
+                        };
+                        bytes.push(code(start) | high << 4);
+                    }
+                }
+                TokenForm::Sign => {
                     let off = |i: usize| row[i] - centre[i];
                     let mean = (0..width).map(|i| off(i).abs()).sum::<f32>() / width as f32;
                     bytes.extend_from_slice(&f16::from_f32(mean).to_le_bytes());
@@ -205,6 +267,43 @@ impl PackedTokens {
         &self.bytes
     }
 
+    /// The tokens as one self-describing byte string for a store: a
+    /// 12-byte head (`ZTV1`, the form's code, three zeros, the width as
+    /// u32 little-endian), then [`PackedTokens::bytes`]. A store keeps it as
+    /// raw bytes, not text: base64 in a JSON payload weighed a third more
+    /// and cost every read of the chunk a decode, late pass or not.
+    pub fn to_stored(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(STORED_HEAD + self.bytes.len());
+        out.extend_from_slice(&STORED_MAGIC);
+        out.extend_from_slice(&[self.form.code(), 0, 0, 0]);
+        // The width is at most MAX_WIDTH (pack's callers pass a model's
+        // width; from_bytes bounds it), so it fits a u32.
+        out.extend_from_slice(&u32::try_from(self.width).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(&self.bytes);
+        out
+    }
+
+    /// Token vectors read back from [`PackedTokens::to_stored`]'s bytes.
+    ///
+    /// # Errors
+    /// [`EncoderError::Model`] when the bytes are not that form (another
+    /// magic, a form code this build does not know, a short head) or their
+    /// tokens are torn ([`PackedTokens::from_bytes`]).
+    pub fn from_stored(stored: &[u8]) -> Result<Self, EncoderError> {
+        let refuse = |why: &str| EncoderError::Model(format!("kept token vectors: {why}"));
+        let (head, body) = stored
+            .split_at_checked(STORED_HEAD)
+            .ok_or_else(|| refuse("fewer bytes than their head"))?;
+        if head[..4] != STORED_MAGIC {
+            return Err(refuse("not Zhishu's stored form (another magic)"));
+        }
+        let form = TokenForm::from_code(head[4])
+            .ok_or_else(|| refuse(&format!("form code {} is unknown to this build", head[4])))?;
+        let width = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+        let width = usize::try_from(width).map_err(|_| refuse("a width above this machine's"))?;
+        Self::from_bytes(form, width, body.to_vec())
+    }
+
     /// The tokens as row-major f32 values, `rows × width`.
     pub fn unpack(&self) -> Vec<f32> {
         let width = self.width;
@@ -230,6 +329,13 @@ impl PackedTokens {
                 TokenForm::Int8 => {
                     let scale = f32::from_le_bytes([row[0], row[1], row[2], row[3]]);
                     out.extend(row[4..].iter().map(|&q| f32::from(q as i8) * scale));
+                }
+                TokenForm::Int4 => {
+                    let scale = f16::from_le_bytes([row[0], row[1]]).to_f32();
+                    out.extend(centre.iter().enumerate().map(|(i, c)| {
+                        let code = row[2 + i / 2] >> (4 * (i % 2)) & 0xF;
+                        c + scale * (f32::from(code) - 8.0)
+                    }));
                 }
                 TokenForm::Sign => {
                     let mean = f16::from_le_bytes([row[0], row[1]]).to_f32();
@@ -277,7 +383,8 @@ mod tests {
         prop_oneof![
             Just(TokenForm::F16),
             Just(TokenForm::Int8),
-            Just(TokenForm::Sign)
+            Just(TokenForm::Sign),
+            Just(TokenForm::Int4)
         ]
     }
 
@@ -311,6 +418,12 @@ mod tests {
                     match form {
                         TokenForm::F16 => prop_assert!((x - y).abs() <= 1e-3 * x.abs().max(1e-3)),
                         TokenForm::Int8 => prop_assert!((x - y).abs() <= top / 254.0 + 1e-6),
+                        TokenForm::Int4 => {
+                            // Half a step of max |x - c| / 7 (the scale
+                            // kept in f16), around the kept centre.
+                            let reach = off.iter().fold(0.0f32, |m, o| m.max(o.abs()));
+                            prop_assert!((x - y).abs() <= reach / 14.0 * 1.01 + 1e-5, "{} {}", x, y);
+                        }
                         TokenForm::Sign => {
                             // The centre, plus or minus the mean offset,
                             // on the side the value lies.
@@ -320,6 +433,42 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+
+        /// The stored form gives back exactly what was packed, and a
+        /// stored string cut short, with a changed head or a form code
+        /// this build does not know is refused, never misread.
+        #[test]
+        fn stored_form_round_trips_and_refuses_what_it_did_not_write(
+            form in forms(),
+            width in 1usize..40,
+            rows in 0usize..6,
+            seed in prop::collection::vec(-1.0f32..1.0, 240),
+            cut in 0usize..10_000,
+            flip in 0usize..12,
+        ) {
+            let packed = PackedTokens::pack(form, &unit_rows(&seed[..rows * width], width), width);
+            let stored = packed.to_stored();
+            prop_assert_eq!(stored.len(), 12 + packed.bytes().len());
+            prop_assert_eq!(&PackedTokens::from_stored(&stored).unwrap(), &packed);
+            // Cut anywhere inside the head, or inside a token.
+            let cut = cut % stored.len();
+            let short = PackedTokens::from_stored(&stored[..cut]);
+            let (body, head) = (cut.saturating_sub(12), form.header_bytes(width));
+            let torn_body = body > 0
+                && (body <= head || !(body - head).is_multiple_of(form.row_bytes(width)));
+            if cut < 12 || torn_body {
+                prop_assert!(short.is_err());
+            }
+            // Any changed byte of the magic or the form code is refused,
+            // and a changed width is refused or reads a different width.
+            let mut changed = stored.clone();
+            changed[flip] ^= 0x80;
+            match (flip, PackedTokens::from_stored(&changed)) {
+                (0..=4, read) => prop_assert!(read.is_err()),
+                (8..=11, Ok(read)) => prop_assert_ne!(read.width(), width),
+                _ => {}
             }
         }
 
@@ -344,9 +493,16 @@ mod tests {
         assert_eq!(TokenForm::Int8.row_bytes(384), 388);
         assert_eq!(TokenForm::Sign.row_bytes(384), 50);
         assert_eq!(TokenForm::Sign.header_bytes(384), 768);
+        assert_eq!(TokenForm::Int4.row_bytes(384), 194);
+        assert_eq!(TokenForm::Int4.header_bytes(384), 768);
         assert!(PackedTokens::from_bytes(TokenForm::Sign, 0, Vec::new()).is_err());
         // A corrupted width is refused, not overflowed.
-        for form in [TokenForm::F16, TokenForm::Int8, TokenForm::Sign] {
+        for form in [
+            TokenForm::F16,
+            TokenForm::Int8,
+            TokenForm::Sign,
+            TokenForm::Int4,
+        ] {
             assert!(PackedTokens::from_bytes(form, usize::MAX, vec![0; 8]).is_err());
             assert!(PackedTokens::from_bytes(form, (1 << 16) + 1, vec![0; 8]).is_err());
         }
@@ -357,5 +513,14 @@ mod tests {
         assert_eq!(p.unpack(), vec![3.25, -3.75, -0.25, -0.25]);
         let none = PackedTokens::pack(TokenForm::Sign, &[], 2);
         assert_eq!((none.rows(), none.bytes().len()), (0, 0));
+        // The int4 form: the centre [1.5, -2], offsets ±[1.5, 2] in steps
+        // of 2 / 7; three values fit two bytes' nibbles, the last one
+        // padded.
+        let p = PackedTokens::pack(TokenForm::Int4, &[3.0, -4.0, 1.0, 0.0, 0.0, -1.0], 3);
+        assert_eq!((p.rows(), p.bytes().len()), (2, 6 + 2 * 4));
+        let back = p.unpack();
+        for (x, y) in [3.0, -4.0, 1.0, 0.0, 0.0, -1.0].iter().zip(&back) {
+            assert!((x - y).abs() <= 1.0 / 7.0 + 1e-3, "{x} {y}");
+        }
     }
 }

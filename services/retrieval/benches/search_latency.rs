@@ -15,7 +15,13 @@
 //! ```sh
 //! cargo bench -p zhishu-retrieval --bench search_latency -- 10000 100000 1000000
 //! PAGE_WEIGHT=0 cargo bench -p zhishu-retrieval --bench search_latency -- 10000 100000
+//! KEPT_TOKENS=365 cargo bench -p zhishu-retrieval --bench search_latency -- 10000
 //! ```
+//!
+//! `KEPT_TOKENS=N` gives every chunk N kept token vectors (int8, 384
+//! values: what ingestion keeps for late interaction, `retrieval.late_keep`),
+//! so the table shows what carrying them in the lexical index costs searches
+//! that never read them (late interaction itself is off here, see below).
 
 mod common;
 
@@ -23,7 +29,7 @@ use common::{stats, walk};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-use zhishu_encoders::EncoderWorker;
+use zhishu_encoders::{EncoderWorker, PackedTokens, TokenForm};
 use zhishu_retrieval::synthetic::clustered::{Rng, centres, corpus, query_near, vocabulary};
 use zhishu_retrieval::{
     ChunkDoc, EdgeIndex, HybridSearcher, LexicalIndex, Mode, Scope, SearchFilter, SearchOptions,
@@ -50,10 +56,34 @@ fn dir_mib(p: &Path) -> f64 {
     walk(p) as f64 / (1 << 20) as f64
 }
 
+/// `KEPT_TOKENS` (0 when unset): token vectors kept per chunk.
+fn kept_tokens() -> usize {
+    std::env::var("KEPT_TOKENS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// 64 distinct passages' worth of int8 token vectors, `tokens` each, that
+/// the chunks take in turn (their values do not matter to the stores: the
+/// bytes do, and random bytes do not compress, like real int8 codes).
+fn kept_vectors(rng: &mut Rng, tokens: usize) -> Vec<Arc<PackedTokens>> {
+    if tokens == 0 {
+        return Vec::new();
+    }
+    (0..64)
+        .map(|_| {
+            let rows: Vec<f32> = (0..tokens * DIMS).map(|_| rng.normal()).collect();
+            Arc::new(PackedTokens::pack(TokenForm::Int8, &rows, DIMS))
+        })
+        .collect()
+}
+
 async fn run(n: usize, encoder: EncoderWorker) {
     let mut rng = Rng(42 + n as u64);
     let words = vocabulary(&mut rng);
     let centres = centres(&mut rng, CENTRES, DIMS);
+    let kept = kept_vectors(&mut Rng(7), kept_tokens());
     let tmp = tempfile::tempdir().expect("temp dir");
     let rss_before = rss_mib();
     let vectors = Arc::new(EdgeIndex::open(&tmp.path().join("qdrant"), DIMS).expect("edge"));
@@ -63,7 +93,12 @@ async fn run(n: usize, encoder: EncoderWorker) {
     let mut queries = Vec::new();
     let batch = 10_000;
     for start in (0..n).step_by(batch) {
-        let c = corpus(start, batch.min(n - start), &mut rng, &words, &centres);
+        let mut c = corpus(start, batch.min(n - start), &mut rng, &words, &centres);
+        if !kept.is_empty() {
+            for (i, chunk) in c.chunks.iter_mut().enumerate() {
+                chunk.token_vectors = Some(kept[i % kept.len()].clone());
+            }
+        }
         // Queries: a few words of a random chunk and its vector, perturbed.
         for _ in 0..QUERIES.div_ceil(n.div_ceil(batch)) {
             let i = rng.below(c.chunks.len());
@@ -192,8 +227,9 @@ fn main() {
         .expect("runtime");
     let encoder = common::minilm(&rt);
     println!(
-        "{} queries per size, k = 10, scope = 2 of 4 groups, {} cores",
+        "{} queries per size, k = 10, scope = 2 of 4 groups, {} kept token vectors a chunk, {} cores",
         QUERIES,
+        kept_tokens(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(

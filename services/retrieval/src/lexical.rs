@@ -36,6 +36,7 @@ use tantivy::{
     DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Score, TERMINATED,
     TantivyDocument, Term,
 };
+use zhishu_encoders::PackedTokens;
 
 mod in_store;
 mod pages;
@@ -68,13 +69,20 @@ struct Fields {
     section: Field,
     body: Field,
     payload: Field,
+    /// Kept token vectors ([`ChunkDoc::token_vectors`]) as raw bytes
+    /// ([`PackedTokens::to_stored`]); `None` in an index made before the
+    /// field existed, whose chunks carry them in the payload instead.
+    token_vectors: Option<Field>,
 }
 
 /// The index schema. `fast_ids` stores chunk ids in a fast-field column
 /// as well, so that a search reads its hits' ids from a column instead of
-/// decompressing their stored documents; indexes made before that column
-/// existed open without it (see `LexicalIndex::open_one`).
-fn schema(fast_ids: bool) -> (Schema, Fields) {
+/// decompressing their stored documents; `kept` stores kept token vectors
+/// in a bytes field of their own, so that reading a chunk's payload (every
+/// hit, neighbour and consistency check) parses its text only. Indexes
+/// made before either existed open without it (see
+/// `LexicalIndex::open_one`).
+fn schema(fast_ids: bool, kept: bool) -> (Schema, Fields) {
     let mut b = Schema::builder();
     let chunk_id = if fast_ids {
         STRING | STORED | FAST
@@ -99,9 +107,13 @@ fn schema(fast_ids: bool) -> (Schema, Fields) {
         section: b.add_text_field("section", text.clone()),
         body: b.add_text_field("body", text),
         payload: b.add_text_field("payload", STORED),
+        token_vectors: kept.then(|| b.add_bytes_field(TOKEN_VECTORS, STORED)),
     };
     (b.build(), fields)
 }
+
+/// The bytes field of kept token vectors.
+const TOKEN_VECTORS: &str = "token_vectors";
 
 /// English function words left out of the index and of queries: Lucene's
 /// English analyzer's list. Without it "What is the hotel limit for trips?"
@@ -273,16 +285,18 @@ impl LexicalIndex {
             path: dir.display().to_string(),
             source,
         })?;
-        let (schema, fields) = schema(true);
+        let (schema, mut fields) = schema(true, true);
         let directory = MmapDirectory::open(dir)
             .map_err(|e| RetrievalError::Lexical(format!("{}: {e}", dir.display())))?;
         let index = if Index::exists(&directory)
             .map_err(|e| RetrievalError::Lexical(format!("{}: {e}", dir.display())))?
         {
             let index = Index::open(directory)?;
-            // An index made before chunk ids had their column is read as
-            // it is: its ids come from the stored documents instead.
-            if index.schema() != schema && index.schema() != self::schema(false).0 {
+            // An index made before chunk ids had their column, or before
+            // kept token vectors had their field, is read as it is: its ids
+            // come from the stored documents, its vectors from the payload.
+            let earlier = [self::schema(true, false).0, self::schema(false, false).0];
+            if index.schema() != schema && !earlier.contains(&index.schema()) {
                 return Err(RetrievalError::Lexical(format!(
                     "{}: this Tantivy index has another schema than this version of Zhishu \
                      writes; move the folder away and run `zhishu ingest` again to rebuild it",
@@ -294,6 +308,7 @@ impl LexicalIndex {
             Index::create(directory, schema, tantivy::IndexSettings::default())?
         };
         let fast_ids = index.schema().get_field_entry(fields.chunk_id).is_fast();
+        fields.token_vectors = index.schema().get_field(TOKEN_VECTORS).ok();
         index
             .tokenizers()
             .register(ANALYZER, analyzer(words.clone()));
@@ -397,11 +412,18 @@ impl LexicalIndex {
                 // A page is only ever searched for its id and score: its
                 // text is not stored a second time.
                 if !self.page_entries {
-                    let payload = c
-                        .lexical_json()
-                        .map_err(|e| RetrievalError::Lexical(e.to_string()))?
-                        .to_string();
-                    doc.add_text(f.payload, payload);
+                    let payload = match (f.token_vectors, &c.token_vectors) {
+                        (Some(field), Some(kept)) => {
+                            doc.add_bytes(field, &kept.to_stored());
+                            c.stored_json()
+                        }
+                        (Some(_), None) => c.stored_json(),
+                        // An index made before the field: as that version
+                        // wrote them, in the payload.
+                        (None, _) => c.lexical_json(),
+                    };
+                    let payload = payload.map_err(|e| RetrievalError::Lexical(e.to_string()))?;
+                    doc.add_text(f.payload, payload.to_string());
                 }
                 w.add_document(doc)?;
             }
@@ -786,7 +808,10 @@ impl LexicalIndex {
         Ok(Some((text, allowed)))
     }
 
-    /// The stored chunk behind a document address.
+    /// The stored chunk behind a document address, with its kept token
+    /// vectors. Vectors that cannot be read back (torn, a form this build
+    /// does not know) are none: the late pass computes them, and the chunk
+    /// is not lost over them.
     fn decode(
         &self,
         searcher: &tantivy::Searcher,
@@ -797,8 +822,17 @@ impl LexicalIndex {
             .get_first(self.fields.payload)
             .and_then(|v| v.as_str())
             .ok_or_else(|| RetrievalError::Lexical("a chunk has no payload".into()))?;
-        serde_json::from_str(payload)
-            .map_err(|e| RetrievalError::Lexical(format!("a chunk's payload: {e}")))
+        let mut chunk: ChunkDoc = serde_json::from_str(payload)
+            .map_err(|e| RetrievalError::Lexical(format!("a chunk's payload: {e}")))?;
+        if let Some(kept) = self
+            .fields
+            .token_vectors
+            .and_then(|field| doc.get_first(field))
+            .and_then(|v| v.as_bytes())
+        {
+            chunk.token_vectors = PackedTokens::from_stored(kept).ok().map(Arc::new);
+        }
+        Ok(chunk)
     }
 
     /// The chunks with these ids that the scope may see (any order; ids

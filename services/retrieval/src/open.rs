@@ -22,6 +22,7 @@ pub fn token_form(config: &Config) -> TokenForm {
         LateVectors::F16 => TokenForm::F16,
         LateVectors::Int8 => TokenForm::Int8,
         LateVectors::Sign => TokenForm::Sign,
+        LateVectors::Int4 => TokenForm::Int4,
     }
 }
 

@@ -692,8 +692,9 @@ pub struct RerankerConfig {
 /// embedder's cache between searches and, on a box whose lexical index is
 /// Tantivy, kept with each chunk from ingestion so a search runs no
 /// forward pass over its hits. Bytes a token at 384 dimensions
-/// (multilingual-e5-small): `f16` 768, `int8` 388, `sign` 50 (and 768 a
-/// passage); nDCG@10 on the shipped sets in docs/retrieval.md.
+/// (multilingual-e5-small): `f16` 768, `int8` 388, `int4` 194 and `sign`
+/// 50 (the last two and 768 a passage); nDCG@10 on the shipped sets in
+/// docs/retrieval.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LateVectors {
@@ -708,6 +709,9 @@ pub enum LateVectors {
     /// pages' language, worse across languages (docs-en's Chinese
     /// questions 0.573 → 0.468).
     Sign,
+    /// Four bits a value (steps around the passage's mean token), one
+    /// scale a token: half of int8's bytes.
+    Int4,
 }
 
 /// How BM25's and dense search's candidates are fused into one ranking.

@@ -315,7 +315,7 @@ fn retrieval_values_out_of_range_are_refused_by_name() {
         ("late_top", "1", "retrieval.late_top"),
         ("late_tokens", "8", "retrieval.late_tokens"),
         ("fusion", "\"rank\"", "retrieval.fusion"),
-        ("late_vectors", "\"int4\"", "retrieval.late_vectors"),
+        ("late_vectors", "\"int2\"", "retrieval.late_vectors"),
     ] {
         let text = format!("{MINIMAL}\n[retrieval]\n{key} = {value}\n");
         let msg = load(&text).unwrap_err().to_string();
@@ -330,11 +330,10 @@ fn retrieval_values_out_of_range_are_refused_by_name() {
     let r = load(MINIMAL).unwrap().retrieval;
     assert_eq!((r.fusion, r.lexical_weight()), (Fusion::Scores, 1.25));
     assert_eq!(r.late_vectors, LateVectors::Int8);
-    let text = format!("{MINIMAL}\n[retrieval]\nlate_vectors = \"sign\"\n");
-    assert_eq!(
-        load(&text).unwrap().retrieval.late_vectors,
-        LateVectors::Sign
-    );
+    for (name, form) in [("sign", LateVectors::Sign), ("int4", LateVectors::Int4)] {
+        let text = format!("{MINIMAL}\n[retrieval]\nlate_vectors = \"{name}\"\n");
+        assert_eq!(load(&text).unwrap().retrieval.late_vectors, form);
+    }
 }
 
 #[test]

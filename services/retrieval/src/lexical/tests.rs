@@ -197,7 +197,7 @@ fn an_index_made_before_the_id_column_still_searches() {
     let directory = MmapDirectory::open(dir.path()).unwrap();
     Index::create(
         directory,
-        schema(false).0,
+        schema(false, false).0,
         tantivy::IndexSettings::default(),
     )
     .unwrap();
@@ -586,4 +586,135 @@ fn a_question_analysed_again_follows_the_vocabulary_version() {
         vocabulary::Vocabulary::parse("出差 = 差旅\n", "v.txt").unwrap(),
     ));
     assert!(terms_with(Some(&other), "报账 hotel").1.added.is_empty());
+}
+
+/// A chunk with `kept` token vectors, found by "hotel".
+fn kept_chunk(ordinal: i64, kept: &Arc<PackedTokens>) -> ChunkDoc {
+    ChunkDoc {
+        chunk_id: crate::chunk_id("d1", 1, ordinal),
+        document_id: "d1".into(),
+        version: 1,
+        ordinal,
+        title: "Hotels".into(),
+        access_groups: vec!["public".into()],
+        text: format!("The hotel limit, part {ordinal}."),
+        token_vectors: Some(kept.clone()),
+        ..ChunkDoc::default()
+    }
+}
+
+/// The payload text a chunk is stored with.
+fn payload_of(index: &LexicalIndex, chunk_id: &str) -> String {
+    let searcher = index.reader.searcher();
+    let q = TermQuery::new(
+        Term::from_field_text(index.fields.chunk_id, chunk_id),
+        IndexRecordOption::Basic,
+    );
+    let top = searcher
+        .search(&q, &TopDocs::with_limit(1).order_by_score())
+        .unwrap();
+    let doc: TantivyDocument = searcher.doc(top[0].1).unwrap();
+    let payload = doc.get_first(index.fields.payload).unwrap();
+    payload.as_str().unwrap().to_owned()
+}
+
+#[test]
+fn kept_token_vectors_have_their_own_field_and_older_indexes_keep_theirs() {
+    let rows: Vec<f32> = (0..5 * 8)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) / 5.0)
+        .collect();
+    let kept = Arc::new(PackedTokens::pack(
+        zhishu_encoders::TokenForm::Int8,
+        &rows,
+        8,
+    ));
+    let scope = Scope::of_groups(["public"]);
+
+    // A new index: raw bytes in their field, none in the payload's text.
+    let dir = tempfile::tempdir().unwrap();
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    assert!(index.fields.token_vectors.is_some());
+    let fresh = kept_chunk(0, &kept);
+    index.upsert(std::slice::from_ref(&fresh)).unwrap();
+    index.commit().unwrap();
+    let got = index.get(&[fresh.chunk_id.clone()], &scope).unwrap();
+    assert_eq!(got[0].token_vectors.as_deref(), Some(&*kept));
+    let hits = index
+        .search("hotel", 5, &scope, &SearchFilter::default())
+        .unwrap();
+    assert_eq!(hits[0].chunk.token_vectors.as_deref(), Some(&*kept));
+    assert!(!payload_of(&index, &fresh.chunk_id).contains("token_vectors"));
+    drop(index);
+    // Reopened, the field is found again.
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    let got = index.get(&[fresh.chunk_id.clone()], &scope).unwrap();
+    assert_eq!(got[0].token_vectors.as_deref(), Some(&*kept));
+
+    // An index made before the field: it opens, reads the vectors its
+    // chunks carry in the payload, and writes new ones there too.
+    let dir = tempfile::tempdir().unwrap();
+    let directory = MmapDirectory::open(dir.path()).unwrap();
+    Index::create(
+        directory,
+        schema(true, false).0,
+        tantivy::IndexSettings::default(),
+    )
+    .unwrap();
+    let older = LexicalIndex::open(dir.path()).unwrap();
+    assert!(older.fields.token_vectors.is_none());
+    let old = kept_chunk(1, &kept);
+    older.upsert(std::slice::from_ref(&old)).unwrap();
+    older.commit().unwrap();
+    assert!(payload_of(&older, &old.chunk_id).contains("token_vectors"));
+    let got = older.get(&[old.chunk_id.clone()], &scope).unwrap();
+    assert_eq!(got[0].token_vectors.as_deref(), Some(&*kept));
+}
+
+#[test]
+fn unreadable_kept_vectors_lose_the_vectors_not_the_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (schema, fields) = schema(true, true);
+    let field = fields.token_vectors.unwrap();
+    let index = Index::create(
+        MmapDirectory::open(dir.path()).unwrap(),
+        schema,
+        tantivy::IndexSettings::default(),
+    )
+    .unwrap();
+    index.tokenizers().register(ANALYZER, analyzer(None));
+    let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+    let rows = [0.5f32; 16];
+    let good = PackedTokens::pack(zhishu_encoders::TokenForm::Int8, &rows, 8).to_stored();
+    let mut unknown_form = good.clone();
+    unknown_form[4] = 99;
+    let torn = good[..good.len() - 3].to_vec();
+    let damaged = [unknown_form, torn, b"not vectors".to_vec(), Vec::new()];
+    let mut ids = Vec::new();
+    for (i, bytes) in damaged.iter().enumerate() {
+        let mut c = kept_chunk(
+            i as i64,
+            &Arc::new(PackedTokens::pack(
+                zhishu_encoders::TokenForm::Int8,
+                &rows,
+                8,
+            )),
+        );
+        c.token_vectors = None;
+        let mut doc = TantivyDocument::new();
+        doc.add_text(fields.chunk_id, &c.chunk_id);
+        doc.add_text(fields.access_groups, "public");
+        doc.add_text(fields.body, &c.text);
+        doc.add_text(fields.payload, c.stored_json().unwrap().to_string());
+        doc.add_bytes(field, bytes);
+        writer.add_document(doc).unwrap();
+        ids.push(c.chunk_id);
+    }
+    writer.commit().unwrap();
+    drop(writer);
+    drop(index);
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    let got = index.get(&ids, &Scope::of_groups(["public"])).unwrap();
+    assert_eq!(got.len(), damaged.len(), "every chunk is read");
+    assert!(got.iter().all(|c| c.token_vectors.is_none()));
+    assert!(got.iter().all(|c| c.text.starts_with("The hotel limit")));
 }
