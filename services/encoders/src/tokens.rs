@@ -269,9 +269,9 @@ impl PackedTokens {
 
     /// The tokens as one self-describing byte string for a store: a
     /// 12-byte head (`ZTV1`, the form's code, three zeros, the width as
-    /// u32 little-endian), then [`PackedTokens::bytes`]. A store keeps it as
-    /// raw bytes, not text: base64 in a JSON payload weighed a third more
-    /// and cost every read of the chunk a decode, late pass or not.
+    /// u32 little-endian), then [`PackedTokens::bytes`]: what a store keeps
+    /// (the lexical index, as base64 in a field of its own) and reads back
+    /// with [`PackedTokens::from_stored`].
     pub fn to_stored(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(STORED_HEAD + self.bytes.len());
         out.extend_from_slice(&STORED_MAGIC);

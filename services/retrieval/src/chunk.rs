@@ -55,10 +55,11 @@ pub struct ChunkDoc {
     /// The token vectors of [`ChunkDoc::embedding_text`] as the embedder
     /// read it at ingestion, packed ([`PackedTokens`]): late interaction
     /// scores the chunk from them instead of running the model on it
-    /// again. Kept in the lexical index only, as raw bytes in a field of
-    /// their own ([`PackedTokens::to_stored`]; in the payload, as
-    /// [`ChunkDoc::lexical_json`] writes them, in an index made before that
-    /// field), never in the vector store's payload or an API response. Vectors
+    /// again. Kept in the lexical index only, in a field of their own
+    /// beside the payload ([`PackedTokens::to_stored`], base64; in the
+    /// payload, as [`ChunkDoc::lexical_json`] writes them, in an index made
+    /// before that field), and read back for the late pass's hits only;
+    /// never in the vector store's payload or an API response. Vectors
     /// that cannot be read back (torn, a form this build does not know)
     /// read as none: the pass then computes them.
     #[serde(default, skip_serializing, deserialize_with = "read_token_vectors")]
@@ -94,9 +95,8 @@ impl ChunkDoc {
     /// The JSON a lexical index made before kept token vectors had a field
     /// of their own keeps: [`ChunkDoc::stored_json`] and the packed token
     /// vectors, as `{"form", "width", "data"}` with the bytes in base64.
-    /// (A current index keeps [`ChunkDoc::stored_json`] and the vectors'
-    /// raw bytes beside it: a third fewer bytes, and no decoding on reads
-    /// that do not want them.)
+    /// (A current index keeps [`ChunkDoc::stored_json`] and the vectors
+    /// beside it, so reads that do not want them never decode them.)
     ///
     /// # Errors
     /// Never in practice (every field serialises); typed for the stores.

@@ -450,16 +450,18 @@ fn split(batch: &[(String, Candidate)]) -> (Vec<usize>, Vec<String>) {
 /// stores hold every chunk). One store call and one consistent view,
 /// instead of a second round trip to the vector store for the dense-only
 /// hits; the shingles are hashed here, on a search thread, not on the
-/// async runtime.
+/// async runtime. Kept token vectors come with the chunks when `vectors`
+/// (the late pass will rescore them).
 fn load_batch(
     index: &LexicalIndex,
     lexical: &LexicalIds,
     positions: &[usize],
     dense_only: &[String],
     scope: &Scope,
+    vectors: bool,
 ) -> Result<Loaded, RetrievalError> {
     Ok(index
-        .load_with(lexical, positions, dense_only, scope)?
+        .load_with(lexical, positions, dense_only, scope, vectors)?
         .into_iter()
         .map(|c| {
             let sh = shingles(&c.text);
@@ -558,7 +560,10 @@ impl HybridSearcher {
             // The first batch may have been loaded where the engines met.
             let mut chunks = match preloaded.take() {
                 Some(chunks) => chunks,
-                None => self.load(&lexical, batch, scope).await?,
+                None => {
+                    self.load(&lexical, batch, scope, self.late_applies(mode))
+                        .await?
+                }
             };
             for (id, c) in batch {
                 // Gone since the search (a job committed a new version).
@@ -715,13 +720,14 @@ impl HybridSearcher {
         lexical: &Arc<LexicalIds>,
         batch: &[(String, Candidate)],
         scope: &Scope,
+        vectors: bool,
     ) -> Result<Loaded, RetrievalError> {
         match &self.lexical {
             Lexical::Tantivy(index) if lexical.from_tantivy() => {
                 let (positions, dense_only) = split(batch);
                 let (index, ids, scope) = (index.clone(), lexical.clone(), scope.clone());
                 pool::read(RetrievalError::Lexical, move || {
-                    load_batch(&index, &ids, &positions, &dense_only, &scope)
+                    load_batch(&index, &ids, &positions, &dense_only, &scope, vectors)
                 })
                 .await
             }

@@ -14,6 +14,8 @@
 //! term is looked up in title, section path and body with per-field boosts.
 
 use crate::{ChunkDoc, RetrievalError, Scope, SearchFilter, ancestors};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -69,8 +71,9 @@ struct Fields {
     section: Field,
     body: Field,
     payload: Field,
-    /// Kept token vectors ([`ChunkDoc::token_vectors`]) as raw bytes
-    /// ([`PackedTokens::to_stored`]); `None` in an index made before the
+    /// Kept token vectors ([`ChunkDoc::token_vectors`]): base64 of
+    /// [`PackedTokens::to_stored`], beside the payload, decoded only for
+    /// the reads that ask for them. `None` in an index made before the
     /// field existed, whose chunks carry them in the payload instead.
     token_vectors: Option<Field>,
 }
@@ -78,10 +81,15 @@ struct Fields {
 /// The index schema. `fast_ids` stores chunk ids in a fast-field column
 /// as well, so that a search reads its hits' ids from a column instead of
 /// decompressing their stored documents; `kept` stores kept token vectors
-/// in a bytes field of their own, so that reading a chunk's payload (every
-/// hit, neighbour and consistency check) parses its text only. Indexes
-/// made before either existed open without it (see
-/// `LexicalIndex::open_one`).
+/// in a field of their own, so that reading a chunk for anything but the
+/// late pass (a BM25 or dense hit, a neighbour, a consistency check)
+/// parses its JSON without them and never decodes them. Indexes made
+/// before either existed open without it (see `LexicalIndex::open_one`).
+///
+/// The vectors are base64 text, not a bytes field: Tantivy 0.27 reads a
+/// stored bytes value back one byte at a time (its generic `Vec<T>`
+/// deserializer), which made every BM25 search over chunks with kept
+/// vectors 3.4× slower (docs/benchmarks.md); a stored text is one copy.
 fn schema(fast_ids: bool, kept: bool) -> (Schema, Fields) {
     let mut b = Schema::builder();
     let chunk_id = if fast_ids {
@@ -107,7 +115,7 @@ fn schema(fast_ids: bool, kept: bool) -> (Schema, Fields) {
         section: b.add_text_field("section", text.clone()),
         body: b.add_text_field("body", text),
         payload: b.add_text_field("payload", STORED),
-        token_vectors: kept.then(|| b.add_bytes_field(TOKEN_VECTORS, STORED)),
+        token_vectors: kept.then(|| b.add_text_field(TOKEN_VECTORS, STORED)),
     };
     (b.build(), fields)
 }
@@ -414,7 +422,7 @@ impl LexicalIndex {
                 if !self.page_entries {
                     let payload = match (f.token_vectors, &c.token_vectors) {
                         (Some(field), Some(kept)) => {
-                            doc.add_bytes(field, &kept.to_stored());
+                            doc.add_text(field, B64.encode(kept.to_stored()));
                             c.stored_json()
                         }
                         (Some(_), None) => c.stored_json(),
@@ -624,7 +632,7 @@ impl LexicalIndex {
         self.top_k(&searcher, query, k, scope, filter)?
             .into_iter()
             .map(|(score, addr)| {
-                let chunk = self.decode(&searcher, addr)?;
+                let chunk = self.decode(&searcher, addr, false)?;
                 Ok(LexicalHit { score, chunk })
             })
             .collect()
@@ -686,20 +694,32 @@ impl LexicalIndex {
         })
     }
 
-    /// The chunks of the hits at positions `which` of `ids`, in that order.
+    /// The chunks of the hits at positions `which` of `ids`, in that order,
+    /// without kept token vectors (those only [`LexicalIndex::load_with`]
+    /// reads, for the late pass).
     ///
     /// # Errors
     /// When a stored chunk cannot be read.
     /// Hits that did not come from this index's snapshots have nothing to
     /// load here.
     pub fn load(&self, ids: &LexicalIds, which: &[usize]) -> Result<Vec<ChunkDoc>, RetrievalError> {
+        self.load_in(ids, which, false)
+    }
+
+    /// [`LexicalIndex::load`], with kept token vectors when `vectors`.
+    fn load_in(
+        &self,
+        ids: &LexicalIds,
+        which: &[usize],
+        vectors: bool,
+    ) -> Result<Vec<ChunkDoc>, RetrievalError> {
         let Some((searcher, addresses)) = &ids.snapshot else {
             return Ok(Vec::new());
         };
         which
             .iter()
             .filter_map(|&i| addresses.get(i))
-            .map(|addr| self.decode(searcher, *addr))
+            .map(|addr| self.decode(searcher, *addr, vectors))
             .collect()
     }
 
@@ -809,13 +829,16 @@ impl LexicalIndex {
     }
 
     /// The stored chunk behind a document address, with its kept token
-    /// vectors. Vectors that cannot be read back (torn, a form this build
-    /// does not know) are none: the late pass computes them, and the chunk
-    /// is not lost over them.
+    /// vectors when `vectors` asks for them (only the late pass reads
+    /// them: anything else is spared decoding ~150 KB a chunk). Vectors
+    /// that cannot be read back (torn, a form this build does not know)
+    /// are none: the late pass computes them, and the chunk is not lost
+    /// over them.
     fn decode(
         &self,
         searcher: &tantivy::Searcher,
         addr: tantivy::DocAddress,
+        vectors: bool,
     ) -> Result<ChunkDoc, RetrievalError> {
         let doc: TantivyDocument = searcher.doc(addr)?;
         let payload = doc
@@ -824,13 +847,20 @@ impl LexicalIndex {
             .ok_or_else(|| RetrievalError::Lexical("a chunk has no payload".into()))?;
         let mut chunk: ChunkDoc = serde_json::from_str(payload)
             .map_err(|e| RetrievalError::Lexical(format!("a chunk's payload: {e}")))?;
-        if let Some(kept) = self
+        if !vectors {
+            // An index made before the field: the payload's are dropped.
+            chunk.token_vectors = None;
+        } else if let Some(kept) = self
             .fields
             .token_vectors
             .and_then(|field| doc.get_first(field))
-            .and_then(|v| v.as_bytes())
+            .and_then(|v| v.as_str())
         {
-            chunk.token_vectors = PackedTokens::from_stored(kept).ok().map(Arc::new);
+            chunk.token_vectors = B64
+                .decode(kept)
+                .ok()
+                .and_then(|bytes| PackedTokens::from_stored(&bytes).ok())
+                .map(Arc::new);
         }
         Ok(chunk)
     }
@@ -838,18 +868,20 @@ impl LexicalIndex {
     /// The chunks with these ids that the scope may see (any order; ids
     /// that do not exist or are out of scope are left out). Used to attach
     /// neighbouring chunks, whose ids follow from the hit's document,
-    /// version and ordinal.
+    /// version and ordinal. Without kept token vectors.
     ///
     /// # Errors
     /// When the index cannot be read.
     pub fn get(&self, ids: &[String], scope: &Scope) -> Result<Vec<ChunkDoc>, RetrievalError> {
-        self.get_in(&self.reader.searcher(), ids, scope)
+        self.get_in(&self.reader.searcher(), ids, scope, false)
     }
 
     /// [`LexicalIndex::load`] for the hits at positions `which`, and
     /// [`LexicalIndex::get`] for `more` ids (another retriever's hits),
     /// both from the snapshot `ids` was found in: every hit a search
-    /// returns then comes from one consistent view of the index.
+    /// returns then comes from one consistent view of the index. With
+    /// their kept token vectors when `vectors` (hits the late pass may
+    /// rescore).
     ///
     /// # Errors
     /// When a stored chunk cannot be read.
@@ -859,12 +891,18 @@ impl LexicalIndex {
         which: &[usize],
         more: &[String],
         scope: &Scope,
+        vectors: bool,
     ) -> Result<Vec<ChunkDoc>, RetrievalError> {
-        let mut chunks = self.load(ids, which)?;
-        match &ids.snapshot {
-            Some((searcher, _)) => chunks.extend(self.get_in(searcher, more, scope)?),
-            None => chunks.extend(self.get(more, scope)?),
-        }
+        let mut chunks = self.load_in(ids, which, vectors)?;
+        let current;
+        let searcher = match &ids.snapshot {
+            Some((searcher, _)) => searcher,
+            None => {
+                current = self.reader.searcher();
+                &current
+            }
+        };
+        chunks.extend(self.get_in(searcher, more, scope, vectors)?);
         Ok(chunks)
     }
 
@@ -879,6 +917,7 @@ impl LexicalIndex {
         searcher: &tantivy::Searcher,
         ids: &[String],
         scope: &Scope,
+        vectors: bool,
     ) -> Result<Vec<ChunkDoc>, RetrievalError> {
         if scope.is_empty() || ids.is_empty() {
             return Ok(Vec::new());
@@ -908,7 +947,7 @@ impl LexicalIndex {
         found.dedup();
         let mut chunks = Vec::with_capacity(found.len());
         for addr in found {
-            let chunk = self.decode(searcher, addr)?;
+            let chunk = self.decode(searcher, addr, vectors)?;
             if chunk
                 .access_groups
                 .iter()

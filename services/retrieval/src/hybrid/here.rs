@@ -38,6 +38,9 @@ struct Then {
     votes: Votes,
     mode: crate::Mode,
     first_batch: usize,
+    /// Whether the loaded chunks bring their kept token vectors (the late
+    /// pass will rescore them).
+    vectors: bool,
 }
 
 /// Records one engine's report; the second to arrive fuses, loads the
@@ -69,7 +72,14 @@ fn finish(
     let (dense, dense_ms) = dense?;
     let ranked = fuse(&lexical, &dense, &then.fusion, then.votes, then.mode);
     let (positions, dense_only) = split(&ranked[..then.first_batch.min(ranked.len())]);
-    let first: Loaded = load_batch(&then.index, &lexical, &positions, &dense_only, &then.scope)?;
+    let first: Loaded = load_batch(
+        &then.index,
+        &lexical,
+        &positions,
+        &dense_only,
+        &then.scope,
+        then.vectors,
+    )?;
     Ok(Found {
         lexical: Arc::new(lexical),
         ranked,
@@ -103,6 +113,7 @@ pub(super) async fn retrieve(
         votes: searcher.votes(query).await,
         mode: options.mode,
         first_batch,
+        vectors: searcher.late_applies(options.mode),
     };
     let meeting = Arc::new(Mutex::new(Meeting {
         lexical: None,

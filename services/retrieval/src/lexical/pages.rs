@@ -233,7 +233,7 @@ impl LexicalIndex {
         for addresses in documents.values() {
             let chunks = addresses
                 .iter()
-                .map(|a| self.decode(&searcher, *a))
+                .map(|a| self.decode(&searcher, *a, false))
                 .collect::<Result<Vec<_>, _>>()?;
             let entries = pages_of(&chunks);
             written += entries.len();

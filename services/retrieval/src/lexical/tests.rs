@@ -64,7 +64,12 @@ fn exhaustive(
         )
         .unwrap();
     top.into_iter()
-        .map(|(score, addr)| (score, index.decode(&searcher, addr).unwrap().chunk_id))
+        .map(|(score, addr)| {
+            (
+                score,
+                index.decode(&searcher, addr, false).unwrap().chunk_id,
+            )
+        })
         .collect()
 }
 
@@ -618,6 +623,15 @@ fn payload_of(index: &LexicalIndex, chunk_id: &str) -> String {
     payload.as_str().unwrap().to_owned()
 }
 
+/// `ids` read back with their kept token vectors, as the late pass reads
+/// hits.
+fn with_vectors(index: &LexicalIndex, ids: &[String]) -> Vec<ChunkDoc> {
+    let scope = Scope::of_groups(["public"]);
+    index
+        .load_with(&LexicalIds::from_store(Vec::new()), &[], ids, &scope, true)
+        .unwrap()
+}
+
 #[test]
 fn kept_token_vectors_have_their_own_field_and_older_indexes_keep_theirs() {
     let rows: Vec<f32> = (0..5 * 8)
@@ -630,25 +644,40 @@ fn kept_token_vectors_have_their_own_field_and_older_indexes_keep_theirs() {
     ));
     let scope = Scope::of_groups(["public"]);
 
-    // A new index: raw bytes in their field, none in the payload's text.
+    // A new index: in their own field, none in the payload's JSON; read
+    // for the late pass's hits only.
     let dir = tempfile::tempdir().unwrap();
     let index = LexicalIndex::open(dir.path()).unwrap();
     assert!(index.fields.token_vectors.is_some());
     let fresh = kept_chunk(0, &kept);
     index.upsert(std::slice::from_ref(&fresh)).unwrap();
     index.commit().unwrap();
-    let got = index.get(&[fresh.chunk_id.clone()], &scope).unwrap();
-    assert_eq!(got[0].token_vectors.as_deref(), Some(&*kept));
+    let ids = [fresh.chunk_id.clone()];
+    assert_eq!(
+        with_vectors(&index, &ids)[0].token_vectors.as_deref(),
+        Some(&*kept)
+    );
+    let found = index
+        .search_ids("hotel", 5, &scope, &SearchFilter::default(), 1.0)
+        .unwrap();
+    let by_hit = index.load_with(&found, &[0], &[], &scope, true).unwrap();
+    assert_eq!(by_hit[0].token_vectors.as_deref(), Some(&*kept));
+    // Every other read is spared them.
+    assert!(index.load(&found, &[0]).unwrap()[0].token_vectors.is_none());
+    assert!(index.get(&ids, &scope).unwrap()[0].token_vectors.is_none());
     let hits = index
         .search("hotel", 5, &scope, &SearchFilter::default())
         .unwrap();
-    assert_eq!(hits[0].chunk.token_vectors.as_deref(), Some(&*kept));
+    assert!(hits[0].chunk.token_vectors.is_none());
+    assert_eq!(hits[0].chunk.text, fresh.text);
     assert!(!payload_of(&index, &fresh.chunk_id).contains("token_vectors"));
     drop(index);
     // Reopened, the field is found again.
     let index = LexicalIndex::open(dir.path()).unwrap();
-    let got = index.get(&[fresh.chunk_id.clone()], &scope).unwrap();
-    assert_eq!(got[0].token_vectors.as_deref(), Some(&*kept));
+    assert_eq!(
+        with_vectors(&index, &ids)[0].token_vectors.as_deref(),
+        Some(&*kept)
+    );
 
     // An index made before the field: it opens, reads the vectors its
     // chunks carry in the payload, and writes new ones there too.
@@ -666,8 +695,12 @@ fn kept_token_vectors_have_their_own_field_and_older_indexes_keep_theirs() {
     older.upsert(std::slice::from_ref(&old)).unwrap();
     older.commit().unwrap();
     assert!(payload_of(&older, &old.chunk_id).contains("token_vectors"));
-    let got = older.get(&[old.chunk_id.clone()], &scope).unwrap();
-    assert_eq!(got[0].token_vectors.as_deref(), Some(&*kept));
+    let ids = [old.chunk_id.clone()];
+    assert_eq!(
+        with_vectors(&older, &ids)[0].token_vectors.as_deref(),
+        Some(&*kept)
+    );
+    assert!(older.get(&ids, &scope).unwrap()[0].token_vectors.is_none());
 }
 
 #[test]
@@ -688,24 +721,32 @@ fn unreadable_kept_vectors_lose_the_vectors_not_the_chunk() {
     let mut unknown_form = good.clone();
     unknown_form[4] = 99;
     let torn = good[..good.len() - 3].to_vec();
-    let damaged = [unknown_form, torn, b"not vectors".to_vec(), Vec::new()];
+    let damaged = [
+        B64.encode(unknown_form),
+        B64.encode(torn),
+        B64.encode(b"not vectors"),
+        String::new(),
+        "not base64: 向量".to_owned(),
+    ];
     let mut ids = Vec::new();
-    for (i, bytes) in damaged.iter().enumerate() {
-        let mut c = kept_chunk(
-            i as i64,
-            &Arc::new(PackedTokens::pack(
-                zhishu_encoders::TokenForm::Int8,
-                &rows,
-                8,
-            )),
-        );
-        c.token_vectors = None;
+    for (i, text) in damaged.iter().enumerate() {
+        let c = ChunkDoc {
+            token_vectors: None,
+            ..kept_chunk(
+                i as i64,
+                &Arc::new(PackedTokens::pack(
+                    zhishu_encoders::TokenForm::Int8,
+                    &rows,
+                    8,
+                )),
+            )
+        };
         let mut doc = TantivyDocument::new();
         doc.add_text(fields.chunk_id, &c.chunk_id);
         doc.add_text(fields.access_groups, "public");
         doc.add_text(fields.body, &c.text);
         doc.add_text(fields.payload, c.stored_json().unwrap().to_string());
-        doc.add_bytes(field, bytes);
+        doc.add_text(field, text);
         writer.add_document(doc).unwrap();
         ids.push(c.chunk_id);
     }
@@ -713,7 +754,7 @@ fn unreadable_kept_vectors_lose_the_vectors_not_the_chunk() {
     drop(writer);
     drop(index);
     let index = LexicalIndex::open(dir.path()).unwrap();
-    let got = index.get(&ids, &Scope::of_groups(["public"])).unwrap();
+    let got = with_vectors(&index, &ids);
     assert_eq!(got.len(), damaged.len(), "every chunk is read");
     assert!(got.iter().all(|c| c.token_vectors.is_none()));
     assert!(got.iter().all(|c| c.text.starts_with("The hotel limit")));
