@@ -24,6 +24,9 @@
 //! finer differences between cosines. Without the centre, one bit of the
 //! raw values is far worse (docs-en 0.732 → 0.596): e5's token vectors
 //! share a large common component, and the signs mostly encode it.
+//! `int4` keeps fifteen levels around the same centre instead of two:
+//! half of int8's bytes, level with it within a language, a little below
+//! across languages (eval-zh-en 0.925 → 0.920).
 //!
 //! Every form reads back into f32 rows that the one matrix kernel scores,
 //! and the late pass scores a passage from its packed form whether it was

@@ -710,7 +710,8 @@ pub enum LateVectors {
     /// questions 0.573 → 0.468).
     Sign,
     /// Four bits a value (steps around the passage's mean token), one
-    /// scale a token: half of int8's bytes.
+    /// scale a token: half of int8's bytes, as good within a language, a
+    /// little worse across languages (eval-zh-en 0.925 → 0.920).
     Int4,
 }
 
