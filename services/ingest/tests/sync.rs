@@ -287,7 +287,7 @@ async fn a_folder_is_indexed_then_kept_in_step() {
         .lexical
         .tantivy()
         .unwrap()
-        .get(&ids, &everyone)
+        .get_with_vectors(&ids, &everyone)
         .unwrap();
     assert_eq!(lexical.len(), ids.len());
     for c in &lexical {

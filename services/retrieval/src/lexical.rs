@@ -876,6 +876,19 @@ impl LexicalIndex {
         self.get_in(&self.reader.searcher(), ids, scope, false)
     }
 
+    /// [`LexicalIndex::get`] with each chunk's kept token vectors, as the
+    /// late pass reads its hits.
+    ///
+    /// # Errors
+    /// When the index cannot be read.
+    pub fn get_with_vectors(
+        &self,
+        ids: &[String],
+        scope: &Scope,
+    ) -> Result<Vec<ChunkDoc>, RetrievalError> {
+        self.get_in(&self.reader.searcher(), ids, scope, true)
+    }
+
     /// [`LexicalIndex::load`] for the hits at positions `which`, and
     /// [`LexicalIndex::get`] for `more` ids (another retriever's hits),
     /// both from the snapshot `ids` was found in: every hit a search

@@ -627,9 +627,7 @@ fn payload_of(index: &LexicalIndex, chunk_id: &str) -> String {
 /// hits.
 fn with_vectors(index: &LexicalIndex, ids: &[String]) -> Vec<ChunkDoc> {
     let scope = Scope::of_groups(["public"]);
-    index
-        .load_with(&LexicalIds::from_store(Vec::new()), &[], ids, &scope, true)
-        .unwrap()
+    index.get_with_vectors(ids, &scope).unwrap()
 }
 
 #[test]
