@@ -120,7 +120,7 @@ fn schema(fast_ids: bool, kept: bool) -> (Schema, Fields) {
     (b.build(), fields)
 }
 
-/// The bytes field of kept token vectors.
+/// The stored field of kept token vectors (base64 text).
 const TOKEN_VECTORS: &str = "token_vectors";
 
 /// English function words left out of the index and of queries: Lucene's
