@@ -139,6 +139,13 @@ impl PackedTokens {
         } else {
             Vec::new()
         };
+        // The centre first, once, before the first token (read back through
+        // f16, so the offsets are from what unpacking adds them to).
+        if count > 0 {
+            for &c in &centre {
+                bytes.extend_from_slice(&f16::from_f32(c).to_le_bytes());
+            }
+        }
         for row in rows.chunks_exact(width.max(1)).take(count) {
             match form {
                 TokenForm::F16 => {
@@ -163,17 +170,6 @@ impl PackedTokens {
                         bytes.push(q.to_le_bytes()[0]);
                     }
                 }
-                TokenForm::Sign | TokenForm::Int4 if bytes.is_empty() => {
-                    // The centre first, once (read back through f16, so
-                    // the offsets are from what unpacking adds them to).
-                    for &c in &centre {
-                        bytes.extend_from_slice(&f16::from_f32(c).to_le_bytes());
-                    }
-                }
-                _ => {}
-            }
-            match form {
-                TokenForm::F16 | TokenForm::Int8 => {}
                 TokenForm::Int4 => {
                     let top = row
                         .iter()
