@@ -4,9 +4,16 @@
 # lints, its device script included), with nvcc and the CUDA headers from
 # PyPI (DESIGN.md), candle's kernels and our attention kernels
 # (services/engine/kernels/*.cu, compiled to PTX by the engine's build.rs)
-# compiled for sm_90 (H100/H200). Run by scripts/test.sh; ~6 minutes cold.
+# compiled for sm_90 (H100/H200). ~6 minutes cold.
 #
-#   ./scripts/check-cuda.sh
+#   ./scripts/check-cuda.sh              # the engine, with `cuda`
+#   ./scripts/check-cuda.sh --workspace  # every crate and target, with `cuda`
+#
+# `--workspace` is scripts/test.sh's one clippy run: only the engine has
+# code behind the feature, so linting the workspace with it on covers
+# everything but three small `not(cuda)` blocks (which the test build
+# still compiles), in one pass over the dependencies instead of two
+# (~5 minutes less of a cold run).
 #
 # Environment: ZHISHU_CUDA_VENV (where the nvidia-* packages go; default
 # ~/.cache/zhishu/venv-cuda), CUDA_COMPUTE_CAP (default 90).
@@ -23,4 +30,8 @@ CUDA_ROOT=$("$VENV/bin/python" -c 'import os, nvidia; print(os.path.join(list(nv
 export CUDA_ROOT CUDA_PATH="$CUDA_ROOT" PATH="$CUDA_ROOT/bin:$PATH"
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 "$CUDA_ROOT/bin/nvcc" --version | tail -n 2
-cargo clippy --locked -p zhishu-engine --features cuda --all-targets -- -D warnings
+case "${1:-}" in
+    --workspace) cargo clippy --locked --workspace --all-targets --features zhishu-engine/cuda -- -D warnings ;;
+    "") cargo clippy --locked -p zhishu-engine --features cuda --all-targets -- -D warnings ;;
+    *) echo "check-cuda.sh: unknown argument $1 (use --workspace or nothing)" >&2; exit 2 ;;
+esac

@@ -11,8 +11,9 @@
 # 4. builds the web UI (scripts/build-web.sh), runs its unit tests (vitest)
 #    and installs Debian's chromium for the browser tests (tests/web_ui.rs)
 #    and Tesseract with its Chinese and English data for the OCR tests;
-# 5. cargo fmt --check, cargo clippy -D warnings, the `cuda` feature's
-#    compile check (scripts/check-cuda.sh), the Helm chart's check
+# 5. cargo fmt --check, cargo clippy -D warnings of every crate with the
+#    `cuda` feature on (scripts/check-cuda.sh --workspace: the GPU build's
+#    compile check and the lints in one pass), the Helm chart's check
 #    (scripts/check-helm.sh), cargo test (through cargo-nextest where it is
 #    installed), all workspace.
 # Any failure stops the run with a non-zero exit.
@@ -110,11 +111,8 @@ tesseract --version 2>&1 | head -n1
 say "cargo fmt --check"
 cargo fmt --all --check
 
-say "cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-say "the GPU build compiles (cuda feature, nvcc from PyPI, no GPU needed)"
-./scripts/check-cuda.sh
+say "cargo clippy, the GPU build's code included (cuda feature, nvcc from PyPI, no GPU needed)"
+./scripts/check-cuda.sh --workspace
 
 say "the Helm chart renders and validates (helm and Kubernetes schemas from PyPI)"
 ./scripts/check-helm.sh
