@@ -126,10 +126,9 @@ fi
 if cargo nextest --version >/dev/null 2>&1; then
     # cargo-nextest runs the test binaries side by side (one process a test,
     # as many at a time as there are cores), so a binary with one long test
-    # no longer leaves the other core idle: the suite takes ~3/4 of
-    # `cargo test`'s time. It does not run doctests, and there are none: the
-    # crates' examples are tests of their own (`cargo test --doc` would add
-    # ~7 minutes of building to run nothing).
+    # no longer leaves the other core idle (docs/testing.md, "Time"). It
+    # does not run doctests, and the crates have none (`cargo test --doc`
+    # would add ~7 minutes of building to run nothing).
     cargo nextest run --workspace --locked --no-fail-fast
 else
     echo "cargo-nextest not found: running the tests one binary at a time with cargo test (cargo install cargo-nextest runs them side by side)"
