@@ -347,6 +347,11 @@ pub struct EvalArgs {
     /// from the configuration; without one that mode is skipped).
     #[arg(long, value_name = "DIR")]
     pub reranker: Option<PathBuf>,
+    /// Hits each query asks for, as a `/v1/search` client's `k`; its
+    /// documents are ranked by their best chunk. Default 100 (enough for
+    /// Recall@100); 10 scores what a client asking for ten hits sees.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub hits: Option<u16>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -41,7 +41,10 @@ pub async fn run(mut config: Config, args: EvalArgs) -> Result<()> {
     // (a 3,000-chunk set of 512-token passages is ~1 GB in f16 at 384
     // dimensions; the cache only grows as passages are met).
     let encoder = crate::ingest::encoder_with_cache(&config, 2 << 30)?;
-    let setup = zhishu_ingest::open_eval_setup(&config, encoder)?;
+    let mut setup = zhishu_ingest::open_eval_setup(&config, encoder)?;
+    if let Some(hits) = args.hits {
+        setup.hits = usize::from(hits);
+    }
     let scratch = tempfile::Builder::new()
         .prefix("zhishu-eval-")
         .tempdir()

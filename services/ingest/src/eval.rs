@@ -25,7 +25,7 @@ const EVAL_GROUP: &str = "eval";
 /// Documents embedded per batch while indexing.
 const INDEX_BATCH: usize = 64;
 /// Hits fetched per query: enough for Recall@100.
-const DEPTH: usize = 100;
+pub const DEPTH: usize = 100;
 
 /// The models and settings an evaluation runs with.
 pub struct EvalSetup {
@@ -47,6 +47,11 @@ pub struct EvalSetup {
     /// BM25 inside the vector store (`lexical.backend = "qdrant"`), with
     /// the configured average field lengths: scored beside Tantivy's.
     pub bm25: Bm25Encoder,
+    /// Hits each query asks for, as a `/v1/search` client's `k` (its
+    /// documents are then ranked by their best chunk). Default [`DEPTH`]
+    /// (100), enough for Recall@100; 10 scores what a client asking for
+    /// ten hits sees.
+    pub hits: usize,
 }
 
 /// Sums of field lengths in terms, per language (a chunk counts under the
@@ -292,7 +297,7 @@ pub async fn evaluate(
         for (i, q) in dataset.queries.iter().enumerate() {
             let t = Instant::now();
             let results = searcher
-                .search_with(&q.text, DEPTH, &scope, &filter, &options)
+                .search_with(&q.text, setup.hits, &scope, &filter, &options)
                 .await
                 .map_err(|e| err(&format!("query {}", q.id), &e))?;
             let latency = t.elapsed().as_secs_f64() * 1000.0;

@@ -105,5 +105,6 @@ pub fn open_eval_setup(config: &Config, encoder: EncoderWorker) -> Result<EvalSe
         chunking: text.chunking,
         fusion: config.retrieval,
         vocabulary,
+        hits: crate::eval::DEPTH,
     })
 }

@@ -134,15 +134,40 @@ const ENGLISH_STOP_WORDS: [&str; 33] = [
     "they", "this", "to", "was", "will", "with",
 ];
 
+/// English words that frame a question rather than say what it is about,
+/// left out of queries only (pages keep them): interrogatives, personal
+/// pronouns, auxiliary and modal verbs, and the pieces of contractions
+/// ("what's", "doesn't"). "How do I make my layer transparent?" asks for
+/// `layer` and `transparent`; with `how`, `do`, `i` and `my` it also
+/// favours any chunk that happens to be written as a how-to in the first
+/// person, since each such word still scores something. A query made of
+/// nothing else keeps them (see [`terms_with`]).
+const QUESTION_WORDS: [&str; 60] = [
+    "what", "which", "who", "whom", "whose", "why", "how", "when", "where", "whether", "do",
+    "does", "did", "doing", "i", "me", "my", "myself", "we", "our", "you", "your", "he", "him",
+    "his", "she", "her", "its", "them", "am", "were", "been", "being", "has", "have", "had",
+    "having", "can", "could", "should", "would", "shall", "might", "must", "s", "t", "d", "ll",
+    "m", "re", "ve", "don", "doesn", "didn", "isn", "aren", "wasn", "couldn", "shouldn", "wouldn",
+];
+
 /// The Chinese + English analyzer (see the module documentation), with
 /// the enterprise vocabulary's words when there is one.
 fn analyzer(words: Option<Words>) -> TextAnalyzer {
+    analyzer_without(words, &[])
+}
+
+/// [`analyzer`] leaving out `more` words besides the English stop words
+/// (before stemming, so a word is matched as typed, lower-cased).
+fn analyzer_without(words: Option<Words>, more: &[&str]) -> TextAnalyzer {
     TextAnalyzer::builder(ZhEn::new(words))
         .filter(WordsOnly)
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
         .filter(StopWordFilter::remove(
-            ENGLISH_STOP_WORDS.iter().map(|w| (*w).to_owned()),
+            ENGLISH_STOP_WORDS
+                .iter()
+                .chain(more)
+                .map(|w| (*w).to_owned()),
         ))
         .filter(Stemmer::new(Language::English))
         .build()
@@ -155,7 +180,22 @@ pub fn analyze(text: &str) -> Vec<String> {
 
 /// [`analyze`] with an enterprise vocabulary's words.
 fn analyze_with(text: &str, words: Option<Words>) -> Vec<String> {
-    let mut a = analyzer(words);
+    run_analyzer(analyzer(words), text)
+}
+
+/// The terms of a question: [`analyze_with`] less the words that only
+/// frame it ([`QUESTION_WORDS`]), unless nothing else is left ("how do
+/// I", "Who am I" are then searched as typed).
+fn analyze_question(text: &str, words: Option<Words>) -> Vec<String> {
+    let terms = run_analyzer(analyzer_without(words.clone(), &QUESTION_WORDS), text);
+    if terms.is_empty() {
+        analyze_with(text, words)
+    } else {
+        terms
+    }
+}
+
+fn run_analyzer(mut a: TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = a.token_stream(text);
     let mut out = Vec::new();
     while stream.advance() {
@@ -1101,7 +1141,7 @@ fn terms_with(words: Option<&Words>, query: &str) -> (Vec<String>, vocabulary::E
         return hit;
     }
     let fixed = current.clone().map(Words::Fixed);
-    let mut terms = analyze_with(query, fixed);
+    let mut terms = analyze_question(query, fixed);
     terms.sort();
     terms.dedup();
     let synonyms = current

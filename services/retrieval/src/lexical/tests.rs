@@ -268,6 +268,74 @@ fn a_chunk_is_found_by_its_document_title_and_section() {
     assert_eq!(hits[0].chunk.document_id, "d1");
 }
 
+/// A question is searched for what it is about: "how do I … my …" asks
+/// for the layer and its transparency, not for every page written as a
+/// first-person how-to.
+#[test]
+fn a_question_is_searched_for_its_subject_not_its_framing() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    let framing = page_chunk(
+        "faq",
+        0,
+        "FAQ",
+        "public",
+        "How do I ask? Where do I go, and who do I write to when my mail should have come?",
+    );
+    let answer = page_chunk(
+        "alpha",
+        0,
+        "Alpha channel",
+        "public",
+        "Add an alpha channel to make a layer transparent.",
+    );
+    index.upsert(&[framing, answer]).unwrap();
+    index.commit().unwrap();
+    let scope = Scope::of_groups(["public"]);
+    let hits = index
+        .search(
+            "How do I make my layer transparent?",
+            2,
+            &scope,
+            &SearchFilter::default(),
+        )
+        .unwrap();
+    assert_eq!(hits.len(), 1, "the framing words alone find nothing");
+    assert_eq!(hits[0].chunk.document_id, "alpha");
+    // A page is still indexed with them, and a query of nothing else
+    // still asks for them.
+    let hits = index
+        .search("who do I write to", 2, &scope, &SearchFilter::default())
+        .unwrap();
+    assert_eq!(hits[0].chunk.document_id, "faq");
+    assert!(!terms_with(None, "How do I").0.is_empty());
+    assert_eq!(
+        terms_with(None, "What's wrong with my layer? Why doesn't it work?").0,
+        terms_with(None, "wrong layer work").0
+    );
+}
+
+proptest::proptest! {
+    /// Leaving the framing words out only ever removes terms, and leaves
+    /// a query with terms whenever its full analysis has any.
+    #[test]
+    fn question_terms_are_a_non_empty_part_of_the_full_terms(
+        words in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "how", "do", "I", "my", "What's", "doesn't", "layer", "transparent",
+                "the", "of", "VPN", "报账", "出差住宿", "Who", "am", "can", "backup", "?", "，",
+            ]),
+            0..12,
+        )
+    ) {
+        let text = words.join(" ");
+        let full: HashSet<String> = analyze(&text).into_iter().collect();
+        let asked = terms_with(None, &text).0;
+        proptest::prop_assert!(asked.iter().all(|t| full.contains(t)), "{asked:?} ⊄ {full:?}");
+        proptest::prop_assert_eq!(asked.is_empty(), full.is_empty());
+    }
+}
+
 fn page_chunk(doc: &str, ordinal: i64, title: &str, group: &str, text: &str) -> ChunkDoc {
     ChunkDoc {
         chunk_id: crate::chunk_id(doc, 1, ordinal),
