@@ -150,16 +150,57 @@ const QUESTION_WORDS: [&str; 60] = [
     "m", "re", "ve", "don", "doesn", "didn", "isn", "aren", "wasn", "couldn", "shouldn", "wouldn",
 ];
 
+/// Chinese words that frame a question ("怎么", "为什么", "能不能",
+/// "有没有", "请问"): left out of queries as [`QUESTION_WORDS`] are, with
+/// the bigrams inside them, when jieba finds them as words. Only words of
+/// two characters or more: a single character such as 我 or 吗 is part of
+/// too many real words.
+const CHINESE_QUESTION_WORDS: [&str; 29] = [
+    "为什么",
+    "为何",
+    "怎么",
+    "怎么样",
+    "怎么办",
+    "怎样",
+    "如何",
+    "什么",
+    "哪个",
+    "哪些",
+    "哪里",
+    "哪儿",
+    "哪种",
+    "哪一个",
+    "哪一项",
+    "能不能",
+    "能否",
+    "可不可以",
+    "是否",
+    "是不是",
+    "会不会",
+    "要不要",
+    "有没有",
+    "请问",
+    "我们",
+    "我的",
+    "你们",
+    "咱们",
+    "应该",
+];
+
 /// The Chinese + English analyzer (see the module documentation), with
 /// the enterprise vocabulary's words when there is one.
 fn analyzer(words: Option<Words>) -> TextAnalyzer {
-    analyzer_without(words, &[])
+    analyzer_for(words, false)
 }
 
-/// [`analyzer`] leaving out `more` words besides the English stop words
-/// (before stemming, so a word is matched as typed, lower-cased).
-fn analyzer_without(words: Option<Words>, more: &[&str]) -> TextAnalyzer {
-    TextAnalyzer::builder(ZhEn::new(words))
+/// [`analyzer`], or with `question` the analyzer of a question: it also
+/// leaves out the words that only frame one ([`QUESTION_WORDS`], before
+/// stemming, as typed but lower-cased; [`CHINESE_QUESTION_WORDS`]).
+fn analyzer_for(words: Option<Words>, question: bool) -> TextAnalyzer {
+    let more: &[&str] = if question { &QUESTION_WORDS } else { &[] };
+    let mut zh_en = ZhEn::new(words);
+    zh_en.question = question;
+    TextAnalyzer::builder(zh_en)
         .filter(WordsOnly)
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
@@ -187,7 +228,7 @@ fn analyze_with(text: &str, words: Option<Words>) -> Vec<String> {
 /// frame it ([`QUESTION_WORDS`]), unless nothing else is left ("how do
 /// I", "Who am I" are then searched as typed).
 fn analyze_question(text: &str, words: Option<Words>) -> Vec<String> {
-    let terms = run_analyzer(analyzer_without(words.clone(), &QUESTION_WORDS), text);
+    let terms = run_analyzer(analyzer_for(words.clone(), true), text);
     if terms.is_empty() {
         analyze_with(text, words)
     } else {
@@ -1189,6 +1230,8 @@ struct ZhEn {
     jieba: tantivy_jieba::JiebaTokenizer,
     /// The enterprise vocabulary's words, kept whole.
     words: Option<Words>,
+    /// Analysing a question: Chinese framing words are left out.
+    question: bool,
     folded: String,
     tokens: Vec<Token>,
 }
@@ -1201,6 +1244,7 @@ impl ZhEn {
         Self {
             jieba: tantivy_jieba::JiebaTokenizer::new(),
             words,
+            question: false,
             folded: String::new(),
             tokens: Vec::new(),
         }
@@ -1260,6 +1304,9 @@ impl Tokenizer for ZhEn {
             self.tokens.push(words.token().clone());
         }
         push_bigrams(&self.folded, &mut self.tokens);
+        if self.question {
+            drop_framing(&mut self.tokens);
+        }
         if let Some(words) = &self.words {
             // After every position used so far (jieba's are character
             // offsets, and in search mode a word's pieces come first).
@@ -1296,6 +1343,25 @@ impl Tokenizer for ZhEn {
             next: 0,
         }
     }
+}
+
+/// Leaves out the Chinese words that frame a question, as jieba found
+/// them, and every piece or bigram inside one (search mode also emits a
+/// long word's pieces: "能不能" brings "不能").
+fn drop_framing(tokens: &mut Vec<Token>) {
+    let spans: Vec<(usize, usize)> = tokens
+        .iter()
+        .filter(|t| CHINESE_QUESTION_WORDS.contains(&t.text.as_str()))
+        .map(|t| (t.offset_from, t.offset_to))
+        .collect();
+    if spans.is_empty() {
+        return;
+    }
+    tokens.retain(|t| {
+        !spans
+            .iter()
+            .any(|&(from, to)| from <= t.offset_from && t.offset_to <= to)
+    });
 }
 
 /// A token stream over tokens already made.

@@ -313,6 +313,17 @@ fn a_question_is_searched_for_its_subject_not_its_framing() {
         terms_with(None, "What's wrong with my layer? Why doesn't it work?").0,
         terms_with(None, "wrong layer work").0
     );
+    // Chinese framing words go with the bigrams inside them; the
+    // subject's words and bigrams stay.
+    let (terms, _) = terms_with(None, "请问怎么锁定软件包的版本？");
+    let full = analyze("请问怎么锁定软件包的版本？");
+    for gone in ["请问", "怎么", "\u{2082}请问", "\u{2082}怎么"] {
+        assert!(full.iter().any(|t| t == gone), "{gone} in {full:?}");
+        assert!(!terms.iter().any(|t| t == gone), "{gone} in {terms:?}");
+    }
+    for kept in ["锁定", "软件包", "版本", "\u{2082}锁定"] {
+        assert!(terms.iter().any(|t| t == kept), "{kept} in {terms:?}");
+    }
 }
 
 proptest::proptest! {
@@ -324,6 +335,7 @@ proptest::proptest! {
             proptest::sample::select(vec![
                 "how", "do", "I", "my", "What's", "doesn't", "layer", "transparent",
                 "the", "of", "VPN", "报账", "出差住宿", "Who", "am", "can", "backup", "?", "，",
+                "怎么", "为什么", "能不能", "请问", "锁定版本", "吗",
             ]),
             0..12,
         )
