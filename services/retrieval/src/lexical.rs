@@ -10,8 +10,11 @@
 //! punctuation) are dropped.
 //!
 //! Queries are not parsed as a query language: a user's `C++ "draft"` is
-//! text, not syntax. The query is run through the same analyzer and every
-//! term is looked up in title, section path and body with per-field boosts.
+//! text, not syntax. The query is run through the same analyzer, less the
+//! words that only frame a question ("how do I", "怎么", "能不能": they
+//! would favour pages written as how-tos over pages about the subject),
+//! and every term is looked up in title, section path and body with
+//! per-field boosts.
 
 use crate::{ChunkDoc, RetrievalError, Scope, SearchFilter, ancestors};
 use base64::Engine as _;
@@ -225,8 +228,9 @@ fn analyze_with(text: &str, words: Option<Words>) -> Vec<String> {
 }
 
 /// The terms of a question: [`analyze_with`] less the words that only
-/// frame it ([`QUESTION_WORDS`]), unless nothing else is left ("how do
-/// I", "Who am I" are then searched as typed).
+/// frame it ([`QUESTION_WORDS`], [`CHINESE_QUESTION_WORDS`]), unless
+/// nothing else is left ("how do I", "Who am I" are then searched as
+/// typed).
 fn analyze_question(text: &str, words: Option<Words>) -> Vec<String> {
     let terms = run_analyzer(analyzer_for(words.clone(), true), text);
     if terms.is_empty() {
