@@ -201,9 +201,7 @@ fn analyzer(words: Option<Words>) -> TextAnalyzer {
 /// stemming, as typed but lower-cased; [`CHINESE_QUESTION_WORDS`]).
 fn analyzer_for(words: Option<Words>, question: bool) -> TextAnalyzer {
     let more: &[&str] = if question { &QUESTION_WORDS } else { &[] };
-    let mut zh_en = ZhEn::new(words);
-    zh_en.question = question;
-    TextAnalyzer::builder(zh_en)
+    TextAnalyzer::builder(ZhEn::new(words, question))
         .filter(WordsOnly)
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
@@ -1244,11 +1242,11 @@ struct ZhEn {
 const BIGRAM: char = '\u{2082}'; // subscript two, in no real word
 
 impl ZhEn {
-    fn new(words: Option<Words>) -> Self {
+    fn new(words: Option<Words>, question: bool) -> Self {
         Self {
             jieba: tantivy_jieba::JiebaTokenizer::new(),
             words,
-            question: false,
+            question,
             folded: String::new(),
             tokens: Vec::new(),
         }
