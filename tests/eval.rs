@@ -131,10 +131,45 @@ fn eval_scores_every_mode_on_the_shipped_bilingual_set() {
                 "fused best first: {q}"
             );
         }
+        // The question's pieces lie within its text, and each hit's
+        // MaxSim is the weighted mean of their best cosines against it.
+        let text = q["text"].as_str().unwrap();
+        let pieces = q["late_pieces"].as_array().unwrap();
+        assert!(!pieces.is_empty(), "{q}");
+        for p in pieces {
+            let (start, end) = (p[1].as_u64().unwrap(), p[2].as_u64().unwrap());
+            assert!(start <= end && end as usize <= text.len(), "{p} in {text}");
+        }
+        // One weight a piece: what the pass averaged them by.
+        let weights: Vec<f64> = q["late_weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_f64().unwrap())
+            .collect();
+        assert_eq!(weights.len(), pieces.len(), "{q}");
+        assert!(weights.iter().all(|w| *w >= 0.0), "{q}");
         for h in late {
             assert!(documents.contains(h[0].as_str().unwrap()), "{h}");
             let max_sim = h[3].as_f64().unwrap();
             assert!((-1.0..=1.0).contains(&max_sim), "{h}");
+            let maxima: Vec<f64> = h[4]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_f64().unwrap())
+                .collect();
+            assert_eq!(maxima.len(), pieces.len(), "{h}");
+            let total: f64 = weights.iter().sum();
+            let mean = if total > 0.0 {
+                maxima.iter().zip(&weights).map(|(m, w)| m * w).sum::<f64>() / total
+            } else {
+                maxima.iter().sum::<f64>() / maxima.len() as f64
+            };
+            assert!(
+                (mean - max_sim).abs() < 1e-4,
+                "{mean} against {max_sim}: {h}"
+            );
         }
     }
 

@@ -308,8 +308,40 @@ pub enum Output {
 /// one query only, where the two order alike, and an average stays in
 /// the cosine's range, which fusion scales anyway.
 pub fn max_sim(query: &[f32], passage: &[f32], width: usize) -> f32 {
-    if width == 0 || query.len() < width || passage.len() < width {
+    let maxima = row_maxima(query, passage, width);
+    if maxima.is_empty() {
         return 0.0;
+    }
+    maxima.iter().sum::<f32>() / maxima.len() as f32
+}
+
+/// [`max_sim`] with each query token's best cosine weighted: `Σ wᵢ·mᵢ /
+/// Σ wᵢ` (late interaction counting a question's rare words more than its
+/// common ones). Weights that do not fit (another count than the query's
+/// rows, a negative or non-finite one, all zero) give [`max_sim`].
+pub fn weighted_max_sim(query: &[f32], passage: &[f32], width: usize, weights: &[f32]) -> f32 {
+    let maxima = row_maxima(query, passage, width);
+    if maxima.is_empty() {
+        return 0.0;
+    }
+    let total: f32 = weights.iter().sum();
+    let fits = weights.len() == maxima.len()
+        && weights.iter().all(|w| w.is_finite() && *w >= 0.0)
+        && total > 0.0
+        && total.is_finite();
+    if !fits {
+        return maxima.iter().sum::<f32>() / maxima.len() as f32;
+    }
+    maxima.iter().zip(weights).map(|(m, w)| m * w).sum::<f32>() / total
+}
+
+/// Each query token's best cosine against any passage token: the terms
+/// [`max_sim`] averages, in the query's order (empty when either side is
+/// empty). Apart from [`max_sim`], studies of how a question's words
+/// should count read them (`zhishu eval --candidates`).
+pub fn row_maxima(query: &[f32], passage: &[f32], width: usize) -> Vec<f32> {
+    if width == 0 || query.len() < width || passage.len() < width {
+        return Vec::new();
     }
     let (rows, cols) = (query.len() / width, passage.len() / width);
     // Every cosine at once, `[rows, cols]` = Q Pᵀ, by the same matrix
@@ -330,9 +362,8 @@ pub fn max_sim(query: &[f32], passage: &[f32], width: usize) -> f32 {
             1.0,
         );
     }
-    let total: f32 = cosines
+    cosines
         .chunks_exact(cols)
         .map(|row| row.iter().copied().fold(f32::NEG_INFINITY, f32::max))
-        .sum();
-    total / rows as f32
+        .collect()
 }

@@ -31,7 +31,7 @@ mod tokens;
 mod vmath;
 mod worker;
 
-pub use embedder::{Embedder, Output, Pooling, max_sim};
+pub use embedder::{Embedder, Output, Pooling, max_sim, row_maxima, weighted_max_sim};
 
 /// The device called `name` (`cpu` or `cuda:N`, as `embedder.device` and
 /// `reranker.device` name them).
@@ -63,6 +63,6 @@ pub use reranker::Reranker;
 pub use scores::LateScoreStore;
 pub use tokens::{PackedTokens, TokenForm};
 pub use worker::{
-    BatchModel, Batched, Embedded, EncoderWorker, RerankWorker, TextKind, Worker, WorkerConfig,
-    WorkerStats,
+    BatchModel, Batched, Embedded, EncoderWorker, LateDetail, LatePiece, RerankWorker, TextKind,
+    Worker, WorkerConfig, WorkerStats,
 };

@@ -23,6 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 
 mod late;
 
+pub use late::{LateDetail, LatePiece};
+
 /// A model the worker can batch: inputs are tokenised first, then run in
 /// padded batches of encodings, one output per input.
 pub trait BatchModel: Send + 'static {

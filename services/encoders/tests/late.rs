@@ -8,7 +8,9 @@ use common::e5_small;
 use proptest::prelude::*;
 use std::sync::LazyLock;
 use std::sync::atomic::Ordering::Relaxed;
-use zhishu_encoders::{Embedder, EncoderWorker, LateScoreStore, WorkerConfig, max_sim};
+use zhishu_encoders::{
+    Embedder, EncoderWorker, LateScoreStore, WorkerConfig, max_sim, row_maxima, weighted_max_sim,
+};
 
 /// Passages read whole (the model's limit).
 const WHOLE: usize = 512;
@@ -193,6 +195,79 @@ async fn a_score_store_answers_for_the_pairs_it_holds() {
     }
 }
 
+/// The pieces a question's weights are for: its own words, in order,
+/// each span inside the question; weights of one alike score as none, a
+/// weight on one piece alone scores that piece's best cosine, and a store
+/// keeps weighted and unweighted scores apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weights_count_the_question_pieces_they_are_given() {
+    let store = std::sync::Arc::new(Recorder::default());
+    let w = worker(64 << 20).with_late_scores(store.clone());
+    let q = "How do I restore a pg_dump archive? 怎么恢复备份";
+    let pieces = w.question_pieces(q).unwrap();
+    assert!(pieces.len() >= 8, "{pieces:?}");
+    let mut last = 0;
+    for p in &pieces {
+        assert!(p.start <= p.end && p.end <= q.len(), "{p:?}");
+        assert!(p.start >= last, "in order: {pieces:?}");
+        last = p.start;
+    }
+    let text = |p: &zhishu_encoders::LatePiece| &q[p.start..p.end];
+    assert!(
+        pieces.iter().any(|p| text(p).contains("archive")),
+        "{pieces:?}"
+    );
+    assert!(
+        pieces
+            .iter()
+            .any(|p| text(p).contains("恢复") || text(p) == "恢"),
+        "{pieces:?}"
+    );
+
+    let passages: Vec<String> = vec![
+        "To restore an archive made by pg_dump, use pg_restore.".into(),
+        "How do I do it? You can do it whenever you want.".into(),
+    ];
+    let kept = || vec![None; passages.len()];
+    let plain = w.late_scores(q, passages.clone(), WHOLE).await.unwrap();
+    let ones = w
+        .late_scores_weighted(
+            q,
+            Some(vec![1.0; pieces.len()]),
+            passages.clone(),
+            kept(),
+            WHOLE,
+        )
+        .await
+        .unwrap();
+    for (a, b) in plain.iter().zip(&ones) {
+        assert!((a - b).abs() < 1e-6, "{plain:?} vs {ones:?}");
+    }
+    // Only "archive" counts: the answering passage holds the very word.
+    let archive = pieces
+        .iter()
+        .position(|p| text(p).contains("archive"))
+        .unwrap();
+    let mut only = vec![0.0; pieces.len()];
+    only[archive] = 1.0;
+    let one = w
+        .late_scores_weighted(q, Some(only), passages.clone(), kept(), WHOLE)
+        .await
+        .unwrap();
+    assert!(one[0] > 0.95 && one[0] > one[1], "{one:?}");
+    // Weights that do not fit the pieces average them alike.
+    let wrong = w
+        .late_scores_weighted(q, Some(vec![1.0; 2]), passages.clone(), kept(), WHOLE)
+        .await
+        .unwrap();
+    assert_eq!(wrong, ones);
+    // The store was asked under four keys: plain, all ones, one piece,
+    // and the two weights that did not fit (scored alike, asked apart).
+    let held = store.scores.lock().unwrap();
+    let queries: std::collections::HashSet<&String> = held.keys().map(|(q, _)| q).collect();
+    assert_eq!(queries.len(), 4, "{queries:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passage_is_read_up_to_late_tokens() {
     let w = worker(0);
@@ -272,6 +347,42 @@ proptest! {
         let want = q.chunks_exact(width).map(best).sum::<f32>() / (q.len() / width) as f32;
         let got = max_sim(&q, &p, width);
         prop_assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "{got} vs {want}");
+    }
+}
+
+proptest! {
+    /// Weighted MaxSim is the weighted mean of the rows' best dot
+    /// products: equal weights give MaxSim, a weight on one row that
+    /// row's best, and weights that do not fit fall back to MaxSim.
+    #[test]
+    fn weighted_max_sim_weighs_each_question_row(
+        (width, q, p, w, one) in (1usize..24, 1usize..8, 1usize..40).prop_flat_map(|(wd, m, n)| (
+            Just(wd),
+            prop::collection::vec(-1.0f32..1.0, m * wd),
+            prop::collection::vec(-1.0f32..1.0, n * wd),
+            prop::collection::vec(0.0f32..4.0, m),
+            0..m,
+        )),
+    ) {
+        let rows = q.len() / width;
+        let maxima = row_maxima(&q, &p, width);
+        prop_assert_eq!(maxima.len(), rows);
+        let plain = max_sim(&q, &p, width);
+        let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * (1.0 + b.abs());
+        prop_assert!(close(weighted_max_sim(&q, &p, width, &vec![2.5; rows]), plain));
+        let mut only = vec![0.0; rows];
+        only[one] = 1.0;
+        prop_assert!(close(weighted_max_sim(&q, &p, width, &only), maxima[one]));
+        let total: f32 = w.iter().sum();
+        if total > 0.0 {
+            let want = maxima.iter().zip(&w).map(|(m, x)| m * x).sum::<f32>() / total;
+            prop_assert!(close(weighted_max_sim(&q, &p, width, &w), want));
+        }
+        prop_assert_eq!(weighted_max_sim(&q, &p, width, &vec![0.0; rows]), plain);
+        prop_assert_eq!(weighted_max_sim(&q, &p, width, &vec![1.0; rows + 1]), plain);
+        let mut bad = vec![1.0; rows];
+        bad[one] = f32::NAN;
+        prop_assert_eq!(weighted_max_sim(&q, &p, width, &bad), plain);
     }
 }
 

@@ -266,9 +266,16 @@ pub async fn evaluate(
         ..Default::default()
     };
     if let Some(path) = candidates {
-        write_candidates(path, &searcher, dataset, &chunks, &scope, &filter)
-            .await
-            .map_err(|e| err(&format!("writing {}", path.display()), &e))?;
+        write_candidates(
+            path,
+            &searcher,
+            dataset,
+            &chunks,
+            (&scope, &filter),
+            setup.hits,
+        )
+        .await
+        .map_err(|e| err(&format!("writing {}", path.display()), &e))?;
     }
     let runs = [
         (Mode::Bm25, &searcher, mode_name(Mode::Bm25)),
@@ -340,9 +347,13 @@ pub async fn evaluate(
 /// "chunk"`: document, ordinal, title, section, text), then one per query
 /// (`"type": "query"`: its text, language, kind, judged documents, the
 /// evidence behind its votes, and both retrievers' top [`DEPTH`] as
-/// `[document, ordinal, score]`; and the fused top `late_top` before late
+/// `[document, ordinal, score]`; and the fused top `late_top` of a search
+/// for `hits` (as the run's queries ask) before late
 /// interaction, with each hit's MaxSim, as `late`: `[document, ordinal,
-/// fused, MaxSim]`), so that fusions and rerankers can be
+/// fused, MaxSim, maxima]`, `maxima` being each question piece's best
+/// cosine against the hit, the pieces listed as `late_pieces`: `[piece,
+/// start, end]`, byte spans in the question, and their weights in the
+/// pass as `late_weights`), so that fusions and rerankers can be
 /// studied offline on exactly what the searcher saw
 /// (`scripts/fusion_study.py`).
 async fn write_candidates(
@@ -350,8 +361,8 @@ async fn write_candidates(
     searcher: &HybridSearcher,
     dataset: &Dataset,
     chunks: &[ChunkDoc],
-    scope: &Scope,
-    filter: &SearchFilter,
+    (scope, filter): (&Scope, &SearchFilter),
+    hits: usize,
 ) -> Result<(), String> {
     use std::io::Write;
     let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
@@ -403,25 +414,51 @@ async fn write_candidates(
             neighbours: 0,
             query_vector: None,
         };
-        let fused = fused_only
-            .search_with(&q.text, late_top, scope, filter, &options)
+        // Asked for as many hits as the run's queries (`--hits`): how
+        // many each retriever brings to fusion depends on it, so the
+        // fused order is the one the run then scores.
+        let mut fused = fused_only
+            .search_with(&q.text, hits, scope, filter, &options)
             .await
             .map_err(|e| format!("query {}: {e}", q.id))?;
-        let texts = fused
+        fused.hits.truncate(late_top);
+        let texts: Vec<String> = fused
             .hits
             .iter()
             .map(|h| h.chunk.embedding_text())
             .collect();
+        let weights = searcher.late_weights(&q.text);
         let late = searcher
             .encoder
-            .late_scores(&q.text, texts, searcher.fusion.late_tokens)
+            .late_scores_weighted(
+                &q.text,
+                weights.clone(),
+                texts.clone(),
+                vec![None; texts.len()],
+                searcher.fusion.late_tokens,
+            )
+            .await
+            .map_err(|e| format!("query {}: late interaction: {e}", q.id))?;
+        // What each MaxSim averages: every question piece's best cosine
+        // against the passage, for weighing the question's words offline.
+        let detail = searcher
+            .encoder
+            .late_detail(&q.text, texts, searcher.fusion.late_tokens)
             .await
             .map_err(|e| format!("query {}: late interaction: {e}", q.id))?;
         let late: Vec<serde_json::Value> = fused
             .hits
             .iter()
             .zip(late)
-            .map(|(h, l)| serde_json::json!([h.chunk.document_id, h.chunk.ordinal, h.score, l]))
+            .zip(&detail.maxima)
+            .map(|((h, l), m)| {
+                serde_json::json!([h.chunk.document_id, h.chunk.ordinal, h.score, l, m])
+            })
+            .collect();
+        let pieces: Vec<serde_json::Value> = detail
+            .pieces
+            .iter()
+            .map(|p| serde_json::json!([p.piece, p.start, p.end]))
             .collect();
         line(serde_json::json!({
             "type": "query",
@@ -437,6 +474,8 @@ async fn write_candidates(
             "bm25": located(&c.bm25),
             "dense": located(&c.dense),
             "late": late,
+            "late_pieces": pieces,
+            "late_weights": weights,
         }))?;
     }
     out.flush().map_err(|e| e.to_string())

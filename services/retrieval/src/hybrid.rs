@@ -672,9 +672,10 @@ impl HybridSearcher {
         }
         let passages = top.iter().map(|h| h.chunk.embedding_text()).collect();
         let kept = top.iter().map(|h| h.chunk.token_vectors.clone()).collect();
+        let weights = self.late_weights(query);
         let scores = match self
             .encoder
-            .late_scores_kept(query, passages, kept, self.fusion.late_tokens)
+            .late_scores_weighted(query, weights, passages, kept, self.fusion.late_tokens)
             .await
         {
             Ok(scores) if scores.len() == top.len() => scores,
@@ -709,6 +710,25 @@ impl HybridSearcher {
         for h in top.iter_mut() {
             h.score = late::on_fused_scale(h.score, lo, hi, weight);
         }
+    }
+
+    /// How much each of the question's pieces counts in late interaction
+    /// (the `lexical` module's `weights`: framing words nothing, rare
+    /// words more than common ones), one per
+    /// [`EncoderWorker::question_pieces`]. `None` (every piece alike) when
+    /// the question cannot be tokenised or the index read: the pass
+    /// still runs.
+    pub fn late_weights(&self, query: &str) -> Option<Vec<f32>> {
+        let pieces = self
+            .encoder
+            .question_pieces(query)
+            .map_err(|e| tracing::warn!(error = %e, "late interaction: question pieces"))
+            .ok()?;
+        let spans: Vec<(usize, usize)> = pieces.iter().map(|p| (p.start, p.end)).collect();
+        self.lexical
+            .piece_weights(query, &spans)
+            .map_err(|e| tracing::warn!(error = %e, "late interaction: question weights"))
+            .ok()
     }
 
     /// The chunks of `batch` with their [`shingles`], loaded on the search

@@ -48,6 +48,7 @@ mod pages;
 pub mod sparse;
 mod top_k;
 pub mod vocabulary;
+mod weights;
 
 pub use in_store::Lexical;
 pub(crate) use pages::pages_of;

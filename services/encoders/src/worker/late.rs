@@ -3,11 +3,11 @@
 //! earlier search) or computed in a forward pass.
 
 use super::EncoderWorker;
-use crate::{Embedder, EncoderError, Output, PackedTokens, max_sim};
+use crate::{Embedder, EncoderError, Output, PackedTokens, row_maxima, weighted_max_sim};
 use std::sync::Arc;
 
 impl EncoderWorker {
-    /// Late interaction ([`max_sim`]): how well each passage matches the
+    /// Late interaction ([`max_sim`](crate::max_sim)): how well each passage matches the
     /// query, token against token, in the passages' order. The query's
     /// own words are compared (its special tokens and its prefix's pieces
     /// left out: they match any passage alike); the passages' every
@@ -58,6 +58,30 @@ impl EncoderWorker {
         kept: Vec<Option<Arc<PackedTokens>>>,
         passage_tokens: usize,
     ) -> Result<Vec<f32>, EncoderError> {
+        self.late_scores_weighted(query, None, passages, kept, passage_tokens)
+            .await
+    }
+
+    /// [`EncoderWorker::late_scores_kept`] with the question's pieces
+    /// ([`EncoderWorker::question_pieces`]) weighted: each passage scores
+    /// [`weighted_max_sim`]. `None`, or weights that do not fit the
+    /// pieces, average them alike. A [`LateScoreStore`](crate::LateScoreStore)
+    /// is asked for the query with its weights, so scores under other
+    /// weights are never mixed up.
+    ///
+    /// # Errors
+    /// As [`EncoderWorker::late_scores`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future withdraws the request.
+    pub async fn late_scores_weighted(
+        &self,
+        query: &str,
+        weights: Option<Vec<f32>>,
+        passages: Vec<String>,
+        kept: Vec<Option<Arc<PackedTokens>>>,
+        passage_tokens: usize,
+    ) -> Result<Vec<f32>, EncoderError> {
         if passages.is_empty() {
             return Ok(Vec::new());
         }
@@ -82,9 +106,18 @@ impl EncoderWorker {
         .await
         .map_err(|e| EncoderError::Model(format!("late interaction: {e}")))??;
         let Some(store) = &self.scores else {
-            return self.max_sims(query, keys, kept).await;
+            return self.max_sims(query, weights, keys, kept).await;
         };
-        let mut scores: Vec<Option<f32>> = keys.iter().map(|k| store.get(&query, k)).collect();
+        // The store's key: the query, with its weights where it has any
+        // (their bits, so equal weights are one key).
+        let asked = match &weights {
+            None => query.clone(),
+            Some(w) => {
+                let bits: String = w.iter().map(|x| format!("{:08x}", x.to_bits())).collect();
+                format!("{query}\u{1f}{bits}")
+            }
+        };
+        let mut scores: Vec<Option<f32>> = keys.iter().map(|k| store.get(&asked, k)).collect();
         let (todo, todo_kept): (Vec<String>, Vec<_>) = keys
             .into_iter()
             .zip(kept)
@@ -94,10 +127,10 @@ impl EncoderWorker {
             .unzip();
         if !todo.is_empty() {
             let fresh = self
-                .max_sims(query.clone(), todo.clone(), todo_kept)
+                .max_sims(query.clone(), weights, todo.clone(), todo_kept)
                 .await?;
             for (key, score) in todo.iter().zip(&fresh) {
-                store.put(&query, key, *score);
+                store.put(&asked, key, *score);
             }
             let mut fresh = fresh.into_iter();
             for s in scores.iter_mut().filter(|s| s.is_none()) {
@@ -113,9 +146,84 @@ impl EncoderWorker {
     async fn max_sims(
         &self,
         query: String,
+        weights: Option<Vec<f32>>,
         keys: Vec<String>,
         kept: Vec<Option<Arc<PackedTokens>>>,
     ) -> Result<Vec<f32>, EncoderError> {
+        let (words, stored) = self.late_vectors(query, keys, kept).await?;
+        let width = self.dimensions;
+        let weights = weights.unwrap_or_default();
+        tokio::task::spawn_blocking(move || {
+            stored
+                .into_iter()
+                .map(|p| {
+                    p.map_or(0.0, |p| {
+                        weighted_max_sim(&words, &p.unpack(), width, &weights)
+                    })
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| EncoderError::Model(format!("late interaction: {e}")))
+    }
+
+    /// The question's word pieces as late interaction compares them
+    /// (its prefix and special tokens left out), with their byte spans in
+    /// `query`: what [`EncoderWorker::late_scores_weighted`]'s weights
+    /// are for, one each, in order.
+    ///
+    /// # Errors
+    /// When the tokenizer fails.
+    pub fn question_pieces(&self, query: &str) -> Result<Vec<LatePiece>, EncoderError> {
+        let prefixed = format!("{}{query}", self.query_prefix);
+        self.word_pieces(&prefixed, self.query_prefix.len())
+    }
+
+    /// What [`EncoderWorker::late_scores`] averages, laid out for study:
+    /// the question's word pieces (as the pass compares them, with their
+    /// byte spans in `query`, unprefixed) and, for each passage, each
+    /// piece's best cosine against it. Computed afresh (a
+    /// [`LateScoreStore`](crate::LateScoreStore) is not read); the token
+    /// cache serves passages read before. `zhishu eval --candidates`
+    /// writes it, for weighing a question's words offline.
+    ///
+    /// # Errors
+    /// As [`EncoderWorker::late_scores`].
+    pub async fn late_detail(
+        &self,
+        query: &str,
+        passages: Vec<String>,
+        passage_tokens: usize,
+    ) -> Result<LateDetail, EncoderError> {
+        let prefixed = format!("{}{query}", self.query_prefix);
+        let pieces = self.question_pieces(query)?;
+        let keys = passages
+            .iter()
+            .map(|p| self.late_text(p, passage_tokens))
+            .collect::<Result<Vec<_>, _>>()?;
+        let kept = vec![None; keys.len()];
+        let (words, stored) = self.late_vectors(prefixed, keys, kept).await?;
+        let width = self.dimensions;
+        let maxima = tokio::task::spawn_blocking(move || {
+            stored
+                .into_iter()
+                .map(|p| p.map_or_else(Vec::new, |p| row_maxima(&words, &p.unpack(), width)))
+                .collect()
+        })
+        .await
+        .map_err(|e| EncoderError::Model(format!("late interaction: {e}")))?;
+        Ok(LateDetail { pieces, maxima })
+    }
+
+    /// The (prefixed) query's word rows and each passage's packed token
+    /// vectors: `kept`, from the token cache, or from one forward pass
+    /// with the query (and then cached).
+    async fn late_vectors(
+        &self,
+        query: String,
+        keys: Vec<String>,
+        kept: Vec<Option<Arc<PackedTokens>>>,
+    ) -> Result<(Vec<f32>, Vec<Option<Arc<PackedTokens>>>), EncoderError> {
         let words = self.word_rows(&query)?;
         let mut stored: Vec<Option<Arc<PackedTokens>>> = keys
             .iter()
@@ -130,7 +238,7 @@ impl EncoderWorker {
                 .map(|(k, _)| (k.clone(), Output::Tokens)),
         );
         let mut out = self.inner.submit(inputs).await?.outputs.into_iter();
-        let query = out.next().unwrap_or_default();
+        let mut query = out.next().unwrap_or_default();
         let (width, form) = (self.dimensions, self.form);
         let missing = stored.iter_mut().zip(keys).filter(|(s, _)| s.is_none());
         for ((slot, key), vectors) in missing.zip(out) {
@@ -142,21 +250,15 @@ impl EncoderWorker {
             }
             *slot = Some(vectors);
         }
-        tokio::task::spawn_blocking(move || {
-            let rows = query.len() / width.max(1);
-            let (from, to) = if words.0 < words.1 && words.1 <= rows {
-                words
-            } else {
-                (0, rows)
-            };
-            let words = &query[from * width..to * width];
-            stored
-                .into_iter()
-                .map(|p| p.map_or(0.0, |p| max_sim(words, &p.unpack(), width)))
-                .collect()
-        })
-        .await
-        .map_err(|e| EncoderError::Model(format!("late interaction: {e}")))
+        let rows = query.len() / width.max(1);
+        let (from, to) = if words.0 < words.1 && words.1 <= rows {
+            words
+        } else {
+            (0, rows)
+        };
+        query.truncate(to * width);
+        query.drain(..from * width);
+        Ok((query, stored))
     }
 
     /// What late interaction reads of a passage given `passage_tokens`:
@@ -191,6 +293,27 @@ impl EncoderWorker {
         let from = leading + self.prefix_pieces;
         let to = special.len().saturating_sub(trailing);
         Ok((from, to.max(from)))
+    }
+
+    /// The (prefixed) query's word pieces as [`EncoderWorker::word_rows`]
+    /// selects them, each with its byte span in the query less its first
+    /// `prefix` bytes (the unprefixed question; a piece that reaches into
+    /// the prefix starts at 0).
+    fn word_pieces(&self, query: &str, prefix: usize) -> Result<Vec<LatePiece>, EncoderError> {
+        let (from, to) = self.word_rows(query)?;
+        let encoding = self
+            .tokenizer
+            .encode(query, true)
+            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+        let tokens = encoding.get_tokens();
+        let offsets = encoding.get_offsets();
+        Ok((from..to.min(tokens.len()))
+            .map(|i| LatePiece {
+                piece: tokens[i].clone(),
+                start: offsets[i].0.saturating_sub(prefix),
+                end: offsets[i].1.saturating_sub(prefix),
+            })
+            .collect())
     }
 }
 
@@ -253,4 +376,25 @@ pub(super) fn prefix_pieces(embedder: &Embedder, prefix: &str) -> Result<usize, 
         .iter()
         .filter(|&&m| m == 0)
         .count())
+}
+
+/// One word piece of a question, as late interaction compares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatePiece {
+    /// The tokenizer's piece (`▁back`, `up`, `数据`).
+    pub piece: String,
+    /// Byte span in the question (unprefixed).
+    pub start: usize,
+    /// End of that span (exclusive).
+    pub end: usize,
+}
+
+/// [`EncoderWorker::late_detail`]: what MaxSim averages.
+#[derive(Debug, Clone, Default)]
+pub struct LateDetail {
+    /// The question's word pieces, in order.
+    pub pieces: Vec<LatePiece>,
+    /// For each passage, each piece's best cosine against it (the
+    /// pieces' order); their mean is the passage's MaxSim.
+    pub maxima: Vec<Vec<f32>>,
 }

@@ -17,6 +17,10 @@
 //! blend at weight 4 lifts every set and language, Chinese pages
 //! included (docs/retrieval.md); the largest gains are questions in one
 //! language over pages in the other, where BM25 matches nothing.
+//!
+//! The question's pieces do not count alike: framing words and
+//! punctuation count nothing, other words the root of their IDF over the
+//! chunks (the `lexical` module's `weights`; [`HybridSearcher::late_weights`](super::HybridSearcher::late_weights)).
 
 /// Scores `fused + weight · late`, each min-max scaled over the slice
 /// (best 1, worst 0; a slice whose scores are all equal scales to 1).

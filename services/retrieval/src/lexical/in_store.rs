@@ -140,6 +140,25 @@ impl Lexical {
         }
     }
 
+    /// Late interaction's weight of each question piece, at the byte
+    /// spans `spans` of `question`: by the Tantivy index's document
+    /// frequencies ([`LexicalIndex::piece_weights`]), or, with BM25 inside
+    /// the vector store, 0 for framing words and punctuation and 1 for the
+    /// rest.
+    ///
+    /// # Errors
+    /// When the index cannot be read.
+    pub fn piece_weights(
+        &self,
+        question: &str,
+        spans: &[(usize, usize)],
+    ) -> Result<Vec<f32>, RetrievalError> {
+        match self {
+            Self::Tantivy(index) => index.piece_weights(question, spans),
+            Self::InVectors(_) => Ok(super::weights::subject_weights(question, spans)),
+        }
+    }
+
     /// The share of the question's terms the index holds at all
     /// ([`LexicalIndex::coverage`]).
     ///
