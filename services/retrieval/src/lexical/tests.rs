@@ -837,3 +837,54 @@ fn unreadable_kept_vectors_lose_the_vectors_not_the_chunk() {
     assert!(got.iter().all(|c| c.token_vectors.is_none()));
     assert!(got.iter().all(|c| c.text.starts_with("The hotel limit")));
 }
+
+/// Late interaction's weights for a question's pieces, from the index:
+/// framing words and punctuation nothing, a word most chunks hold less
+/// than a word few hold, a Chinese piece by its bigrams.
+#[test]
+fn a_question_piece_weighs_by_how_rare_its_word_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LexicalIndex::open(dir.path()).unwrap();
+    let chunks: Vec<ChunkDoc> = (0..8)
+        .map(|i| {
+            let text = if i == 0 {
+                "Back up the database with pg_dump. 数据库备份用 pg_dump。".to_owned()
+            } else {
+                format!("The database server {i} starts at boot. 数据库服务器第 {i} 号。")
+            };
+            page_chunk(&format!("d{i}"), 0, "Manual", "public", &text)
+        })
+        .collect();
+    index.upsert(&chunks).unwrap();
+    index.commit().unwrap();
+    let q = "How do I back up a database with pg_dump? 怎么备份数据库";
+    let span = |piece: &str| {
+        let start = q.find(piece).unwrap();
+        (start, start + piece.len())
+    };
+    let pieces = [
+        "How",
+        "do",
+        "?",
+        "database",
+        "dump",
+        "怎么",
+        "备份",
+        "数据库",
+    ];
+    let spans: Vec<(usize, usize)> = pieces.iter().map(|p| span(p)).collect();
+    let w = index.piece_weights(q, &spans).unwrap();
+    let of = |p: &str| w[pieces.iter().position(|x| *x == p).unwrap()];
+    for framing in ["How", "do", "?", "怎么"] {
+        assert_eq!(of(framing), 0.0, "{framing}: {w:?}");
+    }
+    // pg_dump is in one chunk of eight, database in all of them.
+    assert!(of("dump") > 2.0 * of("database"), "{w:?}");
+    assert!(of("database") > 0.0, "{w:?}");
+    // 备份 in one chunk, 数据库's bigrams in all.
+    assert!(of("备份") > 2.0 * of("数据库"), "{w:?}");
+    // Without an index (BM25 inside the vector store): framing 0, the
+    // rest alike.
+    let alike = weights::subject_weights(q, &spans);
+    assert_eq!(alike, vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+}
