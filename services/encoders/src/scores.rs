@@ -11,7 +11,8 @@
 /// looks a score up before computing it, and records each score it
 /// computed.
 ///
-/// Both calls get the query with its prefix and the passage as late
+/// Both calls get the query with its prefix (followed, when the pass
+/// weighs the question's pieces, by U+001F and the weights' bits) and the passage as late
 /// interaction reads it (with its prefix, cut at `late_tokens`): with the
 /// model, these determine the score, so an implementation keys on them
 /// and on the model it serves.

@@ -395,6 +395,6 @@ pub struct LateDetail {
     /// The question's word pieces, in order.
     pub pieces: Vec<LatePiece>,
     /// For each passage, each piece's best cosine against it (the
-    /// pieces' order); their mean is the passage's MaxSim.
+    /// pieces' order); their mean, weighted as the pass weighs them, is its score.
     pub maxima: Vec<Vec<f32>>,
 }
